@@ -1,0 +1,100 @@
+"""The one SMS port, with its two backends: Twilio, and the dev outbox when Twilio is unset.
+
+Every message, in or out, is kept in `sms_messages`; the outbox is simply that table shown on
+a web page. `send` is idempotent by key, so a retried activity sends nothing twice.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from sqlalchemy import select
+from twilio.rest import Client
+
+from garde.db import SessionFactory
+from garde.models import SmsMessage
+from garde.settings import Settings
+
+OUTBOX_NUMBER = "+10000000000"
+
+
+class SmsPort(Protocol):
+    sender: str
+
+    def send(self, to: str, body: str, key: str) -> None: ...
+
+
+class DevOutbox:
+    """Stores messages for a developer to read at /dev/outbox instead of sending them."""
+
+    sender = OUTBOX_NUMBER
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
+
+    def send(self, to: str, body: str, key: str) -> None:
+        with self._sessions.begin() as s:
+            if _already_sent(s, key):
+                return
+            s.add(
+                SmsMessage(
+                    direction="out",
+                    to_number=to,
+                    from_number=self.sender,
+                    body=body,
+                    idempotency_key=key,
+                    status="outbox",
+                )
+            )
+
+
+class TwilioSms:
+    """The real Twilio client; `GARDE_TWILIO_API_URL` points it at a proxy or a test double."""
+
+    def __init__(self, sessions: SessionFactory, settings: Settings) -> None:
+        assert settings.twilio_account_sid and settings.twilio_auth_token
+        assert settings.twilio_from_number
+        self._sessions = sessions
+        self._client = Client(settings.twilio_account_sid, settings.twilio_auth_token)
+        if settings.twilio_api_url:
+            self._client.api.base_url = settings.twilio_api_url.rstrip("/")
+        self._status_callback = f"{settings.public_url}/sms/status"
+        self.sender = settings.twilio_from_number
+
+    def send(self, to: str, body: str, key: str) -> None:
+        with self._sessions.begin() as s:
+            row = s.scalar(select(SmsMessage).where(SmsMessage.idempotency_key == key))
+            if row is not None and row.status != "sending":
+                return
+            if row is None:
+                # Recorded before the call: a crash after it leaves a trace, not a silent resend.
+                row = SmsMessage(
+                    direction="out",
+                    to_number=to,
+                    from_number=self.sender,
+                    body=body,
+                    idempotency_key=key,
+                    status="sending",
+                )
+                s.add(row)
+        message = self._client.messages.create(
+            to=to, from_=self.sender, body=body, status_callback=self._status_callback
+        )
+        with self._sessions.begin() as s:
+            stored = s.scalar(select(SmsMessage).where(SmsMessage.idempotency_key == key))
+            assert stored is not None
+            stored.provider_sid = message.sid
+            stored.status = message.status or "queued"
+
+
+def make_sms_port(settings: Settings, sessions: SessionFactory) -> SmsPort:
+    if settings.twilio_configured:
+        return TwilioSms(sessions, settings)
+    return DevOutbox(sessions)
+
+
+def _already_sent(s: object, key: str) -> bool:
+    from sqlalchemy.orm import Session
+
+    assert isinstance(s, Session)
+    return s.scalar(select(SmsMessage.id).where(SmsMessage.idempotency_key == key)) is not None

@@ -1,0 +1,1 @@
+"""Garde: teleradiology on-call orchestration on Temporal."""

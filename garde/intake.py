@@ -1,0 +1,89 @@
+"""Intake: a site's read request, validated, recorded once per site and accession number."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from garde.domain import DEFAULT_SERVICE_LEVELS, MODALITIES, CaseStatus, Priority
+from garde.messages import CaseStart
+from garde.models import Case, Site, utcnow
+from garde.validation import DICOM_UID, E164, Fields
+
+
+@dataclass(frozen=True)
+class CaseRequest:
+    accession_number: str
+    study_instance_uid: str | None
+    modality: str
+    body_part: str
+    study_description: str
+    priority: Priority
+    clinical_question: str
+    requesting_physician: str
+    callback_phone: str
+    subspecialty: str | None
+
+    @classmethod
+    def parse(cls, data: Any) -> CaseRequest:
+        f = Fields(data)
+        request = cls(
+            accession_number=f.text("accession_number", max_len=64),
+            study_instance_uid=f.optional_text("study_instance_uid", max_len=64, pattern=DICOM_UID),
+            modality=f.one_of("modality", MODALITIES),
+            body_part=f.text("body_part", max_len=64),
+            study_description=f.text("study_description", max_len=200),
+            priority=f.choice("priority", Priority) or Priority.ROUTINE,
+            clinical_question=f.text("clinical_question", max_len=2000),
+            requesting_physician=f.text("requesting_physician", max_len=200),
+            callback_phone=f.text("callback_phone", max_len=20, pattern=E164),
+            subspecialty=f.optional_text("subspecialty", max_len=64),
+        )
+        f.check()
+        return request
+
+
+def record_case(session: Session, site: Site, request: CaseRequest) -> tuple[Case, bool]:
+    """The case for this request, and whether it was created now (False: sent before)."""
+    existing = _find(session, site.id, request.accession_number)
+    if existing is not None:
+        return existing, False
+    case = Case(
+        site_id=site.id,
+        accession_number=request.accession_number,
+        study_instance_uid=request.study_instance_uid,
+        modality=request.modality,
+        body_part=request.body_part,
+        study_description=request.study_description,
+        priority=request.priority,
+        clinical_question=request.clinical_question,
+        requesting_physician=request.requesting_physician,
+        callback_phone=request.callback_phone,
+        subspecialty=request.subspecialty,
+        status=CaseStatus.REQUESTED,
+        requested_at=utcnow(),
+    )
+    session.add(case)
+    try:
+        session.commit()
+    except IntegrityError:  # the same request raced in from another process
+        session.rollback()
+        again = _find(session, site.id, request.accession_number)
+        assert again is not None
+        return again, False
+    return case, True
+
+
+def case_start(case: Case) -> CaseStart:
+    priority = Priority(case.priority)
+    return CaseStart.for_case(case.id, priority, DEFAULT_SERVICE_LEVELS[priority])
+
+
+def _find(session: Session, site_id: int, accession_number: str) -> Case | None:
+    return session.scalar(
+        select(Case).where(Case.site_id == site_id, Case.accession_number == accession_number)
+    )

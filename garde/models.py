@@ -1,0 +1,258 @@
+"""The queryable record: SQLAlchemy 2 typed models for everything Garde stores."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC and always hands back an aware datetime, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+expert_sites = Table(
+    "expert_sites",
+    Base.metadata,
+    Column("expert_id", ForeignKey("experts.id", ondelete="CASCADE"), primary_key=True),
+    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Site(Base):
+    """An emergency site asking for reads, with its flat price list (cents per modality)."""
+
+    __tablename__ = "sites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
+    ae_titles: Mapped[list[str]] = mapped_column(default=list)
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    prices: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    expert_share_percent: Mapped[int] = mapped_column(default=70)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Expert(Base):
+    """A radiologist who takes calls: what they read and where they are credentialed."""
+
+    __tablename__ = "experts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    subspecialties: Mapped[list[str]] = mapped_column(default=list)
+    modalities: Mapped[list[str]] = mapped_column(default=list)
+    max_concurrent: Mapped[int] = mapped_column(default=2)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sites: Mapped[list[Site]] = relationship(secondary=expert_sites, lazy="selectin")
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    expert_id: Mapped[int | None] = mapped_column(ForeignKey("experts.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    site: Mapped[Site | None] = relationship(lazy="joined")
+    expert: Mapped[Expert | None] = relationship(lazy="joined")
+
+
+class ApiToken(Base):
+    """Only the SHA-256 of a token is kept: a leaked table grants nothing."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class Shift(Base):
+    __tablename__ = "shifts"
+    __table_args__ = (Index("ix_shifts_window", "start", "end"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id", ondelete="CASCADE"))
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    tier: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expert: Mapped[Expert] = relationship(lazy="joined")
+
+
+class Case(Base):
+    """One read request. Its workflow is `case-<id>`: the id carries no patient data."""
+
+    __tablename__ = "cases"
+    __table_args__ = (UniqueConstraint("site_id", "accession_number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    accession_number: Mapped[str] = mapped_column(String(64))
+    study_instance_uid: Mapped[str | None] = mapped_column(String(64))
+    modality: Mapped[str] = mapped_column(String(8))
+    body_part: Mapped[str] = mapped_column(String(64))
+    study_description: Mapped[str] = mapped_column(String(200))
+    priority: Mapped[str] = mapped_column(String(16))
+    clinical_question: Mapped[str] = mapped_column(Text)
+    requesting_physician: Mapped[str] = mapped_column(String(200))
+    callback_phone: Mapped[str] = mapped_column(String(32))
+    subspecialty: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    assigned_expert_id: Mapped[int | None] = mapped_column(ForeignKey("experts.id"), index=True)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    accepted_at: Mapped[datetime | None]
+    reported_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    site: Mapped[Site] = relationship(lazy="joined")
+    assigned_expert: Mapped[Expert | None] = relationship(lazy="joined")
+    events: Mapped[list[CaseEvent]] = relationship(
+        order_by="CaseEvent.id", back_populates="case", lazy="selectin"
+    )
+    reports: Mapped[list[Report]] = relationship(order_by="Report.id", lazy="selectin")
+
+    @property
+    def workflow_id(self) -> str:
+        return f"case-{self.id}"
+
+
+class CaseEvent(Base):
+    """The timeline. `key` makes each write idempotent: a retried activity adds nothing."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (UniqueConstraint("case_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str | None] = mapped_column(String(16))
+    expert_id: Mapped[int | None] = mapped_column(ForeignKey("experts.id"))
+    detail: Mapped[str] = mapped_column(String(200), default="")
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+class Offer(Base):
+    """One expert asked to take one case, answerable once with its short code."""
+
+    __tablename__ = "offers"
+    __table_args__ = (UniqueConstraint("case_id", "sequence"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id"), index=True)
+    sequence: Mapped[int]
+    code: Mapped[str] = mapped_column(String(8), unique=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    sent_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    case: Mapped[Case] = relationship(lazy="joined")
+    expert: Mapped[Expert] = relationship(lazy="joined")
+
+
+class Report(Base):
+    __tablename__ = "reports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id"))
+    request_key: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    findings: Mapped[str] = mapped_column(Text)
+    impression: Mapped[str] = mapped_column(Text)
+    critical: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    expert: Mapped[Expert] = relationship(lazy="joined")
+
+
+class BillingLine(Base):
+    """One line per read: the site's price and the expert's share, in cents."""
+
+    __tablename__ = "billing_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id"))
+    modality: Mapped[str] = mapped_column(String(8))
+    priority: Mapped[str] = mapped_column(String(16))
+    time_band: Mapped[str] = mapped_column(String(16))
+    amount_cents: Mapped[int]
+    expert_share_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    read_at: Mapped[datetime] = mapped_column(index=True)
+    site: Mapped[Site] = relationship(lazy="joined")
+    expert: Mapped[Expert] = relationship(lazy="joined")
+
+
+class SmsMessage(Base):
+    """Every SMS in and out. `provider_sid` unique: Twilio's retries are seen once."""
+
+    __tablename__ = "sms_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    direction: Mapped[str] = mapped_column(String(8))
+    to_number: Mapped[str] = mapped_column(String(20))
+    from_number: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(String(1600))
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    # An inbound reply that answered an offer: each offer is answered once.
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who did what through the web or the API; details never carry patient data."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[str] = mapped_column(String(500), default="")

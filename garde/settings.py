@@ -1,0 +1,72 @@
+"""Configuration, read once from the environment variables documented in api.md."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    temporal_address: str | None  # None: `garde up` starts the embedded dev server
+    temporal_namespace: str
+    web_host: str
+    web_port: int
+    public_url: str
+    dicom_ae_title: str
+    dicom_port: int
+    twilio_account_sid: str | None
+    twilio_auth_token: str | None
+    twilio_from_number: str | None
+    twilio_api_url: str | None
+    secret_key: str
+
+    EMBEDDED_TEMPORAL_ADDRESS = "localhost:7233"
+
+    @property
+    def temporal_target(self) -> str:
+        return self.temporal_address or self.EMBEDDED_TEMPORAL_ADDRESS
+
+    @property
+    def twilio_configured(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        e = dict(os.environ if env is None else env)
+        data_dir = Path(e.get("GARDE_DATA_DIR") or "./var").resolve()
+        return cls(
+            data_dir=data_dir,
+            database_url=e.get("GARDE_DATABASE_URL") or f"sqlite:///{data_dir / 'garde.db'}",
+            temporal_address=e.get("GARDE_TEMPORAL_ADDRESS") or None,
+            temporal_namespace=e.get("GARDE_TEMPORAL_NAMESPACE") or "default",
+            web_host=e.get("GARDE_WEB_HOST") or "127.0.0.1",
+            web_port=int(e.get("GARDE_WEB_PORT") or 8000),
+            public_url=(e.get("GARDE_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            dicom_ae_title=e.get("GARDE_DICOM_AE_TITLE") or "GARDE",
+            dicom_port=int(e.get("GARDE_DICOM_PORT") or 11112),
+            twilio_account_sid=e.get("TWILIO_ACCOUNT_SID") or None,
+            twilio_auth_token=e.get("TWILIO_AUTH_TOKEN") or None,
+            twilio_from_number=e.get("TWILIO_FROM_NUMBER") or None,
+            twilio_api_url=e.get("GARDE_TWILIO_API_URL") or None,
+            secret_key=_secret_key(data_dir, e.get("GARDE_SECRET_KEY")),
+        )
+
+
+def _secret_key(data_dir: Path, given: str | None) -> str:
+    """Session cookies must survive a restart, so the generated key is kept in the data folder."""
+    if given:
+        return given
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    import secrets
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

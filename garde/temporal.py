@@ -1,0 +1,94 @@
+"""Reaching Temporal: the client, the task queue, and the embedded dev server for one machine."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from garde.messages import CaseStart
+from garde.settings import Settings
+
+TASK_QUEUE = "garde-cases"
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(settings.temporal_target, namespace=settings.temporal_namespace)
+
+
+def venv_binary(name: str) -> str:
+    """The `temporal` and `temporal-test-server` binaries come from wheels beside our Python."""
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        raise FileNotFoundError(f"{name} not found beside {sys.executable}; run `make install`")
+    return str(path)
+
+
+def start_dev_server(
+    data_dir: Path,
+    host: str = "127.0.0.1",
+    port: int = 7233,
+    ui_port: int | None = None,
+    namespaces: tuple[str, ...] = (),
+) -> subprocess.Popen[bytes]:
+    """Start `temporal server start-dev`, persisted to a SQLite file in the data folder."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = open(data_dir / "temporal.log", "ab")  # noqa: SIM115 - lives as long as the server
+    args = [
+        venv_binary("temporal"),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(data_dir / "temporal.db"),
+        "--ip",
+        host,
+        "--port",
+        str(port),
+        "--log-level",
+        "warn",
+    ]
+    args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
+    for namespace in namespaces:
+        args += ["--namespace", namespace]
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    wait_for_port(host, port, process)
+    return process
+
+
+def wait_for_port(
+    host: str, port: int, process: subprocess.Popen[bytes] | None = None, timeout: float = 60
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening")
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+def case_workflow_id(case_id: int) -> str:
+    """Derived from the case id alone: no patient data in workflow ids."""
+    return f"case-{case_id}"
+
+
+async def start_case_workflow(client: Client, start: CaseStart) -> None:
+    """Start a case's workflow; starting it again is harmless (the same request, one case)."""
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await client.start_workflow(
+            "Case",
+            start,
+            id=case_workflow_id(start.case_id),
+            task_queue=TASK_QUEUE,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )

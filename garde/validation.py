@@ -1,0 +1,154 @@
+"""Field checks for everything that comes from outside; errors name the field and the reason."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+AE_TITLE = re.compile(r"^[ -~]{1,16}$")
+DICOM_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+
+S = TypeVar("S", bound=StrEnum)
+
+
+class Fields:
+    """Collects every problem of one input, so the caller hears them all at once."""
+
+    def __init__(self, data: Mapping[str, Any] | None) -> None:
+        self.data: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+        self.errors: dict[str, str] = {}
+        if not isinstance(data, Mapping):
+            self.errors["body"] = "expected a JSON object"
+
+    def text(
+        self,
+        name: str,
+        *,
+        max_len: int = 200,
+        required: bool = True,
+        pattern: re.Pattern[str] | None = None,
+    ) -> str:
+        value = self.data.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                self.errors[name] = "is required"
+            return ""
+        if not isinstance(value, str):
+            self.errors[name] = "must be a string"
+            return ""
+        value = value.strip()
+        if len(value) > max_len:
+            self.errors[name] = f"must be at most {max_len} characters"
+        elif pattern is not None and not pattern.match(value):
+            self.errors[name] = _pattern_reason(pattern)
+        return value
+
+    def optional_text(self, name: str, **kw: Any) -> str | None:
+        return self.text(name, required=False, **kw) or None
+
+    def choice(self, name: str, enum: type[S], *, required: bool = True) -> S | None:
+        raw = self.text(name, max_len=32, required=required)
+        if not raw or name in self.errors:
+            return None
+        try:
+            return enum(raw.lower())
+        except ValueError:
+            self.errors[name] = "must be one of " + ", ".join(e.value for e in enum)
+            return None
+
+    def one_of(self, name: str, allowed: Iterable[str], *, upper: bool = True) -> str:
+        raw = self.text(name, max_len=16)
+        value = raw.upper() if upper else raw
+        options = list(allowed)
+        if raw and name not in self.errors and value not in options:
+            self.errors[name] = "must be one of " + ", ".join(options)
+        return value
+
+    def integer(self, name: str, *, default: int, minimum: int = 0, maximum: int = 1000) -> int:
+        value = self.data.get(name, default)
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.errors[name] = "must be an integer"
+            return default
+        if not minimum <= value <= maximum:
+            self.errors[name] = f"must be between {minimum} and {maximum}"
+        return value
+
+    def boolean(self, name: str, *, default: bool = False) -> bool:
+        value = self.data.get(name, default)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in (
+            "true",
+            "on",
+            "1",
+            "yes",
+            "false",
+            "0",
+            "no",
+            "",
+        ):
+            return value.lower() in ("true", "on", "1", "yes")
+        self.errors[name] = "must be true or false"
+        return default
+
+    def string_list(self, name: str, *, pattern: re.Pattern[str] | None = None) -> list[str]:
+        value = self.data.get(name, [])
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.errors[name] = "must be a list of strings"
+            return []
+        if pattern is not None:
+            bad = [v for v in value if not pattern.match(v)]
+            if bad:
+                self.errors[name] = f"{', '.join(bad)}: {_pattern_reason(pattern)}"
+        return list(value)
+
+    def instant(self, name: str) -> datetime | None:
+        raw = self.text(name, max_len=40)
+        if not raw or name in self.errors:
+            return None
+        try:
+            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            self.errors[name] = "must be an ISO 8601 date and time"
+            return None
+        if value.tzinfo is None:
+            self.errors[name] = "must carry a UTC offset (e.g. 2026-11-28T20:00:00+01:00)"
+            return None
+        return value
+
+    def timezone(self, name: str) -> str:
+        raw = self.text(name, max_len=64)
+        if raw and name not in self.errors:
+            try:
+                ZoneInfo(raw)
+            except (ZoneInfoNotFoundError, ValueError):
+                self.errors[name] = "is not a known IANA time zone"
+        return raw
+
+    def fail(self, name: str, reason: str) -> None:
+        self.errors.setdefault(name, reason)
+
+    def check(self) -> None:
+        from garde.errors import InvalidInput
+
+        if self.errors:
+            raise InvalidInput(self.errors)
+
+
+def _pattern_reason(pattern: re.Pattern[str]) -> str:
+    return {
+        E164.pattern: "must be a phone number in E.164 form, e.g. +33612345678",
+        CODE.pattern: "must be letters, digits, '.', '_' or '-' (at most 32)",
+        AE_TITLE.pattern: "must be 1 to 16 printable ASCII characters",
+        DICOM_UID.pattern: "must be a DICOM UID (digits and dots)",
+    }.get(pattern.pattern, "has an invalid format")

@@ -1,0 +1,1 @@
+"""The roster domain: shifts, who is on duty, eligibility and ranking of experts."""

@@ -1,0 +1,138 @@
+"""Who may read a case right now, best first.
+
+Eligible: on a shift covering the instant, active, credentialed for the site, reading the
+modality (and the subspecialty when one is asked), and under their concurrent-case limit.
+Ranked by tier, then current load, then reads this shift, then longest since the last offer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from garde.domain import CaseStatus, Tier
+from garde.models import Case, Expert, Offer, Shift, expert_sites
+
+_TIER_RANK = {Tier.PRIMARY: 0, Tier.BACKUP: 1}
+_HELD = [CaseStatus.ACCEPTED.value, CaseStatus.PRELIMINARY.value]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    expert_id: int
+    code: str
+    name: str
+    tier: Tier
+    load: int
+    max_concurrent: int
+    reads_this_shift: int
+    last_offer_at: datetime | None
+    shift_end: datetime
+
+    def rank_key(self) -> tuple[int, int, int, float]:
+        # Never offered sorts first; then the one who waited longest since an offer.
+        last = self.last_offer_at.timestamp() if self.last_offer_at else float("-inf")
+        return (_TIER_RANK[self.tier], self.load, self.reads_this_shift, last)
+
+
+def on_duty_experts(
+    session: Session,
+    *,
+    site_id: int,
+    modality: str,
+    at: datetime,
+    subspecialty: str | None = None,
+) -> list[Candidate]:
+    """The experts eligible at `at` for a case of this site and modality, ranked."""
+    rows = session.execute(
+        select(Shift, Expert)
+        .join(Expert, Shift.expert_id == Expert.id)
+        .join(expert_sites, expert_sites.c.expert_id == Expert.id)
+        .where(
+            Shift.start <= at,
+            Shift.end > at,
+            Expert.active.is_(True),
+            expert_sites.c.site_id == site_id,
+        )
+    ).all()
+    best_shift: dict[int, tuple[Shift, Expert]] = {}
+    for shift, expert in rows:
+        if modality not in expert.modalities:
+            continue
+        if subspecialty and subspecialty not in expert.subspecialties:
+            continue
+        current = best_shift.get(expert.id)
+        if current is None or _TIER_RANK[Tier(shift.tier)] < _TIER_RANK[Tier(current[0].tier)]:
+            best_shift[expert.id] = (shift, expert)
+    if not best_shift:
+        return []
+    ids = list(best_shift)
+    loads = _count_by_expert(
+        session,
+        select(Case.assigned_expert_id, func.count())
+        .where(Case.assigned_expert_id.in_(ids), Case.status.in_(_HELD))
+        .group_by(Case.assigned_expert_id),
+    )
+    last_offers = dict(
+        session.execute(
+            select(Offer.expert_id, func.max(Offer.sent_at))
+            .where(Offer.expert_id.in_(ids))
+            .group_by(Offer.expert_id)
+        ).all()
+    )
+    candidates = []
+    for expert_id, (shift, expert) in best_shift.items():
+        load = loads.get(expert_id, 0)
+        if load >= expert.max_concurrent:
+            continue
+        reads = session.scalar(
+            select(func.count()).where(
+                Case.assigned_expert_id == expert_id,
+                Case.accepted_at >= shift.start,
+                Case.accepted_at <= at,
+            )
+        )
+        last = last_offers.get(expert_id)
+        candidates.append(
+            Candidate(
+                expert_id=expert_id,
+                code=expert.code,
+                name=expert.name,
+                tier=Tier(shift.tier),
+                load=load,
+                max_concurrent=expert.max_concurrent,
+                reads_this_shift=int(reads or 0),
+                last_offer_at=_as_utc(last),
+                shift_end=shift.end,
+            )
+        )
+    return sorted(candidates, key=Candidate.rank_key)
+
+
+def is_eligible(session: Session, case: Case, expert_id: int, at: datetime) -> bool:
+    """May this expert take this case now? Holding it already counts as eligible."""
+    if case.assigned_expert_id == expert_id:
+        return True
+    candidates = on_duty_experts(
+        session,
+        site_id=case.site_id,
+        modality=case.modality,
+        at=at,
+        subspecialty=case.subspecialty,
+    )
+    return any(c.expert_id == expert_id for c in candidates)
+
+
+def _count_by_expert(session: Session, query: object) -> dict[int, int]:
+    return {int(k): int(v) for k, v in session.execute(query).all()}  # type: ignore[call-overload]
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    from datetime import UTC
+
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
