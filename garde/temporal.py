@@ -71,10 +71,16 @@ def wait_for_port(
             raise RuntimeError(f"process exited with {process.returncode} before listening")
         try:
             with socket.create_connection((host, port), timeout=1):
-                return
+                break
         except OSError:
             time.sleep(0.2)
-    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+    else:
+        raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+    if process is not None:
+        # Someone else may hold the port: our process then dies on its failed bind.
+        time.sleep(1)
+        if process.poll() is not None:
+            raise RuntimeError(f"{host}:{port} is taken by another process")
 
 
 def case_workflow_id(case_id: int) -> str:

@@ -1,0 +1,385 @@
+"""Fixtures that start the real pieces on loopback, once per session.
+
+- a Temporal dev server (the `temporal` binary from the venv), one namespace per stack;
+- the application database: SQLite, and PostgreSQL when reachable (skipped otherwise, unless
+  GARDE_REQUIRE_POSTGRES=1 as in CI, where a missing server fails the run);
+- a Twilio-compatible HTTP double that the real `twilio` client talks to;
+- `garde worker` and `garde web` as subprocesses, exactly as deployed.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from twilio.request_validator import RequestValidator
+
+from garde.accounts import add_user, create_token
+from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
+from garde.domain import Role
+from garde.temporal import start_dev_server, wait_for_port
+from tests.twilio_double import TwilioDouble
+
+T = TypeVar("T")
+GARDE = [sys.executable, "-m", "garde.cli"]
+NAMESPACES = ("garde-sqlite", "garde-postgresql", "garde-outbox")
+POSTGRES_URL = os.environ.get(
+    "GARDE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_for(probe: Callable[[], T], timeout: float = 30, what: str = "condition") -> T:
+    """Poll until `probe()` is truthy; its value. Fails the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    server = start_dev_server(tmp_path_factory.mktemp("temporal"), port=port, namespaces=NAMESPACES)
+    yield f"127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=20)
+
+
+def _postgres_database() -> Iterator[str]:
+    name = "garde_test_" + secrets.token_hex(4)
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as e:
+        reason = f"PostgreSQL not reachable at {POSTGRES_URL} ({type(e).__name__})"
+        if os.environ.get("GARDE_REQUIRE_POSTGRES"):
+            pytest.fail(reason + " and GARDE_REQUIRE_POSTGRES is set")
+        pytest.skip(reason + "; set GARDE_TEST_POSTGRES_URL to test on PostgreSQL")
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'garde.db'}"
+    else:
+        yield from _postgres_database()
+
+
+@dataclass
+class Stack:
+    """The whole system on loopback: web, worker, database, Temporal, Twilio double."""
+
+    url: str
+    env: dict[str, str]
+    sessions: SessionFactory
+    twilio: TwilioDouble | None
+    logs: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, name: str) -> None:
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        self.processes[name] = subprocess.Popen(
+            [*GARDE, name], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+    def stop(self, name: str, kill: bool = False) -> None:
+        process = self.processes.pop(name)
+        if kill:
+            process.kill()
+        else:
+            process.terminate()
+        process.wait(timeout=30)
+
+    def api(self, token: str) -> requests.Session:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {token}"
+        return _BaseUrlSession.wrap(session, self.url)
+
+    def sms_reply(
+        self, from_: str, body: str, sid: str | None = None, signature: str | None = None
+    ) -> requests.Response:
+        """What Twilio posts when an expert answers, signed like Twilio signs it."""
+        assert self.twilio is not None
+        params = {
+            "MessageSid": sid or "SM" + secrets.token_hex(16),
+            "AccountSid": self.twilio.account_sid,
+            "From": from_,
+            "To": self.env["TWILIO_FROM_NUMBER"],
+            "Body": body,
+            "NumMedia": "0",
+        }
+        url = self.env["GARDE_PUBLIC_URL"] + "/sms/inbound"
+        if signature is None:
+            signature = RequestValidator(self.twilio.auth_token).compute_signature(url, params)
+        return requests.post(
+            self.url + "/sms/inbound",
+            data=params,
+            headers={"X-Twilio-Signature": signature},
+            timeout=30,
+        )
+
+
+class _BaseUrlSession(requests.Session):
+    base_url = ""
+
+    @classmethod
+    def wrap(cls, session: requests.Session, base_url: str) -> requests.Session:
+        session.__class__ = cls
+        session.base_url = base_url  # type: ignore[attr-defined]
+        return session
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kw: Any) -> Any:  # type: ignore[override]
+        kw.setdefault("timeout", 60)
+        return super().request(method, f"{self.base_url}{url!s}", *args, **kw)
+
+
+def _start_stack(
+    tmp: Path, database_url: str, temporal_address: str, namespace: str, twilio: bool
+) -> Iterator[Stack]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "GARDE_DATA_DIR": str(tmp / "data"),
+        "GARDE_DATABASE_URL": database_url,
+        "GARDE_TEMPORAL_ADDRESS": temporal_address,
+        "GARDE_TEMPORAL_NAMESPACE": namespace,
+        "GARDE_WEB_HOST": "127.0.0.1",
+        "GARDE_WEB_PORT": str(port),
+        "GARDE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"):
+        env.pop(name, None)
+    double = None
+    if twilio:
+        double = TwilioDouble("AC" + secrets.token_hex(16), secrets.token_hex(16)).start()
+        env |= {
+            "TWILIO_ACCOUNT_SID": double.account_sid,
+            "TWILIO_AUTH_TOKEN": double.auth_token,
+            "TWILIO_FROM_NUMBER": "+33700000000",
+            "GARDE_TWILIO_API_URL": double.url,
+        }
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    stack = Stack(
+        url=f"http://127.0.0.1:{port}",
+        env=env,
+        sessions=make_session_factory(engine),
+        twilio=double,
+        logs=tmp,
+    )
+    stack.start("worker")
+    stack.start("web")
+    wait_for_port("127.0.0.1", port, stack.processes["web"])
+    yield stack
+    for name in list(stack.processes):
+        stack.stop(name)
+    engine.dispose()
+    if double is not None:
+        double.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    database_url: str, temporal_address: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    yield from _start_stack(
+        tmp_path_factory.mktemp(f"stack-{backend}"),
+        database_url,
+        temporal_address,
+        f"garde-{backend}",
+        twilio=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def outbox_stack(
+    temporal_address: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """A stack with Twilio unset: SMS go to the dev outbox, as on a developer's machine."""
+    tmp = tmp_path_factory.mktemp("stack-outbox")
+    yield from _start_stack(
+        tmp, f"sqlite:///{tmp / 'garde.db'}", temporal_address, "garde-outbox", twilio=False
+    )
+
+
+@dataclass
+class ExpertLogin:
+    code: str
+    phone: str
+    username: str
+    password: str
+    token: str
+    id: int = 0
+
+
+@dataclass
+class Region:
+    """A fresh site with its own experts, so each test is alone on its rosters."""
+
+    stack: Stack
+    site: str
+    site_token: str
+    site_username: str
+    coordinator_token: str
+    experts: dict[str, ExpertLogin]
+    password: str = "correct horse battery"
+
+    def submit(self, **overrides: Any) -> dict[str, Any]:
+        response = self.stack.api(self.site_token).post(
+            "/api/v1/cases", json=case_request(**overrides)
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def case(self, case_id: int) -> dict[str, Any]:
+        response = self.stack.api(self.coordinator_token).get(f"/api/v1/cases/{case_id}")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def wait_status(self, case_id: int, status: str, timeout: float = 30) -> dict[str, Any]:
+        return wait_for(
+            lambda: (c := self.case(case_id))["status"] == status and c,
+            timeout,
+            f"case {case_id} to be {status}",
+        )
+
+    def offer_sms(self, expert: str, timeout: float = 30) -> str:
+        """The reply code of the newest offer SMS sent to this expert."""
+        assert self.stack.twilio is not None
+        phone = self.experts[expert].phone
+        message = wait_for(
+            lambda: (
+                [m for m in self.stack.twilio.to(phone) if "Reply YES" in m.body]  # type: ignore[union-attr]
+                or None
+            ),
+            timeout,
+            f"an offer SMS to {expert}",
+        )[-1]
+        return message.body.split("Reply YES ")[1].split()[0]
+
+
+def case_request(**overrides: Any) -> dict[str, Any]:
+    request = {
+        "accession_number": "ACC-" + secrets.token_hex(4),
+        "modality": "CT",
+        "body_part": "HEAD",
+        "study_description": "CT head without contrast",
+        "priority": "urgent",
+        "clinical_question": "Fall on anticoagulants, rule out intracranial bleed",
+        "requesting_physician": "Dr Urgences",
+        "callback_phone": "+33471000000",
+    }
+    request.update(overrides)
+    return {k: v for k, v in request.items() if v is not None}
+
+
+def _phone() -> str:
+    return "+336" + "".join(secrets.choice("0123456789") for _ in range(8))
+
+
+@pytest.fixture
+def region(stack: Stack) -> Region:
+    return make_region(stack)
+
+
+def make_region(stack: Stack, on_duty: tuple[str, ...] = ("alice", "bruno", "chloe")) -> Region:
+    """Site + experts: alice (primary), bruno (backup) credentialed; chloe on duty elsewhere."""
+    tag = secrets.token_hex(3).upper()
+    password = "correct horse battery"
+    with stack.sessions.begin() as s:
+        admin = add_user(s, f"admin-{tag}", password, Role.ADMIN)
+        coordinator = add_user(s, f"coord-{tag}", password, Role.COORDINATOR)
+        admin_token = create_token(s, admin)
+        coordinator_token = create_token(s, coordinator)
+    api = stack.api(admin_token)
+    site = f"SITE-{tag}"
+    other = f"ELSEWHERE-{tag}"
+    for code in (site, other):
+        r = api.post(
+            "/api/v1/sites",
+            json={
+                "code": code,
+                "name": f"CH {code}",
+                "timezone": "Europe/Paris",
+                "ae_titles": [code[:16]],
+                "prices": {"CT": 9000, "MR": 12000},
+            },
+        )
+        assert r.status_code == 201, r.text
+    now = datetime.now(UTC)
+    experts: dict[str, ExpertLogin] = {}
+    for name, sites, tier in (
+        ("alice", [site], "primary"),
+        ("bruno", [site], "backup"),
+        ("chloe", [other], "primary"),
+    ):
+        code = f"DR-{name.upper()}-{tag}"
+        phone = _phone()
+        r = api.post(
+            "/api/v1/experts",
+            json={
+                "code": code,
+                "name": f"Dr {name.title()}",
+                "phone": phone,
+                "modalities": ["CT", "MR"],
+                "subspecialties": ["neuro"],
+                "sites": sites,
+                "max_concurrent": 3,
+            },
+        )
+        assert r.status_code == 201, r.text
+        if name in on_duty:
+            r = api.post(
+                "/api/v1/shifts",
+                json={
+                    "expert": code,
+                    "start": (now - timedelta(hours=1)).isoformat(),
+                    "end": (now + timedelta(hours=11)).isoformat(),
+                    "tier": tier,
+                },
+            )
+            assert r.status_code == 201, r.text
+        with stack.sessions.begin() as s:
+            user = add_user(s, f"{name}-{tag}", password, Role.EXPERT, expert_code=code)
+            experts[name] = ExpertLogin(
+                code, phone, user.username, password, create_token(s, user), user.expert_id or 0
+            )
+    with stack.sessions.begin() as s:
+        site_user = add_user(s, f"site-{tag}", password, Role.SITE, site_code=site)
+        site_token = create_token(s, site_user)
+    return Region(stack, site, site_token, site_user.username, coordinator_token, experts)

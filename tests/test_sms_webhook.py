@@ -1,0 +1,129 @@
+"""The Twilio webhook: signatures, who may answer, and Twilio's retries."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from sqlalchemy import func, select
+
+from garde.models import SmsMessage
+from tests.conftest import Region
+
+
+def _inbound_count(region: Region) -> int:
+    with region.stack.sessions() as s:
+        return int(
+            s.scalar(
+                select(func.count()).select_from(SmsMessage).where(SmsMessage.direction == "in")
+            )
+            or 0
+        )
+
+
+def test_forged_signature_gets_403_and_changes_nothing(region: Region) -> None:
+    case = region.submit()
+    code = region.offer_sms("alice")
+    before = _inbound_count(region)
+    r = region.stack.sms_reply(region.experts["alice"].phone, f"YES {code}", signature="forged=")
+    assert r.status_code == 403
+    time.sleep(1)
+    assert region.case(case["id"])["status"] == "offered"
+    assert _inbound_count(region) == before
+
+
+def test_signature_over_other_params_is_refused(region: Region) -> None:
+    """A valid signature for one body does not cover another (the params are signed)."""
+    region.submit()
+    code = region.offer_sms("alice")
+    from twilio.request_validator import RequestValidator
+
+    stack = region.stack
+    assert stack.twilio is not None
+    url = stack.env["GARDE_PUBLIC_URL"] + "/sms/inbound"
+    signed_for = {"From": region.experts["alice"].phone, "Body": f"NO {code}", "MessageSid": "SMx"}
+    signature = RequestValidator(stack.twilio.auth_token).compute_signature(url, signed_for)
+    r = stack.sms_reply(
+        region.experts["alice"].phone, f"YES {code}", sid="SMx", signature=signature
+    )
+    assert r.status_code == 403
+
+
+def test_reply_from_another_phone_is_ignored(region: Region) -> None:
+    case = region.submit()
+    code = region.offer_sms("alice")
+    r = region.stack.sms_reply(region.experts["bruno"].phone, f"YES {code}")
+    assert r.status_code == 200
+    assert "no offer" in r.text
+    time.sleep(1.5)
+    current = region.case(case["id"])
+    assert current["status"] == "offered" and current["assigned_expert"] is None
+    # The right phone still can.
+    region.stack.sms_reply(region.experts["alice"].phone, f"YES {code}")
+    region.wait_status(case["id"], "accepted")
+
+
+def test_repeated_message_sid_has_no_second_effect(region: Region) -> None:
+    case = region.submit()
+    code = region.offer_sms("alice")
+    alice = region.experts["alice"]
+    sid = "SM" + secrets.token_hex(16)
+    first = region.stack.sms_reply(alice.phone, f"NO {code}", sid=sid)
+    assert first.status_code == 200 and "declined" in first.text
+    again = region.stack.sms_reply(alice.phone, f"NO {code}", sid=sid)
+    assert again.status_code == 200 and "<Message>" not in again.text
+    with region.stack.sessions() as s:
+        stored = s.scalar(
+            select(func.count()).select_from(SmsMessage).where(SmsMessage.provider_sid == sid)
+        )
+    assert stored == 1
+    # The decline moved the case to the next expert exactly once.
+    region.offer_sms("bruno")
+    events = [e for e in region.case(case["id"])["timeline"] if e["kind"] == "declined"]
+    assert len(events) == 1
+
+
+def test_an_offer_is_answered_only_once(region: Region) -> None:
+    case = region.submit()
+    code = region.offer_sms("alice")
+    alice = region.experts["alice"]
+    assert "declined" in region.stack.sms_reply(alice.phone, f"N {code}").text
+    second = region.stack.sms_reply(alice.phone, f"YES {code}")
+    assert "already answered" in second.text
+    region.offer_sms("bruno")
+    assert region.case(case["id"])["assigned_expert"] is None
+
+
+def test_unparseable_reply_gets_help(region: Region) -> None:
+    r = region.stack.sms_reply(region.experts["alice"].phone, "what is this?")
+    assert r.status_code == 200
+    assert "reply YES CODE" in r.text
+
+
+def test_status_callback_updates_the_message(region: Region) -> None:
+    region.submit()
+    region.offer_sms("alice")
+    stack = region.stack
+    assert stack.twilio is not None
+    sent = stack.twilio.to(region.experts["alice"].phone)[-1]
+    from twilio.request_validator import RequestValidator
+
+    url = stack.env["GARDE_PUBLIC_URL"] + "/sms/status"
+    params = {"MessageSid": sent.sid, "MessageStatus": "delivered"}
+    import requests
+
+    r = requests.post(
+        stack.url + "/sms/status",
+        data=params,
+        headers={
+            "X-Twilio-Signature": RequestValidator(stack.twilio.auth_token).compute_signature(
+                url, params
+            )
+        },
+        timeout=10,
+    )
+    assert r.status_code == 200
+    with stack.sessions() as s:
+        assert s.scalar(select(SmsMessage.status).where(SmsMessage.provider_sid == sent.sid)) == (
+            "delivered"
+        )
