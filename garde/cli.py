@@ -1,0 +1,179 @@
+"""The `garde` command line (api.md): run the system or one of its processes, manage users."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from garde.db import make_engine, make_session_factory, upgrade
+from garde.domain import Role
+from garde.errors import InvalidInput
+from garde.settings import Settings
+
+
+@click.group()
+def main() -> None:
+    """Garde: teleradiology on-call orchestration."""
+
+
+@main.group()
+def db() -> None:
+    """The application database."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database to the newest schema."""
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    click.echo("database is up to date")
+
+
+@main.command("demo-data")
+def demo_data() -> None:
+    """Load the demo region; running it twice changes nothing."""
+    from garde.demo import load_demo_data
+
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    sessions = make_session_factory(make_engine(settings.database_url))
+    with sessions.begin() as s:
+        summary = load_demo_data(s)
+    click.echo(summary)
+
+
+@main.group()
+def user() -> None:
+    """Logins."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--site", "site_code", help="the site code, for a site login")
+@click.option("--expert", "expert_code", help="the expert code, for an expert login")
+@click.password_option(envvar="GARDE_NEW_PASSWORD")
+def user_add(
+    username: str, role: str, site_code: str | None, expert_code: str | None, password: str
+) -> None:
+    """Create a login."""
+    from garde.accounts import add_user
+
+    sessions = _sessions()
+    try:
+        with sessions.begin() as s:
+            add_user(s, username, password, Role(role), site_code, expert_code)
+    except InvalidInput as e:
+        raise click.UsageError(e.message) from e
+    click.echo(f"user {username} created ({role})")
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+def token_create(username: str) -> None:
+    """Print a new API token for that user (shown once; only its hash is kept)."""
+    from garde.accounts import create_token
+    from garde.models import User
+
+    with _sessions().begin() as s:
+        found = s.scalar(select(User).where(User.username == username))
+        if found is None:
+            raise click.UsageError(f"no user {username}")
+        click.echo(create_token(s, found))
+
+
+@main.command()
+def worker() -> None:
+    """Run the Temporal worker (the case workflow and its activities)."""
+    from garde.worker import main as run
+
+    run(Settings.from_env())
+
+
+@main.command()
+def web() -> None:
+    """Run the web app (waitress)."""
+    from waitress import serve
+
+    from web import create_app
+
+    settings = Settings.from_env()
+    serve(create_app(settings), host=settings.web_host, port=settings.web_port, threads=16)
+
+
+@main.command()
+def up() -> None:
+    """Migrate, load demo data if empty, start Temporal (embedded), the worker and the web app."""
+    from garde.demo import DEMO_LOGINS, load_demo_data
+    from garde.models import Site
+    from garde.temporal import start_dev_server, wait_for_port
+
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    with make_session_factory(make_engine(settings.database_url)).begin() as s:
+        if s.scalar(select(Site.id).limit(1)) is None:
+            click.echo(load_demo_data(s))
+    children: list[subprocess.Popen[Any]] = []
+    env = dict(os.environ)
+    if settings.temporal_address is None:
+        click.echo("starting the embedded Temporal server ...")
+        children.append(start_dev_server(settings.data_dir, ui_port=8233))
+        env["GARDE_TEMPORAL_ADDRESS"] = settings.EMBEDDED_TEMPORAL_ADDRESS
+        click.echo("Temporal UI:  http://127.0.0.1:8233")
+    garde = [sys.executable, "-m", "garde.cli"]
+    children.append(subprocess.Popen([*garde, "worker"], env=env))
+    children.append(subprocess.Popen([*garde, "web"], env=env))
+    wait_for_port(settings.web_host, settings.web_port, children[-1])
+    click.echo(f"Garde web:    http://{settings.web_host}:{settings.web_port}")
+    for login, password, what in DEMO_LOGINS:
+        click.echo(f"  {what:<28} {login} / {password}")
+    if not settings.twilio_configured:
+        click.echo(
+            f"SMS go to the dev outbox: http://{settings.web_host}:{settings.web_port}/dev/outbox"
+        )
+    click.echo("Ctrl-C stops everything.")
+    _supervise(children)
+
+
+def _supervise(children: list[subprocess.Popen[Any]]) -> None:
+    stopping = False
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while not stopping and all(c.poll() is None for c in children):
+        time.sleep(0.5)
+    for child in reversed(children):  # web, then worker, then Temporal
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+    if not stopping:
+        raise click.ClickException("a process of Garde stopped; everything was shut down")
+
+
+def _sessions() -> Any:
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    return make_session_factory(make_engine(settings.database_url))
+
+
+if __name__ == "__main__":
+    main()

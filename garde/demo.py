@@ -1,0 +1,375 @@
+"""A fictional demo region (Auvergne) with sites, experts, logins and a four-week roster."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from garde.accounts import add_user
+from garde.domain import Role, Tier
+from garde.models import Expert, Shift, Site, User
+from garde.registry import create_expert, create_site
+
+PARIS = ZoneInfo("Europe/Paris")
+DAY_START = time(8, 0)
+NIGHT_START = time(20, 0)
+ROSTER_DAYS = 28
+# Rotations are counted from a fixed date, not from "today": a later run rebuilds the same
+# assignment for the days it shares with an earlier run, so it only adds the new days.
+ROTATION_ANCHOR = date(2024, 1, 1)
+
+COORDINATOR_PASSWORD = "garde-coord"
+ADMIN_PASSWORD = "garde-admin"
+SITE_PASSWORD = "garde-site"
+EXPERT_PASSWORD = "garde-expert"
+
+PRICES = {"CT": 9000, "MR": 12000, "CR": 3000, "DX": 3000, "US": 5000, "default": 6000}
+
+
+@dataclass(frozen=True)
+class DemoSite:
+    code: str
+    name: str
+    ae_titles: tuple[str, ...]
+    phone: str
+
+
+@dataclass(frozen=True)
+class DemoExpert:
+    code: str
+    name: str
+    phone: str
+    subspecialties: tuple[str, ...]
+    modalities: tuple[str, ...]
+    sites: tuple[str, ...]
+    max_concurrent: int = 2
+
+
+# Hospital names are invented; site phones are in ARCEP's range kept for fiction (04 65 71).
+SITES = (
+    DemoSite(
+        "CH-AURILLAC",
+        "Centre hospitalier du Puy Mary (Aurillac, demo)",
+        ("AURILLAC_CT", "AURILLAC_MR"),
+        "+33465710001",
+    ),
+    DemoSite(
+        "CH-MOULINS",
+        "Hôpital des Bords d'Allier (Moulins, demo)",
+        ("MOULINS_CT", "MOULINS_MR"),
+        "+33465710002",
+    ),
+    DemoSite(
+        "CH-LE-PUY",
+        "Centre hospitalier des Sucs (Le Puy-en-Velay, demo)",
+        ("LEPUY_CT",),
+        "+33465710003",
+    ),
+    DemoSite(
+        "CH-VICHY",
+        "Hôpital des Sources (Vichy, demo)",
+        ("VICHY_CT", "VICHY_MR"),
+        "+33465710004",
+    ),
+    DemoSite(
+        "CH-ISSOIRE",
+        "Centre hospitalier du Lembron (Issoire, demo)",
+        ("ISSOIRE_CT",),
+        "+33465710005",
+    ),
+    DemoSite(
+        "CH-THIERS",
+        "Hôpital de la Durolle (Thiers, demo)",
+        ("THIERS_CT",),
+        "+33465710006",
+    ),
+)
+
+_AUR, _MOU, _PUY, _VIC, _ISS, _THI = (s.code for s in SITES)
+
+# Three teams of four. Within each team every site is credentialed to at least two experts,
+# so the primary team plus the backup team on duty give every site at least four CT readers.
+TEAMS: tuple[tuple[DemoExpert, ...], ...] = (
+    (
+        DemoExpert(
+            "DR-MARTIN",
+            "Dr Claire Martin",
+            "+33600000001",
+            ("neuro",),
+            ("CT", "MR"),
+            (_AUR, _MOU, _PUY, _VIC),
+        ),
+        DemoExpert(
+            "DR-BERNARD",
+            "Dr Hugo Bernard",
+            "+33600000002",
+            ("body", "vascular"),
+            ("CT", "US"),
+            (_PUY, _VIC, _ISS, _THI),
+            3,
+        ),
+        DemoExpert(
+            "DR-DUBOIS",
+            "Dr Inès Dubois",
+            "+33600000003",
+            ("msk",),
+            ("CT", "MR", "CR", "DX"),
+            (_AUR, _MOU, _ISS, _THI),
+        ),
+        DemoExpert(
+            "DR-THOMAS",
+            "Dr Louis Thomas",
+            "+33600000004",
+            ("chest",),
+            ("CT", "CR", "DX"),
+            (_AUR, _MOU, _VIC, _THI),
+        ),
+    ),
+    (
+        DemoExpert(
+            "DR-ROBERT",
+            "Dr Camille Robert",
+            "+33600000005",
+            ("paediatric", "msk"),
+            ("CT", "MR", "CR", "DX", "US"),
+            (_PUY, _VIC, _ISS, _THI),
+        ),
+        DemoExpert(
+            "DR-RICHARD",
+            "Dr Antoine Richard",
+            "+33600000006",
+            ("neuro", "vascular"),
+            ("CT", "MR"),
+            (_ISS, _THI, _AUR, _MOU),
+        ),
+        DemoExpert(
+            "DR-PETIT",
+            "Dr Sarah Petit",
+            "+33600000007",
+            ("body",),
+            ("CT", "MR", "US"),
+            (_PUY, _VIC, _AUR, _MOU),
+            3,
+        ),
+        DemoExpert(
+            "DR-DURAND",
+            "Dr Julien Durand",
+            "+33600000008",
+            ("chest", "vascular"),
+            ("CT", "CR", "DX"),
+            (_PUY, _VIC, _THI, _MOU),
+        ),
+    ),
+    (
+        DemoExpert(
+            "DR-LEROY",
+            "Dr Emma Leroy",
+            "+33600000009",
+            ("neuro", "paediatric"),
+            ("CT", "MR"),
+            (_ISS, _THI, _AUR, _MOU),
+        ),
+        DemoExpert(
+            "DR-MOREAU",
+            "Dr Nicolas Moreau",
+            "+33600000010",
+            ("msk", "body"),
+            ("CT", "MR", "CR", "DX"),
+            (_AUR, _MOU, _PUY, _VIC),
+        ),
+        DemoExpert(
+            "DR-SIMON",
+            "Dr Léa Simon",
+            "+33600000011",
+            ("vascular",),
+            ("CT", "MR", "XA"),
+            (_ISS, _THI, _PUY, _VIC),
+        ),
+        DemoExpert(
+            "DR-LAURENT",
+            "Dr Paul Laurent",
+            "+33600000012",
+            ("chest", "body"),
+            ("CT", "CR", "DX", "US"),
+            (_ISS, _THI, _MOU, _VIC),
+            3,
+        ),
+    ),
+)
+
+EXPERTS = tuple(expert for team in TEAMS for expert in team)
+
+
+def _site_login(code: str) -> str:
+    return code.lower()
+
+
+def _expert_login(code: str) -> str:
+    return code.lower()
+
+
+DEMO_LOGINS: list[tuple[str, str, str]] = [
+    ("coordinator", COORDINATOR_PASSWORD, "coordinator"),
+    ("admin", ADMIN_PASSWORD, "admin"),
+    *((_site_login(s.code), SITE_PASSWORD, f"site {s.code}") for s in SITES),
+    *(
+        (_expert_login(e.code), EXPERT_PASSWORD, f"expert {e.code} ({', '.join(e.subspecialties)})")
+        for e in EXPERTS
+    ),
+]
+
+
+@dataclass(frozen=True)
+class PlannedShift:
+    expert_code: str
+    start: datetime
+    end: datetime
+    tier: Tier
+
+
+def load_demo_data(session: Session, *, today: date | None = None) -> str:
+    """Add whatever of the demo region is missing; return a one-paragraph summary.
+
+    Sites, experts and logins are matched by code and username, shifts by (expert, start,
+    tier), so a second run adds nothing, and a run on a later day adds only the new days.
+    """
+    today = today or datetime.now(PARIS).date()
+    sites_added = sum(_ensure_site(session, site) for site in SITES)
+    experts_added = sum(_ensure_expert(session, expert) for expert in EXPERTS)
+    logins_added = _ensure_logins(session)
+    planned = roster(today)
+    shifts_added = _ensure_shifts(session, planned)
+    first = min(p.start for p in planned).astimezone(PARIS)
+    last = max(p.end for p in planned).astimezone(PARIS)
+    return (
+        f"Demo region Auvergne (fictional): {len(SITES)} sites, {len(EXPERTS)} experts in three "
+        f"teams, day (08:00-20:00) and night (20:00-08:00) shifts at primary and backup tiers "
+        f"from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} Europe/Paris time. "
+        f"This run added {sites_added} sites, {experts_added} experts, {shifts_added} shifts "
+        f"and {logins_added} logins. Demo logins: coordinator / {COORDINATOR_PASSWORD}, "
+        f"admin / {ADMIN_PASSWORD}, each site by its code in lower case (e.g. "
+        f"{_site_login(SITES[0].code)}) / {SITE_PASSWORD}, each expert by their code in lower "
+        f"case (e.g. {_expert_login(EXPERTS[0].code)}) / {EXPERT_PASSWORD}."
+    )
+
+
+def roster(today: date) -> list[PlannedShift]:
+    """The demo shifts from the start of `today` (Paris) for ROSTER_DAYS days.
+
+    Each team rotates over three days: the day shift as primary, then the next night as
+    primary, then a day and a night as backup (on call from home). The night before `today`
+    is included because it covers today's first hours.
+    """
+    planned: list[PlannedShift] = []
+    for offset in range(-1, ROSTER_DAYS):
+        day = today + timedelta(days=offset)
+        n = (day - ROTATION_ANCHOR).days
+        for team_index, team in enumerate(TEAMS):
+            role = (n - team_index) % 3
+            slots: list[tuple[time, Tier]] = []
+            if role == 0:
+                slots = [(DAY_START, Tier.PRIMARY)]
+            elif role == 1:
+                slots = [(NIGHT_START, Tier.PRIMARY)]
+            else:
+                slots = [(DAY_START, Tier.BACKUP), (NIGHT_START, Tier.BACKUP)]
+            for start_time, tier in slots:
+                if offset < 0 and start_time != NIGHT_START:
+                    continue
+                start, end = _shift_bounds(day, start_time)
+                planned.extend(PlannedShift(e.code, start, end, tier) for e in team)
+    return planned
+
+
+def _shift_bounds(day: date, start_time: time) -> tuple[datetime, datetime]:
+    # Local wall-clock times through zoneinfo, then UTC: a night across a daylight-saving
+    # change lasts 11 or 13 hours but still runs from 20:00 to 08:00 on the wall clock.
+    end_day = day if start_time == DAY_START else day + timedelta(days=1)
+    end_time = NIGHT_START if start_time == DAY_START else DAY_START
+    start = datetime.combine(day, start_time, tzinfo=PARIS)
+    end = datetime.combine(end_day, end_time, tzinfo=PARIS)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def _ensure_site(session: Session, site: DemoSite) -> bool:
+    if session.scalar(select(Site.id).where(Site.code == site.code)) is not None:
+        return False
+    create_site(
+        session,
+        {
+            "code": site.code,
+            "name": site.name,
+            "timezone": "Europe/Paris",
+            "ae_titles": list(site.ae_titles),
+            "phone": site.phone,
+            "prices": dict(PRICES),
+        },
+    )
+    return True
+
+
+def _ensure_expert(session: Session, expert: DemoExpert) -> bool:
+    if session.scalar(select(Expert.id).where(Expert.code == expert.code)) is not None:
+        return False
+    create_expert(
+        session,
+        {
+            "code": expert.code,
+            "name": expert.name,
+            "phone": expert.phone,
+            "subspecialties": list(expert.subspecialties),
+            "modalities": list(expert.modalities),
+            "sites": list(expert.sites),
+            "max_concurrent": expert.max_concurrent,
+        },
+    )
+    return True
+
+
+def _ensure_logins(session: Session) -> int:
+    wanted: list[tuple[str, str, Role, str | None, str | None]] = [
+        ("coordinator", COORDINATOR_PASSWORD, Role.COORDINATOR, None, None),
+        ("admin", ADMIN_PASSWORD, Role.ADMIN, None, None),
+        *((_site_login(s.code), SITE_PASSWORD, Role.SITE, s.code, None) for s in SITES),
+        *((_expert_login(e.code), EXPERT_PASSWORD, Role.EXPERT, None, e.code) for e in EXPERTS),
+    ]
+    existing = set(session.scalars(select(User.username)))
+    added = 0
+    for username, password, role, site_code, expert_code in wanted:
+        if username in existing:
+            continue
+        add_user(session, username, password, role, site_code, expert_code)
+        added += 1
+    return added
+
+
+def _ensure_shifts(session: Session, planned: list[PlannedShift]) -> int:
+    experts = {
+        e.code: e.id
+        for e in session.scalars(select(Expert).where(Expert.code.in_([x.code for x in EXPERTS])))
+    }
+    first = min(p.start for p in planned)
+    last = max(p.start for p in planned)
+    existing = {
+        (expert_id, start, tier)
+        for expert_id, start, tier in session.execute(
+            select(Shift.expert_id, Shift.start, Shift.tier).where(
+                Shift.expert_id.in_(list(experts.values())),
+                Shift.start >= first,
+                Shift.start <= last,
+            )
+        ).all()
+    }
+    added = 0
+    for p in planned:
+        expert_id = experts[p.expert_code]
+        if (expert_id, p.start, p.tier.value) in existing:
+            continue
+        session.add(Shift(expert_id=expert_id, start=p.start, end=p.end, tier=p.tier.value))
+        added += 1
+    session.flush()
+    return added

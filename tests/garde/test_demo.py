@@ -1,0 +1,176 @@
+"""The demo region: idempotent, covering every site around the clock, right across DST."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from garde.accounts import check_login
+from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
+from garde.demo import DEMO_LOGINS, EXPERTS, SITES, load_demo_data
+from garde.models import Base, Expert, Shift, Site
+from garde.validation import E164
+from rosters.eligibility import on_duty_experts
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> Iterator[SessionFactory]:
+    url = f"sqlite:///{tmp_path / 'garde.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def load(sessions: SessionFactory, today: date | None = None) -> str:
+    with sessions.begin() as s:
+        return load_demo_data(s, today=today)
+
+
+def row_counts(session: Session) -> dict[str, int]:
+    return {
+        table.name: int(session.scalar(select(func.count()).select_from(table)) or 0)
+        for table in Base.metadata.sorted_tables
+    }
+
+
+def shift_keys(session: Session) -> list[tuple[int, datetime, str]]:
+    rows = session.execute(select(Shift.expert_id, Shift.start, Shift.tier))
+    return [(expert_id, start, tier) for expert_id, start, tier in rows]
+
+
+def local(day: date, hour: int) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=PARIS).astimezone(UTC)
+
+
+def test_second_run_changes_nothing(sessions: SessionFactory) -> None:
+    load(sessions)
+    with sessions() as s:
+        before = row_counts(s)
+    summary = load(sessions)
+    with sessions() as s:
+        after = row_counts(s)
+    assert after == before
+    assert before["sites"] == 6 and before["experts"] == 12 and before["shifts"] > 0
+    assert before["users"] == len(DEMO_LOGINS)
+    assert "added 0 sites, 0 experts, 0 shifts and 0 logins" in summary
+
+
+def test_run_on_a_later_day_adds_only_the_new_days(sessions: SessionFactory) -> None:
+    first_day = date(2026, 6, 1)
+    load(sessions, first_day)
+    with sessions() as s:
+        before = row_counts(s)
+    load(sessions, first_day + timedelta(days=2))
+    with sessions() as s:
+        after = row_counts(s)
+        keys = shift_keys(s)
+        last_start = s.scalar(select(func.max(Shift.start)))
+    # Two more days, each with a day and a night slot of 4 primary and 4 backup experts.
+    assert after["shifts"] == before["shifts"] + 2 * 2 * 8
+    assert len(keys) == len(set(keys))
+    assert {k: v for k, v in after.items() if k != "shifts"} == {
+        k: v for k, v in before.items() if k != "shifts"
+    }
+    assert last_start == local(first_day + timedelta(days=29), 20)
+
+
+def test_every_site_has_four_ct_readers_on_duty_all_week(sessions: SessionFactory) -> None:
+    load(sessions)
+    now = datetime.now(UTC)
+    # Who is on duty changes only at a change of shift, so a gap would show just before or at
+    # a boundary; the sampling every 3 hours is there in case the roster grows other hours.
+    instants = [now + timedelta(hours=3 * i) for i in range(7 * 8)]
+    today = now.astimezone(PARIS).date()
+    for offset in range(8):
+        for hour in (8, 20):
+            boundary = local(today + timedelta(days=offset), hour)
+            if now <= boundary - timedelta(seconds=1) and boundary < now + timedelta(days=7):
+                instants += [boundary - timedelta(seconds=1), boundary]
+    with sessions() as s:
+        sites = s.scalars(select(Site)).all()
+        assert len(sites) == 6
+        for at in instants:
+            for site in sites:
+                on_duty = on_duty_experts(s, site_id=site.id, modality="CT", at=at)
+                assert len(on_duty) >= 4, f"{site.code} has {len(on_duty)} CT readers at {at}"
+
+
+@pytest.mark.parametrize(
+    ("today", "change_night", "night_hours"),
+    [
+        (date(2026, 3, 25), date(2026, 3, 28), 11),  # clocks go forward on 29 March 2026
+        (date(2026, 10, 20), date(2026, 10, 24), 13),  # clocks go back on 25 October 2026
+    ],
+)
+def test_shifts_keep_local_hours_across_daylight_saving_changes(
+    sessions: SessionFactory, today: date, change_night: date, night_hours: int
+) -> None:
+    load(sessions, today)
+    with sessions() as s:
+        shifts = s.scalars(select(Shift)).all()
+        for shift in shifts:
+            start, end = shift.start.astimezone(PARIS), shift.end.astimezone(PARIS)
+            assert (start.hour, start.minute, end.hour, end.minute) in (
+                (8, 0, 20, 0),
+                (20, 0, 8, 0),
+            )
+        nights = {
+            shift.start.astimezone(PARIS).date(): shift.end - shift.start
+            for shift in shifts
+            if shift.start.astimezone(PARIS).hour == 20
+        }
+        assert nights[change_night] == timedelta(hours=night_hours)
+        assert nights[change_night - timedelta(days=1)] == timedelta(hours=12)
+        assert nights[change_night + timedelta(days=1)] == timedelta(hours=12)
+        # Both sides of the change, the night starts at 20:00 on the wall clock.
+        for day in (change_night - timedelta(days=1), change_night + timedelta(days=1)):
+            start_utc = local(day, 20)
+            assert any(shift.start == start_utc for shift in shifts)
+        # And nobody's watch has a hole in it that night.
+        site = s.scalars(select(Site)).first()
+        assert site is not None
+        at = local(change_night, 18)
+        while at < local(change_night + timedelta(days=1), 10):
+            assert len(on_duty_experts(s, site_id=site.id, modality="CT", at=at)) >= 4
+            at += timedelta(minutes=15)
+
+
+def test_demo_registry_is_well_formed(sessions: SessionFactory) -> None:
+    load(sessions)
+    with sessions() as s:
+        experts = s.scalars(select(Expert)).all()
+        sites = s.scalars(select(Site)).all()
+    phones = [e.phone for e in experts]
+    assert len(set(phones)) == len(EXPERTS) == 12
+    assert all(E164.match(p) and p.startswith("+336000000") for p in phones)
+    assert all(len(e.sites) >= 2 and "CT" in e.modalities for e in experts)
+    assert {s.code for s in sites} == {site.code for site in SITES}
+    for site in sites:
+        assert site.timezone == "Europe/Paris"
+        assert site.prices["CT"] == 9000 and "default" in site.prices
+        assert E164.match(site.phone) and site.ae_titles
+
+
+def test_every_demo_login_logs_in(sessions: SessionFactory) -> None:
+    load(sessions)
+    roles = set()
+    with sessions() as s:
+        for username, password, _what in DEMO_LOGINS:
+            assert len(password) >= 8
+            user = check_login(s, username, password)
+            assert user is not None, username
+            roles.add(user.role)
+            if user.role == "site":
+                assert user.site is not None
+            if user.role == "expert":
+                assert user.expert is not None
+    assert roles == {"admin", "coordinator", "site", "expert"}
