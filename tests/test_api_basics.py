@@ -7,7 +7,6 @@ import re
 import requests
 
 from garde.settings import Settings
-
 from tests.conftest import Region
 
 

@@ -1,0 +1,238 @@
+"""The HTML pages, driven like a browser against the real web server: forms, CSRF, roles."""
+
+from __future__ import annotations
+
+import html
+import re
+import secrets
+from typing import Any
+
+import requests
+from sqlalchemy import select
+
+from garde.accounts import add_user
+from garde.domain import Role
+from garde.models import SmsMessage
+from tests.conftest import Region, Stack, case_request, make_region, wait_for
+
+PASSWORD = "correct horse battery"
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+FLASH = re.compile(r'class="flash[^"]*"[^>]*>(.*?)</p>', re.S)
+
+
+class Browser:
+    """A cookie-keeping client that fills forms the way a person's browser does."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.base = stack.url
+        self.http = requests.Session()
+
+    def get(self, path: str, **kw: Any) -> requests.Response:
+        return self.http.get(self.base + path, timeout=60, **kw)
+
+    def submit(self, page: str, action: str, data: dict[str, str]) -> requests.Response:
+        """Load `page` for its CSRF token, then post the form to `action` without following."""
+        token = csrf_token(self.get(page).text)
+        return self.http.post(
+            self.base + action,
+            data={"csrf_token": token, **data},
+            allow_redirects=False,
+            timeout=60,
+        )
+
+    def login(self, username: str, password: str = PASSWORD) -> Browser:
+        r = self.submit("/login", "/login", {"username": username, "password": password})
+        assert r.status_code == 302, r.text
+        return self
+
+
+def csrf_token(page: str) -> str:
+    found = TOKEN.search(page)
+    assert found, "the page has no CSRF token"
+    return found.group(1)
+
+
+def flashes(page: str) -> list[str]:
+    return [html.unescape(re.sub(r"<[^>]+>", "", m)).strip() for m in FLASH.findall(page)]
+
+
+def coordinator(stack: Stack) -> Browser:
+    username = "coord-" + secrets.token_hex(3)
+    with stack.sessions.begin() as s:
+        add_user(s, username, PASSWORD, Role.COORDINATOR)
+    return Browser(stack).login(username)
+
+
+def test_a_form_posted_without_its_csrf_token_gets_400(region: Region) -> None:
+    browser = Browser(region.stack)
+    r = browser.http.post(
+        browser.base + "/login",
+        data={"username": region.site_username, "password": PASSWORD},
+        allow_redirects=False,
+        timeout=60,
+    )
+    assert r.status_code == 400
+    assert "the form expired, reload the page" in r.text
+    site = Browser(region.stack).login(region.site_username)
+    r = site.http.post(
+        site.base + "/site/cases/new",
+        data={**case_request(), "csrf_token": "forged"},
+        allow_redirects=False,
+        timeout=60,
+    )
+    assert r.status_code == 400
+    assert region.stack.api(region.site_token).get("/api/v1/cases").json() == []
+
+
+def test_site_request_form_keeps_the_values_and_says_what_is_wrong(region: Region) -> None:
+    site = Browser(region.stack).login(region.site_username)
+    entered = case_request(callback_phone="0471000000", body_part="")
+    r = site.submit("/site/cases/new", "/site/cases/new", entered)
+    assert r.status_code == 400
+    assert "must be a phone number in E.164 form" in r.text
+    assert "Body part is required" in r.text
+    assert html.escape(entered["clinical_question"]) in r.text
+    assert f'value="{entered["accession_number"]}"' in r.text
+    assert region.stack.api(region.site_token).get("/api/v1/cases").json() == []
+
+
+def test_site_requests_a_read_and_follows_it_to_the_report(region: Region) -> None:
+    site = Browser(region.stack).login(region.site_username)
+    entered = case_request(priority="stat")
+    r = site.submit("/site/cases/new", "/site/cases/new", entered)
+    assert r.status_code == 302, r.text
+    case_path = r.headers["Location"]
+    case_id = int(case_path.rstrip("/").rsplit("/", 1)[1])
+    assert entered["accession_number"] not in case_path and "Fall" not in case_path
+    region.wait_status(case_id, "offered")
+
+    page = site.get(case_path).text
+    assert "Offered" in page and "Cancel the request" in page
+    assert f"/api/v1/cases/{case_id}" in page  # the page polls the API for changes
+    assert entered["accession_number"] in site.get("/site/cases").text
+
+    alice = Browser(region.stack).login(region.experts["alice"].username)
+    worklist = alice.get("/expert/").text
+    assert f"/expert/cases/{case_id}" in worklist
+    r = alice.submit("/expert/", f"/expert/cases/{case_id}/accept", {})
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/expert/cases/{case_id}")
+    region.wait_status(case_id, "accepted")
+
+    bruno = Browser(region.stack).login(region.experts["bruno"].username)
+    r = bruno.submit("/expert/", f"/expert/cases/{case_id}/accept", {})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/expert/")
+    assert "already taken by another expert" in " ".join(flashes(bruno.get("/expert/").text))
+
+    report = {"kind": "final", "findings": "Left subdural haematoma.", "impression": "SDH"}
+    r = alice.submit(f"/expert/cases/{case_id}", f"/expert/cases/{case_id}/report", report)
+    assert r.status_code == 302, r.text
+    region.wait_status(case_id, "final")
+    # The checkbox was left unticked: no critical finding, so nothing to acknowledge.
+    page = site.get(case_path).text
+    assert "Left subdural haematoma." in page
+    assert "Acknowledge critical finding" not in page
+
+
+def test_critical_finding_is_acknowledged_from_the_case_page(region: Region) -> None:
+    case = region.submit()
+    alice = Browser(region.stack).login(region.experts["alice"].username)
+    r = alice.submit("/expert/", f"/expert/cases/{case['id']}/accept", {})
+    assert r.status_code == 302
+    report = {
+        "kind": "final",
+        "findings": "Free air.",
+        "impression": "Perforation",
+        "critical": "on",
+    }
+    path = f"/expert/cases/{case['id']}"
+    assert alice.submit(path, path + "/report", report).status_code == 302
+    region.wait_status(case["id"], "final")
+
+    site = Browser(region.stack).login(region.site_username)
+    page = site.get(f"/site/cases/{case['id']}").text
+    assert "Acknowledge critical finding" in page
+    r = site.submit(f"/site/cases/{case['id']}", f"/site/cases/{case['id']}/acknowledge", {})
+    assert r.status_code == 302
+    wait_for(
+        lambda: any(e["kind"] == "acknowledged" for e in region.case(case["id"])["timeline"]),
+        30,
+        "the acknowledgement on the timeline",
+    )
+    assert "Acknowledge critical finding" not in site.get(f"/site/cases/{case['id']}").text
+
+
+def test_expert_report_form_keeps_the_text_when_a_field_is_missing(region: Region) -> None:
+    case = region.submit()
+    alice = Browser(region.stack).login(region.experts["alice"].username)
+    assert alice.submit("/expert/", f"/expert/cases/{case['id']}/accept", {}).status_code == 302
+    path = f"/expert/cases/{case['id']}"
+    r = alice.submit(path, path + "/report", {"kind": "final", "findings": "Long text typed."})
+    assert r.status_code == 400
+    assert "Long text typed." in r.text and "Impression is required" in r.text
+    assert region.case(case["id"])["status"] == "accepted"
+
+
+def test_site_cancels_from_the_case_page(region: Region) -> None:
+    case = region.submit()
+    site = Browser(region.stack).login(region.site_username)
+    path = f"/site/cases/{case['id']}"
+    assert site.submit(path, path + "/cancel", {}).status_code == 302
+    region.wait_status(case["id"], "cancelled")
+    assert "Cancel the request" not in site.get(path).text
+
+
+def test_pages_are_refused_to_other_roles_and_other_sites(stack: Stack, region: Region) -> None:
+    case = region.submit()
+    site = Browser(stack).login(region.site_username)
+    assert site.get("/coordinator/").status_code == 403
+    assert site.get("/expert/").status_code == 403
+    other = make_region(stack, on_duty=())
+    stranger = Browser(stack).login(other.site_username)
+    assert stranger.get(f"/site/cases/{case['id']}").status_code == 404
+    chloe = Browser(stack).login(region.experts["chloe"].username)  # not credentialed here
+    assert chloe.get(f"/expert/cases/{case['id']}").status_code == 404
+    anonymous = Browser(stack).get("/site/cases", allow_redirects=False)
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+
+
+def test_coordinator_board_shows_open_cases_and_their_service_levels(region: Region) -> None:
+    case = region.submit(priority="stat")
+    board = coordinator(region.stack)
+    page = board.get("/coordinator/").text
+    assert f"/coordinator/cases/{case['id']}" in page and region.site in page
+    detail = board.get(f"/coordinator/cases/{case['id']}")
+    assert detail.status_code == 200 and "Timeline" in detail.text
+    assert "/cancel" not in detail.text  # read-only
+
+
+def test_dev_outbox_is_absent_when_twilio_is_configured(stack: Stack) -> None:
+    assert Browser(stack).get("/dev/outbox").status_code == 404
+
+
+def test_dev_outbox_reply_accepts_an_offer_like_a_phone(outbox_stack: Stack) -> None:
+    region = make_region(outbox_stack)
+    case = region.submit()
+    alice = region.experts["alice"]
+
+    def offer_code() -> str | None:
+        with outbox_stack.sessions() as s:
+            bodies = s.scalars(
+                select(SmsMessage.body).where(
+                    SmsMessage.direction == "out", SmsMessage.to_number == alice.phone
+                )
+            ).all()
+        found = [b.split("Reply YES ")[1].split()[0] for b in bodies if "Reply YES " in b]
+        return found[-1] if found else None
+
+    code = wait_for(offer_code, 30, "an offer in the outbox")
+    outbox = Browser(outbox_stack)  # no login: a developer tool on the local machine
+    page = outbox.get("/dev/outbox").text
+    assert f"reply as {alice.phone}" in page and code in page
+    r = outbox.submit(
+        "/dev/outbox", "/dev/outbox/reply", {"from_number": alice.phone, "body": f"YES {code}"}
+    )
+    assert r.status_code == 302
+    assert any(
+        f"confirming case {case['id']}" in m for m in flashes(outbox.get("/dev/outbox").text)
+    )
+    assert region.wait_status(case["id"], "accepted")["assigned_expert"] == alice.code

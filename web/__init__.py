@@ -1,0 +1,82 @@
+"""The Flask application: one factory, one blueprint per audience."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, g
+
+from activities.sms import SmsPort, make_sms_port
+from garde.db import SessionFactory, make_engine, make_session_factory
+from garde.settings import Settings
+from web.case_actions import CaseActions
+from web.temporal_bridge import TemporalBridge
+
+
+@dataclass
+class Services:
+    """What the views need, built once per process."""
+
+    settings: Settings
+    sessions: SessionFactory
+    temporal: TemporalBridge
+    cases: CaseActions
+    sms: SmsPort
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+    )
+    sessions = make_session_factory(make_engine(settings.database_url))
+    temporal = TemporalBridge(settings)
+    app.extensions["garde"] = Services(
+        settings, sessions, temporal, CaseActions(temporal), make_sms_port(settings, sessions)
+    )
+
+    from web import api, auth_views, coordinator, dev, errors, expert, health, site, sms
+
+    errors.register(app)
+    for blueprint in (
+        auth_views.bp,
+        site.bp,
+        expert.bp,
+        coordinator.bp,
+        api.bp,
+        sms.bp,
+        dev.bp,
+        health.bp,
+    ):
+        app.register_blueprint(blueprint)
+
+    @app.before_request
+    def open_session() -> None:
+        from web.access import load_user
+
+        g.db = sessions()
+        g.user = load_user(g.db)
+
+    @app.teardown_request
+    def close_session(_exc: BaseException | None) -> None:
+        db = g.pop("db", None)
+        if db is not None:
+            db.close()
+
+    @app.context_processor
+    def layout_globals() -> dict[str, Any]:
+        return {"current_user": g.get("user"), "dev_outbox": not settings.twilio_configured}
+
+    return app
+
+
+def services() -> Services:
+    from flask import current_app
+
+    found: Services = current_app.extensions["garde"]
+    return found

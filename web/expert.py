@@ -1,0 +1,168 @@
+"""The pages of an expert radiologist: the worklist, taking a case, reading and reporting it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers.response import Response
+
+from garde.domain import CaseStatus, OfferStatus, ReportKind, Role
+from garde.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
+from garde.models import Case, Offer, User
+from web import display, services
+from web.access import (
+    case_for,
+    current_user,
+    open_case_ids_for_expert,
+    require_expert_eligible,
+    roles,
+)
+from web.api import parse_report
+from web.case_views import latest_report
+
+bp = Blueprint("expert", __name__, url_prefix="/expert")
+display.install(bp)
+
+HELD = [CaseStatus.ACCEPTED.value, CaseStatus.PRELIMINARY.value]
+
+
+@bp.get("/")
+@roles(Role.EXPERT)
+def worklist() -> str:
+    user = current_user()
+    me = _expert_id(user)
+    offers = g.db.scalars(
+        select(Offer)
+        .where(Offer.expert_id == me, Offer.status == OfferStatus.OPEN.value)
+        .order_by(Offer.sent_at)
+    ).all()
+    offered = {o.case_id for o in offers}
+    open_ids = [i for i in open_case_ids_for_expert(g.db, user) if i not in offered]
+    open_cases = g.db.scalars(
+        select(Case).where(Case.id.in_(open_ids)).order_by(Case.requested_at)
+    ).all()
+    held = g.db.scalars(
+        select(Case)
+        .where(Case.assigned_expert_id == me, Case.status.in_(HELD))
+        .order_by(Case.requested_at)
+    ).all()
+    return render_template("expert/worklist.html", offers=offers, open_cases=open_cases, held=held)
+
+
+@bp.post("/cases/<int:case_id>/accept")
+@roles(Role.EXPERT)
+def accept(case_id: int) -> Response:
+    user = current_user()
+    me = _expert_id(user)
+    # Not case_for: a case taken a moment ago is no longer visible, and deserves "taken", not 404.
+    found = g.db.get(Case, case_id)
+    if found is None:
+        raise NotFound(f"no case {case_id}")
+    try:
+        require_expert_eligible(g.db, user, found)
+        services().cases.accept(found.id, me)
+    except Forbidden as e:
+        flash(f"Case #{found.id}: {e.message}.", "error")
+        return redirect(url_for("expert.worklist"))
+    except Conflict:
+        g.db.refresh(found)
+        if found.status == CaseStatus.CANCELLED:
+            flash(f"Case #{found.id} was cancelled by the site.", "error")
+        else:
+            flash(f"Case #{found.id} was already taken by another expert.", "error")
+        return redirect(url_for("expert.worklist"))
+    flash(f"Case #{found.id} is yours.", "info")
+    return redirect(url_for("expert.case", case_id=found.id))
+
+
+@bp.post("/cases/<int:case_id>/decline")
+@roles(Role.EXPERT)
+def decline(case_id: int) -> Response:
+    user = current_user()
+    found = case_for(g.db, user, case_id)
+    try:
+        services().cases.decline(found.id, _expert_id(user))
+    except Conflict:
+        flash(f"Case #{found.id} is closed.", "info")
+    else:
+        flash(f"Case #{found.id} declined; it goes to the next expert.", "info")
+    return redirect(url_for("expert.worklist"))
+
+
+@bp.get("/cases/<int:case_id>")
+@roles(Role.EXPERT)
+def case(case_id: int) -> str:
+    return _case_page(case_for(g.db, current_user(), case_id))
+
+
+@bp.post("/cases/<int:case_id>/report")
+@roles(Role.EXPERT)
+def report(case_id: int) -> Response | tuple[str, int]:
+    user = current_user()
+    found = case_for(g.db, user, case_id)
+    values = request.form.to_dict()
+    try:
+        draft = parse_report(values, _expert_id(user))
+        services().cases.file_report(found.id, draft)
+    except InvalidInput as e:
+        return _case_page(found, values, e.fields), 400
+    except (Conflict, Forbidden, Unavailable) as e:
+        # The typed report is kept on the page: it must never be lost to a refusal.
+        flash(f"The report was not filed: {e.message}.", "error")
+        return _case_page(found, values), e.status
+    flash(f"{draft.kind.capitalize()} report filed and sent to the site.", "info")
+    return redirect(url_for("expert.case", case_id=found.id))
+
+
+@bp.post("/cases/<int:case_id>/release")
+@roles(Role.EXPERT)
+def release(case_id: int) -> Response:
+    user = current_user()
+    found = case_for(g.db, user, case_id)
+    try:
+        services().cases.release(found.id, _expert_id(user))
+    except (Conflict, Forbidden) as e:
+        flash(f"Case #{found.id}: {e.message}.", "error")
+        return redirect(url_for("expert.case", case_id=found.id))
+    flash(f"Case #{found.id} released; it goes back to routing.", "info")
+    return redirect(url_for("expert.worklist"))
+
+
+def _expert_id(user: User) -> int:
+    assert user.expert_id is not None, "an expert login always has an expert"
+    return user.expert_id
+
+
+def _case_page(
+    case: Case, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+) -> str:
+    me = _expert_id(current_user())
+    status = CaseStatus(case.status)
+    final = latest_report(case)
+    wrote_final = final is not None and final.kind == ReportKind.FINAL and final.expert_id == me
+    kinds: list[str] = []
+    if case.assigned_expert_id == me and status.is_held:
+        kinds = [ReportKind.PRELIMINARY.value, ReportKind.FINAL.value]
+    elif status is CaseStatus.FINAL and wrote_final:
+        kinds = [ReportKind.ADDENDUM.value]
+    offer = g.db.scalar(
+        select(Offer).where(
+            Offer.case_id == case.id,
+            Offer.expert_id == me,
+            Offer.status == OfferStatus.OPEN.value,
+        )
+    )
+    return render_template(
+        "expert/case.html",
+        case=case,
+        tz=case.site.timezone,
+        offer=offer,
+        held=case.assigned_expert_id == me and status.is_held,
+        can_take=case.assigned_expert_id is None and status.is_open,
+        report_kinds=kinds,
+        reports=case.reports,
+        values=values or {},
+        errors=errors or {},
+    )

@@ -1,0 +1,639 @@
+"""The OpenAPI 3.1 description of the JSON API under /api/v1, served at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from garde.domain import MODALITIES, CaseStatus, Priority, ReportKind, Tier
+
+JSON = dict[str, Any]
+
+
+def _ref(name: str) -> JSON:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: JSON) -> JSON:
+    return {"application/json": {"schema": schema}}
+
+
+def _ok(description: str, schema: JSON) -> JSON:
+    return {"description": description, "content": _json(schema)}
+
+
+def _errors(*statuses: int) -> JSON:
+    return {str(status): {"$ref": f"#/components/responses/{status}"} for status in statuses}
+
+
+def _body(name: str) -> JSON:
+    return {"required": True, "content": _json(_ref(name))}
+
+
+def _query(name: str, description: str, schema: JSON | None = None, **extra: Any) -> JSON:
+    return {
+        "name": name,
+        "in": "query",
+        "description": description,
+        "schema": schema or {"type": "string"},
+        **extra,
+    }
+
+
+_CASE_ID = {
+    "name": "case_id",
+    "in": "path",
+    "required": True,
+    "description": "the case id",
+    "schema": {"type": "integer"},
+}
+
+_TIME = {"type": "string", "format": "date-time"}
+_OPTIONAL_TIME = {"type": ["string", "null"], "format": "date-time"}
+_E164 = {"type": "string", "pattern": r"^\+[1-9]\d{6,14}$", "examples": ["+33612345678"]}
+_CODE = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"}
+_MODALITY = {"type": "string", "enum": list(MODALITIES)}
+
+
+def _case_action(summary: str, description: str, *errors: int) -> JSON:
+    return {
+        "post": {
+            "tags": ["cases"],
+            "summary": summary,
+            "description": description,
+            "parameters": [_CASE_ID],
+            "responses": {
+                "200": _ok("the case after the action", _ref("Case")),
+                **_errors(*errors),
+            },
+        }
+    }
+
+
+SCHEMAS: JSON = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "detail"],
+        "properties": {
+            "error": {"type": "string", "description": "what went wrong, in a sentence"},
+            "detail": {
+                "description": "more about it; for a 400, an object mapping each offending "
+                "field to the reason"
+            },
+        },
+    },
+    "SiteInput": {
+        "type": "object",
+        "required": ["code", "name"],
+        "properties": {
+            "code": _CODE,
+            "name": {"type": "string", "maxLength": 200},
+            "timezone": {
+                "type": "string",
+                "description": "IANA time zone",
+                "default": "Europe/Paris",
+            },
+            "ae_titles": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": 16},
+                "description": "the DICOM AE titles the site sends from",
+            },
+            "phone": _E164,
+            "prices": {
+                "type": "object",
+                "additionalProperties": {"type": "integer", "minimum": 0},
+                "description": "price in cents per modality code, and 'default'",
+            },
+            "expert_share_percent": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 100,
+                "default": 70,
+            },
+        },
+    },
+    "Site": {
+        "type": "object",
+        "properties": {
+            "code": {"type": "string"},
+            "name": {"type": "string"},
+            "timezone": {"type": "string"},
+            "ae_titles": {"type": "array", "items": {"type": "string"}},
+            "phone": {"type": "string"},
+            "prices": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "expert_share_percent": {"type": "integer"},
+        },
+    },
+    "ExpertInput": {
+        "type": "object",
+        "required": ["code", "name", "phone", "modalities"],
+        "properties": {
+            "code": _CODE,
+            "name": {"type": "string", "maxLength": 200},
+            "phone": _E164,
+            "subspecialties": {
+                "type": "array",
+                "items": {"type": "string"},
+                "examples": [["neuro", "msk"]],
+            },
+            "modalities": {"type": "array", "items": _MODALITY, "minItems": 1},
+            "sites": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "codes of the sites the expert is credentialed for",
+            },
+            "max_concurrent": {"type": "integer", "minimum": 1, "maximum": 50, "default": 2},
+        },
+    },
+    "Expert": {
+        "type": "object",
+        "properties": {
+            "code": {"type": "string"},
+            "name": {"type": "string"},
+            "phone": {"type": "string"},
+            "subspecialties": {"type": "array", "items": {"type": "string"}},
+            "modalities": {"type": "array", "items": {"type": "string"}},
+            "sites": {"type": "array", "items": {"type": "string"}},
+            "max_concurrent": {"type": "integer"},
+        },
+    },
+    "ShiftInput": {
+        "type": "object",
+        "required": ["expert", "start", "end"],
+        "properties": {
+            "expert": {"type": "string", "description": "the expert's code"},
+            "start": {**_TIME, "description": "ISO 8601 with a UTC offset"},
+            "end": {**_TIME, "description": "after start, at most 48 hours later"},
+            "tier": {"type": "string", "enum": [t.value for t in Tier], "default": "primary"},
+        },
+    },
+    "Shift": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "expert": {"type": "string"},
+            "start": _TIME,
+            "end": _TIME,
+            "tier": {"type": "string", "enum": [t.value for t in Tier]},
+        },
+    },
+    "OnCallExpert": {
+        "type": "object",
+        "description": "an eligible expert; the list is ranked best first",
+        "properties": {
+            "expert": {"type": "string"},
+            "name": {"type": "string"},
+            "tier": {"type": "string", "enum": [t.value for t in Tier]},
+            "load": {"type": "integer", "description": "cases held now"},
+            "max_concurrent": {"type": "integer"},
+            "reads_this_shift": {"type": "integer"},
+            "last_offer_at": _OPTIONAL_TIME,
+            "shift_end": _TIME,
+        },
+    },
+    "CaseInput": {
+        "type": "object",
+        "required": [
+            "accession_number",
+            "modality",
+            "body_part",
+            "study_description",
+            "clinical_question",
+            "requesting_physician",
+            "callback_phone",
+        ],
+        "properties": {
+            "accession_number": {"type": "string", "maxLength": 64},
+            "study_instance_uid": {
+                "type": "string",
+                "maxLength": 64,
+                "pattern": r"^[0-9]+(\.[0-9]+)*$",
+            },
+            "modality": _MODALITY,
+            "body_part": {"type": "string", "maxLength": 64},
+            "study_description": {"type": "string", "maxLength": 200},
+            "priority": {
+                "type": "string",
+                "enum": [p.value for p in Priority],
+                "default": "routine",
+            },
+            "clinical_question": {"type": "string", "maxLength": 2000},
+            "requesting_physician": {"type": "string", "maxLength": 200},
+            "callback_phone": _E164,
+            "subspecialty": {"type": "string", "maxLength": 64},
+        },
+    },
+    "TimelineEvent": {
+        "type": "object",
+        "properties": {
+            "at": _TIME,
+            "kind": {"type": "string"},
+            "status": {"type": ["string", "null"]},
+            "detail": {"type": "string"},
+        },
+    },
+    "Deadline": {
+        "type": "object",
+        "properties": {
+            "due": _TIME,
+            "done_at": _OPTIONAL_TIME,
+            "met": {
+                "type": ["boolean", "null"],
+                "description": "null while the clock is still running",
+            },
+        },
+    },
+    "Report": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "kind": {"type": "string", "enum": [k.value for k in ReportKind]},
+            "findings": {"type": "string"},
+            "impression": {"type": "string"},
+            "critical": {"type": "boolean"},
+            "expert": {"type": "string"},
+            "expert_name": {"type": "string"},
+            "created_at": _TIME,
+        },
+    },
+    "ReportInput": {
+        "type": "object",
+        "required": ["findings", "impression"],
+        "properties": {
+            "kind": {
+                "type": "string",
+                "enum": [k.value for k in ReportKind],
+                "default": "final",
+            },
+            "findings": {"type": "string", "maxLength": 20000},
+            "impression": {"type": "string", "maxLength": 5000},
+            "critical": {"type": "boolean", "default": False},
+        },
+    },
+    "Case": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "status": {"type": "string", "enum": [s.value for s in CaseStatus]},
+            "priority": {"type": "string", "enum": [p.value for p in Priority]},
+            "site": {"type": "string"},
+            "site_name": {"type": "string"},
+            "accession_number": {"type": "string"},
+            "study_instance_uid": {"type": ["string", "null"]},
+            "modality": {"type": "string"},
+            "body_part": {"type": "string"},
+            "study_description": {"type": "string"},
+            "clinical_question": {"type": "string"},
+            "requesting_physician": {"type": "string"},
+            "callback_phone": {"type": "string"},
+            "subspecialty": {"type": ["string", "null"]},
+            "assigned_expert": {"type": ["string", "null"]},
+            "requested_at": _TIME,
+            "timeline": {"type": "array", "items": _ref("TimelineEvent")},
+            "sla": {
+                "type": "object",
+                "properties": {"accept": _ref("Deadline"), "report": _ref("Deadline")},
+            },
+            "report": {"oneOf": [_ref("Report"), {"type": "null"}]},
+            "addenda": {"type": "array", "items": _ref("Report")},
+        },
+    },
+    "Worklist": {
+        "type": "object",
+        "properties": {
+            "open": {
+                "type": "array",
+                "items": _ref("Case"),
+                "description": "unassigned cases this expert may take now",
+            },
+            "held": {"type": "array", "items": _ref("Case"), "description": "cases they hold"},
+        },
+    },
+    "BillingLine": {
+        "type": "object",
+        "properties": {
+            "case_id": {"type": "integer"},
+            "site": {"type": "string"},
+            "expert": {"type": "string"},
+            "modality": {"type": "string"},
+            "priority": {"type": "string", "enum": [p.value for p in Priority]},
+            "time_band": {
+                "type": "string",
+                "examples": ["day", "night", "weekend", "public_holiday"],
+            },
+            "amount_cents": {"type": "integer"},
+            "expert_share_cents": {"type": "integer"},
+            "currency": {"type": "string"},
+            "read_at": _TIME,
+        },
+    },
+}
+
+
+RESPONSES: JSON = {
+    "400": {
+        "description": "bad input; `detail` says which field and why",
+        "content": _json(_ref("Error")),
+    },
+    "401": {"description": "no valid API token", "content": _json(_ref("Error"))},
+    "403": {
+        "description": "this role or this user may not do that",
+        "content": _json(_ref("Error")),
+    },
+    "404": {"description": "no such thing", "content": _json(_ref("Error"))},
+    "409": {
+        "description": "conflicts with the case's state (another expert holds it, it is closed)",
+        "content": _json(_ref("Error")),
+    },
+}
+
+
+PATHS: JSON = {
+    "/openapi.json": {
+        "get": {
+            "tags": ["meta"],
+            "summary": "This description",
+            "security": [],
+            "responses": {"200": _ok("the OpenAPI document", {"type": "object"})},
+        }
+    },
+    "/sites": {
+        "post": {
+            "tags": ["registry"],
+            "summary": "Add a site (admin, coordinator)",
+            "requestBody": _body("SiteInput"),
+            "responses": {"201": _ok("the new site", _ref("Site")), **_errors(400, 401, 403)},
+        },
+        "get": {
+            "tags": ["registry"],
+            "summary": "List the sites (admin, coordinator)",
+            "responses": {
+                "200": _ok("the sites by code", {"type": "array", "items": _ref("Site")}),
+                **_errors(401, 403),
+            },
+        },
+    },
+    "/experts": {
+        "post": {
+            "tags": ["registry"],
+            "summary": "Add an expert (admin, coordinator)",
+            "requestBody": _body("ExpertInput"),
+            "responses": {"201": _ok("the new expert", _ref("Expert")), **_errors(400, 401, 403)},
+        },
+        "get": {
+            "tags": ["registry"],
+            "summary": "List the experts (admin, coordinator)",
+            "responses": {
+                "200": _ok("the experts by code", {"type": "array", "items": _ref("Expert")}),
+                **_errors(401, 403),
+            },
+        },
+    },
+    "/shifts": {
+        "post": {
+            "tags": ["rosters"],
+            "summary": "Add a shift (admin, coordinator)",
+            "requestBody": _body("ShiftInput"),
+            "responses": {"201": _ok("the new shift", _ref("Shift")), **_errors(400, 401, 403)},
+        },
+        "get": {
+            "tags": ["rosters"],
+            "summary": "List shifts by start (admin, coordinator); at most 5000",
+            "parameters": [
+                _query("from", "shifts ending after this instant", _TIME),
+                _query("to", "shifts starting before this instant", _TIME),
+                _query("expert", "an expert's code"),
+            ],
+            "responses": {
+                "200": _ok("the shifts", {"type": "array", "items": _ref("Shift")}),
+                **_errors(400, 401, 403),
+            },
+        },
+    },
+    "/oncall": {
+        "get": {
+            "tags": ["rosters"],
+            "summary": "The experts eligible at an instant, ranked (coordinator, admin, site)",
+            "description": "A site user sees only its own site and may omit `site`.",
+            "parameters": [
+                _query("site", "the site's code; required for staff"),
+                _query("modality", "the modality to read", _MODALITY, required=True),
+                _query("subspecialty", "only experts with this subspecialty"),
+                _query("at", "the instant (ISO 8601 with offset); now by default", _TIME),
+            ],
+            "responses": {
+                "200": _ok(
+                    "eligible experts, best first",
+                    {"type": "array", "items": _ref("OnCallExpert")},
+                ),
+                **_errors(400, 401, 403),
+            },
+        }
+    },
+    "/experts/{code}/roster.ics": {
+        "get": {
+            "tags": ["rosters"],
+            "summary": "An expert's shifts as iCalendar (the expert, admin, coordinator)",
+            "description": "Shifts from 30 days ago onwards, one VEVENT each, times in UTC.",
+            "parameters": [
+                {
+                    "name": "code",
+                    "in": "path",
+                    "required": True,
+                    "description": "the expert's code",
+                    "schema": {"type": "string"},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "an iCalendar VCALENDAR",
+                    "content": {"text/calendar": {"schema": {"type": "string"}}},
+                },
+                **_errors(401, 403, 404),
+            },
+        }
+    },
+    "/cases": {
+        "post": {
+            "tags": ["cases"],
+            "summary": "Request a read (site)",
+            "description": "The same accession number again from the same site answers 200 "
+            "with the existing case.",
+            "requestBody": _body("CaseInput"),
+            "responses": {
+                "201": _ok("the new case", _ref("Case")),
+                "200": _ok("the case this site already requested", _ref("Case")),
+                **_errors(400, 401, 403),
+            },
+        },
+        "get": {
+            "tags": ["cases"],
+            "summary": "The cases this user may see, newest first; at most 500",
+            "parameters": [
+                _query(
+                    "status",
+                    "only cases in this status",
+                    {"type": "string", "enum": [s.value for s in CaseStatus]},
+                )
+            ],
+            "responses": {
+                "200": _ok("the cases", {"type": "array", "items": _ref("Case")}),
+                **_errors(401),
+            },
+        },
+    },
+    "/cases/{case_id}": {
+        "get": {
+            "tags": ["cases"],
+            "summary": "One case, with its timeline, service levels and report",
+            "parameters": [_CASE_ID],
+            "responses": {"200": _ok("the case", _ref("Case")), **_errors(401, 403, 404)},
+        }
+    },
+    "/worklist": {
+        "get": {
+            "tags": ["cases"],
+            "summary": "An expert's worklist (expert)",
+            "responses": {"200": _ok("open and held cases", _ref("Worklist")), **_errors(401, 403)},
+        }
+    },
+    "/cases/{case_id}/accept": _case_action(
+        "Take the case (expert)",
+        "403 when this expert is not eligible for it (not on duty, not credentialed for the "
+        "site, wrong modality); 409 when another expert holds it.",
+        401,
+        403,
+        404,
+        409,
+    ),
+    "/cases/{case_id}/decline": _case_action(
+        "Decline an offer (expert)", "The case goes on to the next expert.", 401, 403, 404, 409
+    ),
+    "/cases/{case_id}/release": _case_action(
+        "Give a held case back (expert)",
+        "The case goes back to routing.",
+        401,
+        403,
+        404,
+        409,
+    ),
+    "/cases/{case_id}/report": {
+        "post": {
+            "tags": ["cases"],
+            "summary": "File a report (the expert holding the case)",
+            "parameters": [_CASE_ID],
+            "requestBody": _body("ReportInput"),
+            "responses": {
+                "201": _ok("the case with its report", _ref("Case")),
+                **_errors(400, 401, 403, 404, 409),
+            },
+        },
+        "get": {
+            "tags": ["cases"],
+            "summary": "The report (the site, the experts of the case, coordinator, admin)",
+            "description": "The final report, else the newest preliminary one.",
+            "parameters": [
+                _CASE_ID,
+                _query(
+                    "format",
+                    "the format of the answer",
+                    {
+                        "type": "string",
+                        "enum": ["json", "html", "pdf", "fhir", "hl7"],
+                        "default": "json",
+                    },
+                ),
+            ],
+            "responses": {
+                "200": {
+                    "description": "the report in the format asked for",
+                    "content": {
+                        "application/json": {"schema": _ref("Report")},
+                        "text/html": {"schema": {"type": "string"}},
+                        "application/pdf": {
+                            "schema": {"type": "string", "contentMediaType": "application/pdf"}
+                        },
+                        "application/fhir+json": {
+                            "schema": {
+                                "type": "object",
+                                "description": "a FHIR R4 DiagnosticReport resource",
+                            }
+                        },
+                        "application/hl7-v2": {
+                            "schema": {
+                                "type": "string",
+                                "description": "an HL7 v2.5 ORU^R01 message, segments "
+                                "separated by carriage returns",
+                            }
+                        },
+                    },
+                },
+                **_errors(400, 401, 403, 404),
+            },
+        },
+    },
+    "/cases/{case_id}/cancel": _case_action(
+        "Cancel the case (site, coordinator, admin)", "", 401, 403, 404, 409
+    ),
+    "/cases/{case_id}/acknowledge": _case_action(
+        "Acknowledge a critical finding (site)", "", 401, 403, 404, 409
+    ),
+    "/billing/lines": {
+        "get": {
+            "tags": ["billing"],
+            "summary": "Billing lines, one per read (admin, coordinator)",
+            "description": "JSON by default; CSV with `Accept: text/csv`.",
+            "parameters": [
+                _query("site", "a site's code"),
+                _query("month", "YYYY-MM (UTC)", {"type": "string", "pattern": r"^\d{4}-\d{2}$"}),
+            ],
+            "responses": {
+                "200": {
+                    "description": "the lines by time of read",
+                    "content": {
+                        "application/json": {
+                            "schema": {"type": "array", "items": _ref("BillingLine")}
+                        },
+                        "text/csv": {"schema": {"type": "string"}},
+                    },
+                },
+                **_errors(400, 401, 403),
+            },
+        }
+    },
+}
+
+
+def openapi_document() -> JSON:
+    """The whole description; built fresh so a caller may change its copy freely."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Garde API",
+            "version": "1",
+            "summary": "Teleradiology on-call orchestration: sites, experts, rosters, cases.",
+            "description": 'Errors are JSON `{"error": ..., "detail": ...}`. Times are UTC '
+            "in ISO 8601; inputs must carry an offset.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearerAuth": []}],
+        "tags": [
+            {"name": "registry", "description": "sites and experts"},
+            {"name": "rosters", "description": "shifts, on-call lists, calendars"},
+            {"name": "cases", "description": "read requests, from intake to report"},
+            {"name": "billing", "description": "what each read costs"},
+            {"name": "meta", "description": "this description"},
+        ],
+        "paths": copy.deepcopy(PATHS),
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a token from `garde token create USERNAME`",
+                }
+            },
+            "schemas": copy.deepcopy(SCHEMAS),
+            "responses": copy.deepcopy(RESPONSES),
+        },
+    }

@@ -1,0 +1,133 @@
+"""The pages of an emergency site: its cases, a new read request, following one case."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from werkzeug.wrappers.response import Response
+
+from garde.domain import MODALITIES, CaseStatus, Priority, ReportKind, Role
+from garde.errors import Conflict, InvalidInput, Unavailable
+from garde.intake import CaseRequest, record_case
+from garde.models import Case, Site
+from web import display, services
+from web.access import case_for, current_user, roles, visible_cases
+from web.api import audit
+from web.case_views import case_json, latest_report
+
+bp = Blueprint("site", __name__, url_prefix="/site")
+display.install(bp)
+
+LIST_LIMIT = 200
+
+
+@bp.get("/cases")
+@roles(Role.SITE)
+def cases() -> str:
+    rows = g.db.scalars(visible_cases(g.db, current_user()).limit(LIST_LIMIT)).all()
+    return render_template("site/cases.html", cases=rows, site=_site(), limit=LIST_LIMIT)
+
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+@roles(Role.SITE)
+def new_case() -> str | Response | tuple[str, int]:
+    site = _site()
+    if request.method == "GET":
+        return _request_form({"callback_phone": site.phone})
+    values = request.form.to_dict()
+    try:
+        parsed = CaseRequest.parse(values)
+    except InvalidInput as e:
+        return _request_form(values, e.fields), 400
+    recorded, created = record_case(g.db, site, parsed)
+    if created:
+        audit("case.submit", f"case:{recorded.id}")
+        g.db.commit()
+    else:
+        flash("This accession number was already sent: here is its case.", "info")
+    try:
+        services().cases.start(recorded)
+    except Unavailable:
+        flash("The request is recorded. Routing to an expert will start shortly.", "warning")
+    return redirect(url_for("site.case", case_id=recorded.id))
+
+
+@bp.get("/cases/<int:case_id>")
+@roles(Role.SITE)
+def case(case_id: int) -> str:
+    found = case_for(g.db, current_user(), case_id)
+    as_json = case_json(found)
+    report = latest_report(found)
+    return render_template(
+        "site/case.html",
+        case=found,
+        tz=found.site.timezone,
+        report=report,
+        addenda=[r for r in found.reports if r.kind == ReportKind.ADDENDUM],
+        is_open=CaseStatus(found.status).is_open,
+        needs_acknowledgement=_needs_acknowledgement(found),
+        # What the page polls for: when the API answers differently, the page reloads.
+        seen={
+            "status": as_json["status"],
+            "events": len(as_json["timeline"]),
+            "report": as_json["report"]["id"] if as_json["report"] else None,
+            "addenda": len(as_json["addenda"]),
+            "accept_met": as_json["sla"]["accept"]["met"],
+            "report_met": as_json["sla"]["report"]["met"],
+        },
+    )
+
+
+@bp.post("/cases/<int:case_id>/cancel")
+@roles(Role.SITE)
+def cancel(case_id: int) -> Response:
+    user = current_user()
+    found = case_for(g.db, user, case_id)
+    try:
+        services().cases.cancel(found.id, user.username)
+    except Conflict:
+        flash("This case is already closed.", "error")
+    else:
+        audit("case.cancel", f"case:{found.id}")
+        g.db.commit()
+        flash("Cancellation sent. The expert, if any, is told.", "info")
+    return redirect(url_for("site.case", case_id=found.id))
+
+
+@bp.post("/cases/<int:case_id>/acknowledge")
+@roles(Role.SITE)
+def acknowledge(case_id: int) -> Response:
+    user = current_user()
+    found = case_for(g.db, user, case_id)
+    try:
+        services().cases.acknowledge(found.id, user.username)
+    except Conflict:
+        flash("This case is closed; the acknowledgement was not recorded.", "error")
+    else:
+        flash("Critical finding acknowledged.", "info")
+    return redirect(url_for("site.case", case_id=found.id))
+
+
+def _site() -> Site:
+    site = current_user().site
+    assert site is not None, "a site login always has a site"
+    return site
+
+
+def _request_form(values: dict[str, Any], errors: dict[str, str] | None = None) -> str:
+    return render_template(
+        "site/new_case.html",
+        values=values,
+        errors=errors or {},
+        modalities=MODALITIES,
+        priorities=[p.value for p in Priority],
+    )
+
+
+def _needs_acknowledgement(case: Case) -> bool:
+    """A final critical report the site has not yet acknowledged (the workflow escalates)."""
+    report = latest_report(case)
+    if report is None or not report.critical or case.status != CaseStatus.FINAL:
+        return False
+    return not any(e.kind == "acknowledged" for e in case.events)
