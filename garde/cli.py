@@ -133,8 +133,9 @@ def up() -> None:
         env["GARDE_TEMPORAL_ADDRESS"] = settings.EMBEDDED_TEMPORAL_ADDRESS
         click.echo("Temporal UI:  http://127.0.0.1:8233")
     garde = [sys.executable, "-m", "garde.cli"]
-    children.append(subprocess.Popen([*garde, "worker"], env=env))
-    children.append(subprocess.Popen([*garde, "web"], env=env))
+    # Own sessions: Ctrl-C reaches this supervisor only, which stops the children in order.
+    children.append(subprocess.Popen([*garde, "worker"], env=env, start_new_session=True))
+    children.append(subprocess.Popen([*garde, "web"], env=env, start_new_session=True))
     wait_for_port(settings.web_host, settings.web_port, children[-1])
     click.echo(f"Garde web:    http://{settings.web_host}:{settings.web_port}")
     for login, password, what in DEMO_LOGINS:
@@ -160,7 +161,7 @@ def _supervise(children: list[subprocess.Popen[Any]]) -> None:
         time.sleep(0.5)
     for child in reversed(children):  # web, then worker, then Temporal
         if child.poll() is None:
-            child.send_signal(signal.SIGINT)
+            child.terminate()
             try:
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -57,7 +57,7 @@ def start_dev_server(
     args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
     for namespace in namespaces:
         args += ["--namespace", namespace]
-    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     wait_for_port(host, port, process)
     return process
 

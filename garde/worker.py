@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import signal
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import exists, select
@@ -63,13 +63,18 @@ async def start_orphan_cases(client: Client, sessions: SessionFactory) -> int:
 
 
 async def run_worker(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM, then finish the tasks in hand and stop polling."""
     client = await connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     with ThreadPoolExecutor(max_workers=16) as executor:
         worker = build_worker(client, settings, executor)
         await start_orphan_cases(client, make_session_factory(make_engine(settings.database_url)))
-        await worker.run()
+        async with worker:
+            await stop.wait()
 
 
 def main(settings: Settings) -> None:
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_worker(settings))
+    asyncio.run(run_worker(settings))
