@@ -1,0 +1,129 @@
+"""`make bench`: cases through Garde's whole lifecycle, against a bare Temporal workflow.
+
+    .venv/bin/python -m bench.lifecycle [--cases 300] [--concurrency 20] [--keep]
+
+Everything runs on loopback in a temporary folder: one Temporal dev server, a SQLite
+database, `garde worker` and `garde web` as subprocesses. First Garde (simulated sites and
+experts over HTTP), then the bare workflow (bench/bare.py) on the same Temporal server, with
+the web and worker stopped. See bench/README.md for how to read the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from types import FrameType
+
+from bench.api import Api
+from bench.bare import run_bare
+from bench.garde_run import GardeDriver
+from bench.region import seed_region
+from bench.results import Summary, table
+from bench.stack import BARE_NAMESPACE, Processes, start_garde, start_temporal
+
+EXPERTS = 40
+MAX_CONCURRENT = 20
+# How often a simulated expert looks for its offer, and a site for the final status; the
+# same for Garde and the bare workflow so that polling costs both the same.
+POLL_S = 0.02
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bench.lifecycle", description="Garde lifecycle benchmark"
+    )
+    parser.add_argument("--cases", type=int, default=300, help="cases per run (default 300)")
+    parser.add_argument(
+        "--concurrency", type=int, default=20, help="simulated clients (default 20)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=5, help="untimed cases before each run (default 5)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args(argv)
+    if args.cases < 1 or args.concurrency < 1 or args.warmup < 0:
+        parser.error("--cases and --concurrency must be at least 1, --warmup at least 0")
+    return args
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace, folder: Path, processes: Processes) -> bool:
+    """Both runs and the table; True when every case went through."""
+    say(f"starting Temporal, the worker and the web app in {folder} ...")
+    address = start_temporal(folder, processes)
+    stack = start_garde(folder, address, processes)
+    api = Api(stack.url)
+    say(f"seeding {EXPERTS} experts on duty through the API ...")
+    region = seed_region(stack, api, EXPERTS, MAX_CONCURRENT)
+
+    say(f"Garde: {args.cases} cases, {args.concurrency} clients ...")
+    driver = GardeDriver(stack, api, region, POLL_S, processes.check)
+    garde = driver.run(args.cases, args.concurrency, args.warmup)
+    billed = driver.wait_for_billing(args.warmup + garde.cases)
+    if billed < args.warmup + garde.cases:
+        say(f"warning: only {billed} of {args.warmup + garde.cases} final cases were billed")
+    processes.stop("web")
+    processes.stop("worker")
+
+    say(f"bare Temporal: {args.cases} cases, {args.concurrency} clients ...")
+    bare = asyncio.run(
+        run_bare(
+            address,
+            BARE_NAMESPACE,
+            args.cases,
+            args.concurrency,
+            args.warmup,
+            POLL_S,
+            processes.check,
+        )
+    )
+
+    print(
+        table(
+            Summary("Garde", garde.cases, garde.seconds, garde.first_offer_ms, garde.failures),
+            Summary("bare Temporal", bare.cases, bare.seconds, bare.first_offer_ms, bare.failures),
+            args.cases,
+            args.concurrency,
+            EXPERTS,
+        )
+    )
+    return not garde.failures and not bare.failures
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # Ctrl-C even when started in the background (where SIGINT is inherited as ignored),
+    # and SIGTERM, both end in the `finally` that stops every child process.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    folder = Path(tempfile.mkdtemp(prefix="garde-bench-"))
+    processes = Processes(folder / "logs")
+    ok = False
+    try:
+        ok = run(args, folder, processes)
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+    finally:
+        processes.stop_all()
+        if args.keep or not ok:
+            say(f"kept {folder} (logs in {folder / 'logs'}, Temporal's in {folder / 'temporal'})")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

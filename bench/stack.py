@@ -1,0 +1,105 @@
+"""The real pieces on loopback for a benchmark: Temporal dev server, SQLite, `garde worker`, `garde web`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
+from garde.temporal import start_dev_server, wait_for_port
+
+GARDE = [sys.executable, "-m", "garde.cli"]
+GARDE_NAMESPACE = "bench-garde"
+BARE_NAMESPACE = "bench-bare"
+TWILIO_VARIABLES = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Processes:
+    """Child processes by name, stopped in reverse order of start (web, worker, Temporal)."""
+
+    logs: Path
+    running: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def add(self, name: str, process: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+        self.running[name] = process
+        return process
+
+    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        with open(self.logs / f"{name}.log", "ab") as log:  # the child keeps its own descriptor
+            process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        return self.add(name, process)
+
+    def check(self) -> None:
+        """Raise when a process has died: the run would only wait for it until timeouts."""
+        for name, process in self.running.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with code {process.returncode}; see {self.logs}")
+
+    def stop(self, name: str) -> None:
+        process = self.running.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for name in reversed(list(self.running)):
+            self.stop(name)
+
+
+def start_temporal(data_dir: Path, processes: Processes) -> str:
+    """The dev server with both namespaces; its frontend address."""
+    port = free_port()
+    processes.add(
+        "temporal",
+        start_dev_server(
+            data_dir / "temporal", port=port, namespaces=(GARDE_NAMESPACE, BARE_NAMESPACE)
+        ),
+    )
+    return f"127.0.0.1:{port}"
+
+
+@dataclass(frozen=True)
+class GardeStack:
+    url: str
+    sessions: SessionFactory
+
+
+def start_garde(data_dir: Path, temporal_address: str, processes: Processes) -> GardeStack:
+    """Migrate a fresh SQLite database and start the worker and the web app as deployed."""
+    database_url = f"sqlite:///{data_dir / 'garde.db'}"
+    port = free_port()
+    env = {
+        **os.environ,
+        "GARDE_DATA_DIR": str(data_dir / "data"),
+        "GARDE_DATABASE_URL": database_url,
+        "GARDE_TEMPORAL_ADDRESS": temporal_address,
+        "GARDE_TEMPORAL_NAMESPACE": GARDE_NAMESPACE,
+        "GARDE_WEB_HOST": "127.0.0.1",
+        "GARDE_WEB_PORT": str(port),
+        "GARDE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    for name in TWILIO_VARIABLES:  # SMS go to the dev outbox
+        env.pop(name, None)
+    upgrade(database_url)
+    processes.start("worker", [*GARDE, "worker"], env)
+    web = processes.start("web", [*GARDE, "web"], env)
+    wait_for_port("127.0.0.1", port, web)
+    return GardeStack(f"http://127.0.0.1:{port}", make_session_factory(make_engine(database_url)))
