@@ -125,49 +125,52 @@ def up() -> None:
     with make_session_factory(make_engine(settings.database_url)).begin() as s:
         if s.scalar(select(Site.id).limit(1)) is None:
             click.echo(load_demo_data(s))
+    # SIGTERM ends us like Ctrl-C does: every child is stopped in the `finally` below.
+    signal.signal(signal.SIGTERM, _interrupt)
     children: list[subprocess.Popen[Any]] = []
-    env = dict(os.environ)
-    if settings.temporal_address is None:
-        click.echo("starting the embedded Temporal server ...")
-        children.append(start_dev_server(settings.data_dir, ui_port=8233))
-        env["GARDE_TEMPORAL_ADDRESS"] = settings.EMBEDDED_TEMPORAL_ADDRESS
-        click.echo("Temporal UI:  http://127.0.0.1:8233")
-    garde = [sys.executable, "-m", "garde.cli"]
-    # Own sessions: Ctrl-C reaches this supervisor only, which stops the children in order.
-    children.append(subprocess.Popen([*garde, "worker"], env=env, start_new_session=True))
-    children.append(subprocess.Popen([*garde, "web"], env=env, start_new_session=True))
-    wait_for_port(settings.web_host, settings.web_port, children[-1])
-    click.echo(f"Garde web:    http://{settings.web_host}:{settings.web_port}")
-    for login, password, what in DEMO_LOGINS:
-        click.echo(f"  {what:<28} {login} / {password}")
-    if not settings.twilio_configured:
-        click.echo(
-            f"SMS go to the dev outbox: http://{settings.web_host}:{settings.web_port}/dev/outbox"
-        )
-    click.echo("Ctrl-C stops everything.")
-    _supervise(children)
+    try:
+        env = dict(os.environ)
+        if settings.temporal_address is None:
+            click.echo("starting the embedded Temporal server ...")
+            children.append(start_dev_server(settings.data_dir, ui_port=8233))
+            env["GARDE_TEMPORAL_ADDRESS"] = settings.EMBEDDED_TEMPORAL_ADDRESS
+            click.echo("Temporal UI:  http://127.0.0.1:8233")
+        garde = [sys.executable, "-m", "garde.cli"]
+        # Own sessions: Ctrl-C reaches this supervisor only, which stops the children in order.
+        for role in ("worker", "web"):
+            children.append(subprocess.Popen([*garde, role], env=env, start_new_session=True))
+        wait_for_port(settings.web_host, settings.web_port, children[-1])
+        base = f"http://{settings.web_host}:{settings.web_port}"
+        click.echo(f"Garde web:    {base}")
+        for login, password, what in DEMO_LOGINS:
+            click.echo(f"  {what:<28} {login} / {password}")
+        if not settings.twilio_configured:
+            click.echo(f"SMS go to the dev outbox: {base}/dev/outbox")
+        click.echo("Ctrl-C stops everything.")
+        while all(c.poll() is None for c in children):
+            time.sleep(0.5)
+        raise click.ClickException("a process of Garde stopped; everything was shut down")
+    except KeyboardInterrupt:
+        click.echo("stopping ...")
+    finally:
+        _stop(children)
 
 
-def _supervise(children: list[subprocess.Popen[Any]]) -> None:
-    stopping = False
+def _interrupt(*_: Any) -> None:
+    raise KeyboardInterrupt
 
-    def stop(*_: Any) -> None:
-        nonlocal stopping
-        stopping = True
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    while not stopping and all(c.poll() is None for c in children):
-        time.sleep(0.5)
-    for child in reversed(children):  # web, then worker, then Temporal
+def _stop(children: list[subprocess.Popen[Any]]) -> None:
+    """Web first, then the worker (it finishes its tasks), then Temporal."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for child in reversed(children):
         if child.poll() is None:
             child.terminate()
             try:
-                child.wait(timeout=20)
+                child.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 child.kill()
-    if not stopping:
-        raise click.ClickException("a process of Garde stopped; everything was shut down")
 
 
 def _sessions() -> Any:

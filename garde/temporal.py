@@ -58,7 +58,11 @@ def start_dev_server(
     for namespace in namespaces:
         args += ["--namespace", namespace]
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    wait_for_port(host, port, process)
+    try:
+        wait_for_port(host, port, process)
+    except BaseException:
+        process.terminate()
+        raise
     return process
 
 

@@ -24,6 +24,8 @@ def test_urgent_case_goes_from_request_to_billing_line(region: Region) -> None:
         assert private not in sms.body
     assert sms.status_callback and sms.status_callback.endswith("/sms/status")
     region.wait_status(case["id"], "offered")
+    offered = stack.api(alice.token).get("/api/v1/worklist").json()["offered"]
+    assert [(o["case"]["id"], o["code"]) for o in offered] == [(case["id"], code)]
 
     # The expert answers by SMS, signed by "Twilio".
     reply = stack.sms_reply(alice.phone, f"yes {code}")

@@ -10,11 +10,11 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import select
 
-from garde.domain import MODALITIES, ReportKind, Role
+from garde.domain import MODALITIES, OfferStatus, ReportKind, Role
 from garde.errors import Forbidden, NotFound
 from garde.intake import CaseRequest, record_case
 from garde.messages import ReportDraft
-from garde.models import BillingLine, Case, Expert, Shift, Site, utcnow
+from garde.models import BillingLine, Case, Expert, Offer, Shift, Site, utcnow
 from garde.registry import create_expert, create_site
 from garde.validation import Fields
 from rosters.eligibility import on_duty_experts
@@ -212,8 +212,20 @@ def worklist() -> Response:
         )
         .order_by(Case.id)
     ).all()
+    offers = g.db.scalars(
+        select(Offer)
+        .where(Offer.expert_id == user.expert_id, Offer.status == OfferStatus.OPEN)
+        .order_by(Offer.sent_at)
+    ).all()
     return jsonify(
-        {"open": [case_json(c) for c in open_cases], "held": [case_json(c) for c in held]}
+        {
+            "offered": [
+                {"case": case_json(o.case), "code": o.code, "expires_at": iso(o.expires_at)}
+                for o in offers
+            ],
+            "open": [case_json(c) for c in open_cases],
+            "held": [case_json(c) for c in held],
+        }
     )
 
 

@@ -301,6 +301,18 @@ SCHEMAS: JSON = {
     "Worklist": {
         "type": "object",
         "properties": {
+            "offered": {
+                "type": "array",
+                "description": "open offers to this expert, with the reply code",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "case": _ref("Case"),
+                        "code": {"type": "string"},
+                        "expires_at": {"type": "string", "format": "date-time"},
+                    },
+                },
+            },
             "open": {
                 "type": "array",
                 "items": _ref("Case"),

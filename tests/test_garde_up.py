@@ -1,0 +1,111 @@
+"""`garde up` on its embedded defaults: demo data, Temporal, worker, web; Ctrl-C; resume."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import case_request, free_port, wait_for
+
+
+def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "garde.cli", "up"],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _wait_ready(up: subprocess.Popen[bytes], log: Path) -> str:
+    """What `garde up` printed until ready (the log is emptied for the next start)."""
+    wait_for(
+        lambda: up.poll() is not None or log.read_text().count("Ctrl-C stops everything") > 0,
+        timeout=120,
+        what="garde up to be ready",
+    )
+    printed = log.read_text()
+    assert up.poll() is None, printed
+    log.write_text("")
+    return printed
+
+
+def _interrupt(process: subprocess.Popen[bytes]) -> None:
+    """What Ctrl-C in a terminal does: SIGINT to the whole foreground process group."""
+    os.killpg(process.pid, signal.SIGINT)
+    assert process.wait(timeout=60) == 0
+
+
+def _outbox_offer(url: str) -> tuple[str, str] | None:
+    page = requests.get(url + "/dev/outbox", timeout=10).text
+    found = re.search(r"→ (\+\d+).{0,600}?Reply YES (\w+)", page, re.S)
+    return (found.group(1), found.group(2)) if found else None
+
+
+def test_garde_up_serves_demo_data_and_resumes_a_case_in_flight(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", 7233)) == 0:
+            pytest.skip("port 7233 is in use: `garde up` embeds Temporal there")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GARDE_", "TWILIO_"))} | {
+        "GARDE_DATA_DIR": str(tmp_path / "var"),
+        "GARDE_WEB_PORT": str(port),
+    }
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "up.log"
+    up = _start(env, log)
+    try:
+        assert "ch-aurillac / garde-site" in _wait_ready(up, log)
+        token = subprocess.run(
+            [sys.executable, "-m", "garde.cli", "token", "create", "ch-aurillac"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        api = requests.Session()
+        api.headers["Authorization"] = f"Bearer {token}"
+        case = api.post(url + "/api/v1/cases", json=case_request(), timeout=30).json()
+        phone, code = wait_for(lambda: _outbox_offer(url), what="the offer SMS")
+    finally:
+        _interrupt(up)
+    assert not any(
+        line
+        for line in subprocess.run(
+            ["ps", "-eo", "args"], capture_output=True, text=True
+        ).stdout.splitlines()
+        if str(tmp_path) in line
+    ), "a child of garde up outlived it"
+
+    up = _start(env, log)
+    try:
+        _wait_ready(up, log)
+        dev = requests.Session()
+        page = dev.get(url + "/dev/outbox", timeout=10).text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert csrf
+        dev.post(
+            url + "/dev/outbox/reply",
+            data={"csrf_token": csrf.group(1), "from_number": phone, "body": f"YES {code}"},
+            timeout=30,
+        )
+        accepted = wait_for(
+            lambda: (
+                (c := api.get(f"{url}/api/v1/cases/{case['id']}", timeout=10).json())["status"]
+                == "accepted"
+                and c
+            ),
+            what="the case to be accepted after the restart",
+        )
+        assert accepted["timeline"][0]["status"] == "requested"
+    finally:
+        _interrupt(up)
