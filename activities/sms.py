@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from twilio.rest import Client
 
 from garde.db import SessionFactory
@@ -93,8 +94,5 @@ def make_sms_port(settings: Settings, sessions: SessionFactory) -> SmsPort:
     return DevOutbox(sessions)
 
 
-def _already_sent(s: object, key: str) -> bool:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(s, Session)
+def _already_sent(s: Session, key: str) -> bool:
     return s.scalar(select(SmsMessage.id).where(SmsMessage.idempotency_key == key)) is not None

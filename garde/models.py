@@ -127,7 +127,7 @@ class Shift(Base):
 
 
 class Case(Base):
-    """One read request. Its workflow is `case-<id>`: the id carries no patient data."""
+    """One read request. Its workflow id derives from `id` alone: no patient data in it."""
 
     __tablename__ = "cases"
     __table_args__ = (UniqueConstraint("site_id", "accession_number"),)
@@ -155,10 +155,6 @@ class Case(Base):
         order_by="CaseEvent.id", back_populates="case", lazy="selectin"
     )
     reports: Mapped[list[Report]] = relationship(order_by="Report.id", lazy="selectin")
-
-    @property
-    def workflow_id(self) -> str:
-        return f"case-{self.id}"
 
 
 class CaseEvent(Base):

@@ -62,9 +62,10 @@ class Fields:
             self.errors[name] = "must be one of " + ", ".join(e.value for e in enum)
             return None
 
-    def one_of(self, name: str, allowed: Iterable[str], *, upper: bool = True) -> str:
+    def one_of(self, name: str, allowed: Iterable[str]) -> str:
+        """A code from a fixed list, matched without regard to case (e.g. a modality)."""
         raw = self.text(name, max_len=16)
-        value = raw.upper() if upper else raw
+        value = raw.upper()
         options = list(allowed)
         if raw and name not in self.errors and value not in options:
             self.errors[name] = "must be one of " + ", ".join(options)

@@ -8,7 +8,7 @@ Ranked by tier, then current load, then reads this shift, then longest since the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -70,12 +70,15 @@ def on_duty_experts(
     if not best_shift:
         return []
     ids = list(best_shift)
-    loads = _count_by_expert(
-        session,
-        select(Case.assigned_expert_id, func.count())
-        .where(Case.assigned_expert_id.in_(ids), Case.status.in_(_HELD))
-        .group_by(Case.assigned_expert_id),
-    )
+    loads: dict[int, int] = {
+        expert_id: count
+        for expert_id, count in session.execute(
+            select(Case.assigned_expert_id, func.count())
+            .where(Case.assigned_expert_id.in_(ids), Case.status.in_(_HELD))
+            .group_by(Case.assigned_expert_id)
+        ).all()
+        if expert_id is not None
+    }
     last_offers = dict(
         session.execute(
             select(Offer.expert_id, func.max(Offer.sent_at))
@@ -126,13 +129,8 @@ def is_eligible(session: Session, case: Case, expert_id: int, at: datetime) -> b
     return any(c.expert_id == expert_id for c in candidates)
 
 
-def _count_by_expert(session: Session, query: object) -> dict[int, int]:
-    return {int(k): int(v) for k, v in session.execute(query).all()}  # type: ignore[call-overload]
-
-
 def _as_utc(value: datetime | None) -> datetime | None:
-    from datetime import UTC
-
+    """SQLite hands back aggregates (max) without the column type: naive UTC."""
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value

@@ -58,3 +58,18 @@ def test_expert_reads_own_roster_as_icalendar(region: Region) -> None:
     assert (
         region.stack.api(alice.token).get(f"/api/v1/experts/{other}/roster.ics").status_code == 403
     )
+
+
+def test_metrics_count_cases_from_the_record(region: Region) -> None:
+    def stat_cases() -> float:
+        text = requests.get(region.stack.url + "/metrics", timeout=10).text
+        assert "# TYPE garde_cases gauge" in text
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("garde_cases{") and 'priority="stat"' in line
+        )
+
+    before = stat_cases()
+    region.submit(priority="stat")
+    assert stat_cases() == before + 1

@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings, sessions, temporal, CaseActions(temporal), make_sms_port(settings, sessions)
     )
 
-    from web import api, auth_views, coordinator, dev, errors, expert, health, site, sms
+    from web import api, auth_views, coordinator, dev, errors, expert, health, metrics, site, sms
 
     errors.register(app)
     for blueprint in (
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         sms.bp,
         dev.bp,
         health.bp,
+        metrics.bp,
     ):
         app.register_blueprint(blueprint)
 
