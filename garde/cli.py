@@ -126,7 +126,9 @@ def up() -> None:
         if s.scalar(select(Site.id).limit(1)) is None:
             click.echo(load_demo_data(s))
     # SIGTERM ends us like Ctrl-C does: every child is stopped in the `finally` below.
+    # SIGINT is set too: a shell starting us in the background leaves it ignored.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     children: list[subprocess.Popen[Any]] = []
     try:
         env = dict(os.environ)
