@@ -73,7 +73,7 @@ class Fields:
 
     def integer(self, name: str, *, default: int, minimum: int = 0, maximum: int = 1000) -> int:
         value = self.data.get(name, default)
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             self.errors[name] = "must be an integer"
@@ -119,6 +119,8 @@ class Fields:
             return None
         try:
             value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            if not 1900 <= value.year <= 2200:
+                raise ValueError
         except ValueError:
             self.errors[name] = "must be an ISO 8601 date and time"
             return None

@@ -16,7 +16,9 @@ def _row_counts(region: Region) -> dict[str, int]:
         return {
             t.name: int(s.scalar(select(func.count()).select_from(t)) or 0)
             for t in Base.metadata.sorted_tables
-            if t.name not in ("audit_events", "api_tokens", "users")
+            # Rows this input could add; other tests' workflows keep writing offers and events.
+            if t.name
+            in ("sites", "experts", "expert_sites", "shifts", "cases", "reports", "billing_lines")
         }
 
 

@@ -373,6 +373,8 @@ def _month(f: Fields, raw: str) -> tuple[datetime | None, datetime | None]:
 
     try:
         start = datetime.strptime(raw, "%Y-%m").replace(tzinfo=UTC)
+        if not 1900 <= start.year <= 2200:
+            raise ValueError
     except ValueError:
         f.fail("month", "must be YYYY-MM")
         return None, None

@@ -31,7 +31,7 @@ def login() -> str | Response:
         session["user_id"] = user.id
         target = request.args.get("next", "")
         # Only local paths: an open redirect would hand sessions to anyone.
-        if not target.startswith("/") or target.startswith("//"):
+        if not target.startswith("/") or target.startswith("//") or "\\" in target:
             target = url_for(HOME[Role(user.role)])
         return redirect(target)
     return render_template("login.html")

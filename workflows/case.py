@@ -71,9 +71,11 @@ class CaseWorkflow:
             await self._wait_for_final_report_or_release()
         if self.s.cancelled_by is not None:
             await self._close_cancelled()
+            await workflow.wait_condition(workflow.all_handlers_finished)
             return CaseStatus.CANCELLED
         await self._bill()
         await self._stay_open_for_addenda()
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return CaseStatus.FINAL
 
     # --- the protocol, step by step --------------------------------------------------------
@@ -92,9 +94,10 @@ class CaseWorkflow:
                 )
                 continue
             for expert_id in candidates:
-                await self._offer(expert_id)
+                # Re-checked before each offer: an accept or a cancel may land during an await.
                 if self.s.holder is not None or self._closed():
                     return
+                await self._offer(expert_id)
 
     async def _offer(self, expert_id: int) -> None:
         self.s.offers_made += 1
