@@ -30,6 +30,9 @@ class CaseStatus(StrEnum):
         return self in (CaseStatus.ACCEPTED, CaseStatus.PRELIMINARY)
 
 
+HELD_STATUSES = (CaseStatus.ACCEPTED.value, CaseStatus.PRELIMINARY.value)
+
+
 class Tier(StrEnum):
     PRIMARY = "primary"
     BACKUP = "backup"
@@ -54,6 +57,9 @@ class Role(StrEnum):
     EXPERT = "expert"
     COORDINATOR = "coordinator"
     ADMIN = "admin"
+
+
+STAFF = (Role.COORDINATOR, Role.ADMIN)
 
 
 MODALITIES = ("CT", "MR", "CR", "DX", "US", "NM", "PT", "XA", "MG")

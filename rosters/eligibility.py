@@ -13,11 +13,10 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from garde.domain import CaseStatus, Tier
+from garde.domain import HELD_STATUSES, Tier
 from garde.models import Case, Expert, Offer, Shift, expert_sites
 
 _TIER_RANK = {Tier.PRIMARY: 0, Tier.BACKUP: 1}
-_HELD = [CaseStatus.ACCEPTED.value, CaseStatus.PRELIMINARY.value]
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ def on_duty_experts(
         expert_id: count
         for expert_id, count in session.execute(
             select(Case.assigned_expert_id, func.count())
-            .where(Case.assigned_expert_id.in_(ids), Case.status.in_(_HELD))
+            .where(Case.assigned_expert_id.in_(ids), Case.status.in_(HELD_STATUSES))
             .group_by(Case.assigned_expert_id)
         ).all()
         if expert_id is not None

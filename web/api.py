@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 from sqlalchemy import select
 
-from garde.domain import MODALITIES, OfferStatus, ReportKind, Role
+from garde.domain import HELD_STATUSES, MODALITIES, STAFF, OfferStatus, ReportKind, Role
 from garde.errors import Forbidden, NotFound
 from garde.intake import CaseRequest, record_case
 from garde.messages import ReportDraft
@@ -34,8 +34,6 @@ from web.openapi import openapi_document
 from web.report_formats import render_report
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-STAFF = (Role.COORDINATOR, Role.ADMIN)
 
 
 def body() -> Any:
@@ -207,9 +205,7 @@ def worklist() -> Response:
     open_cases = g.db.scalars(select(Case).where(Case.id.in_(open_ids)).order_by(Case.id)).all()
     held = g.db.scalars(
         select(Case)
-        .where(
-            Case.assigned_expert_id == user.expert_id, Case.status.in_(["accepted", "preliminary"])
-        )
+        .where(Case.assigned_expert_id == user.expert_id, Case.status.in_(HELD_STATUSES))
         .order_by(Case.id)
     ).all()
     offers = g.db.scalars(

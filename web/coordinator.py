@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, g, render_template
 from sqlalchemy import select
 
-from garde.domain import CaseStatus, Role
+from garde.domain import STAFF, CaseStatus
 from garde.models import BillingLine, Case, Offer
 from web import display
 from web.access import case_for, current_user, roles
@@ -14,7 +14,6 @@ from web.case_views import deadlines
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 display.install(bp)
 
-STAFF = (Role.COORDINATOR, Role.ADMIN)
 CLOSED = [CaseStatus.FINAL.value, CaseStatus.CANCELLED.value]
 BILLING_LINES_SHOWN = 50
 

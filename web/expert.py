@@ -8,7 +8,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from sqlalchemy import select
 from werkzeug.wrappers.response import Response
 
-from garde.domain import CaseStatus, OfferStatus, ReportKind, Role
+from garde.domain import HELD_STATUSES, CaseStatus, OfferStatus, ReportKind, Role
 from garde.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
 from garde.models import Case, Offer, User
 from web import display, services
@@ -24,8 +24,6 @@ from web.case_views import latest_report
 
 bp = Blueprint("expert", __name__, url_prefix="/expert")
 display.install(bp)
-
-HELD = [CaseStatus.ACCEPTED.value, CaseStatus.PRELIMINARY.value]
 
 
 @bp.get("/")
@@ -45,7 +43,7 @@ def worklist() -> str:
     ).all()
     held = g.db.scalars(
         select(Case)
-        .where(Case.assigned_expert_id == me, Case.status.in_(HELD))
+        .where(Case.assigned_expert_id == me, Case.status.in_(HELD_STATUSES))
         .order_by(Case.requested_at)
     ).all()
     return render_template("expert/worklist.html", offers=offers, open_cases=open_cases, held=held)
