@@ -1,36 +1,22 @@
-"""Activities that write the case record: status, offers, reports, billing lines.
+"""Activities that write the case record: its status and timeline, reports, billing lines.
 
-Each call is one transaction and idempotent: a retry finds its own earlier write and stops.
+The case workflow decides; these only write what they are handed. Each call is one
+transaction and idempotent: a retry finds its own earlier write and stops, and a status
+older than the one stored (an attempt that lost a race with a later write) is refused.
 """
 
 from __future__ import annotations
 
-import secrets
-
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from temporalio import activity
 
+from activities.errors import rows_must_exist
 from garde.billing import price_read
 from garde.db import SessionFactory
-from garde.domain import CaseStatus, OfferStatus, ReportKind
-from garde.messages import (
-    BillingRequest,
-    CandidateQuery,
-    OfferClosing,
-    OfferRequest,
-    OpenedOffer,
-    ReportRecord,
-    StatusChange,
-    TimelineNote,
-)
-from garde.models import BillingLine, Case, CaseEvent, Expert, Offer, Report
-from rosters.eligibility import on_duty_experts
-
-# No 0/O or 1/I: codes are read on a phone screen and typed back.
-CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-CODE_LENGTH = 5
+from garde.domain import AlertKind
+from garde.messages import BillingRequest, CaseRecord, ReportRecord
+from garde.models import Alert, BillingLine, Case, CaseEvent, Report
 
 
 class CaseRecords:
@@ -38,127 +24,69 @@ class CaseRecords:
         self._sessions = sessions
 
     @activity.defn
-    def record_status(self, change: StatusChange) -> None:
-        with self._sessions.begin() as s:
-            if _has_event(s, change.case_id, change.key):
-                return
-            case = _case(s, change.case_id)
-            case.status = change.status
-            if change.status is CaseStatus.ACCEPTED:
-                case.assigned_expert_id = change.expert_id
-                case.accepted_at = case.accepted_at or change.at
-            elif change.status is CaseStatus.REQUESTED:
-                case.assigned_expert_id = None
-            elif change.status is CaseStatus.CANCELLED:
-                case.closed_at = change.at
-            s.add(_status_event(change))
-
-    @activity.defn
-    def add_note(self, note: TimelineNote) -> None:
-        with self._sessions.begin() as s:
-            if _has_event(s, note.case_id, note.key):
-                return
-            s.add(
-                CaseEvent(
-                    case_id=note.case_id,
-                    key=note.key,
-                    at=note.at,
-                    kind=note.kind,
-                    expert_id=note.expert_id,
-                    detail=note.detail,
-                )
-            )
-
-    @activity.defn
-    def find_candidates(self, query: CandidateQuery) -> list[int]:
-        with self._sessions() as s:
-            case = _case(s, query.case_id)
-            ranked = on_duty_experts(
-                s,
-                site_id=case.site_id,
-                modality=case.modality,
-                subspecialty=case.subspecialty,
-                at=query.at,
-            )
-        return [c.expert_id for c in ranked if c.expert_id not in query.exclude_expert_ids]
-
-    @activity.defn
-    def open_offer(self, request: OfferRequest) -> OpenedOffer:
-        for _ in range(5):  # a code collision is retried with a new code
-            try:
-                return self._open_offer(request)
-            except IntegrityError:
-                continue
-        raise RuntimeError("could not allocate a unique offer code")
-
-    def _open_offer(self, request: OfferRequest) -> OpenedOffer:
-        with self._sessions.begin() as s:
-            existing = s.scalar(
-                select(Offer).where(
-                    Offer.case_id == request.case_id, Offer.sequence == request.sequence
-                )
-            )
-            if existing is not None:
-                return OpenedOffer(existing.id, existing.expert_id)
-            expert = s.get_one(Expert, request.expert_id)
-            offer = Offer(
-                case_id=request.case_id,
-                expert_id=expert.id,
-                sequence=request.sequence,
-                code=new_offer_code(),
-                phone=expert.phone,
-                status=OfferStatus.OPEN,
-                sent_at=request.at,
-                expires_at=request.expires_at,
-            )
-            s.add(offer)
-            case = _case(s, request.case_id)
-            if case.status in (CaseStatus.REQUESTED, CaseStatus.OFFERED):
-                case.status = CaseStatus.OFFERED
-            s.add(
-                CaseEvent(
-                    case_id=request.case_id,
-                    key=f"offered:{request.sequence}",
-                    at=request.at,
-                    kind="status",
-                    status=CaseStatus.OFFERED,
-                    expert_id=expert.id,
-                    detail=f"offered to {expert.code}",
-                )
-            )
-            s.flush()
-            return OpenedOffer(offer.id, expert.id)
-
-    @activity.defn
-    def close_offer(self, closing: OfferClosing) -> None:
-        with self._sessions.begin() as s:
-            offer = s.get_one(Offer, closing.offer_id)
-            if offer.status != OfferStatus.OPEN:
-                return
-            offer.status = closing.status
-            offer.answered_at = closing.at
-            if closing.status in (OfferStatus.EXPIRED, OfferStatus.DECLINED):
-                s.add(
-                    CaseEvent(
-                        case_id=offer.case_id,
-                        key=f"offer-closed:{offer.sequence}",
-                        at=closing.at,
-                        kind=f"offer_{closing.status}",
-                        expert_id=offer.expert_id,
-                        detail=f"offer to {offer.expert.code} {closing.status}",
+    def record_case(self, record: CaseRecord) -> bool:
+        """Store the workflow's view of the case; False when a newer one is already stored."""
+        with rows_must_exist(f"case {record.case_id}"), self._sessions.begin() as s:
+            current = (
+                s.execute(  # type: ignore[attr-defined]
+                    update(Case)
+                    .where(Case.id == record.case_id, Case.status_seq < record.seq)
+                    .values(
+                        status=record.status,
+                        status_seq=record.seq,
+                        assigned_expert_id=record.holder,
+                        priority=record.priority,
+                        offer_timeout_s=record.level.offer_timeout_s,
+                        accept_within_s=record.level.accept_within_s,
+                        report_within_s=record.level.report_within_s,
+                        escalation=[str(step) for step in record.ladder],
+                        accepted_at=record.accepted_at,
+                        reported_at=record.reported_at,
+                        closed_at=record.closed_at,
                     )
-                )
-                case = _case(s, offer.case_id)
-                if case.status == CaseStatus.OFFERED:
-                    case.status = CaseStatus.REQUESTED
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+                == 1
+            )
+            if not current:
+                s.get_one(Case, record.case_id)  # a missing case fails for good
+            self._add_entries(s, record)
+            if current:
+                _resolve_alerts(s, record)
+            return current
+
+    def _add_entries(self, s: Session, record: CaseRecord) -> None:
+        if not record.entries:
+            return
+        keys = [f"{record.seq}.{i}" for i in range(len(record.entries))]
+        if s.scalar(
+            select(CaseEvent.id).where(
+                CaseEvent.case_id == record.case_id, CaseEvent.key == keys[0]
+            )
+        ):
+            return  # written by an earlier attempt of this very record
+        s.add_all(
+            CaseEvent(
+                case_id=record.case_id,
+                key=key,
+                seq=record.seq,
+                at=record.at,
+                kind=entry.kind,
+                status=entry.status,
+                expert_id=entry.expert_id,
+                detail=entry.detail[:200],
+            )
+            for key, entry in zip(keys, record.entries, strict=True)
+        )
 
     @activity.defn
     def record_report(self, record: ReportRecord) -> int:
+        """Store a report; the case's status is the workflow's to write afterwards."""
         draft = record.draft
         with self._sessions.begin() as s:
-            existing = s.scalar(select(Report).where(Report.request_key == record.request_key))
+            existing = s.scalar(select(Report.id).where(Report.request_key == record.request_key))
             if existing is not None:
-                return existing.id
+                return existing
             report = Report(
                 case_id=record.case_id,
                 expert_id=draft.expert_id,
@@ -171,76 +99,46 @@ class CaseRecords:
             )
             s.add(report)
             s.flush()
-            case = _case(s, record.case_id)
-            status = None
-            if draft.kind is ReportKind.PRELIMINARY and case.status == CaseStatus.ACCEPTED:
-                status = CaseStatus.PRELIMINARY
-            elif draft.kind is ReportKind.FINAL:
-                status = CaseStatus.FINAL
-                case.reported_at = record.at
-                case.closed_at = record.at
-            if status is not None:
-                case.status = status
-            s.add(
-                CaseEvent(
-                    case_id=record.case_id,
-                    key=f"report:{report.id}",
-                    at=record.at,
-                    kind="status" if status else "report",
-                    status=status,
-                    expert_id=draft.expert_id,
-                    detail=f"{draft.kind} report"
-                    + (" with critical finding" if draft.critical else ""),
-                )
-            )
             return report.id
 
     @activity.defn
     def record_billing_line(self, request: BillingRequest) -> None:
-        with self._sessions.begin() as s:
+        with rows_must_exist(f"case {request.case_id}"), self._sessions.begin() as s:
             if s.scalar(select(BillingLine.id).where(BillingLine.case_id == request.case_id)):
                 return
-            case = _case(s, request.case_id)
-            assert case.assigned_expert_id is not None, "a billed case has a reader"
-            price = price_read(
-                case.site, case.modality, case.priority, case.reported_at or request.at
-            )
+            case = s.get_one(Case, request.case_id)
+            price = price_read(case.site, case.modality, case.priority, request.read_at)
             s.add(
                 BillingLine(
                     case_id=case.id,
                     site_id=case.site_id,
-                    expert_id=case.assigned_expert_id,
+                    expert_id=request.expert_id,
                     modality=case.modality,
                     priority=case.priority,
                     time_band=price.time_band,
                     amount_cents=price.amount_cents,
                     expert_share_cents=price.expert_share_cents,
                     currency=price.currency,
-                    read_at=case.reported_at or request.at,
+                    read_at=request.read_at,
                 )
             )
 
 
-def new_offer_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def _case(s: Session, case_id: int) -> Case:
-    return s.get_one(Case, case_id)
-
-
-def _has_event(s: Session, case_id: int, key: str) -> bool:
-    found = s.scalar(select(CaseEvent.id).where(CaseEvent.case_id == case_id, CaseEvent.key == key))
-    return found is not None
-
-
-def _status_event(change: StatusChange) -> CaseEvent:
-    return CaseEvent(
-        case_id=change.case_id,
-        key=change.key,
-        at=change.at,
-        kind="status",
-        status=change.status,
-        expert_id=change.expert_id,
-        detail=change.detail,
+def _resolve_alerts(s: Session, record: CaseRecord) -> None:
+    """An alert is over once the case has what it lacked: a holder, or an end."""
+    if not record.status.is_open:
+        kinds = list(AlertKind)
+    elif record.holder is not None:
+        kinds = [k for k in AlertKind if k.settled_by_holder]
+    else:
+        return
+    s.execute(
+        update(Alert)
+        .where(
+            Alert.case_id == record.case_id,
+            Alert.resolved_at.is_(None),
+            Alert.kind.in_([str(k) for k in kinds]),
+        )
+        .values(resolved_at=record.at, resolved_by=f"case {record.status}")
+        .execution_options(synchronize_session=False)
     )

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from garde.db import SessionFactory
@@ -19,10 +20,16 @@ from garde.settings import Settings
 OUTBOX_NUMBER = "+10000000000"
 
 
+class Undeliverable(Exception):
+    """The provider refused the message for good (a bad or blocked number): never retried."""
+
+
 class SmsPort(Protocol):
     sender: str
 
-    def send(self, to: str, body: str, key: str) -> None: ...
+    def send(self, to: str, body: str, key: str) -> None:
+        """Send once per key; raises Undeliverable when the message can never go out."""
+        ...
 
 
 class DevOutbox:
@@ -78,9 +85,18 @@ class TwilioSms:
                     status="sending",
                 )
                 s.add(row)
-        message = self._client.messages.create(
-            to=to, from_=self.sender, body=body, status_callback=self._status_callback
-        )
+        try:
+            message = self._client.messages.create(
+                to=to, from_=self.sender, body=body, status_callback=self._status_callback
+            )
+        except TwilioRestException as e:
+            if not _permanent(e):
+                raise  # Twilio or the network is unwell: the activity retries
+            with self._sessions.begin() as s:
+                stored = s.scalar(select(SmsMessage).where(SmsMessage.idempotency_key == key))
+                assert stored is not None
+                stored.status = "failed"
+            raise Undeliverable(f"Twilio refused the message (error {e.code})") from e
         with self._sessions.begin() as s:
             stored = s.scalar(select(SmsMessage).where(SmsMessage.idempotency_key == key))
             assert stored is not None
@@ -92,6 +108,11 @@ def make_sms_port(settings: Settings, sessions: SessionFactory) -> SmsPort:
     if settings.twilio_configured:
         return TwilioSms(sessions, settings)
     return DevOutbox(sessions)
+
+
+def _permanent(e: TwilioRestException) -> bool:
+    """4xx means this message will never go (bad number, unsubscribed); 429 is only a wait."""
+    return 400 <= e.status < 500 and e.status != 429
 
 
 def _already_sent(s: Session, key: str) -> bool:

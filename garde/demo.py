@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from garde.accounts import add_user
 from garde.domain import Role, Tier
-from garde.models import Expert, Shift, Site, User
-from garde.registry import create_expert, create_site
+from garde.models import Coordinator, Expert, Shift, Site, User
+from garde.registry import create_coordinator, create_expert, create_site
 
 PARIS = ZoneInfo("Europe/Paris")
 DAY_START = time(8, 0)
@@ -203,6 +203,15 @@ TEAMS: tuple[tuple[DemoExpert, ...], ...] = (
 
 EXPERTS = tuple(expert for team in TEAMS for expert in team)
 
+# The person behind the `coordinator` login, texted by the escalation ladder.
+COORDINATOR = {
+    "code": "COORD-AUVERGNE",
+    "name": "Régulation Auvergne (demo)",
+    "phone": "+33465710099",
+    "language": "fr",
+    "username": "coordinator",
+}
+
 
 def _site_login(code: str) -> str:
     return code.lower()
@@ -241,6 +250,7 @@ def load_demo_data(session: Session, *, today: date | None = None) -> str:
     sites_added = sum(_ensure_site(session, site) for site in SITES)
     experts_added = sum(_ensure_expert(session, expert) for expert in EXPERTS)
     logins_added = _ensure_logins(session)
+    _ensure_coordinator(session)
     planned = roster(today)
     shifts_added = _ensure_shifts(session, planned)
     first = min(p.start for p in planned).astimezone(PARIS)
@@ -345,6 +355,12 @@ def _ensure_logins(session: Session) -> int:
         add_user(session, username, password, role, site_code, expert_code)
         added += 1
     return added
+
+
+def _ensure_coordinator(session: Session) -> None:
+    if session.scalar(select(Coordinator.id).where(Coordinator.code == COORDINATOR["code"])):
+        return
+    create_coordinator(session, dict(COORDINATOR))
 
 
 def _ensure_shifts(session: Session, planned: list[PlannedShift]) -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
 from enum import StrEnum
 
 
@@ -49,7 +47,8 @@ class OfferStatus(StrEnum):
     ACCEPTED = "accepted"
     DECLINED = "declined"
     EXPIRED = "expired"
-    WITHDRAWN = "withdrawn"
+    WITHDRAWN = "withdrawn"  # the case was taken by someone else, reassigned or cancelled
+    UNDELIVERABLE = "undeliverable"  # the SMS could not reach the phone
 
 
 class Role(StrEnum):
@@ -65,19 +64,51 @@ STAFF = (Role.COORDINATOR, Role.ADMIN)
 MODALITIES = ("CT", "MR", "CR", "DX", "US", "NM", "PT", "XA", "MG")
 
 
-@dataclass(frozen=True)
-class ServiceLevel:
-    """What a site is promised for one priority (design.md, service levels)."""
+class EventKind(StrEnum):
+    """What a timeline entry records; a status change carries its new status beside it."""
 
-    offer_timeout: timedelta
-    accept_within: timedelta
-    report_within: timedelta
+    STATUS = "status"
+    DECLINED = "declined"
+    OFFER_EXPIRED = "offer_expired"
+    OFFER_UNDELIVERABLE = "offer_undeliverable"
+    RELEASED = "released"
+    REASSIGNED = "reassigned"
+    PRIORITY_CHANGED = "priority_changed"
+    COORDINATORS_ALERTED = "coordinators_alerted"
+    REMINDER_SENT = "reminder_sent"
+    SLA_BREACH = "sla_breach"
+    REPORT = "report"
+    ACKNOWLEDGED = "acknowledged"
 
 
-DEFAULT_SERVICE_LEVELS: dict[Priority, ServiceLevel] = {
-    Priority.STAT: ServiceLevel(timedelta(minutes=3), timedelta(minutes=10), timedelta(minutes=30)),
-    Priority.URGENT: ServiceLevel(
-        timedelta(minutes=5), timedelta(minutes=20), timedelta(minutes=60)
-    ),
-    Priority.ROUTINE: ServiceLevel(timedelta(minutes=15), timedelta(hours=2), timedelta(hours=24)),
-}
+class AlertKind(StrEnum):
+    """Why the coordinators are alerted (SMS and a banner on the board)."""
+
+    UNASSIGNED = "unassigned"  # the ladder ran out and nobody took the case
+    NOBODY_ELIGIBLE = "nobody_eligible"  # nobody on duty may read it
+    ACCEPT_BREACH = "accept_breach"
+    REPORT_BREACH = "report_breach"
+    UNREACHABLE = "unreachable"  # an expert's phone could not be reached
+    STUCK = "stuck"  # a write keeps failing; the case waits for it
+
+    @property
+    def settled_by_holder(self) -> bool:
+        """Alerts that lose their point once an expert holds the case."""
+        return self in (
+            AlertKind.UNASSIGNED,
+            AlertKind.NOBODY_ELIGIBLE,
+            AlertKind.ACCEPT_BREACH,
+            AlertKind.UNREACHABLE,
+        )
+
+
+class NoticeKind(StrEnum):
+    """A short message to an expert about a case; activities turn it into words."""
+
+    YOURS = "yours"  # you now hold the case
+    TAKEN = "taken"  # your YES came after someone else's
+    NOT_ELIGIBLE = "not_eligible"  # your YES came when you may no longer take it
+    WITHDRAWN = "withdrawn"  # the offer to you is withdrawn
+    CANCELLED = "cancelled"  # the site cancelled the case you hold
+    REASSIGNED = "reassigned"  # a coordinator gave the case you held to someone else
+    REMINDER = "reminder"  # the report is due soon

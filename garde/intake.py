@@ -9,9 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from garde.domain import DEFAULT_SERVICE_LEVELS, MODALITIES, CaseStatus, Priority
+from garde.domain import MODALITIES, CaseStatus, Priority
 from garde.messages import CaseStart
 from garde.models import Case, Site, utcnow
+from garde.service_levels import case_promise, site_promise
 from garde.validation import DICOM_UID, E164, Fields
 
 
@@ -52,6 +53,8 @@ def record_case(session: Session, site: Site, request: CaseRequest) -> tuple[Cas
     existing = _find(session, site.id, request.accession_number)
     if existing is not None:
         return existing, False
+    # The case carries its promise from now on: a later change of the contract is not its.
+    promise = site_promise(site, request.priority)
     case = Case(
         site_id=site.id,
         accession_number=request.accession_number,
@@ -65,6 +68,10 @@ def record_case(session: Session, site: Site, request: CaseRequest) -> tuple[Cas
         callback_phone=request.callback_phone,
         subspecialty=request.subspecialty,
         status=CaseStatus.REQUESTED,
+        offer_timeout_s=promise.level.offer_timeout_s,
+        accept_within_s=promise.level.accept_within_s,
+        report_within_s=promise.level.report_within_s,
+        escalation=[str(step) for step in promise.ladder],
         requested_at=utcnow(),
     )
     session.add(case)
@@ -79,8 +86,11 @@ def record_case(session: Session, site: Site, request: CaseRequest) -> tuple[Cas
 
 
 def case_start(case: Case) -> CaseStart:
-    priority = Priority(case.priority)
-    return CaseStart.for_case(case.id, priority, DEFAULT_SERVICE_LEVELS[priority])
+    """The workflow's input, from the case as recorded at intake."""
+    promise = case_promise(case)
+    return CaseStart(
+        case.id, case.requested_at, Priority(case.priority), promise.level, list(promise.ladder)
+    )
 
 
 def _find(session: Session, site_id: int, accession_number: str) -> Case | None:

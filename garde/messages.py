@@ -1,6 +1,9 @@
 """Typed messages crossing the workflow boundary: workflow input, signals, updates, activities.
 
 Each is a dataclass so that fields can be added later without breaking callers or histories.
+An update's argument carries `not_after`: the web stops waiting for a worker after a few
+seconds and answers 503, and an update delivered after that instant is refused, so an action
+the user was told failed never happens later behind their back.
 """
 
 from __future__ import annotations
@@ -8,28 +11,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from garde.domain import CaseStatus, OfferStatus, Priority, ReportKind, ServiceLevel
+from garde.domain import (
+    AlertKind,
+    CaseStatus,
+    EventKind,
+    NoticeKind,
+    OfferStatus,
+    Priority,
+    ReportKind,
+    Tier,
+)
+from garde.service_levels import LadderStep, ServiceLevel
 
 
 @dataclass(frozen=True)
 class CaseStart:
-    """Workflow input. Service levels travel in seconds so a site contract can override them."""
+    """Workflow input: the case and the promise it carries (copied from the site at intake)."""
 
     case_id: int
+    requested_at: datetime
     priority: Priority
-    offer_timeout_s: int
-    accept_within_s: int
-    report_within_s: int
-
-    @classmethod
-    def for_case(cls, case_id: int, priority: Priority, level: ServiceLevel) -> CaseStart:
-        return cls(
-            case_id=case_id,
-            priority=priority,
-            offer_timeout_s=int(level.offer_timeout.total_seconds()),
-            accept_within_s=int(level.accept_within.total_seconds()),
-            report_within_s=int(level.report_within.total_seconds()),
-        )
+    level: ServiceLevel
+    ladder: list[LadderStep]
 
 
 # --- signals and updates -------------------------------------------------------------------
@@ -39,6 +42,7 @@ class CaseStart:
 class Acceptance:
     expert_id: int
     via: str = "web"
+    not_after: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -53,11 +57,13 @@ class SmsAnswer:
 @dataclass(frozen=True)
 class Decline:
     expert_id: int
+    reason: str = ""
 
 
 @dataclass(frozen=True)
 class Release:
     expert_id: int
+    not_after: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class ReportDraft:
     findings: str
     impression: str
     critical: bool = False
+    not_after: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -85,47 +92,130 @@ class Acknowledgement:
     by: str
 
 
+@dataclass(frozen=True)
+class Reassignment:
+    """A coordinator gives the case to a named expert; `force` skips the acceptance rule."""
+
+    expert_id: int
+    by: str
+    reason: str = ""
+    force: bool = False
+    not_after: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PriorityChange:
+    """A new priority and the site's promise for it; deadlines count from the request time."""
+
+    priority: Priority
+    level: ServiceLevel
+    ladder: list[LadderStep]
+    by: str
+    not_after: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OfferUndeliverable:
+    """Twilio reported that the offer's SMS did not reach the phone."""
+
+    offer_id: int
+
+
+@dataclass(frozen=True)
+class RosterChange:
+    """The rosters changed: a case waiting for someone eligible looks again."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """What the workflow holds true now (a query), to compare with the record."""
+
+    status: CaseStatus
+    holder: int | None
+    seq: int
+    round: int
+    open_offers: list[int] = field(default_factory=list)
+
+
 # --- activities ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class StatusChange:
-    """A status change and its timeline event; `key` makes the write idempotent."""
-
-    case_id: int
-    key: str
-    at: datetime
-    status: CaseStatus
+class TimelineEntry:
+    kind: EventKind
+    status: CaseStatus | None = None
     expert_id: int | None = None
     detail: str = ""
 
 
 @dataclass(frozen=True)
-class TimelineNote:
-    """A timeline event that does not change the status (a decline, an acknowledgement)."""
+class CaseRecord:
+    """The case as the workflow sees it after write number `seq`, and what it adds to the
+    timeline. A record older than the one stored is refused; its timeline entries are kept."""
 
     case_id: int
-    key: str
+    seq: int
     at: datetime
-    kind: str
-    expert_id: int | None = None
-    detail: str = ""
+    status: CaseStatus
+    holder: int | None
+    priority: Priority
+    level: ServiceLevel
+    ladder: list[LadderStep]
+    accepted_at: datetime | None
+    reported_at: datetime | None
+    closed_at: datetime | None
+    entries: list[TimelineEntry] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Why an expert was chosen: what the ranking weighed, shown beside each offer."""
+
+    rank: int
+    tier: Tier
+    load: int
+    max_concurrent: int
+    reads_this_shift: int
+    minutes_since_last_offer: int | None
+    subspecialty_match: bool | None
+
+
+@dataclass(frozen=True)
+class RankedExpert:
+    expert_id: int
+    ranking: Ranking
 
 
 @dataclass(frozen=True)
 class CandidateQuery:
     case_id: int
     at: datetime
-    exclude_expert_ids: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
-class OfferRequest:
+class EligibilityQuery:
     case_id: int
     expert_id: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class NewOffer:
+    expert_id: int
     sequence: int
+    ranking: Ranking
+
+
+@dataclass(frozen=True)
+class OffersToOpen:
+    case_id: int
+    round: int
+    step: LadderStep
     at: datetime
     expires_at: datetime
+    offers: list[NewOffer]
 
 
 @dataclass(frozen=True)
@@ -139,6 +229,13 @@ class OfferClosing:
     offer_id: int
     status: OfferStatus
     at: datetime
+    channel: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class OffersClosing:
+    closings: list[OfferClosing]
 
 
 @dataclass(frozen=True)
@@ -148,7 +245,26 @@ class ExpertNotice:
     expert_id: int
     case_id: int
     key: str
-    text: str
+    kind: NoticeKind
+
+
+@dataclass(frozen=True)
+class AlertRequest:
+    """Raise an alert for the coordinators: a banner on the board; answers whom to text."""
+
+    key: str
+    case_id: int
+    kind: AlertKind
+    at: datetime
+    expert_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CoordinatorNotice:
+    coordinator_id: int
+    alert_key: str
+    case_id: int
+    kind: AlertKind
 
 
 @dataclass(frozen=True)
@@ -161,5 +277,8 @@ class ReportRecord:
 
 @dataclass(frozen=True)
 class BillingRequest:
+    """Bill the read of `expert_id`, reported at `read_at` (the workflow knows both)."""
+
     case_id: int
-    at: datetime
+    expert_id: int
+    read_at: datetime

@@ -59,7 +59,8 @@ expert_sites = Table(
 
 
 class Site(Base):
-    """An emergency site asking for reads, with its flat price list (cents per modality)."""
+    """An emergency site asking for reads: its flat price list (cents per modality) and its
+    contract per priority (`service_levels`, `escalation`; empty means the defaults)."""
 
     __tablename__ = "sites"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,6 +72,9 @@ class Site(Base):
     prices: Mapped[dict[str, Any]] = mapped_column(default=dict)
     expert_share_percent: Mapped[int] = mapped_column(default=70)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    service_levels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    escalation: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    language: Mapped[str] = mapped_column(String(2), default="fr")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -127,7 +131,12 @@ class Shift(Base):
 
 
 class Case(Base):
-    """One read request. Its workflow id derives from `id` alone: no patient data in it."""
+    """One read request. Its workflow id derives from `id` alone: no patient data in it.
+
+    The request's fields are written at intake; from then on the case workflow is the one
+    writer of its status, holder, priority and promise, each write carrying the workflow's
+    sequence number (`status_seq`) so that an older write never overwrites a newer one.
+    """
 
     __tablename__ = "cases"
     __table_args__ = (UniqueConstraint("site_id", "accession_number"),)
@@ -144,8 +153,16 @@ class Case(Base):
     callback_phone: Mapped[str] = mapped_column(String(32))
     subspecialty: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), index=True)
+    status_seq: Mapped[int] = mapped_column(default=0)
     assigned_expert_id: Mapped[int | None] = mapped_column(ForeignKey("experts.id"), index=True)
+    # The promise, copied from the site's contract at intake and on a priority change.
+    offer_timeout_s: Mapped[int]
+    accept_within_s: Mapped[int]
+    report_within_s: Mapped[int]
+    escalation: Mapped[list[str]] = mapped_column(default=list)
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set once Temporal has the case's workflow; until then the reconciler starts it.
+    workflow_started_at: Mapped[datetime | None]
     accepted_at: Mapped[datetime | None]
     reported_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
@@ -155,26 +172,39 @@ class Case(Base):
         order_by="CaseEvent.id", back_populates="case", lazy="selectin"
     )
     reports: Mapped[list[Report]] = relationship(order_by="Report.id", lazy="selectin")
+    offers: Mapped[list[Offer]] = relationship(
+        order_by="Offer.sequence", back_populates="case", lazy="select"
+    )
 
 
 class CaseEvent(Base):
-    """The timeline. `key` makes each write idempotent: a retried activity adds nothing."""
+    """The timeline. `key` makes each write idempotent: a retried activity adds nothing.
+
+    `seq` is the workflow's sequence number of the write that recorded it: events of the
+    same instant are shown in the order the workflow decided them.
+    """
 
     __tablename__ = "case_events"
     __table_args__ = (UniqueConstraint("case_id", "key"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     key: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int | None]
     at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(32))
     status: Mapped[str | None] = mapped_column(String(16))
     expert_id: Mapped[int | None] = mapped_column(ForeignKey("experts.id"))
     detail: Mapped[str] = mapped_column(String(200), default="")
     case: Mapped[Case] = relationship(back_populates="events")
+    expert: Mapped[Expert | None] = relationship(lazy="joined")
 
 
 class Offer(Base):
-    """One expert asked to take one case, answerable once with its short code."""
+    """One expert asked to take one case, answerable once with its short code.
+
+    `step` and `round` place it on the escalation ladder; `why` keeps the ranking's reasons
+    for choosing this expert; `channel` says how it was answered (sms, web).
+    """
 
     __tablename__ = "offers"
     __table_args__ = (UniqueConstraint("case_id", "sequence"),)
@@ -185,10 +215,15 @@ class Offer(Base):
     code: Mapped[str] = mapped_column(String(8), unique=True)
     phone: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(16), index=True)
+    step: Mapped[str] = mapped_column(String(16), default="primary")
+    round: Mapped[int] = mapped_column(default=1)
+    why: Mapped[dict[str, Any]] = mapped_column(default=dict)
     sent_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     answered_at: Mapped[datetime | None]
-    case: Mapped[Case] = relationship(lazy="joined")
+    channel: Mapped[str | None] = mapped_column(String(8))
+    decline_reason: Mapped[str | None] = mapped_column(String(200))
+    case: Mapped[Case] = relationship(lazy="joined", back_populates="offers")
     expert: Mapped[Expert] = relationship(lazy="joined")
 
 
@@ -229,6 +264,7 @@ class SmsMessage(Base):
     """Every SMS in and out. `provider_sid` unique: Twilio's retries are seen once."""
 
     __tablename__ = "sms_messages"
+    __table_args__ = (UniqueConstraint("offer_id", name="uq_sms_messages_offer_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     direction: Mapped[str] = mapped_column(String(8))
     to_number: Mapped[str] = mapped_column(String(20))
@@ -237,9 +273,45 @@ class SmsMessage(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16))
-    # An inbound reply that answered an offer: each offer is answered once.
-    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"), index=True)
+    # An inbound reply that answered an offer: each offer is answered once (unique).
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"))
+    answer: Mapped[str | None] = mapped_column(String(8))  # "accept" or "decline"
+    # When that answer reached the case's workflow; until then the reconciler delivers it.
+    signalled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Coordinator(Base):
+    """A person who watches the region: alerted by the escalation ladder and coverage checks."""
+
+    __tablename__ = "coordinators"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(2), default="fr")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    user: Mapped[User | None] = relationship(lazy="joined")
+
+
+class Alert(Base):
+    """Something a coordinator must see: shown on the board until resolved or dismissed."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(24))
+    expert_id: Mapped[int | None] = mapped_column(ForeignKey("experts.id"))
+    raised_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    case: Mapped[Case | None] = relationship(lazy="joined")
+    expert: Mapped[Expert | None] = relationship(lazy="joined")
 
 
 class AuditEvent(Base):

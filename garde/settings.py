@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -23,6 +24,7 @@ class Settings:
     twilio_from_number: str | None
     twilio_api_url: str | None
     secret_key: str
+    reconcile_every: timedelta = timedelta(minutes=1)
 
     EMBEDDED_TEMPORAL_ADDRESS = "localhost:7233"
 
@@ -53,6 +55,7 @@ class Settings:
             twilio_from_number=e.get("TWILIO_FROM_NUMBER") or None,
             twilio_api_url=e.get("GARDE_TWILIO_API_URL") or None,
             secret_key=_secret_key(data_dir, e.get("GARDE_SECRET_KEY")),
+            reconcile_every=timedelta(seconds=float(e.get("GARDE_RECONCILE_EVERY_S") or 60)),
         )
 
 

@@ -95,9 +95,10 @@ def case_workflow_id(case_id: int) -> str:
 async def start_case_workflow(client: Client, start: CaseStart) -> None:
     """Start a case's workflow; starting it again is harmless (the same request, one case)."""
     with contextlib.suppress(WorkflowAlreadyStartedError):
+        # The second argument is the state a case carries across continue-as-new: none yet.
         await client.start_workflow(
             "Case",
-            start,
+            args=[start, None],
             id=case_workflow_id(start.case_id),
             task_queue=TASK_QUEUE,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

@@ -1,4 +1,5 @@
-"""The Temporal worker: the case workflow and its activities, wired to their dependencies."""
+"""The Temporal worker: the case workflow and its activities, wired to their dependencies,
+and the reconciler that acts on input stored while Temporal was away."""
 
 from __future__ import annotations
 
@@ -6,60 +7,54 @@ import asyncio
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import exists, select
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.alerts import Alerts
 from activities.case_records import CaseRecords
 from activities.notifications import Notifications
-from activities.sms import make_sms_port
+from activities.offers import Offers
+from activities.sms import SmsPort, make_sms_port
 from garde.db import SessionFactory, make_engine, make_session_factory
-from garde.domain import CaseStatus
-from garde.intake import case_start
-from garde.models import Case, CaseEvent
+from garde.reconciler import Reconciler
 from garde.settings import Settings
-from garde.temporal import TASK_QUEUE, connect, start_case_workflow
+from garde.temporal import TASK_QUEUE, connect
 from workflows.case import CaseWorkflow
 
 
-def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
-    sessions = make_session_factory(make_engine(settings.database_url))
+def build_worker(
+    client: Client,
+    sessions: SessionFactory,
+    sms: SmsPort,
+    executor: ThreadPoolExecutor,
+    offers: Offers | None = None,
+) -> Worker:
+    """The worker of the case workflow. `offers` may be replaced (the night simulator's
+    baselines rank experts otherwise); everything else is as deployed."""
     records = CaseRecords(sessions)
-    notifications = Notifications(sessions, make_sms_port(settings, sessions))
+    offers = offers or Offers(sessions)
+    alerts = Alerts(sessions)
+    notifications = Notifications(sessions, sms)
     return Worker(
         client,
         task_queue=TASK_QUEUE,
         workflows=[CaseWorkflow],
         activities=[
-            records.record_status,
-            records.add_note,
-            records.find_candidates,
-            records.open_offer,
-            records.close_offer,
+            records.record_case,
             records.record_report,
             records.record_billing_line,
+            offers.find_candidates,
+            offers.check_eligibility,
+            offers.open_offers,
+            offers.close_offers,
+            alerts.raise_alert,
             notifications.send_offer_sms,
             notifications.notify_expert,
+            notifications.notify_coordinator,
         ],
         activity_executor=executor,
         max_concurrent_activities=16,
     )
-
-
-async def start_orphan_cases(client: Client, sessions: SessionFactory) -> int:
-    """Start the workflow of every case recorded while Temporal was unreachable."""
-    with sessions() as s:
-        orphans = list(
-            s.scalars(
-                select(Case).where(
-                    Case.status == CaseStatus.REQUESTED,
-                    ~exists().where(CaseEvent.case_id == Case.id),
-                )
-            )
-        )
-    for case in orphans:
-        await start_case_workflow(client, case_start(case))
-    return len(orphans)
 
 
 async def run_worker(settings: Settings) -> None:
@@ -69,11 +64,12 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    sessions = make_session_factory(make_engine(settings.database_url))
+    reconciler = Reconciler(client, sessions)
     with ThreadPoolExecutor(max_workers=16) as executor:
-        worker = build_worker(client, settings, executor)
-        await start_orphan_cases(client, make_session_factory(make_engine(settings.database_url)))
+        worker = build_worker(client, sessions, make_sms_port(settings, sessions), executor)
         async with worker:
-            await stop.wait()
+            await reconciler.run(settings.reconcile_every, stop)
 
 
 def main(settings: Settings) -> None:

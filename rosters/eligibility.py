@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from garde.domain import HELD_STATUSES, Tier
+from garde.messages import Ranking
 from garde.models import Case, Expert, Offer, Shift, expert_sites
 
 _TIER_RANK = {Tier.PRIMARY: 0, Tier.BACKUP: 1}
@@ -35,6 +36,23 @@ class Candidate:
         # Never offered sorts first; then the one who waited longest since an offer.
         last = self.last_offer_at.timestamp() if self.last_offer_at else float("-inf")
         return (_TIER_RANK[self.tier], self.load, self.reads_this_shift, last)
+
+    def ranking(self, rank: int, at: datetime, subspecialty: str | None) -> Ranking:
+        """The reasons of this candidate's place, as the coordinator reads them."""
+        since = (
+            int((at - self.last_offer_at).total_seconds() // 60)
+            if self.last_offer_at is not None
+            else None
+        )
+        return Ranking(
+            rank=rank,
+            tier=self.tier,
+            load=self.load,
+            max_concurrent=self.max_concurrent,
+            reads_this_shift=self.reads_this_shift,
+            minutes_since_last_offer=since,
+            subspecialty_match=True if subspecialty else None,
+        )
 
 
 def on_duty_experts(

@@ -30,6 +30,8 @@ class TwilioDouble:
     account_sid: str
     auth_token: str
     messages: list[SentMessage] = field(default_factory=list)
+    # Numbers Twilio refuses, as it refuses a number that cannot receive SMS (error 21211).
+    refused: set[str] = field(default_factory=set)
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -55,6 +57,15 @@ class TwilioDouble:
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 if not form.get("To") or not form.get("Body"):
                     return self._answer(400, {"code": 21604, "message": "To and Body required"})
+                if form["To"] in double.refused:
+                    return self._answer(
+                        400,
+                        {
+                            "code": 21211,
+                            "message": f"The 'To' number {form['To']} is not a valid phone number.",
+                            "status": 400,
+                        },
+                    )
                 message = SentMessage(
                     sid="SM" + secrets.token_hex(16),
                     to=form["To"],

@@ -14,7 +14,7 @@ from garde.accounts import user_for_token
 from garde.domain import CaseStatus, Role
 from garde.errors import Forbidden, NotAuthenticated, NotFound
 from garde.models import Case, Offer, User, utcnow
-from rosters.eligibility import is_eligible, on_duty_experts
+from rosters.eligibility import on_duty_experts
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -95,11 +95,3 @@ def case_for(db: Session, user: User, case_id: int) -> Case:
     if case is None:
         raise NotFound(f"no case {case_id} for you")
     return case
-
-
-def require_expert_eligible(db: Session, user: User, case: Case) -> None:
-    assert user.expert_id is not None
-    if not is_eligible(db, case, user.expert_id, utcnow()):
-        raise Forbidden(
-            "you are not eligible for this case (on duty, credentialed for the site, modality)"
-        )

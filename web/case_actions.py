@@ -1,36 +1,58 @@
 """What people do to a case, turned into Temporal starts, signals and updates.
 
 Refusals raised by the workflow (ApplicationError types) become Garde errors here, once.
+An update waits at most `WORKER_WAIT` for a worker to take it: without one the caller gets
+a clear 503 at once, and the update carries a `not_after` instant past which the workflow
+refuses it, so that it cannot be applied later behind the caller's back.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from garde.errors import Conflict, Forbidden, GardeError
+from garde.errors import Conflict, Forbidden, GardeError, Unavailable
 from garde.intake import case_start
 from garde.messages import (
     Acceptance,
     Acknowledgement,
     Cancellation,
     Decline,
+    OfferUndeliverable,
+    PriorityChange,
+    Reassignment,
     Release,
     ReportDraft,
     ReportFiled,
+    RosterChange,
     SmsAnswer,
 )
-from garde.models import Case
+from garde.models import Case, utcnow
+from garde.reconciler import deliver_answer
 from garde.temporal import case_workflow_id, start_case_workflow
 from web.temporal_bridge import TemporalBridge
+
+# How long a web action waits for a worker to take its update, and the margin after which
+# a late delivery is refused by the workflow (clock differences between machines).
+WORKER_WAIT = timedelta(seconds=5)
+LATE_MARGIN = timedelta(seconds=5)
+# Starting a workflow or sending a signal needs only the Temporal server.
+SERVER_WAIT = 5.0
 
 _REFUSALS: dict[str, type[GardeError]] = {
     "AlreadyTaken": Conflict,
     "CaseClosed": Conflict,
     "NotHolder": Forbidden,
+    "NotEligible": Forbidden,
+    "Stale": Unavailable,
+    "Unavailable": Unavailable,
 }
 
 
@@ -39,13 +61,17 @@ class CaseActions:
         self._temporal = temporal
 
     def start(self, case: Case) -> None:
-        """Start the case's workflow; starting it again is harmless."""
+        """Start the case's workflow; starting it again is harmless. Unavailable when
+        Temporal cannot be reached: the case stays recorded and the reconciler starts it."""
         start = case_start(case)
 
         async def go(client: Client) -> None:
             await start_case_workflow(client, start)
 
-        self._temporal.run(go)
+        try:
+            self._temporal.run(go, timeout=SERVER_WAIT)
+        except RPCError as e:
+            raise _closed_or_missing(e) from e
 
     def accept(self, case_id: int, expert_id: int) -> None:
         self._update(case_id, "accept", Acceptance(expert_id, "web"))
@@ -57,8 +83,14 @@ class CaseActions:
         filed: ReportFiled = self._update(case_id, "file_report", draft, ReportFiled)
         return filed
 
-    def decline(self, case_id: int, expert_id: int) -> None:
-        self._signal(case_id, "decline", Decline(expert_id))
+    def reassign(self, case_id: int, change: Reassignment) -> None:
+        self._update(case_id, "reassign", change)
+
+    def change_priority(self, case_id: int, change: PriorityChange) -> None:
+        self._update(case_id, "change_priority", change)
+
+    def decline(self, case_id: int, expert_id: int, reason: str = "") -> None:
+        self._signal(case_id, "decline", Decline(expert_id, reason))
 
     def cancel(self, case_id: int, by: str) -> None:
         self._signal(case_id, "cancel", Cancellation(by))
@@ -66,13 +98,56 @@ class CaseActions:
     def acknowledge(self, case_id: int, by: str) -> None:
         self._signal(case_id, "acknowledge", Acknowledgement(by))
 
-    def sms_answer(self, case_id: int, answer: SmsAnswer) -> None:
-        self._signal(case_id, "sms_answer", answer)
+    def offer_undeliverable(self, case_id: int, offer_id: int) -> None:
+        self._signal(case_id, "offer_undeliverable", OfferUndeliverable(offer_id))
+
+    def sms_answer(self, case_id: int, answer: SmsAnswer) -> bool:
+        """False when the case's workflow is already over."""
+
+        async def go(client: Client) -> bool:
+            return await deliver_answer(client, case_id, answer)
+
+        try:
+            delivered: bool = self._temporal.run(go, timeout=SERVER_WAIT)
+        except RPCError as e:
+            raise _closed_or_missing(e) from e
+        return delivered
+
+    def roster_changed(self, case_ids: Sequence[int], reason: str) -> None:
+        """Tell waiting cases to look again at who is eligible; best effort (they also look
+        at a bounded interval), so a case that cannot be told is skipped."""
+
+        async def go(client: Client) -> None:
+            async def tell(case_id: int) -> None:
+                handle = client.get_workflow_handle(case_workflow_id(case_id))
+                await handle.signal("roster_changed", RosterChange(reason))
+
+            await asyncio.gather(*(tell(i) for i in case_ids), return_exceptions=True)
+
+        if case_ids:
+            self._temporal.run(go, timeout=SERVER_WAIT)
 
     def _update(self, case_id: int, name: str, arg: Any, result_type: type | None = None) -> Any:
+        arg = dataclasses.replace(arg, not_after=utcnow() + WORKER_WAIT + LATE_MARGIN)
+
         async def go(client: Client) -> Any:
             handle = client.get_workflow_handle(case_workflow_id(case_id))
-            return await handle.execute_update(name, arg, result_type=result_type)
+            try:
+                update = await asyncio.wait_for(
+                    handle.start_update(
+                        name,
+                        arg,
+                        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                        result_type=result_type,
+                    ),
+                    WORKER_WAIT.total_seconds(),
+                )
+            except TimeoutError as e:
+                raise Unavailable(
+                    "no worker is handling cases right now; nothing was changed, "
+                    "try again in a moment"
+                ) from e
+            return await update.result()
 
         try:
             return self._temporal.run(go)
@@ -89,7 +164,7 @@ class CaseActions:
             await client.get_workflow_handle(case_workflow_id(case_id)).signal(name, arg)
 
         try:
-            self._temporal.run(go)
+            self._temporal.run(go, timeout=SERVER_WAIT)
         except RPCError as e:
             raise _closed_or_missing(e) from e
 
@@ -97,4 +172,6 @@ class CaseActions:
 def _closed_or_missing(e: RPCError) -> GardeError:
     if e.status == RPCStatusCode.NOT_FOUND:
         return Conflict("the case is closed")
+    if e.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return Unavailable("Temporal cannot be reached right now; try again in a moment")
     raise e

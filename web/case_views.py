@@ -2,38 +2,39 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from garde.domain import DEFAULT_SERVICE_LEVELS, Priority, ReportKind
-from garde.models import Case, Report, utcnow
+from garde.domain import ReportKind
+from garde.models import Case, CaseEvent, Offer, Report, utcnow
+from garde.service_levels import Deadline, deadlines
 
 
-@dataclass(frozen=True)
-class Deadline:
-    due: datetime
-    done_at: datetime | None
-
-    def met(self, now: datetime) -> bool | None:
-        """True or False once known; None while the clock is still running."""
-        if self.done_at is not None:
-            return self.done_at <= self.due
-        return False if now > self.due else None
-
-    def as_json(self, now: datetime) -> dict[str, Any]:
-        return {
-            "due": iso(self.due),
-            "done_at": iso(self.done_at),
-            "met": self.met(now),
-        }
-
-
-def deadlines(case: Case) -> dict[str, Deadline]:
-    level = DEFAULT_SERVICE_LEVELS[Priority(case.priority)]
+def deadline_json(deadline: Deadline, now: datetime) -> dict[str, Any]:
+    met = deadline.met(now)
     return {
-        "accept": Deadline(case.requested_at + level.accept_within, case.accepted_at),
-        "report": Deadline(case.requested_at + level.report_within, case.reported_at),
+        "due": iso(deadline.due),
+        "within_s": deadline.within_s,
+        "done_at": iso(deadline.done_at),
+        "taken_s": deadline.taken_s(now),
+        "met": met,
+        "breached": met is False,
+    }
+
+
+def offer_json(offer: Offer) -> dict[str, Any]:
+    return {
+        "expert": offer.expert.code,
+        "expert_name": offer.expert.name,
+        "round": offer.round,
+        "step": offer.step,
+        "sent_at": iso(offer.sent_at),
+        "expires_at": iso(offer.expires_at),
+        "outcome": offer.status,
+        "answered_at": iso(offer.answered_at),
+        "channel": offer.channel,
+        "decline_reason": offer.decline_reason,
+        "why": offer.why,
     }
 
 
@@ -59,10 +60,12 @@ def report_json(report: Report) -> dict[str, Any]:
     }
 
 
-def case_json(case: Case) -> dict[str, Any]:
+def case_json(case: Case, with_offers: bool = False) -> dict[str, Any]:
+    """The case as the API shows it; `with_offers` (coordinators) adds who was asked, how
+    it went and why each expert was chosen."""
     now = utcnow()
     report = latest_report(case)
-    return {
+    shown: dict[str, Any] = {
         "id": case.id,
         "status": case.status,
         "priority": case.priority,
@@ -84,14 +87,23 @@ def case_json(case: Case) -> dict[str, Any]:
                 "at": iso(e.at),
                 "kind": e.kind,
                 "status": e.status,
+                "expert": e.expert.code if e.expert else None,
                 "detail": e.detail,
             }
-            for e in sorted(case.events, key=lambda e: (e.at, e.id))
+            for e in timeline(case)
         ],
-        "sla": {name: d.as_json(now) for name, d in deadlines(case).items()},
+        "sla": {name: deadline_json(d, now) for name, d in deadlines(case).items()},
         "report": report_json(report) if report else None,
         "addenda": [report_json(r) for r in case.reports if r.kind == ReportKind.ADDENDUM],
     }
+    if with_offers:
+        shown["offers"] = [offer_json(o) for o in sorted(case.offers, key=lambda o: o.sequence)]
+    return shown
+
+
+def timeline(case: Case) -> list[CaseEvent]:
+    """In the order the workflow decided: by time, then by its sequence of writes."""
+    return sorted(case.events, key=lambda e: (e.at, e.seq or 0, e.id))
 
 
 def iso(value: datetime | None) -> str | None:

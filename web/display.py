@@ -11,7 +11,8 @@ from markupsafe import Markup
 
 from garde.domain import CaseStatus
 from garde.models import Case, CaseEvent, utcnow
-from web.case_views import Deadline, deadlines, iso
+from garde.service_levels import Deadline, deadlines
+from web.case_views import iso, timeline
 
 
 @lru_cache(maxsize=64)
@@ -91,6 +92,7 @@ def install(bp: Blueprint) -> None:
         bp.add_app_template_filter(f, name)
     for name, g in (
         ("sla", deadlines),
+        ("events_in_order", timeline),
         ("sla_state", sla_state),
         ("due_in", due_in),
         ("next_deadline", next_deadline),

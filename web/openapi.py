@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from garde.domain import MODALITIES, CaseStatus, Priority, ReportKind, Tier
+from garde.domain import MODALITIES, CaseStatus, EventKind, OfferStatus, Priority, ReportKind, Tier
+from garde.service_levels import LadderStep
 
 JSON = dict[str, Any]
 
@@ -48,6 +49,14 @@ _CASE_ID = {
     "schema": {"type": "integer"},
 }
 
+_CODE_PARAM = {
+    "name": "code",
+    "in": "path",
+    "required": True,
+    "description": "the site's code",
+    "schema": {"type": "string"},
+}
+
 _TIME = {"type": "string", "format": "date-time"}
 _OPTIONAL_TIME = {"type": ["string", "null"], "format": "date-time"}
 _E164 = {"type": "string", "pattern": r"^\+[1-9]\d{6,14}$", "examples": ["+33612345678"]}
@@ -64,7 +73,7 @@ def _case_action(summary: str, description: str, *errors: int) -> JSON:
             "parameters": [_CASE_ID],
             "responses": {
                 "200": _ok("the case after the action", _ref("Case")),
-                **_errors(*errors),
+                **_errors(*errors, 503),
             },
         }
     }
@@ -120,8 +129,137 @@ SCHEMAS: JSON = {
             "timezone": {"type": "string"},
             "ae_titles": {"type": "array", "items": {"type": "string"}},
             "phone": {"type": "string"},
+            "language": {"type": "string", "enum": ["fr", "en"]},
             "prices": {"type": "object", "additionalProperties": {"type": "integer"}},
             "expert_share_percent": {"type": "integer"},
+            "service_levels": _ref("ServiceLevels"),
+            "escalation": _ref("Escalation"),
+        },
+    },
+    "SitePatch": {
+        "type": "object",
+        "description": "only the fields given change; `code` cannot. Cases already requested "
+        "keep the promise they were made.",
+        "properties": {
+            "name": {"type": "string", "maxLength": 200},
+            "timezone": {"type": "string"},
+            "ae_titles": {"type": "array", "items": {"type": "string"}},
+            "phone": _E164,
+            "language": {"type": "string", "enum": ["fr", "en"]},
+            "prices": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "expert_share_percent": {"type": "integer", "minimum": 0, "maximum": 100},
+            "service_levels": _ref("ServiceLevels"),
+            "escalation": _ref("Escalation"),
+        },
+    },
+    "ServiceLevel": {
+        "type": "object",
+        "properties": {
+            "offer_timeout_s": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "how long each expert has to answer an offer",
+            },
+            "accept_within_s": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "from the request to an expert's acceptance",
+            },
+            "report_within_s": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "from the request to the final report",
+            },
+        },
+    },
+    "ServiceLevels": {
+        "type": "object",
+        "description": "per priority; in a PATCH, the numbers not given stay as they were",
+        "properties": {p.value: _ref("ServiceLevel") for p in Priority},
+    },
+    "Escalation": {
+        "type": "object",
+        "description": "per priority, the ladder's steps in order: `primary` and `backup` "
+        "offer the case to one expert of that tier at a time, best first; `broadcast` to "
+        "every eligible expert at once; `coordinator` alerts the coordinators. The ladder "
+        "starts again after a pause until the case is taken or cancelled.",
+        "properties": {
+            p.value: {
+                "type": "array",
+                "items": {"type": "string", "enum": [s.value for s in LadderStep]},
+                "minItems": 1,
+                "uniqueItems": True,
+            }
+            for p in Priority
+        },
+    },
+    "CoordinatorInput": {
+        "type": "object",
+        "required": ["code", "name", "phone"],
+        "properties": {
+            "code": _CODE,
+            "name": {"type": "string", "maxLength": 200},
+            "phone": _E164,
+            "language": {"type": "string", "enum": ["fr", "en"], "default": "fr"},
+            "username": {
+                "type": "string",
+                "description": "their login (role coordinator or admin)",
+            },
+        },
+    },
+    "Coordinator": {
+        "type": "object",
+        "properties": {
+            "code": {"type": "string"},
+            "name": {"type": "string"},
+            "phone": {"type": "string"},
+            "language": {"type": "string"},
+            "username": {"type": ["string", "null"]},
+            "active": {"type": "boolean"},
+        },
+    },
+    "Reassignment": {
+        "type": "object",
+        "required": ["expert"],
+        "properties": {
+            "expert": {"type": "string", "description": "the expert's code"},
+            "reason": {"type": "string", "maxLength": 300},
+            "force": {
+                "type": "boolean",
+                "default": False,
+                "description": "assign even an expert who is not eligible now; needs a "
+                "reason, kept in the audit log",
+            },
+        },
+    },
+    "PriorityInput": {
+        "type": "object",
+        "required": ["priority"],
+        "properties": {"priority": {"type": "string", "enum": [p.value for p in Priority]}},
+    },
+    "DeclineInput": {
+        "type": "object",
+        "properties": {"reason": {"type": "string", "maxLength": 200}},
+    },
+    "Offer": {
+        "type": "object",
+        "properties": {
+            "expert": {"type": "string"},
+            "expert_name": {"type": "string"},
+            "round": {"type": "integer", "description": "the round of the ladder"},
+            "step": {"type": "string", "enum": [s.value for s in LadderStep]},
+            "sent_at": _TIME,
+            "expires_at": _TIME,
+            "outcome": {"type": "string", "enum": [s.value for s in OfferStatus]},
+            "answered_at": _OPTIONAL_TIME,
+            "channel": {"type": ["string", "null"], "examples": ["sms", "web"]},
+            "decline_reason": {"type": ["string", "null"]},
+            "why": {
+                "type": "object",
+                "description": "why this expert was chosen: rank, tier, load against "
+                "max_concurrent, reads_this_shift, minutes_since_last_offer, "
+                "subspecialty_match",
+            },
         },
     },
     "ExpertInput": {
@@ -227,20 +365,28 @@ SCHEMAS: JSON = {
         "type": "object",
         "properties": {
             "at": _TIME,
-            "kind": {"type": "string"},
+            "kind": {"type": "string", "enum": [k.value for k in EventKind]},
             "status": {"type": ["string", "null"]},
+            "expert": {"type": ["string", "null"]},
             "detail": {"type": "string"},
         },
     },
     "Deadline": {
         "type": "object",
+        "description": "a promise of the case, counted from the request time",
         "properties": {
             "due": _TIME,
+            "within_s": {"type": "integer"},
             "done_at": _OPTIONAL_TIME,
+            "taken_s": {
+                "type": "integer",
+                "description": "seconds from the request to done, or to now while not done",
+            },
             "met": {
                 "type": ["boolean", "null"],
                 "description": "null while the clock is still running",
             },
+            "breached": {"type": "boolean"},
         },
     },
     "Report": {
@@ -296,6 +442,11 @@ SCHEMAS: JSON = {
             },
             "report": {"oneOf": [_ref("Report"), {"type": "null"}]},
             "addenda": {"type": "array", "items": _ref("Report")},
+            "offers": {
+                "type": "array",
+                "items": _ref("Offer"),
+                "description": "coordinators and admins only: every offer, in order",
+            },
         },
     },
     "Worklist": {
@@ -357,6 +508,11 @@ RESPONSES: JSON = {
         "description": "conflicts with the case's state (another expert holds it, it is closed)",
         "content": _json(_ref("Error")),
     },
+    "503": {
+        "description": "Temporal or every worker is away for now: nothing was changed, and "
+        "the action will not happen later; try again in a moment",
+        "content": _json(_ref("Error")),
+    },
 }
 
 
@@ -381,6 +537,40 @@ PATHS: JSON = {
             "summary": "List the sites (admin, coordinator)",
             "responses": {
                 "200": _ok("the sites by code", {"type": "array", "items": _ref("Site")}),
+                **_errors(401, 403),
+            },
+        },
+    },
+    "/sites/{code}": {
+        "get": {
+            "tags": ["registry"],
+            "summary": "One site, with its service levels and escalation (admin, coordinator)",
+            "parameters": [_CODE_PARAM],
+            "responses": {"200": _ok("the site", _ref("Site")), **_errors(401, 403, 404)},
+        },
+        "patch": {
+            "tags": ["registry"],
+            "summary": "Change a site's fields and contract (admin, coordinator)",
+            "parameters": [_CODE_PARAM],
+            "requestBody": _body("SitePatch"),
+            "responses": {"200": _ok("the site", _ref("Site")), **_errors(400, 401, 403, 404)},
+        },
+    },
+    "/coordinators": {
+        "post": {
+            "tags": ["registry"],
+            "summary": "Add a coordinator, alerted by the ladder (admin)",
+            "requestBody": _body("CoordinatorInput"),
+            "responses": {
+                "201": _ok("the new coordinator", _ref("Coordinator")),
+                **_errors(400, 401, 403),
+            },
+        },
+        "get": {
+            "tags": ["registry"],
+            "summary": "List the coordinators (admin)",
+            "responses": {
+                "200": _ok("by code", {"type": "array", "items": _ref("Coordinator")}),
                 **_errors(401, 403),
             },
         },
@@ -470,7 +660,8 @@ PATHS: JSON = {
             "tags": ["cases"],
             "summary": "Request a read (site)",
             "description": "The same accession number again from the same site answers 200 "
-            "with the existing case.",
+            "with the existing case. The case is recorded before its routing starts: when "
+            "Temporal is away it is still answered 201, and routing starts when it is back.",
             "requestBody": _body("CaseInput"),
             "responses": {
                 "201": _ok("the new case", _ref("Case")),
@@ -519,7 +710,33 @@ PATHS: JSON = {
         409,
     ),
     "/cases/{case_id}/decline": _case_action(
-        "Decline an offer (expert)", "The case goes on to the next expert.", 401, 403, 404, 409
+        "Decline an offer (expert)",
+        "The case goes on to the next expert at once; an optional `reason` (DeclineInput) is "
+        "kept with the offer.",
+        401,
+        403,
+        404,
+        409,
+    ),
+    "/cases/{case_id}/reassign": _case_action(
+        "Give the case to a named expert (coordinator, admin)",
+        "Body: Reassignment. 403 when that expert is not eligible and `force` is not set; "
+        "409 when the case is closed. The previous holder and open offers are told.",
+        400,
+        401,
+        403,
+        404,
+        409,
+    ),
+    "/cases/{case_id}/priority": _case_action(
+        "Change the priority (site, coordinator, admin)",
+        "Body: PriorityInput. The site's service levels and ladder for the new priority; "
+        "deadlines are recomputed from the request time.",
+        400,
+        401,
+        403,
+        404,
+        409,
     ),
     "/cases/{case_id}/release": _case_action(
         "Give a held case back (expert)",

@@ -8,13 +8,14 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from werkzeug.wrappers.response import Response
 
 from garde.domain import MODALITIES, CaseStatus, Priority, ReportKind, Role
-from garde.errors import Conflict, InvalidInput, Unavailable
-from garde.intake import CaseRequest, record_case
+from garde.errors import Conflict, InvalidInput
+from garde.intake import CaseRequest
 from garde.models import Case, Site
 from web import display, services
 from web.access import case_for, current_user, roles, visible_cases
-from web.api import audit
+from web.audit import audit
 from web.case_views import case_json, latest_report
+from web.submission import submit_case
 
 bp = Blueprint("site", __name__, url_prefix="/site")
 display.install(bp)
@@ -40,17 +41,12 @@ def new_case() -> str | Response | tuple[str, int]:
         parsed = CaseRequest.parse(values)
     except InvalidInput as e:
         return _request_form(values, e.fields), 400
-    recorded, created = record_case(g.db, site, parsed)
-    if created:
-        audit("case.submit", f"case:{recorded.id}")
-        g.db.commit()
-    else:
+    submitted = submit_case(site, parsed)
+    if not submitted.created:
         flash("This accession number was already sent: here is its case.", "info")
-    try:
-        services().cases.start(recorded)
-    except Unavailable:
+    if not submitted.routing:
         flash("The request is recorded. Routing to an expert will start shortly.", "warning")
-    return redirect(url_for("site.case", case_id=recorded.id))
+    return redirect(url_for("site.case", case_id=submitted.case.id))
 
 
 @bp.get("/cases/<int:case_id>")

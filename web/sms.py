@@ -6,6 +6,7 @@ Twilio at once, even while no worker is running.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 
@@ -16,9 +17,9 @@ from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from garde.errors import Conflict, Forbidden
+from garde.errors import Conflict, Forbidden, Unavailable
 from garde.messages import SmsAnswer
-from garde.models import Offer, SmsMessage
+from garde.models import Offer, SmsMessage, utcnow
 from web import services
 
 bp = Blueprint("sms", __name__, url_prefix="/sms")
@@ -44,9 +45,10 @@ def handle_reply(db: Session, from_number: str, to_number: str, body: str, sid: 
     """Answer one incoming SMS; the text to send back, or None to stay silent.
 
     Honoured only from the phone the offer went to, only once per offer, and a repeated
-    MessageSid (Twilio retrying) has no second effect.
+    MessageSid (Twilio retrying) has no second effect. The answer is stored before it is
+    signalled: if Temporal is away, the worker's reconciler delivers it later.
     """
-    if db.scalar(select(SmsMessage.id).where(SmsMessage.provider_sid == sid)) is not None:
+    if _seen(db, sid):
         return None
     message = SmsMessage(
         direction="in",
@@ -56,36 +58,55 @@ def handle_reply(db: Session, from_number: str, to_number: str, body: str, sid: 
         provider_sid=sid,
         status="received",
     )
-    reply = _answer(db, message)
+    parsed = parse_reply(message.body)
+    offer = db.scalar(select(Offer).where(Offer.code == parsed.code)) if parsed else None
+    # A stranger's number learns nothing about whether the code exists.
+    if (
+        parsed is not None
+        and offer is not None
+        and offer.phone == from_number
+        and db.scalar(select(SmsMessage.id).where(SmsMessage.offer_id == offer.id)) is None
+    ):
+        message.offer_id = offer.id
+        message.answer = "accept" if parsed.accept else "decline"
     db.add(message)
     try:
         db.commit()
-    except IntegrityError:  # the same MessageSid raced in: the workflow ignores repeats
+    except IntegrityError:  # the same MessageSid, or another answer to this offer, raced in
         db.rollback()
-    return reply
-
-
-def _answer(db: Session, message: SmsMessage) -> str:
-    parsed = parse_reply(message.body)
+        if _seen(db, sid) or parsed is None:
+            return None
+        message.offer_id = message.answer = None
+        db.add(message)  # kept, as every message is, but it answers nothing
+        db.commit()
+        return f"Garde: offer {parsed.code} was already answered."
     if parsed is None:
         return HELP
-    offer = db.scalar(select(Offer).where(Offer.code == parsed.code))
-    # A stranger's number learns nothing about whether the code exists.
-    if offer is None or offer.phone != message.from_number:
+    if offer is None or offer.phone != from_number:
         return f"Garde: no offer {parsed.code} for this phone."
-    answered = db.scalar(select(SmsMessage.id).where(SmsMessage.offer_id == offer.id))
-    if answered is not None:
+    if message.offer_id is None:
         return f"Garde: offer {parsed.code} was already answered."
-    message.offer_id = offer.id
+    return _deliver(db, message, offer, parsed)
+
+
+def _deliver(db: Session, message: SmsMessage, offer: Offer, parsed: ParsedReply) -> str:
     try:
-        services().cases.sms_answer(
+        delivered = services().cases.sms_answer(
             offer.case_id, SmsAnswer(offer.id, offer.expert_id, parsed.accept)
         )
-    except Conflict:
+    except Unavailable:
+        return "Garde: your answer is received; Garde will confirm it shortly."
+    message.signalled_at = utcnow()
+    db.commit()
+    if not delivered:
         return f"Garde: case {offer.case_id} is closed."
     if parsed.accept:
         return f"Garde: thank you, confirming case {offer.case_id} for you."
     return f"Garde: offer {parsed.code} declined. Thank you."
+
+
+def _seen(db: Session, sid: str) -> bool:
+    return db.scalar(select(SmsMessage.id).where(SmsMessage.provider_sid == sid)) is not None
 
 
 def _check_signature() -> None:
@@ -124,4 +145,23 @@ def status() -> Response:
     if message is not None:
         message.status = (request.form.get("MessageStatus") or message.status)[:16]
         g.db.commit()
+        if message.status in UNDELIVERED:
+            _offer_undeliverable(message)
     return Response(str(MessagingResponse()), mimetype="application/xml")
+
+
+# Twilio's final statuses of a message that did not reach the phone.
+UNDELIVERED = ("undelivered", "failed")
+
+
+def _offer_undeliverable(message: SmsMessage) -> None:
+    """An offer that never reached the phone: the case moves on to the next expert at once."""
+    key = message.idempotency_key or ""
+    if not key.startswith("offer:"):
+        return
+    offer = g.db.get(Offer, int(key.removeprefix("offer:")))
+    if offer is None:
+        return
+    # When the case is over, or Temporal away, the offer simply times out as usual.
+    with contextlib.suppress(Conflict, Unavailable):
+        services().cases.offer_undeliverable(offer.case_id, offer.id)

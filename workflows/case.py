@@ -1,153 +1,421 @@
-"""The case workflow: one per read request, the protocol of design.md from intake to billing."""
+"""The case workflow: one per read request, the protocol of design.md from intake to billing.
+
+    intake -> the escalation ladder, round after round (primary tier one by one, backup tier
+    one by one, broadcast to all, coordinators alerted; a growing pause) -> an expert holds
+    the case -> preliminary and final reports (or a release: back to the ladder) -> billing
+    -> open for addenda. Beside it, the service-level timers: a breach of the accept or the
+    report deadline alerts the coordinators, and the holder is reminded before the report is
+    due. A cancellation ends it wherever it stands.
+
+The workflow is the one writer of the case's status: every write (`_write`) hands the whole
+view of the case to one activity with the next sequence number, and the activity refuses a
+write older than the one stored. Handlers and the main loop may write concurrently; the
+newest view always wins.
+
+Compatibility: a change that would make a recorded history replay differently (another
+activity, timer or order of commands on an existing path) goes behind
+`workflow.patched("what-changed")`, keeping the old path for histories that lack the marker;
+`tests/workflows/histories/` holds a recorded history of every path, replayed by `make test`.
+Histories recorded before this version of the workflow (Garde 0.1) do not replay: finish or
+cancel cases in flight before upgrading from it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.alerts import Alerts
     from activities.case_records import CaseRecords
+    from activities.errors import INVALID_REQUEST
     from activities.notifications import Notifications
-    from garde.domain import CaseStatus, OfferStatus, ReportKind
+    from activities.offers import Offers
+    from garde.domain import (
+        AlertKind,
+        CaseStatus,
+        EventKind,
+        NoticeKind,
+        OfferStatus,
+        Priority,
+        ReportKind,
+    )
     from garde.messages import (
         Acceptance,
         Acknowledgement,
+        AlertRequest,
         BillingRequest,
         Cancellation,
         CandidateQuery,
+        CaseRecord,
         CaseStart,
+        CaseView,
+        CoordinatorNotice,
         Decline,
+        EligibilityQuery,
         ExpertNotice,
+        NewOffer,
         OfferClosing,
-        OfferRequest,
-        OpenedOffer,
+        OffersClosing,
+        OffersToOpen,
+        OfferUndeliverable,
+        PriorityChange,
+        RankedExpert,
+        Reassignment,
         Release,
         ReportDraft,
         ReportFiled,
         ReportRecord,
+        RosterChange,
         SmsAnswer,
-        StatusChange,
-        TimelineNote,
+        TimelineEntry,
     )
-    from workflows.policy import ACTIVITY_RETRY, ACTIVITY_TIMEOUT, CasePolicy
+    from garde.service_levels import LadderStep, ServiceLevel
+    from workflows.policy import MESSAGES, POLICY, RECORDS, Calls
+
+T = TypeVar("T")
+
+
+@dataclass
+class OpenOffer:
+    offer_id: int
+    expert_id: int
+    outcome: OfferStatus | None = None
+    channel: str | None = None
+    reason: str = ""
+    sent: bool = False
+
+
+@dataclass
+class DeclineMark:
+    """An expert said no (or released the case) in this round of the ladder."""
+
+    expert_id: int
+    round: int
 
 
 @dataclass
 class CaseState:
-    """Everything the workflow knows, in one place (easy to carry across continue-as-new)."""
+    """Everything the workflow knows, in one place: what continue-as-new carries over."""
 
     case_id: int
+    requested_at: datetime
+    priority: Priority
+    level: ServiceLevel
+    ladder: list[LadderStep]
+    seq: int = 0  # the sequence number of the last write of the case record
+    written: str = ""  # the status and holder of the last write, to skip empty ones
     holder: int | None = None
-    open_offer: OpenedOffer | None = None
-    offer_answered: bool = False
-    declined_by: list[int] = field(default_factory=list)
+    accepted_at: datetime | None = None  # the first acceptance: what the promise measures
+    reported_at: datetime | None = None
+    closed_at: datetime | None = None
+    # The ladder: where it stands, who was asked in this step, what is open.
+    round: int = 1
+    step: int = 0
+    tried: list[int] = field(default_factory=list)
     offers_made: int = 0
-    acceptances: int = 0
-    releases: int = 0
+    open_offers: list[OpenOffer] = field(default_factory=list)
+    offers_sent_at: datetime | None = None
+    answered_offers: list[int] = field(default_factory=list)
+    declines: list[DeclineMark] = field(default_factory=list)
+    nobody_eligible_since: datetime | None = None
+    roster_version: int = 0
+    levels_version: int = 0
+    # Reporting.
+    preliminary_by: int | None = None
+    filing_final: bool = False
     final_report_id: int | None = None
     final_by: int | None = None
     cancelled_by: str | None = None
     acknowledged: bool = False
-    events: int = 0
+    # The promise's timers: each fires once.
+    accept_breached: bool = False
+    reminded: bool = False
+    report_breached: bool = False
+    billed: bool = False
+    addenda_until: datetime | None = None
+    notices: int = 0  # numbers the notices and alerts, for their idempotency keys
+
+    @classmethod
+    def at_intake(cls, start: CaseStart) -> CaseState:
+        return cls(
+            case_id=start.case_id,
+            requested_at=start.requested_at,
+            priority=start.priority,
+            level=start.level,
+            ladder=list(start.ladder),
+        )
 
 
 @workflow.defn(name="Case")
 class CaseWorkflow:
     def __init__(self) -> None:
-        self.s = CaseState(case_id=0)
-        self.policy: CasePolicy | None = None
+        self.state = CaseState(0, datetime.min, Priority.ROUTINE, ServiceLevel(1, 1, 1), [])
+        self._start: CaseStart | None = None
+        self._timers_busy = False
 
     @workflow.run
-    async def run(self, start: CaseStart) -> str:
-        self.s.case_id = start.case_id
-        self.policy = CasePolicy.from_start(start)
-        await self._record(CaseStatus.REQUESTED, "requested")
-        while not self._closed():
-            await self._route_until_accepted()
-            await self._wait_for_final_report_or_release()
-        if self.s.cancelled_by is not None:
-            await self._close_cancelled()
+    async def run(self, start: CaseStart, carried: CaseState | None = None) -> str:
+        self._start = start
+        self.state = carried or CaseState.at_intake(start)
+        promise = asyncio.create_task(self._keep_the_promise())
+        try:
+            if carried is None:
+                await self._write(_status_entry(CaseStatus.REQUESTED))
+            while not self._closed():
+                await self._route_until_accepted()
+                await self._wait_while_held()
+            if self.state.cancelled_by is not None:
+                await self._close_cancelled()
+            else:
+                await self._bill()
+                await self._stay_open_for_addenda()
             await workflow.wait_condition(workflow.all_handlers_finished)
-            return CaseStatus.CANCELLED
-        await self._bill()
-        await self._stay_open_for_addenda()
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return CaseStatus.FINAL
+            return self._status()
+        finally:
+            promise.cancel()
 
-    # --- the protocol, step by step --------------------------------------------------------
+    # --- the escalation ladder ------------------------------------------------------------
 
     async def _route_until_accepted(self) -> None:
-        """Offer the case to eligible experts one at a time, best first, until one accepts."""
-        while self.s.holder is None and not self._closed():
-            candidates: list[int] = await self._activity(
-                CaseRecords.find_candidates,
-                CandidateQuery(self.s.case_id, workflow.now(), list(self.s.declined_by)),
-            )
-            if not candidates:
-                await self._wait(
-                    lambda: self.s.holder is not None or self._closed(),
-                    self._policy.retry_when_nobody_eligible,
-                )
+        """Climb the case's ladder, round after round, until an expert holds the case."""
+        st = self.state
+        while not self._settled():
+            await self._continue_as_new_if_due()
+            if st.step >= len(st.ladder):
+                await self._next_round()
                 continue
-            for expert_id in candidates:
-                # Re-checked before each offer: an accept or a cancel may land during an await.
-                if self.s.holder is not None or self._closed():
-                    return
-                await self._offer(expert_id)
+            step = st.ladder[st.step]
+            ranked = await self._candidates()
+            if self._settled():
+                return
+            if not ranked:
+                await self._wait_for_someone_eligible()
+                continue
+            st.nobody_eligible_since = None
+            if step is LadderStep.COORDINATOR:
+                await self._alert(AlertKind.UNASSIGNED, f"unassigned:{st.round}")
+                self._next_step()
+            elif step is LadderStep.BROADCAST:
+                everyone = self._offerable(ranked)
+                if everyone:
+                    await self._offer(everyone, step)
+                self._next_step()
+            else:
+                in_turn = [
+                    c
+                    for c in self._offerable(ranked)
+                    if c.ranking.tier.value == step.value and c.expert_id not in st.tried
+                ]
+                if in_turn:
+                    await self._offer(in_turn[:1], step)
+                else:
+                    self._next_step()
 
-    async def _offer(self, expert_id: int) -> None:
-        self.s.offers_made += 1
+    def _next_step(self) -> None:
+        self.state.step += 1
+        self.state.tried = []
+
+    async def _next_round(self) -> None:
+        """The ladder ran out: start again from the top, after a pause longer each round."""
+        st = self.state
+        st.round += 1
+        st.step = 0
+        st.tried = []
+        await self._wait(self._settled, POLICY.round_pause(st.round))
+
+    def _offerable(self, ranked: list[RankedExpert]) -> list[RankedExpert]:
+        """A decliner is skipped for the rest of the round; in a later round they are asked
+        again only when nobody else is eligible."""
+        st = self.state
+        now = {d.expert_id for d in st.declines if d.round == st.round}
+        earlier = {d.expert_id for d in st.declines if d.round < st.round}
+        fresh = [c for c in ranked if c.expert_id not in now | earlier]
+        return fresh or [c for c in ranked if c.expert_id not in now]
+
+    async def _wait_for_someone_eligible(self) -> None:
+        """Nobody may read the case now: the coordinators are told at once; the case looks
+        again when the rosters change, and at a bounded interval."""
+        st = self.state
+        if st.nobody_eligible_since is None:
+            st.nobody_eligible_since = workflow.now()
+            await self._alert(AlertKind.NOBODY_ELIGIBLE, f"nobody:{st.notices + 1}")
+        version = st.roster_version
+        await self._wait(
+            lambda: self._settled() or st.roster_version != version,
+            POLICY.recheck_when_nobody_eligible,
+        )
+
+    async def _offer(self, chosen: list[RankedExpert], step: LadderStep) -> None:
+        """Offer the case to these experts at once; wait for an answer or the offer timeout."""
+        st = self.state
         now = workflow.now()
-        offer: OpenedOffer = await self._activity(
-            CaseRecords.open_offer,
-            OfferRequest(
-                self.s.case_id,
-                expert_id,
-                self.s.offers_made,
-                now,
-                now + self._policy.offer_timeout,
-            ),
+        new = []
+        for candidate in chosen:
+            st.offers_made += 1
+            new.append(NewOffer(candidate.expert_id, st.offers_made, candidate.ranking))
+        opened = await self._must(
+            Offers.open_offers,
+            OffersToOpen(st.case_id, st.round, step, now, now + st.level.offer_timeout, new),
         )
-        self.s.open_offer, self.s.offer_answered = offer, False
-        await self._activity(Notifications.send_offer_sms, offer.offer_id)
-        answered = await self._wait(
-            lambda: self.s.offer_answered or self.s.holder is not None or self._closed(),
-            self._policy.offer_timeout,
-        )
-        if self.s.holder == expert_id:
-            outcome = OfferStatus.ACCEPTED
-        elif self.s.holder is not None or self._closed():
-            outcome = OfferStatus.WITHDRAWN
-        elif answered:
-            outcome = OfferStatus.DECLINED
-        else:
-            outcome = OfferStatus.EXPIRED
-        self.s.open_offer = None
-        await self._activity(
-            CaseRecords.close_offer, OfferClosing(offer.offer_id, outcome, workflow.now())
-        )
+        st.tried.extend(c.expert_id for c in chosen)
+        st.open_offers = [OpenOffer(o.offer_id, o.expert_id) for o in opened]
+        st.offers_sent_at = now
+        if not self._settled():
+            if len(opened) == 1:
+                await self._write(_status_entry(CaseStatus.OFFERED, opened[0].expert_id, step))
+            else:
+                await self._write(
+                    _status_entry(CaseStatus.OFFERED, None, f"{step} to {len(opened)} experts")
+                )
+            await asyncio.gather(*(self._send_offer(o) for o in st.open_offers))
+            await self._wait_for_answers()
+        await self._close_offers()
 
-    async def _wait_for_final_report_or_release(self) -> None:
-        await workflow.wait_condition(
-            lambda: self.s.holder is None or self._closed(),
+    async def _send_offer(self, offer: OpenOffer) -> None:
+        if self._settled() or offer.outcome is not None:
+            return
+        try:
+            await self._call(Notifications.send_offer_sms, offer.offer_id, MESSAGES)
+            offer.sent = True
+        except ActivityError:
+            # A phone that cannot be reached is no offer: the ladder moves on at once.
+            if offer.outcome is None:
+                offer.outcome = OfferStatus.UNDELIVERABLE
+
+    async def _wait_for_answers(self) -> None:
+        """Until every offer is answered, the case is settled, or the offer timeout passes
+        (taken anew from the case's promise when the priority changes meanwhile)."""
+        st = self.state
+        assert st.offers_sent_at is not None
+        while (left := st.offers_sent_at + st.level.offer_timeout - workflow.now()) > timedelta(0):
+            if not await self._wait_or_moved(self._offers_answered, left):
+                return
+
+    def _offers_answered(self) -> bool:
+        return self._settled() or all(o.outcome is not None for o in self.state.open_offers)
+
+    async def _close_offers(self) -> None:
+        st = self.state
+        now = workflow.now()
+        closings, entries, withdrawn, unreachable = [], [], [], []
+        for o in st.open_offers:
+            if o.outcome is None:
+                if st.holder == o.expert_id:
+                    o.outcome = OfferStatus.ACCEPTED
+                elif self._settled():
+                    o.outcome = OfferStatus.WITHDRAWN
+                    if o.sent:
+                        withdrawn.append(o.expert_id)
+                else:
+                    o.outcome = OfferStatus.EXPIRED
+                    entries.append(TimelineEntry(EventKind.OFFER_EXPIRED, None, o.expert_id))
+            if o.outcome is OfferStatus.UNDELIVERABLE:
+                entries.append(TimelineEntry(EventKind.OFFER_UNDELIVERABLE, None, o.expert_id))
+                unreachable.append(o)
+            closings.append(OfferClosing(o.offer_id, o.outcome, now, o.channel, o.reason))
+        st.open_offers = []
+        await self._must(Offers.close_offers, OffersClosing(closings))
+        await self._write(*entries)
+        for o in unreachable:
+            await self._alert(AlertKind.UNREACHABLE, f"unreachable:{o.offer_id}", o.expert_id)
+        await asyncio.gather(*(self._notify(e, NoticeKind.WITHDRAWN) for e in withdrawn))
+
+    async def _candidates(self) -> list[RankedExpert]:
+        ranked: list[RankedExpert] = await self._must(
+            Offers.find_candidates, CandidateQuery(self.state.case_id, workflow.now())
         )
+        return ranked
+
+    # --- holding, reporting, the end --------------------------------------------------------
+
+    async def _wait_while_held(self) -> None:
+        """The holder reads and reports; a release sends the case back to the ladder."""
+        st = self.state
+        while st.holder is not None and not self._closed():
+            await self._continue_as_new_if_due()
+            await workflow.wait_condition(
+                lambda: st.holder is None or self._closed() or self._continue_as_new_due()
+            )
 
     async def _close_cancelled(self) -> None:
-        if self.s.holder is not None:
-            await self._notify(self.s.holder, "cancelled", "was cancelled by the site")
-        await self._record(CaseStatus.CANCELLED, "cancelled", detail=f"by {self.s.cancelled_by}")
+        if self.state.holder is not None:
+            await self._notify(self.state.holder, NoticeKind.CANCELLED)
 
     async def _bill(self) -> None:
-        await self._activity(
-            CaseRecords.record_billing_line, BillingRequest(self.s.case_id, workflow.now())
+        st = self.state
+        if st.billed:
+            return
+        assert st.final_by is not None and st.reported_at is not None
+        await self._must(
+            CaseRecords.record_billing_line,
+            BillingRequest(st.case_id, st.final_by, st.reported_at),
         )
+        st.billed = True
 
     async def _stay_open_for_addenda(self) -> None:
-        await self._wait(lambda: False, self._policy.addendum_window)
+        st = self.state
+        if st.addenda_until is None:
+            st.addenda_until = workflow.now() + POLICY.addendum_window
+        until = st.addenda_until
+        while (left := until - workflow.now()) > timedelta(0):
+            await self._continue_as_new_if_due()
+            await self._wait(self._continue_as_new_due, left)
+
+    # --- the promise: service-level timers --------------------------------------------------
+
+    async def _keep_the_promise(self) -> None:
+        """Alert the coordinators when the accept or the report deadline passes, and remind
+        the holder at 75% of the time allowed to report. Deadlines count from the request
+        and follow a priority change."""
+        while (next_due := self._next_promise()) is not None:
+            due, what = next_due
+            if due > workflow.now():
+                await self._wait_or_moved(self._closed, due - workflow.now())
+                continue
+            self._timers_busy = True
+            try:
+                await what()
+            finally:
+                self._timers_busy = False
+
+    def _next_promise(self) -> tuple[datetime, Callable[[], Any]] | None:
+        st = self.state
+        if self._closed():
+            return None
+        due: list[tuple[datetime, Callable[[], Any]]] = []
+        if st.accepted_at is None and not st.accept_breached:
+            due.append((st.requested_at + st.level.accept_within, self._accept_breached))
+        if not st.reminded:
+            reminder = st.level.report_within * POLICY.reminder_share
+            due.append((st.requested_at + reminder, self._remind_holder))
+        if not st.report_breached:
+            due.append((st.requested_at + st.level.report_within, self._report_breached))
+        return min(due, key=lambda d: d[0]) if due else None
+
+    async def _accept_breached(self) -> None:
+        self.state.accept_breached = True
+        await self._write(TimelineEntry(EventKind.SLA_BREACH, None, None, "accept"))
+        await self._alert(AlertKind.ACCEPT_BREACH, "accept-breach")
+
+    async def _remind_holder(self) -> None:
+        st = self.state
+        st.reminded = True
+        holder = st.holder
+        if holder is not None and st.final_report_id is None and not st.filing_final:
+            await self._notify(holder, NoticeKind.REMINDER)
+            await self._write(TimelineEntry(EventKind.REMINDER_SENT, None, holder))
+
+    async def _report_breached(self) -> None:
+        self.state.report_breached = True
+        await self._write(TimelineEntry(EventKind.SLA_BREACH, None, self.state.holder, "report"))
+        await self._alert(AlertKind.REPORT_BREACH, "report-breach")
 
     # --- messages from the web and the SMS hook -----------------------------------------------
 
@@ -155,160 +423,376 @@ class CaseWorkflow:
     async def accept(self, acceptance: Acceptance) -> None:
         """An update, not a signal: the caller must learn at once whether the case is theirs."""
         self._check_can_accept(acceptance.expert_id)
+        if self.state.holder == acceptance.expert_id:
+            return
+        if not await self._eligible(acceptance.expert_id):
+            raise ApplicationError(
+                "you are not eligible for this case (on duty, credentialed for the site, "
+                "reading the modality, under your case limit)",
+                type="NotEligible",
+            )
+        self._check_can_accept(acceptance.expert_id)  # taken or closed while we looked
         await self._take(acceptance.expert_id, acceptance.via)
 
     @accept.validator
     def _validate_accept(self, acceptance: Acceptance) -> None:
+        self._check_fresh(acceptance.not_after)
         self._check_can_accept(acceptance.expert_id)
 
     @workflow.signal
     async def sms_answer(self, answer: SmsAnswer) -> None:
-        """A signal, so the SMS webhook answers Twilio at once even when no worker runs."""
-        # A late YES still wins an unassigned case: a willing reader beats another round.
-        if not answer.accept:
-            await self._declined(answer.expert_id)
-        elif self.s.holder == answer.expert_id:
+        """A signal, so the SMS webhook answers Twilio at once even when no worker runs.
+        The webhook stored the reply first; a repeat of the same offer's answer is ignored."""
+        st = self.state
+        if answer.offer_id in st.answered_offers:
             return
-        elif self.s.holder is not None or self._closed():
-            await self._notify(answer.expert_id, "taken", "was already taken or closed")
+        st.answered_offers.append(answer.offer_id)
+        if not answer.accept:
+            await self._declined(answer.expert_id, "", "sms")
+            return
+        if st.holder == answer.expert_id:
+            return
+        if self._settled() or st.filing_final:
+            await self._notify(answer.expert_id, NoticeKind.TAKEN)
+        elif not await self._eligible(answer.expert_id, must=True):
+            # A late YES from an expert whose shift ended (or who is at their limit).
+            await self._declined(answer.expert_id, "no longer eligible", "sms")
+            await self._notify(answer.expert_id, NoticeKind.NOT_ELIGIBLE)
+        elif self._settled() or st.filing_final:
+            await self._notify(answer.expert_id, NoticeKind.TAKEN)
         else:
             await self._take(answer.expert_id, "sms")
-            await self._notify(answer.expert_id, "yours", "is yours: open Garde to read it")
+            await self._notify(answer.expert_id, NoticeKind.YOURS)
 
     @workflow.signal
     async def decline(self, decline: Decline) -> None:
-        await self._declined(decline.expert_id)
+        await self._declined(decline.expert_id, decline.reason, "web")
+
+    @workflow.signal
+    async def offer_undeliverable(self, failed: OfferUndeliverable) -> None:
+        """Twilio's status callback said the offer's SMS never arrived: move on at once."""
+        for offer in self.state.open_offers:
+            if offer.offer_id == failed.offer_id and offer.outcome is None:
+                offer.outcome = OfferStatus.UNDELIVERABLE
+
+    @workflow.signal
+    async def roster_changed(self, _change: RosterChange) -> None:
+        self.state.roster_version += 1
 
     @workflow.update
     async def release(self, release: Release) -> None:
+        """The holder gives the case back: a new round of the ladder, without them first."""
         self._check_holder(release.expert_id)
-        self.s.holder = None
-        self.s.releases += 1
-        # The releasing expert is not offered this case again.
-        self.s.declined_by.append(release.expert_id)
-        await self._record(
-            CaseStatus.REQUESTED, f"released:{self.s.releases}", release.expert_id, "released"
+        st = self.state
+        st.holder = None
+        st.preliminary_by = None
+        st.declines.append(DeclineMark(release.expert_id, st.round))
+        st.round += 1
+        st.step = 0
+        st.tried = []
+        await self._write(
+            TimelineEntry(EventKind.RELEASED, CaseStatus.REQUESTED, release.expert_id)
         )
 
     @release.validator
     def _validate_release(self, release: Release) -> None:
+        self._check_fresh(release.not_after)
         self._check_holder(release.expert_id)
 
     @workflow.update
     async def file_report(self, draft: ReportDraft) -> ReportFiled:
         self._check_report(draft)
-        if draft.kind is ReportKind.FINAL:
-            self.s.final_by = draft.expert_id
+        st = self.state
+        final = draft.kind is ReportKind.FINAL
+        # Set before any await: a second final report, a release or a cancellation waits
+        # for nothing and is refused; the case is final only once the report is stored.
+        st.filing_final = st.filing_final or final
         info = workflow.current_update_info()
-        key = f"case-{self.s.case_id}:{info.id if info else self.s.events}"
-        report_id: int = await self._activity(
-            CaseRecords.record_report, ReportRecord(self.s.case_id, key, workflow.now(), draft)
+        key = f"case-{st.case_id}:{info.id if info else st.seq}"
+        try:
+            report_id: int = await self._call(
+                CaseRecords.record_report,
+                ReportRecord(st.case_id, key, workflow.now(), draft),
+                RECORDS,
+            )
+        except ActivityError as e:
+            st.filing_final = st.filing_final and not final
+            raise ApplicationError("the report could not be stored", type="Unavailable") from e
+        if draft.kind is ReportKind.PRELIMINARY:
+            st.preliminary_by = draft.expert_id
+        elif final:
+            st.final_report_id, st.final_by = report_id, draft.expert_id
+            st.reported_at = st.closed_at = workflow.now()
+        status = self._status()
+        entry = (
+            TimelineEntry(EventKind.REPORT, None, draft.expert_id, "addendum")
+            if draft.kind is ReportKind.ADDENDUM
+            else _status_entry(
+                status, draft.expert_id, "critical finding" if draft.critical else ""
+            )
         )
-        status = (
-            CaseStatus.FINAL
-            if draft.kind is not ReportKind.PRELIMINARY
-            else (CaseStatus.PRELIMINARY)
-        )
-        if draft.kind is ReportKind.FINAL:
-            self.s.final_report_id = report_id
+        await self._write(entry)
         return ReportFiled(report_id, status)
 
     @file_report.validator
     def _validate_report(self, draft: ReportDraft) -> None:
+        self._check_fresh(draft.not_after)
         self._check_report(draft)
 
     @workflow.signal
     async def cancel(self, cancellation: Cancellation) -> None:
-        if not self._closed():
-            self.s.cancelled_by = cancellation.by
+        """Withdraws every open offer (each offered expert is told) and tells the holder."""
+        st = self.state
+        if self._closed() or st.filing_final:
+            return
+        st.cancelled_by = cancellation.by
+        st.closed_at = workflow.now()
+        await self._write(_status_entry(CaseStatus.CANCELLED, None, f"by {cancellation.by}"))
 
     @workflow.signal
     async def acknowledge(self, ack: Acknowledgement) -> None:
-        if self.s.final_report_id is not None and not self.s.acknowledged:
-            self.s.acknowledged = True
-            await self._note("acknowledged", None, f"critical finding acknowledged by {ack.by}")
+        st = self.state
+        if st.final_report_id is not None and not st.acknowledged:
+            st.acknowledged = True
+            await self._write(TimelineEntry(EventKind.ACKNOWLEDGED, None, None, f"by {ack.by}"))
+
+    @workflow.update
+    async def reassign(self, change: Reassignment) -> None:
+        """A coordinator gives the case to a named expert, eligible unless `force`."""
+        self._check_open()
+        st = self.state
+        if st.holder == change.expert_id:
+            return
+        if not change.force and not await self._eligible(change.expert_id):
+            raise ApplicationError(
+                "that expert is not eligible for this case now; force it to assign anyway",
+                type="NotEligible",
+            )
+        self._check_open()
+        previous = st.holder
+        await self._take(
+            change.expert_id,
+            "coordinator",
+            EventKind.REASSIGNED,
+            f"by {change.by}" + (" (forced)" if change.force else ""),
+        )
+        if previous is not None:
+            await self._notify(previous, NoticeKind.REASSIGNED)
+        await self._notify(change.expert_id, NoticeKind.YOURS)
+
+    @reassign.validator
+    def _validate_reassign(self, change: Reassignment) -> None:
+        self._check_fresh(change.not_after)
+        self._check_open()
+
+    @workflow.update
+    async def change_priority(self, change: PriorityChange) -> None:
+        """New service levels and ladder, counted from the request: timers follow at once."""
+        self._check_open()
+        st = self.state
+        if (change.priority, change.level, list(change.ladder)) == (
+            st.priority,
+            st.level,
+            st.ladder,
+        ):
+            return
+        before = st.priority
+        st.priority, st.level, st.ladder = change.priority, change.level, list(change.ladder)
+        st.levels_version += 1
+        await self._write(
+            TimelineEntry(
+                EventKind.PRIORITY_CHANGED,
+                None,
+                None,
+                f"{before} to {change.priority} by {change.by}",
+            )
+        )
+
+    @change_priority.validator
+    def _validate_priority(self, change: PriorityChange) -> None:
+        self._check_fresh(change.not_after)
+        self._check_open()
 
     @workflow.query
-    def state(self) -> CaseState:
-        return self.s
+    def view(self) -> CaseView:
+        st = self.state
+        return CaseView(
+            self._status(),
+            st.holder,
+            st.seq,
+            st.round,
+            [o.offer_id for o in st.open_offers if o.outcome is None],
+        )
 
     # --- rules --------------------------------------------------------------------------------
 
-    def _check_can_accept(self, expert_id: int) -> None:
-        if self._closed():
+    def _status(self) -> CaseStatus:
+        """The status follows from the state: the workflow never stores it apart."""
+        st = self.state
+        if st.cancelled_by is not None:
+            return CaseStatus.CANCELLED
+        if st.final_report_id is not None:
+            return CaseStatus.FINAL
+        if st.holder is not None:
+            if st.preliminary_by == st.holder:
+                return CaseStatus.PRELIMINARY
+            return CaseStatus.ACCEPTED
+        if any(o.outcome is None for o in st.open_offers):
+            return CaseStatus.OFFERED
+        return CaseStatus.REQUESTED
+
+    def _closed(self) -> bool:
+        return self.state.cancelled_by is not None or self.state.final_report_id is not None
+
+    def _settled(self) -> bool:
+        """Nothing more for the ladder to do: an expert holds the case, or it is closed."""
+        return self.state.holder is not None or self._closed()
+
+    def _check_fresh(self, not_after: datetime | None) -> None:
+        if not_after is not None and workflow.now() > not_after:
+            raise ApplicationError("the request came too late and was not applied", type="Stale")
+
+    def _check_open(self) -> None:
+        if self._closed() or self.state.filing_final:
             raise ApplicationError("the case is closed", type="CaseClosed")
-        if self.s.holder is not None and self.s.holder != expert_id:
+
+    def _check_can_accept(self, expert_id: int) -> None:
+        self._check_open()
+        if self.state.holder is not None and self.state.holder != expert_id:
             raise ApplicationError("another expert holds the case", type="AlreadyTaken")
 
     def _check_holder(self, expert_id: int) -> None:
-        if self._closed():
-            raise ApplicationError("the case is closed", type="CaseClosed")
-        if self.s.holder != expert_id:
+        self._check_open()
+        if self.state.holder != expert_id:
             raise ApplicationError("you do not hold this case", type="NotHolder")
 
     def _check_report(self, draft: ReportDraft) -> None:
-        if self.s.cancelled_by is not None:
+        st = self.state
+        if st.cancelled_by is not None:
             raise ApplicationError("the case is cancelled", type="CaseClosed")
         if draft.kind is ReportKind.ADDENDUM:
-            if self.s.final_report_id is None or self.s.final_by != draft.expert_id:
+            if st.final_report_id is None or st.final_by != draft.expert_id:
                 raise ApplicationError(
                     "an addendum follows your own final report", type="NotHolder"
                 )
             return
-        if self.s.final_by is not None:
+        if st.final_report_id is not None or st.filing_final:
             raise ApplicationError("the final report is already filed", type="CaseClosed")
-        if self.s.holder != draft.expert_id:
+        if st.holder != draft.expert_id:
             raise ApplicationError("you do not hold this case", type="NotHolder")
 
-    def _closed(self) -> bool:
-        return self.s.cancelled_by is not None or self.s.final_by is not None
+    async def _eligible(self, expert_id: int, must: bool = False) -> bool:
+        query = EligibilityQuery(self.state.case_id, expert_id, workflow.now())
+        if must:
+            eligible: bool = await self._must(Offers.check_eligibility, query)
+            return eligible
+        try:
+            eligible = await self._call(Offers.check_eligibility, query, RECORDS)
+        except ActivityError as e:
+            raise ApplicationError("eligibility could not be checked", type="Unavailable") from e
+        return eligible
 
-    async def _declined(self, expert_id: int) -> None:
-        if expert_id in self.s.declined_by or self._closed():
+    async def _declined(self, expert_id: int, reason: str, channel: str) -> None:
+        st = self.state
+        if self._closed() or st.holder == expert_id:
             return
-        self.s.declined_by.append(expert_id)
-        offer = self.s.open_offer
-        if offer is not None and offer.expert_id == expert_id:
-            self.s.offer_answered = True
-        await self._note("declined", expert_id)
+        if not any(d.expert_id == expert_id and d.round == st.round for d in st.declines):
+            st.declines.append(DeclineMark(expert_id, st.round))
+        for offer in st.open_offers:
+            if offer.expert_id == expert_id and offer.outcome is None:
+                offer.outcome = OfferStatus.DECLINED
+                offer.channel, offer.reason = channel, reason
+        await self._write(TimelineEntry(EventKind.DECLINED, None, expert_id, reason))
+
+    async def _take(
+        self,
+        expert_id: int,
+        via: str,
+        kind: EventKind = EventKind.STATUS,
+        detail: str = "",
+    ) -> None:
+        st = self.state
+        # Set before any await: a second acceptance in the same task sees the case taken.
+        st.holder = expert_id
+        st.preliminary_by = None
+        st.accepted_at = st.accepted_at or workflow.now()
+        for offer in st.open_offers:
+            if offer.expert_id == expert_id and offer.outcome is None:
+                offer.outcome, offer.channel = OfferStatus.ACCEPTED, via
+        await self._write(
+            TimelineEntry(kind, CaseStatus.ACCEPTED, expert_id, detail or f"via {via}")
+        )
 
     # --- plumbing -----------------------------------------------------------------------------
 
-    async def _take(self, expert_id: int, via: str) -> None:
-        if self.s.holder == expert_id:
+    async def _write(self, *entries: TimelineEntry) -> None:
+        """The one writer of the case record: the whole view, numbered, newest wins."""
+        st = self.state
+        status = self._status()
+        written = f"{status}:{st.holder}:{st.priority}:{st.levels_version}"
+        if not entries and written == st.written:
             return
-        # Set before any await: a second acceptance in the same task sees the case taken.
-        self.s.holder = expert_id
-        self.s.acceptances += 1
-        await self._record(
-            CaseStatus.ACCEPTED, f"accepted:{self.s.acceptances}", expert_id, f"via {via}"
-        )
-
-    async def _record(
-        self, status: CaseStatus, key: str, expert_id: int | None = None, detail: str = ""
-    ) -> None:
-        await self._activity(
-            CaseRecords.record_status,
-            StatusChange(self.s.case_id, key, workflow.now(), status, expert_id, detail),
-        )
-
-    async def _note(self, kind: str, expert_id: int | None, detail: str = "") -> None:
-        self.s.events += 1
-        await self._activity(
-            CaseRecords.add_note,
-            TimelineNote(
-                self.s.case_id, f"{kind}:{self.s.events}", workflow.now(), kind, expert_id, detail
+        st.seq += 1
+        st.written = written
+        await self._must(
+            CaseRecords.record_case,
+            CaseRecord(
+                case_id=st.case_id,
+                seq=st.seq,
+                at=workflow.now(),
+                status=status,
+                holder=st.holder,
+                priority=st.priority,
+                level=st.level,
+                ladder=list(st.ladder),
+                accepted_at=st.accepted_at,
+                reported_at=st.reported_at,
+                closed_at=st.closed_at,
+                entries=list(entries),
             ),
         )
 
-    async def _notify(self, expert_id: int, reason: str, text: str) -> None:
-        self.s.events += 1
-        await self._activity(
-            Notifications.notify_expert,
-            ExpertNotice(expert_id, self.s.case_id, f"{reason}:{self.s.events}", text),
+    async def _alert(self, kind: AlertKind, key: str, expert_id: int | None = None) -> None:
+        """A banner on the coordinators' board and an SMS to each; best effort, never stuck."""
+        st = self.state
+        st.notices += 1
+        alert_key = f"case-{st.case_id}:{key}"
+        await self._write(TimelineEntry(EventKind.COORDINATORS_ALERTED, None, expert_id, kind))
+        try:
+            coordinators: list[int] = await self._call(
+                Alerts.raise_alert,
+                AlertRequest(alert_key, st.case_id, kind, workflow.now(), expert_id),
+                RECORDS,
+            )
+        except ActivityError:
+            workflow.logger.warning("case %s: the %s alert could not be raised", st.case_id, kind)
+            return
+        await asyncio.gather(
+            *(
+                self._best_effort(
+                    Notifications.notify_coordinator,
+                    CoordinatorNotice(c, alert_key, st.case_id, kind),
+                )
+                for c in coordinators
+            )
         )
 
-    async def _wait(self, condition: Any, timeout: timedelta) -> bool:
+    async def _notify(self, expert_id: int, kind: NoticeKind) -> None:
+        st = self.state
+        st.notices += 1
+        await self._best_effort(
+            Notifications.notify_expert,
+            ExpertNotice(expert_id, st.case_id, f"{kind}:{st.notices}", kind),
+        )
+
+    async def _wait_or_moved(self, condition: Callable[[], bool], timeout: timedelta) -> bool:
+        """Wait for the condition or the timeout; True when a priority change moved the
+        case's deadlines meanwhile (the caller measures again)."""
+        version = self.state.levels_version
+        await self._wait(lambda: condition() or self.state.levels_version != version, timeout)
+        return self.state.levels_version != version
+
+    async def _wait(self, condition: Callable[[], bool], timeout: timedelta) -> bool:
         """True when the condition held, False when the timer fired first."""
         try:
             await workflow.wait_condition(condition, timeout=timeout)
@@ -316,12 +800,64 @@ class CaseWorkflow:
         except TimeoutError:
             return False
 
-    async def _activity(self, fn: Any, arg: Any) -> Any:
+    async def _call(self, fn: Callable[..., T], arg: Any, calls: Calls) -> Any:
         return await workflow.execute_activity_method(
-            fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
+            fn, arg, start_to_close_timeout=calls.timeout, retry_policy=calls.retry
         )
 
-    @property
-    def _policy(self) -> CasePolicy:
-        assert self.policy is not None
-        return self.policy
+    async def _must(self, fn: Callable[..., T], arg: Any) -> Any:
+        """A step the case cannot go on without: when its retries run out, the coordinators
+        are alerted and it is tried again after a pause. A permanent error ends the case."""
+        alerted = False
+        while True:
+            try:
+                return await self._call(fn, arg, RECORDS)
+            except ActivityError as e:
+                cause = e.cause
+                if isinstance(cause, ApplicationError) and cause.type == INVALID_REQUEST:
+                    raise
+                workflow.logger.warning("case %s: a write keeps failing", self.state.case_id)
+                if not alerted:
+                    alerted = True
+                    self.state.notices += 1
+                    await self._best_effort(
+                        Alerts.raise_alert,
+                        AlertRequest(
+                            f"case-{self.state.case_id}:stuck:{self.state.notices}",
+                            self.state.case_id,
+                            AlertKind.STUCK,
+                            workflow.now(),
+                        ),
+                    )
+                await workflow.sleep(POLICY.pause_after_failed_write)
+
+    async def _best_effort(self, fn: Callable[..., T], arg: Any) -> None:
+        try:
+            await self._call(fn, arg, MESSAGES)
+        except ActivityError:
+            workflow.logger.warning("case %s: a notice could not be sent", self.state.case_id)
+
+    # --- continue-as-new ---------------------------------------------------------------------
+
+    def _continue_as_new_due(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > POLICY.history_events_before_continue_as_new
+        )
+
+    async def _continue_as_new_if_due(self) -> None:
+        """Called only where no offer is open: the state carries everything else over."""
+        if not self._continue_as_new_due():
+            return
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and not self._timers_busy
+        )
+        assert self._start is not None
+        workflow.continue_as_new(args=[self._start, self.state])
+
+
+def _status_entry(
+    status: CaseStatus, expert_id: int | None = None, detail: str = ""
+) -> TimelineEntry:
+    return TimelineEntry(EventKind.STATUS, status, expert_id, detail)

@@ -1,4 +1,8 @@
-"""The one place where the case workflow's waits and retries are decided."""
+"""The one place where the case workflow's waits and retries are decided.
+
+The case's own promise (offer timeout, accept and report deadlines, the ladder's steps)
+travels with the case; what is decided here is the same for every case.
+"""
 
 from __future__ import annotations
 
@@ -7,34 +11,67 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-from garde.messages import CaseStart
+from activities.errors import INVALID_REQUEST, UNDELIVERABLE
+from garde.service_levels import REMINDER_SHARE
 
 
 @dataclass(frozen=True)
 class CasePolicy:
-    offer_timeout: timedelta
-    accept_within: timedelta
-    report_within: timedelta
-    # Nobody eligible: look again after this long (a shift may start, a case may free someone).
-    retry_when_nobody_eligible: timedelta = timedelta(minutes=1)
+    # Nobody eligible: look again this often, and at once when the rosters change.
+    recheck_when_nobody_eligible: timedelta = timedelta(minutes=5)
+    # After a whole ladder without a taker, wait before the next round; longer each round.
+    first_round_pause: timedelta = timedelta(minutes=1)
+    longest_round_pause: timedelta = timedelta(minutes=15)
     # After the final report the case stays open this long for addenda and acknowledgements.
     addendum_window: timedelta = timedelta(days=7)
+    # The holder is reminded at this share of the time allowed to report.
+    reminder_share: float = REMINDER_SHARE
+    # A write that failed through its whole retry policy is tried again after this pause,
+    # once the coordinators have been alerted.
+    pause_after_failed_write: timedelta = timedelta(minutes=1)
+    # Temporal suggests continuing as new before its history limits; where a server does not
+    # say (the time-skipping test server), this many events is the bound.
+    history_events_before_continue_as_new: int = 5_000
 
-    @classmethod
-    def from_start(cls, start: CaseStart) -> CasePolicy:
-        return cls(
-            offer_timeout=timedelta(seconds=start.offer_timeout_s),
-            accept_within=timedelta(seconds=start.accept_within_s),
-            report_within=timedelta(seconds=start.report_within_s),
-        )
+    def round_pause(self, next_round: int) -> timedelta:
+        """The pause before round `next_round` (2, 3, ...): 1, 2, 4, 8 minutes, at most 15."""
+        pause = self.first_round_pause * 2 ** max(0, next_round - 2)
+        return min(pause, self.longest_round_pause)
 
 
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
+POLICY = CasePolicy()
 
-# Database and SMS hiccups heal with retries; a bad argument never will.
-ACTIVITY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["InvalidRequest"],
+
+@dataclass(frozen=True)
+class Calls:
+    """How long one activity attempt may take, and how often it is tried."""
+
+    timeout: timedelta
+    retry: RetryPolicy
+
+
+# Database writes heal within a minute or two, or someone must be told; a bad argument never
+# heals. After the last attempt the workflow alerts the coordinators and tries again later.
+RECORDS = Calls(
+    timeout=timedelta(seconds=30),
+    retry=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=30),
+        maximum_attempts=6,
+        non_retryable_error_types=[INVALID_REQUEST],
+    ),
+)
+
+# An SMS that Twilio refuses (a bad number) fails at once; one it cannot take now is tried a
+# few times, then the ladder moves on: an offer nobody can receive is no offer.
+MESSAGES = Calls(
+    timeout=timedelta(seconds=30),
+    retry=RetryPolicy(
+        initial_interval=timedelta(seconds=2),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=20),
+        maximum_attempts=4,
+        non_retryable_error_types=[INVALID_REQUEST, UNDELIVERABLE],
+    ),
 )

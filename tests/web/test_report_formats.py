@@ -53,6 +53,9 @@ def make_case(session: Session, *, kind: str = "final", critical: bool = True) -
         requesting_physician="Dr Urgences",
         callback_phone="+33465710001",
         status="final",
+        offer_timeout_s=180,
+        accept_within_s=600,
+        report_within_s=1800,
         requested_at=datetime(2026, 3, 29, 0, 30, tzinfo=UTC),
     )
     session.add_all([site, expert, case])

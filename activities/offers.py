@@ -1,0 +1,117 @@
+"""Activities of routing: who may read the case now, and the offers made to them.
+
+Offers are rows with a short code, answerable once; opening and closing them never touches
+the case's status, which the workflow writes itself.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from temporalio import activity
+
+from activities.errors import rows_must_exist
+from garde.db import SessionFactory
+from garde.domain import OfferStatus
+from garde.messages import (
+    CandidateQuery,
+    EligibilityQuery,
+    OffersClosing,
+    OffersToOpen,
+    OpenedOffer,
+    RankedExpert,
+)
+from garde.models import Case, Expert, Offer
+from rosters.eligibility import is_eligible, on_duty_experts
+
+# No 0/O or 1/I: codes are read on a phone screen and typed back.
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 5
+
+
+class Offers:
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
+
+    @activity.defn
+    def find_candidates(self, query: CandidateQuery) -> list[RankedExpert]:
+        """Every expert eligible at that instant, best first, with the reasons of the rank."""
+        with rows_must_exist(f"case {query.case_id}"), self._sessions() as s:
+            case = s.get_one(Case, query.case_id)
+            ranked = on_duty_experts(
+                s,
+                site_id=case.site_id,
+                modality=case.modality,
+                subspecialty=case.subspecialty,
+                at=query.at,
+            )
+            return [
+                RankedExpert(c.expert_id, c.ranking(rank, query.at, case.subspecialty))
+                for rank, c in enumerate(ranked, start=1)
+            ]
+
+    @activity.defn
+    def check_eligibility(self, query: EligibilityQuery) -> bool:
+        """May this expert take the case at that instant (on duty, credentialed, reads it,
+        under their limit)? Holding it already counts as eligible."""
+        with rows_must_exist(f"case {query.case_id}"), self._sessions() as s:
+            return is_eligible(s, s.get_one(Case, query.case_id), query.expert_id, query.at)
+
+    @activity.defn
+    def open_offers(self, request: OffersToOpen) -> list[OpenedOffer]:
+        for _ in range(5):  # a code collision is retried with new codes
+            try:
+                return self._open_offers(request)
+            except IntegrityError:
+                continue
+        raise RuntimeError("could not allocate unique offer codes")
+
+    def _open_offers(self, request: OffersToOpen) -> list[OpenedOffer]:
+        with self._sessions.begin() as s:
+            opened = []
+            for new in request.offers:
+                existing = s.scalar(
+                    select(Offer).where(
+                        Offer.case_id == request.case_id, Offer.sequence == new.sequence
+                    )
+                )
+                if existing is None:
+                    with rows_must_exist(f"expert {new.expert_id}"):
+                        expert = s.get_one(Expert, new.expert_id)
+                    existing = Offer(
+                        case_id=request.case_id,
+                        expert_id=expert.id,
+                        sequence=new.sequence,
+                        code=new_offer_code(),
+                        phone=expert.phone,
+                        status=OfferStatus.OPEN,
+                        step=request.step,
+                        round=request.round,
+                        why=asdict(new.ranking),
+                        sent_at=request.at,
+                        expires_at=request.expires_at,
+                    )
+                    s.add(existing)
+                    s.flush()
+                opened.append(OpenedOffer(existing.id, existing.expert_id))
+            return opened
+
+    @activity.defn
+    def close_offers(self, request: OffersClosing) -> None:
+        with self._sessions.begin() as s:
+            for closing in request.closings:
+                with rows_must_exist(f"offer {closing.offer_id}"):
+                    offer = s.get_one(Offer, closing.offer_id)
+                if offer.status != OfferStatus.OPEN:
+                    continue
+                offer.status = closing.status
+                offer.answered_at = closing.at
+                offer.channel = closing.channel
+                offer.decline_reason = closing.reason[:200] or None
+
+
+def new_offer_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))

@@ -1,0 +1,126 @@
+"""The reconciler: outside input that was stored while Temporal was away is acted on.
+
+A site's request is recorded before its workflow starts, and an expert's SMS answer before
+it is signalled; when Temporal (or the web's link to it) was down, the row waits with
+`workflow_started_at` or `signalled_at` empty. The worker runs this every minute: both acts
+are harmless twice (a workflow id is started once; a workflow ignores a repeated answer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from garde.db import SessionFactory
+from garde.intake import case_start
+from garde.messages import CaseStart, SmsAnswer
+from garde.models import Case, Offer, SmsMessage, utcnow
+from garde.temporal import case_workflow_id, start_case_workflow
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+
+
+@dataclass(frozen=True)
+class PendingAnswer:
+    message_id: int
+    case_id: int
+    answer: SmsAnswer
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    started: int
+    delivered: int
+
+
+class Reconciler:
+    def __init__(self, client: Client, sessions: SessionFactory) -> None:
+        self._client = client
+        self._sessions = sessions
+
+    async def run(self, every: timedelta, stop: asyncio.Event) -> None:
+        """Once now, then every `every`, until `stop` is set; a failed pass waits for the next."""
+        while not stop.is_set():
+            try:
+                done = await self.once()
+                if done.started or done.delivered:
+                    log.info("reconciler: %s started, %s delivered", done.started, done.delivered)
+            except Exception as e:  # Temporal or the database away: try again next time
+                log.warning("reconciler pass failed: %s", type(e).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every.total_seconds())
+
+    async def once(self) -> Reconciled:
+        starts = await asyncio.to_thread(self._unstarted_cases)
+        for start in starts:
+            await start_case_workflow(self._client, start)
+            await asyncio.to_thread(mark_started, self._sessions, start.case_id)
+        answers = await asyncio.to_thread(pending_answers, self._sessions)
+        for pending in answers:
+            await deliver_answer(self._client, pending.case_id, pending.answer)
+            await asyncio.to_thread(mark_signalled, self._sessions, pending.message_id)
+        return Reconciled(len(starts), len(answers))
+
+    def _unstarted_cases(self) -> list[CaseStart]:
+        with self._sessions() as s:
+            cases = s.scalars(
+                select(Case)
+                .where(Case.workflow_started_at.is_(None))
+                .order_by(Case.id)
+                .limit(BATCH)
+            )
+            return [case_start(c) for c in cases]
+
+
+async def deliver_answer(client: Client, case_id: int, answer: SmsAnswer) -> bool:
+    """Signal an SMS answer to its case; False when the case's workflow is already over."""
+    try:
+        await client.get_workflow_handle(case_workflow_id(case_id)).signal("sms_answer", answer)
+    except RPCError as e:
+        if e.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return False
+    return True
+
+
+def pending_answers(sessions: SessionFactory) -> list[PendingAnswer]:
+    """SMS answers stored but not yet known to their case's workflow, oldest first."""
+    with sessions() as s:
+        rows = s.execute(
+            select(SmsMessage.id, SmsMessage.answer, Offer.id, Offer.case_id, Offer.expert_id)
+            .join(Offer, SmsMessage.offer_id == Offer.id)
+            .where(SmsMessage.direction == "in", SmsMessage.signalled_at.is_(None))
+            .order_by(SmsMessage.id)
+            .limit(BATCH)
+        ).all()
+    return [
+        PendingAnswer(message_id, case_id, SmsAnswer(offer_id, expert_id, answer == "accept"))
+        for message_id, answer, offer_id, case_id, expert_id in rows
+    ]
+
+
+def mark_started(sessions: SessionFactory, case_id: int) -> None:
+    with sessions.begin() as s:
+        s.execute(
+            update(Case)
+            .where(Case.id == case_id, Case.workflow_started_at.is_(None))
+            .values(workflow_started_at=utcnow())
+        )
+
+
+def mark_signalled(sessions: SessionFactory, message_id: int) -> None:
+    with sessions.begin() as s:
+        s.execute(
+            update(SmsMessage)
+            .where(SmsMessage.id == message_id, SmsMessage.signalled_at.is_(None))
+            .values(signalled_at=utcnow())
+        )

@@ -1,0 +1,203 @@
+"""Cases: the read request, the worklist, what experts, sites and coordinators do to a case,
+and its report in every format."""
+
+from __future__ import annotations
+
+from flask import Response, g, jsonify, request
+from sqlalchemy import select
+
+from garde.domain import HELD_STATUSES, STAFF, OfferStatus, Role
+from garde.errors import Forbidden, NotFound
+from garde.intake import CaseRequest
+from garde.messages import PriorityChange
+from garde.models import Case, Offer
+from garde.service_levels import site_promise
+from web import services
+from web.access import case_for, current_user, open_case_ids_for_expert, roles, visible_cases
+from web.api import body, bp
+from web.audit import audit
+from web.case_views import case_json, iso, latest_report, report_json
+from web.inputs import parse_decline_reason, parse_priority, parse_reassignment, parse_report
+from web.report_formats import render_report
+from web.submission import submit_case
+
+
+@bp.post("/cases")
+@roles(Role.SITE)
+def submit() -> tuple[Response, int]:
+    """201 with the case, even when Temporal is away: routing starts when it is back."""
+    user = current_user()
+    assert user.site is not None
+    submitted = submit_case(user.site, CaseRequest.parse(body()))
+    g.db.refresh(submitted.case)
+    return _answer(submitted.case), 201 if submitted.created else 200
+
+
+@bp.get("/cases")
+def list_cases() -> Response:
+    user = current_user()
+    query = visible_cases(g.db, user)
+    if request.args.get("status"):
+        query = query.where(Case.status == request.args["status"])
+    staff = Role(user.role) in STAFF
+    return jsonify([case_json(c, with_offers=staff) for c in g.db.scalars(query.limit(500))])
+
+
+@bp.get("/cases/<int:case_id>")
+def get_case(case_id: int) -> Response:
+    return _answer(case_for(g.db, current_user(), case_id))
+
+
+@bp.get("/worklist")
+@roles(Role.EXPERT)
+def worklist() -> Response:
+    user = current_user()
+    open_ids = open_case_ids_for_expert(g.db, user)
+    open_cases = g.db.scalars(select(Case).where(Case.id.in_(open_ids)).order_by(Case.id)).all()
+    held = g.db.scalars(
+        select(Case)
+        .where(Case.assigned_expert_id == user.expert_id, Case.status.in_(HELD_STATUSES))
+        .order_by(Case.id)
+    ).all()
+    offers = g.db.scalars(
+        select(Offer)
+        .where(Offer.expert_id == user.expert_id, Offer.status == OfferStatus.OPEN)
+        .order_by(Offer.sent_at)
+    ).all()
+    return jsonify(
+        {
+            "offered": [
+                {"case": case_json(o.case), "code": o.code, "expires_at": iso(o.expires_at)}
+                for o in offers
+            ],
+            "open": [case_json(c) for c in open_cases],
+            "held": [case_json(c) for c in held],
+        }
+    )
+
+
+@bp.post("/cases/<int:case_id>/accept")
+@roles(Role.EXPERT)
+def accept(case_id: int) -> Response:
+    """The workflow decides: 403 when this expert may not take it, 409 when taken."""
+    case = g.db.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    services().cases.accept(case_id, _expert_id())
+    return _fresh(case)
+
+
+@bp.post("/cases/<int:case_id>/decline")
+@roles(Role.EXPERT)
+def decline(case_id: int) -> Response:
+    case = case_for(g.db, current_user(), case_id)
+    reason = parse_decline_reason(body())
+    services().cases.decline(case_id, _expert_id(), reason)
+    return _fresh(case)
+
+
+@bp.post("/cases/<int:case_id>/release")
+@roles(Role.EXPERT)
+def release(case_id: int) -> Response:
+    case = case_for(g.db, current_user(), case_id)
+    services().cases.release(case_id, _expert_id())
+    return _fresh(case)
+
+
+@bp.post("/cases/<int:case_id>/report")
+@roles(Role.EXPERT)
+def report(case_id: int) -> tuple[Response, int]:
+    case = case_for(g.db, current_user(), case_id)
+    draft = parse_report(body(), _expert_id())
+    services().cases.file_report(case_id, draft)
+    return _fresh(case), 201
+
+
+@bp.post("/cases/<int:case_id>/cancel")
+@roles(Role.SITE, *STAFF)
+def cancel(case_id: int) -> Response:
+    user = current_user()
+    case = case_for(g.db, user, case_id)
+    services().cases.cancel(case_id, user.username)
+    audit("case.cancel", f"case:{case_id}")
+    g.db.commit()
+    return _fresh(case)
+
+
+@bp.post("/cases/<int:case_id>/acknowledge")
+@roles(Role.SITE)
+def acknowledge(case_id: int) -> Response:
+    user = current_user()
+    case = case_for(g.db, user, case_id)
+    services().cases.acknowledge(case_id, user.username)
+    return _fresh(case)
+
+
+@bp.post("/cases/<int:case_id>/reassign")
+@roles(*STAFF)
+def reassign(case_id: int) -> Response:
+    """To a named expert; `force` assigns even an ineligible one, its reason audited."""
+    user = current_user()
+    case = case_for(g.db, user, case_id)
+    data = body()
+    change = parse_reassignment(g.db, data, user.username)
+    services().cases.reassign(case_id, change)
+    detail = f"to {data['expert']}"
+    if change.force:
+        detail += f", forced: {change.reason}"
+    audit("case.reassign", f"case:{case_id}", detail)
+    g.db.commit()
+    return _fresh(case)
+
+
+@bp.post("/cases/<int:case_id>/priority")
+@roles(Role.SITE, *STAFF)
+def change_priority(case_id: int) -> Response:
+    """The site's promise for the new priority; deadlines count from the request time."""
+    user = current_user()
+    case = case_for(g.db, user, case_id)
+    priority = parse_priority(body())
+    promise = site_promise(case.site, priority)
+    services().cases.change_priority(
+        case_id, PriorityChange(priority, promise.level, list(promise.ladder), user.username)
+    )
+    audit("case.priority", f"case:{case_id}", f"{case.priority} to {priority}")
+    g.db.commit()
+    return _fresh(case)
+
+
+@bp.get("/cases/<int:case_id>/report")
+def get_report(case_id: int) -> Response:
+    case = case_for(g.db, current_user(), case_id)
+    if current_user().role == Role.EXPERT and not _expert_of_case(case):
+        raise Forbidden("only the experts of the case read its report")
+    found = latest_report(case)
+    if found is None:
+        raise NotFound("no report yet")
+    fmt = request.args.get("format", "json")
+    if fmt == "json":
+        return jsonify(report_json(found))
+    return render_report(case, found, fmt)
+
+
+def _expert_id() -> int:
+    expert_id = current_user().expert_id
+    assert expert_id is not None, "an expert login always has an expert"
+    return expert_id
+
+
+def _expert_of_case(case: Case) -> bool:
+    expert_id = current_user().expert_id
+    return case.assigned_expert_id == expert_id or any(
+        r.expert_id == expert_id for r in case.reports
+    )
+
+
+def _answer(case: Case) -> Response:
+    """The case as this user may see it: coordinators see the offers and their reasons."""
+    return jsonify(case_json(case, with_offers=Role(current_user().role) in STAFF))
+
+
+def _fresh(case: Case) -> Response:
+    g.db.expire_all()
+    return _answer(g.db.get_one(Case, case.id))

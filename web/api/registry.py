@@ -1,0 +1,129 @@
+"""Sites (with their contract: service levels and escalation), experts, coordinators."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from flask import Response, g, jsonify
+from sqlalchemy import select
+
+from garde.domain import STAFF, Priority, Role
+from garde.errors import NotFound
+from garde.models import Coordinator, Expert, Site
+from garde.registry import create_coordinator, create_expert, create_site, update_site
+from garde.service_levels import site_promise
+from web.access import roles
+from web.api import body, bp
+from web.audit import audit
+
+
+@bp.post("/sites")
+@roles(*STAFF)
+def add_site() -> tuple[Response, int]:
+    site = create_site(g.db, body())
+    audit("site.create", f"site:{site.code}")
+    g.db.commit()
+    return jsonify(site_json(site)), 201
+
+
+@bp.get("/sites")
+@roles(*STAFF)
+def list_sites() -> Response:
+    return jsonify([site_json(s) for s in g.db.scalars(select(Site).order_by(Site.code))])
+
+
+@bp.get("/sites/<code>")
+@roles(*STAFF)
+def get_site(code: str) -> Response:
+    return jsonify(site_json(_site(code)))
+
+
+@bp.patch("/sites/<code>")
+@roles(*STAFF)
+def patch_site(code: str) -> Response:
+    site = _site(code)
+    data = body()
+    update_site(site, data)
+    audit("site.update", f"site:{site.code}", ", ".join(sorted(data)))
+    g.db.commit()
+    return jsonify(site_json(site))
+
+
+@bp.post("/experts")
+@roles(*STAFF)
+def add_expert() -> tuple[Response, int]:
+    expert = create_expert(g.db, body())
+    audit("expert.create", f"expert:{expert.code}")
+    g.db.commit()
+    return jsonify(expert_json(expert)), 201
+
+
+@bp.get("/experts")
+@roles(*STAFF)
+def list_experts() -> Response:
+    return jsonify([expert_json(e) for e in g.db.scalars(select(Expert).order_by(Expert.code))])
+
+
+@bp.post("/coordinators")
+@roles(Role.ADMIN)
+def add_coordinator() -> tuple[Response, int]:
+    coordinator = create_coordinator(g.db, body())
+    audit("coordinator.create", f"coordinator:{coordinator.code}")
+    g.db.commit()
+    return jsonify(coordinator_json(coordinator)), 201
+
+
+@bp.get("/coordinators")
+@roles(Role.ADMIN)
+def list_coordinators() -> Response:
+    found = g.db.scalars(select(Coordinator).order_by(Coordinator.code))
+    return jsonify([coordinator_json(c) for c in found])
+
+
+def _site(code: str) -> Site:
+    site = g.db.scalar(select(Site).where(Site.code == code))
+    if site is None:
+        raise NotFound(f"no site has the code {code}")
+    return site
+
+
+def site_json(site: Site) -> dict[str, Any]:
+    promises = {p: site_promise(site, p) for p in Priority}
+    return {
+        "code": site.code,
+        "name": site.name,
+        "timezone": site.timezone,
+        "ae_titles": site.ae_titles,
+        "phone": site.phone,
+        "language": site.language,
+        "prices": site.prices,
+        "expert_share_percent": site.expert_share_percent,
+        "service_levels": {p.value: asdict(promise.level) for p, promise in promises.items()},
+        "escalation": {
+            p.value: [str(step) for step in promise.ladder] for p, promise in promises.items()
+        },
+    }
+
+
+def expert_json(expert: Expert) -> dict[str, Any]:
+    return {
+        "code": expert.code,
+        "name": expert.name,
+        "phone": expert.phone,
+        "subspecialties": expert.subspecialties,
+        "modalities": expert.modalities,
+        "sites": sorted(s.code for s in expert.sites),
+        "max_concurrent": expert.max_concurrent,
+    }
+
+
+def coordinator_json(coordinator: Coordinator) -> dict[str, Any]:
+    return {
+        "code": coordinator.code,
+        "name": coordinator.name,
+        "phone": coordinator.phone,
+        "language": coordinator.language,
+        "username": coordinator.user.username if coordinator.user else None,
+        "active": coordinator.active,
+    }

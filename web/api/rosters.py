@@ -1,0 +1,130 @@
+"""Shifts, the on-call list at an instant, an expert's roster as iCalendar."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Response, g, jsonify, request
+from sqlalchemy import select
+
+from garde.domain import MODALITIES, STAFF, CaseStatus, Role
+from garde.errors import Forbidden, NotFound, Unavailable
+from garde.models import Case, Expert, Shift, Site, utcnow
+from garde.validation import Fields
+from rosters.eligibility import on_duty_experts
+from rosters.ical import roster_calendar
+from rosters.shifts import create_shift
+from web import services
+from web.access import current_user, roles
+from web.api import body, bp
+from web.audit import audit
+from web.case_views import iso
+
+log = logging.getLogger(__name__)
+
+
+@bp.post("/shifts")
+@roles(*STAFF)
+def add_shift() -> tuple[Response, int]:
+    shift = create_shift(g.db, body())
+    audit("shift.create", f"shift:{shift.id}")
+    g.db.commit()
+    roster_changed("shift added")
+    return jsonify(shift_json(shift)), 201
+
+
+@bp.get("/shifts")
+@roles(*STAFF)
+def list_shifts() -> Response:
+    f = Fields(request.args)
+    query = select(Shift).order_by(Shift.start)
+    if request.args.get("from"):
+        start = f.instant("from")
+        if start:
+            query = query.where(Shift.end > start)
+    if request.args.get("to"):
+        end = f.instant("to")
+        if end:
+            query = query.where(Shift.start < end)
+    if request.args.get("expert"):
+        query = query.join(Expert).where(Expert.code == request.args["expert"])
+    f.check()
+    return jsonify([shift_json(s) for s in g.db.scalars(query.limit(5000))])
+
+
+@bp.get("/oncall")
+@roles(Role.COORDINATOR, Role.ADMIN, Role.SITE)
+def oncall() -> Response:
+    user = current_user()
+    f = Fields(request.args)
+    site_code = f.text("site", max_len=32, required=user.site_id is None)
+    modality = f.one_of("modality", MODALITIES)
+    at = f.instant("at") if request.args.get("at") else utcnow()
+    site = user.site if user.site_id else g.db.scalar(select(Site).where(Site.code == site_code))
+    if site is None and "site" not in f.errors:
+        f.fail("site", f"no site has the code {site_code}")
+    if user.site and site_code and site_code != user.site.code:
+        raise Forbidden("a site sees only its own on-call list")
+    f.check()
+    assert site is not None and at is not None
+    ranked = on_duty_experts(
+        g.db,
+        site_id=site.id,
+        modality=modality,
+        at=at,
+        subspecialty=request.args.get("subspecialty") or None,
+    )
+    return jsonify(
+        [
+            {
+                "expert": c.code,
+                "name": c.name,
+                "tier": c.tier,
+                "load": c.load,
+                "max_concurrent": c.max_concurrent,
+                "reads_this_shift": c.reads_this_shift,
+                "last_offer_at": iso(c.last_offer_at),
+                "shift_end": iso(c.shift_end),
+            }
+            for c in ranked
+        ]
+    )
+
+
+@bp.get("/experts/<code>/roster.ics")
+@roles(Role.EXPERT, *STAFF)
+def roster_ics(code: str) -> Response:
+    expert = g.db.scalar(select(Expert).where(Expert.code == code))
+    if expert is None:
+        raise NotFound(f"no expert has the code {code}")
+    user = current_user()
+    if user.role == Role.EXPERT and user.expert_id != expert.id:
+        raise Forbidden("an expert sees only their own roster")
+    return Response(roster_calendar(g.db, expert), mimetype="text/calendar")
+
+
+def roster_changed(reason: str) -> None:
+    """Cases waiting for an expert look again at once; if Temporal is away they look again
+    on their own within minutes."""
+    waiting = g.db.scalars(
+        select(Case.id).where(
+            Case.assigned_expert_id.is_(None),
+            Case.status.in_([CaseStatus.REQUESTED.value, CaseStatus.OFFERED.value]),
+            Case.workflow_started_at.is_not(None),
+        )
+    ).all()
+    try:
+        services().cases.roster_changed(waiting, reason)
+    except Unavailable:
+        log.warning("roster changed; %s waiting cases will look again on their own", len(waiting))
+
+
+def shift_json(shift: Shift) -> dict[str, Any]:
+    return {
+        "id": shift.id,
+        "expert": shift.expert.code,
+        "start": iso(shift.start),
+        "end": iso(shift.end),
+        "tier": shift.tier,
+    }
