@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
@@ -26,12 +27,15 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from temporalio.client import Client
 from twilio.request_validator import RequestValidator
 
 from garde.accounts import add_user, create_token
 from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
 from garde.domain import Role
-from garde.temporal import start_dev_server, wait_for_port
+from garde.messages import CaseView
+from garde.models import Case
+from garde.temporal import case_workflow_id, start_dev_server, wait_for_port
 from tests.twilio_double import TwilioDouble
 
 T = TypeVar("T")
@@ -122,6 +126,30 @@ class Stack:
             process.terminate()
         process.wait(timeout=30)
 
+    def view(self, case_id: int) -> CaseView:
+        """What the case's workflow holds true now (its `view` query)."""
+
+        async def query() -> CaseView:
+            client = await Client.connect(
+                self.env["GARDE_TEMPORAL_ADDRESS"], namespace=self.env["GARDE_TEMPORAL_NAMESPACE"]
+            )
+            handle = client.get_workflow_handle(case_workflow_id(case_id))
+            view: CaseView = await handle.query("view", result_type=CaseView)
+            return view
+
+        return asyncio.run(query())
+
+    def agreed(self, case_id: int, timeout: float = 30) -> tuple[Case, CaseView]:
+        """The record and the workflow, once the record has caught up with the workflow."""
+
+        def caught_up() -> tuple[Case, CaseView] | None:
+            view = self.view(case_id)
+            with self.sessions() as s:
+                case = s.get_one(Case, case_id)
+            return (case, view) if case.status_seq == view.seq else None
+
+        return wait_for(caught_up, timeout, f"the record of case {case_id} to catch up")
+
     def api(self, token: str) -> requests.Session:
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {token}"
@@ -165,12 +193,20 @@ class _BaseUrlSession(requests.Session):
         return super().request(method, f"{self.base_url}{url!s}", *args, **kw)
 
 
-def _start_stack(
-    tmp: Path, database_url: str, temporal_address: str, namespace: str, twilio: bool
+def start_stack(
+    tmp: Path,
+    database_url: str,
+    temporal_address: str,
+    namespace: str,
+    twilio: bool,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
     port = free_port()
     env = {
         **os.environ,
+        # The reconciler looks every 2 s instead of every minute: tests need not wait.
+        "GARDE_RECONCILE_EVERY_S": "2",
+        **(extra_env or {}),
         "GARDE_DATA_DIR": str(tmp / "data"),
         "GARDE_DATABASE_URL": database_url,
         "GARDE_TEMPORAL_ADDRESS": temporal_address,
@@ -215,7 +251,7 @@ def stack(
     database_url: str, temporal_address: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
-    yield from _start_stack(
+    yield from start_stack(
         tmp_path_factory.mktemp(f"stack-{backend}"),
         database_url,
         temporal_address,
@@ -230,7 +266,7 @@ def outbox_stack(
 ) -> Iterator[Stack]:
     """A stack with Twilio unset: SMS go to the dev outbox, as on a developer's machine."""
     tmp = tmp_path_factory.mktemp("stack-outbox")
-    yield from _start_stack(
+    yield from start_stack(
         tmp, f"sqlite:///{tmp / 'garde.db'}", temporal_address, "garde-outbox", twilio=False
     )
 
@@ -254,6 +290,7 @@ class Region:
     site_token: str
     site_username: str
     coordinator_token: str
+    admin_token: str
     experts: dict[str, ExpertLogin]
     password: str = "correct horse battery"
 
@@ -317,7 +354,11 @@ def region(stack: Stack) -> Region:
     return make_region(stack)
 
 
-def make_region(stack: Stack, on_duty: tuple[str, ...] = ("alice", "bruno", "chloe")) -> Region:
+def make_region(
+    stack: Stack,
+    on_duty: tuple[str, ...] = ("alice", "bruno", "chloe"),
+    max_concurrent: int = 3,
+) -> Region:
     """Site + experts: alice (primary), bruno (backup) credentialed; chloe on duty elsewhere."""
     tag = secrets.token_hex(3).upper()
     password = "correct horse battery"
@@ -359,7 +400,7 @@ def make_region(stack: Stack, on_duty: tuple[str, ...] = ("alice", "bruno", "chl
                 "modalities": ["CT", "MR"],
                 "subspecialties": ["neuro"],
                 "sites": sites,
-                "max_concurrent": 3,
+                "max_concurrent": max_concurrent,
             },
         )
         assert r.status_code == 201, r.text
@@ -382,4 +423,6 @@ def make_region(stack: Stack, on_duty: tuple[str, ...] = ("alice", "bruno", "chl
     with stack.sessions.begin() as s:
         site_user = add_user(s, f"site-{tag}", password, Role.SITE, site_code=site)
         site_token = create_token(s, site_user)
-    return Region(stack, site, site_token, site_user.username, coordinator_token, experts)
+    return Region(
+        stack, site, site_token, site_user.username, coordinator_token, admin_token, experts
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from tests.conftest import Region
 
 
@@ -19,3 +21,31 @@ def test_case_accepted_by_sms_while_worker_is_down_resumes_on_restart(region: Re
         stack.start("worker")
     accepted = region.wait_status(case["id"], "accepted", timeout=60)
     assert accepted["assigned_expert"] == region.experts["alice"].code
+
+
+def test_action_without_a_worker_gets_a_clear_503_soon_and_never_happens_later(
+    region: Region,
+) -> None:
+    stack = region.stack
+    alice = region.experts["alice"]
+    case = region.submit()
+    region.offer_sms("alice")
+    stack.stop("worker")
+    try:
+        started = time.monotonic()
+        r = stack.api(alice.token).post(f"/api/v1/cases/{case['id']}/accept")
+        waited = time.monotonic() - started
+        assert r.status_code == 503, r.text
+        assert "no worker" in r.json()["error"]
+        assert waited < 15  # a worker is waited for 5 seconds, not 30
+        time.sleep(6)  # past the instant after which the workflow refuses the update
+    finally:
+        stack.start("worker")
+    # The worker is back: the refused acceptance is not applied behind alice's back.
+    view = stack.view(case["id"])
+    time.sleep(3)
+    case_now, view = stack.agreed(case["id"])
+    assert view.holder is None and case_now.assigned_expert_id is None
+    # And the same action now works.
+    r = stack.api(alice.token).post(f"/api/v1/cases/{case['id']}/accept")
+    assert r.status_code == 200, r.text

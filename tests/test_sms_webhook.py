@@ -127,3 +127,33 @@ def test_status_callback_updates_the_message(region: Region) -> None:
         assert s.scalar(select(SmsMessage.status).where(SmsMessage.provider_sid == sent.sid)) == (
             "delivered"
         )
+
+
+def test_yes_and_no_to_one_offer_arriving_together_honour_exactly_one(region: Region) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    case = region.submit()
+    code = region.offer_sms("alice")
+    alice = region.experts["alice"]
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(
+            pool.map(
+                lambda body: region.stack.sms_reply(alice.phone, body).text,
+                ["YES " + code, "NO " + code],
+            )
+        )
+    honoured = [a for a in answers if "confirming" in a or "declined" in a]
+    assert len(honoured) == 1, answers
+    assert any("already answered" in a for a in answers), answers
+    with region.stack.sessions() as s:
+        stored = s.scalars(
+            select(SmsMessage).where(
+                SmsMessage.direction == "in", SmsMessage.from_number == alice.phone
+            )
+        ).all()
+    assert len(stored) == 2  # both kept; one answers the offer
+    assert len([m for m in stored if m.offer_id is not None]) == 1
+    if "confirming" in honoured[0]:
+        region.wait_status(case["id"], "accepted")
+    else:
+        region.offer_sms("bruno")

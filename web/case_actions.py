@@ -14,7 +14,12 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -133,16 +138,14 @@ class CaseActions:
         async def go(client: Client) -> Any:
             handle = client.get_workflow_handle(case_workflow_id(case_id))
             try:
-                update = await asyncio.wait_for(
-                    handle.start_update(
-                        name,
-                        arg,
-                        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-                        result_type=result_type,
-                    ),
-                    WORKER_WAIT.total_seconds(),
+                update = await handle.start_update(
+                    name,
+                    arg,
+                    wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                    result_type=result_type,
+                    rpc_timeout=WORKER_WAIT,
                 )
-            except TimeoutError as e:
+            except WorkflowUpdateRPCTimeoutOrCancelledError as e:
                 raise Unavailable(
                     "no worker is handling cases right now; nothing was changed, "
                     "try again in a moment"
