@@ -1,21 +1,32 @@
-"""The coordinator's pages: the board of open cases and service levels, and recent billing."""
+"""The coordinator's pages: the board (alerts, open cases, service levels, billing) and a
+case with its offers and their reasons, where a coordinator reassigns, reprioritises or
+cancels."""
 
 from __future__ import annotations
 
-from flask import Blueprint, g, render_template
-from sqlalchemy import select
+from typing import Any
 
-from garde.domain import STAFF, CaseStatus
-from garde.models import BillingLine, Case, Offer
-from web import display
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers.response import Response
+
+from garde.domain import STAFF, CaseStatus, Priority
+from garde.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
+from garde.messages import PriorityChange
+from garde.models import Alert, BillingLine, Case, Expert, utcnow
+from garde.service_levels import deadlines, site_promise
+from rosters.eligibility import on_duty_experts
+from web import display, services
 from web.access import case_for, current_user, roles
-from web.case_views import deadlines
+from web.audit import audit
+from web.inputs import parse_priority, parse_reassignment
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 display.install(bp)
 
 CLOSED = [CaseStatus.FINAL.value, CaseStatus.CANCELLED.value]
 BILLING_LINES_SHOWN = 50
+ALERTS_SHOWN = 50
 
 
 @bp.get("/")
@@ -34,6 +45,7 @@ def board() -> str:
     ).all()
     return render_template(
         "coordinator/board.html",
+        alerts=_open_alerts(),
         cases=open_cases,
         breached=breached,
         unassigned=sum(1 for c in open_cases if c.assigned_expert_id is None),
@@ -42,13 +54,117 @@ def board() -> str:
     )
 
 
+@bp.post("/alerts/<int:alert_id>/dismiss")
+@roles(*STAFF)
+def dismiss(alert_id: int) -> Response:
+    """The coordinator has seen it and acts outside Garde: the banner goes."""
+    alert = g.db.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound(f"no alert {alert_id}")
+    if alert.resolved_at is None:
+        alert.resolved_at = utcnow()
+        alert.resolved_by = current_user().username
+        audit("alert.dismiss", f"alert:{alert.id}", alert.kind)
+        g.db.commit()
+    return redirect(url_for("coordinator.board"))
+
+
 @bp.get("/cases/<int:case_id>")
 @roles(*STAFF)
 def case(case_id: int) -> str:
-    found = case_for(g.db, current_user(), case_id)
-    offers = g.db.scalars(
-        select(Offer).where(Offer.case_id == found.id).order_by(Offer.sequence)
-    ).all()
-    return render_template(
-        "coordinator/case.html", case=found, tz=found.site.timezone, offers=offers
+    return _case_page(case_for(g.db, current_user(), case_id))
+
+
+@bp.post("/cases/<int:case_id>/reassign")
+@roles(*STAFF)
+def reassign(case_id: int) -> Response | tuple[str, int]:
+    user = current_user()
+    found = case_for(g.db, user, case_id)
+    values = request.form.to_dict()
+    try:
+        change = parse_reassignment(g.db, values, user.username)
+        services().cases.reassign(found.id, change)
+    except InvalidInput as e:
+        return _case_page(found, values, e.fields), 400
+    except (Conflict, Forbidden, Unavailable) as e:
+        flash(f"Not reassigned: {e.message}.", "error")
+        return _case_page(found, values), e.status
+    detail = f"to {values['expert']}" + (f", forced: {change.reason}" if change.force else "")
+    audit("case.reassign", f"case:{found.id}", detail)
+    g.db.commit()
+    flash(f"Case #{found.id} is now with {values['expert']}; both experts are told.", "info")
+    return redirect(url_for("coordinator.case", case_id=found.id))
+
+
+@bp.post("/cases/<int:case_id>/priority")
+@roles(*STAFF)
+def change_priority(case_id: int) -> Response:
+    user = current_user()
+    found = case_for(g.db, user, case_id)
+    try:
+        priority = parse_priority(request.form)
+        promise = site_promise(found.site, priority)
+        services().cases.change_priority(
+            found.id, PriorityChange(priority, promise.level, list(promise.ladder), user.username)
+        )
+    except (InvalidInput, Conflict, Unavailable) as e:
+        flash(f"Priority not changed: {e.message}.", "error")
+    else:
+        audit("case.priority", f"case:{found.id}", f"{found.priority} to {priority}")
+        g.db.commit()
+        flash(f"Case #{found.id} is now {priority}; its deadlines follow.", "info")
+    return redirect(url_for("coordinator.case", case_id=found.id))
+
+
+@bp.post("/cases/<int:case_id>/cancel")
+@roles(*STAFF)
+def cancel(case_id: int) -> Response:
+    user = current_user()
+    found = case_for(g.db, user, case_id)
+    try:
+        services().cases.cancel(found.id, user.username)
+    except (Conflict, Unavailable) as e:
+        flash(f"Not cancelled: {e.message}.", "error")
+    else:
+        audit("case.cancel", f"case:{found.id}")
+        g.db.commit()
+        flash("Cancellation sent. Every offered expert and the holder are told.", "info")
+    return redirect(url_for("coordinator.case", case_id=found.id))
+
+
+def _case_page(
+    case: Case, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+) -> str:
+    eligible = on_duty_experts(
+        g.db,
+        site_id=case.site_id,
+        modality=case.modality,
+        at=utcnow(),
+        subspecialty=case.subspecialty,
     )
+    shown = {c.expert_id for c in eligible} | {case.assigned_expert_id}
+    others = [
+        e
+        for e in g.db.scalars(select(Expert).where(Expert.active.is_(True)).order_by(Expert.name))
+        if e.id not in shown
+    ]
+    return render_template(
+        "coordinator/case.html",
+        case=case,
+        tz=case.site.timezone,
+        offers=sorted(case.offers, key=lambda o: o.sequence),
+        alerts=_open_alerts(case.id),
+        is_open=CaseStatus(case.status).is_open,
+        eligible=[c for c in eligible if c.expert_id != case.assigned_expert_id],
+        others=others,
+        priorities=[p.value for p in Priority],
+        values=values or {},
+        errors=errors or {},
+    )
+
+
+def _open_alerts(case_id: int | None = None) -> list[Alert]:
+    query = select(Alert).where(Alert.resolved_at.is_(None))
+    if case_id is not None:
+        query = query.where(Alert.case_id == case_id)
+    return list(g.db.scalars(query.order_by(Alert.raised_at.desc()).limit(ALERTS_SHOWN)))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint
 from markupsafe import Markup
 
-from garde.domain import CaseStatus
+from garde.domain import AlertKind, CaseStatus, EventKind
 from garde.models import Case, CaseEvent, utcnow
 from garde.service_levels import Deadline, deadlines
 from web.case_views import iso, timeline
@@ -72,9 +73,81 @@ def next_deadline(case: Case) -> tuple[str, Deadline]:
     return "report", found["report"]
 
 
-def event_label(event: CaseEvent) -> str:
-    name = event.status if event.kind == "status" and event.status else event.kind
-    return name.replace("_", " ").capitalize()
+# What each timeline entry says, beside its time; `{expert}` is the expert it is about.
+_EVENT_LABELS: dict[str, str] = {
+    EventKind.DECLINED: "Declined by {expert}",
+    EventKind.OFFER_EXPIRED: "No answer from {expert}",
+    EventKind.OFFER_UNDELIVERABLE: "SMS to {expert} could not be delivered",
+    EventKind.RELEASED: "Released by {expert}",
+    EventKind.REASSIGNED: "Reassigned to {expert}",
+    EventKind.PRIORITY_CHANGED: "Priority changed",
+    EventKind.COORDINATORS_ALERTED: "Coordinators alerted",
+    EventKind.REMINDER_SENT: "Report reminder sent to {expert}",
+    EventKind.SLA_BREACH: "Service level breached",
+    EventKind.REPORT: "Addendum by {expert}",
+    EventKind.ACKNOWLEDGED: "Critical finding acknowledged",
+}
+_STATUS_LABELS: dict[str, str] = {
+    CaseStatus.REQUESTED: "Requested",
+    CaseStatus.OFFERED: "Offered to {expert}",
+    CaseStatus.ACCEPTED: "Accepted by {expert}",
+    CaseStatus.PRELIMINARY: "Preliminary report by {expert}",
+    CaseStatus.FINAL: "Final report by {expert}",
+    CaseStatus.CANCELLED: "Cancelled",
+}
+ALERT_TEXTS: dict[str, str] = {
+    AlertKind.UNASSIGNED: "still unassigned after the whole ladder",
+    AlertKind.NOBODY_ELIGIBLE: "nobody on duty may read it",
+    AlertKind.ACCEPT_BREACH: "not accepted in time",
+    AlertKind.REPORT_BREACH: "not reported in time",
+    AlertKind.UNREACHABLE: "an expert's phone could not be reached",
+    AlertKind.STUCK: "its progress cannot be saved; it keeps retrying",
+}
+BREACHES = {"accept": "accept deadline passed", "report": "report deadline passed"}
+
+
+def event_label(event: CaseEvent, show_experts: bool = True) -> str:
+    """'Accepted by Dr Claire Martin', 'Offered to an expert' (for a site), 'Requested'."""
+    if event.kind == EventKind.STATUS and event.status:
+        template = _STATUS_LABELS.get(event.status, event.status.capitalize())
+    else:
+        template = _EVENT_LABELS.get(event.kind, event.kind.replace("_", " ").capitalize())
+    if event.expert is None:
+        template = template.replace(" to {expert}", "").replace(" by {expert}", "")
+        template = template.replace(" from {expert}", "").replace("{expert}", "an expert")
+    held = event.status in (CaseStatus.ACCEPTED, CaseStatus.PRELIMINARY, CaseStatus.FINAL)
+    who = event.expert.name if event.expert and (show_experts or held) else "an expert"
+    return template.format(expert=who)
+
+
+def event_detail(event: CaseEvent, show_experts: bool = True) -> str:
+    """The muted words after the label: the step, the channel, the alert, the reason."""
+    if event.kind == EventKind.COORDINATORS_ALERTED:
+        return ALERT_TEXTS.get(event.detail, event.detail)
+    if event.kind == EventKind.SLA_BREACH:
+        return BREACHES.get(event.detail, event.detail)
+    if event.status == CaseStatus.OFFERED and not show_experts:
+        return ""
+    if event.kind == EventKind.DECLINED and not show_experts:
+        return ""
+    return event.detail
+
+
+def why(ranking: dict[str, Any]) -> list[str]:
+    """The ranking's reasons for an offer, as short phrases a coordinator reads at a glance."""
+    if not ranking:
+        return []
+    since = ranking.get("minutes_since_last_offer")
+    phrases = [
+        f"#{ranking.get('rank')} of the eligible",
+        f"{ranking.get('tier')} tier",
+        f"{ranking.get('load')} of {ranking.get('max_concurrent')} cases held",
+        f"{ranking.get('reads_this_shift')} reads this shift",
+        "never offered before" if since is None else f"last offer {duration(since * 60)} before",
+    ]
+    if ranking.get("subspecialty_match"):
+        phrases.append("subspecialty matches")
+    return phrases
 
 
 def money(cents: int, currency: str) -> str:
@@ -88,6 +161,9 @@ def install(bp: Blueprint) -> None:
         ("waited", waited),
         ("money", money),
         ("event_label", event_label),
+        ("event_detail", event_detail),
+        ("why", why),
+        ("duration", duration),
     ):
         bp.add_app_template_filter(f, name)
     for name, g in (
@@ -96,5 +172,7 @@ def install(bp: Blueprint) -> None:
         ("sla_state", sla_state),
         ("due_in", due_in),
         ("next_deadline", next_deadline),
+        ("alert_text", ALERT_TEXTS.get),
+        ("now", utcnow),
     ):
         bp.add_app_template_global(g, name)

@@ -14,7 +14,7 @@ from garde.models import Case, Offer, User
 from web import display, services
 from web.access import case_for, current_user, open_case_ids_for_expert, roles
 from web.case_views import latest_report
-from web.inputs import parse_report
+from web.inputs import parse_decline_reason, parse_report
 
 bp = Blueprint("expert", __name__, url_prefix="/expert")
 display.install(bp)
@@ -74,7 +74,11 @@ def decline(case_id: int) -> Response:
     user = current_user()
     found = case_for(g.db, user, case_id)
     try:
-        services().cases.decline(found.id, _expert_id(user))
+        reason = parse_decline_reason(request.form)
+        services().cases.decline(found.id, _expert_id(user), reason)
+    except InvalidInput as e:
+        flash(f"Not declined: the reason {e.fields.get('reason', 'is not valid')}.", "error")
+        return redirect(url_for("expert.case", case_id=found.id))
     except Conflict:
         flash(f"Case #{found.id} is closed.", "info")
     else:

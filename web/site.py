@@ -8,13 +8,16 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from werkzeug.wrappers.response import Response
 
 from garde.domain import MODALITIES, CaseStatus, Priority, ReportKind, Role
-from garde.errors import Conflict, InvalidInput
+from garde.errors import Conflict, InvalidInput, Unavailable
 from garde.intake import CaseRequest
+from garde.messages import PriorityChange
 from garde.models import Case, Site
+from garde.service_levels import site_promise
 from web import display, services
 from web.access import case_for, current_user, roles, visible_cases
 from web.audit import audit
 from web.case_views import case_json, latest_report
+from web.inputs import parse_priority
 from web.submission import submit_case
 
 bp = Blueprint("site", __name__, url_prefix="/site")
@@ -62,6 +65,7 @@ def case(case_id: int) -> str:
         report=report,
         addenda=[r for r in found.reports if r.kind == ReportKind.ADDENDUM],
         is_open=CaseStatus(found.status).is_open,
+        priorities=[p.value for p in Priority],
         needs_acknowledgement=_needs_acknowledgement(found),
         # What the page polls for: when the API answers differently, the page reloads.
         seen={
@@ -88,6 +92,27 @@ def cancel(case_id: int) -> Response:
         audit("case.cancel", f"case:{found.id}")
         g.db.commit()
         flash("Cancellation sent. The expert, if any, is told.", "info")
+    return redirect(url_for("site.case", case_id=found.id))
+
+
+@bp.post("/cases/<int:case_id>/priority")
+@roles(Role.SITE)
+def change_priority(case_id: int) -> Response:
+    """The site's promise for the new priority; deadlines count from the request time."""
+    user = current_user()
+    found = case_for(g.db, user, case_id)
+    try:
+        priority = parse_priority(request.form)
+        promise = site_promise(found.site, priority)
+        services().cases.change_priority(
+            found.id, PriorityChange(priority, promise.level, list(promise.ladder), user.username)
+        )
+    except (InvalidInput, Conflict, Unavailable) as e:
+        flash(f"Priority not changed: {e.message}.", "error")
+    else:
+        audit("case.priority", f"case:{found.id}", f"{found.priority} to {priority}")
+        g.db.commit()
+        flash(f"The case is now {priority}; its deadlines follow.", "info")
     return redirect(url_for("site.case", case_id=found.id))
 
 

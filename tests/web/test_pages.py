@@ -202,7 +202,84 @@ def test_coordinator_board_shows_open_cases_and_their_service_levels(region: Reg
     assert f"/coordinator/cases/{case['id']}" in page and region.site in page
     detail = board.get(f"/coordinator/cases/{case['id']}")
     assert detail.status_code == 200 and "Timeline" in detail.text
-    assert "/cancel" not in detail.text  # read-only
+    assert "Accept within 10 min" in detail.text and "Report within 30 min" in detail.text
+
+
+def test_coordinator_sees_each_offer_with_its_reasons_and_reassigns_from_the_page(
+    region: Region,
+) -> None:
+    case = region.submit()
+    path = f"/coordinator/cases/{case['id']}"
+    alice, bruno = region.experts["alice"], region.experts["bruno"]
+    board = coordinator(region.stack)
+    page = wait_for(lambda: (p := board.get(path).text) and alice.code in p and p)
+    assert "#1 of the eligible" in page and "primary tier" in page
+    assert "0 of 3 cases held" in page and "never offered before" in page
+    r = board.submit(path, path + "/reassign", {"expert": bruno.code, "reason": ""})
+    assert r.status_code == 302, r.text
+    assert any(f"now with {bruno.code}" in m for m in flashes(board.get(path).text))
+    assert region.case(case["id"])["assigned_expert"] == bruno.code
+    # An ineligible expert without force: the form says why and keeps what was typed.
+    chloe = region.experts["chloe"]
+    r = board.submit(path, path + "/reassign", {"expert": chloe.code, "reason": "covering"})
+    assert r.status_code == 403
+    assert "not eligible" in html.unescape(r.text) and 'value="covering"' in r.text
+    r = board.submit(path, path + "/reassign", {"expert": chloe.code, "force": "true"})
+    assert r.status_code == 400 and "Reason is required to force" in html.unescape(r.text)
+    assert region.case(case["id"])["assigned_expert"] == bruno.code
+
+
+def test_board_shows_an_alert_until_a_coordinator_dismisses_it(stack: Stack) -> None:
+    lonely = make_region(stack, on_duty=())  # nobody on duty may read its cases
+    case = lonely.submit()
+    board = coordinator(stack)
+    page = wait_for(
+        lambda: (p := board.get("/coordinator/").text) and "nobody on duty may read it" in p and p,
+        what="the alert on the board",
+    )
+    assert f"<b>Case #{case['id']}</b>" in page
+    case_page = board.get(f"/coordinator/cases/{case['id']}").text
+    assert "Alert:" in case_page and "Coordinators alerted" in case_page
+    from garde.models import Alert
+
+    with stack.sessions() as s:
+        alert = s.scalars(select(Alert).where(Alert.case_id == case["id"])).one()
+    r = board.submit("/coordinator/", f"/coordinator/alerts/{alert.id}/dismiss", {})
+    assert r.status_code == 302
+    assert f"<b>Case #{case['id']}</b>" not in board.get("/coordinator/").text
+    with stack.sessions() as s:
+        assert s.get_one(Alert, alert.id).resolved_at is not None
+
+
+def test_priority_is_changed_from_the_site_and_coordinator_pages(region: Region) -> None:
+    case = region.submit(priority="routine")
+    site = Browser(region.stack).login(region.site_username)
+    path = f"/site/cases/{case['id']}"
+    assert "Accept within 2 h 00" in site.get(path).text
+    r = site.submit(path, path + "/priority", {"priority": "stat"})
+    assert r.status_code == 302
+    page = site.get(path).text
+    assert any("now stat" in m for m in flashes(page))
+    assert "Accept within 10 min" in page
+    assert region.case(case["id"])["sla"]["accept"]["within_s"] == 600
+    board = coordinator(region.stack)
+    cpath = f"/coordinator/cases/{case['id']}"
+    assert board.submit(cpath, cpath + "/priority", {"priority": "urgent"}).status_code == 302
+    assert region.case(case["id"])["priority"] == "urgent"
+
+
+def test_expert_declines_from_the_case_page_with_a_reason(region: Region) -> None:
+    case = region.submit()
+    region.offer_sms("alice")
+    alice = Browser(region.stack).login(region.experts["alice"].username)
+    path = f"/expert/cases/{case['id']}"
+    r = alice.submit(path, path + "/decline", {"reason": "reading a stroke CT"})
+    assert r.status_code == 302
+    offers = wait_for(lambda: len(o := region.case(case["id"])["offers"]) > 1 and o)
+    assert (offers[0]["outcome"], offers[0]["decline_reason"]) == (
+        "declined",
+        "reading a stroke CT",
+    )
 
 
 def test_dev_outbox_is_absent_when_twilio_is_configured(stack: Stack) -> None:
