@@ -268,3 +268,34 @@ def test_sla_shows_each_deadline_the_time_taken_and_whether_it_was_met(region: R
     assert accept["within_s"] == 1200
     assert 0 <= accept["taken_s"] < 120
     assert accepted["sla"]["report"]["met"] is None
+
+
+def test_a_case_nobody_may_read_alerts_at_once_and_is_offered_when_a_shift_is_added(
+    region: Region,
+) -> None:
+    from tests.conftest import make_region
+
+    lonely = make_region(region.stack, on_duty=())
+    case = lonely.submit()
+    coordinator = region.stack.api(lonely.coordinator_token)
+    alerted = wait_for(
+        lambda: [
+            e for e in lonely.case(case["id"])["timeline"] if e["kind"] == "coordinators_alerted"
+        ],
+        what="the coordinators alerted",
+    )
+    assert alerted[0]["detail"] == "nobody_eligible"
+    now = datetime.now().astimezone()
+    r = coordinator.post(
+        "/api/v1/shifts",
+        json={
+            "expert": lonely.experts["alice"].code,
+            "start": (now - timedelta(minutes=5)).isoformat(),
+            "end": (now + timedelta(hours=8)).isoformat(),
+            "tier": "primary",
+        },
+    )
+    assert r.status_code == 201, r.text
+    # At once, not at the next re-check five minutes later.
+    lonely.offer_sms("alice", timeout=20)
+    assert lonely.case(case["id"])["status"] == "offered"

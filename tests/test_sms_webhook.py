@@ -157,3 +157,35 @@ def test_yes_and_no_to_one_offer_arriving_together_honour_exactly_one(region: Re
         region.wait_status(case["id"], "accepted")
     else:
         region.offer_sms("bruno")
+
+
+def test_an_offer_twilio_reports_undelivered_moves_on_at_once(region: Region) -> None:
+    import requests
+    from twilio.request_validator import RequestValidator
+
+    case = region.submit()
+    region.offer_sms("alice")
+    stack = region.stack
+    assert stack.twilio is not None
+    sent = stack.twilio.to(region.experts["alice"].phone)[-1]
+    url = stack.env["GARDE_PUBLIC_URL"] + "/sms/status"
+    params = {"MessageSid": sent.sid, "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    signature = RequestValidator(stack.twilio.auth_token).compute_signature(url, params)
+    r = requests.post(
+        stack.url + "/sms/status",
+        data=params,
+        headers={"X-Twilio-Signature": signature},
+        timeout=10,
+    )
+    assert r.status_code == 200
+    # Bruno is asked without waiting the five minutes of alice's offer.
+    region.offer_sms("bruno", timeout=20)
+    offers = region.case(case["id"])
+    assert offers["assigned_expert"] is None
+    with stack.sessions() as s:
+        from garde.models import Offer
+
+        statuses = s.scalars(
+            select(Offer.status).where(Offer.case_id == case["id"]).order_by(Offer.sequence)
+        ).all()
+    assert statuses[:2] == ["undeliverable", "open"]
