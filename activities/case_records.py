@@ -7,7 +7,9 @@ older than the one stored (an attempt that lost a race with a later write) is re
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 from temporalio import activity
 
@@ -27,27 +29,26 @@ class CaseRecords:
     def record_case(self, record: CaseRecord) -> bool:
         """Store the workflow's view of the case; False when a newer one is already stored."""
         with rows_must_exist(f"case {record.case_id}"), self._sessions.begin() as s:
-            current = (
-                s.execute(  # type: ignore[attr-defined]
-                    update(Case)
-                    .where(Case.id == record.case_id, Case.status_seq < record.seq)
-                    .values(
-                        status=record.status,
-                        status_seq=record.seq,
-                        assigned_expert_id=record.holder,
-                        priority=record.priority,
-                        offer_timeout_s=record.level.offer_timeout_s,
-                        accept_within_s=record.level.accept_within_s,
-                        report_within_s=record.level.report_within_s,
-                        escalation=[str(step) for step in record.ladder],
-                        accepted_at=record.accepted_at,
-                        reported_at=record.reported_at,
-                        closed_at=record.closed_at,
-                    )
-                    .execution_options(synchronize_session=False)
-                ).rowcount
-                == 1
+            # Only a newer write changes the row: the sequence number guards it, in SQL.
+            newer = (
+                update(Case)
+                .where(Case.id == record.case_id, Case.status_seq < record.seq)
+                .values(
+                    status=record.status,
+                    status_seq=record.seq,
+                    assigned_expert_id=record.holder,
+                    priority=record.priority,
+                    offer_timeout_s=record.level.offer_timeout_s,
+                    accept_within_s=record.level.accept_within_s,
+                    report_within_s=record.level.report_within_s,
+                    escalation=[str(step) for step in record.ladder],
+                    accepted_at=record.accepted_at,
+                    reported_at=record.reported_at,
+                    closed_at=record.closed_at,
+                )
+                .execution_options(synchronize_session=False)
             )
+            current = cast(CursorResult[Any], s.execute(newer)).rowcount == 1
             if not current:
                 s.get_one(Case, record.case_id)  # a missing case fails for good
             self._add_entries(s, record)

@@ -10,16 +10,15 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from sqlalchemy import select
 from werkzeug.wrappers.response import Response
 
-from garde.domain import STAFF, CaseStatus, Priority
+from garde.domain import STAFF, CaseStatus
 from garde.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
-from garde.messages import PriorityChange
 from garde.models import Alert, BillingLine, Case, Expert, utcnow
-from garde.service_levels import deadlines, site_promise
+from garde.service_levels import deadlines
 from rosters.eligibility import on_duty_experts
 from web import display, services
 from web.access import case_for, current_user, roles
 from web.audit import audit
-from web.inputs import parse_priority, parse_reassignment
+from web.inputs import parse_priority_change, parse_reassignment
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 display.install(bp)
@@ -102,17 +101,14 @@ def change_priority(case_id: int) -> Response:
     user = current_user()
     found = case_for(g.db, user, case_id)
     try:
-        priority = parse_priority(request.form)
-        promise = site_promise(found.site, priority)
-        services().cases.change_priority(
-            found.id, PriorityChange(priority, promise.level, list(promise.ladder), user.username)
-        )
+        change = parse_priority_change(found, request.form, user.username)
+        services().cases.change_priority(found.id, change)
     except (InvalidInput, Conflict, Unavailable) as e:
         flash(f"Priority not changed: {e.message}.", "error")
     else:
-        audit("case.priority", f"case:{found.id}", f"{found.priority} to {priority}")
+        audit("case.priority", f"case:{found.id}", f"{found.priority} to {change.priority}")
         g.db.commit()
-        flash(f"Case #{found.id} is now {priority}; its deadlines follow.", "info")
+        flash(f"Case #{found.id} is now {change.priority}; its deadlines follow.", "info")
     return redirect(url_for("coordinator.case", case_id=found.id))
 
 
@@ -157,7 +153,6 @@ def _case_page(
         is_open=CaseStatus(case.status).is_open,
         eligible=[c for c in eligible if c.expert_id != case.assigned_expert_id],
         others=others,
-        priorities=[p.value for p in Priority],
         values=values or {},
         errors=errors or {},
     )

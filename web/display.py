@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import Blueprint
 from markupsafe import Markup
 
-from garde.domain import AlertKind, CaseStatus, EventKind
+from garde.domain import AlertKind, CaseStatus, EventKind, Priority
 from garde.models import Case, CaseEvent, utcnow
 from garde.service_levels import Deadline, deadlines
 from web.case_views import iso, timeline
@@ -176,3 +176,4 @@ def install(bp: Blueprint) -> None:
         ("now", utcnow),
     ):
         bp.add_app_template_global(g, name)
+    bp.app_context_processor(lambda: {"priorities": [p.value for p in Priority]})

@@ -8,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from garde.domain import Priority, ReportKind
-from garde.messages import Reassignment, ReportDraft
-from garde.models import Expert
+from garde.messages import PriorityChange, Reassignment, ReportDraft
+from garde.models import Case, Expert
+from garde.service_levels import site_promise
 from garde.validation import Fields
 
 
@@ -52,9 +53,11 @@ def parse_reassignment(db: Session, data: Any, by: str) -> Reassignment:
     return Reassignment(expert_id, by, reason, force)
 
 
-def parse_priority(data: Any) -> Priority:
+def parse_priority_change(case: Case, data: Any, by: str) -> PriorityChange:
+    """`priority`, with the site's promise for it: its deadlines count from the request."""
     f = Fields(data)
     priority = f.choice("priority", Priority)
     f.check()
     assert priority is not None
-    return priority
+    promise = site_promise(case.site, priority)
+    return PriorityChange(priority, promise.level, list(promise.ladder), by)

@@ -10,14 +10,12 @@ from werkzeug.wrappers.response import Response
 from garde.domain import MODALITIES, CaseStatus, Priority, ReportKind, Role
 from garde.errors import Conflict, InvalidInput, Unavailable
 from garde.intake import CaseRequest
-from garde.messages import PriorityChange
 from garde.models import Case, Site
-from garde.service_levels import site_promise
 from web import display, services
 from web.access import case_for, current_user, roles, visible_cases
 from web.audit import audit
 from web.case_views import case_json, latest_report
-from web.inputs import parse_priority
+from web.inputs import parse_priority_change
 from web.submission import submit_case
 
 bp = Blueprint("site", __name__, url_prefix="/site")
@@ -65,7 +63,6 @@ def case(case_id: int) -> str:
         report=report,
         addenda=[r for r in found.reports if r.kind == ReportKind.ADDENDUM],
         is_open=CaseStatus(found.status).is_open,
-        priorities=[p.value for p in Priority],
         needs_acknowledgement=_needs_acknowledgement(found),
         # What the page polls for: when the API answers differently, the page reloads.
         seen={
@@ -102,17 +99,14 @@ def change_priority(case_id: int) -> Response:
     user = current_user()
     found = case_for(g.db, user, case_id)
     try:
-        priority = parse_priority(request.form)
-        promise = site_promise(found.site, priority)
-        services().cases.change_priority(
-            found.id, PriorityChange(priority, promise.level, list(promise.ladder), user.username)
-        )
+        change = parse_priority_change(found, request.form, user.username)
+        services().cases.change_priority(found.id, change)
     except (InvalidInput, Conflict, Unavailable) as e:
         flash(f"Priority not changed: {e.message}.", "error")
     else:
-        audit("case.priority", f"case:{found.id}", f"{found.priority} to {priority}")
+        audit("case.priority", f"case:{found.id}", f"{found.priority} to {change.priority}")
         g.db.commit()
-        flash(f"The case is now {priority}; its deadlines follow.", "info")
+        flash(f"The case is now {change.priority}; its deadlines follow.", "info")
     return redirect(url_for("site.case", case_id=found.id))
 
 

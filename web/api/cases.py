@@ -9,15 +9,13 @@ from sqlalchemy import select
 from garde.domain import HELD_STATUSES, STAFF, OfferStatus, Role
 from garde.errors import Forbidden, NotFound
 from garde.intake import CaseRequest
-from garde.messages import PriorityChange
 from garde.models import Case, Offer
-from garde.service_levels import site_promise
 from web import services
 from web.access import case_for, current_user, open_case_ids_for_expert, roles, visible_cases
 from web.api import body, bp
 from web.audit import audit
 from web.case_views import case_json, iso, latest_report, report_json
-from web.inputs import parse_decline_reason, parse_priority, parse_reassignment, parse_report
+from web.inputs import parse_decline_reason, parse_priority_change, parse_reassignment, parse_report
 from web.report_formats import render_report
 from web.submission import submit_case
 
@@ -156,12 +154,9 @@ def change_priority(case_id: int) -> Response:
     """The site's promise for the new priority; deadlines count from the request time."""
     user = current_user()
     case = case_for(g.db, user, case_id)
-    priority = parse_priority(body())
-    promise = site_promise(case.site, priority)
-    services().cases.change_priority(
-        case_id, PriorityChange(priority, promise.level, list(promise.ladder), user.username)
-    )
-    audit("case.priority", f"case:{case_id}", f"{case.priority} to {priority}")
+    change = parse_priority_change(case, body(), user.username)
+    services().cases.change_priority(case_id, change)
+    audit("case.priority", f"case:{case_id}", f"{case.priority} to {change.priority}")
     g.db.commit()
     return _fresh(case)
 
