@@ -169,9 +169,11 @@ class Case(Base):
     site: Mapped[Site] = relationship(lazy="joined")
     assigned_expert: Mapped[Expert | None] = relationship(lazy="joined")
     events: Mapped[list[CaseEvent]] = relationship(
-        order_by="CaseEvent.id", back_populates="case", lazy="selectin"
+        order_by="CaseEvent.id", back_populates="case", lazy="select"
     )
-    reports: Mapped[list[Report]] = relationship(order_by="Report.id", lazy="selectin")
+    # Loaded when read: activities load a case many times a night and need neither; lists
+    # of cases ask for them at once (web.access.with_timelines).
+    reports: Mapped[list[Report]] = relationship(order_by="Report.id", lazy="select")
     offers: Mapped[list[Offer]] = relationship(
         order_by="Offer.sequence", back_populates="case", lazy="select"
     )

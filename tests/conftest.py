@@ -74,7 +74,7 @@ def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.wait(timeout=20)
 
 
-def _postgres_database() -> Iterator[str]:
+def postgres_database() -> Iterator[str]:
     name = "garde_test_" + secrets.token_hex(4)
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     try:
@@ -98,7 +98,7 @@ def database_url(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'garde.db'}"
     else:
-        yield from _postgres_database()
+        yield from postgres_database()
 
 
 @dataclass

@@ -13,7 +13,15 @@ from sqlalchemy import select
 
 from garde.models import Case, SmsMessage
 from garde.temporal import start_dev_server
-from tests.conftest import Region, Stack, free_port, make_region, start_stack, wait_for
+from tests.conftest import (
+    Region,
+    Stack,
+    free_port,
+    make_region,
+    postgres_database,
+    start_stack,
+    wait_for,
+)
 
 NAMESPACE = "garde-down"
 
@@ -38,6 +46,15 @@ class TemporalServer:
         self.process.terminate()
         self.process.wait(timeout=30)
         self.process = None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of this test's own: the shared stack's reconciler must not see its cases."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'garde.db'}"
+    else:
+        yield from postgres_database()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any, TypeVar, cast
 
 from flask import g, request, session
 from sqlalchemy import Select, and_, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from garde.accounts import user_for_token
 from garde.domain import CaseStatus, Role
@@ -53,9 +53,14 @@ def roles(*allowed: Role) -> Callable[[F], F]:
     return decorate
 
 
+def with_timelines(query: Select[Case]) -> Select[Case]:
+    """Cases shown with their timeline and reports: both loaded in one query each."""
+    return query.options(selectinload(Case.events), selectinload(Case.reports))
+
+
 def visible_cases(db: Session, user: User) -> Select[Case]:
     """The cases this user may see: all (coordinator), own site's, or offered/held/open to."""
-    query = select(Case).order_by(Case.id.desc())
+    query = with_timelines(select(Case).order_by(Case.id.desc()))
     role = Role(user.role)
     if role in (Role.COORDINATOR, Role.ADMIN):
         return query

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -43,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
         EventKind,
         NoticeKind,
         OfferStatus,
-        Priority,
         ReportKind,
     )
     from garde.messages import (
@@ -76,94 +74,24 @@ with workflow.unsafe.imports_passed_through():
         SmsAnswer,
         TimelineEntry,
     )
-    from garde.service_levels import LadderStep, ServiceLevel
+    from garde.service_levels import LadderStep
     from workflows.policy import MESSAGES, POLICY, RECORDS, Calls
+    from workflows.state import CaseState, DeclineMark, OpenOffer
 
 T = TypeVar("T")
 
 
-@dataclass
-class OpenOffer:
-    offer_id: int
-    expert_id: int
-    outcome: OfferStatus | None = None
-    channel: str | None = None
-    reason: str = ""
-    sent: bool = False
-
-
-@dataclass
-class DeclineMark:
-    """An expert said no (or released the case) in this round of the ladder."""
-
-    expert_id: int
-    round: int
-
-
-@dataclass
-class CaseState:
-    """Everything the workflow knows, in one place: what continue-as-new carries over."""
-
-    case_id: int
-    requested_at: datetime
-    priority: Priority
-    level: ServiceLevel
-    ladder: list[LadderStep]
-    seq: int = 0  # the sequence number of the last write of the case record
-    written: str = ""  # the status and holder of the last write, to skip empty ones
-    holder: int | None = None
-    accepted_at: datetime | None = None  # the first acceptance: what the promise measures
-    reported_at: datetime | None = None
-    closed_at: datetime | None = None
-    # The ladder: where it stands, who was asked in this step, what is open.
-    round: int = 1
-    step: int = 0
-    tried: list[int] = field(default_factory=list)
-    offers_made: int = 0
-    open_offers: list[OpenOffer] = field(default_factory=list)
-    offers_sent_at: datetime | None = None
-    answered_offers: list[int] = field(default_factory=list)
-    declines: list[DeclineMark] = field(default_factory=list)
-    nobody_eligible_since: datetime | None = None
-    roster_version: int = 0
-    levels_version: int = 0
-    # Reporting.
-    preliminary_by: int | None = None
-    filing_final: bool = False
-    final_report_id: int | None = None
-    final_by: int | None = None
-    cancelled_by: str | None = None
-    acknowledged: bool = False
-    # The promise's timers: each fires once.
-    accept_breached: bool = False
-    reminded: bool = False
-    report_breached: bool = False
-    billed: bool = False
-    addenda_until: datetime | None = None
-    notices: int = 0  # numbers the notices and alerts, for their idempotency keys
-
-    @classmethod
-    def at_intake(cls, start: CaseStart) -> CaseState:
-        return cls(
-            case_id=start.case_id,
-            requested_at=start.requested_at,
-            priority=start.priority,
-            level=start.level,
-            ladder=list(start.ladder),
-        )
-
-
 @workflow.defn(name="Case")
 class CaseWorkflow:
-    def __init__(self) -> None:
-        self.state = CaseState(0, datetime.min, Priority.ROUTINE, ServiceLevel(1, 1, 1), [])
-        self._start: CaseStart | None = None
+    @workflow.init
+    def __init__(self, start: CaseStart, carried: CaseState | None = None) -> None:
+        # Here and not in `run`: a signal or update may be handled before `run` starts.
+        self._start = start
+        self.state = carried or CaseState.at_intake(start)
         self._timers_busy = False
 
     @workflow.run
     async def run(self, start: CaseStart, carried: CaseState | None = None) -> str:
-        self._start = start
-        self.state = carried or CaseState.at_intake(start)
         promise = asyncio.create_task(self._keep_the_promise())
         try:
             if carried is None:
@@ -213,10 +141,21 @@ class CaseWorkflow:
                     for c in self._offerable(ranked)
                     if c.ranking.tier.value == step.value and c.expert_id not in st.tried
                 ]
-                if in_turn:
+                if in_turn and not self._time_for_everyone():
                     await self._offer(in_turn[:1], step)
                 else:
                     self._next_step()
+
+    def _time_for_everyone(self) -> bool:
+        """The last offer window before the accept deadline belongs to the broadcast: asking
+        one more expert alone then would let the deadline pass. (Two windows, less a quarter
+        of one for the moments the steps themselves take.) Past the deadline, everyone is
+        asked at once in every round."""
+        st = self.state
+        if st.accepted_at is not None or LadderStep.BROADCAST not in st.ladder[st.step :]:
+            return False
+        left = st.requested_at + st.level.accept_within - workflow.now()
+        return left < st.level.offer_timeout * 1.75
 
     def _next_step(self) -> None:
         self.state.step += 1
@@ -246,9 +185,9 @@ class CaseWorkflow:
         if st.nobody_eligible_since is None:
             st.nobody_eligible_since = workflow.now()
             await self._alert(AlertKind.NOBODY_ELIGIBLE, f"nobody:{st.notices + 1}")
-        version = st.roster_version
+        # A change since the rosters were last read (even during the alert) counts.
         await self._wait(
-            lambda: self._settled() or st.roster_version != version,
+            lambda: self._settled() or st.roster_version != st.roster_read,
             POLICY.recheck_when_nobody_eligible,
         )
 
@@ -328,6 +267,7 @@ class CaseWorkflow:
         await asyncio.gather(*(self._notify(e, NoticeKind.WITHDRAWN) for e in withdrawn))
 
     async def _candidates(self) -> list[RankedExpert]:
+        self.state.roster_read = self.state.roster_version
         ranked: list[RankedExpert] = await self._must(
             Offers.find_candidates, CandidateQuery(self.state.case_id, workflow.now())
         )
@@ -853,7 +793,6 @@ class CaseWorkflow:
         await workflow.wait_condition(
             lambda: workflow.all_handlers_finished() and not self._timers_busy
         )
-        assert self._start is not None
         workflow.continue_as_new(args=[self._start, self.state])
 
 

@@ -35,8 +35,8 @@ class CasePolicy:
 
     def round_pause(self, next_round: int) -> timedelta:
         """The pause before round `next_round` (2, 3, ...): 1, 2, 4, 8 minutes, at most 15."""
-        pause = self.first_round_pause * 2 ** max(0, next_round - 2)
-        return min(pause, self.longest_round_pause)
+        doublings = min(max(0, next_round - 2), 16)  # bounded: rounds go on for days
+        return min(self.first_round_pause * 2**doublings, self.longest_round_pause)
 
 
 POLICY = CasePolicy()

@@ -13,16 +13,17 @@ import json
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import select
-from temporalio.client import Client, WorkflowHandle
+from sqlalchemy import func, select, update
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.sms import TwilioSms
@@ -30,7 +31,19 @@ from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
 from garde.domain import Priority, Tier
 from garde.intake import CaseRequest, case_start, record_case
 from garde.messages import Acceptance, CaseView, ReportDraft, ReportFiled, SmsAnswer
-from garde.models import Alert, Case, CaseEvent, Coordinator, Expert, Offer, Shift, Site
+from garde.models import (
+    Alert,
+    BillingLine,
+    Case,
+    CaseEvent,
+    Coordinator,
+    Expert,
+    Offer,
+    Report,
+    Shift,
+    Site,
+)
+from garde.reconciler import mark_started
 from garde.settings import Settings
 from garde.temporal import case_workflow_id, start_case_workflow, venv_binary
 from garde.worker import build_worker
@@ -142,6 +155,7 @@ class Night:
             case, _ = record_case(s, site, _request(priority))
             start = case_start(case)
         await start_case_workflow(self.client, start)
+        mark_started(self.sessions, start.case_id)
         return start.case_id
 
     def handle(self, case_id: int) -> WorkflowHandle[Any, Any]:
@@ -165,13 +179,56 @@ class Night:
         )
         return filed
 
+    async def refused(self, update: Awaitable[Any]) -> ApplicationError:
+        """The error an update was refused with (the test fails if it was not)."""
+        try:
+            await update
+        except WorkflowUpdateFailedError as e:
+            assert isinstance(e.cause, ApplicationError), e.cause
+            return e.cause
+        raise AssertionError("the update was not refused")
+
+    def end_shift(self, expert: Person, at: datetime) -> None:
+        """The expert's shifts end at `at` (the roster was edited)."""
+        with self.sessions.begin() as s:
+            s.execute(update(Shift).where(Shift.expert_id == expert.id).values(end=at))
+
+    def add_shift(self, expert: Person, tier: Tier = Tier.PRIMARY) -> None:
+        """The expert is on duty from an hour ago, for ten days."""
+        now = datetime.now(UTC)
+        with self.sessions.begin() as s:
+            s.add(
+                Shift(
+                    expert_id=expert.id,
+                    start=now - timedelta(hours=1),
+                    end=now + timedelta(days=10),
+                    tier=tier,
+                )
+            )
+
     async def sleep(self, delta: timedelta) -> None:
         """Let `delta` of workflow time pass (and what it triggers run)."""
         await self.env.sleep(delta)
 
+    async def now(self) -> datetime:
+        """The time-skipping server's clock: the workflows' `now`."""
+        return await self.env.get_current_time()
+
+    async def sleep_until(self, at: datetime) -> None:
+        """Let workflow time pass until `at` (nothing if it has passed)."""
+        left = at - await self.now()
+        if left > timedelta(0):
+            await self.sleep(left)
+
+    async def quiet(self) -> None:
+        """A short real pause: what the workflow would do at once, it has done by then."""
+        await asyncio.sleep(0.5)
+
     # --- watching ------------------------------------------------------------------------
 
-    async def eventually(self, probe: Callable[[], T], what: str, timeout: float = 20.0) -> T:
+    async def eventually(
+        self, probe: Callable[[], T | None | Literal[False]], what: str, timeout: float = 20.0
+    ) -> T:
         """Poll in real time until `probe()` is truthy; its value."""
         deadline = time.monotonic() + timeout
         while True:
@@ -229,6 +286,55 @@ class Night:
     def sms_to(self, person: Person, containing: str = "") -> list[SentMessage]:
         return [m for m in self.twilio.to(person.phone) if containing in m.body]
 
+    async def sms_seen(self, person: Person, containing: str, count: int = 1) -> list[SentMessage]:
+        """Wait for `count` SMS to this person containing the text; all of them."""
+        return await self.eventually(
+            lambda: (found := self.sms_to(person, containing)) and len(found) >= count and found,
+            f"{count} SMS to {person.code} containing {containing!r}",
+        )
+
+    async def alerts_raised(self, case_id: int, kind: str, count: int = 1) -> list[Alert]:
+        return await self.eventually(
+            lambda: (
+                (found := [a for a in self.alerts(case_id) if a.kind == kind])
+                and len(found) >= count
+                and found
+            ),
+            f"{count} {kind} alerts for case {case_id}",
+        )
+
+    async def event_seen(self, case_id: int, kind: str, detail: str | None = None) -> CaseEvent:
+        return await self.eventually(
+            lambda: next(
+                (
+                    e
+                    for e in self.events(case_id)
+                    if e.kind == kind and (detail is None or e.detail == detail)
+                ),
+                None,
+            ),
+            f"a {kind} event for case {case_id}",
+        )
+
+    def reports(self, case_id: int) -> list[Report]:
+        with self.sessions() as s:
+            return list(
+                s.scalars(select(Report).where(Report.case_id == case_id).order_by(Report.id))
+            )
+
+    def billing_lines(self, case_id: int) -> list[BillingLine]:
+        with self.sessions() as s:
+            return list(s.scalars(select(BillingLine).where(BillingLine.case_id == case_id)))
+
+    async def agrees(self, case_id: int) -> CaseView:
+        """The workflow's view, once the record caught up, and the record agreeing with it."""
+        view = await self.settled(case_id)
+        case = self.case(case_id)
+        assert (case.status, case.assigned_expert_id) == (view.status, view.holder), (
+            f"record {case.status}/{case.assigned_expert_id}, workflow {view.status}/{view.holder}"
+        )
+        return view
+
     async def record_history(self, case_id: int, name: str) -> None:
         """With GARDE_RECORD_HISTORIES=1, keep this case's history for the replay test."""
         if not os.environ.get("GARDE_RECORD_HISTORIES"):
@@ -244,7 +350,10 @@ class Night:
 async def night(database_url: str) -> AsyncIterator[Night]:
     """A fresh time-skipping server with the case worker on it."""
     upgrade(database_url)
-    sessions = make_session_factory(make_engine(database_url))
+    engine = make_engine(database_url)
+    sessions = make_session_factory(engine)
+    with sessions() as s:
+        coordinators_before = s.scalar(select(func.max(Coordinator.id))) or 0
     double = TwilioDouble("AC" + secrets.token_hex(16), secrets.token_hex(16)).start()
     settings = Settings.from_env(
         {
@@ -267,6 +376,13 @@ async def night(database_url: str) -> AsyncIterator[Night]:
                     yield Night(env, sessions, double)
     finally:
         double.stop()
+        # Every active coordinator is texted about every alert: this night's coordinators
+        # retire with it, so that later nights text only their own.
+        with sessions.begin() as s:
+            s.execute(
+                update(Coordinator).where(Coordinator.id > coordinators_before).values(active=False)
+            )
+        engine.dispose()
 
 
 def _request(priority: Priority) -> CaseRequest:

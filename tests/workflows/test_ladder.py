@@ -9,6 +9,7 @@ from garde.domain import AlertKind, CaseStatus, OfferStatus, Priority
 from tests.workflows.harness import night, seed_region
 
 MINUTE = timedelta(minutes=1)
+SECOND = timedelta(seconds=1)
 
 
 def test_unanswered_urgent_case_climbs_the_whole_ladder_then_starts_again(
@@ -48,16 +49,212 @@ def test_unanswered_urgent_case_climbs_the_whole_ladder_then_starts_again(
             assert [a.kind for a in alerts] == [AlertKind.UNASSIGNED]
             assert alerts[0].resolved_at is None
 
-            # And after a pause, from the top again.
+            # And after a pause, again: with the accept deadline (20 min) too close for one
+            # expert at a time, everyone is asked at once.
             await n.sleep(MINUTE + timedelta(seconds=1))
-            offers = await n.offers_made(case_id, 5)
-            assert (offers[4].expert_id, offers[4].step, offers[4].round) == (
-                alice.id,
-                "primary",
-                2,
-            )
+            offers = await n.offers_made(case_id, 6)
+            assert {(o.expert_id, o.step, o.round) for o in offers[4:]} == {
+                (alice.id, "broadcast", 2),
+                (bruno.id, "broadcast", 2),
+            }
             view = await n.settled(case_id)
             assert view.status == CaseStatus.OFFERED
             assert n.case(case_id).status == CaseStatus.OFFERED
+
+            # The second round ends with the coordinators alerted again: another alert row
+            # (on the board beside the first) and another SMS.
+            await n.sleep(5 * MINUTE + 5 * SECOND)
+            unassigned = await n.alerts_raised(case_id, AlertKind.UNASSIGNED, 2)
+            assert len(unassigned) == 2
+            assert len({a.key for a in unassigned}) == 2
+            assert all(a.resolved_at is None for a in unassigned)
+            assert len(await n.sms_seen(region.coordinator, "still unassigned", 2)) == 2
+            rounds = [(o.round, o.step) for o in n.offers(case_id)]
+            assert rounds.count((2, "broadcast")) == 2
+            # ... and waits out the pause before round 3.
+            view = await n.agrees(case_id)
+            assert (view.status, view.round) == (CaseStatus.REQUESTED, 3)
+            await n.record_history(case_id, "coordinator_alert")
+
+    asyncio.run(scenario())
+
+
+def test_second_primary_is_asked_after_the_first_and_before_the_backup(
+    database_url: str,
+) -> None:
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            region = seed_region(n.sessions, primary=("alice", "carla"), backup=("bruno",))
+            alice, bruno, carla = (region.experts[x] for x in ("alice", "bruno", "carla"))
+            # Alice already holds a case: with one case less, Carla ranks first.
+            busy = await n.request(region, Priority.URGENT)
+            await n.offers_made(busy, 1)
+            await n.accept(busy, alice)
+            await n.agrees(busy)
+
+            case_id = await n.request(region, Priority.URGENT)
+            offers = await n.offers_made(case_id, 1)
+            assert [(o.expert_id, o.step, o.why["rank"]) for o in offers] == [
+                (carla.id, "primary", 1)
+            ]
+            await n.sleep(5 * MINUTE - 5 * SECOND)
+            await n.quiet()
+            assert len(n.offers(case_id)) == 1
+
+            await n.sleep(6 * SECOND)
+            offers = await n.offers_made(case_id, 2)
+            assert offers[0].status == OfferStatus.EXPIRED
+            assert (offers[1].expert_id, offers[1].step) == (alice.id, "primary")
+            assert offers[1].why["load"] == 1
+            await n.sleep(5 * MINUTE - 5 * SECOND)
+            await n.quiet()
+            assert len(n.offers(case_id)) == 2
+
+            await n.sleep(6 * SECOND)
+            offers = await n.offers_made(case_id, 3)
+            assert offers[1].status == OfferStatus.EXPIRED
+            assert (offers[2].expert_id, offers[2].step) == (bruno.id, "backup")
+            view = await n.agrees(case_id)
+            assert view.open_offers == [offers[2].id]
+
+    asyncio.run(scenario())
+
+
+def test_rounds_start_again_after_a_pause_of_1_2_4_8_then_at_most_15_minutes(
+    database_url: str,
+) -> None:
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            # The site's own ladder and offer timeout for urgent cases: all at once, one minute.
+            region = seed_region(
+                n.sessions,
+                primary=("alice",),
+                backup=("bruno",),
+                service_levels={
+                    "urgent": {
+                        "offer_timeout_s": 60,
+                        "accept_within_s": 3 * 3600,
+                        "report_within_s": 6 * 3600,
+                    }
+                },
+                escalation={"urgent": ["broadcast", "coordinator"]},
+            )
+            case_id = await n.request(region, Priority.URGENT)
+            first = await n.offers_made(case_id, 2)
+            start = first[0].sent_at
+            # Round r + 1 begins one offer timeout and one pause after round r.
+            pauses = [1, 2, 4, 8, 15, 15]
+            await n.sleep_until(start + sum((MINUTE + p * MINUTE for p in pauses), 5 * SECOND))
+            offers = await n.offers_made(case_id, 2 * (len(pauses) + 1))
+
+            by_round: dict[int, list[int]] = {}
+            sent: dict[int, list[float]] = {}
+            for o in offers:
+                assert o.step == "broadcast"
+                assert (o.expires_at - o.sent_at).total_seconds() == 60
+                by_round.setdefault(o.round, []).append(o.expert_id)
+                sent.setdefault(o.round, []).append(o.sent_at.timestamp())
+            assert list(by_round) == list(range(1, len(pauses) + 2))
+            assert all(
+                sorted(ids) == sorted(e.id for e in region.experts.values())
+                for ids in by_round.values()
+            )
+            gaps = [min(sent[r + 1]) - min(sent[r]) for r in range(1, len(pauses) + 1)]
+            assert [round((g - 60) / 60) for g in gaps] == pauses, gaps
+            assert all(abs(g - 60 - p * 60) < 5 for g, p in zip(gaps, pauses, strict=True)), gaps
+
+            # The coordinators were alerted at the end of every round before the last one:
+            # one alert and one SMS each.
+            unassigned = await n.alerts_raised(case_id, AlertKind.UNASSIGNED, len(pauses))
+            assert len(unassigned) == len(pauses)
+            assert len(n.sms_to(region.coordinator, "still unassigned")) == len(pauses)
+            await n.agrees(case_id)
+
+    asyncio.run(scenario())
+
+
+def test_site_ladder_and_service_levels_are_followed_per_priority(database_url: str) -> None:
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            # Stat cases of this site go to the backup tier first, for two minutes, then the
+            # coordinators; urgent cases keep the defaults.
+            region = seed_region(
+                n.sessions,
+                primary=("alice",),
+                backup=("bruno",),
+                service_levels={
+                    "stat": {
+                        "offer_timeout_s": 120,
+                        "accept_within_s": 600,
+                        "report_within_s": 1800,
+                    }
+                },
+                escalation={"stat": ["backup", "coordinator"]},
+            )
+            alice, bruno = region.experts["alice"], region.experts["bruno"]
+            stat = await n.request(region, Priority.STAT)
+            urgent = await n.request(region, Priority.URGENT)
+
+            stat_case, urgent_case = n.case(stat), n.case(urgent)
+            assert (stat_case.offer_timeout_s, stat_case.accept_within_s) == (120, 600)
+            assert stat_case.report_within_s == 1800
+            assert stat_case.escalation == ["backup", "coordinator"]
+            assert (urgent_case.offer_timeout_s, urgent_case.accept_within_s) == (300, 1200)
+            assert urgent_case.escalation == ["primary", "backup", "broadcast", "coordinator"]
+
+            [stat_offer] = await n.offers_made(stat, 1)
+            assert (stat_offer.expert_id, stat_offer.step) == (bruno.id, "backup")
+            assert (stat_offer.expires_at - stat_offer.sent_at).total_seconds() == 120
+            [urgent_offer] = await n.offers_made(urgent, 1)
+            assert (urgent_offer.expert_id, urgent_offer.step) == (alice.id, "primary")
+            assert (urgent_offer.expires_at - urgent_offer.sent_at).total_seconds() == 300
+
+            # After the stat case's two minutes: no other tier, straight to the coordinators.
+            await n.sleep_until(stat_offer.sent_at + 2 * MINUTE - 5 * SECOND)
+            await n.quiet()
+            assert n.alerts(stat) == []
+            await n.sleep_until(stat_offer.sent_at + 2 * MINUTE + 5 * SECOND)
+            [alert] = await n.alerts_raised(stat, AlertKind.UNASSIGNED)
+            assert [(o.expert_id, o.step) for o in n.offers(stat)] == [(bruno.id, "backup")]
+            assert n.offers(stat)[0].status == OfferStatus.EXPIRED
+            # Meanwhile the urgent case still waits for Alice's answer.
+            assert [o.status for o in n.offers(urgent)] == [OfferStatus.OPEN]
+            assert n.alerts(urgent) == []
+            await n.agrees(stat)
+            await n.agrees(urgent)
+
+    asyncio.run(scenario())
+
+
+def test_the_last_offer_window_before_the_accept_deadline_goes_to_everyone(
+    database_url: str,
+) -> None:
+    """Stat: 3-minute offers, accepted within 10. Three primaries one at a time would end at
+    9 minutes; the third window is the broadcast's, so someone may still accept in time."""
+
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            region = seed_region(n.sessions, primary=("alice", "carla", "dora"), backup=())
+            case_id = await n.request(region, Priority.STAT)
+            await n.offers_made(case_id, 1)
+            await n.sleep(3 * MINUTE + SECOND)
+            offers = await n.offers_made(case_id, 2)
+            assert [o.step for o in offers] == ["primary", "primary"]
+            await n.sleep(3 * MINUTE + SECOND)
+            offers = await n.offers_made(case_id, 5)
+            assert [o.step for o in offers[2:]] == ["broadcast"] * 3
+            assert offers[2].sent_at - offers[0].sent_at < timedelta(minutes=7)
+            broadcast = offers[2:]
+            third = next(
+                o for o in broadcast if o.expert_id not in {x.expert_id for x in offers[:2]}
+            )
+            await n.accept(
+                case_id, next(p for p in region.experts.values() if p.id == third.expert_id)
+            )
+            view = await n.agrees(case_id)
+            assert view.holder == third.expert_id
+            assert n.case(case_id).accepted_at - n.case(case_id).requested_at < timedelta(
+                minutes=10
+            )
 
     asyncio.run(scenario())

@@ -11,7 +11,14 @@ from garde.errors import Forbidden, NotFound
 from garde.intake import CaseRequest
 from garde.models import Case, Offer
 from web import services
-from web.access import case_for, current_user, open_case_ids_for_expert, roles, visible_cases
+from web.access import (
+    case_for,
+    current_user,
+    open_case_ids_for_expert,
+    roles,
+    visible_cases,
+    with_timelines,
+)
 from web.api import body, bp
 from web.audit import audit
 from web.case_views import case_json, iso, latest_report, report_json
@@ -51,11 +58,15 @@ def get_case(case_id: int) -> Response:
 def worklist() -> Response:
     user = current_user()
     open_ids = open_case_ids_for_expert(g.db, user)
-    open_cases = g.db.scalars(select(Case).where(Case.id.in_(open_ids)).order_by(Case.id)).all()
+    open_cases = g.db.scalars(
+        with_timelines(select(Case).where(Case.id.in_(open_ids)).order_by(Case.id))
+    ).all()
     held = g.db.scalars(
-        select(Case)
-        .where(Case.assigned_expert_id == user.expert_id, Case.status.in_(HELD_STATUSES))
-        .order_by(Case.id)
+        with_timelines(
+            select(Case)
+            .where(Case.assigned_expert_id == user.expert_id, Case.status.in_(HELD_STATUSES))
+            .order_by(Case.id)
+        )
     ).all()
     offers = g.db.scalars(
         select(Offer)

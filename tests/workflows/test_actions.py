@@ -1,0 +1,195 @@
+"""What people do to a case: reassign (forced or not), release, cancel, and the reports."""
+
+from __future__ import annotations
+
+import asyncio
+
+from garde.domain import CaseStatus, EventKind, OfferStatus, Priority, ReportKind
+from garde.messages import Cancellation, Reassignment, Release
+from tests.workflows.harness import night, seed_region
+
+
+def test_reassign_to_an_eligible_expert_tells_the_previous_holder_and_bills_the_new_one(
+    database_url: str,
+) -> None:
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            region = seed_region(n.sessions, primary=("alice",), backup=("bruno",))
+            alice, bruno = region.experts["alice"], region.experts["bruno"]
+            case_id = await n.request(region, Priority.URGENT)
+            await n.offers_made(case_id, 1)
+            await n.accept(case_id, alice)
+            await n.report(case_id, alice, "preliminary")
+
+            await n.handle(case_id).execute_update(
+                "reassign", Reassignment(bruno.id, "coord-1", "Alice is unwell")
+            )
+            view = await n.agrees(case_id)
+            assert (view.status, view.holder) == (CaseStatus.ACCEPTED, bruno.id)
+            await n.sms_seen(alice, "was reassigned")
+            await n.sms_seen(bruno, "is yours")
+            event = await n.event_seen(case_id, EventKind.REASSIGNED)
+            assert (event.expert_id, event.detail) == (bruno.id, "by coord-1")
+
+            # The case is Bruno's now: Alice cannot file; Bruno's final report is billed to him.
+            refused = await n.refused(n.report(case_id, alice, "final"))
+            assert refused.type == "NotHolder"
+            await n.report(case_id, bruno, "final")
+            [line] = await n.eventually(lambda: n.billing_lines(case_id), "the billing line")
+            assert line.expert_id == bruno.id
+            view = await n.agrees(case_id)
+            assert (view.status, view.holder) == (CaseStatus.FINAL, bruno.id)
+
+    asyncio.run(scenario())
+
+
+def test_reassign_to_an_ineligible_expert_is_refused_unless_forced(database_url: str) -> None:
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            region = seed_region(
+                n.sessions, primary=("alice",), backup=("bruno",), off_duty=("dora",)
+            )
+            alice, dora = region.experts["alice"], region.experts["dora"]
+            case_id = await n.request(region, Priority.URGENT)
+            await n.offers_made(case_id, 1)
+            await n.accept(case_id, alice)
+            handle = n.handle(case_id)
+
+            refused = await n.refused(
+                handle.execute_update("reassign", Reassignment(dora.id, "coord-1", "she knows it"))
+            )
+            assert refused.type == "NotEligible"
+            view = await n.agrees(case_id)
+            assert view.holder == alice.id
+            assert n.sms_to(alice, "was reassigned") == []
+
+            await handle.execute_update(
+                "reassign", Reassignment(dora.id, "coord-1", "she knows it", force=True)
+            )
+            view = await n.agrees(case_id)
+            assert (view.status, view.holder) == (CaseStatus.ACCEPTED, dora.id)
+            event = await n.event_seen(case_id, EventKind.REASSIGNED)
+            assert (event.expert_id, event.detail) == (dora.id, "by coord-1 (forced)")
+            await n.sms_seen(alice, "was reassigned")
+            await n.sms_seen(dora, "is yours")
+
+    asyncio.run(scenario())
+
+
+def test_release_sends_the_case_back_to_the_ladder_without_the_releaser(
+    database_url: str,
+) -> None:
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            region = seed_region(n.sessions, primary=("alice",), backup=("bruno",))
+            alice, bruno = region.experts["alice"], region.experts["bruno"]
+            case_id = await n.request(region, Priority.URGENT)
+            await n.offers_made(case_id, 1)
+            await n.accept(case_id, alice)
+            await n.agrees(case_id)
+
+            await n.handle(case_id).execute_update("release", Release(alice.id))
+            offers = await n.offers_made(case_id, 2)
+            assert (offers[1].expert_id, offers[1].step, offers[1].round) == (
+                bruno.id,
+                "backup",
+                2,
+            )
+            await n.event_seen(case_id, EventKind.RELEASED)
+            view = await n.agrees(case_id)
+            assert (view.status, view.holder) == (CaseStatus.OFFERED, None)
+            assert n.case(case_id).assigned_expert_id is None
+            await n.record_history(case_id, "release")
+
+    asyncio.run(scenario())
+
+
+def test_cancel_during_a_broadcast_withdraws_every_offer_and_tells_each_expert(
+    database_url: str,
+) -> None:
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            region = seed_region(
+                n.sessions,
+                primary=("alice", "carla"),
+                backup=("bruno",),
+                escalation={"urgent": ["broadcast", "coordinator"]},
+            )
+            experts = list(region.experts.values())
+            case_id = await n.request(region, Priority.URGENT)
+            await n.offers_made(case_id, 3)
+            for expert in experts:
+                await n.sms_seen(expert, "Reply YES")
+
+            handle = n.handle(case_id)
+            await handle.signal("cancel", Cancellation("site"))
+            assert await handle.result() == CaseStatus.CANCELLED
+            for expert in experts:
+                await n.sms_seen(expert, "is withdrawn")
+            assert {o.status for o in n.offers(case_id)} == {OfferStatus.WITHDRAWN}
+            view = await n.agrees(case_id)
+            assert (view.status, view.holder, view.open_offers) == (CaseStatus.CANCELLED, None, [])
+            assert n.case(case_id).closed_at is not None
+            await n.record_history(case_id, "cancel")
+
+    asyncio.run(scenario())
+
+
+def test_preliminary_then_final_then_addendum_bills_the_final_reporter_once(
+    database_url: str,
+) -> None:
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            region = seed_region(n.sessions)
+            alice = region.experts["alice"]
+            case_id = await n.request(region, Priority.URGENT)
+            await n.offers_made(case_id, 1)
+            await n.accept(case_id, alice)
+
+            filed = await n.report(case_id, alice, "preliminary")
+            assert filed.status == CaseStatus.PRELIMINARY
+            view = await n.agrees(case_id)
+            assert (view.status, view.holder) == (CaseStatus.PRELIMINARY, alice.id)
+            assert [r.kind for r in n.reports(case_id)] == [ReportKind.PRELIMINARY]
+            assert n.billing_lines(case_id) == []
+
+            # While the final report is filed, the record never says final without it.
+            seen_final_without_report = False
+
+            async def watch() -> None:
+                nonlocal seen_final_without_report
+                while True:
+                    if n.case(case_id).status == CaseStatus.FINAL:
+                        kinds = [r.kind for r in n.reports(case_id)]
+                        seen_final_without_report |= ReportKind.FINAL not in kinds
+                        return
+                    await asyncio.sleep(0.005)
+
+            watcher = asyncio.create_task(watch())
+            filed = await n.report(case_id, alice, "final")
+            assert filed.status == CaseStatus.FINAL
+            await asyncio.wait_for(watcher, 20)
+            assert not seen_final_without_report
+            view = await n.agrees(case_id)
+            assert (view.status, view.holder) == (CaseStatus.FINAL, alice.id)
+            final = next(r for r in n.reports(case_id) if r.id == filed.report_id)
+            assert final.kind == ReportKind.FINAL
+            final_event = next(e for e in n.events(case_id) if e.status == CaseStatus.FINAL)
+            assert final.created_at <= final_event.at
+            [line] = await n.eventually(lambda: n.billing_lines(case_id), "the billing line")
+            assert line.expert_id == alice.id
+
+            filed = await n.report(case_id, alice, "addendum")
+            assert filed.status == CaseStatus.FINAL
+            assert [r.kind for r in n.reports(case_id)] == [
+                ReportKind.PRELIMINARY,
+                ReportKind.FINAL,
+                ReportKind.ADDENDUM,
+            ]
+            await n.event_seen(case_id, EventKind.REPORT, "addendum")
+            view = await n.agrees(case_id)
+            assert view.status == CaseStatus.FINAL
+            assert len(n.billing_lines(case_id)) == 1
+            await n.record_history(case_id, "preliminary_final_addendum")
+
+    asyncio.run(scenario())

@@ -1,0 +1,87 @@
+"""What the case workflow knows, in one place: the state that continue-as-new carries over.
+
+It lives outside the workflow module and is imported through the sandbox: a class defined
+inside the sandbox sees the sandbox's restricted `datetime`, which Temporal's converter does
+not recognise, so a carried `CaseState` could not be decoded by the next run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from garde.domain import OfferStatus, Priority
+from garde.messages import CaseStart
+from garde.service_levels import LadderStep, ServiceLevel
+
+
+@dataclass
+class OpenOffer:
+    offer_id: int
+    expert_id: int
+    outcome: OfferStatus | None = None
+    channel: str | None = None
+    reason: str = ""
+    sent: bool = False
+
+
+@dataclass
+class DeclineMark:
+    """An expert said no (or released the case) in this round of the ladder."""
+
+    expert_id: int
+    round: int
+
+
+@dataclass
+class CaseState:
+    """Everything the workflow knows, in one place: what continue-as-new carries over."""
+
+    case_id: int
+    requested_at: datetime
+    priority: Priority
+    level: ServiceLevel
+    ladder: list[LadderStep]
+    seq: int = 0  # the sequence number of the last write of the case record
+    written: str = ""  # the status and holder of the last write, to skip empty ones
+    holder: int | None = None
+    accepted_at: datetime | None = None  # the first acceptance: what the promise measures
+    reported_at: datetime | None = None
+    closed_at: datetime | None = None
+    # The ladder: where it stands, who was asked in this step, what is open.
+    round: int = 1
+    step: int = 0
+    tried: list[int] = field(default_factory=list)
+    offers_made: int = 0
+    open_offers: list[OpenOffer] = field(default_factory=list)
+    offers_sent_at: datetime | None = None
+    answered_offers: list[int] = field(default_factory=list)
+    declines: list[DeclineMark] = field(default_factory=list)
+    nobody_eligible_since: datetime | None = None
+    roster_version: int = 0  # counts the signals that the rosters changed
+    roster_read: int = 0  # the roster_version when the eligible experts were last read
+    levels_version: int = 0
+    # Reporting.
+    preliminary_by: int | None = None
+    filing_final: bool = False
+    final_report_id: int | None = None
+    final_by: int | None = None
+    cancelled_by: str | None = None
+    acknowledged: bool = False
+    # The promise's timers: each fires once.
+    accept_breached: bool = False
+    reminded: bool = False
+    report_breached: bool = False
+    billed: bool = False
+    addenda_until: datetime | None = None
+    notices: int = 0  # numbers the notices and alerts, for their idempotency keys
+
+    @classmethod
+    def at_intake(cls, start: CaseStart) -> CaseState:
+        return cls(
+            case_id=start.case_id,
+            requested_at=start.requested_at,
+            priority=start.priority,
+            level=start.level,
+            ladder=list(start.ladder),
+        )
