@@ -27,6 +27,7 @@ test: lint
 
 bench: install
 	$(BIN)/python -m bench.lifecycle
+	$(BIN)/python -m bench.simulate_night
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,13 +1,15 @@
 """The baseline: a bare Temporal workflow with the shape of a Garde case, and its driver.
 
-Nothing from Garde is imported here. The workflow runs the same eight activities as an
-accepted-then-final Garde case (workflows/case.py), in the same order, each doing nothing:
+Nothing from Garde is imported here. The workflow runs the same ten activities as a Garde
+case accepted on the web then reported final (workflows/case.py), in the same order, each
+doing nothing, and keeps the same timers:
 
-    run:          record_status(requested), find_candidates, open_offer, send_offer_sms,
-                  [wait for the accept, with the offer timeout as a timer], close_offer,
-                  [wait for the final report], record_billing_line
-    accept:       an update that runs record_status(accepted)
-    file_report:  an update that runs record_report
+    run:          record_case(requested), find_candidates, open_offers, record_case(offered),
+                  send_offer_sms, [wait for the accept, with the offer timeout as a timer],
+                  close_offers, [wait for the final report], record_billing_line
+    beside it:    the service-level timer (the accept deadline), as Garde's promise task
+    accept:       an update that runs check_eligibility, then record_case(accepted)
+    file_report:  an update that runs record_report, then record_case(final)
 
 It completes after billing instead of staying open seven days for addenda. The gap between
 this and Garde is what Garde adds on top of Temporal: HTTP, authorisation, SQL, routing.
@@ -16,6 +18,7 @@ this and Garde is what Garde adds on top of Temporal: HTTP, authorisation, SQL, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -32,16 +35,18 @@ from temporalio.worker import Worker
 T = TypeVar("T")
 TASK_QUEUE = "bench-bare-cases"
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
-ACTIVITY_RETRY = RetryPolicy(  # as Garde's (workflows/policy.py)
+ACTIVITY_RETRY = RetryPolicy(  # as Garde's RECORDS (workflows/policy.py)
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
+    maximum_attempts=6,
 )
 OFFER_TIMEOUT = timedelta(minutes=5)  # Garde's offer timeout for an urgent case
+ACCEPT_WITHIN = timedelta(minutes=20)  # and its accept deadline
 EXPERT_ID = 1
 WAIT_S = 60  # for an offer
 
-# When open_offer ran for each workflow id, by time.monotonic(): activities run in this process.
+# When open_offers ran for each workflow id, by time.monotonic(): activities run in this process.
 offers_opened: dict[str, float] = {}
 
 
@@ -67,7 +72,7 @@ class BareReport:
 
 
 @activity.defn
-async def record_status(key: str) -> None:
+async def record_case(key: str) -> None:
     return None
 
 
@@ -77,7 +82,12 @@ async def find_candidates(key: str) -> list[int]:
 
 
 @activity.defn
-async def open_offer(key: str) -> int:
+async def check_eligibility(key: str) -> bool:
+    return True
+
+
+@activity.defn
+async def open_offers(key: str) -> int:
     offers_opened.setdefault(key, time.monotonic())
     return 1
 
@@ -88,7 +98,7 @@ async def send_offer_sms(key: str) -> None:
 
 
 @activity.defn
-async def close_offer(key: str) -> None:
+async def close_offers(key: str) -> None:
     return None
 
 
@@ -103,11 +113,12 @@ async def record_billing_line(key: str) -> None:
 
 
 ACTIVITIES = [
-    record_status,
+    record_case,
     find_candidates,
-    open_offer,
+    check_eligibility,
+    open_offers,
     send_offer_sms,
-    close_offer,
+    close_offers,
     record_report,
     record_billing_line,
 ]
@@ -123,25 +134,33 @@ class BareCase:
     @workflow.run
     async def run(self, start: BareStart) -> str:
         self.key = start.key
-        await self._activity(record_status)
+        promise = asyncio.create_task(self._keep_the_promise())
+        await self._activity(record_case)
         candidates = await self._activity(find_candidates)
-        await self._activity(open_offer)
+        await self._activity(open_offers)
+        await self._activity(record_case)
         await self._activity(send_offer_sms)
         try:  # as in Garde, the offer waits with a timer that the acceptance cancels
             await workflow.wait_condition(lambda: self.holder in candidates, timeout=OFFER_TIMEOUT)
         except TimeoutError as e:
             raise ApplicationError("nobody accepted the offer", non_retryable=True) from e
-        await self._activity(close_offer)
+        await self._activity(close_offers)
         await workflow.wait_condition(lambda: self.final)
         await self._activity(record_billing_line)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        promise.cancel()
         return "final"
+
+    async def _keep_the_promise(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(lambda: self.final, timeout=ACCEPT_WITHIN)
 
     @workflow.update
     async def accept(self, acceptance: BareAcceptance) -> None:
         self._check_can_accept(acceptance.expert_id)
+        await self._activity(check_eligibility)
         self.holder = acceptance.expert_id
-        await self._activity(record_status)
+        await self._activity(record_case)
 
     @accept.validator
     def _validate_accept(self, acceptance: BareAcceptance) -> None:
@@ -150,8 +169,10 @@ class BareCase:
     @workflow.update
     async def file_report(self, report: BareReport) -> int:
         self._check_report(report)
+        report_id = await self._activity(record_report)
         self.final = True
-        return await self._activity(record_report)
+        await self._activity(record_case)
+        return report_id
 
     @file_report.validator
     def _validate_report(self, report: BareReport) -> None:
