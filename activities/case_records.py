@@ -128,7 +128,7 @@ class CaseRecords:
 def _resolve_alerts(s: Session, record: CaseRecord) -> None:
     """An alert is over once the case has what it lacked: a holder, or an end."""
     if not record.status.is_open:
-        kinds = list(AlertKind)
+        kinds = [k for k in AlertKind if k.settled_by_closing]
     elif record.holder is not None:
         kinds = [k for k in AlertKind if k.settled_by_holder]
     else:

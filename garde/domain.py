@@ -71,6 +71,7 @@ class EventKind(StrEnum):
     DECLINED = "declined"
     OFFER_EXPIRED = "offer_expired"
     OFFER_UNDELIVERABLE = "offer_undeliverable"
+    OFFER_WITHDRAWN = "offer_withdrawn"
     RELEASED = "released"
     REASSIGNED = "reassigned"
     PRIORITY_CHANGED = "priority_changed"
@@ -88,18 +89,18 @@ class AlertKind(StrEnum):
     NOBODY_ELIGIBLE = "nobody_eligible"  # nobody on duty may read it
     ACCEPT_BREACH = "accept_breach"
     REPORT_BREACH = "report_breach"
-    UNREACHABLE = "unreachable"  # an expert's phone could not be reached
+    UNREACHABLE = "unreachable"  # an expert's phone could not be reached: about the expert
     STUCK = "stuck"  # a write keeps failing; the case waits for it
 
     @property
     def settled_by_holder(self) -> bool:
         """Alerts that lose their point once an expert holds the case."""
-        return self in (
-            AlertKind.UNASSIGNED,
-            AlertKind.NOBODY_ELIGIBLE,
-            AlertKind.ACCEPT_BREACH,
-            AlertKind.UNREACHABLE,
-        )
+        return self in (AlertKind.UNASSIGNED, AlertKind.NOBODY_ELIGIBLE, AlertKind.ACCEPT_BREACH)
+
+    @property
+    def settled_by_closing(self) -> bool:
+        """Alerts about the case itself, over when it is; an unreachable phone is not."""
+        return self is not AlertKind.UNREACHABLE
 
 
 class NoticeKind(StrEnum):

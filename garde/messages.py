@@ -180,6 +180,8 @@ class Ranking:
     reads_this_shift: int
     minutes_since_last_offer: int | None
     subspecialty_match: bool | None
+    open_offers: int = 0  # offers of other cases waiting for this expert's answer
+    reachable: bool = True  # False: the latest offer's SMS could not be delivered
 
 
 @dataclass(frozen=True)

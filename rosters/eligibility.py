@@ -2,22 +2,27 @@
 
 Eligible: on a shift covering the instant, active, credentialed for the site, reading the
 modality (and the subspecialty when one is asked), and under their concurrent-case limit.
-Ranked by tier, then current load, then reads this shift, then longest since the last offer.
+Ranked by tier; then whether their phone was reached lately (an expert whose latest offer
+could not be delivered comes after the others); then their load (cases held and offers
+open: cases arriving together go to different experts); then reads this shift; then the
+longest since their last offer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from garde.domain import HELD_STATUSES, Tier
+from garde.domain import HELD_STATUSES, OfferStatus, Tier
 from garde.messages import Ranking
 from garde.models import Case, Expert, Offer, Shift, expert_sites
 
 _TIER_RANK = {Tier.PRIMARY: 0, Tier.BACKUP: 1}
+# An undeliverable offer older than this no longer marks the phone as unreachable.
+UNREACHABLE_FOR = timedelta(hours=12)
 
 
 @dataclass(frozen=True)
@@ -31,11 +36,14 @@ class Candidate:
     reads_this_shift: int
     last_offer_at: datetime | None
     shift_end: datetime
+    open_offers: int = 0
+    reachable: bool = True
 
-    def rank_key(self) -> tuple[int, int, int, float]:
+    def rank_key(self) -> tuple[int, bool, int, int, float]:
         # Never offered sorts first; then the one who waited longest since an offer.
         last = self.last_offer_at.timestamp() if self.last_offer_at else float("-inf")
-        return (_TIER_RANK[self.tier], self.load, self.reads_this_shift, last)
+        busy = self.load + self.open_offers
+        return (_TIER_RANK[self.tier], not self.reachable, busy, self.reads_this_shift, last)
 
     def ranking(self, rank: int, at: datetime, subspecialty: str | None) -> Ranking:
         """The reasons of this candidate's place, as the coordinator reads them."""
@@ -52,6 +60,8 @@ class Candidate:
             reads_this_shift=self.reads_this_shift,
             minutes_since_last_offer=since,
             subspecialty_match=True if subspecialty else None,
+            open_offers=self.open_offers,
+            reachable=self.reachable,
         )
 
 
@@ -103,6 +113,14 @@ def on_duty_experts(
             .group_by(Offer.expert_id)
         ).all()
     )
+    open_offers: dict[int, int] = dict(
+        session.execute(
+            select(Offer.expert_id, func.count())
+            .where(Offer.expert_id.in_(ids), Offer.status == OfferStatus.OPEN)
+            .group_by(Offer.expert_id)
+        ).all()
+    )
+    unreachable = _unreachable(session, ids, at)
     candidates = []
     for expert_id, (shift, expert) in best_shift.items():
         load = loads.get(expert_id, 0)
@@ -127,6 +145,8 @@ def on_duty_experts(
                 reads_this_shift=int(reads or 0),
                 last_offer_at=_as_utc(last),
                 shift_end=shift.end,
+                open_offers=open_offers.get(expert_id, 0),
+                reachable=expert_id not in unreachable,
             )
         )
     return sorted(candidates, key=Candidate.rank_key)
@@ -144,6 +164,24 @@ def is_eligible(session: Session, case: Case, expert_id: int, at: datetime) -> b
         subspecialty=case.subspecialty,
     )
     return any(c.expert_id == expert_id for c in candidates)
+
+
+def _unreachable(session: Session, expert_ids: list[int], at: datetime) -> set[int]:
+    """Experts whose latest offer, lately, could not be delivered to their phone."""
+    latest = (
+        select(func.max(Offer.id))
+        .where(Offer.expert_id.in_(expert_ids), Offer.sent_at <= at)
+        .group_by(Offer.expert_id)
+    )
+    return set(
+        session.scalars(
+            select(Offer.expert_id).where(
+                Offer.id.in_(latest),
+                Offer.status == OfferStatus.UNDELIVERABLE,
+                Offer.sent_at > at - UNREACHABLE_FOR,
+            )
+        )
+    )
 
 
 def _as_utc(value: datetime | None) -> datetime | None:

@@ -231,6 +231,8 @@ def test_offers_show_why_each_expert_was_chosen_to_coordinators_only(region: Reg
         "reads_this_shift": 0,
         "minutes_since_last_offer": None,
         "subspecialty_match": None,
+        "open_offers": 0,
+        "reachable": True,
     }
     seen_by_site = region.stack.api(region.site_token).get(f"/api/v1/cases/{case['id']}").json()
     assert "offers" not in seen_by_site

@@ -78,6 +78,7 @@ _EVENT_LABELS: dict[str, str] = {
     EventKind.DECLINED: "Declined by {expert}",
     EventKind.OFFER_EXPIRED: "No answer from {expert}",
     EventKind.OFFER_UNDELIVERABLE: "SMS to {expert} could not be delivered",
+    EventKind.OFFER_WITHDRAWN: "Offer to {expert} withdrawn",
     EventKind.RELEASED: "Released by {expert}",
     EventKind.REASSIGNED: "Reassigned to {expert}",
     EventKind.PRIORITY_CHANGED: "Priority changed",
@@ -145,6 +146,10 @@ def why(ranking: dict[str, Any]) -> list[str]:
         f"{ranking.get('reads_this_shift')} reads this shift",
         "never offered before" if since is None else f"last offer {duration(since * 60)} before",
     ]
+    if ranking.get("open_offers"):
+        phrases.append(f"{ranking['open_offers']} other offers open")
+    if ranking.get("reachable") is False:
+        phrases.append("SMS failed lately")
     if ranking.get("subspecialty_match"):
         phrases.append("subspecialty matches")
     return phrases

@@ -136,10 +136,13 @@ class CaseWorkflow:
                     await self._offer(everyone, step)
                 self._next_step()
             else:
+                # A phone that failed lately is tried only in the broadcast.
                 in_turn = [
                     c
                     for c in self._offerable(ranked)
-                    if c.ranking.tier.value == step.value and c.expert_id not in st.tried
+                    if c.ranking.tier.value == step.value
+                    and c.ranking.reachable
+                    and c.expert_id not in st.tried
                 ]
                 if in_turn and not self._time_for_everyone():
                     await self._offer(in_turn[:1], step)
@@ -263,7 +266,11 @@ class CaseWorkflow:
         await self._must(Offers.close_offers, OffersClosing(closings))
         await self._write(*entries)
         for o in unreachable:
-            await self._alert(AlertKind.UNREACHABLE, f"unreachable:{o.offer_id}", o.expert_id)
+            # One alert a day per phone, whatever the cases it failed for.
+            day = now.date().isoformat()
+            await self._alert(
+                AlertKind.UNREACHABLE, f"expert-{o.expert_id}:unreachable:{day}", o.expert_id, False
+            )
         await asyncio.gather(*(self._notify(e, NoticeKind.WITHDRAWN) for e in withdrawn))
 
     async def _candidates(self) -> list[RankedExpert]:
@@ -395,8 +402,9 @@ class CaseWorkflow:
         if self._settled() or st.filing_final:
             await self._notify(answer.expert_id, NoticeKind.TAKEN)
         elif not await self._eligible(answer.expert_id, must=True):
-            # A late YES from an expert whose shift ended (or who is at their limit).
-            await self._declined(answer.expert_id, "no longer eligible", "sms")
+            # A late YES from an expert whose shift ended (or who is at their limit): they
+            # said yes, so it is no decline, but their offer ends and the ladder moves on.
+            await self._cannot_take(answer.expert_id)
             await self._notify(answer.expert_id, NoticeKind.NOT_ELIGIBLE)
         elif self._settled() or st.filing_final:
             await self._notify(answer.expert_id, NoticeKind.TAKEN)
@@ -644,6 +652,15 @@ class CaseWorkflow:
                 offer.channel, offer.reason = channel, reason
         await self._write(TimelineEntry(EventKind.DECLINED, None, expert_id, reason))
 
+    async def _cannot_take(self, expert_id: int) -> None:
+        for offer in self.state.open_offers:
+            if offer.expert_id == expert_id and offer.outcome is None:
+                offer.outcome = OfferStatus.WITHDRAWN
+                offer.channel, offer.reason = "sms", "no longer eligible when answered"
+        await self._write(
+            TimelineEntry(EventKind.OFFER_WITHDRAWN, None, expert_id, "no longer eligible")
+        )
+
     async def _take(
         self,
         expert_id: int,
@@ -692,11 +709,14 @@ class CaseWorkflow:
             ),
         )
 
-    async def _alert(self, kind: AlertKind, key: str, expert_id: int | None = None) -> None:
-        """A banner on the coordinators' board and an SMS to each; best effort, never stuck."""
+    async def _alert(
+        self, kind: AlertKind, key: str, expert_id: int | None = None, of_case: bool = True
+    ) -> None:
+        """A banner on the coordinators' board and an SMS to each; best effort, never stuck.
+        The key makes it once only: per case (`of_case`), or across cases."""
         st = self.state
         st.notices += 1
-        alert_key = f"case-{st.case_id}:{key}"
+        alert_key = f"case-{st.case_id}:{key}" if of_case else key
         await self._write(TimelineEntry(EventKind.COORDINATORS_ALERTED, None, expert_id, kind))
         try:
             coordinators: list[int] = await self._call(

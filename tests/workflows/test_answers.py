@@ -246,14 +246,78 @@ def test_a_late_sms_yes_after_the_shift_ended_is_refused(database_url: str) -> N
             await n.answer_sms(case_id, offer, accept=True)
             await n.sms_seen(alice, "no longer take it")
             offers = await n.offers_made(case_id, 2)
+            # Withdrawn, not declined: alice said yes, she is not passed over for it later.
             assert (offers[0].status, offers[0].decline_reason) == (
-                OfferStatus.DECLINED,
-                "no longer eligible",
+                OfferStatus.WITHDRAWN,
+                "no longer eligible when answered",
             )
+            kinds = [e.kind for e in n.events(case_id)]
+            assert "offer_withdrawn" in kinds and "declined" not in kinds
             assert (offers[1].expert_id, offers[1].step) == (bruno.id, "backup")
             assert n.sms_to(alice, "is yours") == []
             view = await n.agrees(case_id)
             assert (view.status, view.holder) == (CaseStatus.OFFERED, None)
             assert n.case(case_id).accepted_at is None
+
+    asyncio.run(scenario())
+
+
+def test_a_phone_that_failed_is_asked_only_in_the_broadcast_and_alerted_once_a_day(
+    database_url: str,
+) -> None:
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            region = seed_region(n.sessions, primary=("alice", "carla"), backup=())
+            alice, carla = region.experts["alice"], region.experts["carla"]
+            n.twilio.refused.add(alice.phone)
+            first = await n.request(region, Priority.URGENT)
+            offers = await n.offers_made(first, 2)
+            dead = next(o for o in offers if o.expert_id == alice.id)
+            assert dead.status == OfferStatus.UNDELIVERABLE
+            await n.accept(first, carla)
+            await n.agrees(first)
+
+            # The next case goes to carla alone first, busy as she is: alice's phone failed.
+            second = await n.request(region, Priority.URGENT)
+            [offer] = await n.offers_made(second, 1)
+            assert (offer.expert_id, offer.step) == (carla.id, "primary")
+            assert offer.why["reachable"] is True
+            # Then the broadcast tries everyone, alice's dead phone too.
+            await n.sleep(5 * MINUTE + SECOND)
+            offers = await n.offers_made(second, 3)
+            assert {o.expert_id for o in offers[1:]} == {alice.id, carla.id}
+            assert {o.step for o in offers[1:]} == {"broadcast"}
+            failed = next(o for o in offers[1:] if o.expert_id == alice.id)
+            assert failed.why["reachable"] is False
+            # The broadcast ends at its timeout (carla does not answer): alice's offer closes
+            # as undeliverable.
+            await n.sleep(5 * MINUTE + SECOND)
+            await n.eventually(
+                lambda: any(
+                    o.id == failed.id and o.status == OfferStatus.UNDELIVERABLE
+                    for o in n.offers(second)
+                ),
+                "the broadcast to alice closed as undeliverable",
+            )
+            # One alert and one SMS about alice's phone, for both cases.
+            alerts = [a for c in (first, second) for a in n.alerts(c)]
+            unreachable = [a for a in alerts if a.kind == AlertKind.UNREACHABLE]
+            assert len(unreachable) == 1 and unreachable[0].expert_id == alice.id
+            assert len(n.sms_to(region.coordinator, "could not be reached")) == 1
+
+    asyncio.run(scenario())
+
+
+def test_cases_arriving_together_go_to_different_experts(database_url: str) -> None:
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            region = seed_region(n.sessions, primary=("alice", "carla"), backup=())
+            first = await n.request(region, Priority.URGENT)
+            [one] = await n.offers_made(first, 1)
+            second = await n.request(region, Priority.URGENT)
+            [two] = await n.offers_made(second, 1)
+            assert one.expert_id != two.expert_id
+            assert two.why["open_offers"] == 0
+            assert two.why["rank"] == 1
 
     asyncio.run(scenario())
