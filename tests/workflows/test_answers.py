@@ -147,7 +147,19 @@ def test_a_decliner_is_skipped_for_the_round_and_asked_again_only_when_nobody_el
 ) -> None:
     async def scenario() -> None:
         async with night(database_url) as n:
-            region = seed_region(n.sessions, primary=("alice",), backup=("bruno",))
+            # An accept deadline far enough not to turn round 2 into a broadcast.
+            region = seed_region(
+                n.sessions,
+                primary=("alice",),
+                backup=("bruno",),
+                service_levels={
+                    "urgent": {
+                        "offer_timeout_s": 300,
+                        "accept_within_s": 3600,
+                        "report_within_s": 7200,
+                    }
+                },
+            )
             alice, bruno = region.experts["alice"], region.experts["bruno"]
             case_id = await n.request(region, Priority.URGENT)
             [offer] = await n.offers_made(case_id, 1)
