@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import secrets
 import socket
@@ -24,21 +25,24 @@ from typing import Any, TypeVar
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 from temporalio.client import Client
 from twilio.request_validator import RequestValidator
+from werkzeug.security import generate_password_hash
 
-from garde.accounts import add_user, create_token
+from garde.accounts import create_token
 from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
 from garde.domain import Role
 from garde.messages import CaseView
-from garde.models import Case
+from garde.models import Case, Expert, Site, User
 from garde.temporal import case_workflow_id, start_dev_server, wait_for_port
 from tests.twilio_double import TwilioDouble
 
 T = TypeVar("T")
+PASSWORD = "correct horse battery"
 GARDE = [sys.executable, "-m", "garde.cli"]
 NAMESPACES = ("garde-sqlite", "garde-postgresql", "garde-outbox")
 POSTGRES_URL = os.environ.get(
@@ -292,7 +296,7 @@ class Region:
     coordinator_token: str
     admin_token: str
     experts: dict[str, ExpertLogin]
-    password: str = "correct horse battery"
+    password: str = PASSWORD
 
     def submit(self, **overrides: Any) -> dict[str, Any]:
         response = self.stack.api(self.site_token).post(
@@ -330,6 +334,34 @@ class Region:
         return message.body.split("Reply YES ")[1].split()[0]
 
 
+@functools.cache
+def _password_hash() -> str:
+    """Hashed once: a real scrypt hash takes a sixth of a second, six times per region."""
+    return generate_password_hash(PASSWORD)
+
+
+def add_login(
+    s: Session,
+    username: str,
+    role: Role,
+    site_code: str | None = None,
+    expert_code: str | None = None,
+) -> User:
+    """A login with the test password, stored as `garde user add` stores it."""
+    user = User(
+        username=username,
+        password_hash=_password_hash(),
+        role=role,
+        site_id=s.scalar(select(Site.id).where(Site.code == site_code)) if site_code else None,
+        expert_id=(
+            s.scalar(select(Expert.id).where(Expert.code == expert_code)) if expert_code else None
+        ),
+    )
+    s.add(user)
+    s.flush()
+    return user
+
+
 def case_request(**overrides: Any) -> dict[str, Any]:
     request = {
         "accession_number": "ACC-" + secrets.token_hex(4),
@@ -361,10 +393,10 @@ def make_region(
 ) -> Region:
     """Site + experts: alice (primary), bruno (backup) credentialed; chloe on duty elsewhere."""
     tag = secrets.token_hex(3).upper()
-    password = "correct horse battery"
+    password = PASSWORD
     with stack.sessions.begin() as s:
-        admin = add_user(s, f"admin-{tag}", password, Role.ADMIN)
-        coordinator = add_user(s, f"coord-{tag}", password, Role.COORDINATOR)
+        admin = add_login(s, f"admin-{tag}", Role.ADMIN)
+        coordinator = add_login(s, f"coord-{tag}", Role.COORDINATOR)
         admin_token = create_token(s, admin)
         coordinator_token = create_token(s, coordinator)
     api = stack.api(admin_token)
@@ -416,12 +448,12 @@ def make_region(
             )
             assert r.status_code == 201, r.text
         with stack.sessions.begin() as s:
-            user = add_user(s, f"{name}-{tag}", password, Role.EXPERT, expert_code=code)
+            user = add_login(s, f"{name}-{tag}", Role.EXPERT, expert_code=code)
             experts[name] = ExpertLogin(
                 code, phone, user.username, password, create_token(s, user), user.expert_id or 0
             )
     with stack.sessions.begin() as s:
-        site_user = add_user(s, f"site-{tag}", password, Role.SITE, site_code=site)
+        site_user = add_login(s, f"site-{tag}", Role.SITE, site_code=site)
         site_token = create_token(s, site_user)
     return Region(
         stack, site, site_token, site_user.username, coordinator_token, admin_token, experts

@@ -10,10 +10,9 @@ from typing import Any
 import requests
 from sqlalchemy import select
 
-from garde.accounts import add_user
 from garde.domain import Role
 from garde.models import SmsMessage
-from tests.conftest import Region, Stack, case_request, make_region, wait_for
+from tests.conftest import Region, Stack, add_login, case_request, make_region, wait_for
 
 PASSWORD = "correct horse battery"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -59,7 +58,7 @@ def flashes(page: str) -> list[str]:
 def coordinator(stack: Stack) -> Browser:
     username = "coord-" + secrets.token_hex(3)
     with stack.sessions.begin() as s:
-        add_user(s, username, PASSWORD, Role.COORDINATOR)
+        add_login(s, username, Role.COORDINATOR)
     return Browser(stack).login(username)
 
 
