@@ -35,10 +35,10 @@ def local_time(value: datetime | None, tz: str, with_date: bool = True) -> Marku
 
 
 def duration(seconds: float) -> str:
-    """A short human duration: '4 min', '1 h 05', '2 d 3 h'."""
+    """A short human duration: '20 s', '4 min', '1 h 05', '2 d 3 h'."""
     minutes = int(abs(seconds)) // 60
     if minutes < 1:
-        return "under a minute"
+        return f"{int(abs(seconds))} s" if seconds else "under a minute"
     if minutes < 60:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
@@ -107,6 +107,33 @@ ALERT_TEXTS: dict[str, str] = {
 BREACHES = {"accept": "accept deadline passed", "report": "report deadline passed"}
 
 
+# The routing's own traffic: a site or an expert needs the steps, not every unanswered offer.
+_ROUTING_DETAIL = {
+    EventKind.OFFER_EXPIRED,
+    EventKind.OFFER_UNDELIVERABLE,
+    EventKind.OFFER_WITHDRAWN,
+    EventKind.DECLINED,
+    EventKind.REMINDER_SENT,
+}
+
+
+def events_shown(case: Case, show_experts: bool = True) -> list[CaseEvent]:
+    """The timeline in order; without `show_experts` (a site, an expert), the routing's
+    traffic is left out and successive offers read as one."""
+    events = timeline(case)
+    if show_experts:
+        return events
+    shown: list[CaseEvent] = []
+    for event in events:
+        if event.kind in _ROUTING_DETAIL:
+            continue
+        offered = event.status == CaseStatus.OFFERED
+        if offered and shown and shown[-1].status == CaseStatus.OFFERED:
+            continue
+        shown.append(event)
+    return shown
+
+
 def event_label(event: CaseEvent, show_experts: bool = True) -> str:
     """'Accepted by Dr Claire Martin', 'Offered to an expert' (for a site), 'Requested'."""
     if event.kind == EventKind.STATUS and event.status:
@@ -173,7 +200,7 @@ def install(bp: Blueprint) -> None:
         bp.add_app_template_filter(f, name)
     for name, g in (
         ("sla", deadlines),
-        ("events_in_order", timeline),
+        ("events_shown", events_shown),
         ("sla_state", sla_state),
         ("due_in", due_in),
         ("next_deadline", next_deadline),

@@ -281,6 +281,12 @@ def test_expert_declines_from_the_case_page_with_a_reason(region: Region) -> Non
         "declined",
         "reading a stroke CT",
     )
+    # The coordinator reads who declined and why; the site reads that its case was offered.
+    board = coordinator(region.stack).get(f"/coordinator/cases/{case['id']}").text
+    assert "Declined by Dr Alice" in board and "reading a stroke CT" in board
+    site = Browser(region.stack).login(region.site_username).get(f"/site/cases/{case['id']}").text
+    assert "Offered to an expert" in site
+    assert "Declined" not in site and "Dr Alice" not in site and "stroke" not in site
 
 
 def test_dev_outbox_is_absent_when_twilio_is_configured(stack: Stack) -> None:
