@@ -91,7 +91,8 @@ def reassign(case_id: int) -> Response | tuple[str, int]:
     detail = f"to {values['expert']}" + (f", forced: {change.reason}" if change.force else "")
     audit("case.reassign", f"case:{found.id}", detail)
     g.db.commit()
-    flash(f"Case #{found.id} is now with {values['expert']}; both experts are told.", "info")
+    told = "both experts are told" if found.assigned_expert_id else "the expert is told"
+    flash(f"Case #{found.id} is now with {values['expert']}; {told}.", "info")
     return redirect(url_for("coordinator.case", case_id=found.id))
 
 
