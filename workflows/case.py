@@ -209,6 +209,12 @@ class CaseWorkflow:
         st.tried.extend(c.expert_id for c in chosen)
         st.open_offers = [OpenOffer(o.offer_id, o.expert_id) for o in opened]
         st.offers_sent_at = now
+        # A NO from the worklist may come while the offer is being opened: it counts.
+        for offer in st.open_offers:
+            for mark in st.declines:
+                if mark.expert_id == offer.expert_id and mark.round == st.round:
+                    offer.outcome = OfferStatus.DECLINED
+                    offer.channel, offer.reason = mark.channel or None, mark.reason
         if not self._settled():
             if len(opened) == 1:
                 await self._write(_status_entry(CaseStatus.OFFERED, opened[0].expert_id, step))
@@ -645,7 +651,7 @@ class CaseWorkflow:
         if self._closed() or st.holder == expert_id:
             return
         if not any(d.expert_id == expert_id and d.round == st.round for d in st.declines):
-            st.declines.append(DeclineMark(expert_id, st.round))
+            st.declines.append(DeclineMark(expert_id, st.round, channel, reason))
         for offer in st.open_offers:
             if offer.expert_id == expert_id and offer.outcome is None:
                 offer.outcome = OfferStatus.DECLINED

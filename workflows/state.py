@@ -31,6 +31,8 @@ class DeclineMark:
 
     expert_id: int
     round: int
+    channel: str = ""
+    reason: str = ""
 
 
 @dataclass

@@ -335,6 +335,18 @@ class Night:
         )
         return view
 
+    async def offers_in_hand(self, case_id: int, offer_ids: list[int]) -> CaseView:
+        """Once the workflow holds these offers open (an offer's row is written before the
+        workflow has it in hand), its view, the record agreeing with it."""
+        deadline = time.monotonic() + 20
+        while True:
+            view = await self.agrees(case_id)
+            if view.open_offers == offer_ids:
+                return view
+            if time.monotonic() > deadline:
+                raise AssertionError(f"open offers {view.open_offers}, expected {offer_ids}")
+            await asyncio.sleep(0.05)
+
     async def record_history(self, case_id: int, name: str) -> None:
         """With GARDE_RECORD_HISTORIES=1, keep this case's history for the replay test."""
         if not os.environ.get("GARDE_RECORD_HISTORIES"):

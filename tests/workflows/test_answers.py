@@ -135,8 +135,7 @@ def test_a_decline_with_a_reason_moves_on_at_once(database_url: str) -> None:
             assert (declined.channel, declined.decline_reason) == ("web", "in theatre")
             event = await n.event_seen(case_id, EventKind.DECLINED)
             assert (event.expert_id, event.detail) == (first.expert_id, "in theatre")
-            view = await n.agrees(case_id)
-            assert view.open_offers == [offers[1].id]
+            await n.offers_in_hand(case_id, [offers[1].id])
             await n.record_history(case_id, "decline_then_next")
 
     asyncio.run(scenario())
@@ -190,8 +189,7 @@ def test_a_decliner_is_skipped_for_the_round_and_asked_again_only_when_nobody_el
             assert [(o.expert_id, o.round) for o in offers[4:]] == [(alice.id, 2)]
             assert offers[4].sent_at - offers[3].sent_at < 10 * SECOND
             assert offers[3].decline_reason == "at my limit"
-            view = await n.agrees(case_id)
-            assert view.open_offers == [offers[4].id]
+            await n.offers_in_hand(case_id, [offers[4].id])
 
     asyncio.run(scenario())
 
@@ -217,8 +215,7 @@ def test_an_offer_twilio_refuses_moves_on_at_once_and_alerts_the_coordinators(
             await n.event_seen(case_id, EventKind.OFFER_UNDELIVERABLE)
             await n.sms_seen(bruno, "Reply YES")
             assert n.sms_to(alice) == []
-            view = await n.agrees(case_id)
-            assert view.open_offers == [offers[1].id]
+            await n.offers_in_hand(case_id, [offers[1].id])
 
     asyncio.run(scenario())
 

@@ -114,8 +114,7 @@ def test_second_primary_is_asked_after_the_first_and_before_the_backup(
             offers = await n.offers_made(case_id, 3)
             assert offers[1].status == OfferStatus.EXPIRED
             assert (offers[2].expert_id, offers[2].step) == (bruno.id, "backup")
-            view = await n.agrees(case_id)
-            assert view.open_offers == [offers[2].id]
+            await n.offers_in_hand(case_id, [offers[2].id])
 
     asyncio.run(scenario())
 
