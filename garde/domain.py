@@ -36,6 +36,23 @@ class Tier(StrEnum):
     BACKUP = "backup"
 
 
+class ShiftSource(StrEnum):
+    """Where a shift came from."""
+
+    MANUAL = "manual"
+    ROTATION = "rotation"
+    IMPORT = "import"
+    OVERRIDE = "override"
+
+
+class SwapStatus(StrEnum):
+    PENDING = "pending"  # waiting for the other expert
+    ACCEPTED = "accepted"  # the other expert said yes; waiting for a coordinator
+    APPLIED = "applied"
+    REFUSED = "refused"
+    CANCELLED = "cancelled"
+
+
 class ReportKind(StrEnum):
     PRELIMINARY = "preliminary"
     FINAL = "final"
@@ -59,9 +76,6 @@ class Role(StrEnum):
 
 
 STAFF = (Role.COORDINATOR, Role.ADMIN)
-
-
-MODALITIES = ("CT", "MR", "CR", "DX", "US", "NM", "PT", "XA", "MG")
 
 
 class EventKind(StrEnum):
@@ -91,6 +105,7 @@ class AlertKind(StrEnum):
     REPORT_BREACH = "report_breach"
     UNREACHABLE = "unreachable"  # an expert's phone could not be reached: about the expert
     STUCK = "stuck"  # a write keeps failing; the case waits for it
+    COVERAGE_GAP = "coverage_gap"  # no primary on duty ahead: about the roster, no case
 
     @property
     def settled_by_holder(self) -> bool:

@@ -9,11 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from garde.domain import MODALITIES, CaseStatus, Priority
+from garde.domain import CaseStatus, Priority
 from garde.messages import CaseStart
 from garde.models import Case, Site, utcnow
 from garde.service_levels import case_promise, site_promise
 from garde.validation import DICOM_UID, E164, Fields
+from garde.vocabulary import MODALITIES
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -50,11 +51,16 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
 
 
+# An expert's credential at a site, valid between two dates of the site's zone (inclusive;
+# none: without limit). `Expert.sites` writes rows without dates; `Credential` reads and
+# writes the dates.
 expert_sites = Table(
     "expert_sites",
     Base.metadata,
     Column("expert_id", ForeignKey("experts.id", ondelete="CASCADE"), primary_key=True),
     Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("valid_from", Date, nullable=True),
+    Column("valid_until", Date, nullable=True),
 )
 
 
@@ -90,8 +96,25 @@ class Expert(Base):
     modalities: Mapped[list[str]] = mapped_column(default=list)
     max_concurrent: Mapped[int] = mapped_column(default=2)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    language: Mapped[str] = mapped_column(String(2), default="fr")
+    # The zone the expert lives in: their shifts and calendar feed are shown in it.
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sites: Mapped[list[Site]] = relationship(secondary=expert_sites, lazy="selectin")
+    credentials: Mapped[list[Credential]] = relationship(
+        viewonly=True, lazy="selectin", order_by="Credential.site_id"
+    )
+
+
+class Credential(Base):
+    """An expert may read for a site between `valid_from` and `valid_until` (site dates)."""
+
+    __table__ = expert_sites
+    expert_id: Mapped[int]
+    site_id: Mapped[int]
+    valid_from: Mapped[date | None]
+    valid_until: Mapped[date | None]
+    site: Mapped[Site] = relationship(lazy="joined", viewonly=True)
 
 
 class User(Base):
@@ -119,15 +142,133 @@ class ApiToken(Base):
 
 
 class Shift(Base):
+    """An expert on call at a tier between two instants (a shift lasts at most 48 hours,
+    so that "who is on duty at t" reads only shifts starting in the 48 hours before t).
+
+    `source` says where it came from (ShiftSource). A rotation's shift keeps its rotation
+    and its `slot` (the local date it starts on): generating again finds it instead of
+    adding a copy, and leaves it alone once `edited` by hand. An imported one keeps the
+    event it came from (`import_uid`); an override's, its override.
+    """
+
     __tablename__ = "shifts"
-    __table_args__ = (Index("ix_shifts_window", "start", "end"),)
+    __table_args__ = (
+        Index("ix_shifts_window", "start", "end"),
+        Index("ix_shifts_expert_start", "expert_id", "start"),
+        UniqueConstraint("rotation_id", "slot", name="uq_shifts_rotation_slot"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id", ondelete="CASCADE"))
     start: Mapped[datetime]
     end: Mapped[datetime]
     tier: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16), default="manual")
+    rotation_id: Mapped[int | None] = mapped_column(ForeignKey("rotations.id", ondelete="SET NULL"))
+    slot: Mapped[date | None]
+    edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    override_id: Mapped[int | None] = mapped_column(
+        ForeignKey("overrides.id", ondelete="CASCADE"), index=True
+    )
+    import_uid: Mapped[str | None] = mapped_column(String(255), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expert: Mapped[Expert] = relationship(lazy="joined")
+
+
+class Rotation(Base):
+    """A recurring pattern that generates shifts: on `days` (MO…SU) from `start_time` to
+    `end_time` local to `timezone` (an end before the start ends the next day), handed to
+    the next of `expert_ids` every `handoff_every_days` days counted from `valid_from`.
+
+    `skipped` lists the slots (ISO dates) whose shift a coordinator deleted: generating
+    again does not bring them back.
+    """
+
+    __tablename__ = "rotations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    tier: Mapped[str] = mapped_column(String(16))
+    timezone: Mapped[str] = mapped_column(String(64))
+    days: Mapped[list[str]] = mapped_column(default=list)
+    start_time: Mapped[str] = mapped_column(String(5))
+    end_time: Mapped[str] = mapped_column(String(5))
+    handoff_every_days: Mapped[int] = mapped_column(default=7)
+    expert_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    valid_from: Mapped[date]
+    valid_until: Mapped[date]
+    skipped: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Override(Base):
+    """`expert_id` takes over from `replaces_id` between two instants: the replaced expert is
+    off duty then, whatever their shifts, and the replacing one holds their tier (as shifts
+    of source "override"). A swap between two experts is applied as overrides
+    (`created_by` "swap:ID")."""
+
+    __tablename__ = "overrides"
+    __table_args__ = (Index("ix_overrides_replaces_window", "replaces_id", "start", "end"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id", ondelete="CASCADE"))
+    replaces_id: Mapped[int] = mapped_column(ForeignKey("experts.id", ondelete="CASCADE"))
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expert: Mapped[Expert] = relationship(foreign_keys=[expert_id], lazy="joined")
+    replaces: Mapped[Expert] = relationship(foreign_keys=[replaces_id], lazy="joined")
+
+
+class Unavailability(Base):
+    """Leave, sickness, a conference: the expert is off duty in the interval, whatever their
+    shifts; a shift it uncovers shows as a gap."""
+
+    __tablename__ = "unavailability"
+    __table_args__ = (Index("ix_unavailability_expert_window", "expert_id", "start", "end"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id", ondelete="CASCADE"))
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expert: Mapped[Expert] = relationship(lazy="joined")
+
+
+class SwapRequest(Base):
+    """One expert asks another to take a shift of theirs (and, for a swap, to give one back).
+    Pending until the other accepts; then, when the region asks for it, until a coordinator
+    approves; applied as overrides, all at once."""
+
+    __tablename__ = "swap_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shift_id: Mapped[int] = mapped_column(ForeignKey("shifts.id", ondelete="CASCADE"))
+    requester_id: Mapped[int] = mapped_column(ForeignKey("experts.id", ondelete="CASCADE"))
+    other_id: Mapped[int] = mapped_column(ForeignKey("experts.id", ondelete="CASCADE"))
+    other_shift_id: Mapped[int | None] = mapped_column(ForeignKey("shifts.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    shift: Mapped[Shift] = relationship(foreign_keys=[shift_id], lazy="joined")
+    other_shift: Mapped[Shift | None] = relationship(foreign_keys=[other_shift_id], lazy="joined")
+    requester: Mapped[Expert] = relationship(foreign_keys=[requester_id], lazy="joined")
+    other: Mapped[Expert] = relationship(foreign_keys=[other_id], lazy="joined")
+
+
+class CalendarFeed(Base):
+    """A secret URL a phone calendar subscribes to without a login: one expert's shifts, or
+    the whole region's (`expert_id` none). Revoked feeds answer 404."""
+
+    __tablename__ = "calendar_feeds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    expert_id: Mapped[int | None] = mapped_column(
+        ForeignKey("experts.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    expert: Mapped[Expert | None] = relationship(lazy="joined")
 
 
 class Case(Base):
@@ -312,6 +453,8 @@ class Alert(Base):
     raised_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None] = mapped_column(index=True)
     resolved_by: Mapped[str | None] = mapped_column(String(64))
+    # What the banner says when the alert is about no case (a coverage gap).
+    detail: Mapped[str] = mapped_column(String(500), default="")
     case: Mapped[Case | None] = relationship(lazy="joined")
     expert: Mapped[Expert | None] = relationship(lazy="joined")
 

@@ -7,10 +7,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from garde.domain import MODALITIES, Role
+from garde.domain import Role
 from garde.models import Coordinator, Expert, Site, User
 from garde.service_levels import parse_escalation, parse_service_levels
 from garde.validation import AE_TITLE, CODE, E164, Fields
+from garde.vocabulary import MODALITIES
 
 LANGUAGES = ("fr", "en")
 

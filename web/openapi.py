@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from garde.domain import MODALITIES, CaseStatus, EventKind, OfferStatus, Priority, ReportKind, Tier
+from garde.domain import CaseStatus, EventKind, OfferStatus, Priority, ReportKind, Tier
 from garde.service_levels import LadderStep
+from garde.vocabulary import MODALITIES
 
 JSON = dict[str, Any]
 

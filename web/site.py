@@ -7,10 +7,11 @@ from typing import Any
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers.response import Response
 
-from garde.domain import MODALITIES, CaseStatus, Priority, ReportKind, Role
+from garde.domain import CaseStatus, Priority, ReportKind, Role
 from garde.errors import Conflict, InvalidInput, Unavailable
 from garde.intake import CaseRequest
 from garde.models import Case, Site
+from garde.vocabulary import MODALITIES
 from web import display, services
 from web.access import case_for, current_user, roles, visible_cases
 from web.audit import audit

@@ -8,10 +8,11 @@ from typing import Any
 from flask import Response, g, jsonify, request
 from sqlalchemy import select
 
-from garde.domain import MODALITIES, STAFF, CaseStatus, Role
+from garde.domain import STAFF, CaseStatus, Role
 from garde.errors import Forbidden, NotFound, Unavailable
 from garde.models import Case, Expert, Shift, Site, utcnow
 from garde.validation import Fields
+from garde.vocabulary import MODALITIES
 from rosters.eligibility import on_duty_experts
 from rosters.ical import roster_calendar
 from rosters.shifts import create_shift
