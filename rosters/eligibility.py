@@ -1,24 +1,46 @@
-"""Who may read a case right now, best first.
+"""Who may read a case right now, best first: the one answer of routing, `/oncall` and the
+worklist.
 
-Eligible: on a shift covering the instant, active, credentialed for the site, reading the
-modality (and the subspecialty when one is asked), and under their concurrent-case limit.
+Eligible at an instant: on a shift covering it (start <= at < end), active, credentialed for
+the site on the site's local date, reading the modality (and the subspecialty when one is
+asked), neither unavailable nor replaced by an override then, and under their
+concurrent-case limit. All of that is one SQL query: shifts are read through their (start,
+end) index over the 48 hours before the instant (a shift lasts at most `MAX_SHIFT`), the
+vocabularies are filtered in the JSON lists, and the exclusions are NOT EXISTS subqueries.
+
 Ranked by tier; then whether their phone was reached lately (an expert whose latest offer
 could not be delivered comes after the others); then their load (cases held and offers
 open: cases arriving together go to different experts); then reads this shift; then the
-longest since their last offer.
+longest since their last offer; then the code, so that the order is always the same.
+
+The condition builders (`covering`, `overlapping`, `listed`, `credential_valid`,
+`unavailable`, `replaced`) are public so that coverage says "on duty" the same way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, cast, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from garde.domain import HELD_STATUSES, OfferStatus, Tier
 from garde.messages import Ranking
-from garde.models import Case, Expert, Offer, Shift, expert_sites
+from garde.models import (
+    Case,
+    Credential,
+    Expert,
+    Offer,
+    Override,
+    Shift,
+    Site,
+    Unavailability,
+)
+from rosters.shifts import MAX_SHIFT
 
 _TIER_RANK = {Tier.PRIMARY: 0, Tier.BACKUP: 1}
 # An undeliverable offer older than this no longer marks the phone as unreachable.
@@ -38,12 +60,20 @@ class Candidate:
     shift_end: datetime
     open_offers: int = 0
     reachable: bool = True
+    subspecialties: tuple[str, ...] = ()
 
-    def rank_key(self) -> tuple[int, bool, int, int, float]:
+    def rank_key(self) -> tuple[int, bool, int, int, float, str]:
         # Never offered sorts first; then the one who waited longest since an offer.
         last = self.last_offer_at.timestamp() if self.last_offer_at else float("-inf")
         busy = self.load + self.open_offers
-        return (_TIER_RANK[self.tier], not self.reachable, busy, self.reads_this_shift, last)
+        return (
+            _TIER_RANK[self.tier],
+            not self.reachable,
+            busy,
+            self.reads_this_shift,
+            last,
+            self.code,
+        )
 
     def ranking(self, rank: int, at: datetime, subspecialty: str | None) -> Ranking:
         """The reasons of this candidate's place, as the coordinator reads them."""
@@ -59,10 +89,70 @@ class Candidate:
             max_concurrent=self.max_concurrent,
             reads_this_shift=self.reads_this_shift,
             minutes_since_last_offer=since,
-            subspecialty_match=True if subspecialty else None,
+            subspecialty_match=(subspecialty in self.subspecialties) if subspecialty else None,
             open_offers=self.open_offers,
             reachable=self.reachable,
         )
+
+
+# Conditions shared with coverage -------------------------------------------------------
+
+
+def covering(start: Any, end: Any, at: datetime) -> ColumnElement[bool]:
+    """The interval [start, end) holds the instant: a shift ending at 08:00 is over at 08:00."""
+    return and_(start <= at, end > at)
+
+
+def overlapping(start: Any, end: Any, lo: datetime, hi: datetime) -> ColumnElement[bool]:
+    """The interval [start, end) shares time with [lo, hi)."""
+    return and_(start < hi, end > lo)
+
+
+def listed(column: Any, word: str, dialect: str) -> ColumnElement[bool]:
+    """The JSON list in `column` (an expert's modalities or subspecialties) holds `word`.
+
+    PostgreSQL reads it as jsonb (`?`); SQLite expands it with json_each."""
+    if dialect == "postgresql":
+        return cast(column, JSONB).has_key(word)
+    items = func.json_each(column).table_valued("value")
+    return exists().select_from(items).where(items.c.value == word)
+
+
+def credential_valid(on: date) -> ColumnElement[bool]:
+    """A credential counts on that date of the site's zone (both bounds inclusive; none:
+    without limit)."""
+    return and_(
+        or_(Credential.valid_from.is_(None), Credential.valid_from <= on),
+        or_(Credential.valid_until.is_(None), Credential.valid_until >= on),
+    )
+
+
+def unavailable(expert_id: Any, at: datetime, until: datetime | None = None) -> ColumnElement[bool]:
+    """The expert is on leave at `at` (or at some time of [at, until))."""
+    when = (
+        covering(Unavailability.start, Unavailability.end, at)
+        if until is None
+        else overlapping(Unavailability.start, Unavailability.end, at, until)
+    )
+    return exists().where(Unavailability.expert_id == expert_id, when)
+
+
+def replaced(expert_id: Any, at: datetime, until: datetime | None = None) -> ColumnElement[bool]:
+    """Another expert takes over from this one at `at` (or at some time of [at, until))."""
+    when = (
+        covering(Override.start, Override.end, at)
+        if until is None
+        else overlapping(Override.start, Override.end, at, until)
+    )
+    return exists().where(Override.replaces_id == expert_id, when)
+
+
+def site_date(site: Site, at: datetime) -> date:
+    """The date `at` falls on in the site's zone: what a credential's dates are counted in."""
+    return at.astimezone(ZoneInfo(site.timezone)).date()
+
+
+# The answer ----------------------------------------------------------------------------
 
 
 def on_duty_experts(
@@ -73,82 +163,80 @@ def on_duty_experts(
     at: datetime,
     subspecialty: str | None = None,
 ) -> list[Candidate]:
-    """The experts eligible at `at` for a case of this site and modality, ranked."""
-    rows = session.execute(
-        select(Shift, Expert)
-        .join(Expert, Shift.expert_id == Expert.id)
-        .join(expert_sites, expert_sites.c.expert_id == Expert.id)
-        .where(
-            Shift.start <= at,
-            Shift.end > at,
-            Expert.active.is_(True),
-            expert_sites.c.site_id == site_id,
-        )
-    ).all()
-    best_shift: dict[int, tuple[Shift, Expert]] = {}
-    for shift, expert in rows:
-        if modality not in expert.modalities:
-            continue
-        if subspecialty and subspecialty not in expert.subspecialties:
-            continue
-        current = best_shift.get(expert.id)
-        if current is None or _TIER_RANK[Tier(shift.tier)] < _TIER_RANK[Tier(current[0].tier)]:
-            best_shift[expert.id] = (shift, expert)
-    if not best_shift:
+    """The experts eligible at `at` for a case of this site and modality, ranked.
+
+    `modality` and `subspecialty` are vocabulary words (garde.vocabulary normalises input).
+    """
+    site = session.get(Site, site_id)
+    if site is None:
         return []
-    ids = list(best_shift)
-    loads: dict[int, int] = {
-        expert_id: count
-        for expert_id, count in session.execute(
-            select(Case.assigned_expert_id, func.count())
-            .where(Case.assigned_expert_id.in_(ids), Case.status.in_(HELD_STATUSES))
-            .group_by(Case.assigned_expert_id)
-        ).all()
-        if expert_id is not None
-    }
-    last_offers = dict(
-        session.execute(
-            select(Offer.expert_id, func.max(Offer.sent_at))
-            .where(Offer.expert_id.in_(ids))
-            .group_by(Offer.expert_id)
-        ).all()
+    dialect = session.get_bind().dialect.name
+    load = (
+        select(func.count(Case.id))
+        .where(Case.assigned_expert_id == Expert.id, Case.status.in_(HELD_STATUSES))
+        .correlate(Expert)
+        .scalar_subquery()
     )
-    open_offers: dict[int, int] = dict(
-        session.execute(
-            select(Offer.expert_id, func.count())
-            .where(Offer.expert_id.in_(ids), Offer.status == OfferStatus.OPEN)
-            .group_by(Offer.expert_id)
-        ).all()
+    query = (
+        select(
+            Shift.id,
+            Shift.expert_id,
+            Shift.tier,
+            Shift.start,
+            Shift.end,
+            Expert.code,
+            Expert.name,
+            Expert.max_concurrent,
+            Expert.subspecialties,
+            load.label("load"),
+        )
+        .join(Expert, Shift.expert_id == Expert.id)
+        .join(
+            Credential,
+            and_(Credential.expert_id == Expert.id, Credential.site_id == site_id),
+        )
+        .where(
+            # The lower bound lets the (start, end) index read a 48-hour range.
+            Shift.start > at - MAX_SHIFT,
+            covering(Shift.start, Shift.end, at),
+            Expert.active.is_(True),
+            credential_valid(site_date(site, at)),
+            listed(Expert.modalities, modality, dialect),
+            ~unavailable(Expert.id, at),
+            ~replaced(Expert.id, at),
+            load < Expert.max_concurrent,
+        )
     )
+    if subspecialty:
+        query = query.where(listed(Expert.subspecialties, subspecialty, dialect))
+    best: dict[int, Any] = {}
+    for row in session.execute(query):
+        current = best.get(row.expert_id)
+        if current is None or _shift_order(row) < _shift_order(current):
+            best[row.expert_id] = row
+    if not best:
+        return []
+    ids = list(best)
+    reads = _reads_this_shift(session, [row.id for row in best.values()], at)
+    offers = _offers(session, ids)
     unreachable = _unreachable(session, ids, at)
-    candidates = []
-    for expert_id, (shift, expert) in best_shift.items():
-        load = loads.get(expert_id, 0)
-        if load >= expert.max_concurrent:
-            continue
-        reads = session.scalar(
-            select(func.count()).where(
-                Case.assigned_expert_id == expert_id,
-                Case.accepted_at >= shift.start,
-                Case.accepted_at <= at,
-            )
+    candidates = [
+        Candidate(
+            expert_id=expert_id,
+            code=row.code,
+            name=row.name,
+            tier=Tier(row.tier),
+            load=row.load,
+            max_concurrent=row.max_concurrent,
+            reads_this_shift=reads.get(expert_id, 0),
+            last_offer_at=_as_utc(offers[expert_id][0]) if expert_id in offers else None,
+            shift_end=row.end,
+            open_offers=offers[expert_id][1] if expert_id in offers else 0,
+            reachable=expert_id not in unreachable,
+            subspecialties=tuple(row.subspecialties),
         )
-        last = last_offers.get(expert_id)
-        candidates.append(
-            Candidate(
-                expert_id=expert_id,
-                code=expert.code,
-                name=expert.name,
-                tier=Tier(shift.tier),
-                load=load,
-                max_concurrent=expert.max_concurrent,
-                reads_this_shift=int(reads or 0),
-                last_offer_at=_as_utc(last),
-                shift_end=shift.end,
-                open_offers=open_offers.get(expert_id, 0),
-                reachable=expert_id not in unreachable,
-            )
-        )
+        for expert_id, row in best.items()
+    ]
     return sorted(candidates, key=Candidate.rank_key)
 
 
@@ -164,6 +252,40 @@ def is_eligible(session: Session, case: Case, expert_id: int, at: datetime) -> b
         subspecialty=case.subspecialty,
     )
     return any(c.expert_id == expert_id for c in candidates)
+
+
+def _shift_order(row: Any) -> tuple[int, datetime, int]:
+    """Of two shifts covering the instant, the better tier counts; then the earlier start."""
+    return (_TIER_RANK[Tier(row.tier)], row.start, row.id)
+
+
+def _reads_this_shift(session: Session, shift_ids: list[int], at: datetime) -> dict[int, int]:
+    """Per expert, the cases accepted since the start of the shift counted for them."""
+    rows = session.execute(
+        select(Shift.expert_id, func.count(Case.id))
+        .join(
+            Case,
+            and_(
+                Case.assigned_expert_id == Shift.expert_id,
+                Case.accepted_at >= Shift.start,
+                Case.accepted_at <= at,
+            ),
+        )
+        .where(Shift.id.in_(shift_ids))
+        .group_by(Shift.expert_id)
+    )
+    return {expert_id: count for expert_id, count in rows}
+
+
+def _offers(session: Session, expert_ids: list[int]) -> dict[int, tuple[datetime | None, int]]:
+    """Per expert: when they were last offered a case, and how many offers wait for them."""
+    open_ = func.count().filter(Offer.status == OfferStatus.OPEN.value)
+    rows = session.execute(
+        select(Offer.expert_id, func.max(Offer.sent_at), open_)
+        .where(Offer.expert_id.in_(expert_ids))
+        .group_by(Offer.expert_id)
+    )
+    return {expert_id: (last, int(count or 0)) for expert_id, last, count in rows}
 
 
 def _unreachable(session: Session, expert_ids: list[int], at: datetime) -> set[int]:
