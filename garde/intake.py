@@ -9,12 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from garde import vocabulary
 from garde.domain import CaseStatus, Priority
 from garde.messages import CaseStart
 from garde.models import Case, Site, utcnow
 from garde.service_levels import case_promise, site_promise
 from garde.validation import DICOM_UID, E164, Fields
-from garde.vocabulary import MODALITIES
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,14 @@ class CaseRequest:
         request = cls(
             accession_number=f.text("accession_number", max_len=64),
             study_instance_uid=f.optional_text("study_instance_uid", max_len=64, pattern=DICOM_UID),
-            modality=f.one_of("modality", MODALITIES),
+            modality=f.word("modality", vocabulary.modality) or "",
             body_part=f.text("body_part", max_len=64),
             study_description=f.text("study_description", max_len=200),
             priority=f.choice("priority", Priority) or Priority.ROUTINE,
             clinical_question=f.text("clinical_question", max_len=2000),
             requesting_physician=f.text("requesting_physician", max_len=200),
             callback_phone=f.text("callback_phone", max_len=20, pattern=E164),
-            subspecialty=f.optional_text("subspecialty", max_len=64),
+            subspecialty=f.word("subspecialty", vocabulary.subspecialty, required=False),
         )
         f.check()
         return request

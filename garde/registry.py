@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from garde import vocabulary
 from garde.domain import Role
-from garde.models import Coordinator, Expert, Site, User
+from garde.models import Coordinator, Credential, Expert, Site, User, expert_sites
 from garde.service_levels import parse_escalation, parse_service_levels
 from garde.validation import AE_TITLE, CODE, E164, Fields
-from garde.vocabulary import MODALITIES
 
 LANGUAGES = ("fr", "en")
 
@@ -102,41 +104,157 @@ def create_coordinator(session: Session, data: Any) -> Coordinator:
 
 
 def create_expert(session: Session, data: Any) -> Expert:
+    """A new expert; credentials come from `credentials` (with dates) or `sites` (without)."""
     f = Fields(data)
     code = f.text("code", max_len=32, pattern=CODE)
     phone = f.text("phone", max_len=20, pattern=E164)
-    modalities = [m.upper() for m in f.string_list("modalities")]
-    unknown = [m for m in modalities if m not in MODALITIES]
-    if unknown:
-        f.fail(
-            "modalities", f"unknown modality {', '.join(unknown)}; known: {', '.join(MODALITIES)}"
-        )
-    elif not modalities:
-        f.fail("modalities", "must name at least one modality")
-    site_codes = f.string_list("sites")
-    sites = (
-        list(session.scalars(select(Site).where(Site.code.in_(site_codes)))) if site_codes else []
-    )
-    missing = sorted(set(site_codes) - {s.code for s in sites})
-    if missing:
-        f.fail("sites", f"unknown site {', '.join(missing)}")
     expert = Expert(
         code=code,
         name=f.text("name", max_len=200),
         phone=phone,
-        subspecialties=f.string_list("subspecialties"),
-        modalities=modalities,
+        subspecialties=f.words("subspecialties", vocabulary.subspecialty),
+        modalities=_modalities(f),
         max_concurrent=f.integer("max_concurrent", default=2, minimum=1, maximum=50),
-        sites=sites,
+        language=_language(f, "fr"),
+        timezone=f.timezone("timezone") if f.data.get("timezone") else "Europe/Paris",
     )
+    credentials = _credentials(session, f)
     if code and session.scalar(select(Expert.id).where(Expert.code == code)):
         f.fail("code", "is already used by another expert")
-    if phone and session.scalar(select(Expert.id).where(Expert.phone == phone)):
-        f.fail("phone", "is already the phone of another expert")
+    _phone_free(session, f, phone, None)
     f.check()
     session.add(expert)
     session.flush()
+    _write_credentials(session, expert, credentials or [])
     return expert
+
+
+# The fields whose change may change who is eligible: open cases then look again.
+ELIGIBILITY_FIELDS = frozenset(
+    {"subspecialties", "modalities", "max_concurrent", "active", "sites", "credentials"}
+)
+
+
+def update_expert(session: Session, expert: Expert, data: Any) -> set[str]:
+    """Change the fields given, and only those; nothing changes when one of them is wrong.
+    The names of the fields given (see ELIGIBILITY_FIELDS)."""
+    f = Fields(data)
+    changes: dict[str, Any] = {}
+    given = set(f.data)
+    if "code" in given and f.data["code"] != expert.code:
+        f.fail("code", "cannot change: shifts, offers and logins know the expert by it")
+    if "name" in given:
+        changes["name"] = f.text("name", max_len=200)
+    if "phone" in given:
+        changes["phone"] = f.text("phone", max_len=20, pattern=E164)
+        _phone_free(session, f, changes["phone"], expert.id)
+    if "subspecialties" in given:
+        changes["subspecialties"] = f.words("subspecialties", vocabulary.subspecialty)
+    if "modalities" in given:
+        changes["modalities"] = _modalities(f)
+    if "max_concurrent" in given:
+        changes["max_concurrent"] = f.integer(
+            "max_concurrent", default=expert.max_concurrent, minimum=1, maximum=50
+        )
+    if "active" in given:
+        changes["active"] = f.boolean("active", default=expert.active)
+    if "language" in given:
+        changes["language"] = _language(f, expert.language)
+    if "timezone" in given:
+        changes["timezone"] = f.timezone("timezone")
+    credentials = _credentials(session, f) if given & {"sites", "credentials"} else None
+    unknown = given - ELIGIBILITY_FIELDS - {"code", "name", "phone", "language", "timezone"}
+    for name in sorted(unknown):
+        f.fail(name, "is not a field of an expert")
+    f.check()
+    for name, value in changes.items():
+        setattr(expert, name, value)
+    if credentials is not None:
+        _write_credentials(session, expert, credentials)
+    return given
+
+
+@dataclass(frozen=True)
+class _Credential:
+    site_id: int
+    valid_from: date | None
+    valid_until: date | None
+
+
+def _credentials(session: Session, f: Fields) -> list[_Credential] | None:
+    """The credentials asked for: `credentials` with their dates, or `sites` without; None
+    when neither is given. Errors name the item (`credentials[1].valid_until`)."""
+    if "sites" in f.data and "credentials" in f.data:
+        f.fail("sites", "give sites (without dates) or credentials, not both")
+        return None
+    if "sites" in f.data:
+        items: list[dict[str, Any]] = [{"site": c} for c in f.string_list("sites")]
+    elif "credentials" in f.data:
+        raw = f.data["credentials"]
+        if not isinstance(raw, list):
+            f.fail("credentials", "must be a list of {site, valid_from, valid_until}")
+            return None
+        items = raw
+    else:
+        return None
+    codes = {
+        i["site"].strip() for i in items if isinstance(i, dict) and isinstance(i.get("site"), str)
+    }
+    sites = dict(session.execute(select(Site.code, Site.id).where(Site.code.in_(codes))).tuples())
+    found: list[_Credential] = []
+    for n, item in enumerate(items):
+        where = "sites" if "sites" in f.data else f"credentials[{n}]"
+        if not isinstance(item, dict):
+            f.fail(where, "must be an object with site, valid_from, valid_until")
+            continue
+        one = Fields(item)
+        code = one.text("site", max_len=32)
+        valid_from = one.day("valid_from", required=False)
+        valid_until = one.day("valid_until", required=False)
+        if code and "site" not in one.errors and code not in sites:
+            one.fail("site", f"unknown site {code}")
+        elif code and any(c.site_id == sites.get(code) for c in found):
+            one.fail("site", f"{code} is given twice")
+        if valid_from and valid_until and valid_until < valid_from:
+            one.fail("valid_until", "must be on or after valid_from")
+        for name, reason in one.errors.items():
+            f.fail(where if where == "sites" else f"{where}.{name}", reason)
+        if not one.errors:
+            found.append(_Credential(sites[code], valid_from, valid_until))
+    return found
+
+
+def _write_credentials(session: Session, expert: Expert, credentials: list[_Credential]) -> None:
+    """Replace the expert's credentials. `Expert.sites` and `Credential` share one table:
+    the rows are written as Credentials and both relationships are read again."""
+    for old in list(expert.credentials):
+        session.expunge(old)
+    session.execute(delete(expert_sites).where(expert_sites.c.expert_id == expert.id))
+    session.add_all(
+        Credential(
+            expert_id=expert.id,
+            site_id=c.site_id,
+            valid_from=c.valid_from,
+            valid_until=c.valid_until,
+        )
+        for c in credentials
+    )
+    session.flush()
+    session.expire(expert, ["sites", "credentials"])
+
+
+def _modalities(f: Fields) -> list[str]:
+    modalities = f.words("modalities", vocabulary.modality)
+    if not modalities and "modalities" not in f.errors:
+        f.fail("modalities", "must name at least one modality")
+    return modalities
+
+
+def _phone_free(session: Session, f: Fields, phone: str, expert_id: int | None) -> None:
+    if phone and "phone" not in f.errors:
+        other = session.scalar(select(Expert.id).where(Expert.phone == phone))
+        if other is not None and other != expert_id:
+            f.fail("phone", "is already the phone of another expert")
 
 
 def _language(f: Fields, default: str) -> str:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -69,6 +69,51 @@ class Fields:
         options = list(allowed)
         if raw and name not in self.errors and value not in options:
             self.errors[name] = "must be one of " + ", ".join(options)
+        return value
+
+    def word(
+        self, name: str, normalise: Callable[[str], str], *, required: bool = True
+    ) -> str | None:
+        """A word of a vocabulary (garde.vocabulary), in its one spelling; `normalise`
+        raises ValueError with the reason (the known words) when it does not know it."""
+        raw = self.text(name, max_len=64, required=required)
+        if not raw or name in self.errors:
+            return None
+        try:
+            return normalise(raw)
+        except ValueError as e:
+            self.errors[name] = str(e)
+            return None
+
+    def words(self, name: str, normalise: Callable[[str], str]) -> list[str]:
+        """A list of words of a vocabulary, each in its one spelling, without repeats."""
+        found: list[str] = []
+        problems: list[str] = []
+        for raw in self.string_list(name):
+            try:
+                word = normalise(raw)
+            except ValueError as e:
+                problems.append(str(e))
+                continue
+            if word not in found:
+                found.append(word)
+        if problems:
+            self.errors[name] = "; ".join(problems)
+        return found
+
+    def day(self, name: str, *, required: bool = True) -> date | None:
+        """A calendar date, ISO 8601 (2026-03-31)."""
+        raw = self.text(name, max_len=10, required=required)
+        if not raw or name in self.errors:
+            return None
+        try:
+            value = date.fromisoformat(raw)
+        except ValueError:
+            self.errors[name] = "must be a date written YYYY-MM-DD"
+            return None
+        if not 1900 <= value.year <= 2200:
+            self.errors[name] = "must be a year between 1900 and 2200"
+            return None
         return value
 
     def integer(self, name: str, *, default: int, minimum: int = 0, maximum: int = 1000) -> int:

@@ -66,7 +66,7 @@ def modality(raw: str) -> str:
     word = _plain(raw).upper().replace(" ", "")
     word = _MODALITY_ALIASES.get(word, word)
     if word not in MODALITIES:
-        raise UnknownWord(f"unknown modality {raw.strip()}; known: {', '.join(MODALITIES)}")
+        raise UnknownWord(f"unknown modality {raw.strip()}: must be one of {', '.join(MODALITIES)}")
     return word
 
 
@@ -76,5 +76,5 @@ def subspecialty(raw: str) -> str:
     word = _SUBSPECIALTY_ALIASES.get(word, word)
     if word not in SUBSPECIALTIES:
         known = ", ".join(SUBSPECIALTIES)
-        raise UnknownWord(f"unknown subspecialty {raw.strip()}; known: {known}")
+        raise UnknownWord(f"unknown subspecialty {raw.strip()}: must be one of {known}")
     return word

@@ -8,11 +8,11 @@ from typing import Any
 from flask import Response, g, jsonify, request
 from sqlalchemy import select
 
+from garde import vocabulary
 from garde.domain import STAFF, CaseStatus, Role
 from garde.errors import Forbidden, NotFound, Unavailable
 from garde.models import Case, Expert, Shift, Site, utcnow
 from garde.validation import Fields
-from garde.vocabulary import MODALITIES
 from rosters.eligibility import on_duty_experts
 from rosters.ical import roster_calendar
 from rosters.shifts import create_shift
@@ -60,7 +60,8 @@ def oncall() -> Response:
     user = current_user()
     f = Fields(request.args)
     site_code = f.text("site", max_len=32, required=user.site_id is None)
-    modality = f.one_of("modality", MODALITIES)
+    modality = f.word("modality", vocabulary.modality)
+    subspecialty = f.word("subspecialty", vocabulary.subspecialty, required=False)
     at = f.instant("at") if request.args.get("at") else utcnow()
     site = user.site if user.site_id else g.db.scalar(select(Site).where(Site.code == site_code))
     if site is None and "site" not in f.errors:
@@ -68,13 +69,9 @@ def oncall() -> Response:
     if user.site and site_code and site_code != user.site.code:
         raise Forbidden("a site sees only its own on-call list")
     f.check()
-    assert site is not None and at is not None
+    assert site is not None and at is not None and modality is not None
     ranked = on_duty_experts(
-        g.db,
-        site_id=site.id,
-        modality=modality,
-        at=at,
-        subspecialty=request.args.get("subspecialty") or None,
+        g.db, site_id=site.id, modality=modality, at=at, subspecialty=subspecialty
     )
     return jsonify(
         [
