@@ -58,6 +58,14 @@ _CODE_PARAM = {
     "schema": {"type": "string"},
 }
 
+_EXPERT_CODE = {
+    "name": "code",
+    "in": "path",
+    "required": True,
+    "description": "the expert's code",
+    "schema": {"type": "string"},
+}
+
 _TIME = {"type": "string", "format": "date-time"}
 _OPTIONAL_TIME = {"type": ["string", "null"], "format": "date-time"}
 _E164 = {"type": "string", "pattern": r"^\+[1-9]\d{6,14}$", "examples": ["+33612345678"]}
@@ -282,6 +290,41 @@ SCHEMAS: JSON = {
                 "description": "codes of the sites the expert is credentialed for",
             },
             "max_concurrent": {"type": "integer", "minimum": 1, "maximum": 50, "default": 2},
+            "language": {"type": "string", "enum": ["fr", "en"], "default": "fr"},
+            "timezone": {"type": "string", "description": "IANA time zone"},
+            "credentials": {
+                "type": "array",
+                "items": _ref("Credential"),
+                "description": "instead of `sites`: credentials with their dates",
+            },
+        },
+    },
+    "ExpertPatch": {
+        "type": "object",
+        "description": "only the fields given change; nothing changes when one is wrong. "
+        "`sites` or `credentials` replaces every credential of the expert.",
+        "properties": {
+            "name": {"type": "string", "maxLength": 200},
+            "phone": _E164,
+            "subspecialties": {"type": "array", "items": {"type": "string"}},
+            "modalities": {"type": "array", "items": _MODALITY, "minItems": 1},
+            "max_concurrent": {"type": "integer", "minimum": 1, "maximum": 50},
+            "language": {"type": "string", "enum": ["fr", "en"]},
+            "timezone": {"type": "string", "description": "IANA time zone"},
+            "active": {"type": "boolean"},
+            "sites": {"type": "array", "items": {"type": "string"}},
+            "credentials": {"type": "array", "items": _ref("Credential")},
+        },
+    },
+    "Credential": {
+        "type": "object",
+        "required": ["site"],
+        "description": "the expert may read for the site between two dates of the site's "
+        "zone, both included; null: without limit",
+        "properties": {
+            "site": {"type": "string"},
+            "valid_from": {"type": ["string", "null"], "format": "date"},
+            "valid_until": {"type": ["string", "null"], "format": "date"},
         },
     },
     "Expert": {
@@ -293,7 +336,11 @@ SCHEMAS: JSON = {
             "subspecialties": {"type": "array", "items": {"type": "string"}},
             "modalities": {"type": "array", "items": {"type": "string"}},
             "sites": {"type": "array", "items": {"type": "string"}},
+            "credentials": {"type": "array", "items": _ref("Credential")},
             "max_concurrent": {"type": "integer"},
+            "language": {"type": "string", "enum": ["fr", "en"]},
+            "timezone": {"type": "string"},
+            "active": {"type": "boolean"},
         },
     },
     "ShiftInput": {
@@ -590,6 +637,24 @@ PATHS: JSON = {
                 "200": _ok("the experts by code", {"type": "array", "items": _ref("Expert")}),
                 **_errors(401, 403),
             },
+        },
+    },
+    "/experts/{code}": {
+        "get": {
+            "tags": ["registry"],
+            "summary": "One expert, with their credentials (admin, coordinator)",
+            "parameters": [_EXPERT_CODE],
+            "responses": {"200": _ok("the expert", _ref("Expert")), **_errors(401, 403, 404)},
+        },
+        "patch": {
+            "tags": ["registry"],
+            "summary": "Change an expert's fields and credentials (admin, coordinator)",
+            "description": "A change of what decides eligibility (modalities, "
+            "subspecialties, max_concurrent, active, sites, credentials) makes the cases "
+            "waiting for an expert look again.",
+            "parameters": [_EXPERT_CODE],
+            "requestBody": _body("ExpertPatch"),
+            "responses": {"200": _ok("the expert", _ref("Expert")), **_errors(400, 401, 403, 404)},
         },
     },
     "/shifts": {

@@ -11,10 +11,18 @@ from sqlalchemy import select
 from garde.domain import STAFF, Priority, Role
 from garde.errors import NotFound
 from garde.models import Coordinator, Expert, Site
-from garde.registry import create_coordinator, create_expert, create_site, update_site
+from garde.registry import (
+    ELIGIBILITY_FIELDS,
+    create_coordinator,
+    create_expert,
+    create_site,
+    update_expert,
+    update_site,
+)
 from garde.service_levels import site_promise
 from web.access import roles
 from web.api import body, bp
+from web.api.rosters import roster_changed
 from web.audit import audit
 
 
@@ -65,6 +73,24 @@ def list_experts() -> Response:
     return jsonify([expert_json(e) for e in g.db.scalars(select(Expert).order_by(Expert.code))])
 
 
+@bp.get("/experts/<code>")
+@roles(*STAFF)
+def get_expert(code: str) -> Response:
+    return jsonify(expert_json(_expert(code)))
+
+
+@bp.patch("/experts/<code>")
+@roles(*STAFF)
+def patch_expert(code: str) -> Response:
+    expert = _expert(code)
+    given = update_expert(g.db, expert, body())
+    audit("expert.update", f"expert:{expert.code}", ", ".join(sorted(given)))
+    g.db.commit()
+    if given & ELIGIBILITY_FIELDS:
+        roster_changed("expert changed")
+    return jsonify(expert_json(expert))
+
+
 @bp.post("/coordinators")
 @roles(Role.ADMIN)
 def add_coordinator() -> tuple[Response, int]:
@@ -79,6 +105,13 @@ def add_coordinator() -> tuple[Response, int]:
 def list_coordinators() -> Response:
     found = g.db.scalars(select(Coordinator).order_by(Coordinator.code))
     return jsonify([coordinator_json(c) for c in found])
+
+
+def _expert(code: str) -> Expert:
+    expert = g.db.scalar(select(Expert).where(Expert.code == code))
+    if expert is None:
+        raise NotFound(f"no expert has the code {code}")
+    return expert
 
 
 def _site(code: str) -> Site:
@@ -114,7 +147,18 @@ def expert_json(expert: Expert) -> dict[str, Any]:
         "subspecialties": expert.subspecialties,
         "modalities": expert.modalities,
         "sites": sorted(s.code for s in expert.sites),
+        "credentials": [
+            {
+                "site": c.site.code,
+                "valid_from": c.valid_from.isoformat() if c.valid_from else None,
+                "valid_until": c.valid_until.isoformat() if c.valid_until else None,
+            }
+            for c in sorted(expert.credentials, key=lambda c: c.site.code)
+        ],
         "max_concurrent": expert.max_concurrent,
+        "language": expert.language,
+        "timezone": expert.timezone,
+        "active": expert.active,
     }
 
 
