@@ -1,0 +1,411 @@
+"""The coordinator's roster room: the week and month grid, and the forms that change it
+(shifts, rotations, overrides, time off, swap approvals, imports), each in the region's zone.
+
+Views are thin: they read the form, turn local times into instants, call the roster domain,
+audit, commit, and tell waiting cases that the roster changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers.response import Response
+
+from garde.domain import STAFF, Tier
+from garde.errors import Conflict, InvalidInput, NotFound
+from garde.models import Expert, Override, Rotation, Shift, Unavailability, utcnow
+from rosters.coverage import coverage
+from rosters.overrides import (
+    create_override,
+    create_unavailability,
+    delete_override,
+    delete_unavailability,
+    uncovered_shifts,
+)
+from rosters.rotations import (
+    DAYS,
+    GenerationResult,
+    create_rotation,
+    delete_rotation,
+    generate,
+    rotation_input,
+    update_rotation,
+)
+from rosters.shifts import create_shift, delete_shift, update_shift
+from web import display, services
+from web.access import current_user, roles
+from web.api.rosters import roster_changed
+from web.audit import audit
+from web.local_times import as_local_field, to_utc
+from web.roster_grid import VIEWS, gap_rows, period, roster_grid
+
+bp = Blueprint("roster", __name__, url_prefix="/coordinator")
+display.install(bp)
+
+SHIFT_TIMES = ("start", "end")
+
+
+def region_zone() -> ZoneInfo:
+    """The zone the coordinator's pages speak in (GARDE_REGION_TIMEZONE)."""
+    return display.zone(services().settings.region_timezone)
+
+
+def local_day(value: datetime, zone: ZoneInfo) -> str:
+    return value.astimezone(zone).date().isoformat()
+
+
+@bp.get("/roster")
+@roles(*STAFF)
+def grid() -> str:
+    zone = region_zone()
+    view = request.args.get("view", "week")
+    raw = request.args.get("start", "")
+    errors = {}
+    if view not in VIEWS:
+        errors["view"] = "must be week or month"
+    today = utcnow().astimezone(zone).date()
+    try:
+        day = date.fromisoformat(raw) if raw else today
+    except ValueError:
+        errors["start"] = "must be a date, e.g. 2026-03-30"
+        day = today
+    if errors:
+        raise InvalidInput(errors)
+    shown = period(view, day, zone)
+    return render_template(
+        "coordinator/roster.html",
+        grid=roster_grid(g.db, shown, today),
+        gaps=gap_rows(coverage(g.db, shown.start, shown.end), shown),
+        zone=zone,
+    )
+
+
+@bp.route("/shifts/new", methods=["GET", "POST"])
+@roles(*STAFF)
+def new_shift() -> str | Response | tuple[str, int]:
+    zone = region_zone()
+    if request.method == "GET":
+        return _shift_form(None, request.args.to_dict())
+    values = request.form.to_dict()
+    data, errors = to_utc(values, SHIFT_TIMES, zone)
+    if errors:
+        return _shift_form(None, values, errors), 400
+    try:
+        shift = create_shift(g.db, data)
+    except InvalidInput as e:
+        g.db.rollback()
+        return _shift_form(None, values, e.fields), 400
+    audit("shift.create", f"shift:{shift.id}", f"{shift.expert.code} {shift.tier}")
+    g.db.commit()
+    roster_changed("shift added")
+    flash(f"Shift added for {shift.expert.name}.", "info")
+    return redirect(url_for("roster.grid", start=local_day(shift.start, zone)))
+
+
+@bp.route("/shifts/<int:shift_id>", methods=["GET", "POST"])
+@roles(*STAFF)
+def edit_shift(shift_id: int) -> str | Response | tuple[str, int]:
+    zone = region_zone()
+    shift = shift_or_404(shift_id)
+    if request.method == "GET":
+        return _shift_form(shift, shift_values(shift, zone))
+    values = request.form.to_dict()
+    data, errors = to_utc(values, SHIFT_TIMES, zone)
+    if errors:
+        return _shift_form(shift, values, errors), 400
+    try:
+        update_shift(g.db, shift, data)
+    except InvalidInput as e:
+        g.db.rollback()
+        return _shift_form(shift_or_404(shift_id), values, e.fields), 400
+    except Conflict as e:
+        g.db.rollback()
+        flash(f"Not changed: {e.message}.", "error")
+        return redirect(url_for("roster.edit_shift", shift_id=shift_id))
+    audit("shift.update", f"shift:{shift.id}", f"{shift.expert.code} {shift.tier}")
+    g.db.commit()
+    roster_changed("shift changed")
+    flash(f"Shift of {shift.expert.name} saved.", "info")
+    return redirect(url_for("roster.grid", start=local_day(shift.start, zone)))
+
+
+@bp.post("/shifts/<int:shift_id>/delete")
+@roles(*STAFF)
+def remove_shift(shift_id: int) -> Response:
+    zone = region_zone()
+    shift = shift_or_404(shift_id)
+    day, name = local_day(shift.start, zone), shift.expert.name
+    try:
+        delete_shift(g.db, shift)
+    except Conflict as e:
+        flash(f"Not deleted: {e.message}.", "error")
+        return redirect(url_for("roster.edit_shift", shift_id=shift_id))
+    audit("shift.delete", f"shift:{shift_id}", shift.expert.code)
+    g.db.commit()
+    roster_changed("shift deleted")
+    flash(f"Shift of {name} deleted.", "info")
+    return redirect(url_for("roster.grid", start=day))
+
+
+def _shift_form(
+    shift: Shift | None, values: Mapping[str, Any], errors: dict[str, str] | None = None
+) -> str:
+    return render_template(
+        "coordinator/shift_form.html",
+        shift=shift,
+        values=values,
+        errors=errors or {},
+        experts=_active_experts(),
+        tiers=[t.value for t in Tier],
+        zone=region_zone(),
+    )
+
+
+def shift_values(shift: Shift, zone: ZoneInfo) -> dict[str, str]:
+    """A stored shift as its form shows it: local times in the region's zone."""
+    return {
+        "expert": shift.expert.code,
+        "tier": shift.tier,
+        "start": as_local_field(shift.start, zone),
+        "end": as_local_field(shift.end, zone),
+    }
+
+
+def shift_or_404(shift_id: int) -> Shift:
+    shift = g.db.get(Shift, shift_id)
+    if shift is None:
+        raise NotFound(f"no shift {shift_id}")
+    return shift
+
+
+@bp.get("/rotations")
+@roles(*STAFF)
+def rotations() -> str:
+    found = g.db.scalars(select(Rotation).order_by(Rotation.valid_from, Rotation.name)).all()
+    experts = dict(g.db.execute(select(Expert.id, Expert.name)).tuples().all())
+    return render_template("coordinator/rotations.html", rotations=found, experts=experts)
+
+
+@bp.route("/rotations/new", methods=["GET", "POST"])
+@roles(*STAFF)
+def new_rotation() -> str | Response | tuple[str, int]:
+    if request.method == "GET":
+        return _rotation_form(None, {"timezone": region_zone().key, "handoff_every_days": "7"})
+    values = _rotation_values()
+    try:
+        rotation = create_rotation(g.db, values)
+        result = generate(g.db, rotation, utcnow())
+    except InvalidInput as e:
+        g.db.rollback()
+        return _rotation_form(None, values, e.fields), 400
+    audit("rotation.create", f"rotation:{rotation.id}", rotation.name)
+    g.db.commit()
+    roster_changed("rotation added")
+    flash(f"Rotation {rotation.name} added: {_generated(result)}.", "info")
+    return redirect(url_for("roster.rotations"))
+
+
+@bp.route("/rotations/<int:rotation_id>", methods=["GET", "POST"])
+@roles(*STAFF)
+def edit_rotation(rotation_id: int) -> str | Response | tuple[str, int]:
+    rotation = _rotation_or_404(rotation_id)
+    if request.method == "GET":
+        return _rotation_form(rotation, rotation_input(g.db, rotation))
+    values = _rotation_values()
+    try:
+        result = update_rotation(g.db, rotation, values, utcnow())
+    except InvalidInput as e:
+        g.db.rollback()
+        return _rotation_form(_rotation_or_404(rotation_id), values, e.fields), 400
+    audit("rotation.update", f"rotation:{rotation.id}", _generated(result))
+    g.db.commit()
+    roster_changed("rotation changed")
+    flash(f"Rotation {rotation.name} saved; from now on: {_generated(result)}.", "info")
+    return redirect(url_for("roster.rotations"))
+
+
+@bp.post("/rotations/<int:rotation_id>/generate")
+@roles(*STAFF)
+def generate_rotation(rotation_id: int) -> Response:
+    rotation = _rotation_or_404(rotation_id)
+    try:
+        result = generate(g.db, rotation, utcnow())
+    except InvalidInput as e:
+        g.db.rollback()
+        flash(f"Not generated: {'; '.join(e.fields.values())}.", "error")
+        return redirect(url_for("roster.rotations"))
+    audit("rotation.generate", f"rotation:{rotation.id}", _generated(result))
+    g.db.commit()
+    roster_changed("rotation generated")
+    flash(f"Rotation {rotation.name} generated: {_generated(result)}.", "info")
+    return redirect(url_for("roster.rotations"))
+
+
+@bp.post("/rotations/<int:rotation_id>/delete")
+@roles(*STAFF)
+def remove_rotation(rotation_id: int) -> Response:
+    rotation = _rotation_or_404(rotation_id)
+    name = rotation.name
+    deleted = delete_rotation(g.db, rotation, utcnow())
+    audit("rotation.delete", f"rotation:{rotation_id}", name)
+    g.db.commit()
+    roster_changed("rotation deleted")
+    flash(f"Rotation {name} deleted with its {deleted} future shifts.", "info")
+    return redirect(url_for("roster.rotations"))
+
+
+def _rotation_values() -> dict[str, Any]:
+    """The form as the domain reads it: `days` is the list of ticked boxes."""
+    return {**request.form.to_dict(), "days": request.form.getlist("days")}
+
+
+def _rotation_form(
+    rotation: Rotation | None, values: Mapping[str, Any], errors: dict[str, str] | None = None
+) -> str:
+    shown = dict(values)
+    if isinstance(shown.get("experts"), list):
+        shown["experts"] = ", ".join(shown["experts"])
+    return render_template(
+        "coordinator/rotation_form.html",
+        rotation=rotation,
+        values=shown,
+        errors=errors or {},
+        experts=_active_experts(),
+        days=DAYS,
+        tiers=[t.value for t in Tier],
+    )
+
+
+def _rotation_or_404(rotation_id: int) -> Rotation:
+    rotation = g.db.get(Rotation, rotation_id)
+    if rotation is None:
+        raise NotFound(f"no rotation {rotation_id}")
+    return rotation
+
+
+def _generated(result: GenerationResult) -> str:
+    return (
+        f"{result.created} shifts created, {result.updated} moved, {result.deleted} removed, "
+        f"{result.kept} kept"
+    )
+
+
+@bp.route("/overrides", methods=["GET", "POST"])
+@roles(*STAFF)
+def overrides() -> str | Response | tuple[str, int]:
+    """Who replaces whom, from now on, and the form to add one."""
+    zone = region_zone()
+    if request.method == "GET":
+        return _overrides_page({})
+    values = request.form.to_dict()
+    data, errors = to_utc(values, SHIFT_TIMES, zone)
+    if errors:
+        return _overrides_page(values, errors), 400
+    try:
+        override = create_override(g.db, data, current_user())
+    except InvalidInput as e:
+        g.db.rollback()
+        return _overrides_page(values, e.fields), 400
+    audit(
+        "override.create", f"override:{override.id}", f"{values['expert']} for {values['replaces']}"
+    )
+    g.db.commit()
+    roster_changed("override added")
+    flash(f"{override.expert.name} replaces {override.replaces.name}.", "info")
+    return redirect(url_for("roster.grid", start=local_day(override.start, zone)))
+
+
+@bp.post("/overrides/<int:override_id>/delete")
+@roles(*STAFF)
+def remove_override(override_id: int) -> Response:
+    override = g.db.get(Override, override_id)
+    if override is None:
+        raise NotFound(f"no override {override_id}")
+    delete_override(g.db, override, current_user())
+    audit("override.delete", f"override:{override_id}")
+    g.db.commit()
+    roster_changed("override deleted")
+    flash("Override deleted: the roster is back as it was.", "info")
+    return redirect(url_for("roster.overrides"))
+
+
+@bp.route("/unavailability", methods=["GET", "POST"])
+@roles(*STAFF)
+def unavailability() -> str | Response | tuple[str, int]:
+    """Leave and sickness, from now on, and the form to add some."""
+    zone = region_zone()
+    if request.method == "GET":
+        return _unavailability_page({})
+    values = request.form.to_dict()
+    data, errors = to_utc(values, SHIFT_TIMES, zone)
+    if errors:
+        return _unavailability_page(values, errors), 400
+    try:
+        off = create_unavailability(g.db, data, current_user())
+    except InvalidInput as e:
+        g.db.rollback()
+        return _unavailability_page(values, e.fields), 400
+    uncovered = uncovered_shifts(g.db, off)
+    audit("unavailability.create", f"unavailability:{off.id}", off.expert.code)
+    g.db.commit()
+    roster_changed("unavailability added")
+    flash(
+        f"{off.expert.name} is off; {len(uncovered)} of their shifts now show as gaps.",
+        "warning" if uncovered else "info",
+    )
+    return redirect(url_for("roster.grid", start=local_day(off.start, zone)))
+
+
+@bp.post("/unavailability/<int:unavailability_id>/delete")
+@roles(*STAFF)
+def remove_unavailability(unavailability_id: int) -> Response:
+    off = g.db.get(Unavailability, unavailability_id)
+    if off is None:
+        raise NotFound(f"no unavailability {unavailability_id}")
+    delete_unavailability(g.db, off, current_user())
+    audit("unavailability.delete", f"unavailability:{unavailability_id}")
+    g.db.commit()
+    roster_changed("unavailability deleted")
+    flash("Unavailability deleted.", "info")
+    return redirect(url_for("roster.unavailability"))
+
+
+def _overrides_page(values: Mapping[str, Any], errors: dict[str, str] | None = None) -> str:
+    now = utcnow()
+    rows = g.db.scalars(select(Override).where(Override.end > now).order_by(Override.start)).all()
+    return render_template(
+        "coordinator/overrides.html",
+        overrides=rows,
+        experts=_active_experts(),
+        values=values,
+        errors=errors or {},
+        zone=region_zone(),
+    )
+
+
+def _unavailability_page(values: Mapping[str, Any], errors: dict[str, str] | None = None) -> str:
+    now = utcnow()
+    rows = g.db.scalars(
+        select(Unavailability).where(Unavailability.end > now).order_by(Unavailability.start)
+    ).all()
+    return render_template(
+        "coordinator/unavailability.html",
+        periods=rows,
+        experts=_active_experts(),
+        values=values,
+        errors=errors or {},
+        zone=region_zone(),
+    )
+
+
+def _active_experts() -> list[Expert]:
+    return list(
+        g.db.scalars(
+            select(Expert).where(Expert.active.is_(True)).order_by(Expert.name, Expert.code)
+        )
+    )
