@@ -25,6 +25,8 @@ class Settings:
     twilio_api_url: str | None
     secret_key: str
     reconcile_every: timedelta = timedelta(minutes=1)
+    # A swap both experts agreed on waits for a coordinator's approval before it applies.
+    swap_needs_approval: bool = False
     # The zone the region's calendar feed and roster pages are shown in.
     region_timezone: str = "Europe/Paris"
 
@@ -58,6 +60,8 @@ class Settings:
             twilio_api_url=e.get("GARDE_TWILIO_API_URL") or None,
             secret_key=_secret_key(data_dir, e.get("GARDE_SECRET_KEY")),
             reconcile_every=timedelta(seconds=float(e.get("GARDE_RECONCILE_EVERY_S") or 60)),
+            swap_needs_approval=(e.get("GARDE_SWAP_NEEDS_APPROVAL") or "").lower()
+            in ("1", "true", "yes", "on"),
             region_timezone=e.get("GARDE_REGION_TIMEZONE") or "Europe/Paris",
         )
 
