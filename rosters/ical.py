@@ -1,45 +1,146 @@
-"""An expert's shifts as an iCalendar feed that any calendar application can subscribe to."""
+"""Shifts as iCalendar, and the secret feed URLs a phone calendar subscribes to without a login.
+
+Times are written in the reader's zone (the expert's, or the region's for the region feed)
+with the matching VTIMEZONE, so a phone shows 20:00 on the night clocks change. Each shift
+keeps one UID (`shift-ID@garde`) and one DTSTAMP (when it was created), so a calendar that
+fetches the feed again updates its events instead of adding copies, and an unchanged roster
+gives the same bytes.
+"""
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.orm import Session
 
-from garde.models import Expert, Shift, utcnow
+from garde.models import CalendarFeed, Expert, Shift, utcnow
 
 HISTORY = timedelta(days=30)
 
 
 def roster_calendar(session: Session, expert: Expert, *, now: datetime | None = None) -> bytes:
-    """The expert's shifts ending in the last 30 days or later, one VEVENT each, in UTC."""
-    now = (now or utcnow()).astimezone(UTC)
-    shifts = session.scalars(
-        select(Shift)
-        .where(Shift.expert_id == expert.id, Shift.end >= now - HISTORY)
-        .order_by(Shift.start, Shift.id)
+    """The expert's shifts ending in the last 30 days or later, in the expert's zone."""
+    shifts = session.scalars(_recent(now).where(Shift.expert_id == expert.id))
+    return _calendar(
+        f"Garde roster {expert.code}",
+        ZoneInfo(expert.timezone),
+        shifts,
+        lambda shift: f"Garde on call ({shift.tier})",
     )
+
+
+def region_calendar(session: Session, timezone: str, *, now: datetime | None = None) -> bytes:
+    """Every expert's shifts ending in the last 30 days or later, in the region's zone."""
+    return _calendar(
+        "Garde roster",
+        ZoneInfo(timezone),
+        session.scalars(_recent(now)),
+        lambda shift: f"Garde on call ({shift.tier}): {shift.expert.name}",
+    )
+
+
+def feed_calendar(
+    session: Session, token: str, *, region_timezone: str, now: datetime | None = None
+) -> bytes | None:
+    """The calendar behind a feed token; none when the token is unknown or revoked."""
+    feed = session.scalar(
+        select(CalendarFeed).where(CalendarFeed.token == token, CalendarFeed.revoked_at.is_(None))
+    )
+    if feed is None:
+        return None
+    if feed.expert is None:
+        return region_calendar(session, region_timezone, now=now)
+    return roster_calendar(session, feed.expert, now=now)
+
+
+def new_feed(session: Session, expert: Expert | None) -> CalendarFeed:
+    """A new secret URL for the expert (none: the region); the previous one stops working."""
+    revoke_feed(session, expert)
+    feed = CalendarFeed(token=secrets.token_urlsafe(32), expert_id=expert.id if expert else None)
+    session.add(feed)
+    session.flush()
+    return feed
+
+
+def revoke_feed(session: Session, expert: Expert | None) -> int:
+    """Revokes the expert's (none: the region's) live feed; how many were revoked."""
+    result = session.execute(
+        update(CalendarFeed)
+        .where(_owner(expert), CalendarFeed.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    count: int = getattr(result, "rowcount", 0)
+    return count
+
+
+def live_feed(session: Session, expert: Expert | None) -> CalendarFeed | None:
+    return session.scalar(
+        select(CalendarFeed)
+        .where(_owner(expert), CalendarFeed.revoked_at.is_(None))
+        .order_by(CalendarFeed.id.desc())
+    )
+
+
+def feed_url(feed: CalendarFeed, base_url: str) -> str:
+    return f"{base_url.rstrip('/')}/feeds/{feed.token}.ics"
+
+
+def expert_feed_url(session: Session, expert: Expert, base_url: str) -> str | None:
+    """The URL of the expert's live feed, if they have one."""
+    feed = live_feed(session, expert)
+    return feed_url(feed, base_url) if feed else None
+
+
+def region_feed_url(session: Session, base_url: str) -> str | None:
+    """The URL of the region's live feed, if there is one."""
+    feed = live_feed(session, None)
+    return feed_url(feed, base_url) if feed else None
+
+
+def _owner(expert: Expert | None) -> ColumnElement[bool]:
+    if expert is None:
+        return CalendarFeed.expert_id.is_(None)
+    return CalendarFeed.expert_id == expert.id
+
+
+def _recent(now: datetime | None) -> Select[Shift]:
+    since = (now or utcnow()).astimezone(UTC) - HISTORY
+    return select(Shift).where(Shift.end >= since).order_by(Shift.start, Shift.id)
+
+
+def _calendar(
+    name: str, zone: ZoneInfo, shifts: Iterable[Shift], summary: Callable[[Shift], str]
+) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", "-//Garde//Roster//EN")
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", f"Garde roster {expert.code}")
-    for shift in shifts:
-        calendar.add_component(_event(shift, now))
+    calendar.add("x-wr-calname", name)
+    calendar.add("x-wr-timezone", zone.key)
+    events = [_event(shift, zone, summary(shift)) for shift in shifts]
+    for event in events:
+        calendar.add_component(event)
+    if events:
+        # The zone's rules over the span of the events only: a short, exact VTIMEZONE.
+        first = min(e.decoded("DTSTART") for e in events).date() - timedelta(days=366)
+        last = max(e.decoded("DTEND") for e in events).date() + timedelta(days=366)
+        calendar.add_missing_timezones(first_date=first, last_date=last)
     return calendar.to_ical()
 
 
-def _event(shift: Shift, now: datetime) -> Event:
+def _event(shift: Shift, zone: ZoneInfo, summary: str) -> Event:
     event = Event()
-    # A stable UID lets a subscribed calendar update the event instead of adding a copy.
     event.add("uid", f"shift-{shift.id}@garde")
-    event.add("dtstamp", now)
-    event.add("dtstart", shift.start.astimezone(UTC))
-    event.add("dtend", shift.end.astimezone(UTC))
-    event.add("summary", f"Garde on call ({shift.tier})")
+    event.add("dtstamp", shift.created_at.astimezone(UTC))
+    event.add("dtstart", shift.start.astimezone(zone))
+    event.add("dtend", shift.end.astimezone(zone))
+    event.add("summary", summary)
     event.add("categories", ["Garde", shift.tier])
     event.add("transp", "OPAQUE")
     return event

@@ -40,13 +40,26 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings, sessions, temporal, CaseActions(temporal), make_sms_port(settings, sessions)
     )
 
-    from web import api, auth_views, coordinator, dev, errors, expert, health, metrics, site, sms
+    from web import (
+        api,
+        auth_views,
+        coordinator,
+        dev,
+        errors,
+        expert,
+        feeds,
+        health,
+        metrics,
+        site,
+        sms,
+    )
 
     errors.register(app)
     for blueprint in (
         auth_views.bp,
         site.bp,
         expert.bp,
+        feeds.bp,
         coordinator.bp,
         api.bp,
         sms.bp,

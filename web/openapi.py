@@ -541,6 +541,56 @@ SCHEMAS: JSON = {
 }
 
 
+_EXPERT_CODE = {
+    "name": "code",
+    "in": "path",
+    "required": True,
+    "description": "the expert's code",
+    "schema": {"type": "string"},
+}
+
+_IMPORT_ITEM = {
+    "type": "object",
+    "description": "one event instance (`uid`, `summary`) or CSV line (`line`)",
+    "properties": {
+        "uid": {"type": ["string", "null"]},
+        "summary": {"type": "string"},
+        "line": {"type": ["integer", "null"]},
+        "expert": {"type": ["string", "null"]},
+        "start": _OPTIONAL_TIME,
+        "end": _OPTIONAL_TIME,
+        "tier": {"type": ["string", "null"]},
+        "reason": {"type": ["string", "null"], "description": "why it was refused or left"},
+    },
+}
+
+SCHEMAS |= {
+    "CalendarFeed": {
+        "type": "object",
+        "properties": {
+            "url": {"type": "string", "description": "the secret URL, served without a login"},
+            "expert": {"type": ["string", "null"], "description": "none: the region's feed"},
+            "created_at": _TIME,
+        },
+    },
+    "FeedRevoked": {
+        "type": "object",
+        "properties": {"expert": {"type": ["string", "null"]}, "revoked": {"type": "integer"}},
+    },
+    "ImportReport": {
+        "type": "object",
+        "properties": {
+            "dry_run": {"type": "boolean"},
+            "written": {"type": "boolean"},
+            **{
+                name: {"type": "array", "items": _IMPORT_ITEM}
+                for name in ("created", "changed", "unchanged", "refused")
+            },
+        },
+    },
+}
+
+
 RESPONSES: JSON = {
     "400": {
         "description": "bad input; `detail` says which field and why",
@@ -702,7 +752,8 @@ PATHS: JSON = {
         "get": {
             "tags": ["rosters"],
             "summary": "An expert's shifts as iCalendar (the expert, admin, coordinator)",
-            "description": "Shifts from 30 days ago onwards, one VEVENT each, times in UTC.",
+            "description": "Shifts from 30 days ago onwards, one VEVENT each (UID "
+            "`shift-ID@garde`), times in the expert's zone with its VTIMEZONE.",
             "parameters": [
                 {
                     "name": "code",
@@ -718,6 +769,87 @@ PATHS: JSON = {
                     "content": {"text/calendar": {"schema": {"type": "string"}}},
                 },
                 **_errors(401, 403, 404),
+            },
+        }
+    },
+    "/experts/{code}/feed": {
+        "post": {
+            "tags": ["rosters"],
+            "summary": "A new secret calendar feed URL for the expert (the expert, coordinator)",
+            "description": "A phone calendar subscribes to the URL without a login. The "
+            "expert's previous feed URL stops working.",
+            "parameters": [_EXPERT_CODE],
+            "responses": {
+                "201": _ok("the feed", _ref("CalendarFeed")),
+                **_errors(401, 403, 404),
+            },
+        },
+        "delete": {
+            "tags": ["rosters"],
+            "summary": "Revoke the expert's calendar feed URL (the expert, coordinator)",
+            "parameters": [_EXPERT_CODE],
+            "responses": {
+                "200": _ok("how many feeds were revoked", _ref("FeedRevoked")),
+                **_errors(401, 403, 404),
+            },
+        },
+    },
+    "/feeds/region": {
+        "post": {
+            "tags": ["rosters"],
+            "summary": "A new secret calendar feed URL for the whole region (coordinator)",
+            "description": "Every expert's shifts, in the zone of `GARDE_REGION_TIMEZONE`. "
+            "The previous region feed URL stops working.",
+            "responses": {"201": _ok("the feed", _ref("CalendarFeed")), **_errors(401, 403)},
+        },
+        "delete": {
+            "tags": ["rosters"],
+            "summary": "Revoke the region's calendar feed URL (coordinator)",
+            "responses": {
+                "200": _ok("how many feeds were revoked", _ref("FeedRevoked")),
+                **_errors(401, 403),
+            },
+        },
+    },
+    "/shifts/import": {
+        "post": {
+            "tags": ["rosters"],
+            "summary": "Import shifts from an .ics or CSV file (coordinator)",
+            "description": "The body is the file: `text/calendar` as Google Calendar, Outlook "
+            "and Thunderbird export it (recurring events expanded over the window; floating "
+            "times in the expert's zone; all-day events refused), or `text/csv` with a header "
+            "line naming `start`, `end` (ISO 8601 with an offset, or local times with an IANA "
+            "zone in a `timezone` column), `expert`, `tier`. Importing the same file again "
+            "changes nothing. With `dry_run` nothing is written; without it, all or nothing: "
+            "any refusal answers 400 with the report in `detail`.",
+            "parameters": [
+                _query("expert", "the expert's code; required for a calendar file"),
+                _query(
+                    "tier",
+                    "the tier of every shift",
+                    {"type": "string", "enum": [t.value for t in Tier]},
+                ),
+                _query("dry_run", "only say what would happen", {"type": "boolean"}),
+                _query(
+                    "from",
+                    "expand recurring events from this instant; now − 1 day by default",
+                    _TIME,
+                ),
+                _query("to", "… until this instant; now + 1 year by default", _TIME),
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "text/calendar": {"schema": {"type": "string"}},
+                    "text/csv": {"schema": {"type": "string"}},
+                },
+            },
+            "responses": {
+                "200": _ok(
+                    "what was (or would be) created, changed, left and refused",
+                    _ref("ImportReport"),
+                ),
+                **_errors(400, 401, 403),
             },
         }
     },

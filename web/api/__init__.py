@@ -26,4 +26,4 @@ def openapi() -> Response:
 
 
 # The resources register their routes on `bp` when imported.
-from web.api import billing, cases, registry, rosters  # noqa: E402, F401
+from web.api import billing, calendars, cases, registry, rosters  # noqa: E402, F401
