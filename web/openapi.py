@@ -1031,6 +1031,101 @@ PATHS: JSON = {
 }
 
 
+_GAP = {
+    "type": "object",
+    "description": "an interval [start, end): UTC, and in the site's zone",
+    "properties": {
+        "start": _TIME,
+        "end": _TIME,
+        "start_local": _TIME,
+        "end_local": _TIME,
+        "hours": {"type": "number", "description": "real elapsed hours"},
+    },
+}
+
+PATHS |= {
+    "/coverage": {
+        "get": {
+            "tags": ["rosters"],
+            "summary": "Gaps of the rosters per site and modality (coordinator, admin)",
+            "description": "For each site (or the one asked) and each modality its credentialed "
+            "experts read: the intervals of [from, to) with no primary on duty "
+            "(`no_primary`), and among them those a backup covers (`backup_only`). On duty "
+            "as for /oncall, the concurrent limit aside. At most 62 days.",
+            "parameters": [
+                _query("from", "the start of the period (ISO 8601, offset)", _TIME, required=True),
+                _query("to", "the end of the period, excluded", _TIME, required=True),
+                _query("site", "only this site's code"),
+            ],
+            "responses": {
+                "200": _ok(
+                    "by site code, then modality",
+                    {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "site": {"type": "string"},
+                                "site_name": {"type": "string"},
+                                "timezone": {"type": "string"},
+                                "modality": _MODALITY,
+                                "no_primary": {"type": "array", "items": _GAP},
+                                "backup_only": {"type": "array", "items": _GAP},
+                            },
+                        },
+                    },
+                ),
+                **_errors(400, 401, 403),
+            },
+        }
+    },
+    "/fairness": {
+        "get": {
+            "tags": ["rosters"],
+            "summary": "How the roster fell on each expert over a period (coordinator, admin)",
+            "description": "Real hours on duty by tier; nights (20:00-08:00), weekends and "
+            "French public holidays on the expert's clock (they overlap); reads billed; each "
+            "expert's share of all hours and reads. At most 366 days.",
+            "parameters": [
+                _query("from", "the start of the period (ISO 8601, offset)", _TIME, required=True),
+                _query("to", "the end of the period, excluded", _TIME, required=True),
+            ],
+            "responses": {
+                "200": _ok(
+                    "by expert code",
+                    {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "expert": {"type": "string"},
+                                "name": {"type": "string"},
+                                "timezone": {"type": "string"},
+                                **{
+                                    name: {"type": "number"}
+                                    for name in (
+                                        "hours",
+                                        "primary_hours",
+                                        "backup_hours",
+                                        "night_hours",
+                                        "weekend_hours",
+                                        "holiday_hours",
+                                        "hours_share",
+                                        "reads_share",
+                                    )
+                                },
+                                "reads": {"type": "integer"},
+                            },
+                        },
+                    },
+                ),
+                **_errors(400, 401, 403),
+            },
+        }
+    },
+}
+
+
 def openapi_document() -> JSON:
     """The whole description; built fresh so a caller may change its copy freely."""
     return {
