@@ -6,6 +6,7 @@ It answers whom to text; the texts themselves are one activity each (notificatio
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from temporalio import activity
 
 from garde.db import SessionFactory
@@ -31,10 +32,15 @@ class Alerts:
                         raised_at=request.at,
                     )
                 )
-            return list(
-                s.scalars(
-                    select(Coordinator.id)
-                    .where(Coordinator.active.is_(True), Coordinator.phone != "")
-                    .order_by(Coordinator.id)
-                )
-            )
+            return coordinators_to_text(s)
+
+
+def coordinators_to_text(s: Session) -> list[int]:
+    """The coordinators an alert is texted to: the active ones with a phone."""
+    return list(
+        s.scalars(
+            select(Coordinator.id)
+            .where(Coordinator.active.is_(True), Coordinator.phone != "")
+            .order_by(Coordinator.id)
+        )
+    )

@@ -1,5 +1,6 @@
-"""The Temporal worker: the case workflow and its activities, wired to their dependencies,
-and the reconciler that acts on input stored while Temporal was away."""
+"""The Temporal worker: the case workflow and the daily coverage check (its schedule made sure
+of at start), their activities wired to their dependencies, and the reconciler that acts on
+input stored while Temporal was away."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from temporalio.worker import Worker
 
 from activities.alerts import Alerts
 from activities.case_records import CaseRecords
+from activities.coverage import CoverageChecks
 from activities.notifications import Notifications
 from activities.offers import Offers
 from activities.sms import SmsPort, make_sms_port
@@ -20,6 +22,7 @@ from garde.reconciler import Reconciler
 from garde.settings import Settings
 from garde.temporal import TASK_QUEUE, connect
 from workflows.case import CaseWorkflow
+from workflows.coverage_check import CoverageCheckWorkflow, ensure_coverage_schedule
 
 
 def build_worker(
@@ -35,10 +38,11 @@ def build_worker(
     offers = offers or Offers(sessions)
     alerts = Alerts(sessions)
     notifications = Notifications(sessions, sms)
+    coverage = CoverageChecks(sessions, sms)
     return Worker(
         client,
         task_queue=TASK_QUEUE,
-        workflows=[CaseWorkflow],
+        workflows=[CaseWorkflow, CoverageCheckWorkflow],
         activities=[
             records.record_case,
             records.record_report,
@@ -51,6 +55,9 @@ def build_worker(
             notifications.send_offer_sms,
             notifications.notify_expert,
             notifications.notify_coordinator,
+            coverage.find_coverage_gaps,
+            coverage.raise_coverage_alerts,
+            coverage.text_coverage_summary,
         ],
         activity_executor=executor,
         max_concurrent_activities=16,
@@ -60,6 +67,7 @@ def build_worker(
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then finish the tasks in hand and stop polling."""
     client = await connect(settings)
+    await ensure_coverage_schedule(client, settings.region_timezone)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -163,4 +163,6 @@ def _open_alerts(case_id: int | None = None) -> list[Alert]:
     query = select(Alert).where(Alert.resolved_at.is_(None))
     if case_id is not None:
         query = query.where(Alert.case_id == case_id)
-    return list(g.db.scalars(query.order_by(Alert.raised_at.desc()).limit(ALERTS_SHOWN)))
+    # Alerts about a case first: a long list of coverage gaps must not push them off the board.
+    order = (Alert.case_id.is_(None), Alert.raised_at.desc())
+    return list(g.db.scalars(query.order_by(*order).limit(ALERTS_SHOWN)))

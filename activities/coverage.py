@@ -1,0 +1,196 @@
+"""The daily coverage check's activities, one side effect each: find the gaps ahead (reads
+only), keep one board alert per gap (writes), text a coordinator one summary (an SMS).
+
+A gap is an interval with no primary on duty for a site and modality (`rosters.coverage`).
+Coverage is read a week beyond both ends of the horizon, so that a gap keeps the same
+interval, and so the same alert key, from one day's check to the next. No patient data: a
+gap names a site, a modality and times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from temporalio import activity
+
+from activities.alerts import coordinators_to_text
+from activities.errors import rows_must_exist, undeliverable
+from activities.sms import SmsPort, Undeliverable
+from garde.db import SessionFactory
+from garde.domain import AlertKind
+from garde.models import Alert, Coordinator
+from rosters.coverage import coverage
+from rosters.intervals import Interval, intersect, total
+
+CONTEXT = timedelta(days=7)
+# What a check resolves itself (the gap was filled); a coordinator's dismissal stays.
+RESOLVER = "coverage check"
+GAPS_PER_SMS = 5
+
+
+@dataclass(frozen=True)
+class GapSearch:
+    at: datetime
+    horizon_hours: int = 72
+
+
+@dataclass(frozen=True)
+class Gap:
+    site_id: int
+    site_code: str
+    timezone: str
+    modality: str
+    start: datetime
+    end: datetime
+    backup_hours: float = 0.0
+
+    @property
+    def key(self) -> str:
+        """One per site, modality and interval: the same gap found again is the same alert."""
+        return (
+            f"coverage:{self.site_id}:{self.modality}:"
+            f"{int(self.start.timestamp())}-{int(self.end.timestamp())}"
+        )
+
+    @property
+    def detail(self) -> str:
+        zone = ZoneInfo(self.timezone)
+        start, end = self.start.astimezone(zone), self.end.astimezone(zone)
+        until = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%a %d %b %H:%M}"
+        hours = (self.end - self.start).total_seconds() / 3600
+        backup = (
+            "nobody on duty"
+            if not self.backup_hours
+            else "backup only"
+            if self.backup_hours >= hours
+            else f"backup only for {self.backup_hours:g} h of it"
+        )
+        return (
+            f"No primary for {self.modality} at {self.site_code}, "
+            f"{start:%a %d %b %H:%M}-{until} ({self.timezone}), {hours:g} h: {backup}."
+        )
+
+
+@dataclass(frozen=True)
+class Gaps:
+    at: datetime
+    gaps: list[Gap] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CoverageAlerts:
+    """What a check changed on the board, and whom to tell."""
+
+    raised: list[str]  # the details of the alerts this check raised, by start
+    resolved: int
+    still_open: int
+    coordinator_ids: list[int]
+
+
+@dataclass(frozen=True)
+class CoverageSummary:
+    coordinator_id: int
+    at: datetime
+    raised: list[str]
+    still_open: int
+
+
+def summary_text(summary: CoverageSummary) -> str:
+    lines = summary.raised[:GAPS_PER_SMS]
+    more = len(summary.raised) - len(lines)
+    return "\n".join(
+        [
+            f"Garde coverage: {len(summary.raised)} new gap(s) ahead.",
+            *lines,
+            *([f"And {more} more."] if more else []),
+            f"{summary.still_open} coverage alert(s) open on the board.",
+        ]
+    )
+
+
+class CoverageChecks:
+    def __init__(self, sessions: SessionFactory, sms: SmsPort) -> None:
+        self._sessions = sessions
+        self._sms = sms
+
+    @activity.defn
+    def find_coverage_gaps(self, search: GapSearch) -> Gaps:
+        """The intervals without a primary that touch the next `horizon_hours`."""
+        horizon = Interval(search.at, search.at + timedelta(hours=search.horizon_hours))
+        with self._sessions() as s:
+            found = coverage(s, horizon.start - CONTEXT, horizon.end + CONTEXT)
+            gaps = [
+                Gap(
+                    site_id=c.site.id,
+                    site_code=c.site.code,
+                    timezone=c.site.timezone,
+                    modality=c.modality,
+                    start=gap.start,
+                    end=gap.end,
+                    backup_hours=total(intersect([gap], c.backup_only)).total_seconds() / 3600,
+                )
+                for c in found
+                for gap in c.no_primary
+                if intersect([gap], [horizon])
+            ]
+        return Gaps(search.at, gaps)
+
+    @activity.defn
+    def raise_coverage_alerts(self, found: Gaps) -> CoverageAlerts:
+        """One alert per gap (once per key; a gap a check had seen filled and that opens
+        again is raised again), and the alerts of gaps no longer there resolved."""
+        gaps = {gap.key: gap for gap in found.gaps}
+        with self._sessions.begin() as s:
+            known = {
+                a.key: a
+                for a in s.scalars(
+                    select(Alert).where(
+                        Alert.kind == AlertKind.COVERAGE_GAP,
+                        or_(Alert.resolved_at.is_(None), Alert.key.in_(gaps)),
+                    )
+                )
+            }
+            resolved = 0
+            for key, alert in known.items():
+                if key not in gaps and alert.resolved_at is None:
+                    alert.resolved_at, alert.resolved_by = found.at, RESOLVER
+                    resolved += 1
+                elif key in gaps and alert.resolved_by == RESOLVER:
+                    alert.resolved_at, alert.resolved_by = None, None
+                    alert.raised_at = found.at
+            for key, gap in gaps.items():
+                if key not in known:
+                    s.add(
+                        Alert(
+                            key=key,
+                            kind=AlertKind.COVERAGE_GAP,
+                            raised_at=found.at,
+                            detail=gap.detail,
+                        )
+                    )
+            s.flush()
+            # Raised by this check: also those of an earlier attempt of it.
+            raised = [
+                gaps[key].detail
+                for key in sorted(gaps, key=lambda k: (gaps[k].start, k))
+                if key not in known
+                or (known[key].raised_at == found.at and known[key].resolved_at is None)
+            ]
+            still_open = sum(
+                1 for key in gaps if key not in known or known[key].resolved_at is None
+            )
+            return CoverageAlerts(raised, resolved, still_open, coordinators_to_text(s))
+
+    @activity.defn
+    def text_coverage_summary(self, summary: CoverageSummary) -> None:
+        """One SMS per coordinator per check, whatever the number of gaps."""
+        with rows_must_exist(f"coordinator {summary.coordinator_id}"), self._sessions() as s:
+            phone = s.get_one(Coordinator, summary.coordinator_id).phone
+        key = f"coverage:{summary.at:%Y%m%dT%H%M%S%f}:to:{summary.coordinator_id}"
+        try:
+            self._sms.send(phone, summary_text(summary), key=key)
+        except Undeliverable as e:
+            raise undeliverable(str(e)) from e

@@ -1,0 +1,106 @@
+"""The daily coverage check: the gaps of the next 72 hours become board alerts, and each
+coordinator gets one SMS summing up the new ones.
+
+Run by a Temporal Schedule (`garde-coverage-check`) every day at 18:00 in the region's zone,
+created or brought up to date when the worker starts. A check run twice raises nothing new
+and texts nobody twice: alerts are keyed by gap, SMS by check and coordinator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleUpdate,
+)
+
+with workflow.unsafe.imports_passed_through():
+    from activities.coverage import CoverageAlerts, CoverageChecks, CoverageSummary, GapSearch
+    from garde.temporal import TASK_QUEUE
+    from workflows.policy import MESSAGES, RECORDS
+
+SCHEDULE_ID = "garde-coverage-check"
+CHECK_HOUR = 18  # region time: the evening before the night, with the coordinators still in
+HORIZON_HOURS = 72
+# Missed while the worker or Temporal was down: still worth running within this time.
+CATCHUP = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class CoverageCheckResult:
+    gaps: int
+    raised: int
+    resolved: int
+    texted: int
+
+
+@workflow.defn(name="CoverageCheck")
+class CoverageCheckWorkflow:
+    @workflow.run
+    async def run(self) -> CoverageCheckResult:
+        at = workflow.now()
+        found = await workflow.execute_activity_method(
+            CoverageChecks.find_coverage_gaps,
+            GapSearch(at, HORIZON_HOURS),
+            start_to_close_timeout=RECORDS.timeout,
+            retry_policy=RECORDS.retry,
+        )
+        alerts: CoverageAlerts = await workflow.execute_activity_method(
+            CoverageChecks.raise_coverage_alerts,
+            found,
+            start_to_close_timeout=RECORDS.timeout,
+            retry_policy=RECORDS.retry,
+        )
+        texted = 0
+        if alerts.raised:
+            sent = await asyncio.gather(
+                *(
+                    workflow.execute_activity_method(
+                        CoverageChecks.text_coverage_summary,
+                        CoverageSummary(coordinator, at, alerts.raised, alerts.still_open),
+                        start_to_close_timeout=MESSAGES.timeout,
+                        retry_policy=MESSAGES.retry,
+                    )
+                    for coordinator in alerts.coordinator_ids
+                ),
+                return_exceptions=True,
+            )
+            # A phone that cannot be reached must not keep the others from being told.
+            texted = sum(1 for outcome in sent if not isinstance(outcome, BaseException))
+        return CoverageCheckResult(len(found.gaps), len(alerts.raised), alerts.resolved, texted)
+
+
+def coverage_schedule(timezone: str) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            CoverageCheckWorkflow.run, id=SCHEDULE_ID, task_queue=TASK_QUEUE
+        ),
+        spec=ScheduleSpec(
+            calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(CHECK_HOUR)])],
+            time_zone_name=timezone,
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCHUP),
+    )
+
+
+async def ensure_coverage_schedule(client: Client, timezone: str) -> None:
+    """Create the daily schedule, or bring an existing one to this version and zone."""
+    schedule = coverage_schedule(timezone)
+    try:
+        await client.create_schedule(SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        await client.get_schedule_handle(SCHEDULE_ID).update(
+            lambda _: ScheduleUpdate(schedule=schedule)
+        )
