@@ -262,12 +262,10 @@ def gap_spans(found: SiteCoverage) -> list[Span]:
     ]
 
 
+def gap_marks(found: SiteCoverage, p: Period) -> list[Mark]:
+    return laid_out(interval_marks(gap_spans(found), p, f"{found.site.code} {found.modality}, "))
+
+
 def gap_rows(found: Iterable[SiteCoverage], p: Period) -> list[Row]:
     """One row per site and modality with a hole in the period."""
-    rows = []
-    for c in found:
-        if c.no_primary:
-            label, detail = c.site.code, c.modality
-            marks = interval_marks(gap_spans(c), p, f"{label} {detail}, ")
-            rows.append(Row(label, detail, laid_out(marks)))
-    return rows
+    return [Row(c.site.code, c.modality, gap_marks(c, p)) for c in found if c.no_primary]

@@ -16,9 +16,9 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from sqlalchemy import select
 from werkzeug.wrappers.response import Response
 
-from garde.domain import STAFF, Tier
+from garde.domain import STAFF, SwapStatus, Tier
 from garde.errors import Conflict, InvalidInput, NotFound
-from garde.models import Expert, Override, Rotation, Shift, Unavailability, utcnow
+from garde.models import Expert, Override, Rotation, Shift, SwapRequest, Unavailability, utcnow
 from rosters.coverage import coverage
 from rosters.overrides import (
     create_override,
@@ -37,6 +37,7 @@ from rosters.rotations import (
     update_rotation,
 )
 from rosters.shifts import create_shift, delete_shift, update_shift
+from rosters.swaps import approve_swap, refuse_swap
 from web import display, services
 from web.access import current_user, roles
 from web.api.rosters import roster_changed
@@ -160,7 +161,7 @@ def _shift_form(
         shift=shift,
         values=values,
         errors=errors or {},
-        experts=_active_experts(),
+        experts=active_experts(),
         tiers=[t.value for t in Tier],
         zone=region_zone(),
     )
@@ -275,7 +276,7 @@ def _rotation_form(
         rotation=rotation,
         values=shown,
         errors=errors or {},
-        experts=_active_experts(),
+        experts=active_experts(),
         days=DAYS,
         tiers=[t.value for t in Tier],
     )
@@ -381,7 +382,7 @@ def _overrides_page(values: Mapping[str, Any], errors: dict[str, str] | None = N
     return render_template(
         "coordinator/overrides.html",
         overrides=rows,
-        experts=_active_experts(),
+        experts=active_experts(),
         values=values,
         errors=errors or {},
         zone=region_zone(),
@@ -396,16 +397,53 @@ def _unavailability_page(values: Mapping[str, Any], errors: dict[str, str] | Non
     return render_template(
         "coordinator/unavailability.html",
         periods=rows,
-        experts=_active_experts(),
+        experts=active_experts(),
         values=values,
         errors=errors or {},
         zone=region_zone(),
     )
 
 
-def _active_experts() -> list[Expert]:
+def active_experts() -> list[Expert]:
     return list(
         g.db.scalars(
             select(Expert).where(Expert.active.is_(True)).order_by(Expert.name, Expert.code)
         )
     )
+
+
+@bp.get("/swaps")
+@roles(*STAFF)
+def swaps() -> str:
+    open_swaps = g.db.scalars(
+        select(SwapRequest)
+        .where(SwapRequest.status.in_([SwapStatus.PENDING.value, SwapStatus.ACCEPTED.value]))
+        .order_by(SwapRequest.created_at)
+    ).all()
+    return render_template(
+        "coordinator/swaps.html",
+        swaps=open_swaps,
+        needs_approval=services().settings.swap_needs_approval,
+        zone=region_zone(),
+    )
+
+
+@bp.post("/swaps/<int:swap_id>/<any(approve, refuse):decision>")
+@roles(*STAFF)
+def decide_swap(swap_id: int, decision: str) -> Response:
+    swap = g.db.get(SwapRequest, swap_id)
+    if swap is None:
+        raise NotFound(f"no swap request {swap_id}")
+    decide = approve_swap if decision == "approve" else refuse_swap
+    try:
+        decide(g.db, swap, current_user(), utcnow())
+    except (Conflict, InvalidInput) as e:
+        g.db.rollback()
+        flash(f"Swap {swap_id} not {decision}d: {e.message}.", "error")
+        return redirect(url_for("roster.swaps"))
+    audit(f"swap.{decision}", f"swap:{swap_id}")
+    g.db.commit()
+    if decision == "approve":
+        roster_changed("swap applied")
+    flash(f"Swap {swap_id} {decision}d.", "info")
+    return redirect(url_for("roster.swaps"))
