@@ -200,7 +200,10 @@ def _credentials(session: Session, f: Fields) -> list[_Credential] | None:
     codes = {
         i["site"].strip() for i in items if isinstance(i, dict) and isinstance(i.get("site"), str)
     }
-    sites = dict(session.execute(select(Site.code, Site.id).where(Site.code.in_(codes))).tuples())
+    sites: dict[str, int] = {
+        code: site_id
+        for code, site_id in session.execute(select(Site.code, Site.id).where(Site.code.in_(codes)))
+    }
     found: list[_Credential] = []
     for n, item in enumerate(items):
         where = "sites" if "sites" in f.data else f"credentials[{n}]"

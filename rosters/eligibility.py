@@ -19,12 +19,25 @@ The condition builders (`covering`, `overlapping`, `listed`, `credential_valid`,
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, cast, exists, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -98,17 +111,17 @@ class Candidate:
 # Conditions shared with coverage -------------------------------------------------------
 
 
-def covering(start: Any, end: Any, at: datetime) -> ColumnElement[bool]:
+def covering(start: Any, end: Any, at: Any) -> ColumnElement[bool]:
     """The interval [start, end) holds the instant: a shift ending at 08:00 is over at 08:00."""
     return and_(start <= at, end > at)
 
 
-def overlapping(start: Any, end: Any, lo: datetime, hi: datetime) -> ColumnElement[bool]:
+def overlapping(start: Any, end: Any, lo: Any, hi: Any) -> ColumnElement[bool]:
     """The interval [start, end) shares time with [lo, hi)."""
     return and_(start < hi, end > lo)
 
 
-def listed(column: Any, word: str, dialect: str) -> ColumnElement[bool]:
+def listed(column: Any, word: Any, dialect: str) -> ColumnElement[bool]:
     """The JSON list in `column` (an expert's modalities or subspecialties) holds `word`.
 
     PostgreSQL reads it as jsonb (`?`); SQLite expands it with json_each."""
@@ -118,7 +131,7 @@ def listed(column: Any, word: str, dialect: str) -> ColumnElement[bool]:
     return exists().select_from(items).where(items.c.value == word)
 
 
-def credential_valid(on: date) -> ColumnElement[bool]:
+def credential_valid(on: Any) -> ColumnElement[bool]:
     """A credential counts on that date of the site's zone (both bounds inclusive; none:
     without limit)."""
     return and_(
@@ -127,7 +140,7 @@ def credential_valid(on: date) -> ColumnElement[bool]:
     )
 
 
-def unavailable(expert_id: Any, at: datetime, until: datetime | None = None) -> ColumnElement[bool]:
+def unavailable(expert_id: Any, at: Any, until: Any = None) -> ColumnElement[bool]:
     """The expert is on leave at `at` (or at some time of [at, until))."""
     when = (
         covering(Unavailability.start, Unavailability.end, at)
@@ -137,7 +150,7 @@ def unavailable(expert_id: Any, at: datetime, until: datetime | None = None) -> 
     return exists().where(Unavailability.expert_id == expert_id, when)
 
 
-def replaced(expert_id: Any, at: datetime, until: datetime | None = None) -> ColumnElement[bool]:
+def replaced(expert_id: Any, at: Any, until: Any = None) -> ColumnElement[bool]:
     """Another expert takes over from this one at `at` (or at some time of [at, until))."""
     when = (
         covering(Override.start, Override.end, at)
@@ -147,12 +160,14 @@ def replaced(expert_id: Any, at: datetime, until: datetime | None = None) -> Col
     return exists().where(Override.replaces_id == expert_id, when)
 
 
-def site_date(site: Site, at: datetime) -> date:
-    """The date `at` falls on in the site's zone: what a credential's dates are counted in."""
-    return at.astimezone(ZoneInfo(site.timezone)).date()
+def site_date(zone: str, at: datetime) -> date:
+    """The date `at` falls on in a site's zone: what a credential's dates are counted in."""
+    return at.astimezone(ZoneInfo(zone)).date()
 
 
 # The answer ----------------------------------------------------------------------------
+# Each statement is built once per database dialect and run with parameters: building and
+# hashing a statement of this size costs more than SQLite takes to answer it.
 
 
 def on_duty_experts(
@@ -167,59 +182,39 @@ def on_duty_experts(
 
     `modality` and `subspecialty` are vocabulary words (garde.vocabulary normalises input).
     """
-    site = session.get(Site, site_id)
-    if site is None:
+    zone = session.scalar(_SITE_ZONE, {"site_id": site_id})
+    if zone is None:
         return []
+    params = {
+        "site_id": site_id,
+        "at": at,
+        "since": at - MAX_SHIFT,
+        "on": site_date(zone, at),
+        "modality": modality,
+        "subspecialty": subspecialty,
+    }
     dialect = session.get_bind().dialect.name
-    load = (
-        select(func.count(Case.id))
-        .where(Case.assigned_expert_id == Expert.id, Case.status.in_(HELD_STATUSES))
-        .correlate(Expert)
-        .scalar_subquery()
-    )
-    query = (
-        select(
-            Shift.id,
-            Shift.expert_id,
-            Shift.tier,
-            Shift.start,
-            Shift.end,
-            Expert.code,
-            Expert.name,
-            Expert.max_concurrent,
-            Expert.subspecialties,
-            load.label("load"),
-        )
-        .join(Expert, Shift.expert_id == Expert.id)
-        .join(
-            Credential,
-            and_(Credential.expert_id == Expert.id, Credential.site_id == site_id),
-        )
-        .where(
-            # The lower bound lets the (start, end) index read a 48-hour range.
-            Shift.start > at - MAX_SHIFT,
-            covering(Shift.start, Shift.end, at),
-            Expert.active.is_(True),
-            credential_valid(site_date(site, at)),
-            listed(Expert.modalities, modality, dialect),
-            ~unavailable(Expert.id, at),
-            ~replaced(Expert.id, at),
-            load < Expert.max_concurrent,
-        )
-    )
-    if subspecialty:
-        query = query.where(listed(Expert.subspecialties, subspecialty, dialect))
     best: dict[int, Any] = {}
-    for row in session.execute(query):
+    for row in session.execute(_duty_query(dialect, bool(subspecialty)), params):
         current = best.get(row.expert_id)
         if current is None or _shift_order(row) < _shift_order(current):
             best[row.expert_id] = row
     if not best:
         return []
     ids = list(best)
-    reads = _reads_this_shift(session, [row.id for row in best.values()], at)
-    offers = _offers(session, ids)
-    unreachable = _unreachable(session, ids, at)
+    reads: dict[int, int] = {
+        expert_id: count
+        for expert_id, count in session.execute(
+            _READS, {"shift_ids": [row.id for row in best.values()], "at": at}
+        )
+    }
+    offers = {
+        expert_id: (_as_utc(last), int(count))
+        for expert_id, last, count in session.execute(_OFFERS, {"expert_ids": ids})
+    }
+    unreachable = set(
+        session.scalars(_UNREACHABLE, {"expert_ids": ids, "at": at, "since": at - UNREACHABLE_FOR})
+    )
     candidates = [
         Candidate(
             expert_id=expert_id,
@@ -229,9 +224,9 @@ def on_duty_experts(
             load=row.load,
             max_concurrent=row.max_concurrent,
             reads_this_shift=reads.get(expert_id, 0),
-            last_offer_at=_as_utc(offers[expert_id][0]) if expert_id in offers else None,
+            last_offer_at=offers.get(expert_id, (None, 0))[0],
             shift_end=row.end,
-            open_offers=offers[expert_id][1] if expert_id in offers else 0,
+            open_offers=offers.get(expert_id, (None, 0))[1],
             reachable=expert_id not in unreachable,
             subspecialties=tuple(row.subspecialties),
         )
@@ -254,56 +249,101 @@ def is_eligible(session: Session, case: Case, expert_id: int, at: datetime) -> b
     return any(c.expert_id == expert_id for c in candidates)
 
 
+_SITE_ZONE = select(Site.timezone).where(Site.id == bindparam("site_id"))
+
+
+@functools.cache
+def _duty_query(dialect: str, with_subspecialty: bool) -> Select[Any]:
+    """Every shift covering `at` of an expert eligible then, with the expert and their load.
+
+    The lower bound on the start lets the (start, end) index read only 48 hours of shifts."""
+    at: BindParameter[datetime] = bindparam("at")
+    load = (
+        select(func.count(Case.id))
+        .where(Case.assigned_expert_id == Expert.id, Case.status.in_(HELD_STATUSES))
+        .correlate(Expert)
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            Shift.id,
+            Shift.expert_id,
+            Shift.tier,
+            Shift.start,
+            Shift.end,
+            Expert.code,
+            Expert.name,
+            Expert.max_concurrent,
+            Expert.subspecialties,
+            load.label("load"),
+        )
+        .join(Expert, Shift.expert_id == Expert.id)
+        .join(
+            Credential,
+            and_(Credential.expert_id == Expert.id, Credential.site_id == bindparam("site_id")),
+        )
+        .where(
+            Shift.start > bindparam("since"),
+            covering(Shift.start, Shift.end, at),
+            Expert.active.is_(True),
+            credential_valid(bindparam("on")),
+            listed(Expert.modalities, bindparam("modality", type_=String), dialect),
+            ~unavailable(Expert.id, at),
+            ~replaced(Expert.id, at),
+            load < Expert.max_concurrent,
+        )
+    )
+    if with_subspecialty:
+        query = query.where(
+            listed(Expert.subspecialties, bindparam("subspecialty", type_=String), dialect)
+        )
+    return query
+
+
 def _shift_order(row: Any) -> tuple[int, datetime, int]:
     """Of two shifts covering the instant, the better tier counts; then the earlier start."""
     return (_TIER_RANK[Tier(row.tier)], row.start, row.id)
 
 
-def _reads_this_shift(session: Session, shift_ids: list[int], at: datetime) -> dict[int, int]:
-    """Per expert, the cases accepted since the start of the shift counted for them."""
-    rows = session.execute(
-        select(Shift.expert_id, func.count(Case.id))
-        .join(
-            Case,
-            and_(
-                Case.assigned_expert_id == Shift.expert_id,
-                Case.accepted_at >= Shift.start,
-                Case.accepted_at <= at,
-            ),
-        )
-        .where(Shift.id.in_(shift_ids))
-        .group_by(Shift.expert_id)
+# Per expert, the cases accepted since the start of the shift counted for them.
+_READS = (
+    select(Shift.expert_id, func.count(Case.id))
+    .join(
+        Case,
+        and_(
+            Case.assigned_expert_id == Shift.expert_id,
+            Case.accepted_at >= Shift.start,
+            Case.accepted_at <= bindparam("at"),
+        ),
     )
-    return {expert_id: count for expert_id, count in rows}
+    .where(Shift.id.in_(bindparam("shift_ids", expanding=True)))
+    .group_by(Shift.expert_id)
+)
 
-
-def _offers(session: Session, expert_ids: list[int]) -> dict[int, tuple[datetime | None, int]]:
-    """Per expert: when they were last offered a case, and how many offers wait for them."""
-    open_ = func.count().filter(Offer.status == OfferStatus.OPEN.value)
-    rows = session.execute(
-        select(Offer.expert_id, func.max(Offer.sent_at), open_)
-        .where(Offer.expert_id.in_(expert_ids))
-        .group_by(Offer.expert_id)
+# Per expert: when they were last offered a case, and how many offers wait for them.
+_OFFERS = (
+    select(
+        Offer.expert_id,
+        func.max(Offer.sent_at),
+        func.count().filter(Offer.status == OfferStatus.OPEN.value),
     )
-    return {expert_id: (last, int(count or 0)) for expert_id, last, count in rows}
+    .where(Offer.expert_id.in_(bindparam("expert_ids", expanding=True)))
+    .group_by(Offer.expert_id)
+)
 
-
-def _unreachable(session: Session, expert_ids: list[int], at: datetime) -> set[int]:
-    """Experts whose latest offer, lately, could not be delivered to their phone."""
-    latest = (
+# Experts whose latest offer, lately, could not be delivered to their phone.
+_UNREACHABLE = select(Offer.expert_id).where(
+    Offer.id.in_(
         select(func.max(Offer.id))
-        .where(Offer.expert_id.in_(expert_ids), Offer.sent_at <= at)
-        .group_by(Offer.expert_id)
-    )
-    return set(
-        session.scalars(
-            select(Offer.expert_id).where(
-                Offer.id.in_(latest),
-                Offer.status == OfferStatus.UNDELIVERABLE,
-                Offer.sent_at > at - UNREACHABLE_FOR,
-            )
+        .where(
+            Offer.expert_id.in_(bindparam("expert_ids", expanding=True)),
+            Offer.sent_at <= bindparam("at"),
         )
-    )
+        .group_by(Offer.expert_id)
+    ),
+    Offer.status == OfferStatus.UNDELIVERABLE.value,
+    Offer.sent_at > bindparam("since"),
+)
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
