@@ -66,11 +66,11 @@ class Gap:
             if not self.backup_hours
             else "backup only"
             if self.backup_hours >= hours
-            else f"backup only for {self.backup_hours:g} h of it"
+            else f"backup only for {round(self.backup_hours, 1):g} h of it"
         )
         return (
             f"No primary for {self.modality} at {self.site_code}, "
-            f"{start:%a %d %b %H:%M}-{until} ({self.timezone}), {hours:g} h: {backup}."
+            f"{start:%a %d %b %H:%M}-{until} ({self.timezone}), {round(hours, 1):g} h: {backup}."
         )
 
 

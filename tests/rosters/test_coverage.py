@@ -3,6 +3,7 @@ as `on_duty_experts` at any instant (on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import html
 import random
 import secrets
 from collections.abc import Iterator
@@ -14,11 +15,13 @@ import pytest
 from sqlalchemy.orm import Session
 
 from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
-from garde.domain import ShiftSource, Tier
-from garde.models import Expert, Override, Shift, Site, Unavailability, expert_sites
+from garde.domain import AlertKind, ShiftSource, Tier
+from garde.models import Alert, Expert, Override, Shift, Site, Unavailability, expert_sites
 from rosters.coverage import SiteCoverage, coverage
 from rosters.eligibility import on_duty_experts
 from rosters.intervals import Interval
+from tests.conftest import Region
+from tests.web.test_pages import coordinator
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -303,3 +306,74 @@ def test_coverage_agrees_with_on_duty_experts_at_random_instants(
                 backup_only = any(i.start <= at < i.end for i in cover.backup_only)
                 assert no_primary == (Tier.PRIMARY not in tiers), (modality, at, tiers)
                 assert backup_only == (no_primary and Tier.BACKUP in tiers), (modality, at, tiers)
+
+
+# --- over HTTP ------------------------------------------------------------------------------
+
+
+def test_coverage_and_fairness_over_http(region: Region) -> None:
+    api = region.stack.api(region.coordinator_token)
+    alice, bruno = region.experts["alice"], region.experts["bruno"]
+    [shift] = api.get("/api/v1/shifts", params={"expert": alice.code}).json()
+    end_of_shift = datetime.fromisoformat(shift["end"])
+    now = datetime.now(UTC).replace(microsecond=0)
+    period = {"from": now.isoformat(), "to": (now + timedelta(hours=24)).isoformat()}
+
+    r = api.get("/api/v1/coverage", params={**period, "site": region.site})
+    assert r.status_code == 200, r.text
+    rows = {row["modality"]: row for row in r.json()}
+    assert set(rows) == {"CT", "MR"} and {row["site"] for row in r.json()} == {region.site}
+    [gap] = rows["CT"]["no_primary"]
+    assert datetime.fromisoformat(gap["start"]) == end_of_shift
+    assert datetime.fromisoformat(gap["end"]) == now + timedelta(hours=24)
+    local = datetime.fromisoformat(gap["start_local"])
+    assert local == end_of_shift and local.utcoffset() == end_of_shift.astimezone(PARIS).utcoffset()
+    assert rows["CT"]["backup_only"] == []  # bruno's backup shift ends with alice's
+
+    r = api.get(
+        "/api/v1/fairness",
+        params={"from": now.isoformat(), "to": (now + timedelta(hours=1)).isoformat()},
+    )
+    assert r.status_code == 200, r.text
+    rows = {row["expert"]: row for row in r.json()}
+    assert (rows[alice.code]["primary_hours"], rows[alice.code]["backup_hours"]) == (1, 0)
+    assert (rows[bruno.code]["primary_hours"], rows[bruno.code]["backup_hours"]) == (0, 1)
+
+    for params, field in [
+        ({"to": period["to"]}, "from"),
+        ({"from": period["from"], "to": "tomorrow"}, "to"),
+        ({"from": period["to"], "to": period["from"]}, "to"),
+        ({"from": period["from"], "to": (now + timedelta(days=63)).isoformat()}, "to"),
+        ({**period, "site": "NO-SUCH-SITE"}, "site"),
+        ({"from": "2026-06-01T00:00:00", "to": period["to"]}, "from"),
+    ]:
+        r = api.get("/api/v1/coverage", params=params)
+        assert r.status_code == 400 and field in r.json()["detail"], (params, r.text)
+    r = api.get(
+        "/api/v1/fairness",
+        params={"from": period["from"], "to": (now + timedelta(days=400)).isoformat()},
+    )
+    assert r.status_code == 400 and "to" in r.json()["detail"]
+    expert = region.stack.api(alice.token)
+    assert expert.get("/api/v1/coverage", params=period).status_code == 403
+    assert expert.get("/api/v1/fairness", params=period).status_code == 403
+
+
+def test_a_coverage_alert_shows_its_detail_on_the_board(region: Region) -> None:
+    detail = f"No primary for CT at {region.site}, Mon 30 Nov 20:00-Tue 01 Dec 08:00 (Europe/Paris), 12 h: nobody on duty."
+    with region.stack.sessions.begin() as s:
+        alert = Alert(
+            key=f"coverage:test:{secrets.token_hex(6)}",
+            kind=AlertKind.COVERAGE_GAP,
+            raised_at=datetime.now(UTC),
+            detail=detail,
+        )
+        s.add(alert)
+        s.flush()
+        alert_id = alert.id
+    try:
+        page = coordinator(region.stack).get("/coordinator/").text
+        assert html.escape(detail) in page
+    finally:
+        with region.stack.sessions.begin() as s:
+            s.get_one(Alert, alert_id).resolved_at = datetime.now(UTC)
