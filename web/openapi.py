@@ -5,7 +5,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from garde.domain import CaseStatus, EventKind, OfferStatus, Priority, ReportKind, Tier
+from garde.domain import (
+    CaseStatus,
+    EventKind,
+    OfferStatus,
+    Priority,
+    ReportKind,
+    ShiftSource,
+    SwapStatus,
+    Tier,
+)
 from garde.service_levels import LadderStep
 from garde.vocabulary import MODALITIES
 
@@ -361,6 +370,15 @@ SCHEMAS: JSON = {
             "start": _TIME,
             "end": _TIME,
             "tier": {"type": "string", "enum": [t.value for t in Tier]},
+            "source": {"type": "string", "enum": [s.value for s in ShiftSource]},
+            "rotation": {"type": ["integer", "null"], "description": "the rotation it came from"},
+            "slot": {
+                "type": ["string", "null"],
+                "format": "date",
+                "description": "a rotation's shift: the local date it starts on",
+            },
+            "edited": {"type": "boolean", "description": "a rotation's shift changed by hand"},
+            "override": {"type": ["integer", "null"], "description": "the override it holds"},
         },
     },
     "OnCallExpert": {
@@ -1123,6 +1141,384 @@ PATHS |= {
             },
         }
     },
+}
+
+
+def _id_param(name: str, what: str) -> JSON:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": what,
+        "schema": {"type": "integer"},
+    }
+
+
+_SHIFT_ID = _id_param("shift_id", "the shift's id")
+_ROTATION_ID = _id_param("rotation_id", "the rotation's id")
+_SWAP_ID = _id_param("swap_id", "the swap request's id")
+_DAY = {"type": "string", "enum": ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]}
+_HH_MM = {"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$", "examples": ["20:00"]}
+_WINDOW = [
+    _query("from", "only those ending after this instant", _TIME),
+    _query("to", "only those starting before this instant", _TIME),
+]
+_ROTATION_FIELDS: JSON = {
+    "name": {"type": "string", "maxLength": 200, "description": "unique"},
+    "experts": {
+        "type": "array",
+        "items": {"type": "string"},
+        "minItems": 1,
+        "description": "experts' codes, in turn order",
+    },
+    "tier": {"type": "string", "enum": [t.value for t in Tier], "default": "primary"},
+    "timezone": {"type": "string", "description": "IANA zone of the local times"},
+    "days": {"type": "array", "items": _DAY, "minItems": 1},
+    "start_time": {**_HH_MM, "description": "local start, HH:MM"},
+    "end_time": {
+        **_HH_MM,
+        "description": "local end, HH:MM; at or before the start: the next day",
+    },
+    "handoff_every_days": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 366,
+        "default": 7,
+        "description": "the expert in turn on date d is experts[(d - from) // this % n]",
+    },
+    "from": {"type": "string", "format": "date", "description": "the first date (local)"},
+    "until": {
+        "type": "string",
+        "format": "date",
+        "description": "the last date (local), at most 400 days after from",
+    },
+}
+
+SCHEMAS |= {
+    "ShiftChange": {
+        "type": "object",
+        "description": "the fields to change; a rotation's shift is then marked edited",
+        "properties": {
+            "expert": {"type": "string"},
+            "start": _TIME,
+            "end": _TIME,
+            "tier": {"type": "string", "enum": [t.value for t in Tier]},
+        },
+    },
+    "RotationInput": {
+        "type": "object",
+        "required": [
+            "name",
+            "experts",
+            "timezone",
+            "days",
+            "start_time",
+            "end_time",
+            "from",
+            "until",
+        ],
+        "description": "one shift per matching local date (its slot); local times in the "
+        "spring gap move forward by the gap, repeated ones are the first (fold=0)",
+        "properties": _ROTATION_FIELDS,
+    },
+    "RotationChange": {
+        "type": "object",
+        "description": "the fields to change; the future is regenerated",
+        "properties": _ROTATION_FIELDS,
+    },
+    "Rotation": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            **_ROTATION_FIELDS,
+            "skipped": {
+                "type": "array",
+                "items": {"type": "string", "format": "date"},
+                "description": "slots whose shift was deleted: never generated again",
+            },
+            "generated": {
+                "type": "object",
+                "description": "after a create or change: what generating did to its shifts",
+                "properties": {
+                    k: {"type": "integer"} for k in ("created", "updated", "deleted", "kept")
+                },
+            },
+        },
+    },
+    "OverrideInput": {
+        "type": "object",
+        "required": ["expert", "replaces", "start", "end"],
+        "properties": {
+            "expert": {"type": "string", "description": "who takes over"},
+            "replaces": {"type": "string", "description": "who is replaced: off duty then"},
+            "start": _TIME,
+            "end": _TIME,
+        },
+    },
+    "Override": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "expert": {"type": "string"},
+            "replaces": {"type": "string"},
+            "start": _TIME,
+            "end": _TIME,
+            "created_by": {"type": "string", "description": "a username, or swap:ID"},
+            "shifts": {
+                "type": "array",
+                "items": _ref("Shift"),
+                "description": "the replaced expert's shifts in the interval, now held by "
+                "the replacing expert at the same tier",
+            },
+        },
+    },
+    "UnavailabilityInput": {
+        "type": "object",
+        "required": ["expert", "start", "end"],
+        "properties": {
+            "expert": {"type": "string"},
+            "start": _TIME,
+            "end": _TIME,
+            "reason": {"type": "string", "maxLength": 200},
+        },
+    },
+    "Unavailability": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "expert": {"type": "string"},
+            "start": _TIME,
+            "end": _TIME,
+            "reason": {"type": "string"},
+            "created_by": {"type": "string"},
+            "uncovers": {
+                "type": "array",
+                "items": {"type": "integer"},
+                "description": "ids of the expert's shifts it takes them off",
+            },
+        },
+    },
+    "SwapInput": {
+        "type": "object",
+        "required": ["shift", "other"],
+        "properties": {
+            "shift": {"type": "integer", "description": "a shift of the requester, not started"},
+            "other": {"type": "string", "description": "the expert asked to take it"},
+            "other_shift": {
+                "type": "integer",
+                "description": "a shift of the other given back in exchange",
+            },
+            "note": {"type": "string", "maxLength": 200},
+        },
+    },
+    "Swap": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "status": {"type": "string", "enum": [s.value for s in SwapStatus]},
+            "requester": {"type": "string"},
+            "other": {"type": "string"},
+            "shift": _ref("Shift"),
+            "other_shift": {"oneOf": [_ref("Shift"), {"type": "null"}]},
+            "note": {"type": "string"},
+            "created_at": _TIME,
+            "decided_at": _OPTIONAL_TIME,
+            "decided_by": {"type": ["string", "null"]},
+        },
+    },
+}
+
+
+def _swap_decision(summary: str, *errors: int) -> JSON:
+    return {
+        "post": {
+            "tags": ["rosters"],
+            "summary": summary,
+            "parameters": [_SWAP_ID],
+            "responses": {"200": _ok("the swap request", _ref("Swap")), **_errors(*errors)},
+        }
+    }
+
+
+PATHS |= {
+    "/shifts/{shift_id}": {
+        "patch": {
+            "tags": ["rosters"],
+            "summary": "Change a shift (admin, coordinator)",
+            "description": "A rotation's shift is marked edited: generating leaves it alone. "
+            "An override's shifts change with their override (409). Refused when the expert "
+            "has another shift then.",
+            "parameters": [_SHIFT_ID],
+            "requestBody": _body("ShiftChange"),
+            "responses": {
+                "200": _ok("the shift", _ref("Shift")),
+                **_errors(400, 401, 403, 404, 409),
+            },
+        },
+        "delete": {
+            "tags": ["rosters"],
+            "summary": "Delete a shift (admin, coordinator)",
+            "description": "A rotation's slot stays empty: generating does not bring it back.",
+            "parameters": [_SHIFT_ID],
+            "responses": {"204": {"description": "deleted"}, **_errors(401, 403, 404, 409)},
+        },
+    },
+    "/rotations": {
+        "post": {
+            "tags": ["rosters"],
+            "summary": "Add a rotation and generate its shifts from now on (admin, coordinator)",
+            "requestBody": _body("RotationInput"),
+            "responses": {
+                "201": _ok("the rotation and what was generated", _ref("Rotation")),
+                **_errors(400, 401, 403),
+            },
+        },
+        "get": {
+            "tags": ["rosters"],
+            "summary": "The rotations by name (admin, coordinator)",
+            "responses": {
+                "200": _ok("the rotations", {"type": "array", "items": _ref("Rotation")}),
+                **_errors(401, 403),
+            },
+        },
+    },
+    "/rotations/{rotation_id}": {
+        "get": {
+            "tags": ["rosters"],
+            "summary": "A rotation (admin, coordinator)",
+            "parameters": [_ROTATION_ID],
+            "responses": {"200": _ok("the rotation", _ref("Rotation")), **_errors(401, 403, 404)},
+        },
+        "patch": {
+            "tags": ["rosters"],
+            "summary": "Change a rotation; only the future is regenerated (admin, coordinator)",
+            "description": "Shifts started before now, edited by hand or in skipped slots stay "
+            "as they are; the others are created, updated or deleted to match.",
+            "parameters": [_ROTATION_ID],
+            "requestBody": _body("RotationChange"),
+            "responses": {
+                "200": _ok("the rotation and what was generated", _ref("Rotation")),
+                **_errors(400, 401, 403, 404),
+            },
+        },
+        "delete": {
+            "tags": ["rosters"],
+            "summary": "Delete a rotation and its unedited future shifts (admin, coordinator)",
+            "parameters": [_ROTATION_ID],
+            "responses": {
+                "200": _ok(
+                    "how many shifts were deleted",
+                    {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "integer"},
+                            "deleted_shifts": {"type": "integer"},
+                        },
+                    },
+                ),
+                **_errors(401, 403, 404),
+            },
+        },
+    },
+    "/overrides": {
+        "post": {
+            "tags": ["rosters"],
+            "summary": "One expert takes over from another (coordinator, either expert)",
+            "description": "Refused when the replaced expert has no shift in the interval or "
+            "is already replaced then.",
+            "requestBody": _body("OverrideInput"),
+            "responses": {"201": _ok("the override", _ref("Override")), **_errors(400, 401, 403)},
+        },
+        "get": {
+            "tags": ["rosters"],
+            "summary": "Overrides (coordinator: all; an expert: theirs)",
+            "parameters": _WINDOW,
+            "responses": {
+                "200": _ok("by start", {"type": "array", "items": _ref("Override")}),
+                **_errors(400, 401, 403),
+            },
+        },
+    },
+    "/overrides/{override_id}": {
+        "delete": {
+            "tags": ["rosters"],
+            "summary": "Delete an override and its shifts (coordinator, whoever set it)",
+            "parameters": [_id_param("override_id", "the override's id")],
+            "responses": {"204": {"description": "deleted"}, **_errors(401, 403, 404)},
+        }
+    },
+    "/unavailability": {
+        "post": {
+            "tags": ["rosters"],
+            "summary": "An expert is off duty for an interval (coordinator, the expert)",
+            "requestBody": _body("UnavailabilityInput"),
+            "responses": {
+                "201": _ok("the unavailability", _ref("Unavailability")),
+                **_errors(400, 401, 403),
+            },
+        },
+        "get": {
+            "tags": ["rosters"],
+            "summary": "Unavailability (coordinator: all; an expert: theirs)",
+            "parameters": _WINDOW,
+            "responses": {
+                "200": _ok("by start", {"type": "array", "items": _ref("Unavailability")}),
+                **_errors(400, 401, 403),
+            },
+        },
+    },
+    "/unavailability/{unavailability_id}": {
+        "delete": {
+            "tags": ["rosters"],
+            "summary": "Delete an unavailability (coordinator, the expert)",
+            "parameters": [_id_param("unavailability_id", "the unavailability's id")],
+            "responses": {"204": {"description": "deleted"}, **_errors(401, 403, 404)},
+        }
+    },
+    "/swaps": {
+        "post": {
+            "tags": ["rosters"],
+            "summary": "Ask another expert to take a shift (the expert, a coordinator for them)",
+            "requestBody": _body("SwapInput"),
+            "responses": {"201": _ok("the swap request", _ref("Swap")), **_errors(400, 401, 403)},
+        },
+        "get": {
+            "tags": ["rosters"],
+            "summary": "Swap requests, newest first (coordinator: all; an expert: theirs)",
+            "parameters": [
+                _query(
+                    "status",
+                    "only those in this status",
+                    {"type": "string", "enum": [s.value for s in SwapStatus]},
+                )
+            ],
+            "responses": {
+                "200": _ok("the swap requests", {"type": "array", "items": _ref("Swap")}),
+                **_errors(400, 401, 403),
+            },
+        },
+    },
+    "/swaps/{swap_id}/accept": _swap_decision(
+        "The expert asked accepts: applied at once, or waiting for a coordinator when "
+        "GARDE_SWAP_NEEDS_APPROVAL is set",
+        401,
+        403,
+        404,
+        409,
+    ),
+    "/swaps/{swap_id}/refuse": _swap_decision(
+        "The expert asked (pending) or a coordinator (not applied) refuses", 401, 403, 404, 409
+    ),
+    "/swaps/{swap_id}/approve": _swap_decision(
+        "A coordinator approves an accepted swap: applied as overrides, both or none",
+        401,
+        403,
+        404,
+        409,
+    ),
+    "/swaps/{swap_id}/cancel": _swap_decision(
+        "The requester or a coordinator withdraws a swap not applied", 401, 403, 404, 409
+    ),
 }
 
 

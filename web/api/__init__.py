@@ -26,4 +26,14 @@ def openapi() -> Response:
 
 
 # The resources register their routes on `bp` when imported.
-from web.api import billing, calendars, cases, registry, rosters  # noqa: E402, F401
+from web.api import (  # noqa: E402, F401
+    billing,
+    calendars,
+    cases,
+    coverage,
+    overrides,
+    registry,
+    rosters,
+    rotations,
+    swaps,
+)

@@ -15,7 +15,7 @@ from garde.models import Case, Expert, Shift, Site, utcnow
 from garde.validation import Fields
 from rosters.eligibility import on_duty_experts
 from rosters.ical import roster_calendar
-from rosters.shifts import create_shift
+from rosters.shifts import create_shift, delete_shift, update_shift
 from web import services
 from web.access import current_user, roles
 from web.api import body, bp
@@ -33,6 +33,36 @@ def add_shift() -> tuple[Response, int]:
     g.db.commit()
     roster_changed("shift added")
     return jsonify(shift_json(shift)), 201
+
+
+@bp.patch("/shifts/<int:shift_id>")
+@roles(*STAFF)
+def patch_shift(shift_id: int) -> Response:
+    shift = _shift(shift_id)
+    data = body()
+    update_shift(g.db, shift, data)
+    audit("shift.update", f"shift:{shift.id}", ", ".join(sorted(data or {})))
+    g.db.commit()
+    roster_changed("shift changed")
+    return jsonify(shift_json(shift))
+
+
+@bp.delete("/shifts/<int:shift_id>")
+@roles(*STAFF)
+def remove_shift(shift_id: int) -> tuple[str, int]:
+    shift = _shift(shift_id)
+    delete_shift(g.db, shift)
+    audit("shift.delete", f"shift:{shift_id}")
+    g.db.commit()
+    roster_changed("shift deleted")
+    return "", 204
+
+
+def _shift(shift_id: int) -> Shift:
+    shift = g.db.get(Shift, shift_id)
+    if shift is None:
+        raise NotFound(f"no shift {shift_id}")
+    return shift
 
 
 @bp.get("/shifts")
@@ -125,4 +155,9 @@ def shift_json(shift: Shift) -> dict[str, Any]:
         "start": iso(shift.start),
         "end": iso(shift.end),
         "tier": shift.tier,
+        "source": shift.source,
+        "rotation": shift.rotation_id,
+        "slot": shift.slot.isoformat() if shift.slot else None,
+        "edited": shift.edited,
+        "override": shift.override_id,
     }

@@ -1,0 +1,91 @@
+"""Rotations: recurring patterns that generate shifts; changing one regenerates the future."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from flask import Response, g, jsonify
+from sqlalchemy import select
+
+from garde.domain import STAFF
+from garde.errors import NotFound
+from garde.models import Rotation, utcnow
+from rosters.rotations import (
+    GenerationResult,
+    create_rotation,
+    delete_rotation,
+    generate,
+    rotation_input,
+    update_rotation,
+)
+from web.access import roles
+from web.api import body, bp
+from web.api.rosters import roster_changed
+from web.audit import audit
+
+
+@bp.post("/rotations")
+@roles(*STAFF)
+def add_rotation() -> tuple[Response, int]:
+    rotation = create_rotation(g.db, body())
+    result = generate(g.db, rotation, utcnow())
+    audit("rotation.create", f"rotation:{rotation.id}", _counts(result))
+    g.db.commit()
+    roster_changed("rotation added")
+    return jsonify(rotation_json(rotation, result)), 201
+
+
+@bp.get("/rotations")
+@roles(*STAFF)
+def list_rotations() -> Response:
+    found = g.db.scalars(select(Rotation).order_by(Rotation.name))
+    return jsonify([rotation_json(r) for r in found])
+
+
+@bp.get("/rotations/<int:rotation_id>")
+@roles(*STAFF)
+def get_rotation(rotation_id: int) -> Response:
+    return jsonify(rotation_json(_rotation(rotation_id)))
+
+
+@bp.patch("/rotations/<int:rotation_id>")
+@roles(*STAFF)
+def patch_rotation(rotation_id: int) -> Response:
+    rotation = _rotation(rotation_id)
+    data = body()
+    result = update_rotation(g.db, rotation, data, utcnow())
+    fields = ", ".join(sorted(data)) if isinstance(data, dict) else ""
+    audit("rotation.update", f"rotation:{rotation.id}", f"{fields}; {_counts(result)}")
+    g.db.commit()
+    roster_changed("rotation changed")
+    return jsonify(rotation_json(rotation, result))
+
+
+@bp.delete("/rotations/<int:rotation_id>")
+@roles(*STAFF)
+def remove_rotation(rotation_id: int) -> Response:
+    rotation = _rotation(rotation_id)
+    deleted = delete_rotation(g.db, rotation, utcnow())
+    audit("rotation.delete", f"rotation:{rotation_id}", f"{deleted} future shifts deleted")
+    g.db.commit()
+    roster_changed("rotation deleted")
+    return jsonify({"id": rotation_id, "deleted_shifts": deleted})
+
+
+def rotation_json(rotation: Rotation, result: GenerationResult | None = None) -> dict[str, Any]:
+    answer = {"id": rotation.id, **rotation_input(g.db, rotation), "skipped": rotation.skipped}
+    if result is not None:
+        answer["generated"] = asdict(result)
+    return answer
+
+
+def _rotation(rotation_id: int) -> Rotation:
+    rotation = g.db.get(Rotation, rotation_id)
+    if rotation is None:
+        raise NotFound(f"no rotation {rotation_id}")
+    return rotation
+
+
+def _counts(result: GenerationResult) -> str:
+    return ", ".join(f"{k} {v}" for k, v in asdict(result).items())
