@@ -1,0 +1,256 @@
+"""The roster pages, driven like a browser against the real web server: the grid in the
+region's zone across daylight-saving changes, gaps, the shift form, the import preview, an
+expert's calendar link."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import requests
+
+from tests.conftest import Region, make_region, wait_for
+from tests.web.test_pages import Browser, coordinator, csrf_token
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def add_shift(region: Region, expert: str, start: datetime, end: datetime, tier: str) -> int:
+    r = region.stack.api(region.coordinator_token).post(
+        "/api/v1/shifts",
+        json={
+            "expert": region.experts[expert].code,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "tier": tier,
+        },
+    )
+    assert r.status_code == 201, r.text
+    shift_id: int = r.json()["id"]
+    return shift_id
+
+
+def shifts_of(region: Region, expert: str, start: datetime, end: datetime) -> list[dict[str, str]]:
+    r = region.stack.api(region.coordinator_token).get(
+        "/api/v1/shifts",
+        params={
+            "expert": region.experts[expert].code,
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+        },
+    )
+    assert r.status_code == 200, r.text
+    found: list[dict[str, str]] = r.json()
+    return found
+
+
+def instant(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def words(page: str) -> str:
+    """The page's text as a person reads it: no tags, entities decoded, spaces collapsed."""
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+def bar(page: str, shift_id: int) -> dict[str, str]:
+    """The grid's bar of a shift: its attributes and its text."""
+    found = re.search(
+        rf'<a class="mark ([^"]*)" style="([^"]*)" title="([^"]*)" '
+        rf'href="/coordinator/shifts/{shift_id}"\s+data-start="([^"]*)" data-end="([^"]*)">(.*?)<span',
+        page,
+        re.S,
+    )
+    assert found, f"no bar for shift {shift_id} on the grid"
+    css, style, title, start, end, text = found.groups()
+    label = html.unescape(re.sub(r"<[^>]+>", "", text)).strip()
+    return {
+        "css": css,
+        "style": style,
+        "title": html.unescape(title),
+        "start": start,
+        "end": end,
+        "label": label,
+    }
+
+
+def test_grid_places_a_night_at_its_local_hours_across_both_dst_changes(region: Region) -> None:
+    browser = coordinator(region.stack)
+    nights = [
+        # The Saturday night the clocks go forward: 11 hours, in a week of 167.
+        ("2027-03-22", datetime(2027, 3, 27, 20, tzinfo=PARIS), 11, 167, "CET", "CEST"),
+        # The Saturday night the clocks go back: 13 hours, in a week of 169.
+        ("2026-10-19", datetime(2026, 10, 24, 20, tzinfo=PARIS), 13, 169, "CEST", "CET"),
+    ]
+    added = []
+    for monday, start, hours, week_hours, before, after in nights:
+        end = datetime(start.year, start.month, start.day + 1, 8, tzinfo=PARIS)
+        shift_id = add_shift(region, "alice", start, end, "primary")
+        added.append(shift_id)
+        page = browser.get(f"/coordinator/roster?view=week&start={monday}").text
+        found = bar(page, shift_id)
+        assert found["label"].endswith("20–08")
+        assert f"20:00 {before}" in found["title"] and f"08:00 {after}" in found["title"]
+        assert f"({hours} h)" in found["title"]
+        assert "tier-primary" in found["css"] and "source-manual" in found["css"]
+        assert datetime.fromisoformat(found["start"]) == start
+        # Placed by elapsed time: Saturday 20:00 is 140 hours into the week, not 140 of 168.
+        left, width = (round(140 / week_hours * 100, 3), round(hours / week_hours * 100, 3))
+        assert f"left:{left}%;width:{width}%" in found["style"]
+    month = browser.get("/coordinator/roster?view=month&start=2027-03-10").text
+    assert "March 2027" in month and f"/coordinator/shifts/{added[0]}" in month
+
+
+def test_grid_and_coverage_page_highlight_a_gap(region: Region) -> None:
+    browser = coordinator(region.stack)
+    day = datetime(2027, 6, 8, tzinfo=PARIS)  # a Tuesday
+    add_shift(region, "alice", day.replace(hour=8), day.replace(hour=20), "primary")
+    add_shift(region, "bruno", day.replace(hour=20), day.replace(day=9, hour=8), "backup")
+    page = browser.get("/coordinator/roster?start=2027-06-07").text
+    row = page.split(f"<b>{region.site}</b>")[1].split('class="roster-row')[0]
+    backup_only = re.findall(
+        r'class="mark gap-backup"[^>]*data-start="([^"]+)" data-end="([^"]+)"', row
+    )
+    assert backup_only == [
+        (
+            day.replace(hour=20).astimezone(UTC).isoformat(),
+            day.replace(day=9, hour=8).astimezone(UTC).isoformat(),
+        )
+    ]
+    nobody = re.findall(r'class="mark gap-none"[^>]*data-start="([^"]+)" data-end="([^"]+)"', row)
+    assert (
+        day.replace(day=9, hour=8).astimezone(UTC).isoformat(),
+        datetime(2027, 6, 14, tzinfo=PARIS).astimezone(UTC).isoformat(),
+    ) in nobody
+    coverage = browser.get(
+        f"/coordinator/coverage?from=2027-06-08&to=2027-06-08&site={region.site}"
+    ).text
+    assert "backup only 08 Jun 20:00 CEST – 09 Jun 00:00 CEST" in words(coverage)
+    assert "nobody 08 Jun 00:00 CEST – 08 Jun 08:00 CEST" in words(coverage)
+
+
+def test_shift_form_names_the_bad_field_keeps_the_input_and_stores_nothing(
+    region: Region,
+) -> None:
+    browser = coordinator(region.stack)
+    alice = region.experts["alice"].code
+    entered = {
+        "expert": alice,
+        "tier": "backup",
+        "start": "2027-03-28T02:30",
+        "end": "2027-03-28T08:00",
+    }
+    r = browser.submit("/coordinator/shifts/new", "/coordinator/shifts/new", entered)
+    assert r.status_code == 400
+    assert "Start does not exist in Europe/Paris: the clocks go forward at that hour" in r.text
+    assert 'value="2027-03-28T02:30"' in r.text and 'value="2027-03-28T08:00"' in r.text
+    assert f'<option value="{alice}" selected>' in r.text
+    r = browser.submit(
+        "/coordinator/shifts/new",
+        "/coordinator/shifts/new",
+        {**entered, "start": "2027-03-28T09:00"},
+    )
+    assert r.status_code == 400
+    assert "End must be after start" in r.text and 'value="2027-03-28T09:00"' in r.text
+    march = (datetime(2027, 3, 27, tzinfo=UTC), datetime(2027, 3, 29, tzinfo=UTC))
+    assert shifts_of(region, "alice", *march) == []
+
+
+def test_a_shift_made_in_the_form_is_stored_and_a_waiting_case_gets_its_offer(
+    region: Region,
+) -> None:
+    lonely = make_region(region.stack, on_duty=())
+    case = lonely.submit()
+    wait_for(
+        lambda: any(
+            e["kind"] == "coordinators_alerted" for e in lonely.case(case["id"])["timeline"]
+        ),
+        what="the coordinators alerted that nobody may read the case",
+    )
+    browser = coordinator(region.stack)
+    now = datetime.now(PARIS).replace(second=0, microsecond=0)
+    start, end = now - timedelta(minutes=5), now + timedelta(hours=8)
+    r = browser.submit(
+        "/coordinator/shifts/new",
+        "/coordinator/shifts/new",
+        {
+            "expert": lonely.experts["alice"].code,
+            "tier": "primary",
+            "start": start.strftime("%Y-%m-%dT%H:%M"),
+            "end": end.strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
+    assert r.status_code == 302, r.text
+    assert r.headers["Location"].endswith(f"/coordinator/roster?start={start.date().isoformat()}")
+    stored = shifts_of(lonely, "alice", start, end)
+    assert [(instant(s["start"]), instant(s["end"])) for s in stored] == [(start, end)]
+    # The page told routing at once: the waiting case is offered to the new expert.
+    lonely.offer_sms("alice", timeout=20)
+    assert lonely.case(case["id"])["status"] == "offered"
+
+
+def upload(browser: Browser, content: bytes, filename: str, **fields: str) -> requests.Response:
+    token = csrf_token(browser.get("/coordinator/import").text)
+    return browser.http.post(
+        browser.base + "/coordinator/import",
+        data={"csrf_token": token, **fields},
+        files={"file": (filename, content, "application/octet-stream")},
+        allow_redirects=False,
+        timeout=60,
+    )
+
+
+def test_import_previews_refusals_and_writes_nothing_until_confirmed(region: Region) -> None:
+    browser = coordinator(region.stack)
+    alice = region.experts["alice"].code
+    july = (datetime(2027, 7, 1, tzinfo=UTC), datetime(2027, 7, 10, tzinfo=UTC))
+    good = "2027-07-01 20:00,2027-07-02 08:00,Europe/Paris\n"
+    broken = (
+        b"start,end,timezone\n"
+        + good.encode()
+        + b"2027-07-03 20:00,2027-07-03 08:00,Europe/Paris\n"
+    )
+    r = upload(browser, broken, "alice.csv", expert=alice, tier="")
+    assert r.status_code == 200, r.text
+    page = words(r.text)
+    assert "1 entry is refused" in page and "line 3" in page and "end: must be after start" in page
+    assert 'name="confirm"' not in page
+    assert shifts_of(region, "alice", *july) == []
+
+    r = upload(
+        browser, b"start,end,timezone\n" + good.encode(), "alice.csv", expert=alice, tier="backup"
+    )
+    assert r.status_code == 200, r.text
+    assert "To create" in r.text and "Import 1 shifts" in r.text
+    assert "01 Jul 20:00 CEST" in words(r.text)
+    assert shifts_of(region, "alice", *july) == []
+
+    hidden = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">', r.text))
+    r = browser.http.post(
+        browser.base + "/coordinator/import", data=hidden, allow_redirects=False, timeout=60
+    )
+    assert r.status_code == 302, r.text
+    stored = shifts_of(region, "alice", *july)
+    night = (datetime(2027, 7, 1, 20, tzinfo=PARIS), datetime(2027, 7, 2, 8, tzinfo=PARIS))
+    assert [(instant(s["start"]), instant(s["end"]), s["tier"]) for s in stored] == [
+        (*night, "backup")
+    ]
+
+
+def test_an_expert_sees_their_feed_url_which_works_without_a_login(region: Region) -> None:
+    alice = Browser(region.stack).login(region.experts["alice"].username)
+    assert "You have no calendar link" in alice.get("/expert/roster").text
+    r = alice.submit("/expert/roster", "/expert/feed", {})
+    assert r.status_code == 302
+    page = alice.get("/expert/roster").text
+    url = html.unescape(re.search(r'id="feed-url" value="([^"]+)"', page).group(1))  # type: ignore[union-attr]
+    assert url.startswith(region.stack.url + "/feeds/")
+    feed = requests.get(url, timeout=30)
+    assert feed.status_code == 200 and feed.headers["Content-Type"].startswith("text/calendar")
+    assert "BEGIN:VEVENT" in feed.text and "TZID=Europe/Paris" in feed.text
+    r = alice.submit("/expert/roster", "/expert/feed/revoke", {})
+    assert r.status_code == 302
+    assert requests.get(url, timeout=30).status_code == 404
+    assert "You have no calendar link" in alice.get("/expert/roster").text
