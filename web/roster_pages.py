@@ -20,6 +20,7 @@ from garde.domain import STAFF, SwapStatus, Tier
 from garde.errors import Conflict, InvalidInput, NotFound
 from garde.models import Expert, Override, Rotation, Shift, SwapRequest, Unavailability, utcnow
 from rosters.coverage import coverage
+from rosters.ical import expert_feed_url, new_feed, region_feed_url, revoke_feed
 from rosters.overrides import (
     create_override,
     create_unavailability,
@@ -447,3 +448,35 @@ def decide_swap(swap_id: int, decision: str) -> Response:
         roster_changed("swap applied")
     flash(f"Swap {swap_id} {decision}d.", "info")
     return redirect(url_for("roster.swaps"))
+
+
+@bp.get("/feeds")
+@roles(*STAFF)
+def feeds() -> str:
+    """Every expert's secret calendar link, and the region's, made and revoked here."""
+    base = services().settings.public_url
+    experts = active_experts()
+    return render_template(
+        "coordinator/feeds.html",
+        experts=[(e, expert_feed_url(g.db, e, base)) for e in experts],
+        region_url=region_feed_url(g.db, base),
+    )
+
+
+@bp.post("/feeds/<any(new, revoke):action>")
+@roles(*STAFF)
+def change_feed(action: str) -> Response:
+    """`expert` (a code) or none for the region's feed: a new link replaces the old one."""
+    code = request.form.get("expert", "")
+    expert = g.db.scalar(select(Expert).where(Expert.code == code)) if code else None
+    if code and expert is None:
+        raise NotFound(f"no expert has the code {code}")
+    if action == "new":
+        new_feed(g.db, expert)
+    else:
+        revoke_feed(g.db, expert)
+    audit(f"feed.{action}", f"expert:{code}" if code else "region")
+    g.db.commit()
+    whose = expert.name if expert else "the region"
+    flash(f"Calendar link of {whose} {'made' if action == 'new' else 'revoked'}.", "info")
+    return redirect(url_for("roster.feeds"))
