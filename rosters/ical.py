@@ -12,10 +12,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
-from sqlalchemy import ColumnElement, Select, select, update
+from sqlalchemy import ColumnElement, CursorResult, Select, select, update
 from sqlalchemy.orm import Session
 
 from garde.models import CalendarFeed, Expert, Shift, utcnow
@@ -69,13 +70,9 @@ def new_feed(session: Session, expert: Expert | None) -> CalendarFeed:
 
 def revoke_feed(session: Session, expert: Expert | None) -> int:
     """Revokes the expert's (none: the region's) live feed; how many were revoked."""
-    result = session.execute(
-        update(CalendarFeed)
-        .where(_owner(expert), CalendarFeed.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
-    count: int = getattr(result, "rowcount", 0)
-    return count
+    revoked = update(CalendarFeed).where(_owner(expert), CalendarFeed.revoked_at.is_(None))
+    result = cast(CursorResult[Any], session.execute(revoked.values(revoked_at=utcnow())))
+    return result.rowcount
 
 
 def live_feed(session: Session, expert: Expert | None) -> CalendarFeed | None:

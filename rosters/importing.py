@@ -50,6 +50,9 @@ from rosters.shifts import MAX_SHIFT, describe, overlapping_shift
 CALENDAR = "text/calendar"
 CSV = "text/csv"
 TOO_FREQUENT = {"SECONDLY", "MINUTELY", "HOURLY"}
+NO_UID = "has no UID, so importing it again would add it twice"
+# What icalendar, recurring-ical-events and zone lookups raise on a damaged file.
+DAMAGED = (ValueError, TypeError, AttributeError, KeyError, OSError)
 
 
 @dataclass(frozen=True)
@@ -164,15 +167,20 @@ def _from_calendar(
 ) -> tuple[list[_Candidate], list[ImportItem]]:
     try:
         calendar = Calendar.from_ical(body)
-    except ValueError as e:
-        raise InvalidInput({"body": f"not an iCalendar file ({e})"[:300]}) from None
+    except DAMAGED as e:
+        raise InvalidInput({"body": f"not an iCalendar file ({_first_words(e)})"}) from None
+    if not isinstance(calendar, Calendar):
+        raise InvalidInput({"body": "not an iCalendar file (it must begin with BEGIN:VCALENDAR)"})
     components = calendar.events
     if not components:
         raise InvalidInput({"body": "the calendar has no event (VEVENT)"})
     refused: list[ImportItem] = []
     bad_uids: set[str] = set()
     for component in components:
-        reason = _unreadable(component)
+        try:
+            reason = _unreadable(component)
+        except DAMAGED as e:
+            reason = f"cannot be read ({_first_words(e)})"
         if reason:
             refused.append(_event_item(component, reason=reason))
             bad_uids.add(str(component.get("UID", "")))
@@ -188,14 +196,17 @@ def _from_calendar(
     zone = ZoneInfo(expert.timezone)
     try:
         occurrences = recurring_ical_events.of(calendar).between(window.start, window.end)
-    except (ValueError, recurring_ical_events.InvalidCalendar) as e:
-        reason = f"the calendar's recurrences cannot be read ({e})"[:300]
+    except DAMAGED as e:
+        reason = f"the calendar's recurrences cannot be read ({_first_words(e)})"
         raise InvalidInput({"body": reason}) from None
     candidates = []
     for occurrence in occurrences:
         if str(occurrence.get("STATUS", "")).upper() == "CANCELLED":
             continue
-        uid = str(occurrence["UID"])
+        uid = str(occurrence.get("UID", ""))
+        if not uid:  # an event nested where it should not be
+            refused.append(_event_item(occurrence, reason=NO_UID))
+            continue
         try:
             start = _instant(occurrence.decoded("DTSTART"), zone)
             end = _instant(occurrence.decoded("DTEND"), zone)
@@ -223,7 +234,7 @@ def _unreadable(event: Event) -> str | None:
         name, error = event.errors[0]
         return f"{name}: {error}"
     if "UID" not in event:
-        return "has no UID, so importing it again would add it twice"
+        return NO_UID
     if "DTSTART" not in event:
         return "has no start (DTSTART)"
     start = event.decoded("DTSTART")
@@ -241,10 +252,18 @@ def _unreadable(event: Event) -> str | None:
         return "one of start and end has a time zone and the other has not"
     if length <= timedelta(0):
         return "ends before it starts"
-    rule = event.get("RRULE")
-    if rule is not None and set(rule.get("FREQ", [])) & TOO_FREQUENT:
-        return "repeats more often than daily"
+    rules = event.get("RRULE")
+    for rule in rules if isinstance(rules, list) else [rules] if rules else []:
+        if not rule.get("FREQ"):
+            return "RRULE: has no FREQ"
+        if set(rule["FREQ"]) & TOO_FREQUENT:
+            return "repeats more often than daily"
     return None
+
+
+def _first_words(error: Exception) -> str:
+    """The parser's words, not the bytes of the file it quotes after them."""
+    return str(error).split(":")[0][:200] or type(error).__name__
 
 
 def _instant(value: date | datetime, zone: ZoneInfo) -> datetime:
@@ -305,10 +324,14 @@ def _from_csv(
                 "expert, start, end, tier, timezone)"
             }
         )
-    rows = [
-        (reader.line_num, {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()})
-        for row in reader
-    ]
+    try:
+        rows = [
+            (reader.line_num, {str(k or "").strip().lower(): _cell(v) for k, v in row.items()})
+            for row in reader
+        ]
+    except csv.Error as e:
+        reason = f"the CSV cannot be read (line {reader.line_num}: {e})"
+        raise InvalidInput({"body": reason}) from None
     rows = [(line, row) for line, row in rows if any(row.values())]
     if not rows:
         raise InvalidInput({"body": "the CSV has no shift under its header line"})
@@ -324,6 +347,11 @@ def _from_csv(
         else:
             refused.append(candidate)
     return candidates, refused
+
+
+def _cell(value: str | list[str] | None) -> str:
+    """A cell's text; cells beyond the header's columns (a list) are left out."""
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _csv_line(
@@ -349,7 +377,7 @@ def _csv_line(
     if row.get("timezone"):
         try:
             zone = ZoneInfo(row["timezone"])
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a folder
             errors.append(f"timezone: {row['timezone']} is not a known IANA time zone")
     times: dict[str, datetime] = {}
     for name in ("start", "end"):

@@ -179,6 +179,7 @@ def event(uid: str, *lines: str) -> str:
         (b"Subject: not a calendar\r\n\r\nhello", "not an iCalendar file"),
         (ics("google.ics")[:1500], "not an iCalendar file"),  # cut off in the middle
         (calendar_with(), "the calendar has no event (VEVENT)"),
+        (ics("thunderbird.ics").replace(b"VCALENDAR", b"VCALENDR"), "not an iCalendar file"),
         (b"", "not an iCalendar file"),
     ],
 )
@@ -192,6 +193,23 @@ def test_broken_calendar_files_are_refused_and_nothing_changes(
         run(sessions, expert, body)
     assert refused.value.fields["body"].startswith(reason)
     assert shifts_of(sessions, expert) == before
+
+
+def test_a_windows_zone_without_its_vtimezone_is_known_by_name(sessions: SessionFactory) -> None:
+    expert = new_expert(sessions)
+    report = run(
+        sessions,
+        expert,
+        calendar_with(
+            event(
+                "outlook-web",
+                "DTSTART;TZID=W. Europe Standard Time:20270327T200000",
+                "DTEND;TZID=W. Europe Standard Time:20270328T080000",
+            )
+        ),
+    )
+    assert report.written and not report.refused
+    assert shifts_of(sessions, expert) == [(utc(2027, 3, 27, 19), utc(2027, 3, 28, 6), "primary")]
 
 
 def test_bad_events_are_refused_each_with_its_reason(sessions: SessionFactory) -> None:
