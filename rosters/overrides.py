@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -178,4 +178,4 @@ def _interval(f: Fields) -> tuple[datetime | None, datetime | None]:
     start, end = f.instant("start"), f.instant("end")
     if start and end and end <= start:
         f.fail("end", "must be after start")
-    return start, end
+    return (start.astimezone(UTC) if start else None), (end.astimezone(UTC) if end else None)

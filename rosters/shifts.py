@@ -8,7 +8,7 @@ An override's shifts follow their override and are not edited one by one.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,7 +34,9 @@ def create_shift(session: Session, data: Mapping[str, Any]) -> Shift:
         _check_no_overlap(session, f, "start", expert, start, end)
     f.check()
     assert expert is not None and start is not None and end is not None
-    shift = Shift(expert_id=expert.id, start=start, end=end, tier=tier)
+    shift = Shift(
+        expert_id=expert.id, start=start.astimezone(UTC), end=end.astimezone(UTC), tier=tier
+    )
     session.add(shift)
     session.flush()
     return shift
@@ -55,7 +57,7 @@ def update_shift(session: Session, shift: Shift, data: Mapping[str, Any]) -> Shi
     f.check()
     assert expert is not None and start is not None and end is not None and tier is not None
     shift.expert_id, shift.expert = expert.id, expert
-    shift.start, shift.end, shift.tier = start, end, tier.value
+    shift.start, shift.end, shift.tier = start.astimezone(UTC), end.astimezone(UTC), tier.value
     if shift.rotation_id is not None:
         shift.edited = True
     session.flush()
