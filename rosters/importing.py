@@ -95,11 +95,15 @@ class ImportItem:
             "summary": self.summary,
             "line": self.line,
             "expert": self.expert or None,
-            "start": self.start.astimezone(UTC).isoformat() if self.start else None,
-            "end": self.end.astimezone(UTC).isoformat() if self.end else None,
+            "start": _utc_text(self.start),
+            "end": _utc_text(self.end),
             "tier": self.tier or None,
             "reason": self.reason or None,
         }
+
+
+def _utc_text(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
 @dataclass
