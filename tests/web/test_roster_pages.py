@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import requests
@@ -254,3 +254,148 @@ def test_an_expert_sees_their_feed_url_which_works_without_a_login(region: Regio
     assert r.status_code == 302
     assert requests.get(url, timeout=30).status_code == 404
     assert "You have no calendar link" in alice.get("/expert/roster").text
+
+
+def row_of(page: str, code: str) -> str:
+    """The grid row of an expert (or a site), from its label to the next row."""
+    return page.split(f'<small class="muted">{code}</small>')[1].split('class="roster-row')[0]
+
+
+def test_coordinator_edits_then_deletes_a_shift_in_local_time(region: Region) -> None:
+    browser = coordinator(region.stack)
+    day = datetime(2027, 2, 1, tzinfo=PARIS)
+    shift_id = add_shift(region, "alice", day.replace(hour=8), day.replace(hour=20), "primary")
+    page = f"/coordinator/shifts/{shift_id}"
+    form = browser.get(page).text
+    assert 'value="2027-02-01T08:00"' in form and 'value="2027-02-01T20:00"' in form
+    edited = {"expert": region.experts["alice"].code, "tier": "backup", "start": "2027-02-01T08:00"}
+    r = browser.submit(page, page, {**edited, "end": "2027-02-01T18:00"})
+    assert r.status_code == 302, r.text
+    february = (day, day + timedelta(days=1))
+    [stored] = shifts_of(region, "alice", *february)
+    assert instant(stored["end"]) == day.replace(hour=18) and stored["tier"] == "backup"
+    r = browser.submit(page, f"{page}/delete", {})
+    assert r.status_code == 302
+    assert shifts_of(region, "alice", *february) == []
+
+
+def test_rotation_form_generates_its_nights_and_an_edit_regenerates_them(region: Region) -> None:
+    browser = coordinator(region.stack)
+    alice, bruno = region.experts["alice"].code, region.experts["bruno"].code
+    fields = {
+        "name": f"Weeknights {region.site}",
+        "experts": f"{alice}, {bruno}",
+        "tier": "primary",
+        "timezone": "Europe/Paris",
+        "start_time": "20:00",
+        "end_time": "08:00",
+        "handoff_every_days": "7",
+        "from": "2027-03-22",
+        "until": "2027-04-04",
+    }
+    weekdays = [("days", d) for d in ("MO", "TU", "WE", "TH", "FR")]
+
+    def post(action: str, data: list[tuple[str, str]]) -> requests.Response:
+        token = csrf_token(browser.get("/coordinator/rotations/new").text)
+        return browser.http.post(
+            browser.base + action,
+            data=[("csrf_token", token), *data],
+            allow_redirects=False,
+            timeout=60,
+        )
+
+    r = post("/coordinator/rotations/new", [*{**fields, "end_time": "8h"}.items()])
+    assert r.status_code == 400
+    assert "Days is required" in words(r.text) and "Ends at must be a local time" in words(r.text)
+    assert f'value="{fields["name"]}"' in r.text
+
+    r = post("/coordinator/rotations/new", [*fields.items(), *weekdays])
+    assert r.status_code == 302, r.text
+    week1 = (datetime(2027, 3, 22, tzinfo=PARIS), datetime(2027, 3, 29, tzinfo=PARIS))
+    week2 = (week1[1], datetime(2027, 4, 5, tzinfo=PARIS))
+    nights = shifts_of(region, "alice", *week1)
+    assert len(nights) == 5 and shifts_of(region, "bruno", *week2) != []
+    assert instant(nights[0]["start"]) == datetime(2027, 3, 22, 20, tzinfo=PARIS)
+    assert "10 shifts created" in words(browser.get("/coordinator/rotations").text)
+
+    listing = browser.get("/coordinator/rotations").text
+    edit = re.search(
+        r'href="(/coordinator/rotations/\d+)"><b>' + re.escape(fields["name"]), listing
+    )
+    assert edit, listing
+    swapped = {**fields, "experts": f"{bruno}, {alice}"}
+    r = post(edit.group(1), [*swapped.items(), *weekdays])
+    assert r.status_code == 302, r.text
+    assert shifts_of(region, "alice", *week1) == []
+    assert len(shifts_of(region, "bruno", *week1)) == 5
+
+
+def test_override_and_time_off_forms_show_on_the_grid(region: Region) -> None:
+    browser = coordinator(region.stack)
+    alice, bruno, chloe = (region.experts[n].code for n in ("alice", "bruno", "chloe"))
+    night = datetime(2027, 5, 4, 20, tzinfo=PARIS)
+    add_shift(region, "alice", night, night + timedelta(hours=12), "primary")
+    r = browser.submit(
+        "/coordinator/overrides",
+        "/coordinator/overrides",
+        {
+            "expert": bruno,
+            "replaces": chloe,
+            "start": "2027-05-04T20:00",
+            "end": "2027-05-05T08:00",
+        },
+    )
+    assert r.status_code == 400 and "has no shift" in words(r.text)
+    assert f'<option value="{chloe}" selected>' in r.text
+    r = browser.submit(
+        "/coordinator/overrides",
+        "/coordinator/overrides",
+        {
+            "expert": bruno,
+            "replaces": alice,
+            "start": "2027-05-04T22:00",
+            "end": "2027-05-05T08:00",
+        },
+    )
+    assert r.status_code == 302, r.text
+    r = browser.submit(
+        "/coordinator/unavailability",
+        "/coordinator/unavailability",
+        {
+            "expert": chloe,
+            "reason": "leave",
+            "start": "2027-05-06T00:00",
+            "end": "2027-05-08T00:00",
+        },
+    )
+    assert r.status_code == 302, r.text
+    page = browser.get("/coordinator/roster?start=2027-05-03").text
+    assert "replaced by Dr Bruno" in row_of(page, alice)
+    assert "source-override" in row_of(page, bruno) and "22–08" in words(row_of(page, bruno))
+    assert "off: leave" in row_of(page, chloe)
+
+
+def test_a_swap_asked_and_accepted_on_the_expert_pages_is_applied(region: Region) -> None:
+    # Within the weeks "My shifts" lists.
+    night = datetime.combine(datetime.now(PARIS).date() + timedelta(days=10), time(20), PARIS)
+    shift_id = add_shift(region, "alice", night, night + timedelta(hours=12), "primary")
+    alice = Browser(region.stack).login(region.experts["alice"].username)
+    assert f'name="shift" value="{shift_id}"' in alice.get("/expert/roster").text
+    r = alice.submit(
+        "/expert/roster",
+        "/expert/swaps",
+        {"shift": str(shift_id), "other": region.experts["bruno"].code, "note": "family"},
+    )
+    assert r.status_code == 302, r.text
+    bruno = Browser(region.stack).login(region.experts["bruno"].username)
+    page = bruno.get("/expert/roster").text
+    assert "Dr Alice asks you to take" in words(page) and "family" in page
+    accept = re.search(r'action="(/expert/swaps/\d+/accept)"', page)
+    assert accept
+    r = bruno.submit("/expert/roster", accept.group(1), {})
+    assert r.status_code == 302
+    assert "applied" in " ".join(words(bruno.get("/expert/roster").text).split())
+    taken = shifts_of(region, "bruno", night, night + timedelta(hours=12))
+    assert [(instant(s["start"]), instant(s["end"])) for s in taken] == [
+        (night, night + timedelta(hours=12))
+    ]
