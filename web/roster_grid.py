@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from garde.models import Expert, Override, Shift, Unavailability
+from garde.models import Expert, Override, Shift, Unavailability, expert_sites
 from rosters.coverage import SiteCoverage
 from rosters.intervals import local_instant, subtract
 
@@ -215,25 +215,31 @@ def interval_marks(intervals: Iterable[Span], p: Period, who: str = "") -> list[
     return marks
 
 
-def roster_grid(session: Session, p: Period, today: date) -> Grid:
-    """Every active expert, and any other with a shift in the period, with their shifts,
-    their time off and the times another expert replaces them."""
-    shifts = session.scalars(
-        select(Shift)
-        .where(Shift.start < p.end, Shift.end > p.start)
-        .order_by(Shift.start, Shift.id)
-    ).all()
+def roster_grid(session: Session, p: Period, today: date, site_id: int | None = None) -> Grid:
+    """Every active expert (credentialed at the site, when one is given), and any other with
+    a shift in the period, with their shifts, time off and the times another replaces them."""
+    shifts_query = select(Shift).where(Shift.start < p.end, Shift.end > p.start)
+    if site_id is not None:
+        credentialed = select(expert_sites.c.expert_id).where(expert_sites.c.site_id == site_id)
+        shifts_query = shifts_query.where(Shift.expert_id.in_(credentialed))
+    shifts = session.scalars(shifts_query.order_by(Shift.start, Shift.id)).all()
+    rostered = {s.expert_id for s in shifts}
+    experts_query = select(Expert).where(or_(Expert.active.is_(True), Expert.id.in_(rostered)))
+    if site_id is not None:
+        experts_query = experts_query.where(Expert.id.in_(credentialed))
+    experts = session.scalars(experts_query.order_by(Expert.name, Expert.code)).all()
+    shown = [e.id for e in experts]
     off = session.scalars(
-        select(Unavailability).where(Unavailability.start < p.end, Unavailability.end > p.start)
+        select(Unavailability).where(
+            Unavailability.expert_id.in_(shown),
+            Unavailability.start < p.end,
+            Unavailability.end > p.start,
+        )
     ).all()
     replaced = session.scalars(
-        select(Override).where(Override.start < p.end, Override.end > p.start)
-    ).all()
-    rostered = {s.expert_id for s in shifts}
-    experts = session.scalars(
-        select(Expert)
-        .where(or_(Expert.active.is_(True), Expert.id.in_(rostered)))
-        .order_by(Expert.name, Expert.code)
+        select(Override).where(
+            Override.replaces_id.in_(shown), Override.start < p.end, Override.end > p.start
+        )
     ).all()
     marks: dict[int, list[Mark]] = {e.id: [] for e in experts}
     backdrops: dict[int, list[Span]] = {e.id: [] for e in experts}

@@ -18,7 +18,16 @@ from werkzeug.wrappers.response import Response
 
 from garde.domain import STAFF, SwapStatus, Tier
 from garde.errors import Conflict, InvalidInput, NotFound
-from garde.models import Expert, Override, Rotation, Shift, SwapRequest, Unavailability, utcnow
+from garde.models import (
+    Expert,
+    Override,
+    Rotation,
+    Shift,
+    Site,
+    SwapRequest,
+    Unavailability,
+    utcnow,
+)
 from rosters.coverage import coverage
 from rosters.ical import expert_feed_url, new_feed, region_feed_url, revoke_feed
 from rosters.overrides import (
@@ -76,13 +85,21 @@ def grid() -> str:
     except ValueError:
         errors["start"] = "must be a date, e.g. 2026-03-30"
         day = today
+    site = None
+    if request.args.get("site"):
+        site = g.db.scalar(select(Site).where(Site.code == request.args["site"]))
+        if site is None:
+            errors["site"] = f"no site has the code {request.args['site']}"
     if errors:
         raise InvalidInput(errors)
     shown = period(view, day, zone)
+    site_id = site.id if site else None
     return render_template(
         "coordinator/roster.html",
-        grid=roster_grid(g.db, shown, today),
-        gaps=gap_rows(coverage(g.db, shown.start, shown.end), shown),
+        grid=roster_grid(g.db, shown, today, site_id),
+        gaps=gap_rows(coverage(g.db, shown.start, shown.end, site_id), shown),
+        sites=g.db.scalars(select(Site).order_by(Site.code)).all(),
+        site=site,
         zone=zone,
     )
 

@@ -108,7 +108,9 @@ def test_grid_and_coverage_page_highlight_a_gap(region: Region) -> None:
     day = datetime(2027, 6, 8, tzinfo=PARIS)  # a Tuesday
     add_shift(region, "alice", day.replace(hour=8), day.replace(hour=20), "primary")
     add_shift(region, "bruno", day.replace(hour=20), day.replace(day=9, hour=8), "backup")
-    page = browser.get("/coordinator/roster?start=2027-06-07").text
+    page = browser.get(f"/coordinator/roster?start=2027-06-07&site={region.site}").text
+    # Only the site's experts and coverage: chloe reads elsewhere.
+    assert region.experts["alice"].code in page and region.experts["chloe"].code not in page
     row = page.split(f"<b>{region.site}</b>")[1].split('class="roster-row')[0]
     backup_only = re.findall(
         r'class="mark gap-backup"[^>]*data-start="([^"]+)" data-end="([^"]+)"', row
