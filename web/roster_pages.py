@@ -8,7 +8,7 @@ audit, commit, and tell waiting cases that the roster changed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,6 +28,7 @@ from garde.models import (
     Unavailability,
     utcnow,
 )
+from garde.validation import Fields
 from rosters.coverage import coverage
 from rosters.ical import expert_feed_url, new_feed, region_feed_url, revoke_feed
 from rosters.overrides import (
@@ -74,24 +75,14 @@ def local_day(value: datetime, zone: ZoneInfo) -> str:
 @roles(*STAFF)
 def grid() -> str:
     zone = region_zone()
-    view = request.args.get("view", "week")
-    raw = request.args.get("start", "")
-    errors = {}
-    if view not in VIEWS:
-        errors["view"] = "must be week or month"
     today = utcnow().astimezone(zone).date()
-    try:
-        day = date.fromisoformat(raw) if raw else today
-    except ValueError:
-        errors["start"] = "must be a date, e.g. 2026-03-30"
-        day = today
-    site = None
-    if request.args.get("site"):
-        site = g.db.scalar(select(Site).where(Site.code == request.args["site"]))
-        if site is None:
-            errors["site"] = f"no site has the code {request.args['site']}"
-    if errors:
-        raise InvalidInput(errors)
+    f = Fields(request.args)
+    view = f.text("view", required=False) or "week"
+    if view not in VIEWS:
+        f.fail("view", "must be week or month")
+    day = f.day("start", required=False) or today
+    site = site_arg(f)
+    f.check()
     shown = period(view, day, zone)
     site_id = site.id if site else None
     return render_template(
@@ -183,6 +174,17 @@ def _shift_form(
         tiers=[t.value for t in Tier],
         zone=region_zone(),
     )
+
+
+def site_arg(f: Fields) -> Site | None:
+    """The site a page is filtered by (`site`, a code), if any."""
+    code = f.optional_text("site", max_len=32)
+    if code is None or "site" in f.errors:
+        return None
+    site = g.db.scalar(select(Site).where(Site.code == code))
+    if site is None:
+        f.fail("site", f"no site has the code {code}")
+    return site
 
 
 def shift_values(shift: Shift, zone: ZoneInfo) -> dict[str, str]:

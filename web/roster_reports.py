@@ -3,7 +3,7 @@ primary, drawn on a time bar and listed) and fairness (how the burden fell on ea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -11,14 +11,14 @@ from flask import Blueprint, g, render_template, request
 from sqlalchemy import select
 
 from garde.domain import STAFF
-from garde.errors import InvalidInput
 from garde.models import Site, utcnow
+from garde.validation import Fields
 from rosters.coverage import coverage
 from rosters.fairness import ExpertFairness, fairness
 from web import display
 from web.access import roles
 from web.roster_grid import Grid, Period, Row, day_ticks, gap_marks, gap_spans, period
-from web.roster_pages import region_zone
+from web.roster_pages import region_zone, site_arg
 
 bp = Blueprint("roster_reports", __name__, url_prefix="/coordinator")
 display.install(bp)
@@ -30,21 +30,10 @@ def coverage_page() -> str:
     """Per site and modality, the hours without a primary, drawn and listed."""
     zone = region_zone()
     today = utcnow().astimezone(zone).date()
-    errors: dict[str, str] = {}
-    first = _day_arg("from", today, errors)
-    last = _day_arg("to", first + timedelta(days=6), errors)
-    if last < first:
-        errors["to"] = "must be on or after from"
-    elif (last - first).days >= MAX_COVERAGE_DAYS:
-        errors["to"] = f"the period lasts at most {MAX_COVERAGE_DAYS} days"
-    site = None
-    if request.args.get("site"):
-        site = g.db.scalar(select(Site).where(Site.code == request.args["site"]))
-        if site is None:
-            errors["site"] = f"no site has the code {request.args['site']}"
-    if errors:
-        raise InvalidInput(errors)
-    shown = Period("range", first, (last - first).days + 1, zone)
+    f = Fields(request.args)
+    shown = _days(f, today, lambda first: first + timedelta(days=6), COVERAGE_LONGEST)
+    site = site_arg(f)
+    f.check()
     found = coverage(g.db, shown.start, shown.end, site.id if site else None)
     rows = [Row(c.site.code, c.modality, gap_marks(c, shown)) for c in found]
     return render_template(
@@ -53,25 +42,11 @@ def coverage_page() -> str:
         found=found,
         sites=g.db.scalars(select(Site).order_by(Site.code)).all(),
         site=site,
-        first=first,
-        last=last,
+        first=shown.first,
+        last=shown.last,
         zone=zone,
         spans=gap_spans,
     )
-
-
-MAX_COVERAGE_DAYS = 62
-
-
-def _day_arg(name: str, default: date, errors: dict[str, str]) -> date:
-    raw = request.args.get(name, "")
-    if not raw:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors[name] = "must be a date, e.g. 2026-03-30"
-        return default
 
 
 @bp.get("/fairness")
@@ -79,23 +54,35 @@ def _day_arg(name: str, default: date, errors: dict[str, str]) -> date:
 def fairness_page() -> str:
     """How the burden fell on each expert over a period: a table and a bar chart."""
     zone = region_zone()
-    today = utcnow().astimezone(zone).date()
-    errors: dict[str, str] = {}
-    first = _day_arg("from", today.replace(day=1), errors)
-    last = _day_arg("to", period("month", first, zone).last, errors)
-    if last < first:
-        errors["to"] = "must be on or after from"
-    if errors:
-        raise InvalidInput(errors)
-    shown = Period("range", first, (last - first).days + 1, zone)
+    month = period("month", utcnow().astimezone(zone).date(), zone)
+    f = Fields(request.args)
+    shown = _days(f, month.first, lambda first: period("month", first, zone).last, FAIRNESS_LONGEST)
+    f.check()
     rows = fairness(g.db, shown.start, shown.end)
     return render_template(
         "coordinator/fairness.html",
         rows=rows,
-        first=first,
-        last=last,
+        first=shown.first,
+        last=shown.last,
         chart=fairness_chart(rows),
     )
+
+
+COVERAGE_LONGEST = 62  # days, as GET /api/v1/coverage
+FAIRNESS_LONGEST = 366
+
+
+def _days(f: Fields, first: date, last: Callable[[date], date], longest: int) -> Period:
+    """The local days `from`–`to` (inclusive) of the region; by default `first` to
+    `last(from)`."""
+    start = f.day("from", required=False) or first
+    end = f.day("to", required=False) or last(start)
+    if end < start:
+        f.fail("to", "must be on or after from")
+    elif (end - start).days >= longest:
+        f.fail("to", f"the period lasts at most {longest} days")
+    days = (end - start).days + 1 if end >= start else 1
+    return Period("range", start, min(days, longest), region_zone())
 
 
 # What the chart compares, each scaled to the largest value among the experts.
