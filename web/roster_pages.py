@@ -58,6 +58,7 @@ from web.roster_grid import VIEWS, gap_rows, period, roster_grid
 
 bp = Blueprint("roster", __name__, url_prefix="/coordinator")
 display.install(bp)
+bp.add_app_template_global(as_local_field, "local_field")
 
 SHIFT_TIMES = ("start", "end")
 
