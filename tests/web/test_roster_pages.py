@@ -59,7 +59,7 @@ def bar(page: str, shift_id: int) -> dict[str, str]:
     """The grid's bar of a shift: its attributes and its text."""
     found = re.search(
         rf'<a class="mark ([^"]*)" style="([^"]*)" title="([^"]*)" '
-        rf'href="/coordinator/shifts/{shift_id}"\s+data-start="([^"]*)" data-end="([^"]*)">(.*?)<span',
+        rf'href="/coordinator/shifts/{shift_id}"\s+data-start="([^"]*)" data-end="([^"]*)">(.*?)<span class="sr-only">',
         page,
         re.S,
     )
