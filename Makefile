@@ -28,6 +28,7 @@ test: lint
 bench: install
 	$(BIN)/python -m bench.lifecycle
 	$(BIN)/python -m bench.simulate_night
+	$(BIN)/python -m bench.oncall
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
