@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -61,15 +61,6 @@ class Fields:
         except ValueError:
             self.errors[name] = "must be one of " + ", ".join(e.value for e in enum)
             return None
-
-    def one_of(self, name: str, allowed: Iterable[str]) -> str:
-        """A code from a fixed list, matched without regard to case (e.g. a modality)."""
-        raw = self.text(name, max_len=16)
-        value = raw.upper()
-        options = list(allowed)
-        if raw and name not in self.errors and value not in options:
-            self.errors[name] = "must be one of " + ", ".join(options)
-        return value
 
     def word(
         self, name: str, normalise: Callable[[str], str], *, required: bool = True
