@@ -182,7 +182,9 @@ def on_duty_experts(
 
     `modality` and `subspecialty` are vocabulary words (garde.vocabulary normalises input).
     """
-    zone = session.scalar(_SITE_ZONE, {"site_id": site_id})
+    # Core, not the ORM: these rows are read, never tracked, at a fraction of the cost.
+    db = session.connection()
+    zone = db.scalar(_SITE_ZONE, {"site_id": site_id})
     if zone is None:
         return []
     params = {
@@ -193,9 +195,9 @@ def on_duty_experts(
         "modality": modality,
         "subspecialty": subspecialty,
     }
-    dialect = session.get_bind().dialect.name
+    dialect = db.dialect.name
     best: dict[int, Any] = {}
-    for row in session.execute(_duty_query(dialect, bool(subspecialty)), params):
+    for row in db.execute(_duty_query(dialect, bool(subspecialty)), params):
         current = best.get(row.expert_id)
         if current is None or _shift_order(row) < _shift_order(current):
             best[row.expert_id] = row
@@ -204,16 +206,16 @@ def on_duty_experts(
     ids = list(best)
     reads: dict[int, int] = {
         expert_id: count
-        for expert_id, count in session.execute(
+        for expert_id, count in db.execute(
             _READS, {"shift_ids": [row.id for row in best.values()], "at": at}
         )
     }
     offers = {
         expert_id: (_as_utc(last), int(count))
-        for expert_id, last, count in session.execute(_OFFERS, {"expert_ids": ids})
+        for expert_id, last, count in db.execute(_OFFERS, {"expert_ids": ids})
     }
     unreachable = set(
-        session.scalars(_UNREACHABLE, {"expert_ids": ids, "at": at, "since": at - UNREACHABLE_FOR})
+        db.scalars(_UNREACHABLE, {"expert_ids": ids, "at": at, "since": at - UNREACHABLE_FOR})
     )
     candidates = [
         Candidate(
