@@ -182,7 +182,9 @@ def on_duty_experts(
 
     `modality` and `subspecialty` are vocabulary words (garde.vocabulary normalises input).
     """
-    # Core, not the ORM: these rows are read, never tracked, at a fraction of the cost.
+    # Core, not the ORM: these rows are read, never tracked, at a fraction of the cost. The
+    # flush is what the session does before a query of its own: pending edits count.
+    session.flush()
     db = session.connection()
     zone = db.scalar(_SITE_ZONE, {"site_id": site_id})
     if zone is None:
