@@ -29,6 +29,8 @@ class Settings:
     swap_needs_approval: bool = False
     # The zone the region's calendar feed and roster pages are shown in.
     region_timezone: str = "Europe/Paris"
+    # The hour (region time) of the daily coverage check; None: no check is scheduled.
+    coverage_check_hour: int | None = 18
 
     EMBEDDED_TEMPORAL_ADDRESS = "localhost:7233"
 
@@ -63,7 +65,16 @@ class Settings:
             swap_needs_approval=(e.get("GARDE_SWAP_NEEDS_APPROVAL") or "").lower()
             in ("1", "true", "yes", "on"),
             region_timezone=e.get("GARDE_REGION_TIMEZONE") or "Europe/Paris",
+            coverage_check_hour=_hour_or_off(e.get("GARDE_COVERAGE_CHECK_HOUR") or "18"),
         )
+
+
+def _hour_or_off(raw: str) -> int | None:
+    if raw.strip().lower() == "off":
+        return None
+    if raw.strip().isdigit() and 0 <= int(raw) <= 23:
+        return int(raw)
+    raise ValueError(f"GARDE_COVERAGE_CHECK_HOUR must be an hour 0-23 or off, not {raw!r}")
 
 
 def _secret_key(data_dir: Path, given: str | None) -> str:

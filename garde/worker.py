@@ -67,7 +67,7 @@ def build_worker(
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then finish the tasks in hand and stop polling."""
     client = await connect(settings)
-    await ensure_coverage_schedule(client, settings.region_timezone)
+    await ensure_coverage_schedule(client, settings.region_timezone, settings.coverage_check_hour)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

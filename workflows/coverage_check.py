@@ -1,8 +1,9 @@
 """The daily coverage check: the gaps of the next 72 hours become board alerts, and each
 coordinator gets one SMS summing up the new ones.
 
-Run by a Temporal Schedule (`garde-coverage-check`) every day at 18:00 in the region's zone,
-created or brought up to date when the worker starts. A check run twice raises nothing new
+Run by a Temporal Schedule (`garde-coverage-check`) every day at GARDE_COVERAGE_CHECK_HOUR
+(18:00 by default: the evening before the night, with the coordinators still in) in the
+region's zone, created or brought up to date when the worker starts. A check run twice raises nothing new
 and texts nobody twice: alerts are keyed by gap, SMS by check and coordinator.
 """
 
@@ -25,6 +26,7 @@ from temporalio.client import (
     ScheduleSpec,
     ScheduleUpdate,
 )
+from temporalio.service import RPCError, RPCStatusCode
 
 with workflow.unsafe.imports_passed_through():
     from activities.coverage import CoverageAlerts, CoverageChecks, CoverageSummary, GapSearch
@@ -32,7 +34,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policy import MESSAGES, RECORDS
 
 SCHEDULE_ID = "garde-coverage-check"
-CHECK_HOUR = 18  # region time: the evening before the night, with the coordinators still in
 HORIZON_HOURS = 72
 # Missed while the worker or Temporal was down: still worth running within this time.
 CATCHUP = timedelta(hours=12)
@@ -82,22 +83,30 @@ class CoverageCheckWorkflow:
         return CoverageCheckResult(len(found.gaps), len(alerts.raised), alerts.resolved, texted)
 
 
-def coverage_schedule(timezone: str) -> Schedule:
+def coverage_schedule(timezone: str, hour: int) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
             CoverageCheckWorkflow.run, id=SCHEDULE_ID, task_queue=TASK_QUEUE
         ),
         spec=ScheduleSpec(
-            calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(CHECK_HOUR)])],
+            calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)])],
             time_zone_name=timezone,
         ),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCHUP),
     )
 
 
-async def ensure_coverage_schedule(client: Client, timezone: str) -> None:
-    """Create the daily schedule, or bring an existing one to this version and zone."""
-    schedule = coverage_schedule(timezone)
+async def ensure_coverage_schedule(client: Client, timezone: str, hour: int | None) -> None:
+    """Create the daily schedule, or bring an existing one to this version, zone and hour;
+    with no hour, remove it (a region that checks its coverage otherwise)."""
+    if hour is None:
+        try:
+            await client.get_schedule_handle(SCHEDULE_ID).delete()
+        except RPCError as e:
+            if e.status != RPCStatusCode.NOT_FOUND:
+                raise
+        return
+    schedule = coverage_schedule(timezone, hour)
     try:
         await client.create_schedule(SCHEDULE_ID, schedule)
     except ScheduleAlreadyRunningError:

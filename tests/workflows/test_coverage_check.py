@@ -164,7 +164,12 @@ def worker_env(temporal_address: str, tmp_path: Path) -> Iterator[dict[str, str]
         "GARDE_TEMPORAL_NAMESPACE": "default",
         "GARDE_REGION_TIMEZONE": "America/Martinique",
     }
-    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"):
+    for name in (
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_FROM_NUMBER",
+        "GARDE_COVERAGE_CHECK_HOUR",
+    ):
         env.pop(name, None)
     yield env
     asyncio.run(_delete_schedule(temporal_address))
@@ -195,8 +200,8 @@ def test_the_worker_keeps_one_daily_schedule_that_runs_the_check(
         client = await Client.connect(worker_env["GARDE_TEMPORAL_ADDRESS"], namespace="default")
         return client.get_schedule_handle(SCHEDULE_ID)
 
-    def zone() -> str | None:
-        async def describe() -> str | None:
+    def zone() -> tuple[str | None, int] | None:
+        async def describe() -> tuple[str | None, int] | None:
             try:
                 description = await (await connect()).describe()
             except RPCError:
@@ -205,23 +210,24 @@ def test_the_worker_keeps_one_daily_schedule_that_runs_the_check(
             assert isinstance(action, ScheduleActionStartWorkflow)
             assert (action.workflow, action.task_queue) == ("CoverageCheck", TASK_QUEUE)
             [calendar] = description.schedule.spec.calendars
-            assert [r.start for r in calendar.hour] == [18]
+            [hour] = [r.start for r in calendar.hour]
             assert [r.start for r in calendar.minute] == [0]
-            return description.schedule.spec.time_zone_name
+            return description.schedule.spec.time_zone_name, hour
 
         return asyncio.run(describe())
 
     worker = start_worker(worker_env, tmp_path / "worker.log")
     try:
-        assert wait_for(zone, 60, "the coverage schedule") == "America/Martinique"
+        assert wait_for(zone, 60, "the coverage schedule") == ("America/Martinique", 18)
     finally:
         stop(worker)
 
-    # Started again in another zone: the same schedule, brought to the new zone.
+    # Started again in another zone and hour: the same schedule, brought up to date.
     worker_env["GARDE_REGION_TIMEZONE"] = "Europe/Paris"
+    worker_env["GARDE_COVERAGE_CHECK_HOUR"] = "19"
     worker = start_worker(worker_env, tmp_path / "worker.log")
     try:
-        wait_for(lambda: zone() == "Europe/Paris", 60, "the schedule in the new zone")
+        wait_for(lambda: zone() == ("Europe/Paris", 19), 60, "the schedule in the new zone")
         sessions = make_session_factory(make_engine(worker_env["GARDE_DATABASE_URL"]))
         r = Roster(sessions)
         now = datetime.now(UTC)
@@ -249,5 +255,13 @@ def test_the_worker_keeps_one_daily_schedule_that_runs_the_check(
 
         wait_for(lambda: len(outbox()) == 2, 60, "one SMS per coordinator")
         assert all(r.site_code in m.body for m in outbox())
+    finally:
+        stop(worker)
+
+    # A region that turns the check off has no schedule left once the worker starts.
+    worker_env["GARDE_COVERAGE_CHECK_HOUR"] = "off"
+    worker = start_worker(worker_env, tmp_path / "worker.log")
+    try:
+        wait_for(lambda: zone() is None, 60, "the schedule removed")
     finally:
         stop(worker)
