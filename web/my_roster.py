@@ -20,8 +20,8 @@ from rosters.ical import expert_feed_url, new_feed, revoke_feed
 from rosters.swaps import accept_swap, cancel_swap, refuse_swap, request_swap
 from web import display, services
 from web.access import current_user, roles
-from web.api.rosters import roster_changed
 from web.audit import audit
+from web.roster_changes import roster_changed
 
 bp = Blueprint("my_roster", __name__, url_prefix="/expert")
 display.install(bp)

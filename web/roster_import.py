@@ -20,8 +20,8 @@ from garde.models import Expert
 from rosters.importing import CALENDAR, CSV, ImportReport, import_shifts
 from web import display
 from web.access import roles
-from web.api.rosters import roster_changed
 from web.audit import audit
+from web.roster_changes import roster_changed
 from web.roster_pages import active_experts, local_day, region_zone
 
 bp = Blueprint("roster_import", __name__, url_prefix="/coordinator")

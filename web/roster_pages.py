@@ -51,9 +51,9 @@ from rosters.shifts import create_shift, delete_shift, update_shift
 from rosters.swaps import approve_swap, refuse_swap
 from web import display, services
 from web.access import current_user, roles
-from web.api.rosters import roster_changed
 from web.audit import audit
 from web.local_times import as_local_field, to_utc
+from web.roster_changes import roster_changed
 from web.roster_grid import VIEWS, gap_rows, period, roster_grid
 
 bp = Blueprint("roster", __name__, url_prefix="/coordinator")

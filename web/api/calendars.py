@@ -16,9 +16,9 @@ from rosters.importing import Window, import_shifts
 from web import services
 from web.access import current_user, roles
 from web.api import bp
-from web.api.rosters import roster_changed
 from web.audit import audit
 from web.case_views import iso
+from web.roster_changes import roster_changed
 
 LONGEST_WINDOW = timedelta(days=3 * 366)
 

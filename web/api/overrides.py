@@ -22,9 +22,10 @@ from rosters.overrides import (
 )
 from web.access import current_user, roles
 from web.api import body, bp
-from web.api.rosters import roster_changed, shift_json
+from web.api.rosters import shift_json
 from web.audit import audit
 from web.case_views import iso
+from web.roster_changes import roster_changed
 
 
 @bp.post("/overrides")

@@ -22,8 +22,8 @@ from garde.registry import (
 from garde.service_levels import site_promise
 from web.access import roles
 from web.api import body, bp
-from web.api.rosters import roster_changed
 from web.audit import audit
+from web.roster_changes import roster_changed
 
 
 @bp.post("/sites")

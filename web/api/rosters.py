@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Response, g, jsonify, request
 from sqlalchemy import select
 
 from garde import vocabulary
-from garde.domain import STAFF, CaseStatus, Role
-from garde.errors import Forbidden, NotFound, Unavailable
-from garde.models import Case, Expert, Shift, Site, utcnow
+from garde.domain import STAFF, Role
+from garde.errors import Forbidden, NotFound
+from garde.models import Expert, Shift, Site, utcnow
 from garde.validation import Fields
 from rosters.eligibility import on_duty_experts
 from rosters.ical import roster_calendar
 from rosters.shifts import create_shift, delete_shift, update_shift
-from web import services
 from web.access import current_user, roles
 from web.api import body, bp
 from web.audit import audit
 from web.case_views import iso
-
-log = logging.getLogger(__name__)
+from web.roster_changes import roster_changed
 
 
 @bp.post("/shifts")
@@ -130,22 +127,6 @@ def roster_ics(code: str) -> Response:
     if user.role == Role.EXPERT and user.expert_id != expert.id:
         raise Forbidden("an expert sees only their own roster")
     return Response(roster_calendar(g.db, expert), mimetype="text/calendar")
-
-
-def roster_changed(reason: str) -> None:
-    """Cases waiting for an expert look again at once; if Temporal is away they look again
-    on their own within minutes."""
-    waiting = g.db.scalars(
-        select(Case.id).where(
-            Case.assigned_expert_id.is_(None),
-            Case.status.in_([CaseStatus.REQUESTED.value, CaseStatus.OFFERED.value]),
-            Case.workflow_started_at.is_not(None),
-        )
-    ).all()
-    try:
-        services().cases.roster_changed(waiting, reason)
-    except Unavailable:
-        log.warning("roster changed; %s waiting cases will look again on their own", len(waiting))
 
 
 def shift_json(shift: Shift) -> dict[str, Any]:

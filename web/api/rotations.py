@@ -21,8 +21,8 @@ from rosters.rotations import (
 )
 from web.access import roles
 from web.api import body, bp
-from web.api.rosters import roster_changed
 from web.audit import audit
+from web.roster_changes import roster_changed
 
 
 @bp.post("/rotations")

@@ -22,9 +22,10 @@ from rosters.swaps import approve_swap, cancel_swap, refuse_swap, request_swap
 from web import services
 from web.access import current_user, roles
 from web.api import body, bp
-from web.api.rosters import roster_changed, shift_json
+from web.api.rosters import shift_json
 from web.audit import audit
 from web.case_views import iso
+from web.roster_changes import roster_changed
 
 
 @bp.post("/swaps")

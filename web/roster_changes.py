@@ -1,0 +1,31 @@
+"""After a roster edit (from a page or the API): cases waiting for an expert look again."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import g
+from sqlalchemy import select
+
+from garde.domain import CaseStatus
+from garde.errors import Unavailable
+from garde.models import Case
+from web import services
+
+log = logging.getLogger(__name__)
+
+
+def roster_changed(reason: str) -> None:
+    """Cases waiting for an expert look again at once; if Temporal is away they look again
+    on their own within minutes. Call it after the edit is committed."""
+    waiting = g.db.scalars(
+        select(Case.id).where(
+            Case.assigned_expert_id.is_(None),
+            Case.status.in_([CaseStatus.REQUESTED.value, CaseStatus.OFFERED.value]),
+            Case.workflow_started_at.is_not(None),
+        )
+    ).all()
+    try:
+        services().cases.roster_changed(waiting, reason)
+    except Unavailable:
+        log.warning("roster changed; %s waiting cases will look again on their own", len(waiting))
