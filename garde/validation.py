@@ -170,7 +170,7 @@ class Fields:
         if raw and name not in self.errors:
             try:
                 ZoneInfo(raw)
-            except (ZoneInfoNotFoundError, ValueError):
+            except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a folder
                 self.errors[name] = "is not a known IANA time zone"
         return raw
 
