@@ -4,9 +4,11 @@ worklist.
 Eligible at an instant: on a shift covering it (start <= at < end), active, credentialed for
 the site on the site's local date, reading the modality (and the subspecialty when one is
 asked), neither unavailable nor replaced by an override then, and under their
-concurrent-case limit. All of that is one SQL query: shifts are read through their (start,
-end) index over the 48 hours before the instant (a shift lasts at most `MAX_SHIFT`), the
-vocabularies are filtered in the JSON lists, and the exclusions are NOT EXISTS subqueries.
+concurrent-case limit. All of that, and the reasons of the ranking, is one SQL query
+(after the site's zone): shifts are read through an index over the 48 hours before the
+instant (a shift lasts at most `MAX_SHIFT`), the vocabularies are filtered in the JSON
+lists, the exclusions are NOT EXISTS subqueries, and the load, reads this shift and offers
+are correlated subqueries of the rows that pass: no query per candidate.
 
 Ranked by tier; then whether their phone was reached lately (an expert whose latest offer
 could not be delivered comes after the others); then their load (cases held and offers
@@ -39,7 +41,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from garde.domain import HELD_STATUSES, OfferStatus, Tier
 from garde.messages import Ranking
@@ -166,7 +168,7 @@ def site_date(zone: str, at: datetime) -> date:
 
 
 # The answer ----------------------------------------------------------------------------
-# Each statement is built once per database dialect and run with parameters: building and
+# The statement is built once per database dialect and run with parameters: building and
 # hashing a statement of this size costs more than SQLite takes to answer it.
 
 
@@ -196,6 +198,7 @@ def on_duty_experts(
         "on": site_date(zone, at),
         "modality": modality,
         "subspecialty": subspecialty,
+        "unreachable_since": at - UNREACHABLE_FOR,
     }
     dialect = db.dialect.name
     best: dict[int, Any] = {}
@@ -203,22 +206,6 @@ def on_duty_experts(
         current = best.get(row.expert_id)
         if current is None or _shift_order(row) < _shift_order(current):
             best[row.expert_id] = row
-    if not best:
-        return []
-    ids = list(best)
-    reads: dict[int, int] = {
-        expert_id: count
-        for expert_id, count in db.execute(
-            _READS, {"shift_ids": [row.id for row in best.values()], "at": at}
-        )
-    }
-    offers = {
-        expert_id: (_as_utc(last), int(count))
-        for expert_id, last, count in db.execute(_OFFERS, {"expert_ids": ids})
-    }
-    unreachable = set(
-        db.scalars(_UNREACHABLE, {"expert_ids": ids, "at": at, "since": at - UNREACHABLE_FOR})
-    )
     candidates = [
         Candidate(
             expert_id=expert_id,
@@ -227,11 +214,11 @@ def on_duty_experts(
             tier=Tier(row.tier),
             load=row.load,
             max_concurrent=row.max_concurrent,
-            reads_this_shift=reads.get(expert_id, 0),
-            last_offer_at=offers.get(expert_id, (None, 0))[0],
+            reads_this_shift=row.reads,
+            last_offer_at=_as_utc(row.last_offer_at),
             shift_end=row.end,
-            open_offers=offers.get(expert_id, (None, 0))[1],
-            reachable=expert_id not in unreachable,
+            open_offers=row.open_offers,
+            reachable=not row.unreachable,
             subspecialties=tuple(row.subspecialties),
         )
         for expert_id, row in best.items()
@@ -268,6 +255,41 @@ def _duty_query(dialect: str, with_subspecialty: bool) -> Select[Any]:
         .correlate(Expert)
         .scalar_subquery()
     )
+    # The reasons of the ranking, read with the row: evaluated only for the rows that pass.
+    reads = (
+        select(func.count(Case.id))
+        .where(
+            Case.assigned_expert_id == Shift.expert_id,
+            Case.accepted_at >= Shift.start,
+            Case.accepted_at <= at,
+        )
+        .correlate(Shift)
+        .scalar_subquery()
+    )
+    last_offer = (
+        select(func.max(Offer.sent_at))
+        .where(Offer.expert_id == Expert.id)
+        .correlate(Expert)
+        .scalar_subquery()
+    )
+    open_offers = (
+        select(func.count(Offer.id))
+        .where(Offer.expert_id == Expert.id, Offer.status == OfferStatus.OPEN.value)
+        .correlate(Expert)
+        .scalar_subquery()
+    )
+    earlier = aliased(Offer)
+    latest = (
+        select(func.max(earlier.id))
+        .where(earlier.expert_id == Expert.id, earlier.sent_at <= at)
+        .correlate(Expert)
+        .scalar_subquery()
+    )
+    unreachable = exists().where(
+        Offer.id == latest,
+        Offer.status == OfferStatus.UNDELIVERABLE.value,
+        Offer.sent_at > bindparam("unreachable_since"),
+    )
     query = (
         select(
             Shift.id,
@@ -280,6 +302,10 @@ def _duty_query(dialect: str, with_subspecialty: bool) -> Select[Any]:
             Expert.max_concurrent,
             Expert.subspecialties,
             load.label("load"),
+            reads.label("reads"),
+            last_offer.label("last_offer_at"),
+            open_offers.label("open_offers"),
+            unreachable.label("unreachable"),
         )
         .join(Expert, Shift.expert_id == Expert.id)
         .join(
@@ -307,47 +333,6 @@ def _duty_query(dialect: str, with_subspecialty: bool) -> Select[Any]:
 def _shift_order(row: Any) -> tuple[int, datetime, int]:
     """Of two shifts covering the instant, the better tier counts; then the earlier start."""
     return (_TIER_RANK[Tier(row.tier)], row.start, row.id)
-
-
-# Per expert, the cases accepted since the start of the shift counted for them.
-_READS = (
-    select(Shift.expert_id, func.count(Case.id))
-    .join(
-        Case,
-        and_(
-            Case.assigned_expert_id == Shift.expert_id,
-            Case.accepted_at >= Shift.start,
-            Case.accepted_at <= bindparam("at"),
-        ),
-    )
-    .where(Shift.id.in_(bindparam("shift_ids", expanding=True)))
-    .group_by(Shift.expert_id)
-)
-
-# Per expert: when they were last offered a case, and how many offers wait for them.
-_OFFERS = (
-    select(
-        Offer.expert_id,
-        func.max(Offer.sent_at),
-        func.count().filter(Offer.status == OfferStatus.OPEN.value),
-    )
-    .where(Offer.expert_id.in_(bindparam("expert_ids", expanding=True)))
-    .group_by(Offer.expert_id)
-)
-
-# Experts whose latest offer, lately, could not be delivered to their phone.
-_UNREACHABLE = select(Offer.expert_id).where(
-    Offer.id.in_(
-        select(func.max(Offer.id))
-        .where(
-            Offer.expert_id.in_(bindparam("expert_ids", expanding=True)),
-            Offer.sent_at <= bindparam("at"),
-        )
-        .group_by(Offer.expert_id)
-    ),
-    Offer.status == OfferStatus.UNDELIVERABLE.value,
-    Offer.sent_at > bindparam("since"),
-)
 
 
 def _as_utc(value: datetime | None) -> datetime | None:

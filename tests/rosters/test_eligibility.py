@@ -15,8 +15,17 @@ from sqlalchemy.orm import Session
 
 from garde import vocabulary
 from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
-from garde.domain import CaseStatus, ShiftSource, Tier
-from garde.models import Case, Credential, Expert, Override, Shift, Site, Unavailability
+from garde.domain import CaseStatus, OfferStatus, ShiftSource, Tier
+from garde.models import (
+    Case,
+    Credential,
+    Expert,
+    Offer,
+    Override,
+    Shift,
+    Site,
+    Unavailability,
+)
 from rosters.eligibility import Candidate, is_eligible, on_duty_experts
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -282,6 +291,50 @@ def test_concurrent_limit_counts_the_cases_held(sessions: SessionFactory) -> Non
     with sessions() as s:
         assert is_eligible(s, s.get_one(Case, waiting.id), free.id, NOON)
         assert not is_eligible(s, s.get_one(Case, waiting.id), busy.id, NOON)
+
+
+def test_offers_open_elsewhere_and_an_unreachable_phone_rank_later(
+    sessions: SessionFactory,
+) -> None:
+    with sessions.begin() as s:
+        site = add_site(s)
+        idle, asked, unreachable, long_ago = (add_expert(s, site) for _ in range(4))
+        for expert in (idle, asked, unreachable, long_ago):
+            add_shift(s, expert, utc(2026, 5, 12, 8), utc(2026, 5, 12, 20))
+        other = add_case(s, site, None, CaseStatus.OFFERED, None)
+        for n, (expert, status, sent) in enumerate(
+            [
+                (asked, OfferStatus.OPEN, NOON - timedelta(minutes=3)),
+                (unreachable, OfferStatus.DECLINED, NOON - timedelta(hours=3)),
+                (unreachable, OfferStatus.UNDELIVERABLE, NOON - timedelta(hours=2)),
+                (long_ago, OfferStatus.UNDELIVERABLE, NOON - timedelta(hours=13)),
+                (idle, OfferStatus.UNDELIVERABLE, NOON + timedelta(minutes=5)),  # after `at`
+            ],
+            start=1,
+        ):
+            s.add(
+                Offer(
+                    case_id=other.id,
+                    expert_id=expert.id,
+                    sequence=n,
+                    code=secrets.token_hex(4).upper(),
+                    phone=expert.phone,
+                    status=status,
+                    sent_at=sent,
+                    expires_at=sent + timedelta(minutes=5),
+                )
+            )
+    ranked = on_duty(sessions, site, NOON)
+    by_code = {c.code: c for c in ranked}
+    assert not by_code[unreachable.code].reachable
+    assert by_code[long_ago.code].reachable and by_code[idle.code].reachable
+    assert by_code[asked.code].open_offers == 1
+    assert by_code[asked.code].ranking(2, NOON, None).minutes_since_last_offer == 3
+    assert by_code[long_ago.code].last_offer_at == NOON - timedelta(hours=13)
+    # Never offered before `at` first, then the one who waited longest, then the busy one;
+    # the unreachable phone last.
+    assert codes(ranked)[-2:] == [asked.code, unreachable.code]
+    assert set(codes(ranked)[:2]) == {idle.code, long_ago.code}
 
 
 def test_inactive_expert_is_never_on_duty(sessions: SessionFactory) -> None:
