@@ -5,7 +5,8 @@ narrower than the 25-hour day of an autumn one and a bar sits at its true local 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -127,6 +128,8 @@ class Grid:
     days: list[Tick]
     hours: list[Tick]
     experts: list[Row]
+    # The width, in percent from the left, of the period already past: shaded.
+    past: float = 0.0
 
 
 def clock(value: datetime, zone: ZoneInfo) -> str:
@@ -215,7 +218,12 @@ def interval_marks(intervals: Iterable[Span], p: Period, who: str = "") -> list[
     return marks
 
 
-def roster_grid(session: Session, p: Period, today: date, site_id: int | None = None) -> Grid:
+def past_width(p: Period, now: datetime) -> float:
+    """How much of the period, from its left edge, lies before `now`."""
+    return p.place(p.start, now)[1] if now > p.start else 0.0
+
+
+def roster_grid(session: Session, p: Period, now: datetime, site_id: int | None = None) -> Grid:
     """Every active expert (credentialed at the site, when one is given), and any other with
     a shift in the period, with their shifts, time off and the times another replaces them."""
     shifts_query = select(Shift).where(Shift.start < p.end, Shift.end > p.start)
@@ -257,21 +265,67 @@ def roster_grid(session: Session, p: Period, today: date, site_id: int | None = 
         )
         for e in experts
     ]
-    return Grid(p, day_ticks(p, today), hour_ticks(p), rows)
+    today = now.astimezone(p.zone).date()
+    return Grid(p, day_ticks(p, today), hour_ticks(p), rows, past_width(p, now))
 
 
-def gap_spans(found: SiteCoverage) -> list[Span]:
-    """Nobody on duty, and backup only: the two kinds of hole in a site's coverage."""
+GAP_KINDS = (("gap-none", "nobody"), ("gap-backup", "backup only"))
+
+
+def gap_spans(found: SiteCoverage, since: datetime | None = None) -> list[Span]:
+    """Nobody on duty, and backup only: the two kinds of hole in a site's coverage; only
+    from `since` on, when given (a gap already over is no longer actionable)."""
     nobody = subtract(found.no_primary, found.backup_only)
-    return [Span(i.start, i.end, "gap-none", "nobody") for i in nobody] + [
-        Span(i.start, i.end, "gap-backup", "backup only") for i in found.backup_only
+    kinds = zip(GAP_KINDS, (nobody, found.backup_only), strict=True)
+    return [
+        Span(max(i.start, since) if since else i.start, i.end, css, label)
+        for (css, label), intervals in kinds
+        for i in intervals
+        if since is None or i.end > since
     ]
 
 
-def gap_marks(found: SiteCoverage, p: Period) -> list[Mark]:
-    return laid_out(interval_marks(gap_spans(found), p, f"{found.site.code} {found.modality}, "))
+def gap_marks(found: SiteCoverage, p: Period, since: datetime | None = None) -> list[Mark]:
+    return laid_out(
+        interval_marks(gap_spans(found, since), p, f"{found.site.code} {found.modality}, ")
+    )
 
 
-def gap_rows(found: Iterable[SiteCoverage], p: Period) -> list[Row]:
-    """One row per site and modality with a hole in the period."""
-    return [Row(c.site.code, c.modality, gap_marks(c, p)) for c in found if c.no_primary]
+def site_gap_spans(found: Sequence[SiteCoverage], since: datetime) -> list[Span]:
+    """A site's gaps (its modalities' coverage in `found`) merged across modalities: each
+    span says which modalities it concerns ("nobody: CT, MR"); where that set changes the
+    span is split."""
+    modalities = [c.modality for c in found]
+    pieces = [(s, c.modality) for c in found for s in gap_spans(c, since)]
+    edges = sorted({t for s, _ in pieces for t in (s.start, s.end)})
+    segments = []
+    for css, label in GAP_KINDS:
+        for a, b in itertools.pairwise(edges):
+            held = {m for s, m in pieces if s.css == css and s.start <= a and s.end >= b}
+            if held:
+                words = f"{label}: " + ", ".join(m for m in modalities if m in held)
+                segments.append(Span(a, b, css, words))
+    merged: list[Span] = []
+    for s in segments:
+        last = merged[-1] if merged else None
+        if last and (last.css, last.end, last.label) == (s.css, s.start, s.label):
+            merged[-1] = Span(last.start, s.end, s.css, s.label)
+        else:
+            merged.append(s)
+    return merged
+
+
+def gap_rows(found: Iterable[SiteCoverage], p: Period, since: datetime) -> list[Row]:
+    """One row per site with a hole in the period from `since` on, its modalities named on
+    each bar."""
+    by_site: dict[int, list[SiteCoverage]] = {}
+    for c in found:
+        by_site.setdefault(c.site.id, []).append(c)
+    rows = []
+    for coverages in by_site.values():
+        site = coverages[0].site
+        spans = site_gap_spans(coverages, since)
+        if spans:
+            marks = laid_out(interval_marks(spans, p, f"{site.code}, "))
+            rows.append(Row(site.code, "gaps", marks))
+    return rows

@@ -76,7 +76,8 @@ def local_day(value: datetime, zone: ZoneInfo) -> str:
 @roles(*STAFF)
 def grid() -> str:
     zone = region_zone()
-    today = utcnow().astimezone(zone).date()
+    now = utcnow()
+    today = now.astimezone(zone).date()
     f = Fields(request.args)
     view = f.text("view", required=False) or "week"
     if view not in VIEWS:
@@ -88,8 +89,8 @@ def grid() -> str:
     site_id = site.id if site else None
     return render_template(
         "coordinator/roster.html",
-        grid=roster_grid(g.db, shown, today, site_id),
-        gaps=gap_rows(coverage(g.db, shown.start, shown.end, site_id), shown),
+        grid=roster_grid(g.db, shown, now, site_id),
+        gaps=gap_rows(coverage(g.db, shown.start, shown.end, site_id), shown, now),
         sites=g.db.scalars(select(Site).order_by(Site.code)).all(),
         site=site,
         zone=zone,
@@ -208,9 +209,65 @@ def shift_or_404(shift_id: int) -> Shift:
 @bp.get("/rotations")
 @roles(*STAFF)
 def rotations() -> str:
+    """The rotations, and extending them all; by default until the end of next month."""
+    this_month = period("month", utcnow().astimezone(region_zone()).date(), region_zone())
+    next_month = period("month", this_month.next, region_zone())
+    return _rotations_page({"until": next_month.last.isoformat()})
+
+
+def _rotations_page(values: Mapping[str, Any], errors: dict[str, str] | None = None) -> str:
     found = g.db.scalars(select(Rotation).order_by(Rotation.valid_from, Rotation.name)).all()
     experts = dict(g.db.execute(select(Expert.id, Expert.name)).tuples().all())
-    return render_template("coordinator/rotations.html", rotations=found, experts=experts)
+    return render_template(
+        "coordinator/rotations.html",
+        rotations=found,
+        experts=experts,
+        values=values,
+        errors=errors or {},
+    )
+
+
+@bp.post("/rotations/extend")
+@roles(*STAFF)
+def extend_rotations() -> str | Response | tuple[str, int]:
+    """Every rotation ending before `until` now runs until then: next month's roster in one
+    step. Each is regenerated as its own form would; one refusal changes nothing."""
+    now = utcnow()
+    values = request.form.to_dict()
+    f = Fields(values)
+    until = f.day("until")
+    if until is not None and until < now.astimezone(region_zone()).date():
+        f.fail("until", "must be today or later")
+    if f.errors:
+        return _rotations_page(values, f.errors), 400
+    assert until is not None
+    shorter = g.db.scalars(
+        select(Rotation).where(Rotation.valid_until < until).order_by(Rotation.name)
+    ).all()
+    results = []
+    for rotation in shorter:
+        try:
+            results.append(update_rotation(g.db, rotation, {"until": until.isoformat()}, now))
+        except InvalidInput as e:
+            name = rotation.name
+            g.db.rollback()
+            reasons = "; ".join(
+                reason if field == "until" else f"{field} {reason}"
+                for field, reason in e.fields.items()
+            )
+            return _rotations_page(values, {"until": f"for rotation {name}: {reasons}"}), 400
+    total = GenerationResult(
+        sum(r.created for r in results),
+        sum(r.updated for r in results),
+        sum(r.deleted for r in results),
+        sum(r.kept for r in results),
+    )
+    summary = f"{len(shorter)} rotations extended until {until.isoformat()}: {_generated(total)}"
+    audit("rotation.extend", "rotations", summary)
+    g.db.commit()
+    roster_changed("rotations extended")
+    flash(f"{summary}.", "info")
+    return redirect(url_for("roster.rotations"))
 
 
 @bp.route("/rotations/new", methods=["GET", "POST"])
@@ -282,8 +339,16 @@ def remove_rotation(rotation_id: int) -> Response:
 
 
 def _rotation_values() -> dict[str, Any]:
-    """The form as the domain reads it: `days` is the list of ticked boxes."""
-    return {**request.form.to_dict(), "days": request.form.getlist("days")}
+    """The form as the domain reads it: `days` is the list of ticked boxes, `experts` the
+    codes as stored, however the coordinator cased them."""
+    known = set(g.db.scalars(select(Expert.code)))
+    folded = {c.casefold(): c for c in known}
+    typed = [c.strip() for c in request.form.get("experts", "").split(",") if c.strip()]
+    return {
+        **request.form.to_dict(),
+        "days": request.form.getlist("days"),
+        "experts": ", ".join(c if c in known else folded.get(c.casefold(), c) for c in typed),
+    }
 
 
 def _rotation_form(

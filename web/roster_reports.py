@@ -17,7 +17,16 @@ from rosters.coverage import coverage
 from rosters.fairness import ExpertFairness, fairness
 from web import display
 from web.access import roles
-from web.roster_grid import Grid, Period, Row, day_ticks, gap_marks, gap_spans, period
+from web.roster_grid import (
+    Grid,
+    Period,
+    Row,
+    day_ticks,
+    gap_marks,
+    gap_spans,
+    past_width,
+    period,
+)
 from web.roster_pages import region_zone, site_arg
 
 bp = Blueprint("roster_reports", __name__, url_prefix="/coordinator")
@@ -29,23 +38,27 @@ display.install(bp)
 def coverage_page() -> str:
     """Per site and modality, the hours without a primary, drawn and listed."""
     zone = region_zone()
-    today = utcnow().astimezone(zone).date()
+    now = utcnow()
+    today = now.astimezone(zone).date()
     f = Fields(request.args)
     shown = _days(f, today, lambda first: first + timedelta(days=6), COVERAGE_LONGEST)
     site = site_arg(f)
     f.check()
     found = coverage(g.db, shown.start, shown.end, site.id if site else None)
-    rows = [Row(c.site.code, c.modality, gap_marks(c, shown)) for c in found]
+    # Gaps already over are hidden, unless the whole period is past.
+    since = now if shown.end > now else None
+    rows = [Row(c.site.code, c.modality, gap_marks(c, shown, since)) for c in found]
     return render_template(
         "coordinator/coverage.html",
-        grid=Grid(shown, day_ticks(shown, today), [], rows),
+        grid=Grid(shown, day_ticks(shown, today), [], rows, past_width(shown, now)),
+        since=since,
         found=found,
         sites=g.db.scalars(select(Site).order_by(Site.code)).all(),
         site=site,
         first=shown.first,
         last=shown.last,
         zone=zone,
-        spans=gap_spans,
+        spans=lambda c: gap_spans(c, since),
     )
 
 

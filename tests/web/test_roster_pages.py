@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import html
 import re
+import secrets
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import requests
+from sqlalchemy import select
 
+from garde.models import AuditEvent
+from rosters.rotations import DAYS
 from tests.conftest import Region, make_region, wait_for
 from tests.web.test_pages import Browser, coordinator, csrf_token
 
@@ -403,3 +407,158 @@ def test_a_swap_asked_and_accepted_on_the_expert_pages_is_applied(region: Region
     assert [(instant(s["start"]), instant(s["end"])) for s in taken] == [
         (night, night + timedelta(hours=12))
     ]
+
+
+GAP = re.compile(
+    r'<a class="mark (gap-[a-z]+)" style="[^"]*" title="[^"]*"\s+href="([^"]*)"\s+'
+    r'data-start="([^"]+)" data-end="([^"]+)"><span class="label">([^<]*)</span>'
+)
+
+
+def gap_bars(page: str) -> list[tuple[str, str, datetime, datetime, str]]:
+    """The gap bars of a page: kind, add-a-shift link, start, end, label."""
+    return [
+        (css, html.unescape(link), instant(start), instant(end), html.unescape(label))
+        for css, link, start, end, label in GAP.findall(page)
+    ]
+
+
+def gap_row_labels(page: str) -> list[str]:
+    return re.findall(r'<div class="roster-row gap-row">\s*<div class="who"><b>([^<]+)</b>', page)
+
+
+def test_grid_gaps_are_one_row_per_site_naming_their_modalities(region: Region) -> None:
+    browser = coordinator(region.stack)
+    # dora reads CT only: while she is on duty, only MR is without anybody.
+    dora = f"DR-DORA-{region.site}"
+    r = region.stack.api(region.admin_token).post(
+        "/api/v1/experts",
+        json={
+            "code": dora,
+            "name": "Dr Dora",
+            "phone": "+336" + "".join(secrets.choice("0123456789") for _ in range(8)),
+            "modalities": ["CT"],
+            "sites": [region.site],
+        },
+    )
+    assert r.status_code == 201, r.text
+    tuesday = datetime(2027, 9, 7, tzinfo=PARIS)
+    api = region.stack.api(region.coordinator_token)
+    r = api.post(
+        "/api/v1/shifts",
+        json={
+            "expert": dora,
+            "start": tuesday.replace(hour=8).isoformat(),
+            "end": tuesday.replace(hour=20).isoformat(),
+            "tier": "primary",
+        },
+    )
+    assert r.status_code == 201, r.text
+    page = browser.get(f"/coordinator/roster?start=2027-09-06&site={region.site}").text
+    assert gap_row_labels(page) == [region.site]
+    monday, next_monday = datetime(2027, 9, 6, tzinfo=PARIS), datetime(2027, 9, 13, tzinfo=PARIS)
+    new_shift = "/coordinator/shifts/new?start={}&end={}"
+    assert gap_bars(page) == [
+        (
+            "gap-none",
+            new_shift.format("2027-09-06T00:00", "2027-09-07T08:00"),
+            monday,
+            tuesday.replace(hour=8),
+            "nobody: CT, MR",
+        ),
+        (
+            "gap-none",
+            new_shift.format("2027-09-07T08:00", "2027-09-07T20:00"),
+            tuesday.replace(hour=8),
+            tuesday.replace(hour=20),
+            "nobody: MR",
+        ),
+        (
+            "gap-none",
+            new_shift.format("2027-09-07T20:00", "2027-09-13T00:00"),
+            tuesday.replace(hour=20),
+            next_monday,
+            "nobody: CT, MR",
+        ),
+    ]
+    # The Coverage page stays per site and modality.
+    coverage = browser.get(
+        f"/coordinator/coverage?from=2027-09-07&to=2027-09-07&site={region.site}"
+    ).text
+    assert [label for *_, label in gap_bars(coverage)] == ["nobody", "nobody", "nobody"]
+
+
+def test_gaps_already_over_are_not_drawn_and_the_past_is_shaded(region: Region) -> None:
+    browser = coordinator(region.stack)
+    # alice's shift of the region covers from an hour ago: before it, the site had nobody.
+    before = datetime.now(UTC)
+    for path in (
+        f"/coordinator/roster?site={region.site}",
+        f"/coordinator/roster?view=month&site={region.site}",
+        f"/coordinator/coverage?site={region.site}",
+    ):
+        page = browser.get(path).text
+        assert 'class="past" style="left:0;width:' in page, path
+        assert all(start >= before for _, _, start, _, _ in gap_bars(page)), path
+    month = browser.get("/coordinator/roster?view=month").text
+    assert re.search(r'class="day-label [^"]*today"', month) and "scrollLeft" in month
+    # A period wholly past still lists its gaps.
+    past = browser.get(f"/coordinator/coverage?from=2025-01-06&to=2025-01-06&site={region.site}")
+    assert "nobody 06 Jan 00:00 CET – 07 Jan 00:00 CET" in words(past.text)
+
+
+def test_every_rotation_is_extended_at_once_and_codes_are_read_in_any_case(
+    region: Region,
+) -> None:
+    browser = coordinator(region.stack)
+    alice, bruno = region.experts["alice"].code, region.experts["bruno"].code
+    form = browser.get("/coordinator/rotations/new").text
+    assert f'<b class="mono">{alice}</b> Dr Alice' in form
+    fields = {
+        "name": f"Summer nights {region.site}",
+        "experts": f"{alice.lower()}, {bruno.lower()}",
+        "tier": "primary",
+        "timezone": "Europe/Paris",
+        "start_time": "20:00",
+        "end_time": "08:00",
+        "handoff_every_days": "7",
+        "from": "2027-08-02",
+        "until": "2027-08-08",
+    }
+    token = csrf_token(form)
+    r = browser.http.post(
+        browser.base + "/coordinator/rotations/new",
+        data=[("csrf_token", token), *fields.items(), *[("days", d) for d in DAYS[:5]]],
+        allow_redirects=False,
+        timeout=60,
+    )
+    assert r.status_code == 302, r.text
+    week = [datetime(2027, 8, 2 + 7 * n, tzinfo=PARIS) for n in range(4)]
+    assert len(shifts_of(region, "alice", week[0], week[1])) == 5
+    assert shifts_of(region, "bruno", week[1], week[3]) == []
+
+    rotations = "/coordinator/rotations"
+    yesterday = (datetime.now(PARIS) - timedelta(days=1)).date().isoformat()
+    r = browser.submit(rotations, f"{rotations}/extend", {"until": yesterday})
+    assert r.status_code == 400
+    assert "Until must be today or later" in words(r.text)
+    r = browser.submit(rotations, f"{rotations}/extend", {"until": "2028-09-30"})
+    assert r.status_code == 400
+    assert re.search(r"Until for rotation .*: a rotation covers at most 400 days", words(r.text))
+    assert shifts_of(region, "bruno", week[1], week[3]) == []
+
+    r = browser.submit(rotations, f"{rotations}/extend", {"until": "2027-08-22"})
+    assert r.status_code == 302, r.text
+    assert len(shifts_of(region, "bruno", week[1], week[2])) == 5
+    assert len(shifts_of(region, "alice", week[2], week[3])) == 5
+    summary = re.search(
+        r"(\d+) rotations extended until 2027-08-22: (\d+) shifts created",
+        words(browser.get(rotations).text),
+    )
+    assert summary and int(summary.group(1)) >= 1 and int(summary.group(2)) >= 10
+    with region.stack.sessions() as s:
+        assert s.scalar(select(AuditEvent.id).where(AuditEvent.action == "rotation.extend"))
+    # Rotations already running that long stay as they are.
+    r = browser.submit(rotations, f"{rotations}/extend", {"until": "2027-08-15"})
+    assert r.status_code == 302
+    assert "0 rotations extended" in words(browser.get(rotations).text)
