@@ -52,7 +52,6 @@ CREDENTIALS_PER_EXPERT = 10
 SHIFT_CHANCE = 0.45  # per expert and day: a 12-hour day or night, sometimes 24 hours
 CASES = 3000
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-SITE_INDEX = "CREATE INDEX ix_expert_sites_site ON expert_sites (site_id, expert_id)"
 ZONES = ("Europe/Paris",) * 7 + ("Indian/Reunion", "America/Martinique", "Pacific/Noumea")
 YEAR_START = datetime(2026, 1, 1, tzinfo=UTC)
 _TIER_RANK = {Tier.PRIMARY.value: 0, Tier.BACKUP.value: 1}
@@ -316,17 +315,12 @@ def _order(shift: dict[str, Any]) -> tuple[int, datetime, int]:
     return (_TIER_RANK[shift["tier"]], shift["start"], shift["id"])
 
 
-def load(url: str, region: Region, site_index: bool = False) -> float:
-    """Migrate, bulk-insert every row, gather the planner's statistics; the seconds taken.
-
-    `site_index` adds the index the schema lacks (`expert_sites` by site): the credentials of
-    one site are then read directly instead of the whole table."""
+def load(url: str, region: Region) -> float:
+    """Migrate, bulk-insert every row, gather the planner's statistics; the seconds taken."""
     began = time.perf_counter()
     upgrade(url)
     engine = make_engine(url)
     with engine.begin() as connection:
-        if site_index:
-            connection.execute(text(SITE_INDEX))
         for table, rows in region.rows():
             for chunk in range(0, len(rows), 20_000):
                 connection.execute(insert(table), rows[chunk : chunk + 20_000])
@@ -364,9 +358,8 @@ def run_backend(
     region: Region,
     asked: list[Question],
     expected: list[Answer],
-    site_index: bool,
 ) -> Run:
-    run = Run(backend, load_s=load(url, region, site_index))
+    run = Run(backend, load_s=load(url, region))
     say(f"{backend}: loaded in {run.load_s:.1f} s; asking {len(asked)} questions ...")
     engine = make_engine(url)
     sessions = make_session_factory(engine)
@@ -443,11 +436,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--queries", type=int, help=f"questions (default {QUERIES})")
     parser.add_argument("--seed", type=int, default=11, help="the region and questions")
     parser.add_argument("--keep", action="store_true", help="keep the SQLite database")
-    parser.add_argument(
-        "--site-index",
-        action="store_true",
-        help="add an index of expert_sites by site (not in the schema yet) before loading",
-    )
     args = parser.parse_args(argv)
     if args.queries is not None and args.queries < 1:
         parser.error("--queries must be at least 1")
@@ -473,14 +461,12 @@ def main(argv: list[str] | None = None) -> int:
         brute = BruteForce(region)
         expected, brute_ms = timed(brute.answer, asked)
         sqlite = f"sqlite:///{folder / 'oncall.db'}"
-        runs = [run_backend("sqlite", sqlite, region, asked, expected, args.site_index)]
+        runs = [run_backend("sqlite", sqlite, region, asked, expected)]
         with postgres_database() as url:
             if url is None:
                 runs.append(Run("postgresql", skipped=f"not reachable at {POSTGRES_URL}"))
             else:
-                runs.append(
-                    run_backend("postgresql", url, region, asked, expected, args.site_index)
-                )
+                runs.append(run_backend("postgresql", url, region, asked, expected))
     except KeyboardInterrupt:
         say("interrupted")
         return 130
@@ -494,7 +480,6 @@ def main(argv: list[str] | None = None) -> int:
         f"{count} questions on {len(region.experts)} experts, {len(region.sites)} sites, "
         f"{len(region.shifts)} shifts; {found / count:.1f} eligible on average, "
         f"{sum(1 for a in expected if not a)} questions with nobody"
-        + ("; with an index of expert_sites by site" if args.site_index else "")
     )
     print(table(runs, brute_ms, count))
     for run in runs:

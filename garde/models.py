@@ -61,6 +61,8 @@ expert_sites = Table(
     Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
     Column("valid_from", Date, nullable=True),
     Column("valid_until", Date, nullable=True),
+    # "Who may read for this site": routing and coverage start from the site.
+    Index("ix_expert_sites_site", "site_id", "expert_id"),
 )
 
 

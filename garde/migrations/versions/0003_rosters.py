@@ -115,6 +115,7 @@ def upgrade() -> None:
     with op.batch_alter_table("expert_sites", schema=None) as batch_op:
         batch_op.add_column(sa.Column("valid_from", sa.Date(), nullable=True))
         batch_op.add_column(sa.Column("valid_until", sa.Date(), nullable=True))
+        batch_op.create_index("ix_expert_sites_site", ["site_id", "expert_id"], unique=False)
 
     with op.batch_alter_table("experts", schema=None) as batch_op:
         batch_op.add_column(
@@ -169,6 +170,7 @@ def downgrade() -> None:
         batch_op.drop_column("language")
 
     with op.batch_alter_table("expert_sites", schema=None) as batch_op:
+        batch_op.drop_index("ix_expert_sites_site")
         batch_op.drop_column("valid_until")
         batch_op.drop_column("valid_from")
 
