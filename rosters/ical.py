@@ -5,12 +5,18 @@ with the matching VTIMEZONE, so a phone shows 20:00 on the night clocks change. 
 keeps one UID (`shift-ID@garde`) and one DTSTAMP (when it was created), so a calendar that
 fetches the feed again updates its events instead of adding copies, and an unchanged roster
 gives the same bytes.
+
+A shift its expert does not work, wholly (time off, or an override giving it to another
+expert) is CANCELLED, so the phone shows it struck out or hides it; one worked in part says
+which part is off in its description.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -19,29 +25,33 @@ from icalendar import Calendar, Event
 from sqlalchemy import ColumnElement, CursorResult, Select, select, update
 from sqlalchemy.orm import Session
 
-from garde.models import CalendarFeed, Expert, Shift, utcnow
+from garde.models import CalendarFeed, Expert, Override, Shift, Unavailability, utcnow
+from rosters.intervals import Interval, subtract
 
 HISTORY = timedelta(days=30)
 
 
 def roster_calendar(session: Session, expert: Expert, *, now: datetime | None = None) -> bytes:
     """The expert's shifts ending in the last 30 days or later, in the expert's zone."""
-    shifts = session.scalars(_recent(now).where(Shift.expert_id == expert.id))
+    shifts = list(session.scalars(_recent(now).where(Shift.expert_id == expert.id)))
     return _calendar(
         f"Garde roster {expert.code}",
         ZoneInfo(expert.timezone),
         shifts,
         lambda shift: f"Garde on call ({shift.tier})",
+        _time_off(session, shifts),
     )
 
 
 def region_calendar(session: Session, timezone: str, *, now: datetime | None = None) -> bytes:
     """Every expert's shifts ending in the last 30 days or later, in the region's zone."""
+    shifts = list(session.scalars(_recent(now)))
     return _calendar(
         "Garde roster",
         ZoneInfo(timezone),
-        session.scalars(_recent(now)),
+        shifts,
         lambda shift: f"Garde on call ({shift.tier}): {shift.expert.name}",
+        _time_off(session, shifts),
     )
 
 
@@ -110,8 +120,55 @@ def _recent(now: datetime | None) -> Select[Shift]:
     return select(Shift).where(Shift.end >= since).order_by(Shift.start, Shift.id)
 
 
+@dataclass(frozen=True)
+class _Off:
+    """A part of a shift its expert does not work, and why."""
+
+    span: Interval
+    why: str
+
+
+def _time_off(session: Session, shifts: list[Shift]) -> dict[int, list[_Off]]:
+    """Per shift, its parts under the expert's time off or an override replacing them."""
+    if not shifts:
+        return {}
+    experts = {s.expert_id for s in shifts}
+    first, last = min(s.start for s in shifts), max(s.end for s in shifts)
+    off: dict[int, list[_Off]] = defaultdict(list)
+    for away in session.scalars(
+        select(Unavailability).where(
+            Unavailability.expert_id.in_(experts),
+            Unavailability.start < last,
+            Unavailability.end > first,
+        )
+    ):
+        why = f"off ({away.reason})" if away.reason else "off"
+        off[away.expert_id].append(_Off(Interval(away.start, away.end), why))
+    for override in session.scalars(
+        select(Override).where(
+            Override.replaces_id.in_(experts), Override.start < last, Override.end > first
+        )
+    ):
+        span = Interval(override.start, override.end)
+        off[override.replaces_id].append(_Off(span, f"replaced by {override.expert.name}"))
+    found: dict[int, list[_Off]] = {}
+    for shift in shifts:
+        parts = [
+            _Off(Interval(max(o.span.start, shift.start), min(o.span.end, shift.end)), o.why)
+            for o in off.get(shift.expert_id, [])
+            if o.span.start < shift.end and o.span.end > shift.start
+        ]
+        if parts:
+            found[shift.id] = sorted(parts, key=lambda o: o.span.start)
+    return found
+
+
 def _calendar(
-    name: str, zone: ZoneInfo, shifts: Iterable[Shift], summary: Callable[[Shift], str]
+    name: str,
+    zone: ZoneInfo,
+    shifts: Iterable[Shift],
+    summary: Callable[[Shift], str],
+    time_off: dict[int, list[_Off]],
 ) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", "-//Garde//Roster//EN")
@@ -120,7 +177,7 @@ def _calendar(
     calendar.add("method", "PUBLISH")
     calendar.add("x-wr-calname", name)
     calendar.add("x-wr-timezone", zone.key)
-    events = [_event(shift, zone, summary(shift)) for shift in shifts]
+    events = [_event(shift, zone, summary(shift), time_off.get(shift.id, [])) for shift in shifts]
     for event in events:
         calendar.add_component(event)
     if events:
@@ -131,7 +188,7 @@ def _calendar(
     return calendar.to_ical()
 
 
-def _event(shift: Shift, zone: ZoneInfo, summary: str) -> Event:
+def _event(shift: Shift, zone: ZoneInfo, summary: str, off: list[_Off]) -> Event:
     event = Event()
     event.add("uid", f"shift-{shift.id}@garde")
     event.add("dtstamp", shift.created_at.astimezone(UTC))
@@ -140,4 +197,14 @@ def _event(shift: Shift, zone: ZoneInfo, summary: str) -> Event:
     event.add("summary", summary)
     event.add("categories", ["Garde", shift.tier])
     event.add("transp", "OPAQUE")
+    if off:
+        whole = Interval(shift.start, shift.end)
+        if not subtract([whole], [o.span for o in off]):
+            event.add("status", "CANCELLED")
+            event["summary"] = f"{summary}: {', '.join(sorted({o.why for o in off}))}"
+        lines = [
+            f"{o.span.start.astimezone(zone):%d %b %H:%M}–{o.span.end.astimezone(zone):%H:%M} {o.why}"
+            for o in off
+        ]
+        event.add("description", "\n".join(lines))
     return event

@@ -84,12 +84,17 @@ def open_case_ids_for_expert(db: Session, user: User) -> list[int]:
             Case.status.in_([CaseStatus.REQUESTED.value, CaseStatus.OFFERED.value]),
         )
     ).all()
+    # One question per kind of case (site, modality, subspecialty), not one per case.
+    eligible: dict[tuple[int, str, str | None], bool] = {}
     ids = []
     for case in unassigned:
-        ranked = on_duty_experts(
-            db, site_id=case.site_id, modality=case.modality, at=now, subspecialty=case.subspecialty
-        )
-        if any(c.expert_id == user.expert_id for c in ranked):
+        kind = (case.site_id, case.modality, case.subspecialty)
+        if kind not in eligible:
+            ranked = on_duty_experts(
+                db, site_id=kind[0], modality=kind[1], at=now, subspecialty=kind[2]
+            )
+            eligible[kind] = any(c.expert_id == user.expert_id for c in ranked)
+        if eligible[kind]:
             ids.append(case.id)
     return ids
 

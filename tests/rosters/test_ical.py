@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
-from garde.models import CalendarFeed, Expert, Shift
+from garde.models import CalendarFeed, Expert, Override, Shift, Unavailability
 from rosters.ical import (
     expert_feed_url,
     feed_calendar,
@@ -159,6 +159,38 @@ def test_region_calendar_names_each_expert_in_the_regions_zone(
         assert event["start"].tzinfo == ZoneInfo("Indian/Reunion")  # type: ignore[attr-defined]
         assert mine[uid].expert.name in str(event["summary"])
     assert "TZID:Indian/Reunion" in text.decode()
+
+
+def test_a_shift_not_worked_is_cancelled_and_one_worked_in_part_says_which_part(
+    sessions: SessionFactory,
+) -> None:
+    with sessions.begin() as s:
+        expert, other = add_expert(s), add_expert(s)
+        _, plain, march, october = nights(s, expert)
+        # The whole March night on leave; four hours of the October one given to another.
+        s.add(Unavailability(expert=expert, start=march.start, end=march.end, reason="sick"))
+        s.add(
+            Override(
+                expert=other,
+                replaces=expert,
+                start=paris(2027, 10, 30, 22),
+                end=paris(2027, 10, 31, 2),
+            )
+        )
+        s.flush()
+        text = roster_calendar(s, expert, now=NOW)
+        region = region_calendar(s, "Europe/Paris", now=NOW)
+    found = {str(e["UID"]): e for e in Calendar.from_ical(text).walk("VEVENT")}
+    cancelled = found[f"shift-{march.id}@garde"]
+    assert str(cancelled["STATUS"]) == "CANCELLED"
+    assert str(cancelled["SUMMARY"]) == "Garde on call (primary): off (sick)"
+    partly = found[f"shift-{october.id}@garde"]
+    assert "STATUS" not in partly
+    assert str(partly["DESCRIPTION"]) == f"30 Oct 22:00–02:00 replaced by {other.name}"
+    assert "STATUS" not in found[f"shift-{plain.id}@garde"]
+    assert "DESCRIPTION" not in found[f"shift-{plain.id}@garde"]
+    in_region = {str(e["UID"]): e for e in Calendar.from_ical(region).walk("VEVENT")}
+    assert str(in_region[f"shift-{march.id}@garde"]["STATUS"]) == "CANCELLED"
 
 
 def test_expert_without_shifts_gets_an_empty_calendar(sessions: SessionFactory) -> None:
