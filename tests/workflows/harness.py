@@ -21,14 +21,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.sms import TwilioSms
 from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
-from garde.domain import Priority, Tier
+from garde.domain import CaseStatus, Priority, Tier
 from garde.intake import CaseRequest, case_start, record_case
 from garde.messages import Acceptance, CaseView, ReportDraft, ReportFiled, SmsAnswer
 from garde.models import (
@@ -48,6 +48,8 @@ from garde.settings import Settings
 from garde.temporal import case_workflow_id, start_case_workflow, venv_binary
 from garde.worker import build_worker
 from tests.twilio_double import SentMessage, TwilioDouble
+
+DAY = timedelta(days=1)
 
 T = TypeVar("T")
 HISTORIES = Path(__file__).parent / "histories"
@@ -72,6 +74,16 @@ class Region:
 
 def phone() -> str:
     return "+336" + "".join(secrets.choice("0123456789") for _ in range(8))
+
+
+def shifts(expert_id: int, start: datetime, end: datetime, tier: Tier) -> list[Shift]:
+    """On duty from `start` to `end` as a roster has it: back-to-back day-long shifts (a
+    shift lasts at most 48 hours)."""
+    found = []
+    while start < end:
+        found.append(Shift(expert_id=expert_id, start=start, end=min(end, start + DAY), tier=tier))
+        start += DAY
+    return found
 
 
 def seed_region(
@@ -114,14 +126,7 @@ def seed_region(
                 s.add(expert)
                 s.flush()
                 if tier is not None:
-                    s.add(
-                        Shift(
-                            expert_id=expert.id,
-                            start=now - timedelta(hours=1),
-                            end=now + on_duty_for,
-                            tier=tier,
-                        )
-                    )
+                    s.add_all(shifts(expert.id, now - timedelta(hours=1), now + on_duty_for, tier))
                 experts[name] = Person(expert.id, expert.code, expert.phone)
         coordinator = Coordinator(code=f"COORD-{tag}", name="Coordination", phone=phone())
         s.add(coordinator)
@@ -189,22 +194,18 @@ class Night:
         raise AssertionError("the update was not refused")
 
     def end_shift(self, expert: Person, at: datetime) -> None:
-        """The expert's shifts end at `at` (the roster was edited)."""
+        """The expert's duty ends at `at` (the roster was edited)."""
         with self.sessions.begin() as s:
-            s.execute(update(Shift).where(Shift.expert_id == expert.id).values(end=at))
+            s.execute(delete(Shift).where(Shift.expert_id == expert.id, Shift.start >= at))
+            s.execute(
+                update(Shift).where(Shift.expert_id == expert.id, Shift.end > at).values(end=at)
+            )
 
     def add_shift(self, expert: Person, tier: Tier = Tier.PRIMARY) -> None:
         """The expert is on duty from an hour ago, for ten days."""
         now = datetime.now(UTC)
         with self.sessions.begin() as s:
-            s.add(
-                Shift(
-                    expert_id=expert.id,
-                    start=now - timedelta(hours=1),
-                    end=now + timedelta(days=10),
-                    tier=tier,
-                )
-            )
+            s.add_all(shifts(expert.id, now - timedelta(hours=1), now + timedelta(days=10), tier))
 
     async def sleep(self, delta: timedelta) -> None:
         """Let `delta` of workflow time pass (and what it triggers run)."""
@@ -336,12 +337,13 @@ class Night:
         return view
 
     async def offers_in_hand(self, case_id: int, offer_ids: list[int]) -> CaseView:
-        """Once the workflow holds these offers open (an offer's row is written before the
-        workflow has it in hand), its view, the record agreeing with it."""
+        """Once the workflow holds these offers open and has said so (an offer's row is
+        written before the workflow has it in hand and records the case offered), its view,
+        the record agreeing with it."""
         deadline = time.monotonic() + 20
         while True:
             view = await self.agrees(case_id)
-            if view.open_offers == offer_ids:
+            if view.open_offers == offer_ids and view.status == CaseStatus.OFFERED:
                 return view
             if time.monotonic() > deadline:
                 raise AssertionError(f"open offers {view.open_offers}, expected {offer_ids}")
