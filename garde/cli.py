@@ -44,8 +44,12 @@ def demo_data() -> None:
     settings = Settings.from_env()
     upgrade(settings.database_url)
     sessions = make_session_factory(make_engine(settings.database_url))
-    with sessions.begin() as s:
-        summary = load_demo_data(s)
+    try:
+        with sessions.begin() as s:
+            summary = load_demo_data(s)
+    except InvalidInput as e:
+        # E.g. a shift added by hand where a demo rotation would put one: nothing was loaded.
+        raise click.ClickException(f"the demo region was not loaded, nothing changed: {e}") from e
     click.echo(summary)
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from garde.accounts import check_login
@@ -19,6 +22,7 @@ from garde.validation import E164
 from rosters.eligibility import on_duty_experts
 
 PARIS = ZoneInfo("Europe/Paris")
+GARDE = [sys.executable, "-m", "garde.cli"]
 
 
 @pytest.fixture
@@ -174,3 +178,30 @@ def test_every_demo_login_logs_in(sessions: SessionFactory) -> None:
             if user.role == "expert":
                 assert user.expert is not None
     assert roles == {"admin", "coordinator", "site", "expert"}
+
+
+def test_a_hand_made_shift_in_a_rotations_way_stops_the_command_cleanly(tmp_path: Path) -> None:
+    """`garde demo-data` over a roster edited by hand where a demo rotation would put a shift:
+    a one-line reason, exit 1, nothing changed (no traceback)."""
+    url = f"sqlite:///{tmp_path / 'garde.db'}"
+    env = {**os.environ, "GARDE_DATABASE_URL": url, "GARDE_DATA_DIR": str(tmp_path / "data")}
+    first = subprocess.run([*GARDE, "demo-data"], env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    with sessions.begin() as s:
+        # The rotations' shifts are replaced by one made by hand, overlapping their slots.
+        shift = s.scalars(select(Shift).where(Shift.rotation_id.is_not(None))).first()
+        assert shift is not None
+        s.execute(delete(Shift).where(Shift.expert_id == shift.expert_id))
+        s.add(Shift(expert_id=shift.expert_id, start=shift.start, end=shift.end, tier="backup"))
+    with sessions() as s:
+        before = row_counts(s)
+    again = subprocess.run([*GARDE, "demo-data"], env=env, capture_output=True, text=True)
+    with sessions() as s:
+        after = row_counts(s)
+    engine.dispose()
+    assert again.returncode == 1
+    assert "the demo region was not loaded, nothing changed" in again.stderr
+    assert "Traceback" not in again.stderr
+    assert after == before
