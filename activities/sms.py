@@ -1,23 +1,28 @@
 """The one SMS port, with its two backends: Twilio, and the dev outbox when Twilio is unset.
 
 Every message, in or out, is kept in `sms_messages`; the outbox is simply that table shown on
-a web page. `send` is idempotent by key, so a retried activity sends nothing twice.
+a web page. `send` is idempotent by key, so a retried activity sends nothing twice: the row is
+written ("sending") before Twilio is called, and a row found "sending" (the worker died
+waiting for Twilio's answer) is sent again only if Twilio's log shows no such message.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
+from twilio.rest.api.v2010.account.message import MessageInstance
 
 from garde.db import SessionFactory
 from garde.models import SmsMessage
 from garde.settings import Settings
 
 OUTBOX_NUMBER = "+10000000000"
+CLOCK_SLACK = timedelta(minutes=1)
 
 
 class Undeliverable(Exception):
@@ -74,7 +79,14 @@ class TwilioSms:
             row = s.scalar(select(SmsMessage).where(SmsMessage.idempotency_key == key))
             if row is not None and row.status != "sending":
                 return
-            if row is None:
+            if row is not None:
+                # An attempt stopped between writing the row and hearing Twilio: did the
+                # message go? Twilio's log of messages to that number says.
+                sent = self._sent_since(to, body, row.created_at)
+                if sent is not None:
+                    row.provider_sid, row.status = sent.sid, sent.status or "queued"
+                    return
+            else:
                 # Recorded before the call: a crash after it leaves a trace, not a silent resend.
                 row = SmsMessage(
                     direction="out",
@@ -102,6 +114,16 @@ class TwilioSms:
             assert stored is not None
             stored.provider_sid = message.sid
             stored.status = message.status or "queued"
+
+    def _sent_since(self, to: str, body: str, since: datetime) -> MessageInstance | None:
+        """The message with this body Twilio took for this number since `since`, if any.
+        (Twilio filters by the day sent; the time is compared here, with a minute's slack
+        for clocks.)"""
+        for message in self._client.messages.list(to=to, date_sent_after=since.date(), limit=50):
+            created = message.date_created
+            if message.body == body and (created is None or created >= since - CLOCK_SLACK):
+                return message
+        return None
 
 
 def make_sms_port(settings: Settings, sessions: SessionFactory) -> SmsPort:

@@ -1,7 +1,9 @@
 """A small Twilio-compatible HTTP server on loopback, for the real `twilio` client to talk to.
 
 It answers the Messages resource the way Twilio's REST API does (basic auth with the account
-SID and auth token, form-encoded body, JSON answer with a message SID) and keeps what it got.
+SID and auth token, form-encoded body, JSON answer with a message SID) and keeps what it got;
+it lists them too, filtered by `To` and by the day sent (`DateSent>`: on or after that UTC
+day, as Twilio reads it), newest first.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import json
 import secrets
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,7 @@ class SentMessage:
     from_: str
     body: str
     status_callback: str | None
+    date_created: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass
@@ -47,6 +52,32 @@ class TwilioDouble:
         double = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                expected = f"/2010-04-01/Accounts/{double.account_sid}/Messages.json"
+                if not self._authorised():
+                    return self._answer(401, {"code": 20003, "message": "Authenticate"})
+                url = urlsplit(self.path)
+                if url.path != expected:
+                    return self._answer(404, {"code": 20404, "message": "not found"})
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                found = list(double.messages)
+                if "To" in query:
+                    found = [m for m in found if m.to == query["To"]]
+                if "DateSent>" in query:
+                    since = date.fromisoformat(query["DateSent>"][:10])
+                    found = [m for m in found if m.date_created.date() >= since]
+                found.sort(key=lambda m: m.date_created, reverse=True)
+                self._answer(
+                    200,
+                    {
+                        "messages": [self._message(m, expected) for m in found],
+                        "page": 0,
+                        "page_size": len(found),
+                        "next_page_uri": None,
+                        "uri": self.path,
+                    },
+                )
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 expected = f"/2010-04-01/Accounts/{double.account_sid}/Messages.json"
                 if not self._authorised():
@@ -74,21 +105,23 @@ class TwilioDouble:
                     status_callback=form.get("StatusCallback"),
                 )
                 double.messages.append(message)
-                self._answer(
-                    201,
-                    {
-                        "sid": message.sid,
-                        "account_sid": double.account_sid,
-                        "to": message.to,
-                        "from": message.from_,
-                        "body": message.body,
-                        "status": "queued",
-                        "num_segments": "1",
-                        "direction": "outbound-api",
-                        "api_version": "2010-04-01",
-                        "uri": f"{expected[:-5]}/{message.sid}.json",
-                    },
-                )
+                self._answer(201, self._message(message, expected))
+
+            def _message(self, message: SentMessage, resource: str) -> dict[str, Any]:
+                return {
+                    "sid": message.sid,
+                    "account_sid": double.account_sid,
+                    "to": message.to,
+                    "from": message.from_,
+                    "body": message.body,
+                    "status": "queued",
+                    "num_segments": "1",
+                    "direction": "outbound-api",
+                    "api_version": "2010-04-01",
+                    "date_created": format_datetime(message.date_created),
+                    "date_sent": None,
+                    "uri": f"{resource[:-5]}/{message.sid}.json",
+                }
 
             def _authorised(self) -> bool:
                 header = self.headers.get("Authorization", "")
