@@ -113,7 +113,8 @@ class TwilioSms:
             stored = s.scalar(select(SmsMessage).where(SmsMessage.idempotency_key == key))
             assert stored is not None
             stored.provider_sid = message.sid
-            stored.status = message.status or "queued"
+            if stored.status == "sending":  # a status callback may have come first
+                stored.status = message.status or "queued"
 
     def _sent_since(self, to: str, body: str, since: datetime) -> MessageInstance | None:
         """The message with this body Twilio took for this number since `since`, if any.

@@ -127,6 +127,21 @@ def test_status_callback_updates_the_message(region: Region) -> None:
         assert s.scalar(select(SmsMessage.status).where(SmsMessage.provider_sid == sent.sid)) == (
             "delivered"
         )
+    # Callbacks arrive out of order: a late "sent" or "queued" does not undo "delivered".
+    for late in ("sent", "queued", "sending"):
+        params = {"MessageSid": sent.sid, "MessageStatus": late}
+        signature = RequestValidator(stack.twilio.auth_token).compute_signature(url, params)
+        r = requests.post(
+            stack.url + "/sms/status",
+            data=params,
+            headers={"X-Twilio-Signature": signature},
+            timeout=10,
+        )
+        assert r.status_code == 200
+    with stack.sessions() as s:
+        assert s.scalar(select(SmsMessage.status).where(SmsMessage.provider_sid == sent.sid)) == (
+            "delivered"
+        )
 
 
 def test_yes_and_no_to_one_offer_arriving_together_honour_exactly_one(region: Region) -> None:

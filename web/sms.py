@@ -142,8 +142,9 @@ def status() -> Response:
     _check_signature()
     sid = request.form.get("MessageSid", "")
     message = g.db.scalar(select(SmsMessage).where(SmsMessage.provider_sid == sid))
-    if message is not None:
-        message.status = (request.form.get("MessageStatus") or message.status)[:16]
+    reported = (request.form.get("MessageStatus") or "")[:16]
+    if message is not None and _progress(reported) > _progress(message.status):
+        message.status = reported
         g.db.commit()
         if message.status in UNDELIVERED:
             _offer_undeliverable(message)
@@ -152,6 +153,15 @@ def status() -> Response:
 
 # Twilio's final statuses of a message that did not reach the phone.
 UNDELIVERED = ("undelivered", "failed")
+# How far along a message is: callbacks come out of order, and only progress is recorded.
+_PROGRESS = {"accepted": 1, "scheduled": 1, "queued": 1, "sending": 2, "sent": 3}
+_FINAL = 4  # delivered, undelivered, failed, canceled, read
+
+
+def _progress(status: str) -> int:
+    if status in ("delivered", "undelivered", "failed", "canceled", "read"):
+        return _FINAL
+    return _PROGRESS.get(status, 0)
 
 
 def _offer_undeliverable(message: SmsMessage) -> None:
