@@ -5,10 +5,46 @@ from __future__ import annotations
 import secrets
 import time
 
+import pytest
 from sqlalchemy import func, select
 
 from garde.models import SmsMessage
 from tests.conftest import Region
+from web.sms import ParsedReply, parse_reply
+
+
+@pytest.mark.parametrize(
+    ("body", "accept"),
+    [
+        ("YES K7P2Q", True),
+        ("yes k7p2q", True),
+        ("Y K7P2Q", True),
+        ("ok K7P2Q.", True),
+        ("OUI K7P2Q", True),
+        ("oui k7p2q", True),
+        ("O K7P2Q", True),
+        (" Oui  K7P2Q ! ", True),
+        ("NO K7P2Q", False),
+        ("n k7p2q", False),
+        ("NON K7P2Q", False),
+        ("non k7p2q.", False),
+    ],
+)
+def test_replies_in_english_and_french(body: str, accept: bool) -> None:
+    assert parse_reply(body) == ParsedReply(accept, "K7P2Q")
+
+
+@pytest.mark.parametrize("body", ["OUIK7P2Q", "PEUT-ETRE K7P2Q", "OUI", "", "NONE K7P2Q"])
+def test_anything_else_is_no_answer(body: str) -> None:
+    assert parse_reply(body) is None
+
+
+def test_a_french_expert_accepts_with_oui(region: Region) -> None:
+    case = region.submit()
+    code = region.offer_sms("alice")
+    r = region.stack.sms_reply(region.experts["alice"].phone, f"oui {code.lower()}")
+    assert r.status_code == 200 and "confirming" in r.text
+    region.wait_status(case["id"], "accepted")
 
 
 def _inbound_count(region: Region) -> int:

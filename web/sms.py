@@ -24,8 +24,13 @@ from web import services
 
 bp = Blueprint("sms", __name__, url_prefix="/sms")
 
-REPLY = re.compile(r"^\s*(YES|Y|OK|NO|N)\s+([A-Z0-9]{4,8})\s*[.!]?\s*$", re.IGNORECASE)
-HELP = "Garde: reply YES CODE to accept or NO CODE to decline, with the code of the offer."
+# English and French, any case: YES|Y|OK|OUI|O CODE accepts, NO|N|NON CODE declines.
+REPLY = re.compile(r"^\s*(YES|Y|OK|OUI|O|NO|N|NON)\s+([A-Z0-9]{4,8})\s*[.!]?\s*$", re.IGNORECASE)
+ACCEPT = ("YES", "Y", "OK", "OUI", "O")
+HELP = (
+    "Garde: reply YES CODE (OUI CODE) to accept or NO CODE (NON CODE) to decline, with the "
+    "code of the offer."
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,7 @@ def parse_reply(body: str) -> ParsedReply | None:
     match = REPLY.match(body or "")
     if match is None:
         return None
-    return ParsedReply(match.group(1).upper() in ("YES", "Y", "OK"), match.group(2).upper())
+    return ParsedReply(match.group(1).upper() in ACCEPT, match.group(2).upper())
 
 
 def handle_reply(db: Session, from_number: str, to_number: str, body: str, sid: str) -> str | None:
