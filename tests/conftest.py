@@ -105,6 +105,15 @@ def database_url(
         yield from postgres_database()
 
 
+@pytest.fixture(scope="module")
+def sessions(database_url: str) -> Iterator[SessionFactory]:
+    """The test database, migrated, for tests that read and write it directly."""
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
 @dataclass
 class Stack:
     """The whole system on loopback: web, worker, database, Temporal, Twilio double."""

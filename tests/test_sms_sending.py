@@ -14,7 +14,7 @@ from sqlalchemy import select
 from twilio.rest import Client
 
 from activities.sms import TwilioSms
-from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
+from garde.db import SessionFactory
 from garde.models import SmsMessage
 from garde.settings import Settings
 from tests.twilio_double import TwilioDouble
@@ -27,14 +27,6 @@ def double() -> Iterator[TwilioDouble]:
     double = TwilioDouble("AC" + secrets.token_hex(16), secrets.token_hex(16)).start()
     yield double
     double.stop()
-
-
-@pytest.fixture(scope="module")
-def sessions(database_url: str) -> Iterator[SessionFactory]:
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""After a roster edit (from a page or the API): cases waiting for an expert look again."""
+"""A roster edit (from a page or the API) is committed, then cases waiting for an expert look
+again: one call, so no edit is stored without telling them."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ log = logging.getLogger(__name__)
 
 
 def roster_changed(reason: str) -> None:
-    """Cases waiting for an expert look again at once; if Temporal is away they look again
-    on their own within minutes. Call it after the edit is committed."""
+    """Commit the edit in hand; cases waiting for an expert look again at once (if Temporal
+    is away, on their own within minutes)."""
+    g.db.commit()
     waiting = g.db.scalars(
         select(Case.id).where(
             Case.assigned_expert_id.is_(None),

@@ -73,7 +73,6 @@ def import_file() -> str | Response | tuple[str, int]:
         f"expert:{expert.code}" if expert else "region",
         f"{filename}: {len(report.created)} created, {len(report.changed)} changed",
     )
-    g.db.commit()
     roster_changed("shifts imported")
     flash(
         f"Imported {filename}: {len(report.created)} shifts created, "

@@ -113,7 +113,6 @@ def new_shift() -> str | Response | tuple[str, int]:
         g.db.rollback()
         return _shift_form(None, values, e.fields), 400
     audit("shift.create", f"shift:{shift.id}", f"{shift.expert.code} {shift.tier}")
-    g.db.commit()
     roster_changed("shift added")
     flash(f"Shift added for {shift.expert.name}.", "info")
     return redirect(url_for("roster.grid", start=local_day(shift.start, zone)))
@@ -140,7 +139,6 @@ def edit_shift(shift_id: int) -> str | Response | tuple[str, int]:
         flash(f"Not changed: {e.message}.", "error")
         return redirect(url_for("roster.edit_shift", shift_id=shift_id))
     audit("shift.update", f"shift:{shift.id}", f"{shift.expert.code} {shift.tier}")
-    g.db.commit()
     roster_changed("shift changed")
     flash(f"Shift of {shift.expert.name} saved.", "info")
     return redirect(url_for("roster.grid", start=local_day(shift.start, zone)))
@@ -158,7 +156,6 @@ def remove_shift(shift_id: int) -> Response:
         flash(f"Not deleted: {e.message}.", "error")
         return redirect(url_for("roster.edit_shift", shift_id=shift_id))
     audit("shift.delete", f"shift:{shift_id}", shift.expert.code)
-    g.db.commit()
     roster_changed("shift deleted")
     flash(f"Shift of {name} deleted.", "info")
     return redirect(url_for("roster.grid", start=day))
@@ -264,7 +261,6 @@ def extend_rotations() -> str | Response | tuple[str, int]:
     )
     summary = f"{len(shorter)} rotations extended until {until.isoformat()}: {_generated(total)}"
     audit("rotation.extend", "rotations", summary)
-    g.db.commit()
     roster_changed("rotations extended")
     flash(f"{summary}.", "info")
     return redirect(url_for("roster.rotations"))
@@ -283,7 +279,6 @@ def new_rotation() -> str | Response | tuple[str, int]:
         g.db.rollback()
         return _rotation_form(None, values, e.fields), 400
     audit("rotation.create", f"rotation:{rotation.id}", rotation.name)
-    g.db.commit()
     roster_changed("rotation added")
     flash(f"Rotation {rotation.name} added: {_generated(result)}.", "info")
     return redirect(url_for("roster.rotations"))
@@ -302,7 +297,6 @@ def edit_rotation(rotation_id: int) -> str | Response | tuple[str, int]:
         g.db.rollback()
         return _rotation_form(_rotation_or_404(rotation_id), values, e.fields), 400
     audit("rotation.update", f"rotation:{rotation.id}", _generated(result))
-    g.db.commit()
     roster_changed("rotation changed")
     flash(f"Rotation {rotation.name} saved; from now on: {_generated(result)}.", "info")
     return redirect(url_for("roster.rotations"))
@@ -319,7 +313,6 @@ def generate_rotation(rotation_id: int) -> Response:
         flash(f"Not generated: {'; '.join(e.fields.values())}.", "error")
         return redirect(url_for("roster.rotations"))
     audit("rotation.generate", f"rotation:{rotation.id}", _generated(result))
-    g.db.commit()
     roster_changed("rotation generated")
     flash(f"Rotation {rotation.name} generated: {_generated(result)}.", "info")
     return redirect(url_for("roster.rotations"))
@@ -332,7 +325,6 @@ def remove_rotation(rotation_id: int) -> Response:
     name = rotation.name
     deleted = delete_rotation(g.db, rotation, utcnow())
     audit("rotation.delete", f"rotation:{rotation_id}", name)
-    g.db.commit()
     roster_changed("rotation deleted")
     flash(f"Rotation {name} deleted with its {deleted} future shifts.", "info")
     return redirect(url_for("roster.rotations"))
@@ -401,7 +393,6 @@ def overrides() -> str | Response | tuple[str, int]:
     audit(
         "override.create", f"override:{override.id}", f"{values['expert']} for {values['replaces']}"
     )
-    g.db.commit()
     roster_changed("override added")
     flash(f"{override.expert.name} replaces {override.replaces.name}.", "info")
     return redirect(url_for("roster.grid", start=local_day(override.start, zone)))
@@ -415,7 +406,6 @@ def remove_override(override_id: int) -> Response:
         raise NotFound(f"no override {override_id}")
     delete_override(g.db, override, current_user())
     audit("override.delete", f"override:{override_id}")
-    g.db.commit()
     roster_changed("override deleted")
     flash("Override deleted: the roster is back as it was.", "info")
     return redirect(url_for("roster.overrides"))
@@ -439,7 +429,6 @@ def unavailability() -> str | Response | tuple[str, int]:
         return _unavailability_page(values, e.fields), 400
     uncovered = uncovered_shifts(g.db, off)
     audit("unavailability.create", f"unavailability:{off.id}", off.expert.code)
-    g.db.commit()
     roster_changed("unavailability added")
     flash(
         f"{off.expert.name} is off; {len(uncovered)} of their shifts now show as gaps.",
@@ -456,7 +445,6 @@ def remove_unavailability(unavailability_id: int) -> Response:
         raise NotFound(f"no unavailability {unavailability_id}")
     delete_unavailability(g.db, off, current_user())
     audit("unavailability.delete", f"unavailability:{unavailability_id}")
-    g.db.commit()
     roster_changed("unavailability deleted")
     flash("Unavailability deleted.", "info")
     return redirect(url_for("roster.unavailability"))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import random
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -14,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import Session
 
-from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
+from garde.db import SessionFactory
 from garde.domain import AlertKind, ShiftSource, Tier
 from garde.models import Alert, Expert, Override, Shift, Site, Unavailability, expert_sites
 from rosters.coverage import SiteCoverage, coverage
@@ -24,14 +23,6 @@ from tests.conftest import Region
 from tests.web.test_pages import coordinator
 
 PARIS = ZoneInfo("Europe/Paris")
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[SessionFactory]:
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def paris(day: str, hour: int, minute: int = 0) -> datetime:

@@ -4,17 +4,15 @@ exact at the edges of every interval and across daylight-saving changes, on both
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from garde import vocabulary
-from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
+from garde.db import SessionFactory
 from garde.domain import CaseStatus, OfferStatus, ShiftSource, Tier
 from garde.models import (
     Case,
@@ -32,14 +30,6 @@ PARIS = ZoneInfo("Europe/Paris")
 REUNION = ZoneInfo("Indian/Reunion")
 MARTINIQUE = ZoneInfo("America/Martinique")
 NOON = datetime(2026, 5, 12, 10, 0, tzinfo=UTC)  # noon in Paris
-
-
-@pytest.fixture(scope="module")
-def sessions(database_url: str) -> Iterator[SessionFactory]:
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def utc(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:

@@ -4,25 +4,16 @@ the expert's own clock, reads (on SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.orm import Session
 
-from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
+from garde.db import SessionFactory
 from garde.domain import Tier
 from garde.models import BillingLine, Case, Expert, Override, Shift, Site, Unavailability
 from rosters.fairness import ExpertFairness, fairness
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[SessionFactory]:
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def local(when: str, zone: str = "Europe/Paris") -> datetime:

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 import requests
 from icalendar import Calendar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
+from garde.db import SessionFactory
 from garde.models import CalendarFeed, Expert, Override, Shift, Unavailability
 from rosters.ical import (
     expert_feed_url,
@@ -30,14 +28,6 @@ from tests.conftest import Region
 
 NOW = datetime(2027, 3, 20, 12, 0, tzinfo=UTC)
 PARIS = ZoneInfo("Europe/Paris")
-
-
-@pytest.fixture(scope="module")
-def sessions(database_url: str) -> Iterator[SessionFactory]:
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def add_expert(s: Session, zone: str = "Europe/Paris") -> Expert:

@@ -6,7 +6,6 @@ export. On both databases, and over HTTP through the real web app."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
+from garde.db import SessionFactory
 from garde.domain import ShiftSource, Tier
 from garde.errors import InvalidInput
 from garde.models import Expert, Shift
@@ -26,14 +25,6 @@ from tests.conftest import Region
 CALENDARS = Path(__file__).parent / "calendars"
 WINDOW = Window(datetime(2027, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC))
 PARIS = ZoneInfo("Europe/Paris")
-
-
-@pytest.fixture(scope="module")
-def sessions(database_url: str) -> Iterator[SessionFactory]:
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def add_expert(s: Session, zone: str = "Europe/Paris") -> Expert:

@@ -5,7 +5,6 @@ swap between two experts applies as overrides, whole or not at all; all read thr
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
+from garde.db import SessionFactory
 from garde.domain import Role, SwapStatus
 from garde.errors import Conflict, Forbidden, InvalidInput
 from garde.models import Expert, Override, Shift, Site, SwapRequest, User
@@ -31,14 +30,6 @@ from tests.conftest import add_login
 NOW = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
 NIGHT = NOW + timedelta(hours=6)  # 18:00 UTC, tonight's shifts start
 NEXT_NIGHT = NIGHT + timedelta(days=1)
-
-
-@pytest.fixture(scope="module")
-def sessions(database_url: str) -> Iterator[SessionFactory]:
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 @dataclass

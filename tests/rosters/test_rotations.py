@@ -4,7 +4,6 @@ generating again keeps every hand edit and only ever rewrites the future."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
+from garde.db import SessionFactory
 from garde.errors import InvalidInput
 from garde.models import Expert, Rotation, Shift
 from rosters.rotations import GenerationResult, create_rotation, delete_rotation, generate
@@ -27,14 +26,6 @@ BEFORE_ALL = datetime(2026, 12, 1, tzinfo=UTC)
 
 def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def sessions(database_url: str) -> Iterator[SessionFactory]:
-    upgrade(database_url)
-    engine = make_engine(database_url)
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 @pytest.fixture

@@ -33,7 +33,6 @@ from web.roster_changes import roster_changed
 def add_override() -> tuple[Response, int]:
     override = create_override(g.db, body(), current_user())
     audit("override.create", f"override:{override.id}")
-    g.db.commit()
     roster_changed("override added")
     return jsonify(override_json(override)), 201
 
@@ -58,7 +57,6 @@ def remove_override(override_id: int) -> tuple[str, int]:
         raise NotFound(f"no override {override_id}")
     delete_override(g.db, override, current_user())
     audit("override.delete", f"override:{override_id}")
-    g.db.commit()
     roster_changed("override deleted")
     return "", 204
 
@@ -68,7 +66,6 @@ def remove_override(override_id: int) -> tuple[str, int]:
 def add_unavailability() -> tuple[Response, int]:
     unavailability = create_unavailability(g.db, body(), current_user())
     audit("unavailability.create", f"unavailability:{unavailability.id}")
-    g.db.commit()
     roster_changed("unavailability added")
     return jsonify(unavailability_json(unavailability)), 201
 
@@ -95,7 +92,6 @@ def remove_unavailability(unavailability_id: int) -> tuple[str, int]:
         raise NotFound(f"no unavailability {unavailability_id}")
     delete_unavailability(g.db, found, current_user())
     audit("unavailability.delete", f"unavailability:{unavailability_id}")
-    g.db.commit()
     roster_changed("unavailability deleted")
     return "", 204
 

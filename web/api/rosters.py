@@ -27,7 +27,6 @@ from web.roster_changes import roster_changed
 def add_shift() -> tuple[Response, int]:
     shift = create_shift(g.db, body())
     audit("shift.create", f"shift:{shift.id}")
-    g.db.commit()
     roster_changed("shift added")
     return jsonify(shift_json(shift)), 201
 
@@ -39,7 +38,6 @@ def patch_shift(shift_id: int) -> Response:
     data = body()
     update_shift(g.db, shift, data)
     audit("shift.update", f"shift:{shift.id}", ", ".join(sorted(data or {})))
-    g.db.commit()
     roster_changed("shift changed")
     return jsonify(shift_json(shift))
 
@@ -50,7 +48,6 @@ def remove_shift(shift_id: int) -> tuple[str, int]:
     shift = _shift(shift_id)
     delete_shift(g.db, shift)
     audit("shift.delete", f"shift:{shift_id}")
-    g.db.commit()
     roster_changed("shift deleted")
     return "", 204
 

@@ -31,7 +31,6 @@ def add_rotation() -> tuple[Response, int]:
     rotation = create_rotation(g.db, body())
     result = generate(g.db, rotation, utcnow())
     audit("rotation.create", f"rotation:{rotation.id}", _counts(result))
-    g.db.commit()
     roster_changed("rotation added")
     return jsonify(rotation_json(rotation, result)), 201
 
@@ -57,7 +56,6 @@ def patch_rotation(rotation_id: int) -> Response:
     result = update_rotation(g.db, rotation, data, utcnow())
     fields = ", ".join(sorted(data)) if isinstance(data, dict) else ""
     audit("rotation.update", f"rotation:{rotation.id}", f"{fields}; {_counts(result)}")
-    g.db.commit()
     roster_changed("rotation changed")
     return jsonify(rotation_json(rotation, result))
 
@@ -68,7 +66,6 @@ def remove_rotation(rotation_id: int) -> Response:
     rotation = _rotation(rotation_id)
     deleted = delete_rotation(g.db, rotation, utcnow())
     audit("rotation.delete", f"rotation:{rotation_id}", f"{deleted} future shifts deleted")
-    g.db.commit()
     roster_changed("rotation deleted")
     return jsonify({"id": rotation_id, "deleted_shifts": deleted})
 
