@@ -101,6 +101,12 @@ class Expert(Base):
     language: Mapped[str] = mapped_column(String(2), default="fr")
     # The zone the expert lives in: their shifts and calendar feed are shown in it.
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
+    # The expert's choice: offers and notices by SMS, or on the web only.
+    sms_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set when SMS cannot reach the phone (a STOP, or Twilio refusing the number for good);
+    # cleared by START, a new phone number or a test message that goes through.
+    sms_unreachable_since: Mapped[datetime | None]
+    sms_unreachable_reason: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sites: Mapped[list[Site]] = relationship(secondary=expert_sites, lazy="selectin")
     credentials: Mapped[list[Credential]] = relationship(
@@ -421,9 +427,45 @@ class SmsMessage(Base):
     # An inbound reply that answered an offer: each offer is answered once (unique).
     offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"))
     answer: Mapped[str | None] = mapped_column(String(8))  # "accept" or "decline"
+    reason: Mapped[str | None] = mapped_column(String(200))  # said after NO CODE
+    # What an outbound message is (offer, yours, alert_unassigned, site_accepted, ...), the
+    # case it is about (the coordinator's message log), and Twilio's error code if refused.
+    kind: Mapped[str | None] = mapped_column(String(32))
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="SET NULL"), index=True
+    )
+    language: Mapped[str | None] = mapped_column(String(2))
+    segments: Mapped[int | None]
+    error_code: Mapped[str | None] = mapped_column(String(16))
     # When that answer reached the case's workflow; until then the reconciler delivers it.
     signalled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VoiceCall(Base):
+    """A phone call placed for a stat case nobody took: an expert or a coordinator is asked
+    to press 1 (accept, or "I am on it") or 2 (decline). Bound to its case and callee, and
+    answered once: `digits` is written once, by the first gather that reaches Garde."""
+
+    __tablename__ = "voice_calls"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    to_number: Mapped[str] = mapped_column(String(20))
+    from_number: Mapped[str] = mapped_column(String(20))
+    expert_id: Mapped[int | None] = mapped_column(ForeignKey("experts.id"))
+    coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
+    language: Mapped[str] = mapped_column(String(2), default="fr")
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # placing (before Twilio answered), then Twilio's: queued, ringing, in-progress,
+    # completed, busy, no-answer, failed, canceled; "outbox" in the dev outbox.
+    status: Mapped[str] = mapped_column(String(16))
+    digits: Mapped[str | None] = mapped_column(String(8))
+    answered_at: Mapped[datetime | None]
+    signalled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expert: Mapped[Expert | None] = relationship(lazy="joined")
+    coordinator: Mapped[Coordinator | None] = relationship(lazy="joined")
 
 
 class Coordinator(Base):
@@ -437,6 +479,8 @@ class Coordinator(Base):
     language: Mapped[str] = mapped_column(String(2), default="fr")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    sms_unreachable_since: Mapped[datetime | None]
+    sms_unreachable_reason: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     user: Mapped[User | None] = relationship(lazy="joined")
 
