@@ -18,7 +18,7 @@ from temporalio import activity
 
 from activities.alerts import coordinators_to_text
 from activities.errors import rows_must_exist, undeliverable
-from activities.sms import SmsPort, Undeliverable
+from activities.sms import Sms, SmsPort, Undeliverable
 from garde.db import SessionFactory
 from garde.domain import AlertKind
 from garde.models import Alert, Coordinator
@@ -191,6 +191,6 @@ class CoverageChecks:
             phone = s.get_one(Coordinator, summary.coordinator_id).phone
         key = f"coverage:{summary.at:%Y%m%dT%H%M%S%f}:to:{summary.coordinator_id}"
         try:
-            self._sms.send(phone, summary_text(summary), key=key)
+            self._sms.send(Sms(phone, summary_text(summary), key, "alert_coverage_gap"))
         except Undeliverable as e:
             raise undeliverable(str(e)) from e

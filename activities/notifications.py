@@ -16,11 +16,12 @@ from sqlalchemy import select
 from temporalio import activity
 
 from activities.errors import rows_must_exist, undeliverable
-from activities.sms import SmsPort, Undeliverable
+from activities.sms import Sms, SmsPort, Undeliverable
 from garde.db import SessionFactory
 from garde.domain import AlertKind, NoticeKind
-from garde.messages import CoordinatorNotice, ExpertNotice
+from garde.messages import CoordinatorNotice, ExpertNotice, PersonText
 from garde.models import Alert, Case, Coordinator, Expert, Offer
+from garde.texts import render
 
 
 def offer_text(site_name: str, modality: str, priority: str, code: str, minutes: int) -> str:
@@ -84,17 +85,18 @@ class Notifications:
             text = offer_text(
                 offer.case.site.name, offer.case.modality, offer.case.priority, offer.code, minutes
             )
-            phone = offer.phone
+            sms = Sms(offer.phone, text, f"offer:{offer_id}", "offer", None, offer.case_id)
         with _refusals_are_final():
-            self._sms.send(phone, text, key=f"offer:{offer_id}")
+            self._sms.send(sms)
 
     @activity.defn
     def notify_expert(self, notice: ExpertNotice) -> None:
         with rows_must_exist(f"case {notice.case_id}"), self._sessions() as s:
             phone = s.get_one(Expert, notice.expert_id).phone
             text = notice_text(notice.kind, s.get_one(Case, notice.case_id))
+        key = f"case-{notice.case_id}:{notice.key}"
         with _refusals_are_final():
-            self._sms.send(phone, text, key=f"case-{notice.case_id}:{notice.key}")
+            self._sms.send(Sms(phone, text, key, notice.kind, None, notice.case_id))
 
     @activity.defn
     def notify_coordinator(self, notice: CoordinatorNotice) -> None:
@@ -105,8 +107,23 @@ class Notifications:
                 notice.kind, s.get_one(Case, notice.case_id), alert.expert if alert else None
             )
             phone = coordinator.phone
+        key = f"{notice.alert_key}:to:{notice.coordinator_id}"
         with _refusals_are_final():
-            self._sms.send(phone, text, key=f"{notice.alert_key}:to:{notice.coordinator_id}")
+            self._sms.send(Sms(phone, text, key, f"alert_{notice.kind}", None, notice.case_id))
+
+    @activity.defn
+    def text_person(self, text: PersonText) -> None:
+        who = "expert" if text.expert_id is not None else "coordinator"
+        with rows_must_exist(f"{who} of {text.key}"), self._sessions() as s:
+            person: Expert | Coordinator = (
+                s.get_one(Expert, text.expert_id)
+                if text.expert_id is not None
+                else s.get_one(Coordinator, text.coordinator_id)
+            )
+            body = render(text.kind, person.language, **text.params)
+            sms = Sms(person.phone, body, text.key, text.kind, person.language, text.case_id)
+        with _refusals_are_final():
+            self._sms.send(sms)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ waiting for Twilio's answer) is sent again only if Twilio's log shows no such me
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -20,6 +21,7 @@ from twilio.rest.api.v2010.account.message import MessageInstance
 from garde.db import SessionFactory
 from garde.models import SmsMessage
 from garde.settings import Settings
+from garde.texts import segments
 
 OUTBOX_NUMBER = "+10000000000"
 CLOCK_SLACK = timedelta(minutes=1)
@@ -29,10 +31,37 @@ class Undeliverable(Exception):
     """The provider refused the message for good (a bad or blocked number): never retried."""
 
 
+@dataclass(frozen=True)
+class Sms:
+    """One message to send, once per `key`. `kind` names the template it was rendered from
+    (the message log shows it); `case_id` is the case it is about, if any."""
+
+    to: str
+    body: str
+    key: str
+    kind: str
+    language: str | None = None
+    case_id: int | None = None
+
+    def row(self, sender: str, status: str) -> SmsMessage:
+        return SmsMessage(
+            direction="out",
+            to_number=self.to,
+            from_number=sender,
+            body=self.body,
+            idempotency_key=self.key,
+            status=status,
+            kind=self.kind,
+            language=self.language,
+            case_id=self.case_id,
+            segments=segments(self.body).count,
+        )
+
+
 class SmsPort(Protocol):
     sender: str
 
-    def send(self, to: str, body: str, key: str) -> None:
+    def send(self, sms: Sms) -> None:
         """Send once per key; raises Undeliverable when the message can never go out."""
         ...
 
@@ -45,20 +74,10 @@ class DevOutbox:
     def __init__(self, sessions: SessionFactory) -> None:
         self._sessions = sessions
 
-    def send(self, to: str, body: str, key: str) -> None:
+    def send(self, sms: Sms) -> None:
         with self._sessions.begin() as s:
-            if _already_sent(s, key):
-                return
-            s.add(
-                SmsMessage(
-                    direction="out",
-                    to_number=to,
-                    from_number=self.sender,
-                    body=body,
-                    idempotency_key=key,
-                    status="outbox",
-                )
-            )
+            if not _already_sent(s, sms.key):
+                s.add(sms.row(self.sender, "outbox"))
 
 
 class TwilioSms:
@@ -74,7 +93,8 @@ class TwilioSms:
         self._status_callback = f"{settings.public_url}/sms/status"
         self.sender = settings.twilio_from_number
 
-    def send(self, to: str, body: str, key: str) -> None:
+    def send(self, sms: Sms) -> None:
+        to, body, key = sms.to, sms.body, sms.key
         with self._sessions.begin() as s:
             row = s.scalar(select(SmsMessage).where(SmsMessage.idempotency_key == key))
             if row is not None and row.status != "sending":
@@ -88,15 +108,7 @@ class TwilioSms:
                     return
             else:
                 # Recorded before the call: a crash after it leaves a trace, not a silent resend.
-                row = SmsMessage(
-                    direction="out",
-                    to_number=to,
-                    from_number=self.sender,
-                    body=body,
-                    idempotency_key=key,
-                    status="sending",
-                )
-                s.add(row)
+                s.add(sms.row(self.sender, "sending"))
         try:
             message = self._client.messages.create(
                 to=to, from_=self.sender, body=body, status_callback=self._status_callback

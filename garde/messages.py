@@ -251,6 +251,20 @@ class ExpertNotice:
 
 
 @dataclass(frozen=True)
+class PersonText:
+    """An SMS to one person, outside a case's ladder (a test message, coordinators told that
+    an expert sent STOP): rendered from the template `kind` in the person's language, with
+    `params` (never patient data). Exactly one of `expert_id` and `coordinator_id`."""
+
+    key: str
+    kind: str
+    expert_id: int | None = None
+    coordinator_id: int | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    case_id: int | None = None
+
+
+@dataclass(frozen=True)
 class AlertRequest:
     """Raise an alert for the coordinators: a banner on the board; answers whom to text."""
 

@@ -13,7 +13,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from garde.messages import CaseStart
+from garde.messages import CaseStart, PersonText
 from garde.settings import Settings
 
 TASK_QUEUE = "garde-cases"
@@ -100,6 +100,18 @@ async def start_case_workflow(client: Client, start: CaseStart) -> None:
             "Case",
             args=[start, None],
             id=case_workflow_id(start.case_id),
+            task_queue=TASK_QUEUE,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+
+
+async def start_texting(client: Client, key: str, texts: list[PersonText]) -> None:
+    """Text people outside a case (workflows/texting.py); once per key, whoever asks again."""
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await client.start_workflow(
+            "Texting",
+            texts,
+            id=f"texting-{key}",
             task_queue=TASK_QUEUE,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )

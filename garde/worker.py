@@ -23,6 +23,7 @@ from garde.settings import Settings
 from garde.temporal import TASK_QUEUE, connect
 from workflows.case import CaseWorkflow
 from workflows.coverage_check import CoverageCheckWorkflow, ensure_coverage_schedule
+from workflows.texting import TextingWorkflow
 
 
 def build_worker(
@@ -42,7 +43,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=TASK_QUEUE,
-        workflows=[CaseWorkflow, CoverageCheckWorkflow],
+        workflows=[CaseWorkflow, CoverageCheckWorkflow, TextingWorkflow],
         activities=[
             records.record_case,
             records.record_report,
@@ -55,6 +56,7 @@ def build_worker(
             notifications.send_offer_sms,
             notifications.notify_expert,
             notifications.notify_coordinator,
+            notifications.text_person,
             coverage.find_coverage_gaps,
             coverage.raise_coverage_alerts,
             coverage.text_coverage_summary,

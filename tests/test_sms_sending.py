@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from twilio.rest import Client
 
-from activities.sms import TwilioSms
+from activities.sms import Sms, TwilioSms
 from garde.db import SessionFactory
 from garde.models import SmsMessage
 from garde.settings import Settings
@@ -82,12 +82,12 @@ def test_a_message_twilio_took_before_the_crash_is_not_sent_again(
     left_sending(sessions, to, body, key, datetime.now(UTC))
     taken = twilio.messages.create(to=to, from_=SENDER, body=body)  # then the worker died
 
-    sms.send(to, body, key)
+    sms.send(Sms(to, body, key, "offer"))
 
     assert [m.body for m in double.to(to)] == ["Garde: an earlier offer", body]
     stored = row(sessions, key)
     assert (stored.provider_sid, stored.status) == (taken.sid, "queued")
-    sms.send(to, body, key)  # and once recorded, never again
+    sms.send(Sms(to, body, key, "offer"))  # and once recorded, never again
     assert len(double.to(to)) == 2
 
 
@@ -104,8 +104,8 @@ def test_a_message_twilio_never_got_is_sent_once(
     double.messages[-1] = replace(double.messages[-1], date_created=yesterday)
     left_sending(sessions, to, body, key, datetime.now(UTC))
 
-    sms.send(to, body, key)
-    sms.send(to, body, key)
+    sms.send(Sms(to, body, key, "offer"))
+    sms.send(Sms(to, body, key, "offer"))
 
     assert len(double.to(to)) == 2
     stored = row(sessions, key)
