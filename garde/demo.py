@@ -61,6 +61,7 @@ class DemoExpert:
     modalities: tuple[str, ...]
     sites: tuple[str, ...]
     max_concurrent: int = 2
+    language: str = "fr"  # of their SMS; one expert per team reads English
 
 
 # Hospital names are invented; site phones are in ARCEP's range kept for fiction (04 65 71).
@@ -141,6 +142,7 @@ TEAMS: tuple[tuple[DemoExpert, ...], ...] = (
             ("chest",),
             ("CT", "CR", "DX"),
             (_AUR, _MOU, _VIC, _THI),
+            language="en",
         ),
     ),
     (
@@ -168,6 +170,7 @@ TEAMS: tuple[tuple[DemoExpert, ...], ...] = (
             ("CT", "MR", "US"),
             (_PUY, _VIC, _AUR, _MOU),
             3,
+            language="en",
         ),
         DemoExpert(
             "DR-DURAND",
@@ -202,6 +205,7 @@ TEAMS: tuple[tuple[DemoExpert, ...], ...] = (
             ("vascular",),
             ("CT", "MR", "XA"),
             (_ISS, _THI, _PUY, _VIC),
+            language="en",
         ),
         DemoExpert(
             "DR-LAURENT",
@@ -347,6 +351,7 @@ def _ensure_expert(session: Session, expert: DemoExpert) -> bool:
             "modalities": list(expert.modalities),
             "sites": list(expert.sites),
             "max_concurrent": expert.max_concurrent,
+            "language": expert.language,
         },
     )
     return True
