@@ -1,6 +1,6 @@
 """The coordinator's pages: the board (alerts, open cases, service levels, billing) and a
-case with its offers and their reasons, where a coordinator reassigns, reprioritises or
-cancels."""
+case with its offers and their reasons and its message log, where a coordinator reassigns,
+reprioritises or cancels."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from web import display, services
 from web.access import case_for, current_user, roles
 from web.audit import audit
 from web.inputs import parse_priority_change, parse_reassignment
+from web.message_log import case_calls, case_messages
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 display.install(bp)
@@ -151,6 +152,8 @@ def _case_page(
         tz=case.site.timezone,
         offers=sorted(case.offers, key=lambda o: o.sequence),
         alerts=_open_alerts(case.id),
+        messages=case_messages(g.db, case),
+        calls=case_calls(g.db, case),
         is_open=CaseStatus(case.status).is_open,
         eligible=[c for c in eligible if c.expert_id != case.assigned_expert_id],
         others=others,

@@ -1,0 +1,104 @@
+"""A case's message log for its coordinators: every SMS about the case, out and in, and every
+call placed for it, with the person at the other end named rather than numbered.
+
+Outbound messages carry the case; an expert's reply is tied to it through the offer it
+answered. Bodies are for coordinators and admins only: the page that shows them is theirs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from garde.models import Case, Coordinator, Expert, Offer, SmsMessage, VoiceCall
+
+SHOWN = 200
+
+
+@dataclass(frozen=True)
+class LoggedMessage:
+    at: datetime
+    direction: str  # "out" or "in"
+    kind: str
+    who: str  # "Dr Martin (expert)", "the site (call back)", or the number if nobody has it
+    status: str
+    segments: int | None
+    body: str
+
+
+@dataclass(frozen=True)
+class LoggedCall:
+    at: datetime
+    callee: str
+    status: str
+    digits: str | None
+
+
+def case_messages(db: Session, case: Case) -> list[LoggedMessage]:
+    """The case's SMS, oldest first (the SHOWN newest at most)."""
+    answers = select(Offer.id).where(Offer.case_id == case.id)
+    rows = db.scalars(
+        select(SmsMessage)
+        .where(or_(SmsMessage.case_id == case.id, SmsMessage.offer_id.in_(answers)))
+        .order_by(SmsMessage.created_at.desc(), SmsMessage.id.desc())
+        .limit(SHOWN)
+    ).all()
+    names = _names(db, case, {_other_end(m) for m in rows})
+    return [
+        LoggedMessage(
+            at=m.created_at,
+            direction=m.direction,
+            kind=_kind(m),
+            who=names.get(_other_end(m), _other_end(m)),
+            status=f"{m.status} ({m.error_code})" if m.error_code else m.status,
+            segments=m.segments,
+            body=m.body,
+        )
+        for m in reversed(rows)
+    ]
+
+
+def case_calls(db: Session, case: Case) -> list[LoggedCall]:
+    calls = db.scalars(
+        select(VoiceCall)
+        .where(VoiceCall.case_id == case.id)
+        .order_by(VoiceCall.created_at, VoiceCall.id)
+    ).all()
+    return [LoggedCall(c.created_at, _callee(c), c.status, c.digits) for c in calls]
+
+
+def _callee(call: VoiceCall) -> str:
+    if call.expert is not None:
+        return f"{call.expert.name} (expert)"
+    if call.coordinator is not None:
+        return f"{call.coordinator.name} (coordinator)"
+    return call.to_number
+
+
+def _other_end(message: SmsMessage) -> str:
+    return message.to_number if message.direction == "out" else message.from_number
+
+
+def _kind(message: SmsMessage) -> str:
+    if message.kind:
+        return message.kind
+    if message.direction == "in":
+        return f"reply ({message.answer})" if message.answer else "reply"
+    return "message"
+
+
+def _names(db: Session, case: Case, numbers: set[str]) -> dict[str, str]:
+    """Who has each number now: an expert, a coordinator, the case's site or its caller."""
+    names: dict[str, str] = {}
+    if case.callback_phone in numbers:
+        names[case.callback_phone] = f"{case.site.name} (call back)"
+    if case.site.phone in numbers:
+        names[case.site.phone] = f"{case.site.name} (site)"
+    for coordinator in db.scalars(select(Coordinator).where(Coordinator.phone.in_(numbers))):
+        names[coordinator.phone] = f"{coordinator.name} (coordinator)"
+    for expert in db.scalars(select(Expert).where(Expert.phone.in_(numbers))):
+        names[expert.phone] = f"{expert.name} (expert)"
+    return names
