@@ -133,6 +133,8 @@ def create_expert(session: Session, data: Any) -> Expert:
 ELIGIBILITY_FIELDS = frozenset(
     {"subspecialties", "modalities", "max_concurrent", "active", "sites", "credentials"}
 )
+# The others: who the expert is, how Garde reaches them, the zone they read times in.
+OWN_FIELDS = frozenset({"code", "name", "phone", "language", "timezone", "sms_enabled"})
 
 
 def update_expert(session: Session, expert: Expert, data: Any) -> set[str]:
@@ -162,11 +164,16 @@ def update_expert(session: Session, expert: Expert, data: Any) -> set[str]:
         changes["language"] = _language(f, expert.language)
     if "timezone" in given:
         changes["timezone"] = f.timezone("timezone")
+    if "sms_enabled" in given:
+        changes["sms_enabled"] = f.boolean("sms_enabled", default=expert.sms_enabled)
     credentials = _credentials(session, f) if given & {"sites", "credentials"} else None
-    unknown = given - ELIGIBILITY_FIELDS - {"code", "name", "phone", "language", "timezone"}
+    unknown = given - ELIGIBILITY_FIELDS - OWN_FIELDS
     for name in sorted(unknown):
         f.fail(name, "is not a field of an expert")
     f.check()
+    if changes.get("phone", expert.phone) != expert.phone:
+        # What made the old number unreachable (a STOP, a refusal) says nothing of the new one.
+        changes |= {"sms_unreachable_since": None, "sms_unreachable_reason": ""}
     for name, value in changes.items():
         setattr(expert, name, value)
     if credentials is not None:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 
+from garde.models import Expert, utcnow
 from tests.conftest import Region, case_request, make_region
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -132,11 +133,28 @@ def test_bad_patch_names_each_field_and_changes_nothing(region: Region) -> None:
         ({"sites": [region.site], "credentials": []}, "sites"),
         ({"favourite_colour": "blue"}, "favourite_colour"),
         ({"active": "perhaps"}, "active"),
+        ({"sms_enabled": "perhaps"}, "sms_enabled"),
     ):
         r = api.patch(f"/api/v1/experts/{bruno}", json=payload)
         assert r.status_code == 400, r.text
         assert set(r.json()["detail"]) == {field}, r.text
     assert _expert(region, bruno) == before
+
+
+def test_sms_can_be_turned_off_and_a_new_phone_is_reachable_again(region: Region) -> None:
+    api = region.stack.api(region.coordinator_token)
+    chloe = region.experts["chloe"]
+    r = api.patch(f"/api/v1/experts/{chloe.code}", json={"sms_enabled": False})
+    assert r.status_code == 200, r.text
+    assert (r.json()["sms_enabled"], r.json()["sms_unreachable_since"]) == (False, None)
+    with region.stack.sessions.begin() as s:
+        expert = s.get_one(Expert, chloe.id)
+        expert.sms_unreachable_since, expert.sms_unreachable_reason = utcnow(), "twilio 21211"
+    r = api.patch(f"/api/v1/experts/{chloe.code}", json={"language": "en"})
+    assert r.json()["sms_unreachable_since"] is not None  # the same phone: still refused
+    r = api.patch(f"/api/v1/experts/{chloe.code}", json={"phone": "+3369" + chloe.phone[-7:]})
+    assert r.status_code == 200, r.text
+    assert (r.json()["sms_unreachable_since"], r.json()["sms_enabled"]) == (None, False)
 
 
 def test_only_staff_read_and_change_experts(region: Region) -> None:

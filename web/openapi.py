@@ -321,6 +321,11 @@ SCHEMAS: JSON = {
             "language": {"type": "string", "enum": ["fr", "en"]},
             "timezone": {"type": "string", "description": "IANA time zone"},
             "active": {"type": "boolean"},
+            "sms_enabled": {
+                "type": "boolean",
+                "description": "offers and notices by SMS (true) or on the web only; a new "
+                "`phone` clears `sms_unreachable_since`",
+            },
             "sites": {"type": "array", "items": {"type": "string"}},
             "credentials": {"type": "array", "items": _ref("Credential")},
         },
@@ -350,6 +355,12 @@ SCHEMAS: JSON = {
             "language": {"type": "string", "enum": ["fr", "en"]},
             "timezone": {"type": "string"},
             "active": {"type": "boolean"},
+            "sms_enabled": {"type": "boolean"},
+            "sms_unreachable_since": {
+                **_OPTIONAL_TIME,
+                "description": "since when SMS cannot reach the phone (a STOP, a number the "
+                "provider refuses); null: reachable",
+            },
         },
     },
     "ShiftInput": {

@@ -23,6 +23,7 @@ from garde.service_levels import site_promise
 from web.access import roles
 from web.api import body, bp
 from web.audit import audit
+from web.case_views import iso
 from web.roster_changes import roster_changed
 
 
@@ -159,6 +160,8 @@ def expert_json(expert: Expert) -> dict[str, Any]:
         "language": expert.language,
         "timezone": expert.timezone,
         "active": expert.active,
+        "sms_enabled": expert.sms_enabled,
+        "sms_unreachable_since": iso(expert.sms_unreachable_since),
     }
 
 
