@@ -42,6 +42,8 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from activities.calls import DevCallOutbox
+from activities.links import Links
 from bench.night_messages import Admission, NightEnd, NightPlan
 from bench.night_plan import HANDOVER, PARIS, PRIORITY_SHARES, arrivals, night_start
 from bench.night_score import NightScore, score, table
@@ -181,7 +183,12 @@ async def simulate(policy: Policy, args: argparse.Namespace, folder: Path) -> Ni
         )
         with ThreadPoolExecutor(16, thread_name_prefix=f"night-{policy.name}") as executor:
             offers = RandomPick(sessions, args.seed) if policy.random_pick else None
-            case_worker = build_worker(env.client, sessions, phones, executor, offers)
+            # Nobody in the simulation answers the phone: stat calls stay in the dev outbox.
+            calls = DevCallOutbox(sessions)
+            links = Links("http://127.0.0.1:8000")  # nobody follows them
+            case_worker = build_worker(
+                env.client, sessions, phones, calls, executor, offers, links=links
+            )
             sim_worker = Worker(
                 env.client,
                 task_queue=SIM_QUEUE,

@@ -19,6 +19,7 @@ from garde.domain import (
     OfferStatus,
     Priority,
     ReportKind,
+    SiteNoticeKind,
     Tier,
 )
 from garde.service_levels import LadderStep, ServiceLevel
@@ -52,6 +53,7 @@ class SmsAnswer:
     offer_id: int
     expert_id: int
     accept: bool
+    reason: str = ""  # what the expert wrote after NO CODE
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,27 @@ class OfferUndeliverable:
 
 
 @dataclass(frozen=True)
+class CallAnswer:
+    """A key pressed on a call of a stat case's call ladder, stored by the voice webhook first:
+    from an expert, 1 accepts and 2 declines; from a coordinator, 1 says "I am on it" (the
+    calls stop) and 2 passes to the next callee. `by` names the coordinator on the timeline."""
+
+    call_id: int
+    digits: str
+    expert_id: int | None = None
+    coordinator_id: int | None = None
+    by: str = ""
+
+
+@dataclass(frozen=True)
+class CallEnded:
+    """Twilio's status callback: the call ended with no key pressed (no answer, busy, ...)."""
+
+    call_id: int
+    status: str
+
+
+@dataclass(frozen=True)
 class RosterChange:
     """The rosters changed: a case waiting for someone eligible looks again."""
 
@@ -181,7 +204,8 @@ class Ranking:
     minutes_since_last_offer: int | None
     subspecialty_match: bool | None
     open_offers: int = 0  # offers of other cases waiting for this expert's answer
-    reachable: bool = True  # False: the latest offer's SMS could not be delivered
+    # False: SMS do not reach them (turned off, refused, STOP, or the latest offer undelivered)
+    reachable: bool = True
 
 
 @dataclass(frozen=True)
@@ -251,6 +275,17 @@ class ExpertNotice:
 
 
 @dataclass(frozen=True)
+class SiteNotice:
+    """A short SMS to the site's callback phone about its case; never carries patient data.
+    `expert_id`: who now holds the case (accepted)."""
+
+    case_id: int
+    key: str
+    kind: SiteNoticeKind
+    expert_id: int | None = None
+
+
+@dataclass(frozen=True)
 class PersonText:
     """An SMS to one person, outside a case's ladder (a test message, coordinators told that
     an expert sent STOP): rendered from the template `kind` in the person's language, with
@@ -262,6 +297,18 @@ class PersonText:
     coordinator_id: int | None = None
     params: dict[str, str] = field(default_factory=dict)
     case_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    """Phone one person about a stat case, once per `key`; Twilio gives up after
+    `ring_seconds` of ringing. Exactly one of `expert_id` and `coordinator_id`."""
+
+    key: str
+    case_id: int
+    ring_seconds: int
+    expert_id: int | None = None
+    coordinator_id: int | None = None
 
 
 @dataclass(frozen=True)

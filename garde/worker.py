@@ -12,8 +12,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.alerts import Alerts
+from activities.calls import CallPort, PhoneCalls, make_call_port
 from activities.case_records import CaseRecords
 from activities.coverage import CoverageChecks
+from activities.links import Links
 from activities.notifications import Notifications
 from activities.offers import Offers
 from activities.sms import SmsPort, make_sms_port
@@ -30,16 +32,20 @@ def build_worker(
     client: Client,
     sessions: SessionFactory,
     sms: SmsPort,
+    calls: CallPort,
     executor: ThreadPoolExecutor,
     offers: Offers | None = None,
+    *,
+    links: Links,
 ) -> Worker:
     """The worker of the case workflow. `offers` may be replaced (the night simulator's
     baselines rank experts otherwise); everything else is as deployed."""
     records = CaseRecords(sessions)
     offers = offers or Offers(sessions)
     alerts = Alerts(sessions)
-    notifications = Notifications(sessions, sms)
-    coverage = CoverageChecks(sessions, sms)
+    notifications = Notifications(sessions, sms, links)
+    phone_calls = PhoneCalls(sessions, calls)
+    coverage = CoverageChecks(sessions, sms, links)
     return Worker(
         client,
         task_queue=TASK_QUEUE,
@@ -56,7 +62,9 @@ def build_worker(
             notifications.send_offer_sms,
             notifications.notify_expert,
             notifications.notify_coordinator,
+            notifications.notify_site,
             notifications.text_person,
+            phone_calls.place_call,
             coverage.find_coverage_gaps,
             coverage.raise_coverage_alerts,
             coverage.text_coverage_summary,
@@ -77,7 +85,14 @@ async def run_worker(settings: Settings) -> None:
     sessions = make_session_factory(make_engine(settings.database_url))
     reconciler = Reconciler(client, sessions)
     with ThreadPoolExecutor(max_workers=16) as executor:
-        worker = build_worker(client, sessions, make_sms_port(settings, sessions), executor)
+        worker = build_worker(
+            client,
+            sessions,
+            make_sms_port(settings, sessions),
+            make_call_port(settings, sessions),
+            executor,
+            links=Links(settings.public_url),
+        )
         async with worker:
             await reconciler.run(settings.reconcile_every, stop)
 
