@@ -94,6 +94,7 @@ class EventKind(StrEnum):
     SLA_BREACH = "sla_breach"
     REPORT = "report"
     ACKNOWLEDGED = "acknowledged"
+    COORDINATOR_ON_IT = "coordinator_on_it"  # a coordinator pressed 1 on a call: calls stop
 
 
 class AlertKind(StrEnum):
@@ -128,3 +129,11 @@ class NoticeKind(StrEnum):
     CANCELLED = "cancelled"  # the site cancelled the case you hold
     REASSIGNED = "reassigned"  # a coordinator gave the case you held to someone else
     REMINDER = "reminder"  # the report is due soon
+
+
+class SiteNoticeKind(StrEnum):
+    """A short message to the site's callback phone about its case; activities word it."""
+
+    ACCEPTED = "accepted"  # an expert holds the case: who, and when the report is expected
+    REPORT_READY = "report_ready"  # the final report is there to read
+    CRITICAL = "critical"  # the final report has a critical finding to acknowledge

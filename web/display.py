@@ -87,6 +87,7 @@ _EVENT_LABELS: dict[str, str] = {
     EventKind.SLA_BREACH: "Service level breached",
     EventKind.REPORT: "Addendum by {expert}",
     EventKind.ACKNOWLEDGED: "Critical finding acknowledged",
+    EventKind.COORDINATOR_ON_IT: "A coordinator is on it",
 }
 _STATUS_LABELS: dict[str, str] = {
     CaseStatus.REQUESTED: "Requested",

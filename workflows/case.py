@@ -5,7 +5,8 @@
     the case -> preliminary and final reports (or a release: back to the ladder) -> billing
     -> open for addenda. Beside it, the service-level timers: a breach of the accept or the
     report deadline alerts the coordinators, and the holder is reminded before the report is
-    due. A cancellation ends it wherever it stands.
+    due. A cancellation ends it wherever it stands. The site's callback phone hears who holds
+    its case and when the final report is there.
 
 The workflow is the one writer of the case's status: every write (`_write`) hands the whole
 view of the case to one activity with the next sequence number, and the activity refuses a
@@ -32,6 +33,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.alerts import Alerts
+    from activities.calls import PhoneCalls
     from activities.case_records import CaseRecords
     from activities.errors import INVALID_REQUEST
     from activities.notifications import Notifications
@@ -42,13 +44,18 @@ with workflow.unsafe.imports_passed_through():
         EventKind,
         NoticeKind,
         OfferStatus,
+        Priority,
         ReportKind,
+        SiteNoticeKind,
     )
     from garde.messages import (
         Acceptance,
         Acknowledgement,
         AlertRequest,
         BillingRequest,
+        CallAnswer,
+        CallEnded,
+        CallRequest,
         Cancellation,
         CandidateQuery,
         CaseRecord,
@@ -71,12 +78,21 @@ with workflow.unsafe.imports_passed_through():
         ReportFiled,
         ReportRecord,
         RosterChange,
+        SiteNotice,
         SmsAnswer,
         TimelineEntry,
     )
     from garde.service_levels import LadderStep
-    from workflows.policy import MESSAGES, POLICY, RECORDS, Calls
-    from workflows.state import CaseState, DeclineMark, OpenOffer
+    from workflows.policy import CALLING, MESSAGES, POLICY, RECORDS, Calls
+    from workflows.state import (
+        Callee,
+        CallLadder,
+        CaseState,
+        DeclineMark,
+        OpenOffer,
+        PlacedCall,
+        Ringing,
+    )
 
 T = TypeVar("T")
 
@@ -89,10 +105,14 @@ class CaseWorkflow:
         self._start = start
         self.state = carried or CaseState.at_intake(start)
         self._timers_busy = False
+        self._calls_busy = False
+        self._calling: asyncio.Task[None] | None = None
+        self._telling_site: set[asyncio.Task[None]] = set()
 
     @workflow.run
     async def run(self, start: CaseStart, carried: CaseState | None = None) -> str:
         promise = asyncio.create_task(self._keep_the_promise())
+        self._resume_calling()
         try:
             if carried is None:
                 await self._write(_status_entry(CaseStatus.REQUESTED))
@@ -108,6 +128,8 @@ class CaseWorkflow:
             return self._status()
         finally:
             promise.cancel()
+            if self._calling is not None:
+                self._calling.cancel()
 
     # --- the escalation ladder ------------------------------------------------------------
 
@@ -128,7 +150,8 @@ class CaseWorkflow:
                 continue
             st.nobody_eligible_since = None
             if step is LadderStep.COORDINATOR:
-                await self._alert(AlertKind.UNASSIGNED, f"unassigned:{st.round}")
+                told = await self._alert(AlertKind.UNASSIGNED, f"unassigned:{st.round}")
+                self._start_calling(ranked, told)
                 self._next_step()
             elif step is LadderStep.BROADCAST:
                 everyone = self._offerable(ranked)
@@ -286,6 +309,80 @@ class CaseWorkflow:
         )
         return ranked
 
+    # --- stat cases: the call ladder ------------------------------------------------------
+
+    def _start_calling(self, ranked: list[RankedExpert], coordinators: list[int]) -> None:
+        """A stat case still unassigned at the coordinator step: beside the ladder, which goes
+        on, phone the experts on duty (best first, not those who declined this round), then
+        the coordinators, one at a time. Once per round, never two call ladders at once, and
+        no more once a coordinator said they are on it."""
+        st = self.state
+        if st.priority is not Priority.STAT or (
+            st.calling is not None and (not st.calling.done or st.calling.on_it is not None)
+        ):
+            return
+        if not workflow.patched("voice-calls"):
+            return
+        declined = {d.expert_id for d in st.declines if d.round == st.round}
+        callees = [Callee(expert_id=c.expert_id) for c in ranked if c.expert_id not in declined]
+        callees += [Callee(coordinator_id=c) for c in coordinators]
+        st.calling = CallLadder(st.round, callees)
+        self._calling = asyncio.create_task(self._call_in_turn(st.calling))
+
+    def _resume_calling(self) -> None:
+        """A call ladder carried over by continue-as-new goes on where it stood."""
+        calling = self.state.calling
+        if calling is not None and not calling.done:
+            self._calling = asyncio.create_task(self._call_in_turn(calling))
+
+    async def _call_in_turn(self, calling: CallLadder) -> None:
+        """Until an expert holds the case, a coordinator is on it, or the list is done."""
+        while not self._calling_over(calling):
+            ringing = calling.ringing
+            if ringing is None:
+                if calling.next >= len(calling.callees):
+                    break
+                await self._ring_next(calling)
+                continue
+            left = ringing.until - workflow.now()
+            if left > timedelta(0):
+                await self._wait(lambda: self._call_over(calling), left)
+            calling.ringing = None
+        calling.ringing = None
+        calling.done = True
+
+    def _call_over(self, calling: CallLadder) -> bool:
+        ringing = calling.ringing
+        return self._calling_over(calling) or ringing is None or ringing.call_id in calling.ended
+
+    def _calling_over(self, calling: CallLadder) -> bool:
+        return self._settled() or calling.on_it is not None or self.state.priority != Priority.STAT
+
+    async def _ring_next(self, calling: CallLadder) -> None:
+        """Place the call to the next callee; a phone that cannot be called is passed over."""
+        st = self.state
+        index = calling.next
+        calling.next += 1
+        callee = calling.callees[index]
+        request = CallRequest(
+            f"case-{st.case_id}:call:{calling.round}:{index}",
+            st.case_id,
+            int(CALLING.ring.total_seconds()),
+            callee.expert_id,
+            callee.coordinator_id,
+        )
+        # Continue-as-new waits for the call to be placed: the state then says it all.
+        self._calls_busy = True
+        try:
+            call_id: int = await self._call(PhoneCalls.place_call, request, MESSAGES)
+        except ActivityError:
+            workflow.logger.warning("case %s: a call could not be placed", st.case_id)
+            return
+        finally:
+            self._calls_busy = False
+        calling.calls.append(PlacedCall(call_id, callee))
+        calling.ringing = Ringing(call_id, workflow.now() + CALLING.per_call)
+
     # --- holding, reporting, the end --------------------------------------------------------
 
     async def _wait_while_held(self) -> None:
@@ -401,22 +498,28 @@ class CaseWorkflow:
             return
         st.answered_offers.append(answer.offer_id)
         if not answer.accept:
-            await self._declined(answer.expert_id, "", "sms")
+            await self._declined(answer.expert_id, answer.reason, "sms")
             return
-        if st.holder == answer.expert_id:
+        await self._yes(answer.expert_id, "sms")
+
+    async def _yes(self, expert_id: int, via: str) -> None:
+        """A YES by SMS or a 1 on a call: the case is theirs if still unassigned and they
+        are still eligible; either way they are told."""
+        st = self.state
+        if st.holder == expert_id:
             return
         if self._settled() or st.filing_final:
-            await self._notify(answer.expert_id, NoticeKind.TAKEN)
-        elif not await self._eligible(answer.expert_id, must=True):
+            await self._notify(expert_id, NoticeKind.TAKEN)
+        elif not await self._eligible(expert_id, must=True):
             # A late YES from an expert whose shift ended (or who is at their limit): they
             # said yes, so it is no decline, but their offer ends and the ladder moves on.
-            await self._cannot_take(answer.expert_id)
-            await self._notify(answer.expert_id, NoticeKind.NOT_ELIGIBLE)
+            await self._cannot_take(expert_id, via)
+            await self._notify(expert_id, NoticeKind.NOT_ELIGIBLE)
         elif self._settled() or st.filing_final:
-            await self._notify(answer.expert_id, NoticeKind.TAKEN)
+            await self._notify(expert_id, NoticeKind.TAKEN)
         else:
-            await self._take(answer.expert_id, "sms")
-            await self._notify(answer.expert_id, NoticeKind.YOURS)
+            await self._take(expert_id, via)
+            await self._notify(expert_id, NoticeKind.YOURS)
 
     @workflow.signal
     async def decline(self, decline: Decline) -> None:
@@ -428,6 +531,35 @@ class CaseWorkflow:
         for offer in self.state.open_offers:
             if offer.offer_id == failed.offer_id and offer.outcome is None:
                 offer.outcome = OfferStatus.UNDELIVERABLE
+
+    @workflow.signal
+    async def call_answered(self, answer: CallAnswer) -> None:
+        """A key pressed on a call of the call ladder. A signal, as for SMS: the webhook
+        stored the key first and answers Twilio at once; a repeat is ignored. (It may come
+        before the ladder has heard that the call was placed: the web bound it to this case.)"""
+        calling = self.state.calling
+        if calling is None or answer.call_id in calling.answered:
+            return
+        calling.answered.append(answer.call_id)
+        if answer.coordinator_id is not None:
+            if answer.digits == "1" and calling.on_it is None and not self._settled():
+                calling.on_it = answer.coordinator_id
+                await self._write(
+                    TimelineEntry(EventKind.COORDINATOR_ON_IT, None, None, f"{answer.by}, by phone")
+                )
+        elif answer.expert_id is not None and answer.digits == "1":
+            await self._yes(answer.expert_id, "voice")
+        elif answer.expert_id is not None and answer.digits == "2":
+            await self._declined(answer.expert_id, "", "voice")
+        # Only now, the acceptance or the decline decided: the next callee, if any.
+        calling.ended.append(answer.call_id)
+
+    @workflow.signal
+    def call_ended(self, ended: CallEnded) -> None:
+        """Twilio says the call ended with no key pressed: the next callee at once."""
+        calling = self.state.calling
+        if calling is not None and ended.call_id not in calling.ended:
+            calling.ended.append(ended.call_id)
 
     @workflow.signal
     async def roster_changed(self, _change: RosterChange) -> None:
@@ -486,6 +618,10 @@ class CaseWorkflow:
             )
         )
         await self._write(entry)
+        if final:
+            self._tell_site(
+                SiteNoticeKind.CRITICAL if draft.critical else SiteNoticeKind.REPORT_READY
+            )
         return ReportFiled(report_id, status)
 
     @file_report.validator
@@ -658,11 +794,11 @@ class CaseWorkflow:
                 offer.channel, offer.reason = channel, reason
         await self._write(TimelineEntry(EventKind.DECLINED, None, expert_id, reason))
 
-    async def _cannot_take(self, expert_id: int) -> None:
+    async def _cannot_take(self, expert_id: int, via: str) -> None:
         for offer in self.state.open_offers:
             if offer.expert_id == expert_id and offer.outcome is None:
                 offer.outcome = OfferStatus.WITHDRAWN
-                offer.channel, offer.reason = "sms", "no longer eligible when answered"
+                offer.channel, offer.reason = via, "no longer eligible when answered"
         await self._write(
             TimelineEntry(EventKind.OFFER_WITHDRAWN, None, expert_id, "no longer eligible")
         )
@@ -685,6 +821,7 @@ class CaseWorkflow:
         await self._write(
             TimelineEntry(kind, CaseStatus.ACCEPTED, expert_id, detail or f"via {via}")
         )
+        self._tell_site(SiteNoticeKind.ACCEPTED, expert_id)
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -717,9 +854,10 @@ class CaseWorkflow:
 
     async def _alert(
         self, kind: AlertKind, key: str, expert_id: int | None = None, of_case: bool = True
-    ) -> None:
+    ) -> list[int]:
         """A banner on the coordinators' board and an SMS to each; best effort, never stuck.
-        The key makes it once only: per case (`of_case`), or across cases."""
+        The key makes it once only: per case (`of_case`), or across cases. The coordinators
+        told."""
         st = self.state
         st.notices += 1
         alert_key = f"case-{st.case_id}:{key}" if of_case else key
@@ -732,7 +870,7 @@ class CaseWorkflow:
             )
         except ActivityError:
             workflow.logger.warning("case %s: the %s alert could not be raised", st.case_id, kind)
-            return
+            return []
         await asyncio.gather(
             *(
                 self._best_effort(
@@ -742,6 +880,19 @@ class CaseWorkflow:
                 for c in coordinators
             )
         )
+        return coordinators
+
+    def _tell_site(self, kind: SiteNoticeKind, expert_id: int | None = None) -> None:
+        """Text the site's callback phone, best effort, beside the handler: an accept or a
+        report does not wait for the site's SMS (continue-as-new does)."""
+        if not workflow.patched("site-notices"):
+            return
+        st = self.state
+        st.notices += 1
+        notice = SiteNotice(st.case_id, f"site_{kind}:{st.notices}", kind, expert_id)
+        task = asyncio.create_task(self._best_effort(Notifications.notify_site, notice))
+        self._telling_site.add(task)
+        task.add_done_callback(self._telling_site.discard)
 
     async def _notify(self, expert_id: int, kind: NoticeKind) -> None:
         st = self.state
@@ -817,7 +968,12 @@ class CaseWorkflow:
         if not self._continue_as_new_due():
             return
         await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() and not self._timers_busy
+            lambda: (
+                workflow.all_handlers_finished()
+                and not self._timers_busy
+                and not self._calls_busy
+                and not self._telling_site
+            )
         )
         workflow.continue_as_new(args=[self._start, self.state])
 

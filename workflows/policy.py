@@ -43,6 +43,21 @@ POLICY = CasePolicy()
 
 
 @dataclass(frozen=True)
+class CallPolicy:
+    """The phone calls of a stat case that reached the coordinator step, one callee at a
+    time."""
+
+    # How long a phone rings before Twilio gives up on it ("no-answer").
+    ring: timedelta = timedelta(seconds=30)
+    # A call answered but with no key pressed, or whose end Twilio never reports, gives way
+    # to the next callee after this long: the ring, the prompt said twice, and some slack.
+    per_call: timedelta = timedelta(seconds=90)
+
+
+CALLING = CallPolicy()
+
+
+@dataclass(frozen=True)
 class Calls:
     """How long one activity attempt may take, and how often it is tried."""
 
@@ -63,8 +78,11 @@ RECORDS = Calls(
     ),
 )
 
-# An SMS that Twilio refuses (a bad number) fails at once; one it cannot take now is tried a
-# few times, then the ladder moves on: an offer nobody can receive is no offer.
+# An SMS that Twilio refuses (a bad number, a STOP: any 4xx but 429) fails at once; one it
+# cannot take now (429, 5xx, no answer) is tried 4 times in all, 2, 4 and 8 s apart, then the
+# ladder moves on: an offer nobody can receive is no offer. The bound: 4 attempts of at most
+# 30 s each (Twilio's HTTP timeout, activities.sms.HTTP_TIMEOUT, is 10 s a call, two calls an
+# attempt) and 14 s of pauses, about 2 min 15 s at worst; seconds when Twilio answers at once.
 MESSAGES = Calls(
     timeout=timedelta(seconds=30),
     retry=RetryPolicy(

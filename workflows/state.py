@@ -36,6 +36,44 @@ class DeclineMark:
 
 
 @dataclass
+class Callee:
+    """One person a stat case's call ladder rings: an expert, or a coordinator."""
+
+    expert_id: int | None = None
+    coordinator_id: int | None = None
+
+
+@dataclass
+class PlacedCall:
+    call_id: int
+    callee: Callee
+
+
+@dataclass
+class Ringing:
+    """The call the ladder waits on, until its answer, its end, or `until`."""
+
+    call_id: int
+    until: datetime
+
+
+@dataclass
+class CallLadder:
+    """A stat case's phone calls of one round, one callee at a time, beside the ladder: where
+    they stand, so that continue-as-new carries a running call ladder over."""
+
+    round: int
+    callees: list[Callee]
+    next: int = 0  # the index of the next callee to ring
+    ringing: Ringing | None = None
+    calls: list[PlacedCall] = field(default_factory=list)
+    ended: list[int] = field(default_factory=list)  # calls over: answered, or ended
+    answered: list[int] = field(default_factory=list)  # calls whose key was acted on
+    on_it: int | None = None  # the coordinator who pressed 1: the calls stop
+    done: bool = False
+
+
+@dataclass
 class CaseState:
     """Everything the workflow knows, in one place: what continue-as-new carries over."""
 
@@ -77,6 +115,8 @@ class CaseState:
     billed: bool = False
     addenda_until: datetime | None = None
     notices: int = 0  # numbers the notices and alerts, for their idempotency keys
+    # The phone calls of a stat case, the latest call ladder (voice-calls).
+    calling: CallLadder | None = None
 
     @classmethod
     def at_intake(cls, start: CaseStart) -> CaseState:
