@@ -1,8 +1,8 @@
 """The reconciler: outside input that was stored while Temporal was away is acted on.
 
-A site's request is recorded before its workflow starts, and an expert's SMS answer before
-it is signalled; when Temporal (or the web's link to it) was down, the row waits with
-`workflow_started_at` or `signalled_at` empty. The worker runs this every minute: both acts
+A site's request is recorded before its workflow starts, and an expert's SMS answer (or a key
+pressed on a call) before it is signalled; when Temporal (or the web's link to it) was down,
+the row waits with `workflow_started_at` or `signalled_at` empty. The worker runs this every minute: both acts
 are harmless twice (a workflow id is started once; a workflow ignores a repeated answer).
 """
 
@@ -20,8 +20,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from garde.db import SessionFactory
 from garde.intake import case_start
-from garde.messages import CaseStart, SmsAnswer
-from garde.models import Case, Offer, SmsMessage, utcnow
+from garde.messages import CallAnswer, CaseStart, SmsAnswer
+from garde.models import Case, Offer, SmsMessage, VoiceCall, utcnow
 from garde.temporal import case_workflow_id, start_case_workflow
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,11 @@ class Reconciler:
         for pending in answers:
             await deliver_answer(self._client, pending.case_id, pending.answer)
             await asyncio.to_thread(mark_signalled, self._sessions, pending.message_id)
-        return Reconciled(len(starts), len(answers))
+        keys = await asyncio.to_thread(pending_call_answers, self._sessions)
+        for pressed in keys:
+            await deliver_call_answer(self._client, pressed.case_id, pressed.answer)
+            await asyncio.to_thread(mark_call_signalled, self._sessions, pressed.answer.call_id)
+        return Reconciled(len(starts), len(answers) + len(keys))
 
     def _unstarted_cases(self) -> list[CaseStart]:
         with self._sessions() as s:
@@ -83,8 +87,17 @@ class Reconciler:
 
 async def deliver_answer(client: Client, case_id: int, answer: SmsAnswer) -> bool:
     """Signal an SMS answer to its case; False when the case's workflow is already over."""
+    return await _signal_case(client, case_id, "sms_answer", answer)
+
+
+async def deliver_call_answer(client: Client, case_id: int, answer: CallAnswer) -> bool:
+    """Signal a key pressed on a call to its case; False when the workflow is already over."""
+    return await _signal_case(client, case_id, "call_answered", answer)
+
+
+async def _signal_case(client: Client, case_id: int, name: str, arg: object) -> bool:
     try:
-        await client.get_workflow_handle(case_workflow_id(case_id)).signal("sms_answer", answer)
+        await client.get_workflow_handle(case_workflow_id(case_id)).signal(name, arg)
     except RPCError as e:
         if e.status != RPCStatusCode.NOT_FOUND:
             raise
@@ -96,15 +109,24 @@ def pending_answers(sessions: SessionFactory) -> list[PendingAnswer]:
     """SMS answers stored but not yet known to their case's workflow, oldest first."""
     with sessions() as s:
         rows = s.execute(
-            select(SmsMessage.id, SmsMessage.answer, Offer.id, Offer.case_id, Offer.expert_id)
+            select(
+                SmsMessage.id,
+                SmsMessage.answer,
+                SmsMessage.reason,
+                Offer.id,
+                Offer.case_id,
+                Offer.expert_id,
+            )
             .join(Offer, SmsMessage.offer_id == Offer.id)
             .where(SmsMessage.direction == "in", SmsMessage.signalled_at.is_(None))
             .order_by(SmsMessage.id)
             .limit(BATCH)
         ).all()
     return [
-        PendingAnswer(message_id, case_id, SmsAnswer(offer_id, expert_id, answer == "accept"))
-        for message_id, answer, offer_id, case_id, expert_id in rows
+        PendingAnswer(
+            message_id, case_id, SmsAnswer(offer_id, expert_id, answer == "accept", reason or "")
+        )
+        for message_id, answer, reason, offer_id, case_id, expert_id in rows
     ]
 
 
@@ -122,5 +144,39 @@ def mark_signalled(sessions: SessionFactory, message_id: int) -> None:
         s.execute(
             update(SmsMessage)
             .where(SmsMessage.id == message_id, SmsMessage.signalled_at.is_(None))
+            .values(signalled_at=utcnow())
+        )
+
+
+@dataclass(frozen=True)
+class PendingCallAnswer:
+    case_id: int
+    answer: CallAnswer
+
+
+def call_answer(call: VoiceCall) -> CallAnswer:
+    """What the case's workflow is told of the key pressed on this call."""
+    assert call.digits is not None
+    by = call.coordinator.code if call.coordinator is not None else ""
+    return CallAnswer(call.id, call.digits, call.expert_id, call.coordinator_id, by)
+
+
+def pending_call_answers(sessions: SessionFactory) -> list[PendingCallAnswer]:
+    """Keys pressed on calls but not yet known to their case's workflow, oldest first."""
+    with sessions() as s:
+        calls = s.scalars(
+            select(VoiceCall)
+            .where(VoiceCall.digits.is_not(None), VoiceCall.signalled_at.is_(None))
+            .order_by(VoiceCall.id)
+            .limit(BATCH)
+        )
+        return [PendingCallAnswer(c.case_id, call_answer(c)) for c in calls]
+
+
+def mark_call_signalled(sessions: SessionFactory, call_id: int) -> None:
+    with sessions.begin() as s:
+        s.execute(
+            update(VoiceCall)
+            .where(VoiceCall.id == call_id, VoiceCall.signalled_at.is_(None))
             .values(signalled_at=utcnow())
         )

@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         dev,
         errors,
         expert,
+        expert_settings,
         feeds,
         health,
         metrics,
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         roster_reports,
         site,
         sms,
+        voice,
     )
 
     errors.register(app)
@@ -64,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         site.bp,
         expert.bp,
         my_roster.bp,
+        expert_settings.bp,
         feeds.bp,
         coordinator.bp,
         roster_pages.bp,
@@ -71,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         roster_reports.bp,
         api.bp,
         sms.bp,
+        voice.bp,
         dev.bp,
         health.bp,
         metrics.bp,
@@ -92,7 +96,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.context_processor
     def layout_globals() -> dict[str, Any]:
-        return {"current_user": g.get("user"), "dev_outbox": not settings.twilio_configured}
+        return {"current_user": g.get("user"), "dev_outbox": settings.dev_outbox_open}
 
     return app
 

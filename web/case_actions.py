@@ -28,6 +28,8 @@ from garde.intake import case_start
 from garde.messages import (
     Acceptance,
     Acknowledgement,
+    CallAnswer,
+    CallEnded,
     Cancellation,
     Decline,
     OfferUndeliverable,
@@ -40,7 +42,7 @@ from garde.messages import (
     SmsAnswer,
 )
 from garde.models import Case, utcnow
-from garde.reconciler import deliver_answer
+from garde.reconciler import deliver_answer, deliver_call_answer
 from garde.temporal import case_workflow_id, start_case_workflow
 from web.temporal_bridge import TemporalBridge
 
@@ -117,6 +119,21 @@ class CaseActions:
         except RPCError as e:
             raise _closed_or_missing(e) from e
         return delivered
+
+    def call_answered(self, case_id: int, answer: CallAnswer) -> bool:
+        """A key pressed on a call; False when the case's workflow is already over."""
+
+        async def go(client: Client) -> bool:
+            return await deliver_call_answer(client, case_id, answer)
+
+        try:
+            delivered: bool = self._temporal.run(go, timeout=SERVER_WAIT)
+        except RPCError as e:
+            raise _closed_or_missing(e) from e
+        return delivered
+
+    def call_ended(self, case_id: int, ended: CallEnded) -> None:
+        self._signal(case_id, "call_ended", ended)
 
     def roster_changed(self, case_ids: Sequence[int], reason: str) -> None:
         """Tell waiting cases to look again at who is eligible; best effort (they also look

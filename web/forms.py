@@ -15,7 +15,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import BadRequest
 
 FIELD = "csrf_token"
-MACHINE_PATHS = ("/api/", "/sms/", "/dicomweb/")
+MACHINE_PATHS = ("/api/", "/sms/", "/voice/", "/dicomweb/")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
