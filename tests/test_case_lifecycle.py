@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from garde.models import BillingLine, Offer, SmsMessage
+from garde.texts import render
 from tests.conftest import Region, case_request, wait_for
 
 
@@ -30,11 +31,11 @@ def test_urgent_case_goes_from_request_to_billing_line(region: Region) -> None:
     # The expert answers by SMS, signed by "Twilio".
     reply = stack.sms_reply(alice.phone, f"yes {code}")
     assert reply.status_code == 200
-    assert "<Response>" in reply.text and "confirming" in reply.text
+    assert render("reply_accepted", "fr", case=case["id"]) in reply.text
     accepted = region.wait_status(case["id"], "accepted")
     assert accepted["assigned_expert"] == alice.code
     wait_for(
-        lambda: [m for m in stack.twilio.to(alice.phone) if "is yours" in m.body],  # type: ignore[union-attr]
+        lambda: [m for m in stack.twilio.to(alice.phone) if "est à vous" in m.body],  # type: ignore[union-attr]
         what="the confirmation SMS",
     )
 

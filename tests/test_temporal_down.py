@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from garde.models import Case, SmsMessage
 from garde.temporal import start_dev_server
+from garde.texts import render
 from tests.conftest import (
     Region,
     Stack,
@@ -91,7 +92,7 @@ def test_request_and_sms_answer_while_temporal_is_down_are_acted_on_when_it_is_b
         assert second["status"] == "requested"
         # The expert's YES is kept and Twilio is answered.
         reply = stack.sms_reply(alice.phone, f"YES {code}")
-        assert reply.status_code == 200 and "received" in reply.text
+        assert reply.status_code == 200 and render("reply_received", "fr") in reply.text
         with stack.sessions() as s:
             kept = s.scalar(select(SmsMessage).where(SmsMessage.body == f"YES {code}"))
             assert kept is not None and kept.offer_id is not None and kept.signalled_at is None
@@ -109,7 +110,7 @@ def test_request_and_sms_answer_while_temporal_is_down_are_acted_on_when_it_is_b
         kept = s.scalar(select(SmsMessage).where(SmsMessage.body == f"YES {code}"))
         assert kept is not None and kept.signalled_at is not None
     wait_for(
-        lambda: [m for m in stack.twilio.to(alice.phone) if "is yours" in m.body],  # type: ignore[union-attr]
+        lambda: [m for m in stack.twilio.to(alice.phone) if "est à vous" in m.body],  # type: ignore[union-attr]
         60,
         "the confirmation SMS",
     )
