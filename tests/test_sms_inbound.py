@@ -106,6 +106,32 @@ def test_a_decline_keeps_its_reason_on_the_offer_and_the_timeline(
     assert shown["offers"][0]["decline_reason"] == reason
 
 
+def test_a_decline_stored_while_temporal_was_away_reaches_the_offer_with_its_reason(
+    region: Region,
+) -> None:
+    """What the webhook keeps when it cannot signal: the worker's reconciler delivers it."""
+    case = region.submit()
+    offer = open_offer(region, case["id"], "alice")
+    with region.stack.sessions.begin() as s:
+        s.add(
+            SmsMessage(
+                direction="in",
+                to_number=region.stack.env["TWILIO_FROM_NUMBER"],
+                from_number=region.experts["alice"].phone,
+                body=f"NON {offer.code} au bloc",
+                provider_sid="SM" + secrets.token_hex(16),
+                status="received",
+                offer_id=offer.id,
+                answer="decline",
+                reason="au bloc",
+            )
+        )
+    wait_for(
+        lambda: offer_row(region, offer.id).decline_reason == "au bloc", 30, "the reason delivered"
+    )
+    assert offer_row(region, offer.id).channel == "sms"
+
+
 # --- bare YES and NO --------------------------------------------------------------------------
 
 
