@@ -12,20 +12,25 @@ import asyncio
 import json
 import os
 import secrets
+import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select, update
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
+from werkzeug.serving import make_server
 
+from activities.calls import TwilioCalls
+from activities.links import Links
 from activities.sms import TwilioSms
 from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
 from garde.domain import CaseStatus, Priority, Tier
@@ -42,12 +47,15 @@ from garde.models import (
     Report,
     Shift,
     Site,
+    VoiceCall,
 )
 from garde.reconciler import mark_started
 from garde.settings import Settings
 from garde.temporal import case_workflow_id, start_case_workflow, venv_binary
 from garde.worker import build_worker
-from tests.twilio_double import SentMessage, TwilioDouble
+from tests.conftest import free_port
+from tests.twilio_double import PlacedCall, SentMessage, TwilioDouble
+from web import create_app
 
 DAY = timedelta(days=1)
 
@@ -294,6 +302,26 @@ class Night:
             f"{count} SMS to {person.code} containing {containing!r}",
         )
 
+    def calls_to(self, person: Person) -> list[PlacedCall]:
+        """The calls Twilio was asked to place to this person's phone, oldest first."""
+        return self.twilio.voice.to(person.phone)
+
+    async def called(self, person: Person, count: int = 1) -> list[PlacedCall]:
+        """Wait for `count` calls to this person, each recorded by Garde with its CallSid
+        (Twilio's webhooks about it are believed from then on); all of them."""
+
+        def recorded() -> list[PlacedCall] | None:
+            found = self.calls_to(person)
+            with self.sessions() as s:
+                sids = set(
+                    s.scalars(
+                        select(VoiceCall.provider_sid).where(VoiceCall.to_number == person.phone)
+                    )
+                )
+            return found if len(found) >= count and {c.sid for c in found} <= sids else None
+
+        return await self.eventually(recorded, f"{count} calls to {person.code}")
+
     async def alerts_raised(self, case_id: int, kind: str, count: int = 1) -> list[Alert]:
         return await self.eventually(
             lambda: (
@@ -360,6 +388,20 @@ class Night:
         )
 
 
+@contextmanager
+def serving(settings: Settings) -> Iterator[None]:
+    """Garde's web app at GARDE_PUBLIC_URL, in a thread of this process."""
+    url = urlsplit(settings.public_url)
+    assert url.hostname and url.port
+    server = make_server(url.hostname, url.port, create_app(settings), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @asynccontextmanager
 async def night(database_url: str) -> AsyncIterator[Night]:
     """A fresh time-skipping server with the case worker on it."""
@@ -369,6 +411,9 @@ async def night(database_url: str) -> AsyncIterator[Night]:
     with sessions() as s:
         coordinators_before = s.scalar(select(func.max(Coordinator.id))) or 0
     double = TwilioDouble("AC" + secrets.token_hex(16), secrets.token_hex(16)).start()
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=venv_binary("temporal-test-server")
+    )
     settings = Settings.from_env(
         {
             "GARDE_DATABASE_URL": database_url,
@@ -377,15 +422,23 @@ async def night(database_url: str) -> AsyncIterator[Night]:
             "TWILIO_FROM_NUMBER": "+33700000000",
             "GARDE_TWILIO_API_URL": double.url,
             "GARDE_SECRET_KEY": "test",
+            # Garde's web app, for Twilio's webhooks (the double plays the phone network).
+            "GARDE_PUBLIC_URL": f"http://127.0.0.1:{free_port()}",
+            "GARDE_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+            "GARDE_TEMPORAL_NAMESPACE": env.client.namespace,
         }
-    )
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=venv_binary("temporal-test-server")
     )
     try:
         async with env:
-            with ThreadPoolExecutor(16) as executor:
-                worker = build_worker(env.client, sessions, TwilioSms(sessions, settings), executor)
+            with ThreadPoolExecutor(16) as executor, serving(settings):
+                worker = build_worker(
+                    env.client,
+                    sessions,
+                    TwilioSms(sessions, settings),
+                    TwilioCalls(sessions, settings),
+                    executor,
+                    links=Links(settings.public_url),
+                )
                 async with worker:
                     yield Night(env, sessions, double)
     finally:
