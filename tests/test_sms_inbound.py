@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from garde.domain import AlertKind
-from garde.models import Alert, Expert, Offer, SmsMessage
+from garde.models import Alert, Coordinator, Expert, Offer, SmsMessage
 from garde.temporal import wait_for_port
 from garde.texts import render
 from tests.conftest import Region, Stack, free_port, make_region, wait_for
@@ -477,6 +477,39 @@ def test_stop_flags_the_expert_alerts_the_board_and_texts_the_coordinators_then_
 def _texts_to(stack: Stack, phone: str) -> list[str]:
     assert stack.twilio is not None
     return [m.body for m in stack.twilio.to(phone)]
+
+
+def test_a_coordinators_stop_flags_them_and_tells_the_others(region: Region) -> None:
+    stack = region.stack
+    stopping, other = _coordinator(region, "fr"), _coordinator(region, "en")
+    with stack.sessions() as s:
+        name = s.scalars(select(Coordinator.name).where(Coordinator.phone == stopping)).one()
+    assert said(stack.sms_reply(stopping, "STOP")) is None
+
+    def alert() -> Alert | None:
+        with stack.sessions() as s:
+            return s.scalar(
+                select(Alert).where(Alert.detail.contains(name), Alert.resolved_at.is_(None))
+            )
+
+    raised = wait_for(alert, 10, "the board alert")
+    assert raised.kind == AlertKind.UNREACHABLE and raised.expert_id is None
+    told = render("alert_sms_stopped", "en", name=name)
+    wait_for(lambda: told in _texts_to(stack, other), 30, "the other coordinator told")
+    with stack.sessions() as s:
+        assert (
+            s.scalars(
+                select(Coordinator.sms_unreachable_reason).where(Coordinator.phone == stopping)
+            ).one()
+            == "stop"
+        )
+    assert not [t for t in _texts_to(stack, stopping) if "STOP" in t]  # not texted after STOP
+
+    assert said(stack.sms_reply(stopping, "start")) is None
+    assert alert() is None
+    with stack.sessions() as s:
+        restored = s.scalars(select(Coordinator).where(Coordinator.phone == stopping)).one()
+        assert (restored.sms_unreachable_since, restored.sms_unreachable_reason) == (None, "")
 
 
 def test_start_does_not_lift_a_number_twilio_refused_for_another_reason(region: Region) -> None:
