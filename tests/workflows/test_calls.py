@@ -139,6 +139,7 @@ def test_an_expert_pressing_1_holds_the_case_and_the_calls_stop(database_url: st
             assert again.status_code == 200
             assert row(n, second).digits == "1"
             assert [e for e in n.events(case_id) if e.kind == EventKind.DECLINED] == []
+            await n.record_history(case_id, "stat_calls")
 
     asyncio.run(scenario())
 

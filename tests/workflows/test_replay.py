@@ -28,6 +28,7 @@ PATHS = (
     "coordinator_alert",
     "cancel",
     "preliminary_final_addendum",
+    "stat_calls",
 )
 RECORDED = sorted(HISTORIES.glob("*.json"))
 
