@@ -35,7 +35,7 @@ from activities.sms import TwilioSms
 from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
 from garde.domain import CaseStatus, Priority, Tier
 from garde.intake import CaseRequest, case_start, record_case
-from garde.messages import Acceptance, CaseView, ReportDraft, ReportFiled, SmsAnswer
+from garde.messages import Acceptance, CaseStart, CaseView, ReportDraft, ReportFiled, SmsAnswer
 from garde.models import (
     Alert,
     BillingLine,
@@ -161,12 +161,16 @@ class Night:
 
     # --- acting --------------------------------------------------------------------------
 
-    async def request(self, region: Region, priority: Priority = Priority.URGENT) -> int:
-        """A site's read request through intake, and its workflow started."""
+    def record(self, region: Region, priority: Priority = Priority.URGENT) -> CaseStart:
+        """A site's read request through intake; its workflow not started yet."""
         with self.sessions() as s:
             site = s.get_one(Site, region.site_id)
             case, _ = record_case(s, site, _request(priority))
-            start = case_start(case)
+            return case_start(case)
+
+    async def request(self, region: Region, priority: Priority = Priority.URGENT) -> int:
+        """A site's read request through intake, and its workflow started."""
+        start = self.record(region, priority)
         await start_case_workflow(self.client, start)
         mark_started(self.sessions, start.case_id)
         return start.case_id

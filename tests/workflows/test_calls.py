@@ -12,11 +12,15 @@ from xml.etree import ElementTree
 from sqlalchemy import select, update
 
 from garde.domain import AlertKind, CaseStatus, EventKind, Priority
+from garde.messages import CallEnded
 from garde.models import Coordinator, Expert, VoiceCall
-from garde.reconciler import Reconciler, pending_call_answers
+from garde.reconciler import Reconciler, mark_started, pending_call_answers
+from garde.temporal import TASK_QUEUE, case_workflow_id
 from tests.twilio_double import PlacedCall
 from tests.workflows.harness import Night, Region, night, phone, seed_region
 from workflows.policy import CALLING
+from workflows.state import Callee, CallLadder, CaseState, Ringing
+from workflows.state import PlacedCall as StatePlacedCall
 
 MINUTE = timedelta(minutes=1)
 SECOND = timedelta(seconds=1)
@@ -302,5 +306,57 @@ def test_a_key_stored_while_temporal_was_away_is_signalled_by_the_reconciler(
             assert row(n, call).signalled_at is not None
             pending = {p.answer.call_id for p in pending_call_answers(n.sessions)}
             assert row(n, call).id not in pending
+
+    asyncio.run(scenario())
+
+
+def test_a_call_ladder_carried_over_by_continue_as_new_goes_on(database_url: str) -> None:
+    """A new run given the state of one that stopped while Alice's phone rang (what
+    continue-as-new hands over): it waits for that call, then rings Bruno."""
+
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            region = stat_region(n)
+            alice, bruno = region.experts["alice"], region.experts["bruno"]
+            start = n.record(region, Priority.STAT)
+            with n.sessions.begin() as s:
+                ringing = VoiceCall(
+                    case_id=start.case_id,
+                    idempotency_key=f"case-{start.case_id}:call:1:0",
+                    to_number=alice.phone,
+                    from_number="+33700000000",
+                    expert_id=alice.id,
+                    language="fr",
+                    provider_sid="CA" + "0" * 32,
+                    status="ringing",
+                )
+                s.add(ringing)
+                s.flush()
+                call_id = ringing.id
+            carried = CaseState.at_intake(start)
+            carried.step = len(carried.ladder)  # the ladder's round is over; the calls go on
+            carried.calling = CallLadder(
+                1,
+                [Callee(expert_id=alice.id), Callee(expert_id=bruno.id)],
+                next=1,
+                ringing=Ringing(call_id, await n.now() + CALLING.per_call),
+                calls=[StatePlacedCall(call_id, Callee(expert_id=alice.id))],
+            )
+            await n.client.start_workflow(
+                "Case",
+                args=[start, carried],
+                id=case_workflow_id(start.case_id),
+                task_queue=TASK_QUEUE,
+            )
+            mark_started(n.sessions, start.case_id)
+            await n.quiet()
+            assert n.calls_to(bruno) == []  # Alice's call still rings
+
+            await n.handle(start.case_id).signal("call_ended", CallEnded(call_id, "no-answer"))
+            [call] = await n.called(bruno)
+            n.twilio.voice.press(call, "1")
+            await n.event_seen(start.case_id, EventKind.STATUS, "via voice")
+            assert (await n.agrees(start.case_id)).holder == bruno.id
+            assert n.calls_to(alice) == []  # never placed again
 
     asyncio.run(scenario())
