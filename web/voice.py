@@ -65,7 +65,8 @@ def status(call_id: int) -> Response:
 
 
 def prompt(row: VoiceCall) -> VoiceResponse:
-    """Say the case in the callee's language and gather one key; a goodbye when none comes."""
+    """Say the case in the callee's language and gather one key; a goodbye when none comes.
+    The site by its name: a prompt is heard, not texted, and a code reads badly aloud."""
     case = g.db.get_one(Case, row.case_id)
     kind = "voice_offer" if row.expert_id is not None else "voice_coordinator"
     text = render(
