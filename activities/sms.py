@@ -4,6 +4,12 @@ Every message, in or out, is kept in `sms_messages`; the outbox is simply that t
 a web page. `send` is idempotent by key, so a retried activity sends nothing twice: the row is
 written ("sending") before Twilio is called, and a row found "sending" (the worker died
 waiting for Twilio's answer) is sent again only if Twilio's log shows no such message.
+
+Twilio's answers: 429 and 5xx are "not now": the row stays "sending" with the error code, and
+the activity fails to be retried within the bound of its policy (`workflows.policy.MESSAGES`).
+Any other 4xx (21211 not a valid number, 21610 the recipient replied STOP, ...) is "never":
+the row is "failed" with the code, whoever has that phone is marked unreachable by SMS
+(`garde.reachability`), and `Undeliverable` is raised, which the activity makes non-retryable.
 """
 
 from __future__ import annotations
@@ -15,16 +21,22 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from twilio.rest.api.v2010.account.message import MessageInstance
 
 from garde.db import SessionFactory
-from garde.models import SmsMessage
+from garde.models import SmsMessage, utcnow
+from garde.reachability import mark_unreachable
 from garde.settings import Settings
 from garde.texts import segments
 
 OUTBOX_NUMBER = "+10000000000"
 CLOCK_SLACK = timedelta(minutes=1)
+# One attempt makes at most two calls to Twilio (its log of the number, then the message),
+# each ending within this: well inside the activity's 30 s (MESSAGES), so that Temporal never
+# starts the next attempt while this one may still be talking to Twilio.
+HTTP_TIMEOUT = timedelta(seconds=10)
 
 
 class Undeliverable(Exception):
@@ -87,7 +99,11 @@ class TwilioSms:
         assert settings.twilio_account_sid and settings.twilio_auth_token
         assert settings.twilio_from_number
         self._sessions = sessions
-        self._client = Client(settings.twilio_account_sid, settings.twilio_auth_token)
+        self._client = Client(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            http_client=TwilioHttpClient(timeout=HTTP_TIMEOUT.total_seconds()),
+        )
         if settings.twilio_api_url:
             self._client.api.base_url = settings.twilio_api_url.rstrip("/")
         self._status_callback = f"{settings.public_url}/sms/status"
@@ -97,6 +113,8 @@ class TwilioSms:
         to, body, key = sms.to, sms.body, sms.key
         with self._sessions.begin() as s:
             row = s.scalar(select(SmsMessage).where(SmsMessage.idempotency_key == key))
+            if row is not None and row.status == "failed":
+                raise Undeliverable(f"Twilio refused the message (error {row.error_code})")
             if row is not None and row.status != "sending":
                 return
             if row is not None:
@@ -114,17 +132,21 @@ class TwilioSms:
                 to=to, from_=self.sender, body=body, status_callback=self._status_callback
             )
         except TwilioRestException as e:
-            if not _permanent(e):
-                raise  # Twilio or the network is unwell: the activity retries
+            code = str(e.code or e.status)
             with self._sessions.begin() as s:
                 stored = s.scalar(select(SmsMessage).where(SmsMessage.idempotency_key == key))
                 assert stored is not None
-                stored.status = "failed"
-            raise Undeliverable(f"Twilio refused the message (error {e.code})") from e
+                stored.error_code = code
+                if _permanent(e):
+                    stored.status = "failed"
+                    mark_unreachable(s, to, f"twilio {code}", utcnow())
+            if not _permanent(e):
+                raise  # Twilio is busy or unwell: the activity is retried, within its bound
+            raise Undeliverable(f"Twilio refused the message (error {code})") from e
         with self._sessions.begin() as s:
             stored = s.scalar(select(SmsMessage).where(SmsMessage.idempotency_key == key))
             assert stored is not None
-            stored.provider_sid = message.sid
+            stored.provider_sid, stored.error_code = message.sid, None
             if stored.status == "sending":  # a status callback may have come first
                 stored.status = message.status or "queued"
 

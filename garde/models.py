@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    ColumnElement,
     Date,
     DateTime,
     Dialect,
@@ -19,7 +20,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -112,6 +115,17 @@ class Expert(Base):
     credentials: Mapped[list[Credential]] = relationship(
         viewonly=True, lazy="selectin", order_by="Credential.site_id"
     )
+
+    @hybrid_property
+    def textable(self) -> bool:
+        """Garde may text this expert: SMS is on, and neither a STOP nor a refusal since.
+        (Routing asks the others on the web only: in the broadcast, without an SMS.)"""
+        return self.sms_enabled and self.sms_unreachable_since is None
+
+    @textable.inplace.expression
+    @classmethod
+    def _textable_expression(cls) -> ColumnElement[bool]:
+        return and_(cls.sms_enabled.is_(True), cls.sms_unreachable_since.is_(None))
 
 
 class Credential(Base):

@@ -1,23 +1,28 @@
 """Sending exactly once: a worker that died between writing its message ("sending") and
-hearing Twilio's answer does not text the expert twice when the activity runs again. The real
-`twilio` client against the Twilio double, on both databases."""
+hearing Twilio's answer does not text the expert twice when the activity runs again; Twilio
+busy is asked again, Twilio refusing a number is not, and the number's owner is marked
+unreachable. The real `twilio` client against the Twilio double, on both databases."""
 
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 from sqlalchemy import select
+from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from activities.sms import Sms, TwilioSms
+from activities.sms import HTTP_TIMEOUT, Sms, TwilioSms, Undeliverable
 from garde.db import SessionFactory
-from garde.models import SmsMessage
+from garde.models import Coordinator, Expert, SmsMessage
 from garde.settings import Settings
 from tests.twilio_double import TwilioDouble
+from workflows.policy import MESSAGES
 
 SENDER = "+33900000000"
 
@@ -111,3 +116,76 @@ def test_a_message_twilio_never_got_is_sent_once(
     stored = row(sessions, key)
     assert stored.status == "queued"
     assert stored.provider_sid == double.to(to)[-1].sid
+
+
+def test_twilio_busy_is_asked_again_and_the_message_goes_once(
+    sms: TwilioSms, double: TwilioDouble, sessions: SessionFactory
+) -> None:
+    to, key = phone(), f"offer:{secrets.token_hex(4)}"
+    double.fail(to, 429, 20429, times=2)
+    for _ in range(2):
+        with pytest.raises(TwilioRestException):
+            sms.send(Sms(to, "Garde: offer", key, "offer"))
+        stored = row(sessions, key)
+        assert (stored.status, stored.error_code) == ("sending", "20429")
+
+    sms.send(Sms(to, "Garde: offer", key, "offer"))  # the activity's third attempt
+
+    assert double.posts_to(to) == [429, 429, 201]
+    stored = row(sessions, key)
+    assert (stored.status, stored.error_code) == ("queued", None)
+    assert stored.provider_sid == double.to(to)[0].sid
+
+
+@pytest.mark.parametrize("code", [21211, 21610])
+def test_a_number_refused_for_good_is_not_asked_again_and_its_owners_are_flagged(
+    sms: TwilioSms, double: TwilioDouble, sessions: SessionFactory, code: int
+) -> None:
+    to, key = phone(), f"offer:{secrets.token_hex(4)}"
+    tag = secrets.token_hex(4)
+    with sessions.begin() as s:
+        s.add(Expert(code=f"DR-{tag}", name="Dr Refused", phone=to))
+        s.add(Coordinator(code=f"CO-{tag}", name="Refused too", phone=to))
+    double.fail(to, 400, code)
+
+    with pytest.raises(Undeliverable, match=str(code)):
+        sms.send(Sms(to, "Garde: offer", key, "offer"))
+    with pytest.raises(Undeliverable, match=str(code)):  # a retry is refused without a call
+        sms.send(Sms(to, "Garde: offer", key, "offer"))
+
+    assert double.posts_to(to) == [400]
+    stored = row(sessions, key)
+    assert (stored.status, stored.error_code) == ("failed", str(code))
+    with sessions() as s:
+        expert = s.scalar(select(Expert).where(Expert.code == f"DR-{tag}"))
+        coordinator = s.scalar(select(Coordinator).where(Coordinator.code == f"CO-{tag}"))
+        assert expert is not None and coordinator is not None
+        for person in (expert, coordinator):
+            assert person.sms_unreachable_since is not None
+            assert person.sms_unreachable_reason == f"twilio {code}"
+        assert not expert.textable
+
+
+def test_twilio_silent_is_given_up_before_the_activity_times_out(
+    sms: TwilioSms, double: TwilioDouble, sessions: SessionFactory
+) -> None:
+    """Twilio took the message but its answer never comes: the call ends within the HTTP
+    timeout, well inside the activity's, and the next attempt finds the message in
+    Twilio's log instead of sending it again."""
+    assert MESSAGES.timeout > HTTP_TIMEOUT * 2
+    to, key = phone(), f"offer:{secrets.token_hex(4)}"
+    held = double.hold(to)
+    started = time.monotonic()
+    with pytest.raises(requests.exceptions.Timeout):
+        sms.send(Sms(to, "Garde: offer", key, "offer"))
+    waited = time.monotonic() - started
+    assert held.arrived.is_set()
+    assert HTTP_TIMEOUT.total_seconds() <= waited < HTTP_TIMEOUT.total_seconds() + 5
+    held.release()
+    assert row(sessions, key).status == "sending"
+
+    sms.send(Sms(to, "Garde: offer", key, "offer"))
+
+    assert len(double.to(to)) == 1 and double.posts_to(to) == [201]
+    stored = row(sessions, key)
+    assert (stored.status, stored.provider_sid) == ("queued", double.to(to)[0].sid)
