@@ -36,11 +36,16 @@ class Alerts:
 
 
 def coordinators_to_text(s: Session) -> list[int]:
-    """The coordinators an alert is texted to: the active ones with a phone."""
+    """The coordinators an alert is texted to: the active ones with a phone SMS reach (one
+    Twilio refused sees the alert on the board only)."""
     return list(
         s.scalars(
             select(Coordinator.id)
-            .where(Coordinator.active.is_(True), Coordinator.phone != "")
+            .where(
+                Coordinator.active.is_(True),
+                Coordinator.phone != "",
+                Coordinator.sms_unreachable_since.is_(None),
+            )
             .order_by(Coordinator.id)
         )
     )

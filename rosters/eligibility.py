@@ -10,9 +10,10 @@ instant (a shift lasts at most `MAX_SHIFT`), the vocabularies are filtered in th
 lists, the exclusions are NOT EXISTS subqueries, and the load, reads this shift and offers
 are correlated subqueries of the rows that pass: no query per candidate.
 
-Ranked by tier; then whether their phone was reached lately (an expert whose latest offer
-could not be delivered comes after the others); then their load (cases held and offers
-open: cases arriving together go to different experts); then reads this shift; then the
+Ranked by tier; then whether SMS reach them (an expert who turned SMS off, whose phone
+Twilio refused for good or who texted STOP, or whose latest offer could not be delivered,
+comes after the others and is asked only in the broadcast); then their load (cases held and
+offers open: cases arriving together go to different experts); then reads this shift; then the
 longest since their last offer; then the code, so that the order is always the same.
 
 The condition builders (`covering`, `overlapping`, `listed`, `credential_valid`,
@@ -285,11 +286,12 @@ def _duty_query(dialect: str, with_subspecialty: bool) -> Select[Any]:
         .correlate(Expert)
         .scalar_subquery()
     )
-    unreachable = exists().where(
+    undelivered_lately = exists().where(
         Offer.id == latest,
         Offer.status == OfferStatus.UNDELIVERABLE.value,
         Offer.sent_at > bindparam("unreachable_since"),
     )
+    unreachable = or_(~Expert.textable, undelivered_lately)
     query = (
         select(
             Shift.id,

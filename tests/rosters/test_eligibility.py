@@ -327,6 +327,27 @@ def test_offers_open_elsewhere_and_an_unreachable_phone_rank_later(
     assert set(codes(ranked)[:2]) == {idle.code, long_ago.code}
 
 
+def test_an_expert_sms_cannot_reach_is_eligible_but_ranks_as_unreachable(
+    sessions: SessionFactory,
+) -> None:
+    """SMS turned off, or a phone refused or stopped: still on duty (asked on the web, in the
+    broadcast), after the others of the tier."""
+    with sessions.begin() as s:
+        site = add_site(s)
+        texted, sms_off, flagged = (add_expert(s, site) for _ in range(3))
+        for expert in (texted, sms_off, flagged):
+            add_shift(s, expert, utc(2026, 5, 12, 8), utc(2026, 5, 12, 20))
+        sms_off.sms_enabled = False
+        flagged.sms_unreachable_since = NOON - timedelta(days=3)
+        flagged.sms_unreachable_reason = "twilio 21610"
+    ranked = on_duty(sessions, site, NOON)
+    by_code = {c.code: c for c in ranked}
+    assert by_code[texted.code].reachable
+    assert not by_code[sms_off.code].reachable and not by_code[flagged.code].reachable
+    assert codes(ranked)[0] == texted.code
+    assert by_code[flagged.code].ranking(3, NOON, None).reachable is False
+
+
 def test_inactive_expert_is_never_on_duty(sessions: SessionFactory) -> None:
     with sessions.begin() as s:
         site = add_site(s)
