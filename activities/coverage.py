@@ -4,13 +4,15 @@ only), keep one board alert per gap (writes), text a coordinator one summary (an
 A gap is an interval with no primary on duty for a site and modality (`rosters.coverage`).
 Coverage is read a week beyond both ends of the horizon, so that a gap keeps the same
 interval, and so the same alert key, from one day's check to the next. No patient data: a
-gap names a site, a modality and times.
+gap names a site, a modality and times. The board shows a gap's `detail`; the SMS is
+worded from the gap itself, in each coordinator's language.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
@@ -18,17 +20,19 @@ from temporalio import activity
 
 from activities.alerts import coordinators_to_text
 from activities.errors import rows_must_exist, undeliverable
+from activities.links import Links
 from activities.sms import Sms, SmsPort, Undeliverable
 from garde.db import SessionFactory
 from garde.domain import AlertKind
 from garde.models import Alert, Coordinator
+from garde.texts import language_of, local_time, render
 from rosters.coverage import coverage
 from rosters.intervals import Interval, intersect, total
 
 CONTEXT = timedelta(days=7)
 # What a check resolves itself (the gap was filled); a coordinator's dismissal stays.
 RESOLVER = "coverage check"
-GAPS_PER_SMS = 5
+GAPS_PER_SMS = 2  # the summary fits two SMS segments
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,18 @@ class Gap:
             f"coverage:{self.site_id}:{self.modality}:"
             f"{int(self.start.timestamp())}-{int(self.end.timestamp())}"
         )
+
+    def words(self) -> dict[str, Any]:
+        """What the coverage SMS says of the gap, in any language: times on the site's clock."""
+        hours = (self.end - self.start).total_seconds() / 3600
+        return {
+            "site": self.site_code,
+            "modality": self.modality,
+            "start": local_time(self.start, self.timezone),
+            "end": local_time(self.end, self.timezone, self.start),
+            "backup": f"{round(self.backup_hours, 1):g}" if self.backup_hours else "",
+            "backup_all": self.backup_hours >= hours,
+        }
 
     @property
     def detail(self) -> str:
@@ -84,7 +100,7 @@ class Gaps:
 class CoverageAlerts:
     """What a check changed on the board, and whom to tell."""
 
-    raised: list[str]  # the details of the alerts this check raised, by start
+    raised: list[Gap]  # the gaps of the alerts this check raised, by start
     resolved: int
     still_open: int
     coordinator_ids: list[int]
@@ -94,27 +110,15 @@ class CoverageAlerts:
 class CoverageSummary:
     coordinator_id: int
     at: datetime
-    raised: list[str]
+    raised: list[Gap]
     still_open: int
 
 
-def summary_text(summary: CoverageSummary) -> str:
-    lines = summary.raised[:GAPS_PER_SMS]
-    more = len(summary.raised) - len(lines)
-    return "\n".join(
-        [
-            f"Garde coverage: {len(summary.raised)} new gap(s) ahead.",
-            *lines,
-            *([f"And {more} more."] if more else []),
-            f"{summary.still_open} coverage alert(s) open on the board.",
-        ]
-    )
-
-
 class CoverageChecks:
-    def __init__(self, sessions: SessionFactory, sms: SmsPort) -> None:
+    def __init__(self, sessions: SessionFactory, sms: SmsPort, links: Links) -> None:
         self._sessions = sessions
         self._sms = sms
+        self._links = links
 
     @activity.defn
     def find_coverage_gaps(self, search: GapSearch) -> Gaps:
@@ -174,7 +178,7 @@ class CoverageChecks:
             s.flush()
             # Raised by this check: also those of an earlier attempt of it.
             raised = [
-                gaps[key].detail
+                gaps[key]
                 for key in sorted(gaps, key=lambda k: (gaps[k].start, k))
                 if key not in known
                 or (known[key].raised_at == found.at and known[key].resolved_at is None)
@@ -186,11 +190,22 @@ class CoverageChecks:
 
     @activity.defn
     def text_coverage_summary(self, summary: CoverageSummary) -> None:
-        """One SMS per coordinator per check, whatever the number of gaps."""
+        """One SMS per coordinator per check, whatever the number of gaps: the first few,
+        how many more, and the coverage page."""
         with rows_must_exist(f"coordinator {summary.coordinator_id}"), self._sessions() as s:
-            phone = s.get_one(Coordinator, summary.coordinator_id).phone
+            coordinator = s.get_one(Coordinator, summary.coordinator_id)
+            phone, language = coordinator.phone, language_of(coordinator.language)
+        shown = summary.raised[:GAPS_PER_SMS]
+        text = render(
+            "alert_coverage_gap",
+            language,
+            gaps=[gap.words() for gap in shown],
+            more=len(summary.raised) - len(shown),
+            still_open=summary.still_open,
+            link=self._links.coverage(),
+        )
         key = f"coverage:{summary.at:%Y%m%dT%H%M%S%f}:to:{summary.coordinator_id}"
         try:
-            self._sms.send(Sms(phone, summary_text(summary), key, "alert_coverage_gap"))
+            self._sms.send(Sms(phone, text, key, "alert_coverage_gap", language))
         except Undeliverable as e:
             raise undeliverable(str(e)) from e

@@ -1,115 +1,128 @@
-"""Activities that text people about cases: offers, notices to experts, alerts to coordinators.
+"""Activities that text people about cases: offers, notices to experts, alerts to
+coordinators, notices to the site's callback phone.
 
-The workflow names a kind of message; the words are chosen here, and never carry patient
-data (a case is named by its number, its site, modality and priority). A phone the
+The workflow names a kind of message; the words are the templates of `garde.texts`, in the
+recipient's language, and never carry patient data (a case is named by its number, its
+site's code, modality and priority; a link goes to its page, behind the login). A phone the
 provider refuses for good fails the activity at once as non-retryable (`Undeliverable`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from sqlalchemy import select
 from temporalio import activity
 
 from activities.errors import rows_must_exist, undeliverable
+from activities.links import Links
 from activities.sms import Sms, SmsPort, Undeliverable
 from garde.db import SessionFactory
-from garde.domain import AlertKind, NoticeKind
-from garde.messages import CoordinatorNotice, ExpertNotice, PersonText
+from garde.domain import Role
+from garde.messages import CoordinatorNotice, ExpertNotice, PersonText, SiteNotice
 from garde.models import Alert, Case, Coordinator, Expert, Offer
-from garde.texts import render
+from garde.texts import language_of, local_time, render
 
 
-def offer_text(site_name: str, modality: str, priority: str, code: str, minutes: int) -> str:
-    return (
-        f"Garde: {priority.upper()} {modality} read for {site_name}. "
-        f"Reply YES {code} to accept or NO {code} to decline ({minutes} min)."
-    )
+def case_params(case: Case, link: str) -> dict[str, Any]:
+    """What a text may say of a case: its number, its site's code (short: one segment), its
+    modality, priority and subspecialty, and its page."""
+    return {
+        "number": case.id,
+        "site": case.site.code,
+        "modality": case.modality,
+        "priority": case.priority,
+        "subspecialty": case.subspecialty or "",
+        "link": link,
+    }
 
 
-def notice_text(kind: NoticeKind, case: Case) -> str:
-    n = case.id
+def report_due(case: Case) -> str:
+    """When the report is due, on the site's clock (with the day when not the request's)."""
     due = case.requested_at + timedelta(seconds=case.report_within_s)
-    texts: dict[NoticeKind, Callable[[], str]] = {
-        NoticeKind.YOURS: lambda: f"Garde: case {n} is yours. Open Garde to read it.",
-        NoticeKind.TAKEN: lambda: f"Garde: case {n} was already taken or closed.",
-        NoticeKind.NOT_ELIGIBLE: lambda: (
-            f"Garde: case {n} was not given to you: you may no longer take it "
-            "(off duty, or at your case limit)."
-        ),
-        NoticeKind.WITHDRAWN: lambda: (
-            f"Garde: the offer of case {n} is withdrawn. No need to answer."
-        ),
-        NoticeKind.CANCELLED: lambda: f"Garde: case {n} was cancelled by the site.",
-        NoticeKind.REASSIGNED: lambda: (
-            f"Garde: case {n} was reassigned by a coordinator; you no longer hold it."
-        ),
-        NoticeKind.REMINDER: lambda: (
-            f"Garde: the report of case {n} is due at "
-            f"{due.astimezone(ZoneInfo(case.site.timezone)):%H:%M} ({case.site.code} time)."
-        ),
-    }
-    return texts[kind]()
-
-
-def alert_text(kind: AlertKind, case: Case, expert: Expert | None) -> str:
-    what = f"{case.priority.upper()} {case.modality} case {case.id} ({case.site.code})"
-    texts: dict[AlertKind, str] = {
-        AlertKind.UNASSIGNED: f"Garde alert: {what} is still unassigned after the whole ladder.",
-        AlertKind.NOBODY_ELIGIBLE: f"Garde alert: nobody on duty may read {what}.",
-        AlertKind.ACCEPT_BREACH: f"Garde alert: {what} passed its accept deadline.",
-        AlertKind.REPORT_BREACH: f"Garde alert: {what} passed its report deadline.",
-        AlertKind.UNREACHABLE: (
-            f"Garde alert: {expert.code if expert else 'an expert'} could not be reached "
-            f"by SMS for {what}."
-        ),
-        AlertKind.STUCK: f"Garde alert: {what} cannot save its progress; it keeps retrying.",
-    }
-    return texts[kind]
+    return local_time(due, case.site.timezone, case.requested_at)
 
 
 class Notifications:
-    def __init__(self, sessions: SessionFactory, sms: SmsPort) -> None:
+    def __init__(self, sessions: SessionFactory, sms: SmsPort, links: Links) -> None:
         self._sessions = sessions
         self._sms = sms
+        self._links = links
 
     @activity.defn
     def send_offer_sms(self, offer_id: int) -> None:
+        """An expert Garde may not text (SMS off, or a STOP or refusal since) gets no SMS:
+        the offer stays open on the web for its window, as routing expects."""
         with rows_must_exist(f"offer {offer_id}"), self._sessions() as s:
             offer = s.get_one(Offer, offer_id)
+            if not offer.expert.textable:
+                return
             minutes = max(1, round((offer.expires_at - offer.sent_at).total_seconds() / 60))
-            text = offer_text(
-                offer.case.site.name, offer.case.modality, offer.case.priority, offer.code, minutes
-            )
-            sms = Sms(offer.phone, text, f"offer:{offer_id}", "offer", None, offer.case_id)
+            language = language_of(offer.expert.language)
+            params = case_params(offer.case, self._links.case(Role.EXPERT, offer.case_id))
+            text = render("offer", language, code=offer.code, minutes=minutes, **params)
+            sms = Sms(offer.phone, text, f"offer:{offer_id}", "offer", language, offer.case_id)
         with _refusals_are_final():
             self._sms.send(sms)
 
     @activity.defn
     def notify_expert(self, notice: ExpertNotice) -> None:
         with rows_must_exist(f"case {notice.case_id}"), self._sessions() as s:
-            phone = s.get_one(Expert, notice.expert_id).phone
-            text = notice_text(notice.kind, s.get_one(Case, notice.case_id))
-        key = f"case-{notice.case_id}:{notice.key}"
+            expert = s.get_one(Expert, notice.expert_id)
+            if not expert.textable:
+                return  # they read it on the web
+            case = s.get_one(Case, notice.case_id)
+            language = language_of(expert.language)
+            params = case_params(case, self._links.case(Role.EXPERT, case.id))
+            text = render(notice.kind, language, due=report_due(case), **params)
+            key = f"case-{case.id}:{notice.key}"
+            sms = Sms(expert.phone, text, key, notice.kind, language, case.id)
         with _refusals_are_final():
-            self._sms.send(Sms(phone, text, key, notice.kind, None, notice.case_id))
+            self._sms.send(sms)
 
     @activity.defn
     def notify_coordinator(self, notice: CoordinatorNotice) -> None:
         with rows_must_exist(f"case {notice.case_id}"), self._sessions() as s:
             coordinator = s.get_one(Coordinator, notice.coordinator_id)
             alert = s.scalar(select(Alert).where(Alert.key == notice.alert_key))
-            text = alert_text(
-                notice.kind, s.get_one(Case, notice.case_id), alert.expert if alert else None
+            expert = alert.expert if alert else None
+            case = s.get_one(Case, notice.case_id)
+            language, kind = language_of(coordinator.language), f"alert_{notice.kind}"
+            text = render(
+                kind,
+                language,
+                expert=expert.name if expert else "",
+                expert_code=expert.code if expert else "",
+                **case_params(case, self._links.case(Role.COORDINATOR, case.id)),
             )
-            phone = coordinator.phone
-        key = f"{notice.alert_key}:to:{notice.coordinator_id}"
+            key = f"{notice.alert_key}:to:{notice.coordinator_id}"
+            sms = Sms(coordinator.phone, text, key, kind, language, case.id)
         with _refusals_are_final():
-            self._sms.send(Sms(phone, text, key, f"alert_{notice.kind}", None, notice.case_id))
+            self._sms.send(sms)
+
+    @activity.defn
+    def notify_site(self, notice: SiteNotice) -> None:
+        """To the case's callback phone, in the site's language: who took the case and when
+        the report is expected, or that the final report is there (a critical finding to
+        acknowledge)."""
+        with rows_must_exist(f"case {notice.case_id}"), self._sessions() as s:
+            case = s.get_one(Case, notice.case_id)
+            expert = s.get_one(Expert, notice.expert_id) if notice.expert_id else None
+            language, kind = language_of(case.site.language), f"site_{notice.kind}"
+            text = render(
+                kind,
+                language,
+                expert=expert.name if expert else "",
+                due=report_due(case),
+                **case_params(case, self._links.case(Role.SITE, case.id)),
+            )
+            key = f"case-{case.id}:{notice.key}"
+            sms = Sms(case.callback_phone, text, key, kind, language, case.id)
+        with _refusals_are_final():
+            self._sms.send(sms)
 
     @activity.defn
     def text_person(self, text: PersonText) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -44,6 +45,8 @@ from tests.twilio_double import TwilioDouble
 T = TypeVar("T")
 PASSWORD = "correct horse battery"
 GARDE = [sys.executable, "-m", "garde.cli"]
+# The reply code in an offer SMS, in either language.
+OFFER_CODE = re.compile(r"(?:Reply YES|Répondez OUI) (\w+)")
 NAMESPACES = ("garde-sqlite", "garde-postgresql", "garde-outbox")
 POSTGRES_URL = os.environ.get(
     "GARDE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -213,6 +216,7 @@ def start_stack(
     namespace: str,
     twilio: bool,
     extra_env: dict[str, str] | None = None,
+    processes: tuple[str, ...] = ("worker", "web"),
 ) -> Iterator[Stack]:
     port = free_port()
     env = {
@@ -221,6 +225,8 @@ def start_stack(
         "GARDE_RECONCILE_EVERY_S": "2",
         # A daily check crossing a test run would text coordinators the tests count on.
         "GARDE_COVERAGE_CHECK_HOUR": "off",
+        # As under `garde up`: the outbox opens to staff when Twilio is unset.
+        "GARDE_DEV_OUTBOX": "1",
         **(extra_env or {}),
         "GARDE_DATA_DIR": str(tmp / "data"),
         "GARDE_DATABASE_URL": database_url,
@@ -250,8 +256,8 @@ def start_stack(
         twilio=double,
         logs=tmp,
     )
-    stack.start("worker")
-    stack.start("web")
+    for name in processes:
+        stack.start(name)
     wait_for_port("127.0.0.1", port, stack.processes["web"])
     yield stack
     for name in list(stack.processes):
@@ -336,13 +342,13 @@ class Region:
         phone = self.experts[expert].phone
         message = wait_for(
             lambda: (
-                [m for m in self.stack.twilio.to(phone) if "Reply YES" in m.body]  # type: ignore[union-attr]
+                [m for m in self.stack.twilio.to(phone) if OFFER_CODE.search(m.body)]  # type: ignore[union-attr]
                 or None
             ),
             timeout,
             f"an offer SMS to {expert}",
         )[-1]
-        return message.body.split("Reply YES ")[1].split()[0]
+        return OFFER_CODE.findall(message.body)[0]
 
 
 @functools.cache

@@ -163,8 +163,8 @@ def test_coordinator_reassigns_a_case_forcing_only_with_a_reason(region: Region)
     assert r.status_code == 200, r.text
     assert r.json()["assigned_expert"] == bruno.code
     assert stack.twilio is not None
-    wait_for(lambda: [m for m in stack.twilio.to(alice.phone) if "reassigned" in m.body])  # type: ignore[union-attr]
-    wait_for(lambda: [m for m in stack.twilio.to(bruno.phone) if "is yours" in m.body])  # type: ignore[union-attr]
+    wait_for(lambda: [m for m in stack.twilio.to(alice.phone) if "réattribué" in m.body])  # type: ignore[union-attr]
+    wait_for(lambda: [m for m in stack.twilio.to(bruno.phone) if "est à vous" in m.body])  # type: ignore[union-attr]
 
     # chloe is on duty elsewhere, not credentialed here: only by force, with a reason.
     r = coordinator.post(path, json={"expert": chloe.code})

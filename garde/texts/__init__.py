@@ -19,8 +19,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import gsm0338  # noqa: F401 - registers the "gsm03.38" codec
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -49,6 +51,16 @@ def kinds() -> list[str]:
 def render(kind: str, language: str | None, **params: Any) -> str:
     template = _env.get_template(f"{language_of(language)}/{kind}.txt")
     return re.sub(r"\s+", " ", template.render(**params)).strip()
+
+
+def local_time(at: datetime, zone: str, day_of: datetime | None = None) -> str:
+    """`at` as a clock reads in `zone`: "14:30" on the day of `day_of`, "30/11 14:30" on
+    another day (or without `day_of`). Short, and the same in every language."""
+    tz = ZoneInfo(zone)
+    local = at.astimezone(tz)
+    if day_of is not None and local.date() == day_of.astimezone(tz).date():
+        return f"{local:%H:%M}"
+    return f"{local:%d/%m %H:%M}"
 
 
 @dataclass(frozen=True)

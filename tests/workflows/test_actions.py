@@ -26,8 +26,8 @@ def test_reassign_to_an_eligible_expert_tells_the_previous_holder_and_bills_the_
             )
             view = await n.agrees(case_id)
             assert (view.status, view.holder) == (CaseStatus.ACCEPTED, bruno.id)
-            await n.sms_seen(alice, "was reassigned")
-            await n.sms_seen(bruno, "is yours")
+            await n.sms_seen(alice, "a été réattribué")
+            await n.sms_seen(bruno, "est à vous")
             event = await n.event_seen(case_id, EventKind.REASSIGNED)
             assert (event.expert_id, event.detail) == (bruno.id, "by coord-1")
 
@@ -61,7 +61,7 @@ def test_reassign_to_an_ineligible_expert_is_refused_unless_forced(database_url:
             assert refused.type == "NotEligible"
             view = await n.agrees(case_id)
             assert view.holder == alice.id
-            assert n.sms_to(alice, "was reassigned") == []
+            assert n.sms_to(alice, "a été réattribué") == []
 
             await handle.execute_update(
                 "reassign", Reassignment(dora.id, "coord-1", "she knows it", force=True)
@@ -70,8 +70,8 @@ def test_reassign_to_an_ineligible_expert_is_refused_unless_forced(database_url:
             assert (view.status, view.holder) == (CaseStatus.ACCEPTED, dora.id)
             event = await n.event_seen(case_id, EventKind.REASSIGNED)
             assert (event.expert_id, event.detail) == (dora.id, "by coord-1 (forced)")
-            await n.sms_seen(alice, "was reassigned")
-            await n.sms_seen(dora, "is yours")
+            await n.sms_seen(alice, "a été réattribué")
+            await n.sms_seen(dora, "est à vous")
 
     asyncio.run(scenario())
 
@@ -119,13 +119,13 @@ def test_cancel_during_a_broadcast_withdraws_every_offer_and_tells_each_expert(
             case_id = await n.request(region, Priority.URGENT)
             await n.offers_made(case_id, 3)
             for expert in experts:
-                await n.sms_seen(expert, "Reply YES")
+                await n.sms_seen(expert, "Répondez OUI")
 
             handle = n.handle(case_id)
             await handle.signal("cancel", Cancellation("site"))
             assert await handle.result() == CaseStatus.CANCELLED
             for expert in experts:
-                await n.sms_seen(expert, "is withdrawn")
+                await n.sms_seen(expert, "est retirée")
             assert {o.status for o in n.offers(case_id)} == {OfferStatus.WITHDRAWN}
             view = await n.agrees(case_id)
             assert (view.status, view.holder, view.open_offers) == (CaseStatus.CANCELLED, None, [])

@@ -120,7 +120,9 @@ def test_the_check_alerts_each_gap_once_and_resolves_it_when_filled(lone_databas
                     assert len(sent) == texts[c.code]
                     if result.raised:
                         body = sent[-1].body
-                        assert body.startswith(f"Garde coverage: {result.raised} new gap(s)")
+                        assert body.startswith(
+                            f"Garde couverture: {result.raised} créneau(x) sans titulaire"
+                        )
                         assert r.site_code in body
 
             # Within 72 hours: the gap from +20 h to +26 h (a backup for two hours of it);

@@ -26,14 +26,14 @@ def test_nobody_eligible_alerts_at_once_and_a_roster_change_offers_at_once(
 
             # No time passes: the coordinators learn at once that nobody may read it.
             [alert] = await n.alerts_raised(case_id, AlertKind.NOBODY_ELIGIBLE)
-            await n.sms_seen(region.coordinator, "nobody on duty")
+            await n.sms_seen(region.coordinator, "personne de garde")
             assert n.offers(case_id) == []
 
             # Re-checking every five minutes does not alert again.
             await n.sleep(7 * MINUTE)
             await n.quiet()
             assert [a.kind for a in n.alerts(case_id)] == [AlertKind.NOBODY_ELIGIBLE]
-            assert len(n.sms_to(region.coordinator, "nobody on duty")) == 1
+            assert len(n.sms_to(region.coordinator, "personne de garde")) == 1
             assert n.offers(case_id) == []
             view = await n.agrees(case_id)
             assert view.status == CaseStatus.REQUESTED
@@ -43,7 +43,7 @@ def test_nobody_eligible_alerts_at_once_and_a_roster_change_offers_at_once(
             await n.handle(case_id).signal("roster_changed", RosterChange("shift added"))
             [offer] = await n.offers_made(case_id, 1)
             assert (offer.expert_id, offer.step) == (alice.id, "primary")
-            await n.sms_seen(alice, "Reply YES")
+            await n.sms_seen(alice, "Répondez OUI")
             view = await n.agrees(case_id)
             assert view.status == CaseStatus.OFFERED
 

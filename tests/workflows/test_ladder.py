@@ -23,7 +23,7 @@ def test_unanswered_urgent_case_climbs_the_whole_ladder_then_starts_again(
 
             first = await n.offers_made(case_id, 1)
             assert [(o.expert_id, o.step) for o in first] == [(alice.id, "primary")]
-            await n.eventually(lambda: n.sms_to(alice, "Reply YES"), "the offer SMS")
+            await n.eventually(lambda: n.sms_to(alice, "Répondez OUI"), "the offer SMS")
 
             # Just before the five minutes nothing moves; just after, the backup is asked.
             await n.sleep(5 * MINUTE - timedelta(seconds=5))
@@ -44,7 +44,9 @@ def test_unanswered_urgent_case_climbs_the_whole_ladder_then_starts_again(
 
             # Then the coordinators, by SMS and on the board.
             await n.sleep(5 * MINUTE)
-            await n.eventually(lambda: n.sms_to(region.coordinator, "unassigned"), "the alert")
+            await n.eventually(
+                lambda: n.sms_to(region.coordinator, "toujours sans expert"), "the alert"
+            )
             alerts = n.alerts(case_id)
             assert [a.kind for a in alerts] == [AlertKind.UNASSIGNED]
             assert alerts[0].resolved_at is None
@@ -68,7 +70,7 @@ def test_unanswered_urgent_case_climbs_the_whole_ladder_then_starts_again(
             assert len(unassigned) == 2
             assert len({a.key for a in unassigned}) == 2
             assert all(a.resolved_at is None for a in unassigned)
-            assert len(await n.sms_seen(region.coordinator, "still unassigned", 2)) == 2
+            assert len(await n.sms_seen(region.coordinator, "toujours sans expert", 2)) == 2
             rounds = [(o.round, o.step) for o in n.offers(case_id)]
             assert rounds.count((2, "broadcast")) == 2
             # ... and waits out the pause before round 3.
@@ -166,7 +168,7 @@ def test_rounds_start_again_after_a_pause_of_1_2_4_8_then_at_most_15_minutes(
             # one alert and one SMS each.
             unassigned = await n.alerts_raised(case_id, AlertKind.UNASSIGNED, len(pauses))
             assert len(unassigned) == len(pauses)
-            assert len(n.sms_to(region.coordinator, "still unassigned")) == len(pauses)
+            assert len(n.sms_to(region.coordinator, "toujours sans expert")) == len(pauses)
             await n.agrees(case_id)
 
     asyncio.run(scenario())

@@ -30,10 +30,10 @@ def test_holder_is_reminded_at_75_percent_then_the_report_breach_alerts_the_coor
             # Not before 45 minutes...
             await n.sleep_until(requested + 45 * MINUTE - 10 * SECOND)
             await n.quiet()
-            assert n.sms_to(alice, "is due at") == []
+            assert n.sms_to(alice, "attendu avant") == []
             # ... at 45 minutes.
             await n.sleep_until(requested + 45 * MINUTE + 5 * SECOND)
-            await n.sms_seen(alice, "is due at")
+            await n.sms_seen(alice, "attendu avant")
             reminder = await n.event_seen(case_id, EventKind.REMINDER_SENT)
             assert reminder.expert_id == alice.id
             assert n.alerts(case_id) == []
@@ -47,13 +47,13 @@ def test_holder_is_reminded_at_75_percent_then_the_report_breach_alerts_the_coor
             assert breach.at >= requested + 60 * MINUTE
             [alert] = await n.alerts_raised(case_id, AlertKind.REPORT_BREACH)
             assert alert.resolved_at is None  # a holder does not settle a late report
-            await n.sms_seen(region.coordinator, "passed its report deadline")
-            assert len(n.sms_to(alice, "is due at")) == 1
+            await n.sms_seen(region.coordinator, "délai de compte rendu")
+            assert len(n.sms_to(alice, "attendu avant")) == 1
 
             # Accepted in time (the accept deadline was 20 minutes): no accept breach.
             assert not [e for e in n.events(case_id) if e.detail == "accept"]
             assert [a.kind for a in n.alerts(case_id)] == [AlertKind.REPORT_BREACH]
-            assert n.sms_to(region.coordinator, "accept deadline") == []
+            assert n.sms_to(region.coordinator, "délai d'acceptation") == []
             view = await n.agrees(case_id)
             assert (view.status, view.holder) == (CaseStatus.ACCEPTED, alice.id)
 
@@ -80,7 +80,7 @@ def test_accept_breach_alerts_the_coordinators_when_nobody_accepts_in_time(
             breach = await n.event_seen(case_id, EventKind.SLA_BREACH, "accept")
             assert breach.at >= requested + 20 * MINUTE
             [alert] = await n.alerts_raised(case_id, AlertKind.ACCEPT_BREACH)
-            await n.sms_seen(region.coordinator, "passed its accept deadline")
+            await n.sms_seen(region.coordinator, "délai d'acceptation")
 
             # Once someone holds the case, the banner goes.
             await n.accept(case_id, alice)
