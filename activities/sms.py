@@ -123,6 +123,7 @@ class TwilioSms:
                 sent = self._sent_since(to, body, row.created_at)
                 if sent is not None:
                     row.provider_sid, row.status = sent.sid, sent.status or "queued"
+                    row.error_code = None
                     return
             else:
                 # Recorded before the call: a crash after it leaves a trace, not a silent resend.

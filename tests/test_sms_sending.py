@@ -169,11 +169,14 @@ def test_a_number_refused_for_good_is_not_asked_again_and_its_owners_are_flagged
 def test_twilio_silent_is_given_up_before_the_activity_times_out(
     sms: TwilioSms, double: TwilioDouble, sessions: SessionFactory
 ) -> None:
-    """Twilio took the message but its answer never comes: the call ends within the HTTP
-    timeout, well inside the activity's, and the next attempt finds the message in
+    """Twilio busy, then Twilio taking the message but never answering: the call ends within
+    the HTTP timeout, well inside the activity's, and the next attempt finds the message in
     Twilio's log instead of sending it again."""
     assert MESSAGES.timeout > HTTP_TIMEOUT * 2
     to, key = phone(), f"offer:{secrets.token_hex(4)}"
+    double.fail(to, 429, 20429, times=1)
+    with pytest.raises(TwilioRestException):
+        sms.send(Sms(to, "Garde: offer", key, "offer"))
     held = double.hold(to)
     started = time.monotonic()
     with pytest.raises(requests.exceptions.Timeout):
@@ -186,6 +189,7 @@ def test_twilio_silent_is_given_up_before_the_activity_times_out(
 
     sms.send(Sms(to, "Garde: offer", key, "offer"))
 
-    assert len(double.to(to)) == 1 and double.posts_to(to) == [201]
+    assert len(double.to(to)) == 1 and double.posts_to(to) == [429, 201]
     stored = row(sessions, key)
     assert (stored.status, stored.provider_sid) == ("queued", double.to(to)[0].sid)
+    assert stored.error_code is None  # the 429 of an earlier attempt is no longer the news
