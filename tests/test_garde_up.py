@@ -45,9 +45,20 @@ def _interrupt(process: subprocess.Popen[bytes]) -> None:
     assert process.wait(timeout=60) == 0
 
 
-def _outbox_offer(url: str) -> tuple[str, str] | None:
-    page = requests.get(url + "/dev/outbox", timeout=10).text
-    found = re.search(r"→ (\+\d+).{0,600}?Reply YES (\w+)", page, re.S)
+def _coordinator(url: str) -> requests.Session:
+    """The demo coordinator, logged in: the outbox is for staff only."""
+    browser = requests.Session()
+    page = browser.get(url + "/login", timeout=10).text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf
+    login = {"csrf_token": csrf.group(1), "username": "coordinator", "password": "garde-coord"}
+    assert browser.post(url + "/login", data=login, timeout=10).ok
+    return browser
+
+
+def _outbox_offer(browser: requests.Session, url: str) -> tuple[str, str] | None:
+    page = browser.get(url + "/dev/outbox", timeout=10).text
+    found = re.search(r"→ (\+\d+).{0,600}?(?:Reply YES|Répondez OUI) (\w+)", page, re.S)
     return (found.group(1), found.group(2)) if found else None
 
 
@@ -75,7 +86,8 @@ def test_garde_up_serves_demo_data_and_resumes_a_case_in_flight(tmp_path: Path) 
         api = requests.Session()
         api.headers["Authorization"] = f"Bearer {token}"
         case = api.post(url + "/api/v1/cases", json=case_request(), timeout=30).json()
-        phone, code = wait_for(lambda: _outbox_offer(url), what="the offer SMS")
+        coordinator = _coordinator(url)
+        phone, code = wait_for(lambda: _outbox_offer(coordinator, url), what="the offer SMS")
     finally:
         _interrupt(up)
     assert not any(
@@ -89,7 +101,7 @@ def test_garde_up_serves_demo_data_and_resumes_a_case_in_flight(tmp_path: Path) 
     up = _start(env, log)
     try:
         _wait_ready(up, log)
-        dev = requests.Session()
+        dev = _coordinator(url)
         page = dev.get(url + "/dev/outbox", timeout=10).text
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert csrf
