@@ -136,6 +136,8 @@ def up() -> None:
     children: list[subprocess.Popen[Any]] = []
     try:
         env = dict(os.environ)
+        # One machine run by a developer: the SMS outbox is open to staff unless said not.
+        env.setdefault("GARDE_DEV_OUTBOX", "1")
         if settings.temporal_address is None:
             click.echo("starting the embedded Temporal server ...")
             children.append(start_dev_server(settings.data_dir, ui_port=8233))
@@ -150,8 +152,8 @@ def up() -> None:
         click.echo(f"Garde web:    {base}")
         for login, password, what in DEMO_LOGINS:
             click.echo(f"  {what:<28} {login} / {password}")
-        if not settings.twilio_configured:
-            click.echo(f"SMS go to the dev outbox: {base}/dev/outbox")
+        if Settings.from_env(env).dev_outbox_open:
+            click.echo(f"SMS go to the dev outbox (log in as coordinator): {base}/dev/outbox")
         click.echo("Ctrl-C stops everything.")
         while all(c.poll() is None for c in children):
             time.sleep(0.5)

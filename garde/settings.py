@@ -31,6 +31,9 @@ class Settings:
     region_timezone: str = "Europe/Paris"
     # The hour (region time) of the daily coverage check; None: no check is scheduled.
     coverage_check_hour: int | None = 18
+    # A developer's machine (`garde up`): with Twilio unset, staff may read and answer the
+    # SMS outbox. Never inferred from where a request comes from: behind a proxy all is local.
+    dev_outbox: bool = False
 
     EMBEDDED_TEMPORAL_ADDRESS = "localhost:7233"
 
@@ -41,6 +44,10 @@ class Settings:
     @property
     def twilio_configured(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number)
+
+    @property
+    def dev_outbox_open(self) -> bool:
+        return self.dev_outbox and not self.twilio_configured
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -62,11 +69,15 @@ class Settings:
             twilio_api_url=e.get("GARDE_TWILIO_API_URL") or None,
             secret_key=_secret_key(data_dir, e.get("GARDE_SECRET_KEY")),
             reconcile_every=timedelta(seconds=float(e.get("GARDE_RECONCILE_EVERY_S") or 60)),
-            swap_needs_approval=(e.get("GARDE_SWAP_NEEDS_APPROVAL") or "").lower()
-            in ("1", "true", "yes", "on"),
+            swap_needs_approval=_on(e.get("GARDE_SWAP_NEEDS_APPROVAL")),
             region_timezone=e.get("GARDE_REGION_TIMEZONE") or "Europe/Paris",
             coverage_check_hour=_hour_or_off(e.get("GARDE_COVERAGE_CHECK_HOUR") or "18"),
+            dev_outbox=_on(e.get("GARDE_DEV_OUTBOX")),
         )
+
+
+def _on(raw: str | None) -> bool:
+    return (raw or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _hour_or_off(raw: str) -> int | None:
