@@ -1,5 +1,6 @@
-"""An expert's own roster: upcoming shifts in their zone, swap requests (asking, answering),
-their calendar feed's secret URL (made, renewed, revoked) and their language and zone."""
+"""An expert's own roster: upcoming shifts in their zone, swap requests (asking, answering)
+and their calendar feed's secret URL (made, renewed, revoked). Their zone is set with their
+other settings (web/expert_settings.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from werkzeug.wrappers.response import Response
 from garde.domain import Role, SwapStatus
 from garde.errors import Conflict, Forbidden, InvalidInput, NotFound
 from garde.models import Expert, Shift, SwapRequest, User, utcnow
-from garde.registry import update_expert
 from rosters.ical import expert_feed_url, new_feed, revoke_feed
 from rosters.swaps import accept_swap, cancel_swap, refuse_swap, request_swap
 from web import display, services
@@ -28,7 +28,6 @@ display.install(bp)
 
 AHEAD = timedelta(days=62)
 OPEN_SWAPS = (SwapStatus.PENDING.value, SwapStatus.ACCEPTED.value)
-LANGUAGES = {"fr": "Français", "en": "English"}
 
 
 @bp.get("/roster")
@@ -108,23 +107,6 @@ def revoke() -> Response:
     return redirect(url_for("my_roster.roster", _anchor="feed"))
 
 
-@bp.post("/settings")
-@roles(Role.EXPERT)
-def settings() -> Response | tuple[str, int]:
-    """The language of the expert's SMS and the zone their shifts are shown in."""
-    values = {k: v for k, v in request.form.items() if k in ("language", "timezone")}
-    me = _me()
-    try:
-        update_expert(g.db, me, values)
-    except InvalidInput as e:
-        g.db.rollback()
-        return _roster_page(values, e.fields), 400
-    audit("expert.settings", f"expert:{me.code}", ", ".join(f"{k}={v}" for k, v in values.items()))
-    g.db.commit()
-    flash("Settings saved.", "info")
-    return redirect(url_for("my_roster.roster", _anchor="settings"))
-
-
 def _me() -> Expert:
     expert = current_user().expert
     assert expert is not None, "an expert login always has an expert"
@@ -163,7 +145,6 @@ def _roster_page(values: dict[str, Any], errors: dict[str, str] | None = None) -
         outgoing=[s for s in swaps if s.requester_id == me.id],
         colleagues=colleagues,
         feed_url=expert_feed_url(g.db, me, services().settings.public_url),
-        languages=LANGUAGES,
         values=values,
         errors=errors or {},
     )

@@ -1,0 +1,96 @@
+"""An expert's own settings: how Garde reaches them (phone, language of their SMS, SMS on or
+off, a test message to check it all) and the zone their shifts are shown in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from temporalio.service import RPCError
+from werkzeug.wrappers.response import Response
+
+from garde.domain import Role
+from garde.errors import InvalidInput, Unavailable
+from garde.messages import PersonText
+from garde.models import Expert, utcnow
+from garde.registry import update_expert
+from garde.temporal import start_texting
+from web import display, services
+from web.access import current_user, roles
+from web.audit import audit
+from web.case_actions import SERVER_WAIT
+
+bp = Blueprint("expert_settings", __name__, url_prefix="/expert")
+display.install(bp)
+
+FIELDS = ("phone", "language", "sms_enabled", "timezone")
+LANGUAGES = {"fr": "Français", "en": "English"}
+
+
+@bp.get("/settings")
+@roles(Role.EXPERT)
+def page() -> str:
+    return _page({})
+
+
+@bp.post("/settings")
+@roles(Role.EXPERT)
+def save() -> Response | tuple[str, int]:
+    values = {k: v for k, v in request.form.items() if k in FIELDS}
+    me = _me()
+    try:
+        update_expert(g.db, me, values)
+    except InvalidInput as e:
+        g.db.rollback()
+        return _page(values, e.fields), 400
+    audit("expert.settings", f"expert:{me.code}", ", ".join(f"{k}={v}" for k, v in values.items()))
+    g.db.commit()
+    flash("Settings saved.", "info")
+    return redirect(url_for("expert_settings.page"))
+
+
+@bp.post("/settings/test-message")
+@roles(Role.EXPERT)
+def test_message() -> Response:
+    """One test SMS per expert and minute: a double click sends it once, a click a minute
+    later sends another."""
+    me = _me()
+    key = f"test-message-{me.id}-{utcnow():%Y%m%d%H%M}"
+    texts = [PersonText(key=key, kind="test_message", expert_id=me.id)]
+    try:
+        services().temporal.run(lambda c: start_texting(c, key, texts), timeout=SERVER_WAIT)
+    except (Unavailable, RPCError):
+        flash(
+            "The test message was not sent: Garde cannot reach its workflow server just now. "
+            "Please try again in a few minutes.",
+            "error",
+        )
+        return redirect(url_for("expert_settings.page"))
+    audit("expert.test_message", f"expert:{me.code}")
+    g.db.commit()
+    flash(f"A test message is on its way to {me.phone} (one a minute at most).", "info")
+    return redirect(url_for("expert_settings.page"))
+
+
+def _me() -> Expert:
+    expert = current_user().expert
+    assert expert is not None, "an expert login always has an expert"
+    return expert
+
+
+def _stopped(expert: Expert) -> bool:
+    """The phone opted out (it texted STOP; Twilio then answers 21610): only START lifts it."""
+    reason = expert.sms_unreachable_reason.upper()
+    return "STOP" in reason or "21610" in reason
+
+
+def _page(values: dict[str, Any], errors: dict[str, str] | None = None) -> str:
+    me = _me()
+    return render_template(
+        "expert/settings.html",
+        me=me,
+        stopped=_stopped(me),
+        languages=LANGUAGES,
+        values=values,
+        errors=errors or {},
+    )
