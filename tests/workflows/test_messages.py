@@ -119,6 +119,7 @@ def test_the_site_hears_who_accepted_on_the_web_then_that_the_report_is_there(
             assert (row.language, row.to_number) == ("fr", n.case(case_id).callback_phone)
             assert len(recorded(n, case_id, "site_accepted")) == 2
             assert recorded(n, case_id, "site_critical") == []
+            await n.record_history(case_id, "site_notices")
 
     asyncio.run(scenario())
 

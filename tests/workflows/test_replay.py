@@ -29,6 +29,7 @@ PATHS = (
     "cancel",
     "preliminary_final_addendum",
     "stat_calls",
+    "site_notices",
 )
 RECORDED = sorted(HISTORIES.glob("*.json"))
 
