@@ -22,8 +22,15 @@ from activities.links import Links
 from activities.sms import Sms, SmsPort, Undeliverable
 from garde.db import SessionFactory
 from garde.domain import Role
-from garde.messages import CoordinatorNotice, ExpertNotice, PersonText, SiteNotice
+from garde.messages import (
+    TEST_MESSAGE,
+    CoordinatorNotice,
+    ExpertNotice,
+    PersonText,
+    SiteNotice,
+)
 from garde.models import Alert, Case, Coordinator, Expert, Offer
+from garde.reachability import mark_reachable
 from garde.texts import language_of, local_time, render
 
 
@@ -137,6 +144,11 @@ class Notifications:
             sms = Sms(person.phone, body, text.key, text.kind, person.language, text.case_id)
         with _refusals_are_final():
             self._sms.send(sms)
+        if text.kind == TEST_MESSAGE:
+            # Twilio took it (or the outbox kept it): the phone is reachable again, unless
+            # its owner said STOP.
+            with self._sessions.begin() as s:
+                mark_reachable(s, sms.to)
 
 
 @contextmanager

@@ -285,6 +285,10 @@ class SiteNotice:
     expert_id: int | None = None
 
 
+# The text an expert asks for from their Notifications page, to check that SMS reach them.
+TEST_MESSAGE = "test_message"
+
+
 @dataclass(frozen=True)
 class PersonText:
     """An SMS to one person, outside a case's ladder (a test message, coordinators told that

@@ -11,8 +11,9 @@ from werkzeug.wrappers.response import Response
 
 from garde.domain import Role
 from garde.errors import InvalidInput, Unavailable
-from garde.messages import PersonText
+from garde.messages import TEST_MESSAGE, PersonText
 from garde.models import Expert, utcnow
+from garde.reachability import OPTED_OUT
 from garde.registry import update_expert
 from garde.temporal import start_texting
 from web import display, services
@@ -56,7 +57,7 @@ def test_message() -> Response:
     later sends another."""
     me = _me()
     key = f"test-message-{me.id}-{utcnow():%Y%m%d%H%M}"
-    texts = [PersonText(key=key, kind="test_message", expert_id=me.id)]
+    texts = [PersonText(key=key, kind=TEST_MESSAGE, expert_id=me.id)]
     try:
         services().temporal.run(lambda c: start_texting(c, key, texts), timeout=SERVER_WAIT)
     except (Unavailable, RPCError):
@@ -78,18 +79,12 @@ def _me() -> Expert:
     return expert
 
 
-def _stopped(expert: Expert) -> bool:
-    """The phone opted out (it texted STOP; Twilio then answers 21610): only START lifts it."""
-    reason = expert.sms_unreachable_reason.upper()
-    return "STOP" in reason or "21610" in reason
-
-
 def _page(values: dict[str, Any], errors: dict[str, str] | None = None) -> str:
     me = _me()
     return render_template(
         "expert/settings.html",
         me=me,
-        stopped=_stopped(me),
+        stopped=me.sms_unreachable_reason in OPTED_OUT,
         languages=LANGUAGES,
         values=values,
         errors=errors or {},

@@ -23,7 +23,7 @@ from garde.domain import HELD_STATUSES, AlertKind, OfferStatus
 from garde.errors import Unavailable
 from garde.messages import PersonText, SmsAnswer
 from garde.models import Alert, Case, Coordinator, Expert, Offer, SmsMessage, utcnow
-from garde.reachability import mark_unreachable
+from garde.reachability import OPTED_OUT, STOPPED, mark_unreachable
 from garde.temporal import start_texting
 from garde.texts import render
 from web import services
@@ -35,10 +35,6 @@ log = logging.getLogger(__name__)
 # Replies to a number Garde does not know, per hour; then silence (no reply costs nothing
 # and tells nothing to whoever tries codes from it).
 STRANGER_REPLIES_PER_HOUR = 3
-STOPPED = "stop"  # sms_unreachable_reason after a STOP
-# The reasons a START lifts: a STOP, and Twilio refusing the phone for it (error 21610,
-# recorded by activities/sms.py); a number Twilio refused for another reason stays so.
-OPTED_OUT = (STOPPED, "twilio 21610")
 
 
 @dataclass(frozen=True)

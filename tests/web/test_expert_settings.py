@@ -94,18 +94,22 @@ def test_sms_off_is_stored_shown_and_audited(region: Region) -> None:
     assert 'href="/expert/settings"' in browser.get("/expert/").text  # in the expert's menu
 
 
-def test_a_stopped_phone_is_explained_and_a_new_number_lifts_it(region: Region) -> None:
+def test_a_stopped_phone_is_explained_kept_through_a_test_and_lifted_by_a_new_number(
+    region: Region,
+) -> None:
     chloe = region.experts["chloe"]
-    with region.stack.sessions.begin() as s:
-        expert = s.scalars(select(Expert).where(Expert.code == chloe.code)).one()
-        expert.sms_unreachable_since = datetime.now(UTC)
-        expert.sms_unreachable_reason = "STOP"
+    assert region.stack.sms_reply(chloe.phone, "STOP").status_code == 200
     browser = Browser(region.stack).login(chloe.username)
     page = html.unescape(browser.get(SETTINGS).text)
     assert f"SMS cannot reach {chloe.phone}" in page and "Reply START" in page
     before = stored(region.stack, chloe.code)
     r = browser.submit(SETTINGS, SETTINGS, form(before, language="en"))  # same phone: stays
     assert r.status_code == 302
+    assert stored(region.stack, chloe.code)["sms_unreachable_since"] is not None
+    # A test message that goes through does not undo a STOP: only START does.
+    assert browser.submit(SETTINGS, TEST_MESSAGE, {}).status_code == 302
+    wait_for(lambda: _test_messages(region, chloe.phone), what="the test message")
+    time.sleep(2)
     assert stored(region.stack, chloe.code)["sms_unreachable_since"] is not None
     new_phone = "+3361" + chloe.phone[-7:]
     r = browser.submit(SETTINGS, SETTINGS, form(before, phone=new_phone))
@@ -141,7 +145,17 @@ def test_the_test_message_comes_in_the_expert_language_once_per_click(region: Re
         (alice.phone, "en", None)
     ]
 
-    # A later click, in French now: a second message.
+    # Twilio then refuses an offer to this phone for good: the page says so.
+    double.fail(alice.phone, 400, 21211, times=1)
+    region.submit()
+    wait_for(
+        lambda: stored(region.stack, alice.code)["sms_unreachable_since"],
+        what="the refusal recorded",
+    )
+    page = html.unescape(browser.get(SETTINGS).text)
+    assert "the SMS provider refuses this number (twilio 21211)" in page
+
+    # A later click, in French now: a second message, and the refusal no longer holds.
     r = browser.submit(SETTINGS, SETTINGS, form(stored(region.stack, alice.code), language="fr"))
     assert r.status_code == 302
     time.sleep(61 - datetime.now(UTC).second)
@@ -150,6 +164,11 @@ def test_the_test_message_comes_in_the_expert_language_once_per_click(region: Re
         lambda: len(t := _test_messages(region, alice.phone)) == 2 and t, what="a second one"
     )
     assert tests[1].startswith(FRENCH)
+    wait_for(
+        lambda: stored(region.stack, alice.code)["sms_unreachable_since"] is None,
+        what="the phone reachable again",
+    )
+    assert "SMS cannot reach" not in browser.get(SETTINGS).text
 
 
 def test_the_next_offer_comes_in_the_language_just_chosen(region: Region) -> None:
