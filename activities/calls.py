@@ -19,12 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio import activity
 from twilio.base.exceptions import TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.rest import Client
 from twilio.rest.api.v2010.account.call import CallInstance
 
 from activities.errors import rows_must_exist, undeliverable
-from activities.sms import CLOCK_SLACK, HTTP_TIMEOUT, OUTBOX_NUMBER, Undeliverable, _permanent
+from activities.sms import CLOCK_SLACK, OUTBOX_NUMBER, Undeliverable, permanent, twilio_client
 from garde.db import SessionFactory
 from garde.messages import CallRequest
 from garde.models import Coordinator, Expert, VoiceCall
@@ -82,16 +80,9 @@ class TwilioCalls:
     """The real Twilio client; `GARDE_TWILIO_API_URL` points it at a proxy or a test double."""
 
     def __init__(self, sessions: SessionFactory, settings: Settings) -> None:
-        assert settings.twilio_account_sid and settings.twilio_auth_token
         assert settings.twilio_from_number
         self._sessions = sessions
-        self._client = Client(
-            settings.twilio_account_sid,
-            settings.twilio_auth_token,
-            http_client=TwilioHttpClient(timeout=HTTP_TIMEOUT.total_seconds()),
-        )
-        if settings.twilio_api_url:
-            self._client.api.base_url = settings.twilio_api_url.rstrip("/")
+        self._client = twilio_client(settings)
         self._public_url = settings.public_url
         self.sender = settings.twilio_from_number
 
@@ -120,7 +111,7 @@ class TwilioCalls:
                 timeout=call.ring_seconds,
             )
         except TwilioRestException as e:
-            if not _permanent(e):
+            if not permanent(e):
                 raise  # Twilio is busy or unwell: the activity is retried, within its bound
             with self._sessions.begin() as s:
                 s.get_one(VoiceCall, call_id).status = "failed"

@@ -96,16 +96,9 @@ class TwilioSms:
     """The real Twilio client; `GARDE_TWILIO_API_URL` points it at a proxy or a test double."""
 
     def __init__(self, sessions: SessionFactory, settings: Settings) -> None:
-        assert settings.twilio_account_sid and settings.twilio_auth_token
         assert settings.twilio_from_number
         self._sessions = sessions
-        self._client = Client(
-            settings.twilio_account_sid,
-            settings.twilio_auth_token,
-            http_client=TwilioHttpClient(timeout=HTTP_TIMEOUT.total_seconds()),
-        )
-        if settings.twilio_api_url:
-            self._client.api.base_url = settings.twilio_api_url.rstrip("/")
+        self._client = twilio_client(settings)
         self._status_callback = f"{settings.public_url}/sms/status"
         self.sender = settings.twilio_from_number
 
@@ -138,10 +131,10 @@ class TwilioSms:
                 stored = s.scalar(select(SmsMessage).where(SmsMessage.idempotency_key == key))
                 assert stored is not None
                 stored.error_code = code
-                if _permanent(e):
+                if permanent(e):
                     stored.status = "failed"
                     mark_unreachable(s, to, f"twilio {code}", utcnow())
-            if not _permanent(e):
+            if not permanent(e):
                 raise  # Twilio is busy or unwell: the activity is retried, within its bound
             raise Undeliverable(f"Twilio refused the message (error {code})") from e
         with self._sessions.begin() as s:
@@ -162,13 +155,27 @@ class TwilioSms:
         return None
 
 
+def twilio_client(settings: Settings) -> Client:
+    """The real Twilio client, for messages and calls: `GARDE_TWILIO_API_URL` points it at a
+    proxy or a test double, and no request waits longer than HTTP_TIMEOUT."""
+    assert settings.twilio_account_sid and settings.twilio_auth_token
+    client = Client(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        http_client=TwilioHttpClient(timeout=HTTP_TIMEOUT.total_seconds()),
+    )
+    if settings.twilio_api_url:
+        client.api.base_url = settings.twilio_api_url.rstrip("/")
+    return client
+
+
 def make_sms_port(settings: Settings, sessions: SessionFactory) -> SmsPort:
     if settings.twilio_configured:
         return TwilioSms(sessions, settings)
     return DevOutbox(sessions)
 
 
-def _permanent(e: TwilioRestException) -> bool:
+def permanent(e: TwilioRestException) -> bool:
     """4xx means this message will never go (bad number, unsubscribed); 429 is only a wait."""
     return 400 <= e.status < 500 and e.status != 429
 

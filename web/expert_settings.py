@@ -3,6 +3,8 @@ off, a test message to check it all) and the zone their shifts are shown in."""
 
 from __future__ import annotations
 
+import re
+import secrets
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -12,7 +14,7 @@ from werkzeug.wrappers.response import Response
 from garde.domain import Role
 from garde.errors import InvalidInput, Unavailable
 from garde.messages import TEST_MESSAGE, PersonText
-from garde.models import Expert, utcnow
+from garde.models import Expert
 from garde.reachability import OPTED_OUT
 from garde.registry import update_expert
 from garde.temporal import start_texting
@@ -26,6 +28,7 @@ display.install(bp)
 
 FIELDS = ("phone", "language", "sms_enabled", "timezone")
 LANGUAGES = {"fr": "Français", "en": "English"}
+CLICK = re.compile(r"[0-9a-f]{16}")
 
 
 @bp.get("/settings")
@@ -53,10 +56,14 @@ def save() -> Response | tuple[str, int]:
 @bp.post("/settings/test-message")
 @roles(Role.EXPERT)
 def test_message() -> Response:
-    """One test SMS per expert and minute: a double click sends it once, a click a minute
-    later sends another."""
+    """One test SMS per click: the page gives its button a fresh `click` token, so a double
+    click (the same token twice) sends once and a click on the page shown again sends anew."""
     me = _me()
-    key = f"test-message-{me.id}-{utcnow():%Y%m%d%H%M}"
+    click = request.form.get("click", "")
+    if not CLICK.fullmatch(click):
+        flash("Not sent: click must be the token of the page's button; reload the page.", "error")
+        return redirect(url_for("expert_settings.page"))
+    key = f"test-message-{me.id}-{click}"
     texts = [PersonText(key=key, kind=TEST_MESSAGE, expert_id=me.id)]
     try:
         services().temporal.run(lambda c: start_texting(c, key, texts), timeout=SERVER_WAIT)
@@ -69,7 +76,7 @@ def test_message() -> Response:
         return redirect(url_for("expert_settings.page"))
     audit("expert.test_message", f"expert:{me.code}")
     g.db.commit()
-    flash(f"A test message is on its way to {me.phone} (one a minute at most).", "info")
+    flash(f"A test message is on its way to {me.phone}.", "info")
     return redirect(url_for("expert_settings.page"))
 
 
@@ -86,6 +93,7 @@ def _page(values: dict[str, Any], errors: dict[str, str] | None = None) -> str:
         me=me,
         stopped=me.sms_unreachable_reason in OPTED_OUT,
         languages=LANGUAGES,
+        click=secrets.token_hex(8),
         values=values,
         errors=errors or {},
     )

@@ -4,10 +4,10 @@ SMS going through the real `twilio` client to the Twilio double."""
 from __future__ import annotations
 
 import html
+import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -107,7 +107,7 @@ def test_a_stopped_phone_is_explained_kept_through_a_test_and_lifted_by_a_new_nu
     assert r.status_code == 302
     assert stored(region.stack, chloe.code)["sms_unreachable_since"] is not None
     # A test message that goes through does not undo a STOP: only START does.
-    assert browser.submit(SETTINGS, TEST_MESSAGE, {}).status_code == 302
+    assert _click(browser, browser.get(SETTINGS).text).status_code == 302
     wait_for(lambda: _test_messages(region, chloe.phone), what="the test message")
     time.sleep(2)
     assert stored(region.stack, chloe.code)["sms_unreachable_since"] is not None
@@ -127,12 +127,14 @@ def test_the_test_message_comes_in_the_expert_language_once_per_click(region: Re
     r = browser.submit(SETTINGS, SETTINGS, form(stored(region.stack, alice.code), language="en"))
     assert r.status_code == 302
 
-    # A double click: two posts of the same form at once, well inside one minute.
-    if datetime.now(UTC).second > 50:
-        time.sleep(61 - datetime.now(UTC).second)
-    token = csrf_token(browser.get(SETTINGS).text)
+    # A post without the button's token sends nothing and says why.
+    r = browser.submit(SETTINGS, TEST_MESSAGE, {})
+    assert r.status_code == 302
+    assert "click must be the token" in " ".join(flashes(browser.get(SETTINGS).text))
+    # A double click: two posts of the same form at once.
+    page = browser.get(SETTINGS).text
     with ThreadPoolExecutor(2) as pool:
-        answers = list(pool.map(lambda _: _click(browser, token), range(2)))
+        answers = list(pool.map(lambda _: _click(browser, page), range(2)))
     assert [a.status_code for a in answers] == [302, 302]
     assert "A test message is on its way" in " ".join(flashes(browser.get(SETTINGS).text))
     tests = wait_for(lambda: _test_messages(region, alice.phone), what="the test message")
@@ -158,8 +160,7 @@ def test_the_test_message_comes_in_the_expert_language_once_per_click(region: Re
     # A later click, in French now: a second message, and the refusal no longer holds.
     r = browser.submit(SETTINGS, SETTINGS, form(stored(region.stack, alice.code), language="fr"))
     assert r.status_code == 302
-    time.sleep(61 - datetime.now(UTC).second)
-    assert _click(browser, csrf_token(browser.get(SETTINGS).text)).status_code == 302
+    assert _click(browser, browser.get(SETTINGS).text).status_code == 302
     tests = wait_for(
         lambda: len(t := _test_messages(region, alice.phone)) == 2 and t, what="a second one"
     )
@@ -184,10 +185,13 @@ def test_the_next_offer_comes_in_the_language_just_chosen(region: Region) -> Non
         assert words in offers[0], offers[0]
 
 
-def _click(browser: Browser, token: str) -> Any:
+def _click(browser: Browser, page: str) -> Any:
+    """Press the page's test-message button: its form's CSRF and click tokens."""
+    click = re.search(r'name="click" value="([0-9a-f]+)"', page)
+    assert click is not None, "the test-message button has its click token"
     return browser.http.post(
         browser.base + TEST_MESSAGE,
-        data={"csrf_token": token},
+        data={"csrf_token": csrf_token(page), "click": click.group(1)},
         allow_redirects=False,
         timeout=60,
     )
@@ -227,7 +231,7 @@ def test_without_temporal_the_test_message_says_so_instead_of_failing(
         )
         add_login(s, "dr-x", Role.EXPERT, expert_code="DR-X")
     browser = Browser(stack).login("dr-x", PASSWORD)
-    r = browser.submit(SETTINGS, TEST_MESSAGE, {})
+    r = _click(browser, browser.get(SETTINGS).text)
     assert r.status_code == 302
     said = " ".join(flashes(browser.get(SETTINGS).text))
     assert "The test message was not sent" in said and "try again" in said
