@@ -21,6 +21,8 @@ from activities.sms import HTTP_TIMEOUT, Sms, TwilioSms, Undeliverable
 from garde.db import SessionFactory
 from garde.models import Coordinator, Expert, SmsMessage
 from garde.settings import Settings
+from garde.texts import LANGUAGES, kinds, render, segments
+from tests.test_sms_texts import sample
 from tests.twilio_double import TwilioDouble
 from workflows.policy import MESSAGES
 
@@ -193,3 +195,29 @@ def test_twilio_silent_is_given_up_before_the_activity_times_out(
     stored = row(sessions, key)
     assert (stored.status, stored.provider_sid) == ("queued", double.to(to)[0].sid)
     assert stored.error_code is None  # the 429 of an earlier attempt is no longer the news
+
+
+def test_every_kind_in_both_languages_goes_through_the_real_client_intact(
+    sms: TwilioSms, double: TwilioDouble, sessions: SessionFactory
+) -> None:
+    """What Twilio receives is the rendered text to the letter (accents, `€`, links), and the
+    record says which kind, language and how many parts it was."""
+    to = phone()
+    sent = []
+    for kind in (k for k in kinds() if not k.startswith("voice_")):  # spoken, not texted
+        for language in LANGUAGES:
+            body = render(kind, language, **sample(kind))
+            key = f"every-kind:{to}:{kind}:{language}"
+            sms.send(Sms(to, body, key, kind, language))
+            sent.append((key, kind, language, body))
+
+    assert [m.body for m in double.to(to)] == [body for *_, body in sent]
+    with sessions() as s:
+        rows = {
+            m.idempotency_key: m
+            for m in s.scalars(select(SmsMessage).where(SmsMessage.to_number == to))
+        }
+    for key, kind, language, body in sent:
+        row = rows[key]
+        assert (row.kind, row.language, row.status) == (kind, language, "queued")
+        assert row.segments == segments(body).count
