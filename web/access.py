@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from enum import StrEnum
 from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import g, request, session
-from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from garde.accounts import user_for_token
-from garde.domain import CaseStatus, Role
+from garde.domain import STAFF, CaseStatus, Role
 from garde.errors import Forbidden, NotAuthenticated, NotFound
-from garde.models import Case, Offer, User, utcnow
-from rosters.eligibility import on_duty_experts
+from garde.models import Case, CaseEvent, Offer, User, utcnow
+from rosters.eligibility import takeable_cases
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,49 +55,75 @@ def roles(*allowed: Role) -> Callable[[F], F]:
 
 
 def with_timelines(query: Select[Case]) -> Select[Case]:
-    """Cases shown with their timeline and reports: both loaded in one query each."""
-    return query.options(selectinload(Case.events), selectinload(Case.reports))
+    """Cases shown with their timeline, reports and offers: each loaded in one query."""
+    return query.options(
+        selectinload(Case.events), selectinload(Case.reports), selectinload(Case.offers)
+    )
+
+
+class Sight(StrEnum):
+    """How much of a case a user sees: one rule for its JSON, its report in every format, its
+    pages and the worklist."""
+
+    # An expert it is offered to, or who may take it: what the offer SMS says (site, modality,
+    # subspecialty, priority), its times and their own offers; never the question or a report.
+    SUMMARY = "summary"
+    # Its site, or an expert who holds or held it: the question, the study, the reports.
+    RECORD = "record"
+    # Coordinators and admins: the record, with every offer and why each expert was asked.
+    ALL = "all"
+
+
+def held_by(expert_id: int | None) -> ColumnElement[bool]:
+    """The expert holds the case or held it once: the timeline records every acceptance (an
+    answer, a take from the worklist, a coordinator's reassignment) with its expert, so one
+    who released the case or lost it to a reassignment still reads what they were given."""
+    return or_(
+        Case.assigned_expert_id == expert_id,
+        exists().where(
+            CaseEvent.case_id == Case.id,
+            CaseEvent.expert_id == expert_id,
+            CaseEvent.status == CaseStatus.ACCEPTED.value,
+        ),
+    )
 
 
 def visible_cases(db: Session, user: User) -> Select[Case]:
-    """The cases this user may see: all (coordinator), own site's, or offered/held/open to."""
+    """The cases this user may see at all: every one (staff), their site's, or those held,
+    offered or open to the expert. How much of each: `sights`."""
     query = with_timelines(select(Case).order_by(Case.id.desc()))
     role = Role(user.role)
-    if role in (Role.COORDINATOR, Role.ADMIN):
+    if role in STAFF:
         return query
     if role is Role.SITE:
         return query.where(Case.site_id == user.site_id)
     offered = exists().where(and_(Offer.case_id == Case.id, Offer.expert_id == user.expert_id))
     open_ids = open_case_ids_for_expert(db, user)
-    return query.where(
-        or_(Case.assigned_expert_id == user.expert_id, offered, Case.id.in_(open_ids))
-    )
+    return query.where(or_(held_by(user.expert_id), offered, Case.id.in_(open_ids)))
 
 
 def open_case_ids_for_expert(db: Session, user: User) -> list[int]:
-    """Unassigned open cases this expert is eligible for right now."""
+    """Unassigned open cases this expert may take right now, without a query per case."""
     if user.expert_id is None:
         return []
-    now = utcnow()
-    unassigned = db.scalars(
-        select(Case).where(
-            Case.assigned_expert_id.is_(None),
-            Case.status.in_([CaseStatus.REQUESTED.value, CaseStatus.OFFERED.value]),
-        )
-    ).all()
-    # One question per kind of case (site, modality, subspecialty), not one per case.
-    eligible: dict[tuple[int, str, str | None], bool] = {}
-    ids = []
-    for case in unassigned:
-        kind = (case.site_id, case.modality, case.subspecialty)
-        if kind not in eligible:
-            ranked = on_duty_experts(
-                db, site_id=kind[0], modality=kind[1], at=now, subspecialty=kind[2]
-            )
-            eligible[kind] = any(c.expert_id == user.expert_id for c in ranked)
-        if eligible[kind]:
-            ids.append(case.id)
-    return ids
+    return takeable_cases(db, user.expert_id, utcnow())
+
+
+def sights(db: Session, user: User, cases: Sequence[Case]) -> dict[int, Sight]:
+    """How much of each of these visible cases this user sees, by case id: one query for an
+    expert, whatever the number of cases; none for the others."""
+    role = Role(user.role)
+    if role in STAFF:
+        return {c.id: Sight.ALL for c in cases}
+    if role is Role.SITE:
+        return {c.id: Sight.RECORD for c in cases}
+    ids = [c.id for c in cases]
+    held = set(db.scalars(select(Case.id).where(Case.id.in_(ids), held_by(user.expert_id))))
+    return {c.id: Sight.RECORD if c.id in held else Sight.SUMMARY for c in cases}
+
+
+def sight(db: Session, user: User, case: Case) -> Sight:
+    return sights(db, user, [case])[case.id]
 
 
 def case_for(db: Session, user: User, case_id: int) -> Case:
@@ -104,4 +131,12 @@ def case_for(db: Session, user: User, case_id: int) -> Case:
     case = db.scalar(visible_cases(db, user).where(Case.id == case_id))
     if case is None:
         raise NotFound(f"no case {case_id} for you")
+    return case
+
+
+def record_for(db: Session, user: User, case_id: int) -> Case:
+    """The case with its question and reports: 403 to an expert who only saw it offered."""
+    case = case_for(db, user, case_id)
+    if sight(db, user, case) is Sight.SUMMARY:
+        raise Forbidden("only the experts who hold or held the case read its question and report")
     return case

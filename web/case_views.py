@@ -8,6 +8,7 @@ from typing import Any
 from garde.domain import ReportKind
 from garde.models import Case, CaseEvent, Offer, Report, utcnow
 from garde.service_levels import Deadline, deadlines
+from web.access import Sight
 
 
 def deadline_json(deadline: Deadline, now: datetime) -> dict[str, Any]:
@@ -60,13 +61,30 @@ def report_json(report: Report) -> dict[str, Any]:
     }
 
 
-def case_json(case: Case, with_offers: bool = False) -> dict[str, Any]:
-    """The case as the API shows it; `with_offers` (coordinators) adds who was asked, how
-    it went and why each expert was chosen."""
+def case_json(case: Case, sight: Sight, expert_id: int | None = None) -> dict[str, Any]:
+    """The case as the API shows it to one who has this `sight` of it (web.access.sights);
+    `expert_id`: the expert asking, whose own offers a summary lists."""
     now = utcnow()
+    sla = {name: deadline_json(d, now) for name, d in deadlines(case).items()}
+    if sight is Sight.SUMMARY:
+        mine = sorted((o for o in case.offers if o.expert_id == expert_id), key=_in_turn)
+        return {
+            "id": case.id,
+            "sight": sight.value,
+            "status": case.status,
+            "priority": case.priority,
+            "site": case.site.code,
+            "site_name": case.site.name,
+            "modality": case.modality,
+            "subspecialty": case.subspecialty,
+            "requested_at": iso(case.requested_at),
+            "sla": sla,
+            "offers": [own_offer_json(o) for o in mine],
+        }
     report = latest_report(case)
     shown: dict[str, Any] = {
         "id": case.id,
+        "sight": sight.value,
         "status": case.status,
         "priority": case.priority,
         "site": case.site.code,
@@ -92,13 +110,29 @@ def case_json(case: Case, with_offers: bool = False) -> dict[str, Any]:
             }
             for e in timeline(case)
         ],
-        "sla": {name: deadline_json(d, now) for name, d in deadlines(case).items()},
+        "sla": sla,
         "report": report_json(report) if report else None,
         "addenda": [report_json(r) for r in case.reports if r.kind == ReportKind.ADDENDUM],
     }
-    if with_offers:
-        shown["offers"] = [offer_json(o) for o in sorted(case.offers, key=lambda o: o.sequence)]
+    if sight is Sight.ALL:
+        # Coordinators: who was asked, how it went and why each expert was chosen.
+        shown["offers"] = [offer_json(o) for o in sorted(case.offers, key=_in_turn)]
     return shown
+
+
+def own_offer_json(offer: Offer) -> dict[str, Any]:
+    """An offer as the expert it was made to sees it: its code and how it went."""
+    return {
+        "code": offer.code,
+        "sent_at": iso(offer.sent_at),
+        "expires_at": iso(offer.expires_at),
+        "outcome": offer.status,
+        "answered_at": iso(offer.answered_at),
+    }
+
+
+def _in_turn(offer: Offer) -> int:
+    return offer.sequence
 
 
 def timeline(case: Case) -> list[CaseEvent]:

@@ -12,7 +12,7 @@ from garde.domain import HELD_STATUSES, CaseStatus, OfferStatus, ReportKind, Rol
 from garde.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
 from garde.models import Case, Offer, User
 from web import display, services
-from web.access import case_for, current_user, open_case_ids_for_expert, roles
+from web.access import Sight, case_for, current_user, open_case_ids_for_expert, roles, sight
 from web.case_views import latest_report
 from web.inputs import parse_decline_reason, parse_report
 
@@ -133,7 +133,9 @@ def _expert_id(user: User) -> int:
 def _case_page(
     case: Case, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None
 ) -> str:
-    me = _expert_id(current_user())
+    user = current_user()
+    me = _expert_id(user)
+    full = sight(g.db, user, case) is not Sight.SUMMARY
     status = CaseStatus(case.status)
     final = latest_report(case)
     wrote_final = final is not None and final.kind == ReportKind.FINAL and final.expert_id == me
@@ -156,8 +158,10 @@ def _case_page(
         offer=offer,
         held=case.assigned_expert_id == me and status.is_held,
         can_take=case.assigned_expert_id is None and status.is_open,
+        # An expert only offered the case, or free to take it, sees what the offer SMS says.
+        full=full,
         report_kinds=kinds,
-        reports=case.reports,
+        reports=case.reports if full else [],
         values=values or {},
         errors=errors or {},
     )

@@ -262,6 +262,7 @@ SCHEMAS: JSON = {
     "Offer": {
         "type": "object",
         "properties": {
+            "code": {"type": "string", "description": "the reply code: in an expert's own offers"},
             "expert": {"type": "string"},
             "expert_name": {"type": "string"},
             "round": {"type": "integer", "description": "the round of the ladder"},
@@ -495,8 +496,17 @@ SCHEMAS: JSON = {
     },
     "Case": {
         "type": "object",
+        "description": "An expert only offered the case, or free to take it, gets its summary "
+        "(sight: summary): id, status, priority, site, site_name, modality, subspecialty, "
+        "requested_at, sla and their own offers; never the question, the study or a report.",
         "properties": {
             "id": {"type": "integer"},
+            "sight": {
+                "type": "string",
+                "enum": ["summary", "record", "all"],
+                "description": "summary: an expert offered the case or free to take it; record: "
+                "its site or an expert who holds or held it; all: coordinators and admins",
+            },
             "status": {"type": "string", "enum": [s.value for s in CaseStatus]},
             "priority": {"type": "string", "enum": [p.value for p in Priority]},
             "site": {"type": "string"},
@@ -522,7 +532,8 @@ SCHEMAS: JSON = {
             "offers": {
                 "type": "array",
                 "items": _ref("Offer"),
-                "description": "coordinators and admins only: every offer, in order",
+                "description": "coordinators and admins: every offer, in order; an expert's "
+                "summary: their own offers, with the code",
             },
         },
     },

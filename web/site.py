@@ -13,7 +13,7 @@ from garde.intake import CaseRequest
 from garde.models import Case, Site
 from garde.vocabulary import MODALITIES
 from web import display, services
-from web.access import case_for, current_user, roles, visible_cases
+from web.access import case_for, current_user, roles, sight, visible_cases
 from web.audit import audit
 from web.case_views import case_json, latest_report
 from web.inputs import parse_priority_change
@@ -54,8 +54,9 @@ def new_case() -> str | Response | tuple[str, int]:
 @bp.get("/cases/<int:case_id>")
 @roles(Role.SITE)
 def case(case_id: int) -> str:
-    found = case_for(g.db, current_user(), case_id)
-    as_json = case_json(found)
+    user = current_user()
+    found = case_for(g.db, user, case_id)
+    as_json = case_json(found, sight(g.db, user, found))
     report = latest_report(found)
     return render_template(
         "site/case.html",

@@ -3,11 +3,13 @@ and its report in every format."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, g, jsonify, request
 from sqlalchemy import select
 
 from garde.domain import HELD_STATUSES, STAFF, OfferStatus, Role
-from garde.errors import Forbidden, NotFound
+from garde.errors import NotFound
 from garde.intake import CaseRequest
 from garde.models import Case, Offer
 from web import services
@@ -15,7 +17,10 @@ from web.access import (
     case_for,
     current_user,
     open_case_ids_for_expert,
+    record_for,
     roles,
+    sight,
+    sights,
     visible_cases,
     with_timelines,
 )
@@ -44,8 +49,9 @@ def list_cases() -> Response:
     query = visible_cases(g.db, user)
     if request.args.get("status"):
         query = query.where(Case.status == request.args["status"])
-    staff = Role(user.role) in STAFF
-    return jsonify([case_json(c, with_offers=staff) for c in g.db.scalars(query.limit(500))])
+    rows = g.db.scalars(query.limit(500)).all()
+    seen = sights(g.db, user, rows)
+    return jsonify([case_json(c, seen[c.id], user.expert_id) for c in rows])
 
 
 @bp.get("/cases/<int:case_id>")
@@ -73,14 +79,23 @@ def worklist() -> Response:
         .where(Offer.expert_id == user.expert_id, Offer.status == OfferStatus.OPEN)
         .order_by(Offer.sent_at)
     ).all()
+    offered = g.db.scalars(
+        with_timelines(select(Case).where(Case.id.in_([o.case_id for o in offers])))
+    ).all()
+    seen = sights(g.db, user, [*offered, *open_cases, *held])
+
+    def shown(case: Case) -> dict[str, Any]:
+        return case_json(case, seen[case.id], user.expert_id)
+
+    by_id = {c.id: c for c in offered}
     return jsonify(
         {
             "offered": [
-                {"case": case_json(o.case), "code": o.code, "expires_at": iso(o.expires_at)}
+                {"case": shown(by_id[o.case_id]), "code": o.code, "expires_at": iso(o.expires_at)}
                 for o in offers
             ],
-            "open": [case_json(c) for c in open_cases],
-            "held": [case_json(c) for c in held],
+            "open": [shown(c) for c in open_cases],
+            "held": [shown(c) for c in held],
         }
     )
 
@@ -174,9 +189,7 @@ def change_priority(case_id: int) -> Response:
 
 @bp.get("/cases/<int:case_id>/report")
 def get_report(case_id: int) -> Response:
-    case = case_for(g.db, current_user(), case_id)
-    if current_user().role == Role.EXPERT and not _expert_of_case(case):
-        raise Forbidden("only the experts of the case read its report")
+    case = record_for(g.db, current_user(), case_id)
     found = latest_report(case)
     if found is None:
         raise NotFound("no report yet")
@@ -192,16 +205,10 @@ def _expert_id() -> int:
     return expert_id
 
 
-def _expert_of_case(case: Case) -> bool:
-    expert_id = current_user().expert_id
-    return case.assigned_expert_id == expert_id or any(
-        r.expert_id == expert_id for r in case.reports
-    )
-
-
 def _answer(case: Case) -> Response:
-    """The case as this user may see it: coordinators see the offers and their reasons."""
-    return jsonify(case_json(case, with_offers=Role(current_user().role) in STAFF))
+    """The case as this user may see it (web.access.Sight)."""
+    user = current_user()
+    return jsonify(case_json(case, sight(g.db, user, case), user.expert_id))
 
 
 def _fresh(case: Case) -> Response:
