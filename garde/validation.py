@@ -13,6 +13,10 @@ E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 AE_TITLE = re.compile(r"^[ -~]{1,16}$")
 DICOM_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+# C0 and C1 controls but tab, CR and LF: PostgreSQL refuses NUL in text, and 0x0B and 0x1C
+# frame HL7 messages over MLLP; no person means to type any of them.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+CONTROL_REASON = "must not contain control characters (only tabs and line breaks)"
 
 S = TypeVar("S", bound=StrEnum)
 
@@ -35,6 +39,9 @@ class Fields:
         pattern: re.Pattern[str] | None = None,
     ) -> str:
         value = self.data.get(name)
+        if isinstance(value, str) and CONTROL.search(value):  # before strip() drops some
+            self.errors[name] = CONTROL_REASON
+            return ""
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
                 self.errors[name] = "is required"
@@ -80,7 +87,10 @@ class Fields:
         """A list of words of a vocabulary, each in its one spelling, without repeats."""
         found: list[str] = []
         problems: list[str] = []
-        for raw in self.string_list(name):
+        given = self.string_list(name)
+        if name in self.errors:
+            return found
+        for raw in given:
             try:
                 word = normalise(raw)
             except ValueError as e:
@@ -138,16 +148,20 @@ class Fields:
 
     def string_list(self, name: str, *, pattern: re.Pattern[str] | None = None) -> list[str]:
         value = self.data.get(name, [])
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
             self.errors[name] = "must be a list of strings"
             return []
+        if any(CONTROL.search(v) for v in items):
+            self.errors[name] = CONTROL_REASON
+            return []
+        if isinstance(value, str):
+            items = [v.strip() for v in items if v.strip()]
         if pattern is not None:
-            bad = [v for v in value if not pattern.match(v)]
+            bad = [v for v in items if not pattern.match(v)]
             if bad:
                 self.errors[name] = f"{', '.join(bad)}: {_pattern_reason(pattern)}"
-        return list(value)
+        return list(items)
 
     def instant(self, name: str) -> datetime | None:
         raw = self.text(name, max_len=40)

@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 from garde.domain import ShiftSource, Tier
 from garde.errors import InvalidInput
 from garde.models import Expert, Shift, utcnow
+from garde.validation import CONTROL, CONTROL_REASON
 from rosters.shifts import MAX_SHIFT, describe, overlapping_shift
 
 CALENDAR = "text/calendar"
@@ -148,6 +149,8 @@ def import_shifts(
 ) -> ImportReport:
     """What importing `body` does; done (flushed, not committed) unless a dry run or refused."""
     kind = content_type.split(";")[0].strip().lower()
+    if CONTROL.search(body.decode("utf-8", "replace")):  # its UIDs and codes are stored
+        raise InvalidInput({"body": CONTROL_REASON})
     if kind == CALENDAR:
         if expert is None:
             raise InvalidInput({"expert": "is required to import a calendar file"})

@@ -23,7 +23,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from garde.errors import Conflict, Forbidden, GardeError, Unavailable
+from garde.errors import Conflict, Forbidden, GardeError, InvalidInput, Unavailable
 from garde.intake import case_start
 from garde.messages import (
     Acceptance,
@@ -173,6 +173,8 @@ class CaseActions:
             return self._temporal.run(go)
         except WorkflowUpdateFailedError as e:
             cause = e.cause
+            if isinstance(cause, ApplicationError) and cause.type == "InvalidInput":
+                raise InvalidInput(dict(cause.details[0])) from e
             if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:
                 raise _REFUSALS[cause.type](cause.message) from e
             raise

@@ -15,6 +15,7 @@ from markupsafe import escape
 from garde.domain import ReportKind
 from garde.errors import InvalidInput
 from garde.models import Case, Report
+from garde.validation import CONTROL
 from web.case_views import iso, report_json
 
 FORMATS = ("json", "html", "pdf", "fhir", "hl7")
@@ -320,9 +321,11 @@ _LOINC_IMPRESSION = "19005-8^Radiology Imaging study [Impression] (narrative)^LN
 
 
 def hl7_escape(text: str) -> str:
-    """A value safe inside an HL7 field: delimiters escaped, line breaks made spaces."""
+    """A value safe inside an HL7 field: delimiters escaped, line breaks made spaces, and
+    control characters (MLLP frames messages with 0x0B and 0x1C) dropped: input refuses them,
+    but a row stored before it did may hold some."""
     flat = " ".join(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
-    return flat.translate(_HL7_ESCAPES)
+    return CONTROL.sub("", flat).translate(_HL7_ESCAPES)
 
 
 def hl7_oru(case: Case, report: Report) -> str:

@@ -12,6 +12,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from garde.errors import Conflict, Unavailable
 from garde.models import Offer, SmsMessage
+from garde.validation import CONTROL
 from web import services
 from web.sms_inbound import Inbound, handle
 from web.twilio_signature import check_twilio_signature
@@ -28,7 +29,9 @@ def inbound() -> Response:
             sid=request.form.get("MessageSid", ""),
             from_number=request.form.get("From", ""),
             to_number=request.form.get("To", ""),
-            body=request.form.get("Body", ""),
+            # Stored before anything else: a control character (PostgreSQL refuses NUL)
+            # must not lose the expert's answer, so it is dropped rather than refused.
+            body=CONTROL.sub("", request.form.get("Body", "")),
         ),
     )
     twiml = MessagingResponse()

@@ -83,6 +83,7 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
     )
     from garde.service_levels import LadderStep
+    from garde.validation import CONTROL, CONTROL_REASON
     from workflows.policy import CALLING, MESSAGES, POLICY, RECORDS, Calls
     from workflows.state import (
         Callee,
@@ -757,6 +758,19 @@ class CaseWorkflow:
             raise ApplicationError("you do not hold this case", type="NotHolder")
 
     def _check_report(self, draft: ReportDraft) -> None:
+        # The web refuses these too; here so that no other way in can close the case with a
+        # report the record cannot store (PostgreSQL refuses NUL: the write would never end).
+        unstorable = {
+            name: CONTROL_REASON
+            for name, text in (("findings", draft.findings), ("impression", draft.impression))
+            if CONTROL.search(text)
+        }
+        if unstorable:
+            raise ApplicationError(
+                ", ".join(f"{k} {v}" for k, v in unstorable.items()),
+                unstorable,
+                type="InvalidInput",
+            )
         st = self.state
         if st.cancelled_by is not None:
             raise ApplicationError("the case is cancelled", type="CaseClosed")
@@ -783,6 +797,8 @@ class CaseWorkflow:
         return eligible
 
     async def _declined(self, expert_id: int, reason: str, channel: str) -> None:
+        # A signal cannot refuse: a reason the record could not store loses its controls.
+        reason = CONTROL.sub("", reason)
         st = self.state
         if self._closed() or st.holder == expert_id:
             return

@@ -109,6 +109,11 @@ def test_hl7_escape_turns_line_breaks_into_spaces() -> None:
     assert hl7_escape("a\r\nb\rc|d") == "a b c\\F\\d"
 
 
+def test_hl7_escape_drops_control_characters_a_row_stored_earlier_may_hold() -> None:
+    """0x0B and 0x1C frame a message over MLLP: inside a field they would cut it."""
+    assert hl7_escape("SDH\x0b\x1c\x1d\x00\tleft") == "SDH\tleft"
+
+
 def test_hl7_marks_a_preliminary_report(session: Session, app: Flask) -> None:
     message = render(make_case(session, kind="preliminary"), "hl7").get_data(as_text=True)
     obr = message.split("\r")[2].split("|")

@@ -1,0 +1,152 @@
+"""Control characters in text (NUL, the MLLP framing bytes 0x0B and 0x1C) are refused at the
+door with a 400 naming the field, and can never close a case with a report that cannot be
+stored: PostgreSQL refuses NUL in text, and HL7 and FHIR would carry the framing bytes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from garde.domain import ReportKind
+from garde.messages import ReportDraft
+from garde.temporal import case_workflow_id
+from tests.conftest import Region, case_request
+from tests.web.test_pages import Browser
+
+FORBIDDEN = ["\x00", "\x0b", "\x1c"]
+
+
+def _accepted_case(region: Region) -> int:
+    case_id: int = region.submit()["id"]
+    r = region.stack.api(region.experts["alice"].token).post(f"/api/v1/cases/{case_id}/accept")
+    assert r.status_code == 200, r.text
+    return case_id
+
+
+def _refused(r: Any, field: str) -> None:
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert set(body) == {"error", "detail"}
+    assert "control character" in body["detail"][field], body
+
+
+def _still_reportable(region: Region, case_id: int) -> None:
+    """The case is open and a clean report files and shows: nothing was stored, nothing locked."""
+    assert region.case(case_id)["status"] == "accepted"
+    clean = {"kind": "final", "findings": "No bleed.\tNo fracture.\r\nNormal.", "impression": "OK"}
+    r = region.stack.api(region.experts["alice"].token).post(
+        f"/api/v1/cases/{case_id}/report", json=clean
+    )
+    assert r.status_code == 201, r.text
+    shown = region.wait_status(case_id, "final")
+    assert shown["report"]["findings"] == clean["findings"]
+
+
+@pytest.mark.parametrize("char", FORBIDDEN, ids=["nul", "vt", "fs"])
+def test_a_report_with_a_control_character_is_refused_through_the_api(
+    region: Region, char: str
+) -> None:
+    case_id = _accepted_case(region)
+    report = {"kind": "final", "findings": f"Subdural{char} haematoma", "impression": "SDH"}
+    r = region.stack.api(region.experts["alice"].token).post(
+        f"/api/v1/cases/{case_id}/report", json=report
+    )
+    _refused(r, "findings")
+    _still_reportable(region, case_id)
+
+
+@pytest.mark.parametrize("char", FORBIDDEN, ids=["nul", "vt", "fs"])
+def test_a_report_with_a_control_character_is_refused_on_the_experts_page(
+    region: Region, char: str
+) -> None:
+    case_id = _accepted_case(region)
+    alice = Browser(region.stack).login(region.experts["alice"].username)
+    page = f"/expert/cases/{case_id}"
+    report = {"kind": "final", "findings": "Normal.", "impression": f"SDH{char}"}
+    r = alice.submit(page, f"{page}/report", report)
+    assert r.status_code == 400, r.text
+    assert "Impression must not contain control characters" in r.text
+    _still_reportable(region, case_id)
+
+
+def test_a_case_request_with_a_nul_is_refused(region: Region) -> None:
+    api = region.stack.api(region.site_token)
+    r = api.post("/api/v1/cases", json=case_request(clinical_question="Fall\x00, bleed?"))
+    _refused(r, "clinical_question")
+    assert api.get("/api/v1/cases").json() == []
+
+
+def test_tab_and_line_breaks_are_kept(region: Region) -> None:
+    question = "Fall on anticoagulants.\r\nGCS 14.\tHeadache."
+    case = region.submit(clinical_question=question)
+    assert region.case(case["id"])["clinical_question"] == question
+
+
+def test_the_workflow_refuses_a_report_it_could_not_store(region: Region) -> None:
+    """Sent to the workflow directly (not through the web's checks): refused by the update's
+    validator, so the case is not closed by a report the record cannot hold."""
+    case_id = _accepted_case(region)
+    draft = ReportDraft(region.experts["alice"].id, ReportKind.FINAL, "Bleed\x00", "SDH", False)
+    env = region.stack.env
+
+    async def file() -> None:
+        client = await Client.connect(
+            env["GARDE_TEMPORAL_ADDRESS"], namespace=env["GARDE_TEMPORAL_NAMESPACE"]
+        )
+        handle = client.get_workflow_handle(case_workflow_id(case_id))
+        await handle.execute_update("file_report", draft)
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        asyncio.run(file())
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "InvalidInput", cause
+    assert "findings" in cause.message
+    _still_reportable(region, case_id)
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/v1/sites", "name"),
+        ("/api/v1/sites", "ae_titles"),
+        ("/api/v1/experts", "name"),
+        ("/api/v1/experts", "subspecialties"),
+        ("/api/v1/coordinators", "name"),
+        ("/api/v1/rotations", "name"),
+        ("/api/v1/shifts", "expert"),
+        ("/api/v1/unavailability", "reason"),
+        ("/api/v1/swaps", "note"),
+    ],
+)
+def test_every_text_field_of_the_registry_and_rosters_refuses_them(
+    region: Region, path: str, field: str
+) -> None:
+    value: Any = ["A\x00"] if field in ("ae_titles", "subspecialties") else "A\x00"
+    _refused(region.stack.api(region.admin_token).post(path, json={field: value}), field)
+
+
+def test_decline_and_reassignment_reasons_refuse_them(region: Region) -> None:
+    case_id = region.submit()["id"]
+    region.wait_status(case_id, "offered")
+    alice = region.stack.api(region.experts["alice"].token)
+    _refused(alice.post(f"/api/v1/cases/{case_id}/decline", json={"reason": "busy\x00"}), "reason")
+    coordinator = region.stack.api(region.coordinator_token)
+    r = coordinator.post(
+        f"/api/v1/cases/{case_id}/reassign",
+        json={"expert": region.experts["bruno"].code, "reason": "\x1c", "force": True},
+    )
+    _refused(r, "reason")
+    assert region.case(case_id)["status"] == "offered"
+
+
+def test_an_imported_roster_file_with_them_is_refused(region: Region) -> None:
+    alice = region.experts["alice"].code
+    csv = f"expert,start,end\n{alice},2031-01-06T20:00+01:00,2031-01-07T08:00+01:00\x1c\n"
+    r = region.stack.api(region.coordinator_token).post(
+        "/api/v1/shifts/import", data=csv.encode(), headers={"Content-Type": "text/csv"}
+    )
+    _refused(r, "body")
