@@ -40,6 +40,16 @@ class NotFound(GardeError):
     error = "not found"
 
 
+class PayloadTooLarge(GardeError):
+    status = 413
+    error = "payload too large"
+
+
+class UnsupportedMediaType(GardeError):
+    status = 415
+    error = "unsupported media type"
+
+
 class Conflict(GardeError):
     status = 409
     error = "conflict"

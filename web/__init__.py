@@ -11,6 +11,7 @@ from activities.sms import SmsPort, make_sms_port
 from garde.db import SessionFactory, make_engine, make_session_factory
 from garde.settings import Settings
 from web.case_actions import CaseActions
+from web.row_ids import RowId
 from web.temporal_bridge import TemporalBridge
 
 
@@ -28,6 +29,7 @@ class Services:
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.url_map.converters["int"] = RowId  # before any route is added
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,

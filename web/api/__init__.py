@@ -3,21 +3,71 @@ authorise, act and answer. Its OpenAPI description is served at /api/v1/openapi.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from garde.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from web.openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
+# Far above any request of the API (a report is at most 25 000 characters), far below memory.
+MAX_BODY_BYTES = 1024 * 1024
+# The API's bodies nest two or three levels; deeper is an attack on the parser.
+MAX_DEPTH = 32
+
 
 def body() -> Any:
-    """The JSON body, or the form fields of a form post."""
-    data = request.get_json(silent=True)
-    if data is None and request.form:
-        return request.form.to_dict()
+    """The JSON body (None when there is none), bounded in size and depth, so that no body
+    can reach the parser's recursion limit or the database's and give a 500."""
+    raw = request.get_data(cache=True)
+    if not raw:
+        return None
+    if not request.is_json:
+        raise _not_json()
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(
+            f"the body is over {MAX_BODY_BYTES} bytes",
+            {"body": f"must be at most {MAX_BODY_BYTES} bytes"},
+        )
+    too_deep = InvalidInput({"body": f"must nest at most {MAX_DEPTH} levels"})
+    try:
+        data = json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:
+        raise too_deep from None
+    except ValueError:
+        raise InvalidInput({"body": "is not valid JSON"}) from None
+    if _deeper_than(data, MAX_DEPTH):
+        raise too_deep
     return data
+
+
+def _not_json() -> UnsupportedMediaType:
+    found = request.mimetype or "no Content-Type"
+    return UnsupportedMediaType(
+        "the API takes JSON: send Content-Type application/json",
+        {"Content-Type": f"must be application/json, not {found}"},
+    )
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    """Walked with a list, not recursion: the walk itself must not be the overflow."""
+    todo = [(data, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list):
+            if depth > limit:
+                return True
+            todo.extend((item, depth + 1) for item in value)
+    return False
 
 
 @bp.get("/openapi.json")
