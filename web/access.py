@@ -20,10 +20,16 @@ from rosters.eligibility import takeable_cases
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def load_user(db: Session) -> User | None:
+def bearer_token() -> str | None:
+    """The API token this request carries, if any; without one, the session cookie counts."""
     header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        user = user_for_token(db, header.removeprefix("Bearer ").strip())
+    return header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None
+
+
+def load_user(db: Session) -> User | None:
+    token = bearer_token()
+    if token is not None:
+        user = user_for_token(db, token)
         if user is None:
             raise NotAuthenticated("the API token is not valid")
         return user

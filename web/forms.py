@@ -1,7 +1,8 @@
 """CSRF protection for the HTML forms: one random token per session, checked on every POST.
 
 The JSON API, the Twilio webhooks and DICOMweb are left out: they are called by machines with
-a bearer token or a signature, never by a browser form riding on the session cookie.
+a bearer token or a signature, never by a browser form riding on the session cookie (the API
+refuses writes that come with the cookie alone: web/api).
 """
 
 from __future__ import annotations

@@ -1,14 +1,21 @@
 """The JSON API under /api/v1 (api.md): one module per resource, thin views that parse,
-authorise, act and answer. Its OpenAPI description is served at /api/v1/openapi.json."""
+authorise, act and answer. Its OpenAPI description is served at /api/v1/openapi.json.
+
+It is for machines: writes need a bearer token and a JSON body. A browser riding on the session
+cookie may read (the case page polls a case) but not write, so no other site's form can act
+in a logged-in user's name; the pages post their own forms, which carry a CSRF token.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
-from garde.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from garde.errors import Forbidden, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from web.access import bearer_token
+from web.forms import UNSAFE_METHODS
 from web.openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -17,6 +24,22 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_BODY_BYTES = 1024 * 1024
 # The API's bodies nest two or three levels; deeper is an attack on the parser.
 MAX_DEPTH = 32
+# What a browser form can send across sites without asking (no CORS preflight).
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
+
+
+@bp.before_request
+def machines_write() -> None:
+    """Writes with a bearer token only, and never as a form."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    if g.get("user") is not None and bearer_token() is None:
+        raise Forbidden(
+            "the API takes writes with a bearer token (Authorization: Bearer TOKEN), "
+            "not the session cookie; in the browser, use the pages' forms"
+        )
+    if request.mimetype in FORM_TYPES:
+        raise _not_json()
 
 
 def body() -> Any:
