@@ -8,6 +8,7 @@ from werkzeug.wrappers.response import Response
 from garde.accounts import check_login
 from garde.domain import Role
 from web import forms
+from web.safe_redirect import local_path
 
 bp = Blueprint("auth", __name__)
 forms.protect(bp)  # every HTML form of the app, login and logout included
@@ -29,10 +30,8 @@ def login() -> str | Response:
             return render_template("login.html"), 401  # type: ignore[return-value]
         session.clear()
         session["user_id"] = user.id
-        target = request.args.get("next", "")
         # Only local paths: an open redirect would hand sessions to anyone.
-        if not target.startswith("/") or target.startswith("//") or "\\" in target:
-            target = url_for(HOME[Role(user.role)])
+        target = local_path(request.args.get("next", "")) or url_for(HOME[Role(user.role)])
         return redirect(target)
     return render_template("login.html")
 

@@ -1,0 +1,62 @@
+"""Defect 3 of issue 8, as found: `next=/%09/evil.com` sent a fresh login to `//evil.com` (the
+browser drops the tab), and a `next` with CR/LF gave a 500. Only this site's paths are followed;
+anything else goes to the role's home page."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Region
+from tests.web.test_pages import Browser
+
+HOME = "/site/cases"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "next=/%09/evil.com",  # as found: a tab, which browsers drop
+        "next=/%0a/evil.com",
+        "next=/%0d/%0d/evil.com",
+        "next=%0d%0aSet-Cookie:x",  # as found: a 500
+        "next=//evil.com",
+        "next=///evil.com",
+        "next=/%5cevil.com",  # a backslash, which browsers read as a slash
+        "next=/%5c/evil.com",
+        "next=%20//evil.com",
+        "next=https://evil.com",
+        "next=https:evil.com",
+        "next=javascript:alert(1)",
+        "next=/%00/evil.com",
+        "next=",
+    ],
+)
+def test_login_goes_home_instead_of_to_another_site(region: Region, query: str) -> None:
+    r = Browser(region.stack).submit(
+        f"/login?{query}",
+        f"/login?{query}",
+        {"username": region.site_username, "password": region.password},
+    )
+    assert r.status_code == 302, r.text
+    assert r.headers["Location"] == HOME
+
+
+@pytest.mark.parametrize(
+    ("query", "target"),
+    [
+        ("next=/site/cases/new", "/site/cases/new"),
+        ("next=/expert/", "/expert/"),
+        ("next=/site/cases%3Fstatus%3Dfinal", "/site/cases?status=final"),
+        # CR/LF dropped as a browser drops them: a path here, and no header of the attacker's.
+        ("next=/%0d%0aSet-Cookie:x", "/Set-Cookie:x"),
+    ],
+)
+def test_login_follows_a_path_of_this_site(region: Region, query: str, target: str) -> None:
+    r = Browser(region.stack).submit(
+        f"/login?{query}",
+        f"/login?{query}",
+        {"username": region.site_username, "password": region.password},
+    )
+    assert r.status_code == 302, r.text
+    assert r.headers["Location"] == target
+    assert "x" not in r.cookies
