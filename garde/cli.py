@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -14,7 +15,7 @@ from sqlalchemy import select
 
 from garde.db import make_engine, make_session_factory, upgrade
 from garde.domain import Role
-from garde.errors import InvalidInput
+from garde.errors import InvalidInput, NotFound
 from garde.settings import Settings
 
 
@@ -79,6 +80,32 @@ def user_add(
     click.echo(f"user {username} created ({role})")
 
 
+@user.command("disable")
+@click.argument("username")
+def user_disable(username: str) -> None:
+    """Refuse this login: its sessions and API tokens stop working at once."""
+    _set_disabled(username, True)
+    click.echo(f"user {username} disabled; their sessions and tokens no longer work")
+
+
+@user.command("enable")
+@click.argument("username")
+def user_enable(username: str) -> None:
+    """Let a disabled login in again (its tokens work again unless expired or revoked)."""
+    _set_disabled(username, False)
+    click.echo(f"user {username} enabled")
+
+
+def _set_disabled(username: str, disabled: bool) -> None:
+    from garde.accounts import set_disabled
+
+    try:
+        with _sessions().begin() as s:
+            set_disabled(s, username, disabled)
+    except NotFound as e:
+        raise click.UsageError(e.message) from e
+
+
 @main.group()
 def token() -> None:
     """API tokens."""
@@ -86,16 +113,39 @@ def token() -> None:
 
 @token.command("create")
 @click.argument("username")
-def token_create(username: str) -> None:
-    """Print a new API token for that user (shown once; only its hash is kept)."""
+@click.option("--days", type=click.FloatRange(min=0, min_open=True), help="lifetime in days")
+def token_create(username: str, days: float | None) -> None:
+    """Print a new API token for that user (shown once; only its hash is kept). It expires
+    after --days, by default GARDE_TOKEN_DAYS."""
     from garde.accounts import create_token
     from garde.models import User
 
+    lifetime = timedelta(days=days) if days else Settings.from_env().token_lifetime
     with _sessions().begin() as s:
         found = s.scalar(select(User).where(User.username == username))
         if found is None:
             raise click.UsageError(f"no user {username}")
-        click.echo(create_token(s, found))
+        click.echo(create_token(s, found, lifetime))
+
+
+@token.command("revoke")
+@click.argument("token", required=False)
+@click.option("--user", "username", help="revoke every token of this user instead")
+def token_revoke(token: str | None, username: str | None) -> None:
+    """Revoke one API token (give the token), or every token of a user (--user)."""
+    from garde.accounts import revoke_token, revoke_user_tokens
+
+    if (token is None) == (username is None):
+        raise click.UsageError("give either a TOKEN or --user USERNAME")
+    try:
+        with _sessions().begin() as s:
+            if token is not None:
+                revoke_token(s, token)
+                click.echo("token revoked")
+            elif username is not None:
+                click.echo(f"{revoke_user_tokens(s, username)} token(s) of {username} revoked")
+    except NotFound as e:
+        raise click.UsageError(e.message) from e
 
 
 @main.command()
@@ -114,7 +164,14 @@ def web() -> None:
     from web import create_app
 
     settings = Settings.from_env()
-    serve(create_app(settings), host=settings.web_host, port=settings.web_port, threads=16)
+    serve(
+        create_app(settings),
+        host=settings.web_host,
+        port=settings.web_port,
+        threads=16,
+        # X-Forwarded-* reach the app (its ProxyFix) only behind a proxy; otherwise dropped.
+        clear_untrusted_proxy_headers=not settings.behind_proxy,
+    )
 
 
 @main.command()

@@ -369,7 +369,7 @@ def _ensure_logins(session: Session) -> int:
     for username, password, role, site_code, expert_code in wanted:
         if username in existing:
             continue
-        add_user(session, username, password, role, site_code, expert_code)
+        add_user(session, username, password, role, site_code, expert_code, demo=True)
         added += 1
     return added
 

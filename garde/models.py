@@ -148,6 +148,12 @@ class User(Base):
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     expert_id: Mapped[int | None] = mapped_column(ForeignKey("experts.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Copied into the session cookie at login; bumped on logout, password change and disable,
+    # so every cookie handed out before no longer logs anyone in.
+    session_epoch: Mapped[int] = mapped_column(default=0)
+    disabled_at: Mapped[datetime | None]
+    # Made by the demo region with a published password: every page says so while one exists.
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
     site: Mapped[Site | None] = relationship(lazy="joined")
     expert: Mapped[Expert | None] = relationship(lazy="joined")
 
@@ -160,6 +166,8 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
     user: Mapped[User] = relationship(lazy="joined")
 
 

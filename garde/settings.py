@@ -34,6 +34,14 @@ class Settings:
     # A developer's machine (`garde up`): with Twilio unset, staff may read and answer the
     # SMS outbox. Never inferred from where a request comes from: behind a proxy all is local.
     dev_outbox: bool = False
+    # How long a new API token lives.
+    token_lifetime: timedelta = timedelta(days=90)
+    # Behind a reverse proxy: trust one hop of X-Forwarded-For/-Proto/-Host (never otherwise,
+    # or anyone could choose the address that login throttling counts).
+    behind_proxy: bool = False
+    # Where failed logins are counted (flask-limiter storage URI). memory:// is per process:
+    # several web processes each count their own unless they share e.g. redis://host:6379.
+    rate_limit_storage: str = "memory://"
 
     EMBEDDED_TEMPORAL_ADDRESS = "localhost:7233"
 
@@ -44,6 +52,11 @@ class Settings:
     @property
     def twilio_configured(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number)
+
+    @property
+    def https(self) -> bool:
+        """Served over HTTPS: the session cookie is then sent over HTTPS only."""
+        return self.public_url.startswith("https://")
 
     @property
     def dev_outbox_open(self) -> bool:
@@ -73,6 +86,9 @@ class Settings:
             region_timezone=e.get("GARDE_REGION_TIMEZONE") or "Europe/Paris",
             coverage_check_hour=_hour_or_off(e.get("GARDE_COVERAGE_CHECK_HOUR") or "18"),
             dev_outbox=_on(e.get("GARDE_DEV_OUTBOX")),
+            token_lifetime=timedelta(days=float(e.get("GARDE_TOKEN_DAYS") or 90)),
+            behind_proxy=_on(e.get("GARDE_BEHIND_PROXY")),
+            rate_limit_storage=e.get("GARDE_RATE_LIMIT_STORAGE") or "memory://",
         )
 
 
