@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, g
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from activities.sms import SmsPort, make_sms_port
 from garde.db import SessionFactory, make_engine, make_session_factory
 from garde.settings import Settings
+from web import login_limits
 from web.case_actions import CaseActions
 from web.row_ids import RowId
 from web.temporal_bridge import TemporalBridge
@@ -34,8 +36,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.https,
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     )
+    if settings.behind_proxy:
+        # One proxy in front: its X-Forwarded-* tell the client's address, scheme and host.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    login_limits.init(app, settings)
     sessions = make_session_factory(make_engine(settings.database_url))
     temporal = TemporalBridge(settings)
     app.extensions["garde"] = Services(
@@ -43,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
 
     from web import (
+        account,
         api,
         auth_views,
         coordinator,
@@ -65,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register(app)
     for blueprint in (
         auth_views.bp,
+        account.bp,
         site.bp,
         expert.bp,
         my_roster.bp,

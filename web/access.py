@@ -11,7 +11,7 @@ from flask import g, request, session
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from garde.accounts import user_for_token
+from garde.accounts import user_for_session, user_for_token
 from garde.domain import STAFF, CaseStatus, Role
 from garde.errors import Forbidden, NotAuthenticated, NotFound
 from garde.models import Case, CaseEvent, Offer, User, utcnow
@@ -29,12 +29,14 @@ def bearer_token() -> str | None:
 def load_user(db: Session) -> User | None:
     token = bearer_token()
     if token is not None:
-        user = user_for_token(db, token)
-        if user is None:
-            raise NotAuthenticated("the API token is not valid")
-        return user
+        return user_for_token(db, token)
     user_id = session.get("user_id")
-    return db.get(User, user_id) if isinstance(user_id, int) else None
+    if not isinstance(user_id, int):
+        return None
+    user = user_for_session(db, user_id, session.get("epoch"))
+    if user is None:
+        session.clear()  # logged out, password changed or disabled since this cookie was made
+    return user
 
 
 def current_user() -> User:

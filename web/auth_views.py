@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask_limiter import RateLimitExceeded
 from werkzeug.wrappers.response import Response
 
-from garde.accounts import check_login
+from garde.accounts import check_login, end_sessions
 from garde.domain import Role
 from web import forms
+from web.login_limits import per_account, per_address
 from web.safe_redirect import local_path
 
 bp = Blueprint("auth", __name__)
@@ -22,6 +24,8 @@ HOME = {
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@per_account
+@per_address
 def login() -> str | Response:
     if request.method == "POST":
         user = check_login(g.db, request.form.get("username", ""), request.form.get("password", ""))
@@ -30,14 +34,27 @@ def login() -> str | Response:
             return render_template("login.html"), 401  # type: ignore[return-value]
         session.clear()
         session["user_id"] = user.id
+        session["epoch"] = user.session_epoch
         # Only local paths: an open redirect would hand sessions to anyone.
         target = local_path(request.args.get("next", "")) or url_for(HOME[Role(user.role)])
         return redirect(target)
     return render_template("login.html")
 
 
+@bp.errorhandler(RateLimitExceeded)
+def too_many_failed_logins(_e: RateLimitExceeded) -> tuple[str, int]:
+    """The form again, saying why; flask-limiter adds Retry-After."""
+    flash("Too many failed logins; wait a few minutes before trying again.", "error")
+    return render_template("login.html"), 429
+
+
 @bp.post("/logout")
 def logout() -> Response:
+    """Ends every session of this user, so a copy of the cookie is worth nothing."""
+    user = g.get("user")
+    if user is not None:
+        end_sessions(g.db, user)
+        g.db.commit()
     session.clear()
     return redirect(url_for("auth.login"))
 
