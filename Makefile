@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 up: install
-	$(BIN)/garde up
+	$(BIN)/garde up --demo
 
 lint: install
 	$(BIN)/ruff check .

@@ -175,17 +175,20 @@ def web() -> None:
 
 
 @main.command()
-def up() -> None:
-    """Migrate, load demo data if empty, start Temporal (embedded), the worker and the web app."""
-    from garde.demo import DEMO_LOGINS, load_demo_data
-    from garde.models import Site
+@click.option("--demo", is_flag=True, help="load the demo region and its published logins first")
+def up(demo: bool) -> None:
+    """Migrate, load the demo region if asked, start Temporal (embedded), the worker and the
+    web app. Without --demo an empty database stays empty: real logins are made by hand."""
+    from garde.demo import demo_logins_table, load_demo_data
+    from garde.models import User
     from garde.temporal import start_dev_server, wait_for_port
 
     settings = Settings.from_env()
     upgrade(settings.database_url)
     with make_session_factory(make_engine(settings.database_url)).begin() as s:
-        if s.scalar(select(Site.id).limit(1)) is None:
+        if demo:
             click.echo(load_demo_data(s))
+        has_logins = s.scalar(select(User.id).limit(1)) is not None
     # SIGTERM ends us like Ctrl-C does: every child is stopped in the `finally` below.
     # SIGINT is set too: a shell starting us in the background leaves it ignored.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -207,8 +210,15 @@ def up() -> None:
         wait_for_port(settings.web_host, settings.web_port, children[-1])
         base = f"http://{settings.web_host}:{settings.web_port}"
         click.echo(f"Garde web:    {base}")
-        for login, password, what in DEMO_LOGINS:
-            click.echo(f"  {what:<28} {login} / {password}")
+        if demo:
+            click.echo("Demo logins (published passwords: never with real patients):")
+            click.echo(demo_logins_table())
+        elif not has_logins:
+            click.echo(
+                "No login yet. Create the first admin in another terminal:\n"
+                "  garde user add --role admin USERNAME\n"
+                "(or run `garde up --demo` to try Garde with the demo region)"
+            )
         if Settings.from_env(env).dev_outbox_open:
             click.echo(f"SMS go to the dev outbox (log in as coordinator): {base}/dev/outbox")
         click.echo("Ctrl-C stops everything.")

@@ -250,6 +250,20 @@ DEMO_LOGINS: list[tuple[str, str, str]] = [
 ]
 
 
+def demo_logins_exist(session: Session) -> bool:
+    """Whether a login made by the demo region is still there (its password is published)."""
+    return session.scalar(select(User.id).where(User.demo.is_(True)).limit(1)) is not None
+
+
+def demo_logins_table() -> str:
+    """The demo logins as `garde up` prints them: who, login and password in columns."""
+    rows = [(what, login, password) for login, password, what in DEMO_LOGINS]
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    return "\n".join(
+        f"  {what:<{widths[0]}}  {login:<{widths[1]}}  {password}" for what, login, password in rows
+    )
+
+
 def load_demo_data(session: Session, *, today: date | None = None) -> str:
     """Add whatever of the demo region is missing; return a one-paragraph summary.
 

@@ -1,4 +1,5 @@
-"""`garde up` on its embedded defaults: demo data, Temporal, worker, web; Ctrl-C; resume."""
+"""`garde up` on its embedded defaults: Temporal, worker, web; the demo region only when asked
+(`--demo`), with a banner on every page; Ctrl-C; resume."""
 
 from __future__ import annotations
 
@@ -12,13 +13,17 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import func, select
 
+from garde.db import make_engine
+from garde.demo import DEMO_LOGINS
+from garde.models import Site, User
 from tests.conftest import case_request, free_port, wait_for
 
 
-def _start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def _start(env: dict[str, str], log: Path, *options: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "garde.cli", "up"],
+        [sys.executable, "-m", "garde.cli", "up", *options],
         env=env,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
@@ -62,7 +67,12 @@ def _outbox_offer(browser: requests.Session, url: str) -> tuple[str, str] | None
     return (found.group(1), found.group(2)) if found else None
 
 
-def test_garde_up_serves_demo_data_and_resumes_a_case_in_flight(tmp_path: Path) -> None:
+BANNER = "Demo accounts are active: do not use with real patients."
+_PASSWORDS = tuple({password for _, password, _ in DEMO_LOGINS})
+
+
+def _environment(tmp_path: Path) -> tuple[dict[str, str], str]:
+    """`garde up` on its defaults in a fresh data folder; the web app's URL."""
     with socket.socket() as s:
         if s.connect_ex(("127.0.0.1", 7233)) == 0:
             pytest.skip("port 7233 is in use: `garde up` embeds Temporal there")
@@ -71,11 +81,44 @@ def test_garde_up_serves_demo_data_and_resumes_a_case_in_flight(tmp_path: Path) 
         "GARDE_DATA_DIR": str(tmp_path / "var"),
         "GARDE_WEB_PORT": str(port),
     }
-    url = f"http://127.0.0.1:{port}"
+    return env, f"http://127.0.0.1:{port}"
+
+
+def test_garde_up_leaves_an_empty_database_empty_and_says_how_to_make_an_admin(
+    tmp_path: Path,
+) -> None:
+    env, url = _environment(tmp_path)
     log = tmp_path / "up.log"
     up = _start(env, log)
     try:
-        assert "ch-aurillac / garde-site" in _wait_ready(up, log)
+        printed = _wait_ready(up, log)
+        login = requests.get(url + "/login", timeout=10).text
+    finally:
+        _interrupt(up)
+    assert "garde user add --role admin USERNAME" in printed
+    assert "garde-site" not in printed and "Demo region" not in printed
+    assert BANNER not in login
+    engine = make_engine(f"sqlite:///{tmp_path / 'var' / 'garde.db'}")
+    with engine.connect() as c:
+        assert c.scalar(select(func.count()).select_from(User)) == 0
+        assert c.scalar(select(func.count()).select_from(Site)) == 0
+    engine.dispose()
+
+
+def test_garde_up_serves_demo_data_and_resumes_a_case_in_flight(tmp_path: Path) -> None:
+    env, url = _environment(tmp_path)
+    log = tmp_path / "up.log"
+    up = _start(env, log, "--demo")
+    try:
+        printed = _wait_ready(up, log)
+        assert "garde user add" not in printed
+        # One line per login, in columns: each login and each password starts where all do.
+        lines = [line for line in printed.splitlines() if line.endswith(_PASSWORDS)]
+        assert [line.split()[-2:] for line in lines] == [[u, p] for u, p, _ in DEMO_LOGINS]
+        starts = {line.rindex(f" {u} ") for line, (u, _, _) in zip(lines, DEMO_LOGINS, strict=True)}
+        assert len(starts) == 1
+        assert len({line.rindex(" ") for line in lines}) == 1
+        assert BANNER in requests.get(url + "/login", timeout=10).text
         token = subprocess.run(
             [sys.executable, "-m", "garde.cli", "token", "create", "ch-aurillac"],
             env=env,

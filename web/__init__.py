@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from activities.sms import SmsPort, make_sms_port
 from garde.db import SessionFactory, make_engine, make_session_factory
+from garde.demo import demo_logins_exist
 from garde.settings import Settings
 from web import login_limits
 from web.case_actions import CaseActions
@@ -107,7 +108,12 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.context_processor
     def layout_globals() -> dict[str, Any]:
-        return {"current_user": g.get("user"), "dev_outbox": settings.dev_outbox_open}
+        return {
+            "current_user": g.get("user"),
+            "dev_outbox": settings.dev_outbox_open,
+            # A callable: asked only by the pages that draw the layout.
+            "demo_logins_exist": lambda: "db" in g and demo_logins_exist(g.db),
+        }
 
     return app
 
