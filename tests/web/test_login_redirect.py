@@ -16,12 +16,14 @@ HOME = "/site/cases"
     "query",
     [
         "next=/%09/evil.com",  # as found: a tab, which browsers drop
+        "next=/\t/evil.com",  # the same, as typed (the client encodes it)
         "next=/%0a/evil.com",
         "next=/%0d/%0d/evil.com",
         "next=%0d%0aSet-Cookie:x",  # as found: a 500
         "next=//evil.com",
         "next=///evil.com",
         "next=/%5cevil.com",  # a backslash, which browsers read as a slash
+        "next=/\\evil.com",
         "next=/%5c/evil.com",
         "next=%20//evil.com",
         "next=https://evil.com",
