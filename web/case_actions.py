@@ -99,8 +99,14 @@ class CaseActions:
     def decline(self, case_id: int, expert_id: int, reason: str = "") -> None:
         self._signal(case_id, "decline", Decline(expert_id, reason))
 
-    def cancel(self, case_id: int, by: str) -> None:
-        self._signal(case_id, "cancel", Cancellation(by))
+    def cancel(self, case: Case, by: str) -> None:
+        """Only before any report: a read under way ends with its report (the workflow
+        ignores a cancellation that comes after one)."""
+        if case.reports:
+            raise Conflict(
+                "a report was filed for this case: it can be cancelled only before any report"
+            )
+        self._signal(case.id, "cancel", Cancellation(by))
 
     def acknowledge(self, case_id: int, by: str) -> None:
         self._signal(case_id, "acknowledge", Acknowledgement(by))

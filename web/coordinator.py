@@ -120,7 +120,7 @@ def cancel(case_id: int) -> Response:
     user = current_user()
     found = case_for(g.db, user, case_id)
     try:
-        services().cases.cancel(found.id, user.username)
+        services().cases.cancel(found, user.username)
     except (Conflict, Unavailable) as e:
         flash(f"Not cancelled: {e.message}.", "error")
     else:

@@ -54,9 +54,11 @@ def new_case() -> str | Response | tuple[str, int]:
 @bp.get("/cases/<int:case_id>")
 @roles(Role.SITE)
 def case(case_id: int) -> str:
-    user = current_user()
-    found = case_for(g.db, user, case_id)
-    as_json = case_json(found, sight(g.db, user, found))
+    return _case_page(case_for(g.db, current_user(), case_id))
+
+
+def _case_page(found: Case) -> str:
+    as_json = case_json(found, sight(g.db, current_user(), found))
     report = latest_report(found)
     return render_template(
         "site/case.html",
@@ -80,17 +82,17 @@ def case(case_id: int) -> str:
 
 @bp.post("/cases/<int:case_id>/cancel")
 @roles(Role.SITE)
-def cancel(case_id: int) -> Response:
+def cancel(case_id: int) -> Response | tuple[str, int]:
     user = current_user()
     found = case_for(g.db, user, case_id)
     try:
-        services().cases.cancel(found.id, user.username)
-    except Conflict:
-        flash("This case is already closed.", "error")
-    else:
-        audit("case.cancel", f"case:{found.id}")
-        g.db.commit()
-        flash("Cancellation sent. The expert, if any, is told.", "info")
+        services().cases.cancel(found, user.username)
+    except (Conflict, Unavailable) as e:
+        flash(f"Not cancelled: {e.message}.", "error")
+        return _case_page(found), e.status
+    audit("case.cancel", f"case:{found.id}")
+    g.db.commit()
+    flash("Cancellation sent. The expert, if any, is told.", "info")
     return redirect(url_for("site.case", case_id=found.id))
 
 

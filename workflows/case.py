@@ -594,6 +594,7 @@ class CaseWorkflow:
         # Set before any await: a second final report, a release or a cancellation waits
         # for nothing and is refused; the case is final only once the report is stored.
         st.filing_final = st.filing_final or final
+        filed_before, st.report_filed = st.report_filed, True
         info = workflow.current_update_info()
         key = f"case-{st.case_id}:{info.id if info else st.seq}"
         try:
@@ -604,6 +605,7 @@ class CaseWorkflow:
             )
         except ActivityError as e:
             st.filing_final = st.filing_final and not final
+            st.report_filed = filed_before
             raise ApplicationError("the report could not be stored", type="Unavailable") from e
         if draft.kind is ReportKind.PRELIMINARY:
             st.preliminary_by = draft.expert_id
@@ -636,6 +638,8 @@ class CaseWorkflow:
         st = self.state
         if self._closed() or st.filing_final:
             return
+        if st.report_filed and workflow.patched("cancel-before-report"):
+            return  # a read under way ends with its report; the web refuses it with a 409
         st.cancelled_by = cancellation.by
         st.closed_at = workflow.now()
         await self._write(_status_entry(CaseStatus.CANCELLED, None, f"by {cancellation.by}"))

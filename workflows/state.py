@@ -103,6 +103,7 @@ class CaseState:
     levels_version: int = 0
     # Reporting.
     preliminary_by: int | None = None
+    report_filed: bool = False  # any report, ever: from then on the case is not cancelled
     filing_final: bool = False
     final_report_id: int | None = None
     final_by: int | None = None
