@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
 from werkzeug.wrappers.response import Response
 
-from garde.domain import CaseStatus, Priority, ReportKind, Role
+from garde.domain import CaseStatus, EventKind, Priority, ReportKind, Role
 from garde.errors import Conflict, InvalidInput, Unavailable
 from garde.intake import CaseRequest
-from garde.models import Case, Site
+from garde.models import Case, CaseEvent, Site
 from garde.vocabulary import MODALITIES
 from web import display, services
 from web.access import case_for, current_user, roles, sight, visible_cases
 from web.audit import audit
+from web.case_actions import WORKER_WAIT
 from web.case_views import case_json, latest_report
 from web.inputs import parse_priority_change
 from web.submission import submit_case
@@ -119,13 +122,35 @@ def change_priority(case_id: int) -> Response:
 def acknowledge(case_id: int) -> Response:
     user = current_user()
     found = case_for(g.db, user, case_id)
+    if not _needs_acknowledgement(found):
+        flash("No critical finding waits for an acknowledgement on this case.", "info")
+        return redirect(url_for("site.case", case_id=found.id))
     try:
         services().cases.acknowledge(found.id, user.username)
     except Conflict:
         flash("This case is closed; the acknowledgement was not recorded.", "error")
     else:
-        flash("Critical finding acknowledged.", "info")
+        if _acknowledgement_recorded(found.id):
+            flash("Critical finding acknowledged.", "info")
+        else:
+            flash("Acknowledgement sent; this page shows it once it is recorded.", "info")
     return redirect(url_for("site.case", case_id=found.id))
+
+
+def _acknowledgement_recorded(case_id: int) -> bool:
+    """The workflow records the acknowledgement a moment after the signal: waiting for it
+    (briefly) lets the next page show the case as it now is, without the red button."""
+    deadline = time.monotonic() + WORKER_WAIT.total_seconds()
+    while True:
+        g.db.rollback()  # end the read transaction: the next query sees the workflow's write
+        recorded = select(CaseEvent.id).where(
+            CaseEvent.case_id == case_id, CaseEvent.kind == EventKind.ACKNOWLEDGED
+        )
+        if g.db.scalar(recorded.limit(1)) is not None:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
 
 
 def _site() -> Site:
@@ -149,4 +174,4 @@ def _needs_acknowledgement(case: Case) -> bool:
     report = latest_report(case)
     if report is None or not report.critical or case.status != CaseStatus.FINAL:
         return False
-    return not any(e.kind == "acknowledged" for e in case.events)
+    return not any(e.kind == EventKind.ACKNOWLEDGED for e in case.events)
