@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -135,8 +136,16 @@ def events_shown(case: Case, show_experts: bool = True) -> list[CaseEvent]:
     return shown
 
 
+# A broadcast's entry names no expert: its detail says the step and how many were asked.
+_MANY_OFFERED = re.compile(r"^(\w+) to (\d+) experts$")
+
+
 def event_label(event: CaseEvent, show_experts: bool = True) -> str:
-    """'Accepted by Dr Claire Martin', 'Offered to an expert' (for a site), 'Requested'."""
+    """'Accepted by Dr Claire Martin', 'Offered to an expert' (for a site), 'Requested'.
+    What happened and to or by whom, once: the detail beside it never says it again."""
+    many = _MANY_OFFERED.match(event.detail or "")
+    if event.status == CaseStatus.OFFERED and event.expert is None and many:
+        return f"Offered to {many.group(2)} experts"
     if event.kind == EventKind.STATUS and event.status:
         template = _STATUS_LABELS.get(event.status, event.status.capitalize())
     else:
@@ -155,10 +164,15 @@ def event_detail(event: CaseEvent, show_experts: bool = True) -> str:
         return ALERT_TEXTS.get(event.detail, event.detail)
     if event.kind == EventKind.SLA_BREACH:
         return BREACHES.get(event.detail, event.detail)
-    if event.status == CaseStatus.OFFERED and not show_experts:
-        return ""
+    if event.status == CaseStatus.OFFERED:
+        # The step of the ladder ("primary", "broadcast to 3 experts"): for coordinators.
+        many = _MANY_OFFERED.match(event.detail or "")
+        step = many.group(1) if many else event.detail
+        return f"{step} step" if show_experts and step else ""
     if event.kind == EventKind.DECLINED and not show_experts:
         return ""
+    if event.kind == EventKind.REPORT:
+        return ""  # "addendum": the label says it
     return event.detail
 
 
