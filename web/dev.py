@@ -10,19 +10,21 @@ proxy every request looks local.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers.response import Response
 
-from activities.sms import OUTBOX_NUMBER
+from activities.sms import OUTBOX_NUMBER, Sms
 from garde.domain import STAFF, Role
 from garde.errors import Unavailable
-from garde.models import SmsMessage, VoiceCall
+from garde.models import Case, Offer, Site, SmsMessage, VoiceCall
 from garde.validation import E164, Fields
 from web import display, services
 from web.access import current_user
+from web.message_log import phone_owners
 from web.sms_inbound import Inbound, handle
 from web.voice import KEYS, press
 
@@ -59,9 +61,21 @@ def outbox() -> str:
         "dev/outbox.html",
         messages=messages,
         calls=calls,
+        names=_names(messages),
+        tz=services().settings.region_timezone,
         outbox_number=OUTBOX_NUMBER,
         shown=MESSAGES_SHOWN,
     )
+
+
+def _names(messages: Sequence[SmsMessage]) -> dict[str, str]:
+    """Who is at the other end of each message: a person, a site, or a case's caller."""
+    numbers = {m.to_number if m.direction == "out" else m.from_number for m in messages}
+    case_ids = {m.case_id for m in messages if m.case_id is not None}
+    callers = g.db.execute(
+        select(Case.callback_phone, Site.name).join(Site).where(Case.id.in_(case_ids))
+    )
+    return {phone: f"{site} (call back)" for phone, site in callers} | phone_owners(g.db, numbers)
 
 
 @bp.post("/outbox/calls/<int:call_id>/press")
@@ -79,6 +93,15 @@ def press_key(call_id: int) -> Response:
     return redirect(url_for("dev.outbox"))
 
 
+def _case(sid: str) -> int | None:
+    """The case an answer was about (through the offer it answered), for the message log."""
+    return g.db.scalar(
+        select(Offer.case_id)
+        .join(SmsMessage, SmsMessage.offer_id == Offer.id)
+        .where(SmsMessage.provider_sid == sid)
+    )
+
+
 @bp.post("/outbox/reply")
 def reply() -> Response:
     f = Fields(request.form)
@@ -87,13 +110,15 @@ def reply() -> Response:
     if f.errors:
         flash("Not sent: " + "; ".join(f"{k} {v}" for k, v in f.errors.items()), "error")
         return redirect(url_for("dev.outbox"))
+    sid = "dev-" + secrets.token_hex(8)
     try:
-        answer = handle(
-            g.db, Inbound("dev-" + secrets.token_hex(8), from_number, OUTBOX_NUMBER, body)
-        )
+        answer = handle(g.db, Inbound(sid, from_number, OUTBOX_NUMBER, body))
     except Unavailable as e:
         g.db.rollback()
         flash(f"Not delivered: {e.message}", "error")
         return redirect(url_for("dev.outbox"))
+    if answer:
+        # Twilio would text it back from the webhook's answer: here it joins the conversation.
+        services().sms.send(Sms(from_number, answer, f"reply:{sid}", "reply", None, _case(sid)))
     flash(f"Garde answered {from_number}: {answer}" if answer else "Garde stayed silent.", "info")
     return redirect(url_for("dev.outbox"))

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from garde.models import Case, Coordinator, Expert, Offer, SmsMessage, VoiceCall
+from garde.models import Case, Coordinator, Expert, Offer, Site, SmsMessage, VoiceCall
 
 SHOWN = 200
 
@@ -91,12 +91,17 @@ def _kind(message: SmsMessage) -> str:
 
 
 def _names(db: Session, case: Case, numbers: set[str]) -> dict[str, str]:
-    """Who has each number now: an expert, a coordinator, the case's site or its caller."""
+    """Who has each number now: an expert, a coordinator, a site, or the case's caller."""
+    names = {case.callback_phone: f"{case.site.name} (call back)"}
+    return names | phone_owners(db, numbers)
+
+
+def phone_owners(db: Session, numbers: set[str]) -> dict[str, str]:
+    """Who has each of these numbers now, by name and role; an expert before a coordinator
+    before a site when two share a number (the one an answer is taken from)."""
     names: dict[str, str] = {}
-    if case.callback_phone in numbers:
-        names[case.callback_phone] = f"{case.site.name} (call back)"
-    if case.site.phone in numbers:
-        names[case.site.phone] = f"{case.site.name} (site)"
+    for site in db.scalars(select(Site).where(Site.phone.in_(numbers))):
+        names[site.phone] = f"{site.name} (site)"
     for coordinator in db.scalars(select(Coordinator).where(Coordinator.phone.in_(numbers))):
         names[coordinator.phone] = f"{coordinator.name} (coordinator)"
     for expert in db.scalars(select(Expert).where(Expert.phone.in_(numbers))):
