@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, Response, g
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from activities.sms import SmsPort, make_sms_port
@@ -92,6 +92,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         metrics.bp,
     ):
         app.register_blueprint(blueprint)
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        """Browsers ask for it on every page, whatever the page says."""
+        return app.send_static_file("favicon.ico")
 
     @app.before_request
     def open_session() -> None:
