@@ -1,0 +1,204 @@
+"""What a new user tripped on, walking the README in a browser (issue 8), each as it was found:
+no link to the report's formats, a page acknowledged and still asking for it, timeline words
+said twice, a cancellation after a report, an outbox in UTC with bare numbers and without
+Garde's answers, and no favicon."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import secrets
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from temporalio.client import Client
+
+from garde.domain import Role
+from garde.messages import Cancellation
+from garde.models import SmsMessage
+from garde.temporal import case_workflow_id
+from garde.texts import render
+from tests.conftest import OFFER_CODE, Region, Stack, add_login, make_region, wait_for
+from tests.web.test_pages import Browser, coordinator, flashes
+
+FORMATS = {
+    "pdf": "application/pdf",
+    "html": "text/html",
+    "fhir": "application/fhir+json",
+    "hl7": "application/hl7-v2",
+}
+TIMELINE_ENTRY = re.compile(r"<li class=\"event-[^\"]*\">(.*?)</li>", re.S)
+
+
+def _text(fragment: str) -> str:
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", fragment))).strip()
+
+
+def _timeline(page: str) -> list[str]:
+    """Each entry of the page's timeline as read, without its time."""
+    return [re.sub(r"^.*?\b(?:CET|CEST)\b ", "", _text(e)) for e in TIMELINE_ENTRY.findall(page)]
+
+
+def _taken_by_alice(region: Region) -> tuple[int, Browser]:
+    case = region.submit()
+    alice = Browser(region.stack).login(region.experts["alice"].username)
+    assert alice.submit("/expert/", f"/expert/cases/{case['id']}/accept", {}).status_code == 302
+    region.wait_status(case["id"], "accepted")
+    return case["id"], alice
+
+
+def _file(alice: Browser, region: Region, case_id: int, kind: str, **extra: str) -> None:
+    path = f"/expert/cases/{case_id}"
+    report = {"kind": kind, "findings": f"{kind} findings.", "impression": "Impression.", **extra}
+    r = alice.submit(path, path + "/report", report)
+    assert r.status_code == 302, r.text
+
+
+def test_every_case_page_links_the_report_as_pdf_html_fhir_and_hl7(region: Region) -> None:
+    case_id, alice = _taken_by_alice(region)
+    site = Browser(region.stack).login(region.site_username)
+    staff = coordinator(region.stack)
+    pages = {
+        site: f"/site/cases/{case_id}",
+        alice: f"/expert/cases/{case_id}",
+        staff: f"/coordinator/cases/{case_id}",
+    }
+    for browser, path in pages.items():
+        assert "report?format=pdf" not in browser.get(path).text  # nothing to link yet
+    _file(alice, region, case_id, "final")
+    region.wait_status(case_id, "final")
+    for browser, path in pages.items():
+        page = browser.get(path).text
+        for fmt, mimetype in FORMATS.items():
+            link = re.search(rf'href="([^"]*report\?format={fmt})"', page)
+            assert link, f"{path} has no link to the report as {fmt}"
+            got = browser.get(html.unescape(link.group(1)))
+            assert got.status_code == 200 and got.headers["Content-Type"].startswith(mimetype)
+
+
+def test_the_page_after_acknowledge_shows_it_acknowledged_without_the_button(
+    region: Region,
+) -> None:
+    case_id, alice = _taken_by_alice(region)
+    _file(alice, region, case_id, "final", critical="on")
+    region.wait_status(case_id, "final")
+    site = Browser(region.stack).login(region.site_username)
+    path = f"/site/cases/{case_id}"
+    assert "Acknowledge critical finding" in site.get(path).text
+    r = site.submit(path, path + "/acknowledge", {})
+    assert r.status_code == 302
+    page = site.get(r.headers["Location"]).text  # what the browser shows next, at once
+    assert "Critical finding acknowledged." in flashes(page)
+    assert "Acknowledge critical finding" not in page
+    assert "Please read it and acknowledge it" not in page
+
+
+def test_timeline_entries_say_each_thing_once(region: Region) -> None:
+    case_id, alice = _taken_by_alice(region)
+    _file(alice, region, case_id, "preliminary")
+    region.wait_status(case_id, "preliminary")
+    _file(alice, region, case_id, "final")
+    region.wait_status(case_id, "final")
+    _file(alice, region, case_id, "addendum")
+    wait_for(lambda: len(region.case(case_id)["addenda"]) == 1, what="the addendum on the record")
+    staff = _timeline(coordinator(region.stack).get(f"/coordinator/cases/{case_id}").text)
+    site = _timeline(
+        Browser(region.stack).login(region.site_username).get(f"/site/cases/{case_id}").text
+    )
+    assert staff == [
+        "Requested",
+        "Offered to Dr Alice primary step",
+        "Accepted by Dr Alice via web",
+        "Preliminary report by Dr Alice",
+        "Final report by Dr Alice",
+        "Addendum by Dr Alice",
+    ]
+    assert site[:2] == ["Requested", "Offered to an expert"]
+    for entry in staff + site:
+        repeated = re.search(r"\b(\w+)\W+\1\b", entry, re.I)
+        assert repeated is None, f"{entry!r} says {repeated.group(1)!r} twice"
+
+
+def test_a_case_with_a_report_is_not_cancelled_by_the_site_nor_by_its_workflow(
+    region: Region,
+) -> None:
+    case_id, alice = _taken_by_alice(region)
+    _file(alice, region, case_id, "preliminary")
+    region.wait_status(case_id, "preliminary")
+    site = Browser(region.stack).login(region.site_username)
+    path = f"/site/cases/{case_id}"
+    assert "Cancel the request" not in site.get(path).text
+    r = site.submit(path, path + "/cancel", {})
+    assert r.status_code == 409
+    assert any("only before any report" in f for f in flashes(r.text))
+    r = region.stack.api(region.site_token).post(f"/api/v1/cases/{case_id}/cancel")
+    assert r.status_code == 409 and "only before any report" in r.json()["error"], r.text
+
+    async def cancel_behind_the_webs_back() -> None:
+        env = region.stack.env
+        client = await Client.connect(
+            env["GARDE_TEMPORAL_ADDRESS"], namespace=env["GARDE_TEMPORAL_NAMESPACE"]
+        )
+        handle = client.get_workflow_handle(case_workflow_id(case_id))
+        await handle.signal("cancel", Cancellation(region.site_username))
+
+    asyncio.run(cancel_behind_the_webs_back())
+    _file(alice, region, case_id, "final")
+    assert region.wait_status(case_id, "final")["report"]["kind"] == "final"
+    assert not any(e["status"] == "cancelled" for e in region.case(case_id)["timeline"])
+
+
+def test_outbox_shows_local_times_who_each_number_is_and_gardes_replies(
+    outbox_stack: Stack,
+) -> None:
+    region = make_region(outbox_stack)
+    case = region.submit()
+    alice = region.experts["alice"]
+
+    def offer_code() -> str | None:
+        with outbox_stack.sessions() as s:
+            bodies = s.scalars(
+                select(SmsMessage.body).where(SmsMessage.to_number == alice.phone)
+            ).all()
+        found = [c for b in bodies for c in OFFER_CODE.findall(b)[:1]]
+        return found[-1] if found else None
+
+    code = wait_for(offer_code, 30, "an offer in the outbox")
+    staff = coordinator(outbox_stack)
+    page = staff.get("/dev/outbox").text
+    assert "to Dr Alice (expert)" in _text(page)
+    zone = datetime.now(ZoneInfo("Europe/Paris")).strftime("%Z")  # GARDE_REGION_TIMEZONE
+    shown = re.findall(r"<time [^>]*>([^<]*)</time>", page)
+    assert shown and all(t.endswith(zone) for t in shown), shown
+
+    r = staff.submit(
+        "/dev/outbox", "/dev/outbox/reply", {"from_number": alice.phone, "body": f"YES {code}"}
+    )
+    assert r.status_code == 302
+    said = render("reply_accepted", "fr", case=case["id"])
+    with outbox_stack.sessions() as s:
+        reply = s.scalars(
+            select(SmsMessage)
+            .where(SmsMessage.direction == "out", SmsMessage.kind == "reply")
+            .where(SmsMessage.to_number == alice.phone)
+        ).one()
+    assert reply.body == said and reply.case_id == case["id"]
+    conversation = _text(staff.get("/dev/outbox").text)
+    # Newest first: Garde's answer above the expert's YES, above the offer.
+    offer = OFFER_CODE.search(conversation)
+    assert offer is not None
+    assert conversation.index(said) < conversation.index(f"YES {code}") < offer.start()
+    log = _text(staff.get(f"/coordinator/cases/{case['id']}").text)
+    assert said in log
+
+
+def test_favicon_is_served_and_named_by_every_page(stack: Stack) -> None:
+    icon = Browser(stack).get("/favicon.ico")
+    assert icon.status_code == 200 and icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO
+    assert 'rel="icon" href="/favicon.ico"' in Browser(stack).get("/login").text
+    username = "admin-" + secrets.token_hex(3)
+    with stack.sessions.begin() as s:
+        add_login(s, username, Role.ADMIN)
+    assert 'rel="icon"' in Browser(stack).login(username).get("/coordinator/").text
