@@ -227,6 +227,8 @@ def start_stack(
         "GARDE_COVERAGE_CHECK_HOUR": "off",
         # As under `garde up`: the outbox opens to staff when Twilio is unset.
         "GARDE_DEV_OUTBOX": "1",
+        # The web app's own address, unless a test puts it behind a (pretend) proxy.
+        "GARDE_PUBLIC_URL": f"http://127.0.0.1:{port}",
         **(extra_env or {}),
         "GARDE_DATA_DIR": str(tmp / "data"),
         "GARDE_DATABASE_URL": database_url,
@@ -234,7 +236,6 @@ def start_stack(
         "GARDE_TEMPORAL_NAMESPACE": namespace,
         "GARDE_WEB_HOST": "127.0.0.1",
         "GARDE_WEB_PORT": str(port),
-        "GARDE_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
     for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"):
         env.pop(name, None)
