@@ -66,12 +66,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         roster_import,
         roster_pages,
         roster_reports,
+        security_headers,
         site,
         sms,
         voice,
     )
 
     errors.register(app)
+    security_headers.install(app)
     for blueprint in (
         auth_views.bp,
         account.bp,

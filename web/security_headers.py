@@ -1,0 +1,45 @@
+"""The headers every response carries, set in one place: what a browser may load and run on
+Garde's pages, and that nothing with patient data is kept in a cache.
+
+Scripts come only from Garde's own static files (web/static/js), never inline, so a value
+that slipped into a page cannot run; styles may be inline (the roster grid places its bars
+with `style`). No page may be framed (clickjacking), no content type guessed, no address sent
+to other sites. Every response but a static file is `no-store`: pages, the API, reports and
+PDFs all carry patient data or depend on who asks.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",  # frame-ancestors, for browsers that predate it
+    # Not no-referrer: that makes a browser send `Origin: null` on Garde's own form posts.
+    "Referrer-Policy": "same-origin",
+}
+
+
+def install(app: Flask) -> None:
+    static = f"{app.static_url_path}/"
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        if not request.path.startswith(static):
+            response.headers["Cache-Control"] = "no-store"
+        return response
