@@ -11,15 +11,27 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import delete, func, select
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import column, delete, func, select, table
 from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
 
-from garde.accounts import check_login
-from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
-from garde.demo import DEMO_LOGINS, EXPERTS, SITES, load_demo_data
-from garde.models import Base, Expert, Shift, Site
+from garde.accounts import add_user, check_login
+from garde.db import MIGRATIONS, SessionFactory, make_engine, make_session_factory, upgrade
+from garde.demo import (
+    COORDINATOR_PASSWORD,
+    DEMO_LOGINS,
+    EXPERTS,
+    SITES,
+    demo_logins_exist,
+    load_demo_data,
+)
+from garde.domain import Role
+from garde.models import Base, Expert, Shift, Site, User
 from garde.validation import E164
 from rosters.eligibility import on_duty_experts
+from tests.conftest import postgres_database
 
 PARIS = ZoneInfo("Europe/Paris")
 GARDE = [sys.executable, "-m", "garde.cli"]
@@ -205,3 +217,60 @@ def test_a_hand_made_shift_in_a_rotations_way_stops_the_command_cleanly(tmp_path
     assert "the demo region was not loaded, nothing changed" in again.stderr
     assert "Traceback" not in again.stderr
     assert after == before
+
+
+def test_demo_logins_are_marked_and_only_they(sessions: SessionFactory) -> None:
+    """The marking the banner reads: every demo login, and a login made by hand is not one."""
+    load(sessions)
+    with sessions.begin() as s:
+        assert not add_user(s, "real-admin", "a long and real passphrase", Role.ADMIN).demo
+    with sessions() as s:
+        marked = set(s.scalars(select(User.username).where(User.demo.is_(True))))
+        assert demo_logins_exist(s)
+    assert marked == {username for username, _, _ in DEMO_LOGINS}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_upgrade_marks_the_demo_logins_an_earlier_garde_up_loaded(
+    backend: str, tmp_path: Path
+) -> None:
+    """`garde up` loaded the demo into any empty database: after the upgrade, a demo login
+    still opened by its published password shows the banner; one whose password was changed
+    (or a real login named like one) does not."""
+    urls = (
+        iter([f"sqlite:///{tmp_path / 'garde.db'}"]) if backend == "sqlite" else postgres_database()
+    )
+    url = next(urls)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(config, "0004")
+    engine = make_engine(url)
+    users = table(
+        "users", column("username"), column("password_hash"), column("role"), column("created_at")
+    )
+    now = datetime.now(UTC)
+    with engine.begin() as c:
+        c.execute(
+            users.insert(),
+            [
+                {
+                    "username": "coordinator",
+                    "password_hash": generate_password_hash(COORDINATOR_PASSWORD),
+                    "role": "coordinator",
+                    "created_at": now,
+                },
+                {
+                    "username": "admin",
+                    "password_hash": generate_password_hash("changed since, and long"),
+                    "role": "admin",
+                    "created_at": now,
+                },
+            ],
+        )
+    upgrade(url)
+    with engine.connect() as c:
+        marked = dict(c.execute(select(User.username, User.demo)).all())
+    engine.dispose()
+    assert marked == {"coordinator": True, "admin": False}
+    next(urls, None)  # the PostgreSQL database is dropped
