@@ -264,7 +264,8 @@ def test_a_late_sms_yes_after_the_shift_ended_is_refused(database_url: str) -> N
             assert "offer_withdrawn" in kinds and "declined" not in kinds
             assert (offers[1].expert_id, offers[1].step) == (bruno.id, "backup")
             assert n.sms_to(alice, "est à vous") == []
-            view = await n.agrees(case_id)
+            # Bruno's offer row is written before the workflow holds it: wait for that.
+            view = await n.offers_in_hand(case_id, [offers[1].id])
             assert (view.status, view.holder) == (CaseStatus.OFFERED, None)
             assert n.case(case_id).accepted_at is None
 
