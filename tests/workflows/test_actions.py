@@ -135,6 +135,32 @@ def test_cancel_during_a_broadcast_withdraws_every_offer_and_tells_each_expert(
     asyncio.run(scenario())
 
 
+def test_a_cancel_after_a_preliminary_report_is_ignored_and_the_final_report_follows(
+    database_url: str,
+) -> None:
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            region = seed_region(n.sessions)
+            alice = region.experts["alice"]
+            case_id = await n.request(region, Priority.URGENT)
+            await n.offers_made(case_id, 1)
+            await n.accept(case_id, alice)
+            await n.report(case_id, alice, "preliminary")
+
+            # What a site's cancel would send, had it passed the web's refusal (409).
+            await n.handle(case_id).signal("cancel", Cancellation("site"))
+            filed = await n.report(case_id, alice, "final")
+            assert filed.status == CaseStatus.FINAL
+            view = await n.agrees(case_id)
+            assert (view.status, view.holder) == (CaseStatus.FINAL, alice.id)
+            assert CaseStatus.CANCELLED not in {e.status for e in n.events(case_id)}
+            [line] = await n.eventually(lambda: n.billing_lines(case_id), "the billing line")
+            assert line.expert_id == alice.id
+            await n.record_history(case_id, "cancel_after_report")
+
+    asyncio.run(scenario())
+
+
 def test_preliminary_then_final_then_addendum_bills_the_final_reporter_once(
     database_url: str,
 ) -> None:

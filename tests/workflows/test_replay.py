@@ -27,6 +27,7 @@ PATHS = (
     "broadcast",
     "coordinator_alert",
     "cancel",
+    "cancel_after_report",
     "preliminary_final_addendum",
     "stat_calls",
     "site_notices",
