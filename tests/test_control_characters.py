@@ -15,7 +15,7 @@ from garde.domain import ReportKind
 from garde.messages import ReportDraft
 from garde.temporal import case_workflow_id
 from tests.conftest import Region, case_request
-from tests.web.test_pages import Browser
+from tests.web.test_pages import Browser, coordinator
 
 FORBIDDEN = ["\x00", "\x0b", "\x1c"]
 
@@ -150,3 +150,28 @@ def test_an_imported_roster_file_with_them_is_refused(region: Region) -> None:
         "/api/v1/shifts/import", data=csv.encode(), headers={"Content-Type": "text/csv"}
     )
     _refused(r, "body")
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/v1/cases?status=final%00", "status"),
+        ("/api/v1/billing/lines?site=A%00", "site"),
+        ("/api/v1/shifts?expert=A%00", "expert"),
+        ("/api/v1/sites/A%00", "code"),
+        ("/api/v1/experts/A%1C/roster.ics", "code"),
+    ],
+)
+def test_a_lookup_with_one_in_the_address_is_refused(region: Region, path: str, field: str) -> None:
+    """A code looked up is no text to store, but PostgreSQL refuses a NUL even in a query."""
+    _refused(region.stack.api(region.admin_token).get(path), field)
+
+
+def test_a_coordinator_form_naming_an_expert_refuses_them(region: Region) -> None:
+    browser = coordinator(region.stack)
+    r = browser.submit("/coordinator/feeds", "/coordinator/feeds/new", {"expert": "DR\x00"})
+    assert r.status_code == 400 and "control characters" in r.text
+    r = browser.submit(
+        "/coordinator/import", "/coordinator/import", {"expert": "DR\x00", "tier": "primary"}
+    )
+    assert r.status_code == 400 and "control characters" in r.text

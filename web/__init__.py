@@ -69,11 +69,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         security_headers,
         site,
         sms,
+        url_controls,
         voice,
     )
 
     errors.register(app)
     security_headers.install(app)
+    url_controls.install(app)
     for blueprint in (
         auth_views.bp,
         account.bp,

@@ -17,6 +17,7 @@ from werkzeug.wrappers.response import Response
 from garde.domain import STAFF, Tier
 from garde.errors import InvalidInput
 from garde.models import Expert
+from garde.validation import Fields
 from rosters.importing import CALENDAR, CSV, ImportReport, import_shifts
 from web import display
 from web.access import roles
@@ -42,7 +43,7 @@ def import_file() -> str | Response | tuple[str, int]:
     content_type = IMPORT_TYPES.get(PurePath(filename).suffix.lower(), "")
     if body and not content_type:
         errors["file"] = "must be a calendar (.ics) or a spreadsheet (.csv) file"
-    expert = _expert_by_code(values.get("expert", ""), errors)
+    expert = _expert_by_code(values, errors)
     tier = None
     if values.get("tier"):
         try:
@@ -104,7 +105,10 @@ def _uploaded(
     return b"", ""
 
 
-def _expert_by_code(code: str, errors: dict[str, str]) -> Expert | None:
+def _expert_by_code(values: Mapping[str, Any], errors: dict[str, str]) -> Expert | None:
+    f = Fields(values)
+    code = f.optional_text("expert", max_len=32)
+    errors.update(f.errors)
     if not code:
         return None
     expert = g.db.scalar(select(Expert).where(Expert.code == code))

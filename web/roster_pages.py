@@ -540,7 +540,9 @@ def feeds() -> str:
 @roles(*STAFF)
 def change_feed(action: str) -> Response:
     """`expert` (a code) or none for the region's feed: a new link replaces the old one."""
-    code = request.form.get("expert", "")
+    f = Fields(request.form)
+    code = f.optional_text("expert", max_len=32) or ""
+    f.check()
     expert = g.db.scalar(select(Expert).where(Expert.code == code)) if code else None
     if code and expert is None:
         raise NotFound(f"no expert has the code {code}")

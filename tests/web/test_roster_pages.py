@@ -501,7 +501,8 @@ def test_gaps_already_over_are_not_drawn_and_the_past_is_shaded(region: Region) 
         assert 'class="past" style="left:0;width:' in page, path
         assert all(start >= before for _, _, start, _, _ in gap_bars(page)), path
     month = browser.get("/coordinator/roster?view=month").text
-    assert re.search(r'class="day-label [^"]*today"', month) and "scrollLeft" in month
+    # Today is marked, and the page runs the script that scrolls it into view.
+    assert re.search(r'class="day-label [^"]*today"', month) and "js/roster_today.js" in month
     # A period wholly past still lists its gaps.
     past = browser.get(f"/coordinator/coverage?from=2025-01-06&to=2025-01-06&site={region.site}")
     assert "nobody 06 Jan 00:00 CET – 07 Jan 00:00 CET" in words(past.text)
