@@ -9,7 +9,7 @@ from werkzeug.wrappers.response import Response
 from garde.accounts import check_login, end_sessions
 from garde.domain import Role
 from web import forms
-from web.login_limits import per_account, per_address
+from web.login_limits import per_account, per_address, seconds_until_retry
 from web.safe_redirect import local_path
 
 bp = Blueprint("auth", __name__)
@@ -42,10 +42,10 @@ def login() -> str | Response:
 
 
 @bp.errorhandler(RateLimitExceeded)
-def too_many_failed_logins(_e: RateLimitExceeded) -> tuple[str, int]:
-    """The form again, saying why; flask-limiter adds Retry-After."""
+def too_many_failed_logins(_e: RateLimitExceeded) -> tuple[str, int, dict[str, str]]:
+    """The form again, saying why and when to retry."""
     flash("Too many failed logins; wait a few minutes before trying again.", "error")
-    return render_template("login.html"), 429
+    return render_template("login.html"), 429, {"Retry-After": str(seconds_until_retry())}
 
 
 @bp.post("/logout")

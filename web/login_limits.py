@@ -1,5 +1,5 @@
 """Login throttling: failed logins are counted per account and per address (flask-limiter),
-and past the limit the login form answers 429 with Retry-After, the right password included.
+and past a limit the login form answers 429 with Retry-After, the right password included.
 
 Only failures count, so people who type their password right are never slowed. The counts
 live in `GARDE_RATE_LIMIT_STORAGE`: in memory by default, which is per web process; web
@@ -7,6 +7,8 @@ processes that should share the counts need a shared storage (e.g. redis://).
 """
 
 from __future__ import annotations
+
+import time
 
 from flask import Flask, request
 from flask.wrappers import Response
@@ -20,7 +22,7 @@ from garde.settings import Settings
 PER_ACCOUNT = "10 per 15 minutes"
 PER_ADDRESS = "50 per 15 minutes"
 
-limiter = Limiter(key_func=get_remote_address, strategy="moving-window", headers_enabled=True)
+limiter = Limiter(key_func=get_remote_address, strategy="moving-window")
 
 
 def _account() -> str:
@@ -44,6 +46,12 @@ per_address = limiter.limit(
     deduct_when=_failed,
     scope="login-address",
 )
+
+
+def seconds_until_retry() -> int:
+    """When the limit this request broke lets a login through again."""
+    broken = limiter.current_limit
+    return max(1, broken.reset_at - int(time.time())) if broken else 60
 
 
 def init(app: Flask, settings: Settings) -> None:
