@@ -8,6 +8,7 @@ processes that should share the counts need a shared storage (e.g. redis://).
 
 from __future__ import annotations
 
+import math
 import time
 
 from flask import Flask, request
@@ -51,7 +52,7 @@ per_address = limiter.limit(
 def seconds_until_retry() -> int:
     """When the limit this request broke lets a login through again."""
     broken = limiter.current_limit
-    return max(1, broken.reset_at - int(time.time())) if broken else 60
+    return max(1, math.ceil(broken.window.reset_time - time.time())) if broken else 60
 
 
 def init(app: Flask, settings: Settings) -> None:
