@@ -8,6 +8,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -18,7 +19,7 @@ SessionFactory = sessionmaker[Session]
 def make_engine(url: str) -> Engine:
     # Statement parameters hold clinical text: keep them out of error messages and logs.
     if url.startswith("sqlite"):
-        _ensure_sqlite_folder(url)
+        _private_sqlite_file(url)
         engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -48,7 +49,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _ensure_sqlite_folder(url: str) -> None:
-    path = url.split("///", 1)[-1]
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+def _private_sqlite_file(url: str) -> None:
+    """The database holds clinical text: its file is made readable by its owner only (0600),
+    in a folder only the owner may enter when Garde makes it, before SQLite opens it; SQLite
+    gives its -wal and -shm files the same mode. A file left readable by others is tightened."""
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    file = Path(path)
+    file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    file.touch(mode=0o600, exist_ok=True)
+    if file.stat().st_mode & 0o077:
+        file.chmod(0o600)

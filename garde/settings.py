@@ -113,7 +113,7 @@ def _secret_key(data_dir: Path, given: str | None) -> str:
         return path.read_text().strip()
     import secrets
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the key, the databases: owner only
     key = secrets.token_hex(32)
     path.write_text(key)
     path.chmod(0o600)

@@ -39,7 +39,7 @@ def start_dev_server(
     namespaces: tuple[str, ...] = (),
 ) -> subprocess.Popen[bytes]:
     """Start `temporal server start-dev`, persisted to a SQLite file in the data folder."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     log = open(data_dir / "temporal.log", "ab")  # noqa: SIM115 - lives as long as the server
     args = [
         venv_binary("temporal"),
@@ -57,7 +57,10 @@ def start_dev_server(
     args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
     for namespace in namespaces:
         args += ["--namespace", namespace]
-    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # Its SQLite file holds workflow histories, clinical text included: owner only (0600).
+    process = subprocess.Popen(
+        args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, umask=0o077
+    )
     try:
         wait_for_port(host, port, process)
     except BaseException:

@@ -1,0 +1,58 @@
+"""The SQLite files hold clinical text: readable by their owner only (issue 8, defect 11).
+
+As found, `garde db upgrade` on a fresh data folder made garde.db world-readable (0644), and
+the embedded Temporal server's history file too.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from garde.db import make_engine
+from garde.temporal import start_dev_server, wait_for_port
+from tests.conftest import free_port
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_garde_db_upgrade_makes_a_private_database_in_a_private_folder(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GARDE_", "TWILIO_"))}
+    subprocess.run(
+        [sys.executable, "-m", "garde.cli", "db", "upgrade"],
+        env={**env, "GARDE_DATA_DIR": str(data)},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    files = sorted(data.glob("garde.db*"))
+    assert files and files[0].name == "garde.db"
+    assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
+    assert mode(data / "secret_key") == 0o600
+    assert mode(data) == 0o700
+
+
+def test_a_database_left_readable_by_others_is_tightened(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    path.touch(mode=0o644)
+    path.chmod(0o644)
+    make_engine(f"sqlite:///{path}").dispose()
+    assert mode(path) == 0o600
+
+
+def test_the_embedded_temporal_server_keeps_its_history_private(tmp_path: Path) -> None:
+    port = free_port()
+    server = start_dev_server(tmp_path / "data", port=port)
+    try:
+        wait_for_port("127.0.0.1", port, server)
+        assert mode(tmp_path / "data" / "temporal.db") == 0o600
+        assert mode(tmp_path / "data") == 0o700
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
