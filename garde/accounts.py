@@ -21,6 +21,7 @@ from garde.errors import InvalidInput, NotAuthenticated, NotFound
 from garde.models import ApiToken, Expert, Site, User, utcnow
 from garde.passwords import password_problem
 from garde.settings import Settings
+from garde.validation import CONTROL
 
 
 def add_user(
@@ -67,7 +68,12 @@ def add_user(
 def check_login(session: Session, username: str, password: str) -> User | None:
     """The user if the password is theirs and they are not disabled. An unknown username
     costs one hash check too, so the time taken does not tell which usernames exist."""
-    user = session.scalar(select(User).where(User.username == username))
+    # No username holds a control character, and PostgreSQL refuses a NUL even in a query.
+    user = (
+        None
+        if CONTROL.search(username)
+        else session.scalar(select(User).where(User.username == username))
+    )
     matches = check_password_hash(user.password_hash if user else _dummy_hash(), password)
     if user is None or not matches or user.disabled_at is not None:
         return None

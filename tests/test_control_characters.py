@@ -175,3 +175,18 @@ def test_a_coordinator_form_naming_an_expert_refuses_them(region: Region) -> Non
         "/coordinator/import", "/coordinator/import", {"expert": "DR\x00", "tier": "primary"}
     )
     assert r.status_code == 400 and "control characters" in r.text
+
+
+def test_an_sms_answer_with_one_is_kept_and_acted_on(region: Region) -> None:
+    """Twilio's webhook cannot be asked to type again: the control character is dropped, the
+    message stored and the answer taken (PostgreSQL refused the row, and the answer was lost)."""
+    case_id = region.submit()["id"]
+    code = region.offer_sms("alice")
+    r = region.stack.sms_reply(region.experts["alice"].phone, f"YES {code}\x00")
+    assert r.status_code == 200, r.text
+    region.wait_status(case_id, "accepted")
+
+
+def test_a_login_with_one_is_refused_not_a_crash(region: Region) -> None:
+    r = Browser(region.stack).submit("/login", "/login", {"username": "a\x00", "password": "x"})
+    assert r.status_code in (400, 401), r.status_code
