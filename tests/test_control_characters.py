@@ -80,6 +80,15 @@ def test_a_case_request_with_a_nul_is_refused(region: Region) -> None:
     assert api.get("/api/v1/cases").json() == []
 
 
+def test_the_sites_request_form_names_the_field_and_stores_nothing(region: Region) -> None:
+    site = Browser(region.stack).login(region.site_username)
+    entered = case_request(clinical_question="Fall\x1c, bleed?")
+    r = site.submit("/site/cases/new", "/site/cases/new", entered)
+    assert r.status_code == 400
+    assert "Clinical question must not contain control characters" in r.text
+    assert region.stack.api(region.site_token).get("/api/v1/cases").json() == []
+
+
 def test_tab_and_line_breaks_are_kept(region: Region) -> None:
     question = "Fall on anticoagulants.\r\nGCS 14.\tHeadache."
     case = region.submit(clinical_question=question)
