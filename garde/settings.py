@@ -42,6 +42,9 @@ class Settings:
     # Where failed logins are counted (flask-limiter storage URI). memory:// is per process:
     # several web processes each count their own unless they share e.g. redis://host:6379.
     rate_limit_storage: str = "memory://"
+    # New cases a site may send per hour (counted where failed logins are): a flood from one
+    # site, a script gone wrong or a stolen token, would fill every expert's worklist.
+    cases_per_site_per_hour: int = 60
 
     EMBEDDED_TEMPORAL_ADDRESS = "localhost:7233"
 
@@ -89,11 +92,19 @@ class Settings:
             token_lifetime=timedelta(days=float(e.get("GARDE_TOKEN_DAYS") or 90)),
             behind_proxy=_on(e.get("GARDE_BEHIND_PROXY")),
             rate_limit_storage=e.get("GARDE_RATE_LIMIT_STORAGE") or "memory://",
+            cases_per_site_per_hour=_positive(e, "GARDE_CASES_PER_SITE_PER_HOUR", 60),
         )
 
 
 def _on(raw: str | None) -> bool:
     return (raw or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _positive(e: dict[str, str], name: str, default: int) -> int:
+    raw = (e.get(name) or str(default)).strip()
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a whole number above 0, not {raw!r}")
+    return int(raw)
 
 
 def _hour_or_off(raw: str) -> int | None:

@@ -6,6 +6,7 @@ import logging
 import traceback
 
 from flask import Flask, Response, jsonify, redirect, render_template, request, url_for
+from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers.response import Response as BaseResponse
 
@@ -26,6 +27,16 @@ def register(app: Flask) -> None:
         if isinstance(e, NotAuthenticated):
             return redirect(url_for("auth.login", next=request.path))
         return render_template("error.html", error=e), e.status
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many(e: RateLimitExceeded) -> tuple[Response | str, int, dict[str, str]]:
+        """Past a rate limit: 429 naming the limit, and when to try again."""
+        from web.login_limits import seconds_until_retry
+
+        retry = {"Retry-After": str(seconds_until_retry())}
+        if wants_json():
+            return jsonify({"error": "too many requests", "detail": e.description}), 429, retry
+        return render_template("error.html", error=e), 429, retry
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> tuple[Response, int] | tuple[str, int]:

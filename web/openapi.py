@@ -646,6 +646,11 @@ RESPONSES: JSON = {
         "description": "conflicts with the case's state (another expert holds it, it is closed)",
         "content": _json(_ref("Error")),
     },
+    "429": {
+        "description": "past the site's hourly allowance of new cases "
+        "(GARDE_CASES_PER_SITE_PER_HOUR, named in `detail`); `Retry-After` says when to try again",
+        "content": _json(_ref("Error")),
+    },
     "503": {
         "description": "Temporal or every worker is away for now: nothing was changed, and "
         "the action will not happen later; try again in a moment",
@@ -904,7 +909,7 @@ PATHS: JSON = {
             "responses": {
                 "201": _ok("the new case", _ref("Case")),
                 "200": _ok("the case this site already requested", _ref("Case")),
-                **_errors(400, 401, 403),
+                **_errors(400, 401, 403, 429),
             },
         },
         "get": {

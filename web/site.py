@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_limiter import RateLimitExceeded
 from sqlalchemy import select
 from werkzeug.wrappers.response import Response
 
@@ -20,7 +21,8 @@ from web.audit import audit
 from web.case_actions import WORKER_WAIT
 from web.case_views import case_json, latest_report
 from web.inputs import parse_priority_change
-from web.submission import submit_case
+from web.login_limits import seconds_until_retry
+from web.submission import per_site, submit_case
 
 bp = Blueprint("site", __name__, url_prefix="/site")
 display.install(bp)
@@ -37,6 +39,7 @@ def cases() -> str:
 
 @bp.route("/cases/new", methods=["GET", "POST"])
 @roles(Role.SITE)
+@per_site
 def new_case() -> str | Response | tuple[str, int]:
     site = _site()
     if request.method == "GET":
@@ -157,6 +160,13 @@ def _site() -> Site:
     site = current_user().site
     assert site is not None, "a site login always has a site"
     return site
+
+
+@bp.errorhandler(RateLimitExceeded)
+def too_many_cases(e: RateLimitExceeded) -> tuple[str, int, dict[str, str]]:
+    """The form again with what was typed, saying why nothing was sent and until when."""
+    flash(f"Not sent: {e.description}.", "error")
+    return _request_form(request.form.to_dict()), 429, {"Retry-After": str(seconds_until_retry())}
 
 
 def _request_form(values: dict[str, Any], errors: dict[str, str] | None = None) -> str:

@@ -29,11 +29,12 @@ from web.audit import audit
 from web.case_views import case_json, iso, latest_report, report_json
 from web.inputs import parse_decline_reason, parse_priority_change, parse_reassignment, parse_report
 from web.report_formats import render_report
-from web.submission import submit_case
+from web.submission import per_site, submit_case
 
 
 @bp.post("/cases")
 @roles(Role.SITE)
+@per_site
 def submit() -> tuple[Response, int]:
     """201 with the case, even when Temporal is away: routing starts when it is back."""
     user = current_user()
