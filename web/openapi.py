@@ -1549,6 +1549,48 @@ PATHS |= {
 }
 
 
+_USERNAME = {
+    "name": "username",
+    "in": "path",
+    "required": True,
+    "description": "the login's username",
+    "schema": {"type": "string"},
+}
+SCHEMAS |= {
+    "User": {
+        "type": "object",
+        "required": ["username", "role", "disabled"],
+        "properties": {
+            "username": {"type": "string"},
+            "role": {"type": "string", "enum": ["site", "expert", "coordinator", "admin"]},
+            "disabled": {"type": "boolean"},
+        },
+    },
+}
+PATHS |= {
+    "/users/{username}/disable": {
+        "post": {
+            "tags": ["registry"],
+            "summary": "Disable a login: its sessions and API tokens stop working at once (admin; "
+            "not one's own)",
+            "parameters": [_USERNAME],
+            "responses": {
+                "200": _ok("the login", _ref("User")),
+                **_errors(401, 403, 404, 409),
+            },
+        },
+    },
+    "/users/{username}/enable": {
+        "post": {
+            "tags": ["registry"],
+            "summary": "Let a disabled login in again (admin)",
+            "parameters": [_USERNAME],
+            "responses": {"200": _ok("the login", _ref("User")), **_errors(401, 403, 404)},
+        },
+    },
+}
+
+
 def openapi_document() -> JSON:
     """The whole description; built fresh so a caller may change its copy freely."""
     return {

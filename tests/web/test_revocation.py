@@ -8,8 +8,11 @@ import secrets
 import subprocess
 
 import requests
+from sqlalchemy import select
 
+from garde.accounts import create_token
 from garde.domain import Role
+from garde.models import User
 from tests.conftest import GARDE, PASSWORD, Stack, add_login, wait_for
 from tests.web.test_pages import Browser, flashes
 
@@ -120,3 +123,28 @@ def test_tokens_expire_and_can_be_revoked_one_by_one_or_all_of_a_user(stack: Sta
     said = garde(stack, "token", "revoke", "--user", username).stdout
     assert f"1 token(s) of {username} revoked" in said
     assert stack.api(other).get("/api/v1/cases").status_code == 401
+
+
+def test_an_admin_disables_and_enables_a_login_through_the_api(stack: Stack) -> None:
+    username = new_login(stack)
+    browser = Browser(stack).login(username)
+    with stack.sessions.begin() as s:
+        admin = add_login(s, "admin-" + secrets.token_hex(4), Role.ADMIN)
+        admin_token = create_token(s, admin)
+        own_token = create_token(s, s.scalars(select(User).where(User.username == username)).one())
+    api = stack.api(admin_token)
+
+    assert stack.api(own_token).post(f"/api/v1/users/{username}/disable").status_code == 403
+    r = api.post(f"/api/v1/users/{username}/disable")
+    assert r.status_code == 200 and r.json() == {
+        "username": username,
+        "role": "coordinator",
+        "disabled": True,
+    }
+    assert replay(stack, browser.http.cookies.get_dict()) == 302
+    assert stack.api(own_token).get("/api/v1/cases").status_code == 401
+    assert api.post(f"/api/v1/users/{admin.username}/disable").status_code == 409
+    assert api.post("/api/v1/users/nobody-at-all/disable").status_code == 404
+
+    assert api.post(f"/api/v1/users/{username}/enable").json()["disabled"] is False
+    assert stack.api(own_token).get("/api/v1/cases").status_code == 200

@@ -109,4 +109,5 @@ from web.api import (  # noqa: E402, F401
     rosters,
     rotations,
     swaps,
+    users,
 )
