@@ -45,6 +45,8 @@ class Settings:
     # New cases a site may send per hour (counted where failed logins are): a flood from one
     # site, a script gone wrong or a stolen token, would fill every expert's worklist.
     cases_per_site_per_hour: int = 60
+    # The bearer token Prometheus sends for /metrics; None: /metrics is not served.
+    metrics_token: str | None = None
 
     EMBEDDED_TEMPORAL_ADDRESS = "localhost:7233"
 
@@ -93,6 +95,7 @@ class Settings:
             behind_proxy=_on(e.get("GARDE_BEHIND_PROXY")),
             rate_limit_storage=e.get("GARDE_RATE_LIMIT_STORAGE") or "memory://",
             cases_per_site_per_hour=_positive(e, "GARDE_CASES_PER_SITE_PER_HOUR", 60),
+            metrics_token=e.get("GARDE_METRICS_TOKEN") or None,
         )
 
 

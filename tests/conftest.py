@@ -227,6 +227,8 @@ def start_stack(
         "GARDE_COVERAGE_CHECK_HOUR": "off",
         # As under `garde up`: the outbox opens to staff when Twilio is unset.
         "GARDE_DEV_OUTBOX": "1",
+        # What Prometheus would send to read /metrics.
+        "GARDE_METRICS_TOKEN": "metrics-" + secrets.token_hex(8),
         # The web app's own address, unless a test puts it behind a (pretend) proxy.
         "GARDE_PUBLIC_URL": f"http://127.0.0.1:{port}",
         **(extra_env or {}),

@@ -62,7 +62,8 @@ def test_expert_reads_own_roster_as_icalendar(region: Region) -> None:
 
 def test_metrics_count_cases_from_the_record(region: Region) -> None:
     def stat_cases() -> float:
-        text = requests.get(region.stack.url + "/metrics", timeout=10).text
+        scraper = {"Authorization": "Bearer " + region.stack.env["GARDE_METRICS_TOKEN"]}
+        text = requests.get(region.stack.url + "/metrics", headers=scraper, timeout=10).text
         assert "# TYPE garde_cases gauge" in text
         return sum(
             float(line.rsplit(" ", 1)[1])

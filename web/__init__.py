@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, g
+from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from activities.sms import SmsPort, make_sms_port
@@ -107,7 +107,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         from web.access import load_user
 
         g.db = sessions()
-        g.user = load_user(g.db)
+        # /metrics takes its own bearer token (GARDE_METRICS_TOKEN), which is no user's.
+        g.user = None if request.blueprint == "metrics" else load_user(g.db)
 
     @app.teardown_request
     def close_session(_exc: BaseException | None) -> None:

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 def wants_json() -> bool:
-    return request.path.startswith(("/api/", "/sms/", "/healthz"))
+    return request.path.startswith(("/api/", "/sms/", "/healthz", "/metrics"))
 
 
 def register(app: Flask) -> None:

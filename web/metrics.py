@@ -2,20 +2,27 @@
 
 Counting from the record (not from in-process counters) gives the same answer from every
 web process, however many run behind a load balancer.
+
+Served only to the bearer of GARDE_METRICS_TOKEN (Prometheus: `authorization: {credentials:
+...}`); without it set, /metrics does not exist. Never to "whoever comes from loopback":
+behind a reverse proxy every request does.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, g
+from flask import Blueprint, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from garde.errors import NotAuthenticated, NotFound
 from garde.models import BillingLine, Case, Offer, SmsMessage
+from web import services
 
 bp = Blueprint("metrics", __name__)
 
@@ -56,6 +63,12 @@ class RecordCollector(Collector):
 
 @bp.get("/metrics")
 def metrics() -> Response:
+    expected = services().settings.metrics_token
+    if expected is None:
+        raise NotFound()
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise NotAuthenticated("the metrics token is missing or wrong")
     registry = CollectorRegistry(auto_describe=False)
     registry.register(RecordCollector(g.db))
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
