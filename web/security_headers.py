@@ -17,15 +17,16 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
         "object-src 'none'",
         "base-uri 'none'",
         "form-action 'self'",
         "frame-ancestors 'none'",
     )
 )
+# Chrome shows a PDF in its viewer plugin under the PDF's own policy: the plugin must be let
+# load it, or a site opening the report sees a blocked page. Pages load no plugin at all.
+PDF_POLICY = CONTENT_SECURITY_POLICY.replace("object-src 'none'", "object-src 'self'")
 HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",  # frame-ancestors, for browsers that predate it
     # Not no-referrer: that makes a browser send `Origin: null` on Garde's own form posts.
@@ -38,8 +39,10 @@ def install(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response: Response) -> Response:
+        pdf = response.mimetype == "application/pdf"
+        response.headers["Content-Security-Policy"] = PDF_POLICY if pdf else CONTENT_SECURITY_POLICY
         for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
+            response.headers[name] = value
         if not request.path.startswith(static):
             response.headers["Cache-Control"] = "no-store"
         return response
