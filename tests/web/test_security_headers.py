@@ -4,11 +4,13 @@ the Content-Security-Policy (scripts from Garde's own files only) holds on every
 from __future__ import annotations
 
 import re
+import secrets
 from html.parser import HTMLParser
 
 import requests
 
-from tests.conftest import Region, Stack
+from garde.domain import Role
+from tests.conftest import Region, Stack, add_login
 from tests.web.test_pages import Browser, coordinator
 
 STATIC_SCRIPTS = ("forms.js", "auto_refresh.js", "case_live.js", "roster_today.js")
@@ -155,5 +157,11 @@ def test_no_page_of_any_audience_runs_inline_script(region: Region) -> None:
             "/coordinator/import",
             "/coordinator/shifts/new",
         ],
+    )
+    admin = f"admin-{secrets.token_hex(3)}"
+    with stack.sessions.begin() as s:
+        add_login(s, admin, Role.ADMIN)
+    seen |= _runs_no_inline_script(
+        Browser(stack).login(admin), ["/coordinator/", "/account/password"]
     )
     assert seen >= set(STATIC_SCRIPTS), seen
