@@ -12,9 +12,9 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from garde.domain import ReportKind
-from garde.messages import ReportDraft
+from garde.messages import Decline, ReportDraft
 from garde.temporal import case_workflow_id
-from tests.conftest import Region, case_request
+from tests.conftest import Region, case_request, wait_for
 from tests.web.test_pages import Browser, coordinator
 
 FORBIDDEN = ["\x00", "\x0b", "\x1c"]
@@ -93,6 +93,35 @@ def test_tab_and_line_breaks_are_kept(region: Region) -> None:
     question = "Fall on anticoagulants.\r\nGCS 14.\tHeadache."
     case = region.submit(clinical_question=question)
     assert region.case(case["id"])["clinical_question"] == question
+
+
+def test_a_decline_signalled_with_one_is_recorded_without_it(region: Region) -> None:
+    """A signal cannot be refused: the workflow drops the character rather than retry for ever
+    a write PostgreSQL refuses; the decline is recorded and the ladder moves on."""
+    case_id = region.submit()["id"]
+    region.wait_status(case_id, "offered")
+    alice = region.experts["alice"]
+    _send(region, case_id, "decline", Decline(alice.id, "busy\x00 tonight"))
+    wait_for(
+        lambda: any(
+            e["kind"] == "declined" and e["expert"] == alice.code and e["detail"] == "busy tonight"
+            for e in region.case(case_id)["timeline"]
+        ),
+        what="the decline in the record",
+    )
+    region.offer_sms("bruno")
+
+
+def _send(region: Region, case_id: int, signal: str, arg: Any) -> None:
+    env = region.stack.env
+
+    async def send() -> None:
+        client = await Client.connect(
+            env["GARDE_TEMPORAL_ADDRESS"], namespace=env["GARDE_TEMPORAL_NAMESPACE"]
+        )
+        await client.get_workflow_handle(case_workflow_id(case_id)).signal(signal, arg)
+
+    asyncio.run(send())
 
 
 def test_the_workflow_refuses_a_report_it_could_not_store(region: Region) -> None:
