@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from garde.errors import GardeError, NotAuthenticated
+from web.login_limits import seconds_until_retry
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,6 @@ def register(app: Flask) -> None:
     @app.errorhandler(RateLimitExceeded)
     def too_many(e: RateLimitExceeded) -> tuple[Response | str, int, dict[str, str]]:
         """Past a rate limit: 429 naming the limit, and when to try again."""
-        from web.login_limits import seconds_until_retry
-
         retry = {"Retry-After": str(seconds_until_retry())}
         if wants_json():
             return jsonify({"error": "too many requests", "detail": e.description}), 429, retry
