@@ -8,7 +8,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import g, request, session
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from garde.accounts import user_for_session, user_for_token
@@ -82,7 +82,7 @@ class Sight(StrEnum):
     ALL = "all"
 
 
-def held_by(expert_id: int | None) -> ColumnElement[bool]:
+def held_by(expert_id: int) -> ColumnElement[bool]:
     """The expert holds the case or held it once: the timeline records every acceptance (an
     answer, a take from the worklist, a coordinator's reassignment) with its expert, so one
     who released the case or lost it to a reassignment still reads what they were given."""
@@ -105,6 +105,8 @@ def visible_cases(db: Session, user: User) -> Select[Case]:
         return query
     if role is Role.SITE:
         return query.where(Case.site_id == user.site_id)
+    if user.expert_id is None:  # never made so; and `held_by(None)` would match the unassigned
+        return query.where(false())
     offered = exists().where(and_(Offer.case_id == Case.id, Offer.expert_id == user.expert_id))
     open_ids = open_case_ids_for_expert(db, user)
     return query.where(or_(held_by(user.expert_id), offered, Case.id.in_(open_ids)))
@@ -126,7 +128,11 @@ def sights(db: Session, user: User, cases: Sequence[Case]) -> dict[int, Sight]:
     if role is Role.SITE:
         return {c.id: Sight.RECORD for c in cases}
     ids = [c.id for c in cases]
-    held = set(db.scalars(select(Case.id).where(Case.id.in_(ids), held_by(user.expert_id))))
+    held = (
+        set(db.scalars(select(Case.id).where(Case.id.in_(ids), held_by(user.expert_id))))
+        if user.expert_id is not None
+        else set()
+    )
     return {c.id: Sight.RECORD if c.id in held else Sight.SUMMARY for c in cases}
 
 
