@@ -43,6 +43,7 @@ def _timeline(page: str) -> list[str]:
 
 def _taken_by_alice(region: Region) -> tuple[int, Browser]:
     case = region.submit()
+    region.wait_status(case["id"], "offered")  # taken once offered, as on a real night
     alice = Browser(region.stack).login(region.experts["alice"].username)
     assert alice.submit("/expert/", f"/expert/cases/{case['id']}/accept", {}).status_code == 302
     region.wait_status(case["id"], "accepted")
