@@ -406,6 +406,13 @@ def region(stack: Stack) -> Region:
     return make_region(stack)
 
 
+@pytest.fixture(scope="module")
+def shared_region(stack: Stack) -> Region:
+    """One region for a module's tests that change nothing in it (refusals, logins): a
+    region's logins and rosters cost a second or two to make."""
+    return make_region(stack)
+
+
 def make_region(
     stack: Stack,
     on_duty: tuple[str, ...] = ("alice", "bruno", "chloe"),

@@ -161,8 +161,9 @@ def test_the_workflow_refuses_a_report_it_could_not_store(region: Region) -> Non
     ],
 )
 def test_every_text_field_of_the_registry_and_rosters_refuses_them(
-    region: Region, path: str, field: str
+    shared_region: Region, path: str, field: str
 ) -> None:
+    region = shared_region
     value: Any = ["A\x00"] if field in ("ae_titles", "subspecialties") else "A\x00"
     _refused(region.stack.api(region.admin_token).post(path, json={field: value}), field)
 
@@ -200,8 +201,11 @@ def test_an_imported_roster_file_with_them_is_refused(region: Region) -> None:
         ("/api/v1/experts/A%1C/roster.ics", "code"),
     ],
 )
-def test_a_lookup_with_one_in_the_address_is_refused(region: Region, path: str, field: str) -> None:
+def test_a_lookup_with_one_in_the_address_is_refused(
+    shared_region: Region, path: str, field: str
+) -> None:
     """A code looked up is no text to store, but PostgreSQL refuses a NUL even in a query."""
+    region = shared_region
     _refused(region.stack.api(region.admin_token).get(path), field)
 
 

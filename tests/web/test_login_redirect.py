@@ -32,7 +32,8 @@ HOME = "/site/cases"
         "next=",
     ],
 )
-def test_login_goes_home_instead_of_to_another_site(region: Region, query: str) -> None:
+def test_login_goes_home_instead_of_to_another_site(shared_region: Region, query: str) -> None:
+    region = shared_region
     r = Browser(region.stack).submit(
         f"/login?{query}",
         f"/login?{query}",
@@ -42,9 +43,10 @@ def test_login_goes_home_instead_of_to_another_site(region: Region, query: str) 
     assert r.headers["Location"] == HOME
 
 
-def test_a_next_with_a_nul_is_refused_naming_it(region: Region) -> None:
+def test_a_next_with_a_nul_is_refused_naming_it(shared_region: Region) -> None:
     """A NUL in any address parameter is a 400 naming it (web/url_controls.py), the login's
     `next` included: no redirect anywhere, and no 500."""
+    region = shared_region
     r = Browser(region.stack).get("/login?next=/%00/evil.com")
     assert r.status_code == 400
     assert "next" in r.text and "Location" not in r.headers
@@ -60,7 +62,8 @@ def test_a_next_with_a_nul_is_refused_naming_it(region: Region) -> None:
         ("next=/%0d%0aSet-Cookie:x", "/Set-Cookie:x"),
     ],
 )
-def test_login_follows_a_path_of_this_site(region: Region, query: str, target: str) -> None:
+def test_login_follows_a_path_of_this_site(shared_region: Region, query: str, target: str) -> None:
+    region = shared_region
     r = Browser(region.stack).submit(
         f"/login?{query}",
         f"/login?{query}",
