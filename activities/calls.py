@@ -25,7 +25,8 @@ from activities.errors import rows_must_exist, undeliverable
 from activities.sms import CLOCK_SLACK, OUTBOX_NUMBER, Undeliverable, permanent, twilio_client
 from garde.db import SessionFactory
 from garde.messages import CallRequest
-from garde.models import Coordinator, Expert, VoiceCall
+from garde.models import VoiceCall
+from garde.reachability import person_to_text
 from garde.settings import Settings
 from garde.texts import language_of
 
@@ -152,11 +153,7 @@ class PhoneCalls:
         its end name when they reach the workflow."""
         who = "expert" if request.expert_id is not None else "coordinator"
         with rows_must_exist(f"{who} of {request.key}"), self._sessions() as s:
-            person: Expert | Coordinator = (
-                s.get_one(Expert, request.expert_id)
-                if request.expert_id is not None
-                else s.get_one(Coordinator, request.coordinator_id)
-            )
+            person = person_to_text(s, request.expert_id, request.coordinator_id)
             call = Call(
                 person.phone,
                 request.key,

@@ -30,7 +30,7 @@ from garde.messages import (
     SiteNotice,
 )
 from garde.models import Alert, Case, Coordinator, Expert, Offer
-from garde.reachability import mark_reachable
+from garde.reachability import mark_reachable, person_to_text
 from garde.texts import language_of, local_time, render
 
 
@@ -135,11 +135,7 @@ class Notifications:
     def text_person(self, text: PersonText) -> None:
         who = "expert" if text.expert_id is not None else "coordinator"
         with rows_must_exist(f"{who} of {text.key}"), self._sessions() as s:
-            person: Expert | Coordinator = (
-                s.get_one(Expert, text.expert_id)
-                if text.expert_id is not None
-                else s.get_one(Coordinator, text.coordinator_id)
-            )
+            person = person_to_text(s, text.expert_id, text.coordinator_id)
             body = render(text.kind, person.language, **text.params)
             sms = Sms(person.phone, body, text.key, text.kind, person.language, text.case_id)
         with _refusals_are_final():

@@ -23,7 +23,7 @@ from garde.domain import HELD_STATUSES, AlertKind, OfferStatus
 from garde.errors import Unavailable
 from garde.messages import PersonText, SmsAnswer
 from garde.models import Alert, Case, Coordinator, Expert, Offer, SmsMessage, utcnow
-from garde.reachability import OPTED_OUT, STOPPED, mark_unreachable
+from garde.reachability import OPTED_OUT, STOPPED, mark_unreachable, opt_in
 from garde.temporal import start_texting
 from garde.texts import render
 from web import services
@@ -245,12 +245,7 @@ def _stop(db: Session, sender: Sender, message: SmsMessage) -> None:
 def _start(db: Session, sender: Sender) -> None:
     """Twilio delivers again: the opt-out is lifted (a number Twilio refused otherwise stays
     unreachable), and the board's STOP alert is resolved."""
-    for person in (Expert, Coordinator):
-        db.execute(
-            update(person)
-            .where(person.phone == sender.phone, person.sms_unreachable_reason.in_(OPTED_OUT))
-            .values(sms_unreachable_since=None, sms_unreachable_reason="")
-        )
+    opt_in(db, sender.phone)
     db.execute(
         update(Alert)
         .where(
