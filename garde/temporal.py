@@ -37,16 +37,16 @@ def start_dev_server(
     port: int = 7233,
     ui_port: int | None = None,
     namespaces: tuple[str, ...] = (),
+    persist: bool = True,
 ) -> subprocess.Popen[bytes]:
-    """Start `temporal server start-dev`, persisted to a SQLite file in the data folder."""
+    """Start `temporal server start-dev`, persisted to a SQLite file in the data folder
+    (or, with `persist=False`, kept in memory: for tests that never restart it)."""
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     log = open(data_dir / "temporal.log", "ab")  # noqa: SIM115 - lives as long as the server
-    args = [
-        venv_binary("temporal"),
-        "server",
-        "start-dev",
-        "--db-filename",
-        str(data_dir / "temporal.db"),
+    args = [venv_binary("temporal"), "server", "start-dev"]
+    if persist:
+        args += ["--db-filename", str(data_dir / "temporal.db")]
+    args += [
         "--ip",
         host,
         "--port",

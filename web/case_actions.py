@@ -46,9 +46,10 @@ from garde.reconciler import deliver_answer, deliver_call_answer
 from garde.temporal import case_workflow_id, start_case_workflow
 from web.temporal_bridge import TemporalBridge
 
-# How long a web action waits for a worker to take its update, and the margin after which
-# a late delivery is refused by the workflow (clock differences between machines).
-WORKER_WAIT = timedelta(seconds=5)
+# How long a web action waits for a worker to take its update (a busy worker can take a few
+# seconds: it is not "no worker"), and the margin after which a late delivery is refused by
+# the workflow (clock differences between machines).
+WORKER_WAIT = timedelta(seconds=10)
 LATE_MARGIN = timedelta(seconds=5)
 # Starting a workflow or sending a signal needs only the Temporal server.
 SERVER_WAIT = 5.0
