@@ -12,7 +12,7 @@ from activities.sms import SmsPort, make_sms_port
 from garde.db import SessionFactory, make_engine, make_session_factory
 from garde.demo import demo_logins_exist
 from garde.settings import Settings
-from web import login_limits
+from web import i18n, login_limits
 from web.case_actions import CaseActions
 from web.row_ids import RowId
 from web.temporal_bridge import TemporalBridge
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         # One proxy in front: its X-Forwarded-* tell the client's address, scheme and host.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     login_limits.init(app, settings)
+    i18n.init(app)
     sessions = make_session_factory(make_engine(settings.database_url))
     temporal = TemporalBridge(settings)
     app.extensions["garde"] = Services(
