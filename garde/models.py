@@ -154,6 +154,8 @@ class User(Base):
     disabled_at: Mapped[datetime | None]
     # Made by the demo region with a published password: every page says so while one exists.
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The interface's language ("fr" or "en"); none: the browser's.
+    language: Mapped[str | None] = mapped_column(String(2))
     site: Mapped[Site | None] = relationship(lazy="joined")
     expert: Mapped[Expert | None] = relationship(lazy="joined")
 
@@ -537,3 +539,5 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[str] = mapped_column(String(500), default="")
+    # The client's address as the web app saw it (behind a proxy, the forwarded one).
+    address: Mapped[str | None] = mapped_column(String(64))
