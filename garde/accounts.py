@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 
@@ -22,6 +23,8 @@ from garde.models import ApiToken, Expert, Site, User, utcnow
 from garde.passwords import password_problem
 from garde.settings import Settings
 from garde.validation import CONTROL
+
+USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 
 
 def add_user(
@@ -41,15 +44,11 @@ def add_user(
         errors["username"] = "is already taken"
     if not demo and (problem := password_problem(password, username)):
         errors["password"] = problem
-    site = expert = None
-    if role is Role.SITE:
-        site = session.scalar(select(Site).where(Site.code == (site_code or "")))
-        if site is None:
-            errors["site"] = "a site user needs --site with an existing site code"
-    if role is Role.EXPERT:
-        expert = session.scalar(select(Expert).where(Expert.code == (expert_code or "")))
-        if expert is None:
-            errors["expert"] = "an expert user needs --expert with an existing expert code"
+    if CONTROL.search(username) or not USERNAME.fullmatch(username):
+        errors["username"] = (
+            "must be 1 to 64 letters, digits, or . _ - @, starting with a letter or digit"
+        )
+    site, expert = _links(session, role, site_code, expert_code, errors)
     if errors:
         raise InvalidInput(errors)
     user = User(
@@ -63,6 +62,46 @@ def add_user(
     session.add(user)
     session.flush()
     return user
+
+
+def change_role(
+    session: Session,
+    user: User,
+    role: Role,
+    site_code: str | None = None,
+    expert_code: str | None = None,
+) -> None:
+    """Give the login another role, linked to the site or expert that role needs; its
+    sessions end, so no page goes on showing what the old role saw."""
+    errors: dict[str, str] = {}
+    site, expert = _links(session, role, site_code, expert_code, errors)
+    if errors:
+        raise InvalidInput(errors)
+    user.role = role
+    user.site_id = site.id if site else None
+    user.expert_id = expert.id if expert else None
+    end_sessions(session, user)
+
+
+def _links(
+    session: Session,
+    role: Role,
+    site_code: str | None,
+    expert_code: str | None,
+    errors: dict[str, str],
+) -> tuple[Site | None, Expert | None]:
+    """The site a site login belongs to, the expert an expert login is; other roles have
+    neither. Missing or unknown ones are added to `errors`."""
+    site = expert = None
+    if role is Role.SITE:
+        site = session.scalar(select(Site).where(Site.code == (site_code or "")))
+        if site is None:
+            errors["site"] = "must be the code of an existing site: a site login needs one"
+    if role is Role.EXPERT:
+        expert = session.scalar(select(Expert).where(Expert.code == (expert_code or "")))
+        if expert is None:
+            errors["expert"] = "must be the code of an existing expert: an expert login needs one"
+    return site, expert
 
 
 def check_login(session: Session, username: str, password: str) -> User | None:
@@ -108,6 +147,14 @@ def change_password(session: Session, user: User, current: str, new: str, new_ag
         errors["new_password_again"] = "does not match the new password"
     if errors:
         raise InvalidInput(errors)
+    user.password_hash = generate_password_hash(new)
+    end_sessions(session, user)
+
+
+def reset_password(session: Session, user: User, new: str) -> None:
+    """An admin sets a new password (the policy holds); every session of the user ends."""
+    if problem := password_problem(new, user.username):
+        raise InvalidInput({"password": problem})
     user.password_hash = generate_password_hash(new)
     end_sessions(session, user)
 
@@ -166,6 +213,14 @@ def revoke_user_tokens(session: Session, username: str) -> int:
     for row in live:
         row.revoked_at = now
     return len(live)
+
+
+def revoke_token_by_id(session: Session, user: User, token_id: int) -> None:
+    """Revoke one of this user's tokens, named by its row (pages never see the secret)."""
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound(f"no API token {token_id} of {user.username}")
+    row.revoked_at = row.revoked_at or utcnow()
 
 
 @functools.cache

@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from web import (
         account,
+        admin,
         api,
         auth_views,
         coordinator,
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         expert_settings.bp,
         feeds.bp,
         coordinator.bp,
+        admin.bp,
         roster_pages.bp,
         roster_import.bp,
         roster_reports.bp,

@@ -9,6 +9,7 @@ from werkzeug.wrappers.response import Response
 from garde.accounts import check_login, end_sessions
 from garde.domain import Role
 from web import forms
+from web.audit import audit
 from web.login_limits import per_account, per_address, seconds_until_retry
 from web.safe_redirect import local_path
 
@@ -35,6 +36,9 @@ def login() -> str | Response:
         session.clear()
         session["user_id"] = user.id
         session["epoch"] = user.session_epoch
+        g.user = user  # the audit (and the admin's list of logins) says who, when, from where
+        audit("user.login", f"user:{user.username}")
+        g.db.commit()
         # Only local paths: an open redirect would hand sessions to anyone.
         target = local_path(request.args.get("next", "")) or url_for(HOME[Role(user.role)])
         return redirect(target)

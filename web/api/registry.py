@@ -9,31 +9,21 @@ from flask import Response, g, jsonify
 from sqlalchemy import select
 
 from garde.domain import STAFF, Priority, Role
-from garde.errors import NotFound
 from garde.models import Coordinator, Expert, Site
-from garde.registry import (
-    ELIGIBILITY_FIELDS,
-    create_coordinator,
-    create_expert,
-    create_site,
-    update_expert,
-    update_site,
-)
+from garde.registry import create_coordinator
 from garde.service_levels import site_promise
+from web import registry_changes
 from web.access import roles
 from web.api import body, bp
 from web.audit import audit
 from web.case_views import iso
-from web.roster_changes import roster_changed
+from web.registry_changes import expert_coded, site_coded
 
 
 @bp.post("/sites")
 @roles(*STAFF)
 def add_site() -> tuple[Response, int]:
-    site = create_site(g.db, body())
-    audit("site.create", f"site:{site.code}")
-    g.db.commit()
-    return jsonify(site_json(site)), 201
+    return jsonify(site_json(registry_changes.add_site(body()))), 201
 
 
 @bp.get("/sites")
@@ -45,27 +35,21 @@ def list_sites() -> Response:
 @bp.get("/sites/<code>")
 @roles(*STAFF)
 def get_site(code: str) -> Response:
-    return jsonify(site_json(_site(code)))
+    return jsonify(site_json(site_coded(code)))
 
 
 @bp.patch("/sites/<code>")
 @roles(*STAFF)
 def patch_site(code: str) -> Response:
-    site = _site(code)
-    data = body()
-    update_site(site, data)
-    audit("site.update", f"site:{site.code}", ", ".join(sorted(data)))
-    g.db.commit()
+    site = site_coded(code)
+    registry_changes.change_site(site, body())
     return jsonify(site_json(site))
 
 
 @bp.post("/experts")
 @roles(*STAFF)
 def add_expert() -> tuple[Response, int]:
-    expert = create_expert(g.db, body())
-    audit("expert.create", f"expert:{expert.code}")
-    g.db.commit()
-    return jsonify(expert_json(expert)), 201
+    return jsonify(expert_json(registry_changes.add_expert(body()))), 201
 
 
 @bp.get("/experts")
@@ -77,18 +61,14 @@ def list_experts() -> Response:
 @bp.get("/experts/<code>")
 @roles(*STAFF)
 def get_expert(code: str) -> Response:
-    return jsonify(expert_json(_expert(code)))
+    return jsonify(expert_json(expert_coded(code)))
 
 
 @bp.patch("/experts/<code>")
 @roles(*STAFF)
 def patch_expert(code: str) -> Response:
-    expert = _expert(code)
-    given = update_expert(g.db, expert, body())
-    audit("expert.update", f"expert:{expert.code}", ", ".join(sorted(given)))
-    g.db.commit()
-    if given & ELIGIBILITY_FIELDS:
-        roster_changed("expert changed")
+    expert = expert_coded(code)
+    registry_changes.change_expert(expert, body())
     return jsonify(expert_json(expert))
 
 
@@ -106,20 +86,6 @@ def add_coordinator() -> tuple[Response, int]:
 def list_coordinators() -> Response:
     found = g.db.scalars(select(Coordinator).order_by(Coordinator.code))
     return jsonify([coordinator_json(c) for c in found])
-
-
-def _expert(code: str) -> Expert:
-    expert = g.db.scalar(select(Expert).where(Expert.code == code))
-    if expert is None:
-        raise NotFound(f"no expert has the code {code}")
-    return expert
-
-
-def _site(code: str) -> Site:
-    site = g.db.scalar(select(Site).where(Site.code == code))
-    if site is None:
-        raise NotFound(f"no site has the code {code}")
-    return site
 
 
 def site_json(site: Site) -> dict[str, Any]:

@@ -5,36 +5,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, g, jsonify
+from flask import Response, jsonify
 
-from garde.accounts import set_disabled
 from garde.domain import Role
-from garde.errors import Conflict
 from garde.models import User
-from web.access import current_user, roles
+from web import user_admin
+from web.access import roles
 from web.api import bp
-from web.audit import audit
 
 
 @bp.post("/users/<username>/disable")
 @roles(Role.ADMIN)
 def disable_user(username: str) -> Response:
-    if username == current_user().username:
-        raise Conflict("an admin cannot disable their own login", {"username": "is yours"})
-    return _set(username, True)
+    return jsonify(user_json(user_admin.set_disabled(username, True)))
 
 
 @bp.post("/users/<username>/enable")
 @roles(Role.ADMIN)
 def enable_user(username: str) -> Response:
-    return _set(username, False)
-
-
-def _set(username: str, disabled: bool) -> Response:
-    user = set_disabled(g.db, username, disabled)
-    audit("user.disable" if disabled else "user.enable", f"user:{username}")
-    g.db.commit()
-    return jsonify(user_json(user))
+    return jsonify(user_json(user_admin.set_disabled(username, False)))
 
 
 def user_json(user: User) -> dict[str, Any]:

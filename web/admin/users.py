@@ -1,0 +1,187 @@
+"""Logins in the browser: the list, a new login, and one login's page where an admin changes
+its role, sets a new password, disables or enables it, and manages its API tokens. Every
+action goes through web/user_admin, as the API's do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, g, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from werkzeug.wrappers.response import Response
+
+from garde.domain import Role
+from garde.errors import Conflict, InvalidInput
+from garde.models import ApiToken, AuditEvent, Expert, Site, User, utcnow
+from garde.passwords import MIN_LENGTH
+from garde.validation import Fields
+from web import user_admin
+from web.admin import bp
+
+NEW_USER_FIELDS = ("username", "role", "site", "expert")
+
+
+@bp.get("/")
+def index() -> Response:
+    return redirect(url_for("admin.users"))
+
+
+@bp.get("/users")
+def users() -> str:
+    now = utcnow()
+    live_tokens = dict(
+        g.db.execute(
+            select(ApiToken.user_id, func.count())
+            .where(ApiToken.revoked_at.is_(None), ApiToken.expires_at > now)
+            .group_by(ApiToken.user_id)
+        ).all()
+    )
+    # A login is audited as the user's own action (web/auth_views): the newest is the last.
+    last_logins = dict(
+        g.db.execute(
+            select(AuditEvent.actor, func.max(AuditEvent.at))
+            .where(AuditEvent.action == "user.login")
+            .group_by(AuditEvent.actor)
+        ).all()
+    )
+    return render_template(
+        "admin/users.html",
+        users=g.db.scalars(select(User).order_by(User.username)).all(),
+        live_tokens=live_tokens,
+        last_logins=last_logins,
+    )
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def new_user() -> str | Response | tuple[str, int]:
+    if request.method == "GET":
+        return _new_user_page({"role": Role.SITE.value}, {})
+    form = request.form
+    values = {k: form.get(k, "").strip() for k in NEW_USER_FIELDS}
+    try:
+        user = user_admin.add_user(
+            values["username"],
+            form.get("password", ""),
+            values["role"],
+            values["site"] or None,
+            values["expert"] or None,
+        )
+    except InvalidInput as e:
+        g.db.rollback()
+        return _new_user_page(values, e.fields), 400
+    flash(f"Login {user.username} created.", "info")
+    return redirect(url_for("admin.user", username=user.username))
+
+
+@bp.get("/users/<username>")
+def user(username: str) -> str:
+    return _user_page(user_admin.user_named(username))
+
+
+@bp.post("/users/<username>/role")
+def change_role(username: str) -> Response | tuple[str, int]:
+    user = user_admin.user_named(username)
+    form = request.form
+    try:
+        user_admin.change_role(
+            user, form.get("role", ""), form.get("site") or None, form.get("expert") or None
+        )
+    except InvalidInput as e:
+        g.db.rollback()
+        return _user_page(user, e.fields, form.to_dict()), 400
+    except Conflict as e:
+        flash(e.message, "error")
+        return redirect(url_for("admin.user", username=username))
+    flash(f"{username} is now {user.role}; their open sessions were ended.", "info")
+    return redirect(url_for("admin.user", username=username))
+
+
+@bp.post("/users/<username>/password")
+def reset_password(username: str) -> Response | tuple[str, int]:
+    user = user_admin.user_named(username)
+    try:
+        user_admin.reset_password(user, request.form.get("password", ""))
+    except InvalidInput as e:
+        g.db.rollback()
+        return _user_page(user, e.fields), 400
+    flash(f"New password set for {username}; their open sessions were ended.", "info")
+    return redirect(url_for("admin.user", username=username))
+
+
+@bp.post("/users/<username>/disable")
+def disable(username: str) -> Response:
+    try:
+        user_admin.set_disabled(username, True)
+    except Conflict as e:
+        flash(e.message, "error")
+    else:
+        flash(f"{username} is disabled: their sessions and API tokens stopped working.", "info")
+    return redirect(url_for("admin.user", username=username))
+
+
+@bp.post("/users/<username>/enable")
+def enable(username: str) -> Response:
+    user_admin.set_disabled(username, False)
+    flash(f"{username} may log in again.", "info")
+    return redirect(url_for("admin.user", username=username))
+
+
+@bp.post("/users/<username>/tokens")
+def create_token(username: str) -> str | tuple[str, int]:
+    """The secret is on this answer alone: only its hash is kept."""
+    user = user_admin.user_named(username)
+    f = Fields(request.form)
+    days = f.integer("days", default=0, minimum=0, maximum=3650) if request.form.get("days") else 0
+    if f.errors:
+        return _user_page(user, f.errors, request.form.to_dict()), 400
+    secret = user_admin.issue_token(user, days or None)
+    return render_template("admin/token_created.html", user=user, secret=secret)
+
+
+@bp.post("/users/<username>/tokens/<int:token_id>/revoke")
+def revoke_token(username: str, token_id: int) -> Response:
+    user_admin.revoke_token(user_admin.user_named(username), token_id)
+    flash("Token revoked.", "info")
+    return redirect(url_for("admin.user", username=username))
+
+
+@bp.post("/users/<username>/tokens/revoke")
+def revoke_tokens(username: str) -> Response:
+    count = user_admin.revoke_tokens(user_admin.user_named(username))
+    flash(f"{count} token(s) revoked.", "info")
+    return redirect(url_for("admin.user", username=username))
+
+
+def _choices() -> dict[str, Any]:
+    return {
+        "roles": [r.value for r in Role],
+        "sites": g.db.scalars(select(Site).order_by(Site.code)).all(),
+        "experts": g.db.scalars(select(Expert).order_by(Expert.code)).all(),
+        "min_length": MIN_LENGTH,
+    }
+
+
+def _new_user_page(values: dict[str, str], errors: dict[str, str]) -> str:
+    return render_template("admin/new_user.html", values=values, errors=errors, **_choices())
+
+
+def _user_page(
+    user: User, errors: dict[str, str] | None = None, values: dict[str, str] | None = None
+) -> str:
+    tokens = g.db.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc())
+    ).all()
+    chosen = values or {
+        "role": user.role,
+        "site": user.site.code if user.site else "",
+        "expert": user.expert.code if user.expert else "",
+    }
+    return render_template(
+        "admin/user.html",
+        user=user,
+        tokens=tokens,
+        at=utcnow(),
+        values=chosen,
+        errors=errors or {},
+        **_choices(),
+    )
