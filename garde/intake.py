@@ -9,12 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from garde import vocabulary
+from garde import phones, vocabulary
 from garde.domain import CaseStatus, Priority
 from garde.messages import CaseStart
 from garde.models import Case, Site, utcnow
 from garde.service_levels import case_promise, site_promise
-from garde.validation import DICOM_UID, E164, Fields
+from garde.validation import DICOM_UID, Fields
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,9 @@ class CaseRequest:
     subspecialty: str | None
 
     @classmethod
-    def parse(cls, data: Any) -> CaseRequest:
+    def parse(cls, data: Any, site: Site) -> CaseRequest:
+        """The request as the site sent it; a callback phone without its country code is
+        read in the site's country."""
         f = Fields(data)
         request = cls(
             accession_number=f.text("accession_number", max_len=64),
@@ -42,7 +44,7 @@ class CaseRequest:
             priority=f.choice("priority", Priority) or Priority.ROUTINE,
             clinical_question=f.text("clinical_question", max_len=2000),
             requesting_physician=f.text("requesting_physician", max_len=200),
-            callback_phone=f.text("callback_phone", max_len=20, pattern=E164),
+            callback_phone=f.phone("callback_phone", phones.region_of_zone(site.timezone)),
             subspecialty=f.word("subspecialty", vocabulary.subspecialty, required=False),
         )
         f.check()

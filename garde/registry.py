@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from garde import vocabulary
+from garde import phones, vocabulary
 from garde.domain import Role
 from garde.models import Coordinator, Credential, Expert, Site, User, expert_sites
 from garde.service_levels import parse_escalation, parse_service_levels
-from garde.validation import AE_TITLE, CODE, E164, Fields
+from garde.validation import AE_TITLE, CODE, Fields
 
 LANGUAGES = ("fr", "en")
 
@@ -21,12 +21,13 @@ LANGUAGES = ("fr", "en")
 def create_site(session: Session, data: Any) -> Site:
     f = Fields(data)
     code = f.text("code", max_len=32, pattern=CODE)
+    timezone = f.timezone("timezone") if f.data.get("timezone") else "Europe/Paris"
     site = Site(
         code=code,
         name=f.text("name", max_len=200),
-        timezone=f.timezone("timezone") if f.data.get("timezone") else "Europe/Paris",
+        timezone=timezone,
         ae_titles=f.string_list("ae_titles", pattern=AE_TITLE),
-        phone=f.optional_text("phone", max_len=20, pattern=E164) or "",
+        phone=f.phone("phone", phones.region_of_zone(timezone), required=False),
         prices=_prices(f),
         expert_share_percent=f.integer("expert_share_percent", default=70, maximum=100),
         service_levels=parse_service_levels(f, {}),
@@ -56,7 +57,8 @@ def update_site(site: Site, data: Any) -> None:
     if "ae_titles" in given:
         changes["ae_titles"] = f.string_list("ae_titles", pattern=AE_TITLE)
     if "phone" in given:
-        changes["phone"] = f.optional_text("phone", max_len=20, pattern=E164) or ""
+        zone = changes.get("timezone") or site.timezone
+        changes["phone"] = f.phone("phone", phones.region_of_zone(zone), required=False)
     if "prices" in given:
         changes["prices"] = _prices(f)
     if "expert_share_percent" in given:
@@ -91,7 +93,7 @@ def create_coordinator(session: Session, data: Any) -> Coordinator:
     coordinator = Coordinator(
         code=code,
         name=f.text("name", max_len=200),
-        phone=f.text("phone", max_len=20, pattern=E164),
+        phone=f.phone("phone", phones.REGION),
         language=_language(f, "fr"),
         user_id=user.id if user else None,
     )
@@ -107,7 +109,7 @@ def create_expert(session: Session, data: Any) -> Expert:
     """A new expert; credentials come from `credentials` (with dates) or `sites` (without)."""
     f = Fields(data)
     code = f.text("code", max_len=32, pattern=CODE)
-    phone = f.text("phone", max_len=20, pattern=E164)
+    phone = f.phone("phone", phones.REGION)
     expert = Expert(
         code=code,
         name=f.text("name", max_len=200),
@@ -148,7 +150,7 @@ def update_expert(session: Session, expert: Expert, data: Any) -> set[str]:
     if "name" in given:
         changes["name"] = f.text("name", max_len=200)
     if "phone" in given:
-        changes["phone"] = f.text("phone", max_len=20, pattern=E164)
+        changes["phone"] = f.phone("phone", phones.REGION)
         _phone_free(session, f, changes["phone"], expert.id)
     if "subspecialties" in given:
         changes["subspecialties"] = f.words("subspecialties", vocabulary.subspecialty)

@@ -9,7 +9,8 @@ from enum import StrEnum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+from garde import phones
+
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 AE_TITLE = re.compile(r"^[ -~]{1,16}$")
 DICOM_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
@@ -101,6 +102,18 @@ class Fields:
         if problems:
             self.errors[name] = "; ".join(problems)
         return found
+
+    def phone(self, name: str, region: str, *, required: bool = True) -> str:
+        """A phone number as people type it, read in `region` (a country) when it has no
+        country code; in E.164, or "" when absent or wrong (garde.phones)."""
+        raw = self.text(name, max_len=32, required=required)
+        if not raw or name in self.errors:
+            return ""
+        try:
+            return phones.normalise(raw, region)
+        except ValueError as e:
+            self.errors[name] = str(e)
+            return ""
 
     def day(self, name: str, *, required: bool = True) -> date | None:
         """A calendar date, ISO 8601 (2026-03-31)."""
@@ -200,7 +213,6 @@ class Fields:
 
 def _pattern_reason(pattern: re.Pattern[str]) -> str:
     return {
-        E164.pattern: "must be a phone number in E.164 form, e.g. +33612345678",
         CODE.pattern: "must be letters, digits, '.', '_' or '-' (at most 32)",
         AE_TITLE.pattern: "must be 1 to 16 printable ASCII characters",
         DICOM_UID.pattern: "must be a DICOM UID (digits and dots)",

@@ -19,9 +19,10 @@ from werkzeug.wrappers.response import Response
 
 from activities.sms import OUTBOX_NUMBER, Sms
 from garde.domain import STAFF, Role
+from garde import phones
 from garde.errors import Unavailable
 from garde.models import Case, Offer, Site, SmsMessage, VoiceCall
-from garde.validation import E164, Fields
+from garde.validation import Fields
 from web import display, services
 from web.access import current_user
 from web.message_log import phone_owners
@@ -105,7 +106,7 @@ def _case(sid: str) -> int | None:
 @bp.post("/outbox/reply")
 def reply() -> Response:
     f = Fields(request.form)
-    from_number = f.text("from_number", max_len=20, pattern=E164)
+    from_number = f.phone("from_number", phones.REGION)
     body = f.text("body", max_len=1600)
     if f.errors:
         flash("Not sent: " + "; ".join(f"{k} {v}" for k, v in f.errors.items()), "error")

@@ -77,7 +77,14 @@ _EXPERT_CODE = {
 
 _TIME = {"type": "string", "format": "date-time"}
 _OPTIONAL_TIME = {"type": ["string", "null"], "format": "date-time"}
-_E164 = {"type": "string", "pattern": r"^\+[1-9]\d{6,14}$", "examples": ["+33612345678"]}
+# A phone as people type it; stored and answered in E.164 (+33471000000). Without its country
+# code it is read in the site's country (from its time zone) for a site's or a case's phone,
+# in the region's (France) for an expert's or a coordinator's.
+_PHONE = {
+    "type": "string",
+    "maxLength": 32,
+    "examples": ["04 71 00 00 00", "+33 4 71 00 00 00", "+33471000000"],
+}
 _CODE = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"}
 _MODALITY = {"type": "string", "enum": list(MODALITIES)}
 
@@ -125,7 +132,7 @@ SCHEMAS: JSON = {
                 "items": {"type": "string", "minLength": 1, "maxLength": 16},
                 "description": "the DICOM AE titles the site sends from",
             },
-            "phone": _E164,
+            "phone": _PHONE,
             "prices": {
                 "type": "object",
                 "additionalProperties": {"type": "integer", "minimum": 0},
@@ -162,7 +169,7 @@ SCHEMAS: JSON = {
             "name": {"type": "string", "maxLength": 200},
             "timezone": {"type": "string"},
             "ae_titles": {"type": "array", "items": {"type": "string"}},
-            "phone": _E164,
+            "phone": _PHONE,
             "language": {"type": "string", "enum": ["fr", "en"]},
             "prices": {"type": "object", "additionalProperties": {"type": "integer"}},
             "expert_share_percent": {"type": "integer", "minimum": 0, "maximum": 100},
@@ -217,7 +224,7 @@ SCHEMAS: JSON = {
         "properties": {
             "code": _CODE,
             "name": {"type": "string", "maxLength": 200},
-            "phone": _E164,
+            "phone": _PHONE,
             "language": {"type": "string", "enum": ["fr", "en"], "default": "fr"},
             "username": {
                 "type": "string",
@@ -287,7 +294,7 @@ SCHEMAS: JSON = {
         "properties": {
             "code": _CODE,
             "name": {"type": "string", "maxLength": 200},
-            "phone": _E164,
+            "phone": _PHONE,
             "subspecialties": {
                 "type": "array",
                 "items": {"type": "string"},
@@ -315,7 +322,7 @@ SCHEMAS: JSON = {
         "`sites` or `credentials` replaces every credential of the expert.",
         "properties": {
             "name": {"type": "string", "maxLength": 200},
-            "phone": _E164,
+            "phone": _PHONE,
             "subspecialties": {"type": "array", "items": {"type": "string"}},
             "modalities": {"type": "array", "items": _MODALITY, "minItems": 1},
             "max_concurrent": {"type": "integer", "minimum": 1, "maximum": 50},
@@ -435,7 +442,7 @@ SCHEMAS: JSON = {
             },
             "clinical_question": {"type": "string", "maxLength": 2000},
             "requesting_physician": {"type": "string", "maxLength": 200},
-            "callback_phone": _E164,
+            "callback_phone": _PHONE,
             "subspecialty": {"type": "string", "maxLength": 64},
         },
     },

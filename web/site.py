@@ -46,7 +46,7 @@ def new_case() -> str | Response | tuple[str, int]:
         return _request_form({"callback_phone": site.phone})
     values = request.form.to_dict()
     try:
-        parsed = CaseRequest.parse(values)
+        parsed = CaseRequest.parse(values, site)
     except InvalidInput as e:
         return _request_form(values, e.fields), 400
     submitted = submit_case(site, parsed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import secrets
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -53,14 +54,14 @@ def error_for(page: str, field: str) -> str:
     return html.unescape(found[1].split("</small>", 1)[0])
 
 
-def test_bad_phone_taken_phone_and_unknown_language_are_named_and_nothing_changes(
+def test_bad_phone_taken_phone_and_unknown_language_are_named_a_national_phone_is_taken(
     region: Region,
 ) -> None:
     alice = region.experts["alice"]
     before = stored(region.stack, alice.code)
     browser = Browser(region.stack).login(alice.username)
     cases = [
-        ({"phone": "0612345678"}, "phone", "Mobile phone must be a phone number in E.164 form"),
+        ({"phone": "06 12 34 56"}, "phone", "Mobile phone must be a phone number, e.g."),
         ({"phone": region.experts["bruno"].phone}, "phone", "is already the phone of another"),
         ({"language": "de", "sms_enabled": "false"}, "language", "Language must be fr or en"),
         ({"sms_enabled": "maybe", "phone": "+33600000001"}, "sms_enabled", "must be true or"),
@@ -71,6 +72,11 @@ def test_bad_phone_taken_phone_and_unknown_language_are_named_and_nothing_change
         assert reason in error_for(r.text, field)
         assert "nothing was changed" in r.text
         assert stored(region.stack, alice.code) == before
+    digits = f"{secrets.randbelow(10**7):07}"
+    national = f"06 1{digits[0]} {digits[1:3]} {digits[3:5]} {digits[5:]}"
+    r = browser.submit(SETTINGS, SETTINGS, form(before, phone=national))
+    assert r.status_code == 302, r.text
+    assert stored(region.stack, alice.code)["phone"] == "+3361" + digits
 
 
 def test_sms_off_is_stored_shown_and_audited(region: Region) -> None:

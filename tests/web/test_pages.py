@@ -92,16 +92,27 @@ def test_a_form_posted_without_its_csrf_token_gets_400(region: Region) -> None:
     assert region.stack.api(region.site_token).get("/api/v1/cases").json() == []
 
 
-def test_site_request_form_keeps_the_values_and_says_what_is_wrong(region: Region) -> None:
+def test_site_request_form_says_what_is_wrong_and_takes_a_national_phone(region: Region) -> None:
     site = Browser(region.stack).login(region.site_username)
-    entered = case_request(callback_phone="0471000000", body_part="")
+    entered = case_request(callback_phone="04 71 00 00", body_part="")
     r = site.submit("/site/cases/new", "/site/cases/new", entered)
     assert r.status_code == 400
-    assert "must be a phone number in E.164 form" in r.text
+    assert "must be a phone number, e.g. +33 6 12 34 56 78 or 06 12 34 56 78" in r.text
     assert "Body part is required" in r.text
     assert html.escape(entered["clinical_question"]) in r.text
     assert f'value="{entered["accession_number"]}"' in r.text
-    assert region.stack.api(region.site_token).get("/api/v1/cases").json() == []
+    api = region.stack.api(region.site_token)
+    assert api.get("/api/v1/cases").json() == []
+    # Corrected in the national form, as the site writes it: stored in E.164.
+    fixed = entered | {"callback_phone": "04 71 00 00 00", "body_part": "HEAD"}
+    r = site.submit("/site/cases/new", "/site/cases/new", fixed)
+    assert r.status_code == 302, r.text
+    r = api.post("/api/v1/cases", json=case_request(callback_phone="04 71 00 00 01"))
+    assert r.status_code == 201, r.text
+    assert {c["callback_phone"] for c in api.get("/api/v1/cases").json()} == {
+        "+33471000000",
+        "+33471000001",
+    }
 
 
 def test_site_requests_a_read_and_follows_it_to_the_report(region: Region) -> None:

@@ -436,7 +436,7 @@ def test_grid_gaps_are_one_row_per_site_naming_their_modalities(region: Region) 
         json={
             "code": dora,
             "name": "Dr Dora",
-            "phone": "+336" + "".join(secrets.choice("0123456789") for _ in range(8)),
+            "phone": "+3361" + "".join(secrets.choice("0123456789") for _ in range(7)),
             "modalities": ["CT"],
             "sites": [region.site],
         },

@@ -39,7 +39,7 @@ def submit() -> tuple[Response, int]:
     """201 with the case, even when Temporal is away: routing starts when it is back."""
     user = current_user()
     assert user.site is not None
-    submitted = submit_case(user.site, CaseRequest.parse(body()))
+    submitted = submit_case(user.site, CaseRequest.parse(body(), user.site))
     g.db.refresh(submitted.case)
     return _answer(submitted.case), 201 if submitted.created else 200
 
