@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from garde.payload_codec import PayloadKey, payload_keys
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -24,6 +26,8 @@ class Settings:
     twilio_from_number: str | None
     twilio_api_url: str | None
     secret_key: str
+    # Encrypt what Garde sends to Temporal (garde/payload_codec.py): the first key encrypts.
+    payload_keys: tuple[PayloadKey, ...]
     reconcile_every: timedelta = timedelta(minutes=1)
     # A swap both experts agreed on waits for a coordinator's approval before it applies.
     swap_needs_approval: bool = False
@@ -47,6 +51,9 @@ class Settings:
     cases_per_site_per_hour: int = 60
     # The bearer token Prometheus sends for /metrics; None: /metrics is not served.
     metrics_token: str | None = None
+    # The Temporal UI's origin (scheme://host:port), the one other site whose pages may call
+    # the codec endpoint (web/codec_server.py); None: no other site may.
+    temporal_ui_origin: str | None = None
 
     EMBEDDED_TEMPORAL_ADDRESS = "localhost:7233"
 
@@ -86,6 +93,7 @@ class Settings:
             twilio_from_number=e.get("TWILIO_FROM_NUMBER") or None,
             twilio_api_url=e.get("GARDE_TWILIO_API_URL") or None,
             secret_key=_secret_key(data_dir, e.get("GARDE_SECRET_KEY")),
+            payload_keys=payload_keys(data_dir, e.get("GARDE_PAYLOAD_KEYS")),
             reconcile_every=timedelta(seconds=float(e.get("GARDE_RECONCILE_EVERY_S") or 60)),
             swap_needs_approval=_on(e.get("GARDE_SWAP_NEEDS_APPROVAL")),
             region_timezone=e.get("GARDE_REGION_TIMEZONE") or "Europe/Paris",
@@ -96,6 +104,7 @@ class Settings:
             rate_limit_storage=e.get("GARDE_RATE_LIMIT_STORAGE") or "memory://",
             cases_per_site_per_hour=_positive(e, "GARDE_CASES_PER_SITE_PER_HOUR", 60),
             metrics_token=e.get("GARDE_METRICS_TOKEN") or None,
+            temporal_ui_origin=(e.get("GARDE_TEMPORAL_UI_ORIGIN") or "").rstrip("/") or None,
         )
 
 

@@ -3,24 +3,39 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import temporalio.converter
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
+from temporalio.converter import DataConverter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from garde.messages import CaseStart, PersonText
+from garde.payload_codec import EncryptionCodec
 from garde.settings import Settings
 
 TASK_QUEUE = "garde-cases"
 
 
+def data_converter(settings: Settings) -> DataConverter:
+    """Temporal's converter, every payload encrypted with Garde's keys (garde/payload_codec.py).
+    Every client of Garde's workflows uses it, or they could not read each other's payloads."""
+    codec = EncryptionCodec(settings.payload_keys)
+    return dataclasses.replace(temporalio.converter.default(), payload_codec=codec)
+
+
 async def connect(settings: Settings) -> Client:
-    return await Client.connect(settings.temporal_target, namespace=settings.temporal_namespace)
+    return await Client.connect(
+        settings.temporal_target,
+        namespace=settings.temporal_namespace,
+        data_converter=data_converter(settings),
+    )
 
 
 def venv_binary(name: str) -> str:

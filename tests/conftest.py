@@ -41,7 +41,8 @@ from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
 from garde.domain import Role
 from garde.messages import CaseView
 from garde.models import Case, Expert, Site, User
-from garde.temporal import case_workflow_id, start_dev_server, wait_for_port
+from garde.settings import Settings
+from garde.temporal import case_workflow_id, connect, start_dev_server, wait_for_port
 from tests.twilio_double import TwilioDouble
 
 T = TypeVar("T")
@@ -50,6 +51,7 @@ GARDE = [sys.executable, "-m", "garde.cli"]
 # The reply code in an offer SMS, in either language.
 OFFER_CODE = re.compile(r"(?:Reply YES|Répondez OUI) (\w+)")
 NAMESPACES = ("garde-sqlite", "garde-postgresql", "garde-outbox")
+UI_ORIGIN = "http://127.0.0.1:8233"
 POSTGRES_URL = os.environ.get(
     "GARDE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -146,14 +148,16 @@ class Stack:
             process.terminate()
         process.wait(timeout=30)
 
+    async def client(self) -> Client:
+        """A Temporal client as the stack's own: it reads and sends payloads encrypted with the
+        stack's keys (garde/payload_codec.py)."""
+        return await connect(Settings.from_env(self.env))
+
     def view(self, case_id: int) -> CaseView:
         """What the case's workflow holds true now (its `view` query)."""
 
         async def query() -> CaseView:
-            client = await Client.connect(
-                self.env["GARDE_TEMPORAL_ADDRESS"], namespace=self.env["GARDE_TEMPORAL_NAMESPACE"]
-            )
-            handle = client.get_workflow_handle(case_workflow_id(case_id))
+            handle = (await self.client()).get_workflow_handle(case_workflow_id(case_id))
             view: CaseView = await handle.query(
                 "view", result_type=CaseView, rpc_timeout=timedelta(seconds=10)
             )
@@ -241,6 +245,8 @@ def start_stack(
         "GARDE_DEV_OUTBOX": "1",
         # What Prometheus would send to read /metrics.
         "GARDE_METRICS_TOKEN": "metrics-" + secrets.token_hex(8),
+        # The Temporal UI's page, let call the codec endpoint (web/codec_server.py).
+        "GARDE_TEMPORAL_UI_ORIGIN": UI_ORIGIN,
         # The web app's own address, unless a test puts it behind a (pretend) proxy.
         "GARDE_PUBLIC_URL": f"http://127.0.0.1:{port}",
         **(extra_env or {}),

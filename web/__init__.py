@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         admin,
         api,
         auth_views,
+        codec_server,
         coordinator,
         dev,
         errors,
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         dev.bp,
         health.bp,
         metrics.bp,
+        codec_server.bp,
     ):
         app.register_blueprint(blueprint)
 
