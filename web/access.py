@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from enum import StrEnum
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -12,12 +13,15 @@ from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from garde.accounts import user_for_session, user_for_token
-from garde.domain import STAFF, CaseStatus, Role
+from garde.domain import STAFF, CaseStatus, ReportKind, Role
 from garde.errors import Forbidden, NotAuthenticated, NotFound
-from garde.models import Case, CaseEvent, Offer, User, utcnow
+from garde.models import Case, CaseEvent, Offer, Report, User, utcnow
 from rosters.eligibility import takeable_cases
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# How long a case the expert reported stays on their worklist, the way in to an addendum.
+RECENTLY_REPORTED = timedelta(days=7)
 
 
 def bearer_token() -> str | None:
@@ -117,6 +121,19 @@ def open_case_ids_for_expert(db: Session, user: User) -> list[int]:
     if user.expert_id is None:
         return []
     return takeable_cases(db, user.expert_id, utcnow())
+
+
+def recently_reported(db: Session, user: User) -> Select[Case]:
+    """The cases this expert signed the final report of lately, newest first: closed, they
+    leave the other lists, but the expert may still add an addendum."""
+    signed = exists().where(
+        Report.case_id == Case.id,
+        Report.expert_id == user.expert_id,
+        Report.kind == ReportKind.FINAL.value,
+        Report.created_at >= utcnow() - RECENTLY_REPORTED,
+    )
+    query = visible_cases(db, user).where(Case.status == CaseStatus.FINAL.value, signed)
+    return query.order_by(None).order_by(Case.reported_at.desc(), Case.id.desc())
 
 
 def sights(db: Session, user: User, cases: Sequence[Case]) -> dict[int, Sight]:

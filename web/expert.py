@@ -12,7 +12,15 @@ from garde.domain import HELD_STATUSES, CaseStatus, OfferStatus, ReportKind, Rol
 from garde.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
 from garde.models import Case, Offer, User
 from web import display, services
-from web.access import Sight, case_for, current_user, open_case_ids_for_expert, roles, sight
+from web.access import (
+    Sight,
+    case_for,
+    current_user,
+    open_case_ids_for_expert,
+    recently_reported,
+    roles,
+    sight,
+)
 from web.case_views import latest_report
 from web.inputs import parse_decline_reason, parse_report
 
@@ -40,7 +48,10 @@ def worklist() -> str:
         .where(Case.assigned_expert_id == me, Case.status.in_(HELD_STATUSES))
         .order_by(Case.requested_at)
     ).all()
-    return render_template("expert/worklist.html", offers=offers, open_cases=open_cases, held=held)
+    reported = g.db.scalars(recently_reported(g.db, user)).all()
+    return render_template(
+        "expert/worklist.html", offers=offers, open_cases=open_cases, held=held, reported=reported
+    )
 
 
 @bp.post("/cases/<int:case_id>/accept")

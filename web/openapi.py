@@ -565,6 +565,12 @@ SCHEMAS: JSON = {
                 "description": "unassigned cases this expert may take now",
             },
             "held": {"type": "array", "items": _ref("Case"), "description": "cases they hold"},
+            "reported": {
+                "type": "array",
+                "items": _ref("Case"),
+                "description": "cases they signed the final report of in the last 7 days, newest "
+                "first (an addendum may still be added)",
+            },
         },
     },
     "BillingLine": {
@@ -947,7 +953,10 @@ PATHS: JSON = {
         "get": {
             "tags": ["cases"],
             "summary": "An expert's worklist (expert)",
-            "responses": {"200": _ok("open and held cases", _ref("Worklist")), **_errors(401, 403)},
+            "responses": {
+                "200": _ok("offered, open, held and recently reported cases", _ref("Worklist")),
+                **_errors(401, 403),
+            },
         }
     },
     "/cases/{case_id}/accept": _case_action(

@@ -1,6 +1,7 @@
 """What a new user tripped on, walking the README in a browser (issue 8), each as it was found:
 no link to the report's formats, a page acknowledged and still asking for it, timeline words
-said twice, a cancellation after a report, an outbox in UTC with bare numbers and without
+said twice, a reported case gone from the worklist (and with it the way to an addendum), a
+cancellation after a report, an outbox in UTC with bare numbers and without
 Garde's answers, and no favicon."""
 
 from __future__ import annotations
@@ -96,12 +97,24 @@ def test_the_page_after_acknowledge_shows_it_acknowledged_without_the_button(
     assert "Please read it and acknowledge it" not in page
 
 
-def test_timeline_entries_say_each_thing_once(region: Region) -> None:
+def test_a_reported_case_stays_on_the_worklist_for_its_addendum_and_timelines_say_it_once(
+    region: Region,
+) -> None:
     case_id, alice = _taken_by_alice(region)
     _file(alice, region, case_id, "preliminary")
     region.wait_status(case_id, "preliminary")
     _file(alice, region, case_id, "final")
     region.wait_status(case_id, "final")
+    # Closed, the case leaves "Held by me"; "Recently reported" leads to its addendum form.
+    reported = alice.get("/expert/").text.split("Recently reported", 1)[1]
+    assert f'href="/expert/cases/{case_id}#report"' in reported
+    assert 'name="kind" value="addendum"' in alice.get(f"/expert/cases/{case_id}").text
+    worklists = {
+        name: region.stack.api(region.experts[name].token).get("/api/v1/worklist").json()
+        for name in ("alice", "bruno")
+    }
+    assert [c["id"] for c in worklists["alice"]["reported"]] == [case_id]
+    assert worklists["alice"]["held"] == worklists["bruno"]["reported"] == []
     _file(alice, region, case_id, "addendum")
     wait_for(lambda: len(region.case(case_id)["addenda"]) == 1, what="the addendum on the record")
     staff = _timeline(coordinator(region.stack).get(f"/coordinator/cases/{case_id}").text)

@@ -17,6 +17,7 @@ from web.access import (
     case_for,
     current_user,
     open_case_ids_for_expert,
+    recently_reported,
     record_for,
     roles,
     sight,
@@ -83,7 +84,8 @@ def worklist() -> Response:
     offered = g.db.scalars(
         with_timelines(select(Case).where(Case.id.in_([o.case_id for o in offers])))
     ).all()
-    seen = sights(g.db, user, [*offered, *open_cases, *held])
+    reported = g.db.scalars(recently_reported(g.db, user)).all()
+    seen = sights(g.db, user, [*offered, *open_cases, *held, *reported])
 
     def shown(case: Case) -> dict[str, Any]:
         return case_json(case, seen[case.id], user.expert_id)
@@ -97,6 +99,7 @@ def worklist() -> Response:
             ],
             "open": [shown(c) for c in open_cases],
             "held": [shown(c) for c in held],
+            "reported": [shown(c) for c in reported],
         }
     )
 
