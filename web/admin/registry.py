@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from flask import flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers.response import Response
 
@@ -62,7 +63,7 @@ def new_site() -> str | Response | tuple[str, int]:
     except InvalidInput as e:
         g.db.rollback()
         return _site_form(None, values, e.fields), 400
-    flash(f"Site {site.code} created.", "info")
+    flash(_("Site %(code)s created.", code=site.code), "info")
     return redirect(url_for("admin.sites"))
 
 
@@ -80,7 +81,7 @@ def site(code: str) -> str | Response | tuple[str, int]:
     except InvalidInput as e:
         g.db.rollback()
         return _site_form(site, values, e.fields), 400
-    flash(f"Site {code} saved." if changed else "Nothing was changed.", "info")
+    flash(_("Site %(code)s saved.", code=code) if changed else _("Nothing was changed."), "info")
     return redirect(url_for("admin.sites"))
 
 
@@ -103,7 +104,7 @@ def new_expert() -> str | Response | tuple[str, int]:
     except InvalidInput as e:
         g.db.rollback()
         return _expert_form(None, values, e.fields), 400
-    flash(f"Expert {expert.code} created.", "info")
+    flash(_("Expert %(code)s created.", code=expert.code), "info")
     return redirect(url_for("admin.experts"))
 
 
@@ -126,7 +127,7 @@ def expert(code: str) -> str | Response | tuple[str, int]:
     except InvalidInput as e:
         g.db.rollback()
         return _expert_form(expert, values, e.fields), 400
-    flash(f"Expert {code} saved." if data else "Nothing was changed.", "info")
+    flash(_("Expert %(code)s saved.", code=code) if data else _("Nothing was changed."), "info")
     return redirect(url_for("admin.experts"))
 
 

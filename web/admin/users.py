@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.wrappers.response import Response
 
@@ -69,7 +70,7 @@ def new_user() -> str | Response | tuple[str, int]:
     except InvalidInput as e:
         g.db.rollback()
         return _new_user_page(values, e.fields), 400
-    flash(f"Login {user.username} created.", "info")
+    flash(_("Login %(username)s created.", username=user.username), "info")
     return redirect(url_for("admin.user", username=user.username))
 
 
@@ -92,7 +93,14 @@ def change_role(username: str) -> Response | tuple[str, int]:
     except Conflict as e:
         flash(e.message, "error")
         return redirect(url_for("admin.user", username=username))
-    flash(f"{username} is now {user.role}; their open sessions were ended.", "info")
+    flash(
+        _(
+            "%(username)s is now %(role)s; their open sessions were ended.",
+            username=username,
+            role=user.role,
+        ),
+        "info",
+    )
     return redirect(url_for("admin.user", username=username))
 
 
@@ -104,7 +112,10 @@ def reset_password(username: str) -> Response | tuple[str, int]:
     except InvalidInput as e:
         g.db.rollback()
         return _user_page(user, e.fields), 400
-    flash(f"New password set for {username}; their open sessions were ended.", "info")
+    flash(
+        _("New password set for %(username)s; their open sessions were ended.", username=username),
+        "info",
+    )
     return redirect(url_for("admin.user", username=username))
 
 
@@ -115,14 +126,20 @@ def disable(username: str) -> Response:
     except Conflict as e:
         flash(e.message, "error")
     else:
-        flash(f"{username} is disabled: their sessions and API tokens stopped working.", "info")
+        flash(
+            _(
+                "%(username)s is disabled: their sessions and API tokens stopped working.",
+                username=username,
+            ),
+            "info",
+        )
     return redirect(url_for("admin.user", username=username))
 
 
 @bp.post("/users/<username>/enable")
 def enable(username: str) -> Response:
     user_admin.set_disabled(username, False)
-    flash(f"{username} may log in again.", "info")
+    flash(_("%(username)s may log in again.", username=username), "info")
     return redirect(url_for("admin.user", username=username))
 
 
@@ -131,7 +148,7 @@ def create_token(username: str) -> str | tuple[str, int]:
     """The secret is on this answer alone: only its hash is kept."""
     user = user_admin.user_named(username)
     f = Fields(request.form)
-    days = f.integer("days", default=0, minimum=0, maximum=3650) if request.form.get("days") else 0
+    days = f.integer("days", default=0, minimum=1, maximum=3650) if request.form.get("days") else 0
     if f.errors:
         return _user_page(user, f.errors, request.form.to_dict()), 400
     secret = user_admin.issue_token(user, days or None)
@@ -141,14 +158,14 @@ def create_token(username: str) -> str | tuple[str, int]:
 @bp.post("/users/<username>/tokens/<int:token_id>/revoke")
 def revoke_token(username: str, token_id: int) -> Response:
     user_admin.revoke_token(user_admin.user_named(username), token_id)
-    flash("Token revoked.", "info")
+    flash(_("Token revoked."), "info")
     return redirect(url_for("admin.user", username=username))
 
 
 @bp.post("/users/<username>/tokens/revoke")
 def revoke_tokens(username: str) -> Response:
     count = user_admin.revoke_tokens(user_admin.user_named(username))
-    flash(f"{count} token(s) revoked.", "info")
+    flash(_("Tokens revoked: %(count)s.", count=count), "info")
     return redirect(url_for("admin.user", username=username))
 
 
