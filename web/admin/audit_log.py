@@ -3,6 +3,7 @@ a page at a time, filtered by actor, action, target and days (in the region's zo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 
 from flask import g, render_template, request
@@ -51,7 +52,7 @@ def audit() -> str | tuple[str, int]:
 def _page(
     values: dict[str, str],
     errors: dict[str, str],
-    events: list[AuditEvent] | object,
+    events: Sequence[AuditEvent],
     page: int,
     more: bool,
 ) -> str:

@@ -16,7 +16,7 @@ from werkzeug.wrappers.response import Response
 
 from garde import vocabulary
 from garde.errors import InvalidInput
-from garde.models import Expert, Site
+from garde.models import Credential, Expert, Site
 from garde.registry import LANGUAGES
 from web import registry_changes
 from web.admin import bp
@@ -202,7 +202,7 @@ def _prices(text: str) -> Any:
     return {m.group(1): int(m.group(2)) for m in found if m}
 
 
-def _credential(code: str, kept: Any) -> dict[str, Any]:
+def _credential(code: str, kept: Credential | None) -> dict[str, Any]:
     return {
         "site": code,
         "valid_from": kept.valid_from.isoformat() if kept and kept.valid_from else None,

@@ -188,7 +188,7 @@ def _user_page(
     tokens = g.db.scalars(
         select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc())
     ).all()
-    chosen = values or {
+    stored = {
         "role": user.role,
         "site": user.site.code if user.site else "",
         "expert": user.expert.code if user.expert else "",
@@ -198,7 +198,7 @@ def _user_page(
         user=user,
         tokens=tokens,
         at=utcnow(),
-        values=chosen,
+        values=stored | (values or {}),
         errors=errors or {},
         **_choices(),
     )
