@@ -162,6 +162,20 @@ def test_no_page_of_any_audience_runs_inline_script(region: Region) -> None:
     with stack.sessions.begin() as s:
         add_login(s, admin, Role.ADMIN)
     seen |= _runs_no_inline_script(
-        Browser(stack).login(admin), ["/coordinator/", "/account/password"]
+        Browser(stack).login(admin),
+        [
+            "/coordinator/",
+            "/account/password",
+            "/admin/users",
+            "/admin/users/new",
+            f"/admin/users/{admin}",
+            "/admin/sites",
+            "/admin/sites/new",
+            f"/admin/sites/{region.site}",
+            "/admin/experts",
+            "/admin/experts/new",
+            f"/admin/experts/{region.experts['alice'].code}",
+            "/admin/audit",
+        ],
     )
     assert seen >= set(STATIC_SCRIPTS), seen
