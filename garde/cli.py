@@ -200,9 +200,15 @@ def up(demo: bool) -> None:
         env.setdefault("GARDE_DEV_OUTBOX", "1")
         if settings.temporal_address is None:
             click.echo("starting the embedded Temporal server ...")
-            children.append(start_dev_server(settings.data_dir, ui_port=8233))
+            # Its UI shows payloads decrypted by Garde's codec endpoint, to a Garde admin.
+            ui = "http://127.0.0.1:8233"
+            codec = f"{settings.public_url}/temporal-codec"
+            children.append(
+                start_dev_server(settings.data_dir, ui_port=8233, ui_codec_endpoint=codec)
+            )
             env["GARDE_TEMPORAL_ADDRESS"] = settings.EMBEDDED_TEMPORAL_ADDRESS
-            click.echo("Temporal UI:  http://127.0.0.1:8233")
+            env.setdefault("GARDE_TEMPORAL_UI_ORIGIN", ui)
+            click.echo(f"Temporal UI:  {ui}")
         garde = [sys.executable, "-m", "garde.cli"]
         # Own sessions: Ctrl-C reaches this supervisor only, which stops the children in order.
         for role in ("worker", "web"):

@@ -53,9 +53,11 @@ def start_dev_server(
     ui_port: int | None = None,
     namespaces: tuple[str, ...] = (),
     persist: bool = True,
+    ui_codec_endpoint: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start `temporal server start-dev`, persisted to a SQLite file in the data folder
-    (or, with `persist=False`, kept in memory: for tests that never restart it)."""
+    (or, with `persist=False`, kept in memory: for tests that never restart it). Its UI, if
+    any, asks `ui_codec_endpoint` to decrypt payloads (web/codec_server.py)."""
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     log = open(data_dir / "temporal.log", "ab")  # noqa: SIM115 - lives as long as the server
     args = [venv_binary("temporal"), "server", "start-dev"]
@@ -70,6 +72,8 @@ def start_dev_server(
         "warn",
     ]
     args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
+    if ui_port and ui_codec_endpoint:
+        args += ["--ui-codec-endpoint", ui_codec_endpoint]
     for namespace in namespaces:
         args += ["--namespace", namespace]
     # Its SQLite file holds workflow histories, clinical text included: owner only (0600).

@@ -2,7 +2,8 @@
 browser or command line hands Garde the encrypted payloads of a history and gets them back
 readable (garde/payload_codec.py), each reading recorded in the audit log.
 
-Temporal's protocol: POST .../decode and .../encode, both taking and giving
+Temporal's protocol: POST .../decode and .../encode (the UI adds `?preserveStorageRefs=true`,
+which changes nothing here), both taking and giving
 `{"payloads": [{"metadata": {name: base64}, "data": base64}]}`, with the namespace in
 `X-Namespace`. Admins only, by API token (`Authorization: Bearer`, as the Temporal CLI's
 `--codec-auth` sends it) or by their Garde session (the UI's "include cross-origin
@@ -31,8 +32,8 @@ bp = Blueprint("temporal_codec", __name__, url_prefix="/temporal-codec")
 
 NAMESPACE = re.compile(r"[A-Za-z0-9._-]{1,54}")  # as Temporal names them; fits the audit target
 SHAPE = 'must be {"payloads": [{"metadata": {NAME: BASE64}, "data": BASE64}]}'
-# What the UI sends: its token (if told to pass it), JSON, the namespace.
-ALLOWED_HEADERS = "Authorization, Content-Type, X-Namespace"
+# What the UI sends: its token and the token's extras (if told to pass them), JSON, the namespace.
+ALLOWED_HEADERS = "Authorization, Authorization-Extras, Content-Type, X-Namespace"
 
 
 @bp.after_request
