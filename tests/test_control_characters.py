@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from garde.domain import ReportKind
@@ -113,12 +113,8 @@ def test_a_decline_signalled_with_one_is_recorded_without_it(region: Region) -> 
 
 
 def _send(region: Region, case_id: int, signal: str, arg: Any) -> None:
-    env = region.stack.env
-
     async def send() -> None:
-        client = await Client.connect(
-            env["GARDE_TEMPORAL_ADDRESS"], namespace=env["GARDE_TEMPORAL_NAMESPACE"]
-        )
+        client = await region.stack.client()
         await client.get_workflow_handle(case_workflow_id(case_id)).signal(signal, arg)
 
     asyncio.run(send())
@@ -129,12 +125,9 @@ def test_the_workflow_refuses_a_report_it_could_not_store(region: Region) -> Non
     validator, so the case is not closed by a report the record cannot hold."""
     case_id = _accepted_case(region)
     draft = ReportDraft(region.experts["alice"].id, ReportKind.FINAL, "Bleed\x00", "SDH", False)
-    env = region.stack.env
 
     async def file() -> None:
-        client = await Client.connect(
-            env["GARDE_TEMPORAL_ADDRESS"], namespace=env["GARDE_TEMPORAL_NAMESPACE"]
-        )
+        client = await region.stack.client()
         handle = client.get_workflow_handle(case_workflow_id(case_id))
         await handle.execute_update("file_report", draft)
 

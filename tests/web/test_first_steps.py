@@ -14,7 +14,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from temporalio.client import Client
 
 from garde.domain import Role
 from garde.messages import Cancellation
@@ -151,10 +150,7 @@ def test_a_case_with_a_report_is_not_cancelled_by_the_site_nor_by_its_workflow(
     assert r.status_code == 409 and "only before any report" in r.json()["error"], r.text
 
     async def cancel_behind_the_webs_back() -> None:
-        env = region.stack.env
-        client = await Client.connect(
-            env["GARDE_TEMPORAL_ADDRESS"], namespace=env["GARDE_TEMPORAL_NAMESPACE"]
-        )
+        client = await region.stack.client()
         handle = client.get_workflow_handle(case_workflow_id(case_id))
         await handle.signal("cancel", Cancellation(region.site_username))
 
