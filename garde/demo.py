@@ -371,6 +371,10 @@ def _ensure_expert(session: Session, expert: DemoExpert) -> bool:
     return True
 
 
+# Each demo expert's language, which their login's pages use too.
+EXPERT_LANGUAGES = {e.code: e.language for e in EXPERTS}
+
+
 def _ensure_logins(session: Session) -> int:
     wanted: list[tuple[str, str, Role, str | None, str | None]] = [
         ("coordinator", COORDINATOR_PASSWORD, Role.COORDINATOR, None, None),
@@ -383,7 +387,9 @@ def _ensure_logins(session: Session) -> int:
     for username, password, role, site_code, expert_code in wanted:
         if username in existing:
             continue
-        add_user(session, username, password, role, site_code, expert_code, demo=True)
+        user = add_user(session, username, password, role, site_code, expert_code, demo=True)
+        # The demo region is French; an expert who reads SMS in English reads pages in it too.
+        user.language = EXPERT_LANGUAGES.get(expert_code or "", "fr")
         added += 1
     return added
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers.response import Response
 
 from garde.accounts import change_password
@@ -41,7 +42,7 @@ def change() -> Response | tuple[str, int]:
     audit("user.password", f"user:{me.username}")
     g.db.commit()
     session["epoch"] = me.session_epoch  # this session goes on; every other one has ended
-    flash("Password changed. Your other sessions were logged out.", "info")
+    flash(_("Password changed. Your other sessions were logged out."), "info")
     return redirect(url_for("account.password_page"))
 
 

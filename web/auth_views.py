@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
 from werkzeug.wrappers.response import Response
 
 from garde.accounts import check_login, end_sessions
 from garde.domain import Role
-from web import forms
+from web import forms, i18n
 from web.audit import audit
 from web.login_limits import per_account, per_address, seconds_until_retry
 from web.safe_redirect import local_path
@@ -31,9 +32,9 @@ def login() -> str | Response:
     if request.method == "POST":
         user = check_login(g.db, request.form.get("username", ""), request.form.get("password", ""))
         if user is None:
-            flash("Unknown username or wrong password.", "error")
+            flash(_("Unknown username or wrong password."), "error")
             return render_template("login.html"), 401  # type: ignore[return-value]
-        session.clear()
+        i18n.clear_session()
         session["user_id"] = user.id
         session["epoch"] = user.session_epoch
         g.user = user  # the audit (and the admin's list of logins) says who, when, from where
@@ -48,7 +49,7 @@ def login() -> str | Response:
 @bp.errorhandler(RateLimitExceeded)
 def too_many_failed_logins(_e: RateLimitExceeded) -> tuple[str, int, dict[str, str]]:
     """The form again, saying why and when to retry."""
-    flash("Too many failed logins; wait a few minutes before trying again.", "error")
+    flash(_("Too many failed logins; wait a few minutes before trying again."), "error")
     return render_template("login.html"), 429, {"Retry-After": str(seconds_until_retry())}
 
 
@@ -59,7 +60,7 @@ def logout() -> Response:
     if user is not None:
         end_sessions(g.db, user)
         g.db.commit()
-    session.clear()
+    i18n.clear_session()
     return redirect(url_for("auth.login"))
 
 

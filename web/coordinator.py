@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers.response import Response
 
@@ -87,13 +88,24 @@ def reassign(case_id: int) -> Response | tuple[str, int]:
     except InvalidInput as e:
         return _case_page(found, values, e.fields), 400
     except (Conflict, Forbidden, Unavailable) as e:
-        flash(f"Not reassigned: {e.message}.", "error")
+        flash(_("Not reassigned: %(reason)s.", reason=e.message), "error")
         return _case_page(found, values), e.status
     detail = f"to {values['expert']}" + (f", forced: {change.reason}" if change.force else "")
     audit("case.reassign", f"case:{found.id}", detail)
     g.db.commit()
-    told = "both experts are told" if found.assigned_expert_id else "the expert is told"
-    flash(f"Case #{found.id} is now with {values['expert']}; {told}.", "info")
+    if found.assigned_expert_id:
+        told = _(
+            "Case #%(id)s is now with %(expert)s; both experts are told.",
+            id=found.id,
+            expert=values["expert"],
+        )
+    else:
+        told = _(
+            "Case #%(id)s is now with %(expert)s; the expert is told.",
+            id=found.id,
+            expert=values["expert"],
+        )
+    flash(told, "info")
     return redirect(url_for("coordinator.case", case_id=found.id))
 
 
@@ -106,11 +118,18 @@ def change_priority(case_id: int) -> Response:
         change = parse_priority_change(found, request.form, user.username)
         services().cases.change_priority(found.id, change)
     except (InvalidInput, Conflict, Unavailable) as e:
-        flash(f"Priority not changed: {e.message}.", "error")
+        flash(_("Priority not changed: %(reason)s.", reason=e.message), "error")
     else:
         audit("case.priority", f"case:{found.id}", f"{found.priority} to {change.priority}")
         g.db.commit()
-        flash(f"Case #{found.id} is now {change.priority}; its deadlines follow.", "info")
+        flash(
+            _(
+                "Case #%(id)s is now %(priority)s; its deadlines follow.",
+                id=found.id,
+                priority=display.word(change.priority, "priority"),
+            ),
+            "info",
+        )
     return redirect(url_for("coordinator.case", case_id=found.id))
 
 
@@ -122,11 +141,11 @@ def cancel(case_id: int) -> Response:
     try:
         services().cases.cancel(found, user.username)
     except (Conflict, Unavailable) as e:
-        flash(f"Not cancelled: {e.message}.", "error")
+        flash(_("Not cancelled: %(reason)s.", reason=e.message), "error")
     else:
         audit("case.cancel", f"case:{found.id}")
         g.db.commit()
-        flash("Cancellation sent. Every offered expert and the holder are told.", "info")
+        flash(_("Cancellation sent. Every offered expert and the holder are told."), "info")
     return redirect(url_for("coordinator.case", case_id=found.id))
 
 

@@ -13,13 +13,14 @@ import secrets
 from collections.abc import Sequence
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers.response import Response
 
 from activities.sms import OUTBOX_NUMBER, Sms
-from garde.domain import STAFF, Role
 from garde import phones
+from garde.domain import STAFF, Role
 from garde.errors import Unavailable
 from garde.models import Case, Offer, Site, SmsMessage, VoiceCall
 from garde.validation import Fields
@@ -87,10 +88,10 @@ def press_key(call_id: int) -> Response:
         raise NotFound()
     digits = (request.form.get("digits") or "").strip()
     if digits not in KEYS:
-        flash("Not pressed: digits must be 1 or 2", "error")
+        flash(_("Not pressed: digits must be 1 or 2"), "error")
         return redirect(url_for("dev.outbox"))
     said = press(g.db, call, digits)
-    flash(f"Garde said to {call.to_number}: {said}", "info")
+    flash(_("Garde said to %(number)s: %(words)s", number=call.to_number, words=said), "info")
     return redirect(url_for("dev.outbox"))
 
 
@@ -109,17 +110,19 @@ def reply() -> Response:
     from_number = f.phone("from_number", phones.REGION)
     body = f.text("body", max_len=1600)
     if f.errors:
-        flash("Not sent: " + "; ".join(f"{k} {v}" for k, v in f.errors.items()), "error")
+        reasons = "; ".join(f"{k} {v}" for k, v in f.errors.items())
+        flash(_("Not sent: %(reasons)s", reasons=reasons), "error")
         return redirect(url_for("dev.outbox"))
     sid = "dev-" + secrets.token_hex(8)
     try:
         answer = handle(g.db, Inbound(sid, from_number, OUTBOX_NUMBER, body))
     except Unavailable as e:
         g.db.rollback()
-        flash(f"Not delivered: {e.message}", "error")
+        flash(_("Not delivered: %(reason)s", reason=e.message), "error")
         return redirect(url_for("dev.outbox"))
     if answer:
         # Twilio would text it back from the webhook's answer: here it joins the conversation.
         services().sms.send(Sms(from_number, answer, f"reply:{sid}", "reply", None, _case(sid)))
-    flash(f"Garde answered {from_number}: {answer}" if answer else "Garde stayed silent.", "info")
+    said = _("Garde answered %(number)s: %(words)s", number=from_number, words=answer)
+    flash(said if answer else _("Garde stayed silent."), "info")
     return redirect(url_for("dev.outbox"))

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.dates import format_date, format_datetime
 from flask import Blueprint
+from flask_babel import LazyString, get_locale, gettext, lazy_gettext, lazy_pgettext, ngettext
 from markupsafe import Markup
 
-from garde.domain import AlertKind, CaseStatus, EventKind, Priority
+from garde import phones
+from garde.domain import (
+    AlertKind,
+    CaseStatus,
+    EventKind,
+    OfferStatus,
+    Priority,
+    ReportKind,
+    ShiftSource,
+    Tier,
+)
 from garde.models import Case, CaseEvent, utcnow
-from garde.service_levels import Deadline, deadlines
+from garde.service_levels import Deadline, LadderStep, deadlines
 from web.case_views import iso, timeline
 
 
@@ -26,27 +38,40 @@ def zone(name: str) -> ZoneInfo:
 
 
 def local_time(value: datetime | None, tz: str, with_date: bool = True) -> Markup:
-    """The time in the site's zone, with the UTC instant on hover and for machines."""
+    """The time in the zone the page is about, as the reader's language writes it (24 h in
+    both: `08 nov. 23:34 CET`, `08 Nov 23:34 CET`), with the UTC instant on hover and for
+    machines."""
     if value is None:
         return Markup('<span class="muted">—</span>')
-    local = value.astimezone(zone(tz))
-    shown = local.strftime("%d %b %H:%M %Z" if with_date else "%H:%M %Z")
+    shown = zoned(value, zone(tz), "dd MMM HH:mm" if with_date else "HH:mm")
     utc = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return Markup('<time datetime="{}" title="{}">{}</time>').format(iso(value), utc, shown)
 
 
+def zoned(value: datetime, where: ZoneInfo, pattern: str) -> str:
+    """An instant's wall-clock time in `where`, by a CLDR `pattern` in the reader's language,
+    with the zone's abbreviation: the one way pages write times."""
+    local = value.astimezone(where)
+    return f"{format_datetime(local, pattern, locale=get_locale())} {local.strftime('%Z')}"
+
+
+def day(value: date, pattern: str = "dd MMM y") -> str:
+    """A day (or with `LLLL y`, a month) as the reader's language writes it."""
+    return format_date(value, pattern, locale=get_locale())
+
+
 def duration(seconds: float) -> str:
-    """A short human duration: '20 s', '4 min', '1 h 05', '2 d 3 h'."""
+    """A short human duration: '20 s', '4 min', '1 h 05', '2 d 3 h' ('2 j 3 h' in French)."""
     minutes = int(abs(seconds)) // 60
     if minutes < 1:
-        return f"{int(abs(seconds))} s" if seconds else "under a minute"
+        return f"{int(abs(seconds))} s" if seconds else gettext("under a minute")
     if minutes < 60:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     if hours < 24:
         return f"{hours} h {minutes:02d}"
     days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
+    return gettext("%(days)s d %(hours)s h", days=days, hours=hours)
 
 
 def waited(since: datetime) -> str:
@@ -63,7 +88,9 @@ def sla_state(deadline: Deadline) -> str:
 
 def due_in(deadline: Deadline) -> str:
     left = (deadline.due - utcnow()).total_seconds()
-    return f"in {duration(left)}" if left >= 0 else f"overdue by {duration(left)}"
+    if left >= 0:
+        return gettext("in %(duration)s", duration=duration(left))
+    return gettext("overdue by %(duration)s", duration=duration(left))
 
 
 def next_deadline(case: Case) -> tuple[str, Deadline]:
@@ -74,39 +101,65 @@ def next_deadline(case: Case) -> tuple[str, Deadline]:
     return "report", found["report"]
 
 
-# What each timeline entry says, beside its time; `{expert}` is the expert it is about.
-_EVENT_LABELS: dict[str, str] = {
-    EventKind.DECLINED: "Declined by {expert}",
-    EventKind.OFFER_EXPIRED: "No answer from {expert}",
-    EventKind.OFFER_UNDELIVERABLE: "SMS to {expert} could not be delivered",
-    EventKind.OFFER_WITHDRAWN: "Offer to {expert} withdrawn",
-    EventKind.RELEASED: "Released by {expert}",
-    EventKind.REASSIGNED: "Reassigned to {expert}",
-    EventKind.PRIORITY_CHANGED: "Priority changed",
-    EventKind.COORDINATORS_ALERTED: "Coordinators alerted",
-    EventKind.REMINDER_SENT: "Report reminder sent to {expert}",
-    EventKind.SLA_BREACH: "Service level breached",
-    EventKind.REPORT: "Addendum by {expert}",
-    EventKind.ACKNOWLEDGED: "Critical finding acknowledged",
-    EventKind.COORDINATOR_ON_IT: "A coordinator is on it",
+# What each timeline entry says, beside its time: with the expert it is about, and without
+# (a broadcast names none). One text alone: the entry never names an expert.
+_EVENT_LABELS: dict[str, tuple[LazyString, LazyString]] = {
+    EventKind.DECLINED: (lazy_gettext("Declined by %(expert)s"), lazy_gettext("Declined")),
+    EventKind.OFFER_EXPIRED: (lazy_gettext("No answer from %(expert)s"), lazy_gettext("No answer")),
+    EventKind.OFFER_UNDELIVERABLE: (
+        lazy_gettext("SMS to %(expert)s could not be delivered"),
+        lazy_gettext("SMS could not be delivered"),
+    ),
+    EventKind.OFFER_WITHDRAWN: (
+        lazy_gettext("Offer to %(expert)s withdrawn"),
+        lazy_gettext("Offer withdrawn"),
+    ),
+    EventKind.RELEASED: (lazy_gettext("Released by %(expert)s"), lazy_gettext("Released")),
+    EventKind.REASSIGNED: (lazy_gettext("Reassigned to %(expert)s"), lazy_gettext("Reassigned")),
+    EventKind.REMINDER_SENT: (
+        lazy_gettext("Report reminder sent to %(expert)s"),
+        lazy_gettext("Report reminder sent"),
+    ),
+    EventKind.REPORT: (lazy_gettext("Addendum by %(expert)s"), lazy_gettext("Addendum")),
 }
-_STATUS_LABELS: dict[str, str] = {
-    CaseStatus.REQUESTED: "Requested",
-    CaseStatus.OFFERED: "Offered to {expert}",
-    CaseStatus.ACCEPTED: "Accepted by {expert}",
-    CaseStatus.PRELIMINARY: "Preliminary report by {expert}",
-    CaseStatus.FINAL: "Final report by {expert}",
-    CaseStatus.CANCELLED: "Cancelled",
+_EVENT_TEXTS: dict[str, LazyString] = {
+    EventKind.PRIORITY_CHANGED: lazy_gettext("Priority changed"),
+    EventKind.COORDINATORS_ALERTED: lazy_gettext("Coordinators alerted"),
+    EventKind.SLA_BREACH: lazy_gettext("Service level breached"),
+    EventKind.ACKNOWLEDGED: lazy_gettext("Critical finding acknowledged"),
+    EventKind.COORDINATOR_ON_IT: lazy_gettext("A coordinator is on it"),
 }
-ALERT_TEXTS: dict[str, str] = {
-    AlertKind.UNASSIGNED: "still unassigned after the whole ladder",
-    AlertKind.NOBODY_ELIGIBLE: "nobody on duty may read it",
-    AlertKind.ACCEPT_BREACH: "not accepted in time",
-    AlertKind.REPORT_BREACH: "not reported in time",
-    AlertKind.UNREACHABLE: "an expert's phone could not be reached",
-    AlertKind.STUCK: "its progress cannot be saved; it keeps retrying",
+_STATUS_LABELS: dict[str, tuple[LazyString, LazyString]] = {
+    CaseStatus.OFFERED: (lazy_gettext("Offered to %(expert)s"), lazy_gettext("Offered")),
+    CaseStatus.ACCEPTED: (lazy_gettext("Accepted by %(expert)s"), lazy_gettext("Accepted")),
+    CaseStatus.PRELIMINARY: (
+        lazy_gettext("Preliminary report by %(expert)s"),
+        lazy_gettext("Preliminary report"),
+    ),
+    CaseStatus.FINAL: (lazy_gettext("Final report by %(expert)s"), lazy_gettext("Final report")),
 }
-BREACHES = {"accept": "accept deadline passed", "report": "report deadline passed"}
+_STATUS_TEXTS: dict[str, LazyString] = {
+    CaseStatus.REQUESTED: lazy_gettext("Requested"),
+    CaseStatus.CANCELLED: lazy_gettext("Cancelled"),
+}
+ALERT_TEXTS: dict[str, LazyString] = {
+    AlertKind.UNASSIGNED: lazy_gettext("still unassigned after the whole ladder"),
+    AlertKind.NOBODY_ELIGIBLE: lazy_gettext("nobody on duty may read it"),
+    AlertKind.ACCEPT_BREACH: lazy_gettext("not accepted in time"),
+    AlertKind.REPORT_BREACH: lazy_gettext("not reported in time"),
+    AlertKind.UNREACHABLE: lazy_gettext("an expert's phone could not be reached"),
+    AlertKind.STUCK: lazy_gettext("its progress cannot be saved; it keeps retrying"),
+}
+BREACHES = {
+    "accept": lazy_gettext("accept deadline passed"),
+    "report": lazy_gettext("report deadline passed"),
+}
+
+
+def alert_text(kind: str) -> str:
+    """What an alert of `kind` says about its case."""
+    found = ALERT_TEXTS.get(kind)
+    return str(found) if found is not None else kind
 
 
 # The routing's own traffic: a site or an expert needs the steps, not every unanswered offer.
@@ -145,30 +198,35 @@ def event_label(event: CaseEvent, show_experts: bool = True) -> str:
     What happened and to or by whom, once: the detail beside it never says it again."""
     many = _MANY_OFFERED.match(event.detail or "")
     if event.status == CaseStatus.OFFERED and event.expert is None and many:
-        return f"Offered to {many.group(2)} experts"
+        count = int(many.group(2))
+        return ngettext("Offered to %(num)d expert", "Offered to %(num)d experts", count)
     if event.kind == EventKind.STATUS and event.status:
-        template = _STATUS_LABELS.get(event.status, event.status.capitalize())
+        labels, text = _STATUS_LABELS.get(event.status), _STATUS_TEXTS.get(event.status)
+        fallback = event.status.capitalize()
     else:
-        template = _EVENT_LABELS.get(event.kind, event.kind.replace("_", " ").capitalize())
+        labels, text = _EVENT_LABELS.get(event.kind), _EVENT_TEXTS.get(event.kind)
+        fallback = event.kind.replace("_", " ").capitalize()
+    if labels is None:
+        return str(text) if text is not None else fallback
     if event.expert is None:
-        template = template.replace(" to {expert}", "").replace(" by {expert}", "")
-        template = template.replace(" from {expert}", "").replace("{expert}", "an expert")
+        return str(labels[1])
     held = event.status in (CaseStatus.ACCEPTED, CaseStatus.PRELIMINARY, CaseStatus.FINAL)
-    who = event.expert.name if event.expert and (show_experts or held) else "an expert"
-    return template.format(expert=who)
+    who = event.expert.name if show_experts or held else gettext("an expert")
+    return str(labels[0]) % {"expert": who}
 
 
 def event_detail(event: CaseEvent, show_experts: bool = True) -> str:
     """The muted words after the label: the step, the channel, the alert, the reason."""
     if event.kind == EventKind.COORDINATORS_ALERTED:
-        return ALERT_TEXTS.get(event.detail, event.detail)
+        return alert_text(event.detail)
     if event.kind == EventKind.SLA_BREACH:
-        return BREACHES.get(event.detail, event.detail)
+        found = BREACHES.get(event.detail)
+        return str(found) if found is not None else event.detail
     if event.status == CaseStatus.OFFERED:
         # The step of the ladder ("primary", "broadcast to 3 experts"): for coordinators.
         many = _MANY_OFFERED.match(event.detail or "")
         step = many.group(1) if many else event.detail
-        return f"{step} step" if show_experts and step else ""
+        return gettext("%(step)s step", step=word(step, "step")) if show_experts and step else ""
     if event.kind == EventKind.DECLINED and not show_experts:
         return ""
     if event.kind == EventKind.REPORT:
@@ -182,19 +240,76 @@ def why(ranking: dict[str, Any]) -> list[str]:
         return []
     since = ranking.get("minutes_since_last_offer")
     phrases = [
-        f"#{ranking.get('rank')} of the eligible",
-        f"{ranking.get('tier')} tier",
-        f"{ranking.get('load')} of {ranking.get('max_concurrent')} cases held",
-        f"{ranking.get('reads_this_shift')} reads this shift",
-        "never offered before" if since is None else f"last offer {duration(since * 60)} before",
+        gettext("#%(rank)s of the eligible", rank=ranking.get("rank")),
+        gettext("%(tier)s tier", tier=word(str(ranking.get("tier")), "tier")),
+        gettext(
+            "%(load)s of %(most)s cases held",
+            load=ranking.get("load"),
+            most=ranking.get("max_concurrent"),
+        ),
+        gettext("%(reads)s reads this shift", reads=ranking.get("reads_this_shift")),
+        gettext("never offered before")
+        if since is None
+        else gettext("last offer %(duration)s before", duration=duration(since * 60)),
     ]
     if ranking.get("open_offers"):
-        phrases.append(f"{ranking['open_offers']} other offers open")
+        phrases.append(gettext("%(count)s other offers open", count=ranking["open_offers"]))
     if ranking.get("reachable") is False:
-        phrases.append("SMS failed lately")
+        phrases.append(gettext("SMS failed lately"))
     if ranking.get("subspecialty_match"):
-        phrases.append("subspecialty matches")
+        phrases.append(gettext("subspecialty matches"))
     return phrases
+
+
+# The words of the domain's values as a page shows them (a badge, a choice), by kind: an
+# offer is feminine in French, a case masculine. A value not listed shows as it is.
+_WORDS: dict[str, dict[str, LazyString]] = {
+    "status": {
+        CaseStatus.REQUESTED: lazy_pgettext("case", "requested"),
+        CaseStatus.OFFERED: lazy_pgettext("case", "offered"),
+        CaseStatus.ACCEPTED: lazy_pgettext("case", "accepted"),
+        CaseStatus.PRELIMINARY: lazy_pgettext("case", "preliminary"),
+        CaseStatus.FINAL: lazy_pgettext("case", "final"),
+        CaseStatus.CANCELLED: lazy_pgettext("case", "cancelled"),
+    },
+    "priority": {
+        Priority.STAT: lazy_gettext("stat"),
+        Priority.URGENT: lazy_gettext("urgent"),
+        Priority.ROUTINE: lazy_gettext("routine"),
+    },
+    "tier": {Tier.PRIMARY: lazy_gettext("primary"), Tier.BACKUP: lazy_gettext("backup")},
+    "step": {
+        LadderStep.PRIMARY: lazy_pgettext("step", "primary"),
+        LadderStep.BACKUP: lazy_pgettext("step", "backup"),
+        LadderStep.BROADCAST: lazy_pgettext("step", "broadcast"),
+        LadderStep.COORDINATOR: lazy_pgettext("step", "coordinator"),
+    },
+    "source": {
+        ShiftSource.MANUAL: lazy_gettext("added by hand"),
+        ShiftSource.ROTATION: lazy_gettext("from a rotation"),
+        ShiftSource.IMPORT: lazy_gettext("imported"),
+        ShiftSource.OVERRIDE: lazy_gettext("override"),
+    },
+    "report": {
+        ReportKind.PRELIMINARY: lazy_pgettext("report", "preliminary"),
+        ReportKind.FINAL: lazy_pgettext("report", "final"),
+        ReportKind.ADDENDUM: lazy_pgettext("report", "addendum"),
+    },
+    "offer": {
+        OfferStatus.OPEN: lazy_pgettext("offer", "open"),
+        OfferStatus.ACCEPTED: lazy_pgettext("offer", "accepted"),
+        OfferStatus.DECLINED: lazy_pgettext("offer", "declined"),
+        OfferStatus.EXPIRED: lazy_pgettext("offer", "expired"),
+        OfferStatus.WITHDRAWN: lazy_pgettext("offer", "withdrawn"),
+        OfferStatus.UNDELIVERABLE: lazy_pgettext("offer", "undeliverable"),
+    },
+    "deadline": {"accept": lazy_gettext("accept"), "report": lazy_gettext("report")},
+}
+
+
+def word(value: str, kind: str) -> str:
+    """`urgent` as the reader's language says it, for a value of `kind` (see _WORDS)."""
+    return str(_WORDS[kind].get(value, value))
 
 
 def money(cents: int, currency: str) -> str:
@@ -205,12 +320,15 @@ def install(bp: Blueprint) -> None:
     """Make the helpers available to every template; registering twice is harmless."""
     for name, f in (
         ("local_time", local_time),
+        ("day", day),
+        ("word", word),
         ("waited", waited),
         ("money", money),
         ("event_label", event_label),
         ("event_detail", event_detail),
         ("why", why),
         ("duration", duration),
+        ("phone", phones.readable),
     ):
         bp.add_app_template_filter(f, name)
     for name, g in (
@@ -219,7 +337,7 @@ def install(bp: Blueprint) -> None:
         ("sla_state", sla_state),
         ("due_in", due_in),
         ("next_deadline", next_deadline),
-        ("alert_text", ALERT_TEXTS.get),
+        ("alert_text", alert_text),
         ("now", utcnow),
     ):
         bp.add_app_template_global(g, name)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 from werkzeug.wrappers.response import Response
 
@@ -25,6 +27,13 @@ from web.case_views import latest_report
 from web.inputs import parse_decline_reason, parse_report
 
 bp = Blueprint("expert", __name__, url_prefix="/expert")
+
+# What the expert is told once a report is filed, by its kind.
+FILED = {
+    ReportKind.PRELIMINARY: lazy_gettext("Preliminary report filed and sent to the site."),
+    ReportKind.FINAL: lazy_gettext("Final report filed and sent to the site."),
+    ReportKind.ADDENDUM: lazy_gettext("Addendum report filed and sent to the site."),
+}
 display.install(bp)
 
 
@@ -66,16 +75,16 @@ def accept(case_id: int) -> Response:
     try:
         services().cases.accept(found.id, me)
     except (Forbidden, Unavailable) as e:
-        flash(f"Case #{found.id}: {e.message}.", "error")
+        flash(_("Case #%(id)s: %(reason)s.", id=found.id, reason=e.message), "error")
         return redirect(url_for("expert.worklist"))
     except Conflict:
         g.db.refresh(found)
         if found.status == CaseStatus.CANCELLED:
-            flash(f"Case #{found.id} was cancelled by the site.", "error")
+            flash(_("Case #%(id)s was cancelled by the site.", id=found.id), "error")
         else:
-            flash(f"Case #{found.id} was already taken by another expert.", "error")
+            flash(_("Case #%(id)s was already taken by another expert.", id=found.id), "error")
         return redirect(url_for("expert.worklist"))
-    flash(f"Case #{found.id} is yours.", "info")
+    flash(_("Case #%(id)s is yours.", id=found.id), "info")
     return redirect(url_for("expert.case", case_id=found.id))
 
 
@@ -88,12 +97,18 @@ def decline(case_id: int) -> Response:
         reason = parse_decline_reason(request.form)
         services().cases.decline(found.id, _expert_id(user), reason)
     except InvalidInput as e:
-        flash(f"Not declined: the reason {e.fields.get('reason', 'is not valid')}.", "error")
+        flash(
+            _(
+                "Not declined: the reason %(reason)s.",
+                reason=e.fields.get("reason", "is not valid"),
+            ),
+            "error",
+        )
         return redirect(url_for("expert.case", case_id=found.id))
     except Conflict:
-        flash(f"Case #{found.id} is closed.", "info")
+        flash(_("Case #%(id)s is closed.", id=found.id), "info")
     else:
-        flash(f"Case #{found.id} declined; it goes to the next expert.", "info")
+        flash(_("Case #%(id)s declined; it goes to the next expert.", id=found.id), "info")
     return redirect(url_for("expert.worklist"))
 
 
@@ -116,9 +131,9 @@ def report(case_id: int) -> Response | tuple[str, int]:
         return _case_page(found, values, e.fields), 400
     except (Conflict, Forbidden, Unavailable) as e:
         # The typed report is kept on the page: it must never be lost to a refusal.
-        flash(f"The report was not filed: {e.message}.", "error")
+        flash(_("The report was not filed: %(reason)s.", reason=e.message), "error")
         return _case_page(found, values), e.status
-    flash(f"{draft.kind.capitalize()} report filed and sent to the site.", "info")
+    flash(str(FILED[draft.kind]), "info")
     return redirect(url_for("expert.case", case_id=found.id))
 
 
@@ -130,9 +145,9 @@ def release(case_id: int) -> Response:
     try:
         services().cases.release(found.id, _expert_id(user))
     except (Conflict, Forbidden) as e:
-        flash(f"Case #{found.id}: {e.message}.", "error")
+        flash(_("Case #%(id)s: %(reason)s.", id=found.id, reason=e.message), "error")
         return redirect(url_for("expert.case", case_id=found.id))
-    flash(f"Case #{found.id} released; it goes back to routing.", "info")
+    flash(_("Case #%(id)s released; it goes back to routing.", id=found.id), "info")
     return redirect(url_for("expert.worklist"))
 
 

@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from temporalio.service import RPCError
 from werkzeug.wrappers.response import Response
 
@@ -18,7 +19,7 @@ from garde.models import Expert
 from garde.reachability import OPTED_OUT
 from garde.registry import update_expert
 from garde.temporal import start_texting
-from web import display, services
+from web import display, i18n, services
 from web.access import current_user, roles
 from web.audit import audit
 from web.case_actions import SERVER_WAIT
@@ -27,7 +28,6 @@ bp = Blueprint("expert_settings", __name__, url_prefix="/expert")
 display.install(bp)
 
 FIELDS = ("phone", "language", "sms_enabled", "timezone")
-LANGUAGES = {"fr": "Français", "en": "English"}
 CLICK = re.compile(r"[0-9a-f]{16}")
 
 
@@ -49,7 +49,7 @@ def save() -> Response | tuple[str, int]:
         return _page(values, e.fields), 400
     audit("expert.settings", f"expert:{me.code}", ", ".join(f"{k}={v}" for k, v in values.items()))
     g.db.commit()
-    flash("Settings saved.", "info")
+    flash(_("Settings saved."), "info")
     return redirect(url_for("expert_settings.page"))
 
 
@@ -61,7 +61,9 @@ def test_message() -> Response:
     me = _me()
     click = request.form.get("click", "")
     if not CLICK.fullmatch(click):
-        flash("Not sent: click must be the token of the page's button; reload the page.", "error")
+        flash(
+            _("Not sent: click must be the token of the page's button; reload the page."), "error"
+        )
         return redirect(url_for("expert_settings.page"))
     key = f"test-message-{me.id}-{click}"
     texts = [PersonText(key=key, kind=TEST_MESSAGE, expert_id=me.id)]
@@ -69,14 +71,16 @@ def test_message() -> Response:
         services().temporal.run(lambda c: start_texting(c, key, texts), timeout=SERVER_WAIT)
     except (Unavailable, RPCError):
         flash(
-            "The test message was not sent: Garde cannot reach its workflow server just now. "
-            "Please try again in a few minutes.",
+            _(
+                "The test message was not sent: Garde cannot reach its workflow server just "
+                "now. Please try again in a few minutes."
+            ),
             "error",
         )
         return redirect(url_for("expert_settings.page"))
     audit("expert.test_message", f"expert:{me.code}")
     g.db.commit()
-    flash(f"A test message is on its way to {me.phone}.", "info")
+    flash(_("A test message is on its way to %(phone)s.", phone=me.phone), "info")
     return redirect(url_for("expert_settings.page"))
 
 
@@ -92,7 +96,7 @@ def _page(values: dict[str, Any], errors: dict[str, str] | None = None) -> str:
         "expert/settings.html",
         me=me,
         stopped=me.sms_unreachable_reason in OPTED_OUT,
-        languages=LANGUAGES,
+        languages=i18n.NAMES,
         click=secrets.token_hex(8),
         values=values,
         errors=errors or {},

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers.response import Response
@@ -47,7 +48,7 @@ def ask_swap() -> Response | tuple[str, int]:
         return _roster_page(values, e.fields), 400
     audit("swap.request", f"swap:{swap.id}", f"to {swap.other.code}")
     g.db.commit()
-    flash(f"Swap asked: {swap.other.name} is told and may accept.", "info")
+    flash(_("Swap asked: %(name)s is told and may accept.", name=swap.other.name), "info")
     return redirect(url_for("my_roster.roster"))
 
 
@@ -70,17 +71,20 @@ def decide_swap(swap_id: int, decision: str) -> Response:
         decisions[decision](g.db, swap, current_user(), utcnow())
     except (Conflict, Forbidden, InvalidInput) as e:
         g.db.rollback()
-        flash(f"Swap not changed: {e.message}.", "error")
+        flash(_("Swap not changed: %(reason)s.", reason=e.message), "error")
         return redirect(url_for("my_roster.roster"))
     audit(f"swap.{decision}", f"swap:{swap_id}", swap.status)
     g.db.commit()
     if swap.status == SwapStatus.APPLIED:
         roster_changed("swap applied")
-        flash("Swap accepted and applied: the roster shows it now.", "info")
+        flash(_("Swap accepted and applied: the roster shows it now."), "info")
     elif swap.status == SwapStatus.ACCEPTED:
-        flash("Swap accepted; it applies once a coordinator approves it.", "info")
+        flash(_("Swap accepted; it applies once a coordinator approves it."), "info")
     else:
-        flash(f"Swap {swap.status}.", "info")
+        flash(
+            _("Swap refused.") if swap.status == SwapStatus.REFUSED else _("Swap cancelled."),
+            "info",
+        )
     return redirect(url_for("my_roster.roster"))
 
 
@@ -92,7 +96,7 @@ def make_feed() -> Response:
     new_feed(g.db, me)
     audit("feed.create", f"expert:{me.code}")
     g.db.commit()
-    flash("Your calendar link is ready. Any previous link no longer works.", "info")
+    flash(_("Your calendar link is ready. Any previous link no longer works."), "info")
     return redirect(url_for("my_roster.roster", _anchor="feed"))
 
 
@@ -103,7 +107,7 @@ def revoke() -> Response:
     revoke_feed(g.db, me)
     audit("feed.revoke", f"expert:{me.code}")
     g.db.commit()
-    flash("Your calendar link no longer works.", "info")
+    flash(_("Your calendar link no longer works."), "info")
     return redirect(url_for("my_roster.roster", _anchor="feed"))
 
 

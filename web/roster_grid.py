@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
+from flask_babel import get_locale, gettext, lazy_gettext
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from garde.models import Expert, Override, Shift, Unavailability, expert_sites
 from rosters.coverage import SiteCoverage
 from rosters.intervals import local_instant, subtract
+from web.display import word, zoned
 
 VIEWS = ("week", "month")
 WEEK_HOURS = (6, 12, 18)
@@ -139,11 +142,11 @@ def clock(value: datetime, zone: ZoneInfo) -> str:
 
 
 def span_title(start: datetime, end: datetime, zone: ZoneInfo) -> str:
-    """'Sat 28 Mar 20:00 CET – Sun 29 Mar 08:00 CEST (11 h)': both ends in the zone."""
+    """'Sat 28 Mar 20:00 CET – Sun 29 Mar 08:00 CEST (11 h)': both ends in the zone, in the
+    reader's language."""
     hours = (end - start).total_seconds() / 3600
-    length = f"{hours:g} h"
-    a, b = start.astimezone(zone), end.astimezone(zone)
-    return f"{a:%a %d %b %H:%M %Z} – {b:%a %d %b %H:%M %Z} ({length})"
+    pattern = "EEE dd MMM HH:mm"
+    return f"{zoned(start, zone, pattern)} – {zoned(end, zone, pattern)} ({hours:g} h)"
 
 
 def day_ticks(p: Period, today: date) -> list[Tick]:
@@ -151,7 +154,7 @@ def day_ticks(p: Period, today: date) -> list[Tick]:
     for n in range(p.days):
         day = p.first + timedelta(days=n)
         left, width = p.place(midnight(day, p.zone), midnight(day + timedelta(days=1), p.zone))
-        label = f"{day:%a %d}" if p.view == "week" else f"{day:%a}"[0] + f" {day.day}"
+        label = format_date(day, "EEE dd" if p.view == "week" else "EEEEE d", get_locale())
         css = " ".join(
             c for c, on in (("weekend", day.weekday() >= 5), ("today", day == today)) if on
         )
@@ -201,8 +204,8 @@ def shift_mark(shift: Shift, p: Period) -> Mark:
         css.append("from-before")
     if shift.end > p.end:
         css.append("goes-on")
-    source = shift.source + (", edited" if shift.edited else "")
-    title = f"{shift.expert.name}, {shift.tier} ({source}): " + span_title(
+    source = word(shift.source, "source") + (gettext(", edited by hand") if shift.edited else "")
+    title = f"{shift.expert.name}, {word(shift.tier, 'tier')} ({source}): " + span_title(
         shift.start, shift.end, p.zone
     )
     label = f"{clock(shift.start, p.zone)}–{clock(shift.end, p.zone)}"
@@ -254,10 +257,10 @@ def roster_grid(session: Session, p: Period, now: datetime, site_id: int | None 
     for s in shifts:
         marks[s.expert_id].append(shift_mark(s, p))
     for u in off:
-        label = "off" + (f": {u.reason}" if u.reason else "")
+        label = gettext("off: %(reason)s", reason=u.reason) if u.reason else gettext("off")
         backdrops.setdefault(u.expert_id, []).append(Span(u.start, u.end, "unavailable", label))
     for o in replaced:
-        label = f"replaced by {o.expert.name}"
+        label = gettext("replaced by %(name)s", name=o.expert.name)
         backdrops.setdefault(o.replaces_id, []).append(Span(o.start, o.end, "replaced", label))
     rows = [
         Row(
@@ -269,7 +272,7 @@ def roster_grid(session: Session, p: Period, now: datetime, site_id: int | None 
     return Grid(p, day_ticks(p, today), hour_ticks(p), rows, past_width(p, now))
 
 
-GAP_KINDS = (("gap-none", "nobody"), ("gap-backup", "backup only"))
+GAP_KINDS = (("gap-none", lazy_gettext("nobody")), ("gap-backup", lazy_gettext("backup only")))
 
 
 def gap_spans(found: SiteCoverage, since: datetime | None = None) -> list[Span]:
@@ -278,7 +281,7 @@ def gap_spans(found: SiteCoverage, since: datetime | None = None) -> list[Span]:
     nobody = subtract(found.no_primary, found.backup_only)
     kinds = zip(GAP_KINDS, (nobody, found.backup_only), strict=True)
     return [
-        Span(max(i.start, since) if since else i.start, i.end, css, label)
+        Span(max(i.start, since) if since else i.start, i.end, css, str(label))
         for (css, label), intervals in kinds
         for i in intervals
         if since is None or i.end > since
@@ -327,5 +330,5 @@ def gap_rows(found: Iterable[SiteCoverage], p: Period, since: datetime) -> list[
         spans = site_gap_spans(coverages, since)
         if spans:
             marks = laid_out(interval_marks(spans, p, f"{site.code}, "))
-            rows.append(Row(site.code, "gaps", marks))
+            rows.append(Row(site.code, gettext("gaps"), marks))
     return rows

@@ -10,6 +10,7 @@ from pathlib import PurePath
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers.response import Response
@@ -76,8 +77,14 @@ def import_file() -> str | Response | tuple[str, int]:
     )
     roster_changed("shifts imported")
     flash(
-        f"Imported {filename}: {len(report.created)} shifts created, "
-        f"{len(report.changed)} changed, {len(report.unchanged)} already there.",
+        _(
+            "Imported %(file)s: %(created)s shifts created, %(changed)s changed, "
+            "%(unchanged)s already there.",
+            file=filename,
+            created=len(report.created),
+            changed=len(report.changed),
+            unchanged=len(report.unchanged),
+        ),
         "info",
     )
     first = min((i.start for i in report.created + report.changed if i.start), default=None)

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers.response import Response
 
@@ -114,7 +115,7 @@ def new_shift() -> str | Response | tuple[str, int]:
         return _shift_form(None, values, e.fields), 400
     audit("shift.create", f"shift:{shift.id}", f"{shift.expert.code} {shift.tier}")
     roster_changed("shift added")
-    flash(f"Shift added for {shift.expert.name}.", "info")
+    flash(_("Shift added for %(name)s.", name=shift.expert.name), "info")
     return redirect(url_for("roster.grid", start=local_day(shift.start, zone)))
 
 
@@ -136,11 +137,11 @@ def edit_shift(shift_id: int) -> str | Response | tuple[str, int]:
         return _shift_form(shift_or_404(shift_id), values, e.fields), 400
     except Conflict as e:
         g.db.rollback()
-        flash(f"Not changed: {e.message}.", "error")
+        flash(_("Not changed: %(reason)s.", reason=e.message), "error")
         return redirect(url_for("roster.edit_shift", shift_id=shift_id))
     audit("shift.update", f"shift:{shift.id}", f"{shift.expert.code} {shift.tier}")
     roster_changed("shift changed")
-    flash(f"Shift of {shift.expert.name} saved.", "info")
+    flash(_("Shift of %(name)s saved.", name=shift.expert.name), "info")
     return redirect(url_for("roster.grid", start=local_day(shift.start, zone)))
 
 
@@ -153,11 +154,11 @@ def remove_shift(shift_id: int) -> Response:
     try:
         delete_shift(g.db, shift)
     except Conflict as e:
-        flash(f"Not deleted: {e.message}.", "error")
+        flash(_("Not deleted: %(reason)s.", reason=e.message), "error")
         return redirect(url_for("roster.edit_shift", shift_id=shift_id))
     audit("shift.delete", f"shift:{shift_id}", shift.expert.code)
     roster_changed("shift deleted")
-    flash(f"Shift of {name} deleted.", "info")
+    flash(_("Shift of %(name)s deleted.", name=name), "info")
     return redirect(url_for("roster.grid", start=day))
 
 
@@ -262,7 +263,13 @@ def extend_rotations() -> str | Response | tuple[str, int]:
     summary = f"{len(shorter)} rotations extended until {until.isoformat()}: {_generated(total)}"
     audit("rotation.extend", "rotations", summary)
     roster_changed("rotations extended")
-    flash(f"{summary}.", "info")
+    extended = _(
+        "%(count)s rotations extended until %(day)s: %(generated)s.",
+        count=len(shorter),
+        day=until.isoformat(),
+        generated=_generated_shown(total),
+    )
+    flash(extended, "info")
     return redirect(url_for("roster.rotations"))
 
 
@@ -280,7 +287,14 @@ def new_rotation() -> str | Response | tuple[str, int]:
         return _rotation_form(None, values, e.fields), 400
     audit("rotation.create", f"rotation:{rotation.id}", rotation.name)
     roster_changed("rotation added")
-    flash(f"Rotation {rotation.name} added: {_generated(result)}.", "info")
+    flash(
+        _(
+            "Rotation %(name)s added: %(generated)s.",
+            name=rotation.name,
+            generated=_generated_shown(result),
+        ),
+        "info",
+    )
     return redirect(url_for("roster.rotations"))
 
 
@@ -298,7 +312,14 @@ def edit_rotation(rotation_id: int) -> str | Response | tuple[str, int]:
         return _rotation_form(_rotation_or_404(rotation_id), values, e.fields), 400
     audit("rotation.update", f"rotation:{rotation.id}", _generated(result))
     roster_changed("rotation changed")
-    flash(f"Rotation {rotation.name} saved; from now on: {_generated(result)}.", "info")
+    flash(
+        _(
+            "Rotation %(name)s saved; from now on: %(generated)s.",
+            name=rotation.name,
+            generated=_generated_shown(result),
+        ),
+        "info",
+    )
     return redirect(url_for("roster.rotations"))
 
 
@@ -310,11 +331,18 @@ def generate_rotation(rotation_id: int) -> Response:
         result = generate(g.db, rotation, utcnow())
     except InvalidInput as e:
         g.db.rollback()
-        flash(f"Not generated: {'; '.join(e.fields.values())}.", "error")
+        flash(_("Not generated: %(reasons)s.", reasons="; ".join(e.fields.values())), "error")
         return redirect(url_for("roster.rotations"))
     audit("rotation.generate", f"rotation:{rotation.id}", _generated(result))
     roster_changed("rotation generated")
-    flash(f"Rotation {rotation.name} generated: {_generated(result)}.", "info")
+    flash(
+        _(
+            "Rotation %(name)s generated: %(generated)s.",
+            name=rotation.name,
+            generated=_generated_shown(result),
+        ),
+        "info",
+    )
     return redirect(url_for("roster.rotations"))
 
 
@@ -326,7 +354,10 @@ def remove_rotation(rotation_id: int) -> Response:
     deleted = delete_rotation(g.db, rotation, utcnow())
     audit("rotation.delete", f"rotation:{rotation_id}", name)
     roster_changed("rotation deleted")
-    flash(f"Rotation {name} deleted with its {deleted} future shifts.", "info")
+    flash(
+        _("Rotation %(name)s deleted with its %(count)s future shifts.", name=name, count=deleted),
+        "info",
+    )
     return redirect(url_for("roster.rotations"))
 
 
@@ -368,9 +399,21 @@ def _rotation_or_404(rotation_id: int) -> Rotation:
 
 
 def _generated(result: GenerationResult) -> str:
+    """What a generation did, for the audit log (in English, as every audit entry)."""
     return (
         f"{result.created} shifts created, {result.updated} moved, {result.deleted} removed, "
         f"{result.kept} kept"
+    )
+
+
+def _generated_shown(result: GenerationResult) -> str:
+    """What a generation did, for the coordinator, in the page's language."""
+    return _(
+        "%(created)s shifts created, %(updated)s moved, %(deleted)s removed, %(kept)s kept",
+        created=result.created,
+        updated=result.updated,
+        deleted=result.deleted,
+        kept=result.kept,
     )
 
 
@@ -394,7 +437,10 @@ def overrides() -> str | Response | tuple[str, int]:
         "override.create", f"override:{override.id}", f"{values['expert']} for {values['replaces']}"
     )
     roster_changed("override added")
-    flash(f"{override.expert.name} replaces {override.replaces.name}.", "info")
+    flash(
+        _("%(name)s replaces %(other)s.", name=override.expert.name, other=override.replaces.name),
+        "info",
+    )
     return redirect(url_for("roster.grid", start=local_day(override.start, zone)))
 
 
@@ -407,7 +453,7 @@ def remove_override(override_id: int) -> Response:
     delete_override(g.db, override, current_user())
     audit("override.delete", f"override:{override_id}")
     roster_changed("override deleted")
-    flash("Override deleted: the roster is back as it was.", "info")
+    flash(_("Override deleted: the roster is back as it was."), "info")
     return redirect(url_for("roster.overrides"))
 
 
@@ -431,7 +477,11 @@ def unavailability() -> str | Response | tuple[str, int]:
     audit("unavailability.create", f"unavailability:{off.id}", off.expert.code)
     roster_changed("unavailability added")
     flash(
-        f"{off.expert.name} is off; {len(uncovered)} of their shifts now show as gaps.",
+        _(
+            "%(name)s is off; %(count)s of their shifts now show as gaps.",
+            name=off.expert.name,
+            count=len(uncovered),
+        ),
         "warning" if uncovered else "info",
     )
     return redirect(url_for("roster.grid", start=local_day(off.start, zone)))
@@ -446,7 +496,7 @@ def remove_unavailability(unavailability_id: int) -> Response:
     delete_unavailability(g.db, off, current_user())
     audit("unavailability.delete", f"unavailability:{unavailability_id}")
     roster_changed("unavailability deleted")
-    flash("Unavailability deleted.", "info")
+    flash(_("Unavailability deleted."), "info")
     return redirect(url_for("roster.unavailability"))
 
 
@@ -513,13 +563,23 @@ def decide_swap(swap_id: int, decision: str) -> Response:
         decide(g.db, swap, current_user(), utcnow())
     except (Conflict, InvalidInput) as e:
         g.db.rollback()
-        flash(f"Swap {swap_id} not {decision}d: {e.message}.", "error")
+        not_done = (
+            _("Swap %(id)s not approved: %(reason)s.", id=swap_id, reason=e.message)
+            if decision == "approve"
+            else _("Swap %(id)s not refused: %(reason)s.", id=swap_id, reason=e.message)
+        )
+        flash(not_done, "error")
         return redirect(url_for("roster.swaps"))
     audit(f"swap.{decision}", f"swap:{swap_id}")
     g.db.commit()
     if decision == "approve":
         roster_changed("swap applied")
-    flash(f"Swap {swap_id} {decision}d.", "info")
+    done = (
+        _("Swap %(id)s approved.", id=swap_id)
+        if decision == "approve"
+        else _("Swap %(id)s refused.", id=swap_id)
+    )
+    flash(done, "info")
     return redirect(url_for("roster.swaps"))
 
 
@@ -552,6 +612,11 @@ def change_feed(action: str) -> Response:
         revoke_feed(g.db, expert)
     audit(f"feed.{action}", f"expert:{code}" if code else "region")
     g.db.commit()
-    whose = expert.name if expert else "the region"
-    flash(f"Calendar link of {whose} {'made' if action == 'new' else 'revoked'}.", "info")
+    whose = expert.name if expert else _("the region")
+    done = (
+        _("Calendar link of %(whose)s made.", whose=whose)
+        if action == "new"
+        else _("Calendar link of %(whose)s revoked.", whose=whose)
+    )
+    flash(done, "info")
     return redirect(url_for("roster.feeds"))

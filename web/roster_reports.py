@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import Blueprint, g, render_template, request
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 
 from garde.domain import STAFF
@@ -100,11 +101,11 @@ def _days(f: Fields, first: date, last: Callable[[date], date], longest: int) ->
 
 # What the chart compares, each scaled to the largest value among the experts.
 METRICS = (
-    ("hours", "Hours on duty", "h"),
-    ("night_hours", "Night hours (20:00–08:00)", "h"),
-    ("weekend_hours", "Weekend hours", "h"),
-    ("holiday_hours", "Public holiday hours", "h"),
-    ("reads", "Reads", ""),
+    ("hours", lazy_gettext("Hours on duty"), "h"),
+    ("night_hours", lazy_gettext("Night hours (20:00–08:00)"), "h"),
+    ("weekend_hours", lazy_gettext("Weekend hours"), "h"),
+    ("holiday_hours", lazy_gettext("Public holiday hours"), "h"),
+    ("reads", lazy_gettext("Reads"), ""),
 )
 
 
@@ -129,5 +130,5 @@ def fairness_chart(rows: Sequence[ExpertFairness]) -> list[tuple[str, str, list[
             )
             for r, v in zip(rows, values, strict=True)
         ]
-        chart.append((key, title, bars))
+        chart.append((key, str(title), bars))
     return chart

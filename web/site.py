@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
 from sqlalchemy import select
 from werkzeug.wrappers.response import Response
@@ -51,9 +52,9 @@ def new_case() -> str | Response | tuple[str, int]:
         return _request_form(values, e.fields), 400
     submitted = submit_case(site, parsed)
     if not submitted.created:
-        flash("This accession number was already sent: here is its case.", "info")
+        flash(_("This accession number was already sent: here is its case."), "info")
     if not submitted.routing:
-        flash("The request is recorded. Routing to an expert will start shortly.", "warning")
+        flash(_("The request is recorded. Routing to an expert will start shortly."), "warning")
     return redirect(url_for("site.case", case_id=submitted.case.id))
 
 
@@ -94,11 +95,11 @@ def cancel(case_id: int) -> Response | tuple[str, int]:
     try:
         services().cases.cancel(found, user.username)
     except (Conflict, Unavailable) as e:
-        flash(f"Not cancelled: {e.message}.", "error")
+        flash(_("Not cancelled: %(reason)s.", reason=e.message), "error")
         return _case_page(found), e.status
     audit("case.cancel", f"case:{found.id}")
     g.db.commit()
-    flash("Cancellation sent. The expert, if any, is told.", "info")
+    flash(_("Cancellation sent. The expert, if any, is told."), "info")
     return redirect(url_for("site.case", case_id=found.id))
 
 
@@ -112,11 +113,17 @@ def change_priority(case_id: int) -> Response:
         change = parse_priority_change(found, request.form, user.username)
         services().cases.change_priority(found.id, change)
     except (InvalidInput, Conflict, Unavailable) as e:
-        flash(f"Priority not changed: {e.message}.", "error")
+        flash(_("Priority not changed: %(reason)s.", reason=e.message), "error")
     else:
         audit("case.priority", f"case:{found.id}", f"{found.priority} to {change.priority}")
         g.db.commit()
-        flash(f"The case is now {change.priority}; its deadlines follow.", "info")
+        flash(
+            _(
+                "The case is now %(priority)s; its deadlines follow.",
+                priority=display.word(change.priority, "priority"),
+            ),
+            "info",
+        )
     return redirect(url_for("site.case", case_id=found.id))
 
 
@@ -126,17 +133,17 @@ def acknowledge(case_id: int) -> Response:
     user = current_user()
     found = case_for(g.db, user, case_id)
     if not _needs_acknowledgement(found):
-        flash("No critical finding waits for an acknowledgement on this case.", "info")
+        flash(_("No critical finding waits for an acknowledgement on this case."), "info")
         return redirect(url_for("site.case", case_id=found.id))
     try:
         services().cases.acknowledge(found.id, user.username)
     except Conflict:
-        flash("This case is closed; the acknowledgement was not recorded.", "error")
+        flash(_("This case is closed; the acknowledgement was not recorded."), "error")
     else:
         if _acknowledgement_recorded(found.id):
-            flash("Critical finding acknowledged.", "info")
+            flash(_("Critical finding acknowledged."), "info")
         else:
-            flash("Acknowledgement sent; this page shows it once it is recorded.", "info")
+            flash(_("Acknowledgement sent; this page shows it once it is recorded."), "info")
     return redirect(url_for("site.case", case_id=found.id))
 
 
@@ -165,7 +172,7 @@ def _site() -> Site:
 @bp.errorhandler(RateLimitExceeded)
 def too_many_cases(e: RateLimitExceeded) -> tuple[str, int, dict[str, str]]:
     """The form again with what was typed, saying why nothing was sent and until when."""
-    flash(f"Not sent: {e.description}.", "error")
+    flash(_("Not sent: %(reason)s.", reason=e.description), "error")
     return _request_form(request.form.to_dict()), 429, {"Retry-After": str(seconds_until_retry())}
 
 

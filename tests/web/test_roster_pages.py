@@ -231,7 +231,7 @@ def test_import_previews_refusals_and_writes_nothing_until_confirmed(region: Reg
         browser, b"start,end,timezone\n" + good.encode(), "alice.csv", expert=alice, tier="backup"
     )
     assert r.status_code == 200, r.text
-    assert "To create" in r.text and "Import 1 shifts" in r.text
+    assert "To create" in r.text and "Import 1 shift</button>" in r.text
     assert "01 Jul 20:00 CEST" in words(r.text)
     assert shifts_of(region, "alice", *july) == []
 
