@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from garde.domain import Role
 from garde.models import AuditEvent, Expert, SmsMessage
+from garde.phones import readable
 from garde.registry import create_expert
 from tests.conftest import OFFER_CODE, Region, Stack, add_login, free_port, start_stack, wait_for
 from tests.web.test_pages import PASSWORD, Browser, csrf_token, flashes
@@ -107,7 +108,7 @@ def test_a_stopped_phone_is_explained_kept_through_a_test_and_lifted_by_a_new_nu
     assert region.stack.sms_reply(chloe.phone, "STOP").status_code == 200
     browser = Browser(region.stack).login(chloe.username)
     page = html.unescape(browser.get(SETTINGS).text)
-    assert f"SMS cannot reach {chloe.phone}" in page and "Reply START" in page
+    assert f"SMS cannot reach {readable(chloe.phone)}" in page and "Reply START" in page
     before = stored(region.stack, chloe.code)
     r = browser.submit(SETTINGS, SETTINGS, form(before, language="en"))  # same phone: stays
     assert r.status_code == 302

@@ -107,6 +107,7 @@ def test_site_request_form_says_what_is_wrong_and_takes_a_national_phone(region:
     fixed = entered | {"callback_phone": "04 71 00 00 00", "body_part": "HEAD"}
     r = site.submit("/site/cases/new", "/site/cases/new", fixed)
     assert r.status_code == 302, r.text
+    assert ">+33 4 71 00 00 00</a>" in site.get(r.headers["Location"]).text  # read as written
     r = api.post("/api/v1/cases", json=case_request(callback_phone="04 71 00 00 01"))
     assert r.status_code == 201, r.text
     assert {c["callback_phone"] for c in api.get("/api/v1/cases").json()} == {
