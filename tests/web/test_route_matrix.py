@@ -79,6 +79,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "auth.home": (LOGIN, "302", "302", "302", "302", "302"),
     "auth.login": everyone(OK),
     "auth.logout": everyone(ACTS),  # it would end the session the other routes are asked in
+    "language.switch": everyone("400"),  # anyone may; without a language, refused by its field
     "account.password_page": reads(*ANYONE),
     "account.change": writes(*ANYONE),
     "favicon": everyone(OK),
