@@ -57,7 +57,8 @@ from bench.night_world import (
 )
 from garde.db import make_engine, make_session_factory, upgrade
 from garde.service_levels import LadderStep
-from garde.temporal import venv_binary
+from garde.settings import Settings
+from garde.temporal import data_converter, venv_binary
 from garde.worker import build_worker
 
 # After the handover the night gives up waiting for cases still open after this long.
@@ -156,8 +157,11 @@ async def simulate(policy: Policy, args: argparse.Namespace, folder: Path) -> Ni
     # it, the wall time does, several times over on a slow disk).
     event.listen(engine, "connect", _without_fsync)
     sessions = make_session_factory(engine)
+    # Payloads encrypted as deployed, with a key generated into the night's folder.
+    settings = Settings.from_env({"GARDE_DATA_DIR": str(folder), "GARDE_SECRET_KEY": "bench"})
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=venv_binary("temporal-test-server")
+        data_converter=data_converter(settings),
+        test_server_existing_path=venv_binary("temporal-test-server"),
     )
     async with env:
         start = night_start(await env.get_current_time())
