@@ -179,7 +179,7 @@ def test_new_expert_with_dated_credentials_and_normalised_words(region: Region) 
         json={
             "code": code,
             "name": "Dr New",
-            "phone": "+336" + str(secrets.randbelow(10**8)).zfill(8),
+            "phone": "+3361" + str(secrets.randbelow(10**7)).zfill(7),  # a valid mobile
             "modalities": ["ct", "IRM", "CT"],
             "subspecialties": ["Pédiatrie", "paediatric", "Neuroradiologie"],
             "language": "en",
