@@ -1,5 +1,6 @@
 /* The site's case page: asks the API for the case every 5 s and reloads when something changed.
-   Its tag carries data-url (the case in the API) and data-seen (what the page shows, as JSON). */
+   Its tag carries data-url (the case in the API) and data-seen (what the page shows, as JSON);
+   the #live line carries what to say, in the page's language ({time}: the time of the check). */
 "use strict";
 
 (() => {
@@ -20,9 +21,9 @@
       if (answer.status === 401) { location.reload(); return; }
       if (!answer.ok) throw new Error(answer.status);
       if (changed(await answer.json())) location.reload();
-      else live.textContent = "Up to date at " + new Date().toLocaleTimeString() + ". This page updates by itself.";
+      else live.textContent = live.dataset.upToDate.replace("{time}", new Date().toLocaleTimeString(document.documentElement.lang));
     } catch (e) {
-      live.textContent = "Cannot reach Garde right now; retrying.";
+      live.textContent = live.dataset.offline;
     }
   }
   setInterval(poll, 5000);

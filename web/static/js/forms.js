@@ -3,7 +3,7 @@
    - form[data-confirm]: asks the question before submitting;
    - select[data-submit-on-change]: submits its form when a choice is made;
    - input[data-select-on-focus]: selects its whole value, ready to copy;
-   - button[data-copy=ID]: copies the value of the field ID. */
+   - button[data-copy=ID]: copies the value of the field ID, then says its data-copied. */
 "use strict";
 
 document.addEventListener("submit", (e) => {
@@ -25,6 +25,6 @@ document.addEventListener("click", (e) => {
   const field = document.getElementById(id);
   field.select();
   (navigator.clipboard ? navigator.clipboard.writeText(field.value) : Promise.reject()).then(
-    () => { e.target.textContent = "Copied"; },
-    () => { document.execCommand("copy"); e.target.textContent = "Copied"; });
+    () => { e.target.textContent = e.target.dataset.copied; },
+    () => { document.execCommand("copy"); e.target.textContent = e.target.dataset.copied; });
 });
