@@ -17,6 +17,7 @@ from garde.domain import STAFF, CaseStatus, ReportKind, Role
 from garde.errors import Forbidden, NotAuthenticated, NotFound
 from garde.models import Case, CaseEvent, Offer, Report, User, utcnow
 from rosters.eligibility import takeable_cases
+from web import i18n
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,7 +40,8 @@ def load_user(db: Session) -> User | None:
         return None
     user = user_for_session(db, user_id, session.get("epoch"))
     if user is None:
-        session.clear()  # logged out, password changed or disabled since this cookie was made
+        # Logged out, password changed or disabled since this cookie was made.
+        i18n.clear_session()
     return user
 
 
