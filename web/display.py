@@ -239,6 +239,7 @@ def why(ranking: dict[str, Any]) -> list[str]:
     if not ranking:
         return []
     since = ranking.get("minutes_since_last_offer")
+    reads = int(ranking.get("reads_this_shift") or 0)
     phrases = [
         gettext("#%(rank)s of the eligible", rank=ranking.get("rank")),
         gettext("%(tier)s tier", tier=word(str(ranking.get("tier")), "tier")),
@@ -247,13 +248,17 @@ def why(ranking: dict[str, Any]) -> list[str]:
             load=ranking.get("load"),
             most=ranking.get("max_concurrent"),
         ),
-        gettext("%(reads)s reads this shift", reads=ranking.get("reads_this_shift")),
+        ngettext("%(num)d read this shift", "%(num)d reads this shift", reads),
         gettext("never offered before")
         if since is None
         else gettext("last offer %(duration)s before", duration=duration(since * 60)),
     ]
     if ranking.get("open_offers"):
-        phrases.append(gettext("%(count)s other offers open", count=ranking["open_offers"]))
+        phrases.append(
+            ngettext(
+                "%(num)d other offer open", "%(num)d other offers open", ranking["open_offers"]
+            )
+        )
     if ranking.get("reachable") is False:
         phrases.append(gettext("SMS failed lately"))
     if ranking.get("subspecialty_match"):

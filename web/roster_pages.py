@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 from werkzeug.wrappers.response import Response
 
@@ -263,9 +264,10 @@ def extend_rotations() -> str | Response | tuple[str, int]:
     summary = f"{len(shorter)} rotations extended until {until.isoformat()}: {_generated(total)}"
     audit("rotation.extend", "rotations", summary)
     roster_changed("rotations extended")
-    extended = _(
-        "%(count)s rotations extended until %(day)s: %(generated)s.",
-        count=len(shorter),
+    extended = ngettext(
+        "%(num)d rotation extended until %(day)s: %(generated)s.",
+        "%(num)d rotations extended until %(day)s: %(generated)s.",
+        len(shorter),
         day=until.isoformat(),
         generated=_generated_shown(total),
     )
@@ -355,7 +357,12 @@ def remove_rotation(rotation_id: int) -> Response:
     audit("rotation.delete", f"rotation:{rotation_id}", name)
     roster_changed("rotation deleted")
     flash(
-        _("Rotation %(name)s deleted with its %(count)s future shifts.", name=name, count=deleted),
+        ngettext(
+            "Rotation %(name)s deleted with its %(num)d future shift.",
+            "Rotation %(name)s deleted with its %(num)d future shifts.",
+            deleted,
+            name=name,
+        ),
         "info",
     )
     return redirect(url_for("roster.rotations"))
@@ -477,10 +484,11 @@ def unavailability() -> str | Response | tuple[str, int]:
     audit("unavailability.create", f"unavailability:{off.id}", off.expert.code)
     roster_changed("unavailability added")
     flash(
-        _(
-            "%(name)s is off; %(count)s of their shifts now show as gaps.",
+        ngettext(
+            "%(name)s is off; %(num)d of their shifts now shows as a gap.",
+            "%(name)s is off; %(num)d of their shifts now show as gaps.",
+            len(uncovered),
             name=off.expert.name,
-            count=len(uncovered),
         ),
         "warning" if uncovered else "info",
     )
