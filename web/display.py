@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
 from flask import Blueprint
 from flask_babel import LazyString, get_locale, gettext, lazy_gettext, lazy_pgettext, ngettext
 from markupsafe import Markup
@@ -318,7 +319,14 @@ def word(value: str, kind: str) -> str:
 
 
 def money(cents: int, currency: str) -> str:
-    return f"{cents / 100:,.2f} {currency}".replace(",", "\u202f")
+    return f"{number(cents / 100, 2)} {currency}"
+
+
+def number(value: float, decimals: int = 1, fixed: bool = True) -> str:
+    """`1,234.5` or `1 234,5`: as the reader's language writes numbers; not `fixed`, the
+    decimals that are zero are left out (`28`, `12,5`)."""
+    pattern = "#,##0." + ("0" if fixed else "#") * decimals if decimals else "#,##0"
+    return format_decimal(value, pattern, locale=get_locale())
 
 
 def install(bp: Blueprint) -> None:
@@ -329,6 +337,7 @@ def install(bp: Blueprint) -> None:
         ("word", word),
         ("waited", waited),
         ("money", money),
+        ("number", number),
         ("event_label", event_label),
         ("event_detail", event_detail),
         ("why", why),

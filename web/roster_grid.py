@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from garde.models import Expert, Override, Shift, Unavailability, expert_sites
 from rosters.coverage import SiteCoverage
 from rosters.intervals import local_instant, subtract
-from web.display import word, zoned
+from web.display import number, word, zoned
 
 VIEWS = ("week", "month")
 WEEK_HOURS = (6, 12, 18)
@@ -146,7 +146,8 @@ def span_title(start: datetime, end: datetime, zone: ZoneInfo) -> str:
     reader's language."""
     hours = (end - start).total_seconds() / 3600
     pattern = "EEE dd MMM HH:mm"
-    return f"{zoned(start, zone, pattern)} – {zoned(end, zone, pattern)} ({hours:g} h)"
+    length = number(hours, 2, fixed=False)
+    return f"{zoned(start, zone, pattern)} – {zoned(end, zone, pattern)} ({length} h)"
 
 
 def day_ticks(p: Period, today: date) -> list[Tick]:

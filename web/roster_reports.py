@@ -125,7 +125,7 @@ def fairness_chart(rows: Sequence[ExpertFairness]) -> list[tuple[str, str, list[
         bars = [
             Bar(
                 r.expert.name,
-                f"{round(v, 1):g}{' ' + unit if unit else ''}",
+                display.number(v, 1, fixed=False) + (f" {unit}" if unit else ""),
                 round(100 * v / top, 1),
             )
             for r, v in zip(rows, values, strict=True)
