@@ -10,14 +10,14 @@ import asyncio
 import html
 import re
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from garde.domain import Role
 from garde.messages import Cancellation
-from garde.models import SmsMessage
+from garde.models import Report, SmsMessage
 from garde.temporal import case_workflow_id
 from garde.texts import render
 from tests.conftest import OFFER_CODE, Region, Stack, add_login, make_region, wait_for
@@ -96,7 +96,7 @@ def test_the_page_after_acknowledge_shows_it_acknowledged_without_the_button(
     assert "Please read it and acknowledge it" not in page
 
 
-def test_a_reported_case_stays_on_the_worklist_for_its_addendum_and_timelines_say_it_once(
+def test_a_reported_case_stays_on_the_worklist_a_week_for_its_addendum_timelines_say_it_once(
     region: Region,
 ) -> None:
     case_id, alice = _taken_by_alice(region)
@@ -132,6 +132,15 @@ def test_a_reported_case_stays_on_the_worklist_for_its_addendum_and_timelines_sa
     for entry in staff + site:
         repeated = re.search(r"\b(\w+)\W+\1\b", entry, re.I)
         assert repeated is None, f"{entry!r} says {repeated.group(1)!r} twice"
+    # Eight days after the final report, it is no longer recent.
+    with region.stack.sessions.begin() as s:
+        s.execute(
+            update(Report)
+            .where(Report.case_id == case_id, Report.kind == "final")
+            .values(created_at=datetime.now(UTC) - timedelta(days=8))
+        )
+    worklist = region.stack.api(region.experts["alice"].token).get("/api/v1/worklist").json()
+    assert worklist["reported"] == []
 
 
 def test_a_case_with_a_report_is_not_cancelled_by_the_site_nor_by_its_workflow(
