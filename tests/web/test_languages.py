@@ -49,7 +49,7 @@ def test_pages_follow_the_users_language_else_the_browsers_else_english(
     alice = {"expert_code": shared_region.experts["alice"].code}
     french = _login(shared_region, Role.EXPERT, "fr", **alice)
     worklist = french.get("/expert/").text
-    assert "Liste de travail" in worklist and "Qui me sont proposés" in worklist
+    assert "Liste de travail" in worklist and "Propositions en attente" in worklist
     assert '<html lang="fr">' in worklist and "Worklist" not in worklist
     shifts = french.get("/expert/roster").text
     assert "Mes gardes" in shifts and FRENCH_TIME.search(shifts), shifts
