@@ -189,6 +189,9 @@ def test_every_demo_login_logs_in(sessions: SessionFactory) -> None:
                 assert user.site is not None
             if user.role == "expert":
                 assert user.expert is not None
+            # The demo region is French; an expert who takes English SMS reads English pages.
+            expected = user.expert.language if user.expert else "fr"
+            assert user.language == expected, username
     assert roles == {"admin", "coordinator", "site", "expert"}
 
 
