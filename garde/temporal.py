@@ -13,7 +13,7 @@ from pathlib import Path
 import temporalio.converter
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from garde.messages import CaseStart, PersonText
@@ -24,10 +24,14 @@ TASK_QUEUE = "garde-cases"
 
 
 def data_converter(settings: Settings) -> DataConverter:
-    """Temporal's converter, every payload encrypted with Garde's keys (garde/payload_codec.py).
+    """Temporal's converter, every payload encrypted with Garde's keys (garde/payload_codec.py),
+    and failures' messages and stacks too (a database error quotes the values it refused).
     Every client of Garde's workflows uses it, or they could not read each other's payloads."""
-    codec = EncryptionCodec(settings.payload_keys)
-    return dataclasses.replace(temporalio.converter.default(), payload_codec=codec)
+    return dataclasses.replace(
+        temporalio.converter.default(),
+        payload_codec=EncryptionCodec(settings.payload_keys),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 async def connect(settings: Settings) -> Client:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import temporalio.converter
+from temporalio.api.failure.v1 import Failure
+from temporalio.exceptions import ApplicationError
 
 from garde.payload_codec import ENCODING, KEY_ID, EncryptionCodec, PayloadKeyError
 from garde.settings import Settings
@@ -56,6 +58,12 @@ def test_payloads_are_sealed_per_payload_and_old_keys_still_open_them(tmp_path: 
     impostor = EncryptionCodec(settings(tmp_path, keys("2025")).payload_keys)
     with pytest.raises(PayloadKeyError, match="does not open with the key '2025'"):
         impostor.decrypt(sealed)
+
+    # A failure's message may quote patient text (a database error its values): sealed too.
+    failure = Failure()
+    asyncio.run(rotated.encode_failure(ApplicationError(f"refused: {QUESTION}"), failure))
+    assert b"anticoagulants" not in failure.SerializeToString()
+    assert QUESTION in str(asyncio.run(rotated.decode_failure(failure)))
 
     # Written before encryption (old histories, cases started before the key): read as is.
     [plain] = asyncio.run(temporalio.converter.default().encode([QUESTION]))
