@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -22,7 +21,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
 
 from activities.offers import Offers
-from activities.sms import Undeliverable
+from activities.sms import Sms, Undeliverable
 from bench.night_messages import Admission, FinalReport, PlannedAnswer, Reading
 from bench.night_plan import CREW, SITES, ExpertSpec, answer, read_seconds
 from bench.night_workflows import expert_workflow_id
@@ -42,7 +41,6 @@ from garde.temporal import case_workflow_id, start_case_workflow
 
 COORDINATOR_PHONE = "+33611000099"
 OPEN_STATUSES = [s.value for s in CaseStatus if s.is_open]
-YOURS_KEY = re.compile(r"case-(\d+):yours:")
 STUDIES = {
     "CT": ("HEAD", "CT head without contrast", "Fall on anticoagulants, rule out a bleed"),
     "MR": ("BRAIN", "MR brain, stroke protocol", "Sudden aphasia, rule out a stroke"),
@@ -135,25 +133,25 @@ class SimulatedPhones:
         self._done: set[str] = set()
         self.sent: Counter[str] = Counter()
 
-    def send(self, to: str, body: str, key: str) -> None:
-        expert = self._region.by_phone(to)
+    def send(self, sms: Sms) -> None:
+        expert = self._region.by_phone(sms.to)
         if expert is not None and not expert.spec.habit.reachable:
             with self._lock:
                 self.sent["undeliverable"] += 1
             raise Undeliverable(f"{expert.spec.code}: the number cannot be reached")
         with self._lock:
-            if key in self._done:
+            if sms.key in self._done:
                 return
-        if key.startswith("offer:"):
+        if sms.kind == "offer":
             kind = "offer"
-            self._offered(int(key.removeprefix("offer:")))
-        elif expert is not None and (yours := YOURS_KEY.match(key)):
+            self._offered(int(sms.key.removeprefix("offer:")))
+        elif sms.kind == "yours" and expert is not None and sms.case_id is not None:
             kind = "yours"
-            self._yours(int(yours.group(1)), expert)
+            self._yours(sms.case_id, expert)
         else:
-            kind = "coordinator" if to == COORDINATOR_PHONE else "notice"
+            kind = "coordinator" if sms.to == COORDINATOR_PHONE else "notice"
         with self._lock:
-            self._done.add(key)
+            self._done.add(sms.key)
             self.sent[kind] += 1
 
     def _offered(self, offer_id: int) -> None:
