@@ -162,13 +162,17 @@ def web() -> None:
     from waitress import serve
 
     from web import create_app
+    from web.live_events import MAX_STREAMS
 
     settings = Settings.from_env()
     serve(
         create_app(settings),
         host=settings.web_host,
         port=settings.web_port,
-        threads=16,
+        # 16 for the requests, one more for each live page's event stream (web/live_events.py),
+        # which sees its browser leave thanks to the lookahead.
+        threads=16 + MAX_STREAMS,
+        channel_request_lookahead=1,
         # X-Forwarded-* reach the app (its ProxyFix) only behind a proxy; otherwise dropped.
         clear_untrusted_proxy_headers=not settings.behind_proxy,
     )

@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         expert_settings,
         feeds,
         health,
+        live_events,
         metrics,
         my_roster,
         roster_import,
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         voice.bp,
         dev.bp,
         health.bp,
+        live_events.bp,
         metrics.bp,
         codec_server.bp,
     ):

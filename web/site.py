@@ -17,10 +17,10 @@ from garde.intake import CaseRequest
 from garde.models import Case, CaseEvent, Site
 from garde.vocabulary import MODALITIES
 from web import display, services
-from web.access import case_for, current_user, roles, sight, visible_cases
+from web.access import case_for, current_user, roles, visible_cases
 from web.audit import audit
 from web.case_actions import WORKER_WAIT
-from web.case_views import case_json, latest_report
+from web.case_views import latest_report
 from web.inputs import parse_priority_change
 from web.login_limits import seconds_until_retry
 from web.submission import per_site, submit_case
@@ -65,7 +65,6 @@ def case(case_id: int) -> str:
 
 
 def _case_page(found: Case) -> str:
-    as_json = case_json(found, sight(g.db, current_user(), found))
     report = latest_report(found)
     return render_template(
         "site/case.html",
@@ -75,15 +74,6 @@ def _case_page(found: Case) -> str:
         addenda=[r for r in found.reports if r.kind == ReportKind.ADDENDUM],
         is_open=CaseStatus(found.status).is_open,
         needs_acknowledgement=_needs_acknowledgement(found),
-        # What the page polls for: when the API answers differently, the page reloads.
-        seen={
-            "status": as_json["status"],
-            "events": len(as_json["timeline"]),
-            "report": as_json["report"]["id"] if as_json["report"] else None,
-            "addenda": len(as_json["addenda"]),
-            "accept_met": as_json["sla"]["accept"]["met"],
-            "report_met": as_json["sla"]["report"]["met"],
-        },
     )
 
 

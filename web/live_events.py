@@ -1,0 +1,127 @@
+"""`GET /events`: tells an open page that what its user may see has changed, so that the
+board, the worklist and the case pages refresh by themselves (web/static/js/live.js).
+
+The record is the source: every ~2 s one query reads a small "version" of what this user may
+see (`web/access.py`'s one rule): the newest timeline entry, offer and report among the
+visible cases and how many there are, and for staff the newest alert and how many are open.
+The stream opens with `event: change` and that version, then sends another each time it
+moves; the page then fetches itself again. The
+stream carries numbers only, never a case's content. A comment every ~15 s keeps proxies from
+closing an idle stream; after a few minutes the stream ends and the browser reconnects (the
+`retry:` hint), so the session is checked again: a logged-out, disabled or password-changed
+user is refused then, and the user's row is re-read at every check meanwhile.
+
+Waitress: it flushes every write at once (its `send_bytes` is 1 since 3.0), but each open
+stream holds one of its threads for its whole life. So `garde web` runs `MAX_STREAMS` more
+threads than before, and at most `MAX_STREAMS` streams are open at a time in a process: the
+next one gets a 503 and its page falls back to polling every 15 s. Normal requests always keep
+their 16 threads. Waitress's `channel_request_lookahead` lets a stream see that its browser
+went away (`waitress.client_disconnected`), so a closed page frees its thread within ~2 s.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from flask import Blueprint, Response, request
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from garde.domain import STAFF, Role
+from garde.models import Alert, Case, CaseEvent, Offer, Report, User
+from web import services
+from web.access import current_user, visible_cases
+
+bp = Blueprint("live_events", __name__)
+
+MAX_STREAMS = 16
+CHECK_EVERY_S = 2.0
+HEARTBEAT_EVERY_S = 15.0
+STREAM_FOR_S = 180.0
+RETRY_MS = 3000
+
+_slots = threading.BoundedSemaphore(MAX_STREAMS)
+
+
+@bp.get("/events")
+def events() -> Response:
+    user = current_user()  # 401 (or the login page) when not logged in
+    if not _slots.acquire(blocking=False):
+        return Response(
+            "too many live pages open; the page polls instead\n",
+            status=503,
+            mimetype="text/plain",
+            headers={"Retry-After": "60"},
+        )
+    gone = request.environ.get("waitress.client_disconnected", lambda: False)
+    stream = Stream(user.id, user.session_epoch, gone)
+    return Response(
+        stream,
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+def version(db: Session, user: User) -> str:
+    """What changes whenever something this user may see changes: numbers only."""
+    seen = visible_cases(db, user).order_by(None).with_only_columns(Case.id)
+    parts = [
+        select(func.max(CaseEvent.id)).where(CaseEvent.case_id.in_(seen)),
+        select(func.max(Offer.id)).where(Offer.case_id.in_(seen)),
+        select(func.max(Report.id)).where(Report.case_id.in_(seen)),
+        select(func.count()).select_from(seen.subquery()),
+    ]
+    if Role(user.role) in STAFF:
+        parts.append(select(func.max(Alert.id)))
+        parts.append(select(func.count(Alert.id)).where(Alert.resolved_at.is_(None)))
+    row = db.execute(select(*(p.scalar_subquery() for p in parts))).one()
+    return ".".join(str(v or 0) for v in row)
+
+
+class Stream:
+    """The event stream of one page; its `close` (called by the server when the response
+    ends, however it ends) gives back the slot."""
+
+    def __init__(self, user_id: int, epoch: int, gone: Callable[[], bool]) -> None:
+        self.user_id, self.epoch, self.gone = user_id, epoch, gone
+        self.sessions = services().sessions
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        last = self.check()
+        if last is None:
+            return
+        # The first version is the page's baseline; after a reconnection, a different one
+        # tells it that something happened meanwhile.
+        yield f"retry: {RETRY_MS}\nevent: change\ndata: {last}\n\n".encode()
+        beat = started = time.monotonic()
+        while time.monotonic() - started < STREAM_FOR_S:
+            time.sleep(CHECK_EVERY_S)
+            if self.gone():
+                return
+            now = self.check()
+            if now is None:
+                return
+            if now != last:
+                last = now
+                beat = time.monotonic()
+                yield f"event: change\ndata: {now}\n\n".encode()
+            elif time.monotonic() - beat >= HEARTBEAT_EVERY_S:
+                beat = time.monotonic()
+                yield b": still here\n\n"
+
+    def check(self) -> str | None:
+        """The version now, or None once the user may no longer have this stream. A session
+        of its own for each check: no database connection is held while the stream waits."""
+        with self.sessions() as db:
+            user = db.get(User, self.user_id)
+            if user is None or user.disabled_at is not None or user.session_epoch != self.epoch:
+                return None
+            return version(db, user)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            _slots.release()
