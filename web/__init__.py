@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web import (
         account,
         admin,
+        analytics,
         api,
         auth_views,
         codec_server,
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         roster_pages.bp,
         roster_import.bp,
         roster_reports.bp,
+        analytics.bp,
         api.bp,
         sms.bp,
         voice.bp,

@@ -154,6 +154,7 @@ def test_no_page_of_any_audience_runs_inline_script(region: Region) -> None:
             "/coordinator/feeds",
             "/coordinator/coverage",
             "/coordinator/fairness",
+            "/coordinator/analytics",
             "/coordinator/import",
             "/coordinator/shifts/new",
         ],
