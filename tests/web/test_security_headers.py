@@ -13,7 +13,7 @@ from garde.domain import Role
 from tests.conftest import Region, Stack, add_login
 from tests.web.test_pages import Browser, coordinator
 
-STATIC_SCRIPTS = ("forms.js", "auto_refresh.js", "case_live.js", "roster_today.js")
+STATIC_SCRIPTS = ("forms.js", "live.js", "roster_today.js")
 
 
 def _protected(r: requests.Response) -> None:
@@ -125,8 +125,8 @@ def test_no_page_of_any_audience_runs_inline_script(region: Region) -> None:
         site, ["/login", "/site/cases", "/site/cases/new", f"/site/cases/{case_id}"]
     )
     page = site.get(f"/site/cases/{open_case}").text
-    assert f'data-url="/api/v1/cases/{open_case}"' in page  # the live script's parameters
-    assert re.search(r'data-seen="\{&#34;', page), "the seen state is an escaped JSON attribute"
+    assert 'data-events="/events"' in page  # the live script's parameters, as attributes
+    assert re.search(r'<time datetime="[^"]+" data-countdown', page), "deadlines count down"
 
     alice = Browser(stack).login(region.experts["alice"].username)
     seen |= _runs_no_inline_script(
