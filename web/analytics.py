@@ -19,7 +19,7 @@ from garde.validation import Fields
 from web import display
 from web.access import roles
 from web.roster_pages import region_zone, site_arg
-from web.roster_reports import _days
+from web.roster_reports import local_days
 
 bp = Blueprint("analytics", __name__, url_prefix="/coordinator")
 display.install(bp)
@@ -91,7 +91,7 @@ def _found() -> Analytics:
     zone = region_zone()
     today = utcnow().astimezone(zone).date()
     f = Fields(request.args)
-    shown = _days(
+    shown = local_days(
         f,
         today - timedelta(days=DEFAULT_DAYS - 1),
         lambda first: first + timedelta(days=DEFAULT_DAYS - 1),

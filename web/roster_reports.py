@@ -42,7 +42,7 @@ def coverage_page() -> str:
     now = utcnow()
     today = now.astimezone(zone).date()
     f = Fields(request.args)
-    shown = _days(f, today, lambda first: first + timedelta(days=6), COVERAGE_LONGEST)
+    shown = local_days(f, today, lambda first: first + timedelta(days=6), COVERAGE_LONGEST)
     site = site_arg(f)
     f.check()
     found = coverage(g.db, shown.start, shown.end, site.id if site else None)
@@ -70,7 +70,9 @@ def fairness_page() -> str:
     zone = region_zone()
     month = period("month", utcnow().astimezone(zone).date(), zone)
     f = Fields(request.args)
-    shown = _days(f, month.first, lambda first: period("month", first, zone).last, FAIRNESS_LONGEST)
+    shown = local_days(
+        f, month.first, lambda first: period("month", first, zone).last, FAIRNESS_LONGEST
+    )
     f.check()
     rows = fairness(g.db, shown.start, shown.end)
     return render_template(
@@ -86,7 +88,7 @@ COVERAGE_LONGEST = 62  # days, as GET /api/v1/coverage
 FAIRNESS_LONGEST = 366
 
 
-def _days(f: Fields, first: date, last: Callable[[date], date], longest: int) -> Period:
+def local_days(f: Fields, first: date, last: Callable[[date], date], longest: int) -> Period:
     """The local days `from`–`to` (inclusive) of the region; by default `first` to
     `last(from)`."""
     start = f.day("from", required=False) or first
