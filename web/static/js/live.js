@@ -39,19 +39,31 @@
   const alertsOn = () => localStorage.getItem(ALERTS_KEY) === "on";
   const offersShown = () => new Map([...document.querySelectorAll("tr[data-offer]")]
     .map((row) => [row.dataset.offer, row.dataset.note]));
+  // Browsers let a page play sound only once the person has interacted with it: the context is
+  // made (or resumed) on the toggle and on the first click or key, then reused.
+  let audio = null;
+  const sound = () => {
+    const Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) return null;
+    if (!audio) audio = new Context();
+    if (audio.state === "suspended") audio.resume();
+    return audio;
+  };
+  for (const kind of ["pointerdown", "keydown"]) {
+    document.addEventListener(kind, () => { if (alertsOn()) sound(); }, { once: true });
+  }
   const beep = () => {
-    const Audio = window.AudioContext || window.webkitAudioContext;
-    if (!Audio) return;
-    const audio = new Audio();
-    const tone = audio.createOscillator();
-    const gain = audio.createGain();
+    const context = sound();
+    if (!context) return;
+    const tone = context.createOscillator();
+    const gain = context.createGain();
+    const now = context.currentTime;
     tone.frequency.value = 880;
-    gain.gain.setValueAtTime(0.2, audio.currentTime);
-    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.6);
-    tone.connect(gain).connect(audio.destination);
-    tone.start();
-    tone.stop(audio.currentTime + 0.6);
-    tone.onended = () => audio.close();
+    gain.gain.setValueAtTime(0.2, now);
+    gain.gain.exponentialRampToValueAtTime(0.001, now + 0.6);
+    tone.connect(gain).connect(context.destination);
+    tone.start(now);
+    tone.stop(now + 0.6);
   };
   const announce = (before) => {
     const fresh = [...offersShown()].filter(([id]) => !before.has(id));
@@ -69,6 +81,7 @@
   document.addEventListener("change", (e) => {
     if (e.target.id !== "offer-alerts") return;
     localStorage.setItem(ALERTS_KEY, e.target.checked ? "on" : "off");
+    if (e.target.checked) sound();
     if (e.target.checked && window.Notification && Notification.permission === "default") {
       Notification.requestPermission();
     }
