@@ -3,10 +3,9 @@ board, the worklist and the case pages refresh by themselves (web/static/js/live
 
 The record is the source: every ~2 s one query reads a small "version" of what this user may
 see (`web/access.py`'s one rule): the newest timeline entry, offer and report among the
-visible cases and how many there are, and for staff the newest alert and how many are open.
-The stream opens with `event: change` and that version, then sends another each time it
-moves; the page then fetches itself again. The
-stream carries numbers only, never a case's content. A comment every ~15 s keeps proxies from
+visible cases and how many there are; staff see every case, and the alerts too. The stream
+opens with `event: change` and that version, then sends another each time it moves; the page
+then fetches itself again. It carries numbers only, never a case's content. A comment every ~15 s keeps proxies from
 closing an idle stream; after a few minutes the stream ends and the browser reconnects (the
 `retry:` hint), so the session is checked again: a logged-out, disabled or password-changed
 user is refused then, and the user's row is re-read at every check meanwhile.
@@ -65,17 +64,26 @@ def events() -> Response:
 
 
 def version(db: Session, user: User) -> str:
-    """What changes whenever something this user may see changes: numbers only."""
-    seen = visible_cases(db, user).order_by(None).with_only_columns(Case.id)
-    parts = [
-        select(func.max(CaseEvent.id)).where(CaseEvent.case_id.in_(seen)),
-        select(func.max(Offer.id)).where(Offer.case_id.in_(seen)),
-        select(func.max(Report.id)).where(Report.case_id.in_(seen)),
-        select(func.count()).select_from(seen.subquery()),
-    ]
+    """What changes whenever something this user may see changes: numbers only, in one query
+    (an expert's takeable cases take one more, as on the worklist)."""
     if Role(user.role) in STAFF:
-        parts.append(select(func.max(Alert.id)))
-        parts.append(select(func.count(Alert.id)).where(Alert.resolved_at.is_(None)))
+        # Staff see every case: the newest rows say it all, each read from its index's end.
+        parts = [
+            select(func.max(CaseEvent.id)),
+            select(func.max(Offer.id)),
+            select(func.max(Report.id)),
+            select(func.max(Alert.id)),
+            select(func.count(Alert.id)).where(Alert.resolved_at.is_(None)),
+        ]
+    else:
+        seen = visible_cases(db, user).order_by(None).with_only_columns(Case.id)
+        parts = [
+            select(func.max(CaseEvent.id)).where(CaseEvent.case_id.in_(seen)),
+            select(func.max(Offer.id)).where(Offer.case_id.in_(seen)),
+            select(func.max(Report.id)).where(Report.case_id.in_(seen)),
+            # A case leaving the user's sight (taken by another expert) moves only this.
+            select(func.count()).select_from(seen.subquery()),
+        ]
     row = db.execute(select(*(p.scalar_subquery() for p in parts))).one()
     return ".".join(str(v or 0) for v in row)
 
