@@ -82,6 +82,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "language.switch": everyone("400"),  # anyone may; without a language, refused by its field
     "account.password_page": reads(*ANYONE),
     "account.change": writes(*ANYONE),
+    "live_events.events": reads(*ANYONE),  # what changed on the cases each may see
     "favicon": everyone(OK),
     "static": everyone(OK),
     "health.healthz": everyone(OK),
@@ -121,6 +122,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "expert_settings.test_message": writes(EXPERT),
     # The coordinators' pages, admins' too.
     "coordinator.board": reads(*STAFF),
+    "analytics.page": reads(*STAFF),
+    "analytics.data": reads(*STAFF),
     "coordinator.case": reads(*STAFF),
     "coordinator.dismiss": writes(*STAFF),
     "coordinator.cancel": writes(*STAFF),
@@ -275,9 +278,14 @@ class _Session:
 
     def ask(self, method: str, path: str) -> requests.Response:
         data = {"csrf_token": self.csrf} if method != "GET" and self.csrf else None
-        return self.http.request(
-            method, self.base + path, data=data, allow_redirects=False, timeout=30
+        r = self.http.request(
+            method, self.base + path, data=data, allow_redirects=False, timeout=30, stream=True
         )
+        if r.headers.get("Content-Type", "").startswith("text/event-stream"):
+            r.close()  # a live page's stream would last minutes: its answer is enough
+        else:
+            _ = r.content  # read, so that the connection serves the next request
+        return r
 
 
 def _anonymous(base: str) -> _Session:
