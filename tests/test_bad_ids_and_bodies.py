@@ -29,9 +29,12 @@ def _routes_with_ids(region: Region) -> Iterator[tuple[str, str]]:
         ints = [n for n, c in converters.items() if isinstance(c, IntegerConverter)]
         if not ints:
             continue
-        # Any other part gets a value it accepts, so only the id can be wrong.
+        # Any other part gets a value that exists (a choice it offers, a real login's name), so
+        # only the id can be wrong.
         values = {
-            n: sorted(c.items)[0] for n, c in converters.items() if isinstance(c, AnyConverter)
+            n: sorted(c.items)[0] if isinstance(c, AnyConverter) else region.site_username
+            for n, c in converters.items()
+            if n not in ints
         }
         for huge in HUGE:
             path = rule.build({**values, **dict.fromkeys(ints, huge)})[1]
