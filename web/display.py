@@ -22,6 +22,7 @@ from garde.domain import (
     OfferStatus,
     Priority,
     ReportKind,
+    Role,
     ShiftSource,
     Tier,
 )
@@ -316,6 +317,12 @@ _WORDS: dict[str, dict[str, LazyString]] = {
         OfferStatus.UNDELIVERABLE: lazy_pgettext("offer", "undeliverable"),
     },
     "deadline": {"accept": lazy_gettext("accept"), "report": lazy_gettext("report")},
+    "role": {
+        Role.SITE: lazy_pgettext("role", "site"),
+        Role.EXPERT: lazy_pgettext("role", "expert"),
+        Role.COORDINATOR: lazy_pgettext("role", "coordinator"),
+        Role.ADMIN: lazy_pgettext("role", "admin"),
+    },
 }
 
 

@@ -7,8 +7,8 @@ After changing a text, refresh the catalogue, translate what is new, and compile
 committed, a test checks it matches the .po):
 
     pybabel extract -F babel.cfg -k lazy_gettext -k lazy_pgettext:1c,2 --no-location \
-        --sort-output --omit-header -o web/translations/messages.pot .
-    pybabel update -i web/translations/messages.pot -d web/translations
+        --sort-output --omit-header -w 100 -o web/translations/messages.pot .
+    pybabel update -w 100 --no-fuzzy-matching -i web/translations/messages.pot -d web/translations
     pybabel compile -d web/translations
 """
 

@@ -57,6 +57,9 @@ def test_pages_follow_the_users_language_else_the_browsers_else_english(
     assert "Nouvelle demande de lecture" in site.text and "Dossiers" in site.text
     board = _login(shared_region, Role.COORDINATOR, "fr").get("/coordinator/").text
     assert "Tableau de bord" in board and "Dernières lignes de facturation" in board
+    # The admin's list of logins names each role in words, not the stored value.
+    logins = _login(shared_region, Role.ADMIN, "fr").get("/admin/users").text
+    assert ">radiologue</td>" in logins and ">coordinateur</td>" in logins
 
     english = _login(shared_region, Role.EXPERT, "en", **alice)
     shifts = english.get("/expert/roster", headers={"Accept-Language": "fr-FR,fr;q=0.9"}).text
