@@ -28,6 +28,7 @@ from flask import Blueprint, Response, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from garde.accounts import user_for_session
 from garde.domain import STAFF, Role
 from garde.models import Alert, Case, CaseEvent, Offer, Report, User
 from web import services
@@ -124,10 +125,8 @@ class Stream:
         """The version now, or None once the user may no longer have this stream. A session
         of its own for each check: no database connection is held while the stream waits."""
         with self.sessions() as db:
-            user = db.get(User, self.user_id)
-            if user is None or user.disabled_at is not None or user.session_epoch != self.epoch:
-                return None
-            return version(db, user)
+            user = user_for_session(db, self.user_id, self.epoch)
+            return None if user is None else version(db, user)
 
     def close(self) -> None:
         if not self.closed:

@@ -29,10 +29,7 @@ def add_user(
     username: str, password: str, role: str, site_code: str | None, expert_code: str | None
 ) -> User:
     """A new login; the password policy holds (InvalidInput naming the field otherwise)."""
-    try:
-        chosen = Role(role)
-    except ValueError:
-        raise InvalidInput({"role": "must be one of " + ", ".join(r.value for r in Role)}) from None
+    chosen = _role(role)
     user = accounts.add_user(g.db, username, password, chosen, site_code, expert_code)
     audit("user.create", f"user:{username}", f"role={chosen.value}")
     g.db.commit()
@@ -57,10 +54,7 @@ def reset_password(user: User, new: str) -> None:
 
 
 def change_role(user: User, role: str, site_code: str | None, expert_code: str | None) -> None:
-    try:
-        chosen = Role(role)
-    except ValueError:
-        raise InvalidInput({"role": "must be one of " + ", ".join(r.value for r in Role)}) from None
+    chosen = _role(role)
     if user.id == current_user().id and chosen is not Role.ADMIN:
         raise Conflict("an admin cannot take away their own admin role", {"role": "is yours"})
     before = user.role
@@ -90,3 +84,10 @@ def revoke_tokens(user: User) -> int:
     audit("token.revoke_all", f"user:{user.username}", f"{count} revoked")
     g.db.commit()
     return count
+
+
+def _role(raw: str) -> Role:
+    try:
+        return Role(raw)
+    except ValueError:
+        raise InvalidInput({"role": "must be one of " + ", ".join(r.value for r in Role)}) from None
