@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import ConfigDict
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -14,41 +14,39 @@ from garde.domain import CaseStatus, Priority
 from garde.messages import CaseStart
 from garde.models import Case, Site, utcnow
 from garde.service_levels import case_promise, site_promise
-from garde.validation import DICOM_UID, Fields
+from garde.validation import DICOM_UID, Input, choice, phone, text, validated, word
 
 
-@dataclass(frozen=True)
-class CaseRequest:
-    accession_number: str
-    study_instance_uid: str | None
-    modality: str
-    body_part: str
-    study_description: str
-    priority: Priority
-    clinical_question: str
-    requesting_physician: str
-    callback_phone: str
-    subspecialty: str | None
+class CaseRequest(Input):
+    """A site's request for a read, as the API and the site's form take it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    accession_number: Annotated[
+        str,
+        text(
+            64,
+            description="the site's own number for the study; the same number again from "
+            "the same site answers the case already made",
+        ),
+    ]
+    study_instance_uid: Annotated[str | None, text(64, pattern=DICOM_UID)] = None
+    modality: Annotated[str, word(vocabulary.modality, vocabulary.MODALITIES)]
+    body_part: Annotated[str, text(64)]
+    study_description: Annotated[str, text(200)]
+    priority: Annotated[Priority, choice()] = Priority.ROUTINE
+    clinical_question: Annotated[str, text(2000)]
+    requesting_physician: Annotated[str, text(200)]
+    callback_phone: Annotated[str, phone()]
+    subspecialty: Annotated[
+        str | None, word(vocabulary.subspecialty, vocabulary.SUBSPECIALTIES)
+    ] = None
 
     @classmethod
     def parse(cls, data: Any, site: Site) -> CaseRequest:
         """The request as the site sent it; a callback phone without its country code is
         read in the site's country."""
-        f = Fields(data)
-        request = cls(
-            accession_number=f.text("accession_number", max_len=64),
-            study_instance_uid=f.optional_text("study_instance_uid", max_len=64, pattern=DICOM_UID),
-            modality=f.word("modality", vocabulary.modality) or "",
-            body_part=f.text("body_part", max_len=64),
-            study_description=f.text("study_description", max_len=200),
-            priority=f.choice("priority", Priority) or Priority.ROUTINE,
-            clinical_question=f.text("clinical_question", max_len=2000),
-            requesting_physician=f.text("requesting_physician", max_len=200),
-            callback_phone=f.phone("callback_phone", phones.region_of_zone(site.timezone)),
-            subspecialty=f.word("subspecialty", vocabulary.subspecialty, required=False),
-        )
-        f.check()
-        return request
+        return validated(cls, data, region=phones.region_of_zone(site.timezone))
 
 
 def record_case(session: Session, site: Site, request: CaseRequest) -> tuple[Case, bool]:

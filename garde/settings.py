@@ -54,6 +54,8 @@ class Settings:
     # The Temporal UI's origin (scheme://host:port), the one other site whose pages may call
     # the codec endpoint (web/codec_server.py); None: no other site may.
     temporal_ui_origin: str | None = None
+    # Tests: every answer of the API is checked against its description (web/api/describe.py).
+    check_api_answers: bool = False
 
     EMBEDDED_TEMPORAL_ADDRESS = "localhost:7233"
 
@@ -105,6 +107,7 @@ class Settings:
             cases_per_site_per_hour=_positive(e, "GARDE_CASES_PER_SITE_PER_HOUR", 60),
             metrics_token=e.get("GARDE_METRICS_TOKEN") or None,
             temporal_ui_origin=(e.get("GARDE_TEMPORAL_UI_ORIGIN") or "").rstrip("/") or None,
+            check_api_answers=_on(e.get("GARDE_CHECK_API_ANSWERS")),
         )
 
 

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from annotated_types import GroupedMetadata
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from garde import phones
 
@@ -20,6 +33,7 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 CONTROL_REASON = "must not contain control characters (only tabs and line breaks)"
 
 S = TypeVar("S", bound=StrEnum)
+M = TypeVar("M", bound="BaseModel")
 
 
 class Fields:
@@ -217,3 +231,192 @@ def _pattern_reason(pattern: re.Pattern[str]) -> str:
         AE_TITLE.pattern: "must be 1 to 16 printable ASCII characters",
         DICOM_UID.pattern: "must be a DICOM UID (digits and dots)",
     }.get(pattern.pattern, "has an invalid format")
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs as pydantic models: one definition validates a body and describes it (openapi.json).
+
+
+class Input(BaseModel):
+    """What someone sends. Text arrives stripped, and a blank value counts as absent, so a
+    required field left empty in a form reads "is required"; unknown fields are ignored (a
+    page's form carries its CSRF token)."""
+
+    model_config = ConfigDict(extra="ignore", use_enum_values=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_absent(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+
+
+def _clean_text(value: Any) -> Any:
+    if isinstance(value, str):
+        if CONTROL.search(value):  # before strip() drops some
+            raise PydanticCustomError("control_characters", CONTROL_REASON)
+        return value.strip()
+    return value
+
+
+def _comma_list(value: Any) -> Any:
+    """A form sends a list as "a, b"; JSON sends a list."""
+    if isinstance(value, str):
+        return [part for part in value.split(",") if part.strip()]
+    return value
+
+
+def _strict_text(value: Any) -> Any:
+    if value is not None and not isinstance(value, str):
+        raise PydanticCustomError("string_type", "must be a string")
+    return _clean_text(value)
+
+
+class _Rules(GroupedMetadata):
+    """Several of pydantic's rules under one name: `Annotated[str, text(64)]`."""
+
+    def __init__(self, *rules: Any) -> None:
+        self.rules = rules
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.rules)
+
+
+def text(max_len: int = 200, *, pattern: re.Pattern[str] | None = None, **schema: Any) -> Any:
+    """A string: no control characters, stripped, at most `max_len` characters."""
+    return _Rules(
+        BeforeValidator(_strict_text),
+        Field(max_length=max_len, pattern=pattern.pattern if pattern else None, **schema),
+    )
+
+
+def choice(**schema: Any) -> Any:
+    """One of an enumeration's values, in any case ("STAT" is stat)."""
+    return _Rules(
+        BeforeValidator(lambda v: _strict_text(v).lower() if isinstance(v, str) else v),
+        Field(**schema),
+    )
+
+
+def word(normalise: Callable[[str], str], known: Sequence[str], **schema: Any) -> Any:
+    """A word of a vocabulary (garde.vocabulary), answered in its one spelling; `normalise`
+    raises ValueError naming the known words."""
+    return _Rules(
+        BeforeValidator(_strict_text),
+        AfterValidator(normalise),
+        Field(max_length=64, examples=list(known)[:3], **schema),
+    )
+
+
+def words(normalise: Callable[[str], str], known: Sequence[str], **schema: Any) -> Any:
+    """A list of words of a vocabulary, each in its one spelling, without repeats; a form
+    may send them as "a, b"."""
+
+    def each(values: list[str]) -> list[str]:
+        found: list[str] = []
+        problems: list[str] = []
+        for raw in values:
+            try:
+                one = normalise(_strict_text(raw))
+            except ValueError as e:
+                problems.append(str(e))
+                continue
+            if one not in found:
+                found.append(one)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return found
+
+    return _Rules(
+        BeforeValidator(_comma_list),
+        AfterValidator(each),
+        Field(examples=[list(known)[:2]], **schema),
+    )
+
+
+def phone(**schema: Any) -> Any:
+    """A phone number as people type it, read in the validation context's `region` (a
+    country, default France) when it has no country code; answered in E.164."""
+
+    def normalise(value: str, info: ValidationInfo) -> str:
+        region = (info.context or {}).get("region", phones.REGION)
+        return phones.normalise(value, region)
+
+    return _Rules(
+        BeforeValidator(_strict_text),
+        AfterValidator(normalise),
+        Field(
+            max_length=32,
+            description="as people type it; without its country code it is read in the "
+            "site's country (a site's or a case's phone) or the region's (France)",
+            examples=["04 71 00 00 00", "+33 4 71 00 00 00"],
+            **schema,
+        ),
+    )
+
+
+def validated(model: type[M], data: Any, **context: Any) -> M:
+    """`data` as `model`, or InvalidInput naming every offending field with its reason."""
+    from garde.errors import InvalidInput
+
+    if not isinstance(data, Mapping):
+        raise InvalidInput({"body": "expected a JSON object"})
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as e:
+        raise InvalidInput(reasons(e)) from None
+
+
+def reasons(error: ValidationError) -> dict[str, str]:
+    """Each field (dotted path) with the first reason found, in the API's words."""
+    found: dict[str, str] = {}
+    for item in error.errors(include_url=False):
+        loc = [str(part) for part in item["loc"] if not str(part).startswith("function-")]
+        name = ".".join(loc) or "body"
+        found.setdefault(name, _reason(item))
+    return found
+
+
+def _reason(item: Any) -> str:
+    kind, ctx = item["type"], item.get("ctx") or {}
+    if kind == "missing":
+        return "is required"
+    if kind in ("string_type", "string_sub_type"):
+        return "must be a string"
+    if kind == "string_too_long" or (kind == "too_long" and isinstance(item["input"], str)):
+        return f"must be at most {ctx['max_length']} characters"
+    if kind == "too_long":
+        return f"must have at most {ctx['max_length']} items"
+    if kind == "string_too_short":
+        return "is required" if ctx.get("min_length") == 1 else item["msg"]
+    if kind == "string_pattern_mismatch":
+        return _pattern_reason(re.compile(ctx["pattern"]))
+    if kind in ("enum", "literal_error"):
+        return "must be one of " + ", ".join(re.findall(r"'([^']*)'", ctx.get("expected", "")))
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "must be an integer"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx['ge']}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx['le']}"
+    if kind in ("bool_type", "bool_parsing"):
+        return "must be true or false"
+    if kind in ("list_type",):
+        return "must be a list"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return "must be an object"
+    if kind in (
+        "date_type",
+        "date_parsing",
+        "date_from_datetime_parsing",
+        "date_from_datetime_inexact",
+    ):
+        return "must be a date written YYYY-MM-DD"
+    if kind in ("datetime_type", "datetime_parsing", "datetime_from_date_parsing"):
+        return "must be an ISO 8601 date and time"
+    if kind == "timezone_aware":
+        return "must carry a UTC offset (e.g. 2026-11-28T20:00:00+01:00)"
+    if kind == "value_error":
+        return str(ctx.get("error") or item["msg"])
+    return str(item["msg"])

@@ -243,6 +243,8 @@ def start_stack(
         "GARDE_COVERAGE_CHECK_HOUR": "off",
         # As under `garde up`: the outbox opens to staff when Twilio is unset.
         "GARDE_DEV_OUTBOX": "1",
+        # Every answer of the API is checked against its description (web/api/describe.py).
+        "GARDE_CHECK_API_ANSWERS": "1",
         # What Prometheus would send to read /metrics.
         "GARDE_METRICS_TOKEN": "metrics-" + secrets.token_hex(8),
         # The Temporal UI's page, let call the codec endpoint (web/codec_server.py).

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from garde.errors import Forbidden, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from web.access import bearer_token
+from web.api.describe import Reply, check_answer, openapi_document, operation
 from web.forms import UNSAFE_METHODS
-from web.openapi import openapi_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -93,9 +93,22 @@ def _deeper_than(data: Any, limit: int) -> bool:
     return False
 
 
+@bp.after_request
+def described(response: Response) -> Response:
+    if current_app.extensions["garde"].settings.check_api_answers:
+        return check_answer(response)
+    return response
+
+
 @bp.get("/openapi.json")
+@operation(
+    "meta",
+    "This description (OpenAPI 3.1)",
+    {200: Reply("the OpenAPI document", media={"application/json": {"type": "object"}})},
+    public=True,
+)
 def openapi() -> Response:
-    return jsonify(openapi_document())
+    return jsonify(openapi_document(current_app))
 
 
 # The resources register their routes on `bp` when imported.

@@ -3,15 +3,16 @@ and its report in every format."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from flask import Response, g, jsonify, request
 from sqlalchemy import select
 
-from garde.domain import HELD_STATUSES, STAFF, OfferStatus, Role
+from garde.domain import HELD_STATUSES, STAFF, CaseStatus, OfferStatus, Role
 from garde.errors import NotFound
 from garde.intake import CaseRequest
 from garde.models import Case, Offer
+from garde.validation import Input, choice, validated
 from web import services
 from web.access import (
     case_for,
@@ -26,16 +27,51 @@ from web.access import (
     with_timelines,
 )
 from web.api import body, bp
+from web.api.case_models import Case as CaseAnswer
+from web.api.case_models import Cases, Report, Worklist
+from web.api.describe import Reply, operation
 from web.audit import audit
 from web.case_views import case_json, iso, latest_report, report_json
-from web.inputs import parse_decline_reason, parse_priority_change, parse_reassignment, parse_report
+from web.inputs import (
+    DeclineInput,
+    PriorityInput,
+    ReassignmentInput,
+    ReportInput,
+    parse_decline_reason,
+    parse_priority_change,
+    parse_reassignment,
+    parse_report,
+)
 from web.report_formats import render_report
 from web.submission import per_site, submit_case
+
+
+class CaseQuery(Input):
+    status: Annotated[CaseStatus | None, choice(description="only cases in this status")] = None
+
+
+class ReportQuery(Input):
+    format: Literal["json", "html", "pdf", "fhir", "hl7"] = "json"
 
 
 @bp.post("/cases")
 @roles(Role.SITE)
 @per_site
+@operation(
+    "cases",
+    "Request a read (site)",
+    {
+        201: ("the new case", CaseAnswer),
+        200: ("the case this site already requested with this accession number", CaseAnswer),
+    },
+    body=CaseRequest,
+    errors=(429,),
+    description="""
+        The same accession number again from the same site answers 200 with the existing
+        case. The case is recorded before its routing starts: when Temporal is away it is
+        still answered 201, and routing starts when it is back.
+    """,
+)
 def submit() -> tuple[Response, int]:
     """201 with the case, even when Temporal is away: routing starts when it is back."""
     user = current_user()
@@ -46,23 +82,42 @@ def submit() -> tuple[Response, int]:
 
 
 @bp.get("/cases")
+@operation(
+    "cases",
+    "The cases this user may see, newest first; at most 500",
+    {200: ("the cases", Cases)},
+    query=CaseQuery,
+)
 def list_cases() -> Response:
     user = current_user()
     query = visible_cases(g.db, user)
-    if request.args.get("status"):
-        query = query.where(Case.status == request.args["status"])
+    status = validated(CaseQuery, request.args).status
+    if status is not None:
+        query = query.where(Case.status == status)
     rows = g.db.scalars(query.limit(500)).all()
     seen = sights(g.db, user, rows)
     return jsonify([case_json(c, seen[c.id], user.expert_id) for c in rows])
 
 
 @bp.get("/cases/<int:case_id>")
+@operation(
+    "cases",
+    "One case, with its timeline, service levels and report, as this user may see it",
+    {200: ("the case", CaseAnswer)},
+    errors=(404,),
+)
 def get_case(case_id: int) -> Response:
     return _answer(case_for(g.db, current_user(), case_id))
 
 
 @bp.get("/worklist")
 @roles(Role.EXPERT)
+@operation(
+    "cases",
+    "An expert's worklist (expert)",
+    {200: ("offered, open, held and recently reported cases", Worklist)},
+    errors=(403,),
+)
 def worklist() -> Response:
     user = current_user()
     open_ids = open_case_ids_for_expert(g.db, user)
@@ -106,6 +161,13 @@ def worklist() -> Response:
 
 @bp.post("/cases/<int:case_id>/accept")
 @roles(Role.EXPERT)
+@operation(
+    "cases",
+    "Take the case (expert)",
+    {200: ("the case after it", CaseAnswer)},
+    errors=(403, 404, 409, 503),
+    description="403 when this expert may not take it (not on duty, not credentialed for the site, wrong modality); 409 when another expert holds it.",
+)
 def accept(case_id: int) -> Response:
     """The workflow decides: 403 when this expert may not take it, 409 when taken."""
     case = g.db.get(Case, case_id)
@@ -117,6 +179,13 @@ def accept(case_id: int) -> Response:
 
 @bp.post("/cases/<int:case_id>/decline")
 @roles(Role.EXPERT)
+@operation(
+    "cases",
+    "Decline an offer (expert); the case goes on to the next expert at once",
+    {200: ("the case after it", CaseAnswer)},
+    body=DeclineInput,
+    errors=(404, 409, 503),
+)
 def decline(case_id: int) -> Response:
     case = case_for(g.db, current_user(), case_id)
     reason = parse_decline_reason(body())
@@ -126,6 +195,12 @@ def decline(case_id: int) -> Response:
 
 @bp.post("/cases/<int:case_id>/release")
 @roles(Role.EXPERT)
+@operation(
+    "cases",
+    "Give a held case back to routing (expert)",
+    {200: ("the case after it", CaseAnswer)},
+    errors=(404, 409, 503),
+)
 def release(case_id: int) -> Response:
     case = case_for(g.db, current_user(), case_id)
     services().cases.release(case_id, _expert_id())
@@ -134,6 +209,13 @@ def release(case_id: int) -> Response:
 
 @bp.post("/cases/<int:case_id>/report")
 @roles(Role.EXPERT)
+@operation(
+    "cases",
+    "File a report (the expert holding the case)",
+    {201: ("the case after it", CaseAnswer)},
+    body=ReportInput,
+    errors=(404, 409, 503),
+)
 def report(case_id: int) -> tuple[Response, int]:
     case = case_for(g.db, current_user(), case_id)
     draft = parse_report(body(), _expert_id())
@@ -143,6 +225,12 @@ def report(case_id: int) -> tuple[Response, int]:
 
 @bp.post("/cases/<int:case_id>/cancel")
 @roles(Role.SITE, *STAFF)
+@operation(
+    "cases",
+    "Cancel the case (site before any report, coordinator, admin)",
+    {200: ("the case after it", CaseAnswer)},
+    errors=(404, 409, 503),
+)
 def cancel(case_id: int) -> Response:
     user = current_user()
     case = case_for(g.db, user, case_id)
@@ -154,6 +242,12 @@ def cancel(case_id: int) -> Response:
 
 @bp.post("/cases/<int:case_id>/acknowledge")
 @roles(Role.SITE)
+@operation(
+    "cases",
+    "Acknowledge a critical finding (site)",
+    {200: ("the case after it", CaseAnswer)},
+    errors=(404, 409, 503),
+)
 def acknowledge(case_id: int) -> Response:
     user = current_user()
     case = case_for(g.db, user, case_id)
@@ -163,6 +257,14 @@ def acknowledge(case_id: int) -> Response:
 
 @bp.post("/cases/<int:case_id>/reassign")
 @roles(*STAFF)
+@operation(
+    "cases",
+    "Give the case to a named expert (coordinator, admin)",
+    {200: ("the case after it", CaseAnswer)},
+    body=ReassignmentInput,
+    errors=(404, 409, 503),
+    description="403 when that expert is not eligible and `force` is not set; 409 when the case is closed. The previous holder and open offers are told.",
+)
 def reassign(case_id: int) -> Response:
     """To a named expert; `force` assigns even an ineligible one, its reason audited."""
     user = current_user()
@@ -180,6 +282,13 @@ def reassign(case_id: int) -> Response:
 
 @bp.post("/cases/<int:case_id>/priority")
 @roles(Role.SITE, *STAFF)
+@operation(
+    "cases",
+    "Change the priority (site, coordinator, admin); deadlines count again from the request",
+    {200: ("the case after it", CaseAnswer)},
+    body=PriorityInput,
+    errors=(404, 409, 503),
+)
 def change_priority(case_id: int) -> Response:
     """The site's promise for the new priority; deadlines count from the request time."""
     user = current_user()
@@ -192,12 +301,36 @@ def change_priority(case_id: int) -> Response:
 
 
 @bp.get("/cases/<int:case_id>/report")
+@operation(
+    "cases",
+    "The report (the site, the experts who held the case, coordinator, admin)",
+    {
+        200: Reply(
+            "the final report, else the newest preliminary one, in the format asked for",
+            Report,
+            media={
+                "text/html": {"type": "string"},
+                "application/pdf": {"type": "string", "contentMediaType": "application/pdf"},
+                "application/fhir+json": {
+                    "type": "object",
+                    "description": "a FHIR R4 DiagnosticReport resource",
+                },
+                "application/hl7-v2": {
+                    "type": "string",
+                    "description": "an HL7 v2.5 ORU^R01 message, segments separated by CR",
+                },
+            },
+        )
+    },
+    query=ReportQuery,
+    errors=(404,),
+)
 def get_report(case_id: int) -> Response:
     case = record_for(g.db, current_user(), case_id)
     found = latest_report(case)
     if found is None:
         raise NotFound("no report yet")
-    fmt = request.args.get("format", "json")
+    fmt = validated(ReportQuery, request.args).format
     if fmt == "json":
         return jsonify(report_json(found))
     return render_report(case, found, fmt)

@@ -1,0 +1,136 @@
+"""What the API answers about a case (web/case_views.py builds it): one model per shape, so
+openapi.json describes exactly what a site, an expert or a coordinator is shown."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, RootModel
+
+from garde.domain import CaseStatus, OfferStatus, Priority, ReportKind
+from web.api.describe import Answer
+
+
+class Deadline(Answer):
+    """One service-level deadline of the case, counted from the request."""
+
+    due: datetime
+    within_s: int
+    done_at: datetime | None
+    taken_s: int | None = Field(description="seconds from the request to done, or to now")
+    met: bool | None = Field(description="null while it may still be met")
+    breached: bool
+
+
+class OwnOffer(Answer):
+    """An offer as the expert it was made to sees it."""
+
+    code: str = Field(description="the code the expert's SMS answer names")
+    sent_at: datetime
+    expires_at: datetime
+    outcome: OfferStatus
+    answered_at: datetime | None
+
+
+class Offer(Answer):
+    """An offer as a coordinator sees it: who, when, how it went and why this expert."""
+
+    expert: str
+    expert_name: str
+    round: int
+    step: str
+    sent_at: datetime
+    expires_at: datetime
+    outcome: OfferStatus
+    answered_at: datetime | None
+    channel: str | None = Field(description="how it was answered: sms, web")
+    decline_reason: str | None
+    why: str | None = Field(description="why this expert was asked (the ranking's reasons)")
+
+
+class Report(Answer):
+    id: int
+    kind: ReportKind
+    findings: str
+    impression: str
+    critical: bool
+    expert: str
+    expert_name: str
+    created_at: datetime
+
+
+class TimelineEntry(Answer):
+    at: datetime
+    kind: str
+    status: CaseStatus | None
+    expert: str | None
+    detail: str | None
+
+
+class CaseSummary(Answer):
+    """A case merely offered to an expert: what the offer SMS says, its times, their offers;
+    never the clinical question or a report."""
+
+    id: int
+    sight: Literal["summary"]
+    status: CaseStatus
+    priority: Priority
+    site: str
+    site_name: str
+    modality: str
+    subspecialty: str | None
+    requested_at: datetime
+    sla: dict[str, Deadline] = Field(description="by name: offer, accept, report")
+    offers: list[OwnOffer]
+
+
+class CaseRecord(Answer):
+    """The case for its site, an expert who holds or held it (`record`), and coordinators and
+    admins (`all`, with every offer)."""
+
+    id: int
+    sight: Literal["record", "all"]
+    status: CaseStatus
+    priority: Priority
+    site: str
+    site_name: str
+    accession_number: str
+    study_instance_uid: str | None
+    modality: str
+    body_part: str
+    study_description: str
+    clinical_question: str
+    requesting_physician: str
+    callback_phone: str
+    subspecialty: str | None
+    assigned_expert: str | None
+    requested_at: datetime
+    timeline: list[TimelineEntry]
+    sla: dict[str, Deadline]
+    report: Report | None = Field(description="the final report, else the newest preliminary")
+    addenda: list[Report]
+    offers: list[Offer] | None = Field(None, description="coordinators and admins only")
+
+
+class Case(RootModel[Annotated[CaseSummary | CaseRecord, Field(discriminator="sight")]]):
+    """A case as this user may see it; `sight` says how much."""
+
+
+class Cases(RootModel[list[Case]]):
+    """Cases, newest first."""
+
+
+class OfferedCase(Answer):
+    case: Case
+    code: str = Field(description="the code the expert's SMS answer names")
+    expires_at: datetime
+
+
+class Worklist(Answer):
+    """An expert's worklist."""
+
+    offered: list[OfferedCase] = Field(description="offers waiting for this expert's answer")
+    open: list[Case] = Field(description="cases this expert may take from the worklist")
+    held: list[Case] = Field(description="cases this expert holds")
+    reported: list[Case] = Field(description="reported in the last 7 days, for an addendum")
