@@ -34,7 +34,7 @@ class CaseRequest(Input):
     modality: Annotated[str, word(vocabulary.modality, vocabulary.MODALITIES)]
     body_part: Annotated[str, text(64)]
     study_description: Annotated[str, text(200)]
-    priority: Annotated[Priority, choice()] = Priority.ROUTINE
+    priority: Annotated[Priority, choice()]
     clinical_question: Annotated[str, text(2000)]
     requesting_physician: Annotated[str, text(200)]
     callback_phone: Annotated[str, phone()]
