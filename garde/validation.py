@@ -20,6 +20,7 @@ from pydantic import (
     ValidationInfo,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 from garde import phones
@@ -274,13 +275,15 @@ def _strict_text(value: Any) -> Any:
 
 
 class _Rules(GroupedMetadata):
-    """Several of pydantic's rules under one name: `Annotated[str, text(64)]`."""
+    """Several of pydantic's rules under one name: `Annotated[str, text(64)]`. The field's
+    constraints come first: pydantic then sets them on the string itself, where after a
+    validator they would apply to all of `str | None` and fail on its null (a 500)."""
 
     def __init__(self, *rules: Any) -> None:
         self.rules = rules
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(self.rules)
+        return iter(sorted(self.rules, key=lambda rule: not isinstance(rule, FieldInfo)))
 
 
 def text(max_len: int = 200, *, pattern: re.Pattern[str] | None = None, **schema: Any) -> Any:
@@ -301,10 +304,11 @@ def choice(**schema: Any) -> Any:
 
 def word(normalise: Callable[[str], str], known: Sequence[str], **schema: Any) -> Any:
     """A word of a vocabulary (garde.vocabulary), answered in its one spelling; `normalise`
-    raises ValueError naming the known words."""
+    raises ValueError naming the known words. An optional word's null stays null: pydantic
+    runs the rules of `str | None` on None too."""
     return _Rules(
         BeforeValidator(_strict_text),
-        AfterValidator(normalise),
+        AfterValidator(lambda value: None if value is None else normalise(value)),
         Field(max_length=64, examples=list(known)[:3], **schema),
     )
 
@@ -339,7 +343,9 @@ def phone(**schema: Any) -> Any:
     """A phone number as people type it, read in the validation context's `region` (a
     country, default France) when it has no country code; answered in E.164."""
 
-    def normalise(value: str, info: ValidationInfo) -> str:
+    def normalise(value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:  # an optional phone left out (`str | None`)
+            return None
         region = (info.context or {}).get("region", phones.REGION)
         return phones.normalise(value, region)
 

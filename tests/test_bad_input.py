@@ -52,6 +52,15 @@ def test_bad_case_request_is_refused(
     assert _row_counts(region) == before
 
 
+def test_a_null_optional_field_is_as_if_left_out(region: Region) -> None:
+    """Found by schemathesis (issue 8): a null subspecialty gave a 500."""
+    r = region.stack.api(region.site_token).post(
+        "/api/v1/cases", json=case_request() | {"subspecialty": None, "study_instance_uid": None}
+    )
+    assert r.status_code == 201, r.text
+    assert (r.json()["subspecialty"], r.json()["study_instance_uid"]) == (None, None)
+
+
 def test_case_request_that_is_not_json_object_is_refused(region: Region) -> None:
     r = region.stack.api(region.site_token).post("/api/v1/cases", json=["a", "list"])
     _assert_refused(r, "body", "JSON object")
