@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -62,6 +62,16 @@ def events() -> Response:
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+def page_version() -> str:
+    """The version a live page is rendered from (the `live` macro puts it in the page): the
+    page compares its stream's first version with it, so a change made between the render
+    and the stream's opening still refreshes the page."""
+    return version(g.db, current_user())
+
+
+bp.add_app_template_global(page_version, "live_version")
 
 
 def version(db: Session, user: User) -> str:
@@ -102,8 +112,8 @@ class Stream:
         last = self.check()
         if last is None:
             return
-        # The first version is the page's baseline; after a reconnection, a different one
-        # tells it that something happened meanwhile.
+        # The page compares the first version with the one it was rendered from, and after a
+        # reconnection with the last it had: a different one means something happened meanwhile.
         yield f"retry: {RETRY_MS}\nevent: change\ndata: {last}\n\n".encode()
         beat = started = time.monotonic()
         while time.monotonic() - started < STREAM_FOR_S:

@@ -153,11 +153,11 @@
   let polling = null;
   const poll = () => { if (!polling) polling = setInterval(refresh, POLL_MS); };
   if (!window.EventSource || !words.events) { poll(); return; }
-  let seen = null;
+  // The version the page was rendered from: a change made before the stream opened (or while
+  // it reconnects) arrives as a different first version.
+  let seen = words.version || null;
   const stream = new EventSource(words.events);
   stream.addEventListener("change", (e) => {
-    // The first version of each connection is a baseline; after a reconnection, a different
-    // one means something happened meanwhile.
     if (seen !== null && e.data !== seen) refresh();
     seen = e.data;
   });
