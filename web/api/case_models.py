@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, RootModel
 
-from garde.domain import CaseStatus, OfferStatus, Priority, ReportKind
+from garde.domain import CaseStatus, EventKind, OfferStatus, Priority, ReportKind
+from garde.messages import Ranking
 from web.api.describe import Answer
 
 
@@ -46,7 +47,7 @@ class Offer(Answer):
     answered_at: datetime | None
     channel: str | None = Field(description="how it was answered: sms, web")
     decline_reason: str | None
-    why: str | None = Field(description="why this expert was asked (the ranking's reasons)")
+    why: Ranking = Field(description="why this expert was asked: the ranking's reasons")
 
 
 class Report(Answer):
@@ -62,7 +63,7 @@ class Report(Answer):
 
 class TimelineEntry(Answer):
     at: datetime
-    kind: str
+    kind: EventKind
     status: CaseStatus | None
     expert: str | None
     detail: str | None
