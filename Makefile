@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install up test lint bench clean
+.PHONY: install up test lint bench clean system-packages
 
 install: $(STAMP)
 
@@ -24,6 +24,11 @@ lint: install
 
 test: lint
 	$(BIN)/pytest -n 2
+
+# Debian's chromium, which the browser tests drive (tests/browser); only when it is missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system-packages:
+	command -v chromium >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 
 bench: install
 	$(BIN)/python -m bench.lifecycle
