@@ -248,9 +248,15 @@ class Input(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _blank_is_absent(cls, data: Any) -> Any:
+        """A blank value is absent; so is a null for a required field ("is required")."""
         if not isinstance(data, Mapping):
             return data
-        return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+        required = {f.alias or n for n, f in cls.model_fields.items() if f.is_required()}
+        return {
+            k: v
+            for k, v in data.items()
+            if not ((isinstance(v, str) and not v.strip()) or (v is None and k in required))
+        }
 
 
 def _clean_text(value: Any) -> Any:
@@ -360,6 +366,77 @@ def phone(**schema: Any) -> Any:
             **schema,
         ),
     )
+
+
+def zone(**schema: Any) -> Any:
+    """An IANA time zone (Europe/Paris)."""
+
+    def known(value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a folder
+            raise ValueError("is not a known IANA time zone") from None
+        return value
+
+    return _Rules(
+        BeforeValidator(_strict_text),
+        AfterValidator(known),
+        Field(max_length=64, description="IANA time zone", examples=["Europe/Paris"], **schema),
+    )
+
+
+def between(minimum: int, maximum: int, **schema: Any) -> Any:
+    """A whole number from `minimum` to `maximum`, both included; a form sends it as text."""
+
+    def inside(value: int | None) -> int | None:
+        if value is not None and not minimum <= value <= maximum:
+            raise ValueError(f"must be between {minimum} and {maximum}")
+        return value
+
+    return _Rules(
+        AfterValidator(inside),
+        Field(json_schema_extra={"minimum": minimum, "maximum": maximum}, **schema),
+    )
+
+
+def instant(**schema: Any) -> Any:
+    """A date and time in ISO 8601 with its UTC offset (2026-11-28T20:00:00+01:00, or Z)."""
+
+    def parse(value: Any) -> Any:
+        value = _strict_text(value)
+        if not isinstance(value, str):
+            return value
+        try:
+            found = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            found = None
+        if found is None or not 1900 <= found.year <= 2200:
+            raise PydanticCustomError("datetime_parsing", "must be an ISO 8601 date and time")
+        if found.tzinfo is None:
+            raise PydanticCustomError(
+                "timezone_aware", "must carry a UTC offset (e.g. 2026-11-28T20:00:00+01:00)"
+            )
+        return found
+
+    return _Rules(BeforeValidator(parse), Field(**schema))
+
+
+def day(**schema: Any) -> Any:
+    """A calendar date, ISO 8601 (2026-03-31), of a year between 1900 and 2200."""
+
+    def parse(value: Any) -> Any:
+        value = _strict_text(value)
+        if not isinstance(value, str):
+            return value
+        try:
+            found = date.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError("date_parsing", "must be a date written YYYY-MM-DD") from None
+        if not 1900 <= found.year <= 2200:
+            raise PydanticCustomError("date_range", "must be a year between 1900 and 2200")
+        return found
+
+    return _Rules(BeforeValidator(parse), Field(**schema))
 
 
 def validated(model: type[M], data: Any, **context: Any) -> M:
