@@ -3,6 +3,8 @@ call placed for it, with the person at the other end named rather than numbered.
 
 Outbound messages carry the case; an expert's reply is tied to it through the offer it
 answered. Bodies are for coordinators and admins only: the page that shows them is theirs.
+Kinds and statuses stay the stored values here; the page says them in the reader's words
+(web/display.py `word`), and names each person's role in them too.
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from garde.domain import Role
 from garde.models import Case, Coordinator, Expert, Offer, Site, SmsMessage, VoiceCall
+from web.display import word
 
 SHOWN = 200
 
@@ -22,9 +27,10 @@ SHOWN = 200
 class LoggedMessage:
     at: datetime
     direction: str  # "out" or "in"
-    kind: str
+    kind: str  # the text's kind (offer, yours, alert_unassigned...), or answer_accept...
     who: str  # "Dr Martin (expert)", "the site (call back)", or the number if nobody has it
-    status: str
+    status: str  # Twilio's (queued, delivered, undelivered...), or outbox, sending, received
+    error_code: str | None
     segments: int | None
     body: str
 
@@ -53,7 +59,8 @@ def case_messages(db: Session, case: Case) -> list[LoggedMessage]:
             direction=m.direction,
             kind=_kind(m),
             who=names.get(_other_end(m), _other_end(m)),
-            status=f"{m.status} ({m.error_code})" if m.error_code else m.status,
+            status=m.status,
+            error_code=m.error_code,
             segments=m.segments,
             body=m.body,
         )
@@ -72,10 +79,14 @@ def case_calls(db: Session, case: Case) -> list[LoggedCall]:
 
 def _callee(call: VoiceCall) -> str:
     if call.expert is not None:
-        return f"{call.expert.name} (expert)"
+        return _with_role(call.expert.name, Role.EXPERT)
     if call.coordinator is not None:
-        return f"{call.coordinator.name} (coordinator)"
+        return _with_role(call.coordinator.name, Role.COORDINATOR)
     return call.to_number
+
+
+def _with_role(name: str, role: Role) -> str:
+    return f"{name} ({word(role, 'role')})"
 
 
 def _other_end(message: SmsMessage) -> str:
@@ -83,16 +94,17 @@ def _other_end(message: SmsMessage) -> str:
 
 
 def _kind(message: SmsMessage) -> str:
+    """The kind of text sent, or of the answer received (`answer_accept`, `answer`)."""
     if message.kind:
         return message.kind
     if message.direction == "in":
-        return f"reply ({message.answer})" if message.answer else "reply"
+        return f"answer_{message.answer}" if message.answer else "answer"
     return "message"
 
 
 def _names(db: Session, case: Case, numbers: set[str]) -> dict[str, str]:
     """Who has each number now: an expert, a coordinator, a site, or the case's caller."""
-    names = {case.callback_phone: f"{case.site.name} (call back)"}
+    names = {case.callback_phone: gettext("%(site)s (call back)", site=case.site.name)}
     return names | phone_owners(db, numbers)
 
 
@@ -101,9 +113,9 @@ def phone_owners(db: Session, numbers: set[str]) -> dict[str, str]:
     before a site when two share a number (the one an answer is taken from)."""
     names: dict[str, str] = {}
     for site in db.scalars(select(Site).where(Site.phone.in_(numbers))):
-        names[site.phone] = f"{site.name} (site)"
+        names[site.phone] = _with_role(site.name, Role.SITE)
     for coordinator in db.scalars(select(Coordinator).where(Coordinator.phone.in_(numbers))):
-        names[coordinator.phone] = f"{coordinator.name} (coordinator)"
+        names[coordinator.phone] = _with_role(coordinator.name, Role.COORDINATOR)
     for expert in db.scalars(select(Expert).where(Expert.phone.in_(numbers))):
-        names[expert.phone] = f"{expert.name} (expert)"
+        names[expert.phone] = _with_role(expert.name, Role.EXPERT)
     return names

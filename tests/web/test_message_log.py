@@ -9,9 +9,27 @@ import secrets
 
 from sqlalchemy import or_, select
 
+from garde.domain import Role
 from garde.models import Case, Expert, Offer, SmsMessage, VoiceCall
-from tests.conftest import Region, wait_for
+from tests.conftest import Region, add_login, wait_for
 from tests.web.test_pages import Browser, coordinator
+
+# What the log says of the stored kinds and statuses, in English (web/display.py `word`).
+KIND_WORDS = {
+    "offer": "offer",
+    "yours": "case assigned",
+    "reassigned": "reassigned away",
+    "site_accepted": "site: accepted",
+    "answer_accept": "answer: accept",
+}
+STATUS_WORDS = {
+    "queued": "queued",
+    "accepted": "queued",
+    "sending": "sending",
+    "sent": "sent",
+    "delivered": "delivered",
+    "received": "received",
+}
 
 
 def case_sms(region: Region, case_id: int) -> list[SmsMessage]:
@@ -82,9 +100,9 @@ def test_the_coordinator_reads_a_case_sms_by_kind_party_and_status(region: Regio
         body = " ".join(message.body.split())
         row = next((r for r in rows if body in r and who in r), None)
         assert row is not None, f"no row shows {message.body!r} with {who}"
-        assert message.status in row
+        assert STATUS_WORDS[message.status] in row
         assert ("→ out" if message.direction == "out" else "← in") in row
-        assert (message.kind or "reply (accept)") in row
+        assert KIND_WORDS[message.kind or "answer_accept"] in row
         if message is offer:
             assert f" {offer.segments} " in row
     assert alice.phone not in " ".join(rows)  # people by name, not by number
@@ -115,3 +133,30 @@ def test_experts_and_sites_never_see_the_words_of_a_case_sms(region: Region) -> 
         text = " ".join(html.unescape(page.text).split())
         assert not [b for b in bodies if b in text]
         assert browser.get(f"/coordinator/cases/{case['id']}").status_code == 403
+
+
+def test_a_french_coordinator_reads_kinds_statuses_and_people_in_french(region: Region) -> None:
+    stack = region.stack
+    alice = region.experts["alice"]
+    case = region.submit()
+    code = region.offer_sms("alice")
+    assert stack.sms_reply(alice.phone, f"oui {code}").status_code == 200
+    wait_for(
+        lambda: any(m.direction == "in" for m in case_sms(region, case["id"])),
+        what="the reply in the log",
+    )
+    username = "coord-fr-" + secrets.token_hex(3)
+    with stack.sessions.begin() as s:
+        add_login(s, username, Role.COORDINATOR).language = "fr"
+    page = Browser(stack).login(username).get(f"/coordinator/cases/{case['id']}").text
+    rows = log_rows(page)
+    offer = next(r for r in rows if " proposition " in r)
+    assert "Dr Alice (radiologue)" in offer
+    assert any(f" {status} " in offer for status in ("en attente", "envoyé", "distribué"))
+    answer = next(r for r in rows if " réponse : accepte " in r)
+    assert " reçu " in answer and "Dr Alice (radiologue)" in answer
+    # The stored values are never shown as they are.
+    for raw in ("offer", "answer_accept", "received", "queued", "sent", "delivered"):
+        assert f'<span class="badge">{raw}</span>' not in page
+        assert f">{raw}</span>" not in page
+    assert "(expert)" not in " ".join(rows)
