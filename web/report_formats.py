@@ -1,4 +1,8 @@
-"""A case's report in the formats a site can take: JSON, HTML, PDF, FHIR R4 and HL7 v2 ORU."""
+"""A case's report in the formats a site can take: JSON, HTML, PDF, FHIR R4 and HL7 v2 ORU.
+
+The HTML page and the PDF are read by people: they come in the reader's language (web/i18n.py),
+dates as that language writes them. JSON, FHIR and HL7 are read by machines and stay English.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.dates import format_datetime
 from flask import Response, jsonify, render_template
+from flask_babel import LazyString, get_locale, gettext, lazy_gettext
 from markupsafe import escape
 
 from garde.domain import ReportKind
@@ -20,10 +26,11 @@ from web.case_views import iso, report_json
 
 FORMATS = ("json", "html", "pdf", "fhir", "hl7")
 
-_KIND_TITLES = {
-    ReportKind.PRELIMINARY.value: "Preliminary report",
-    ReportKind.FINAL.value: "Final report",
-    ReportKind.ADDENDUM.value: "Addendum",
+# The title of a printed report, in the reader's language.
+_KIND_TITLES: dict[str, LazyString] = {
+    ReportKind.PRELIMINARY.value: lazy_gettext("Preliminary report"),
+    ReportKind.FINAL.value: lazy_gettext("Final report"),
+    ReportKind.ADDENDUM.value: lazy_gettext("Addendum"),
 }
 
 
@@ -52,8 +59,10 @@ def render_report(case: Case, report: Report, fmt: str) -> Response:
 
 @dataclass(frozen=True)
 class ReportSheet:
-    """What a printed report shows, prepared once for the HTML page and the PDF."""
+    """What a printed report shows, prepared once for the HTML page and the PDF, in the
+    reader's language."""
 
+    language: str
     title: str
     site_name: str
     site_code: str
@@ -75,9 +84,11 @@ class ReportSheet:
     @classmethod
     def of(cls, case: Case, report: Report) -> ReportSheet:
         zone = _zone(case.site.timezone)
-        signed = report.created_at.astimezone(zone)
+        locale = get_locale()
+        title = _KIND_TITLES.get(report.kind)
         return cls(
-            title=_KIND_TITLES.get(report.kind, "Report"),
+            language=str(locale or "en"),
+            title=str(title) if title is not None else gettext("Report"),
             site_name=case.site.name,
             site_code=case.site.code,
             modality=case.modality,
@@ -91,21 +102,45 @@ class ReportSheet:
             critical=report.critical,
             expert_name=report.expert.name,
             expert_code=report.expert.code,
-            signed_at_local=f"{signed:%Y-%m-%d %H:%M} ({zone.key})",
-            signed_at_utc=f"{report.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+            # `29 mars 2026 03:05`, `29 March 2026 03:05`: 24 h in both, as the pages write.
+            signed_at_local=(
+                f"{format_datetime(report.created_at.astimezone(zone), _SIGNED, locale=locale)}"
+                f" ({zone.key})"
+            ),
+            signed_at_utc=(
+                f"{format_datetime(report.created_at.astimezone(UTC), _SIGNED, locale=locale)} UTC"
+            ),
             case_id=case.id,
         )
 
     def study_rows(self) -> list[tuple[str, str]]:
         return [
-            ("Site", f"{self.site_name} ({self.site_code})"),
-            ("Modality", self.modality),
-            ("Body part", self.body_part),
-            ("Study", self.study_description),
-            ("Accession number", self.accession_number),
-            ("Requesting physician", self.requesting_physician),
-            ("Clinical question", self.clinical_question),
+            (gettext("Site"), f"{self.site_name} ({self.site_code})"),
+            (gettext("Modality"), self.modality),
+            (gettext("Body part"), self.body_part),
+            (gettext("Study"), self.study_description),
+            (gettext("Accession number"), self.accession_number),
+            (gettext("Requesting physician"), self.requesting_physician),
+            (gettext("Clinical question"), self.clinical_question),
         ]
+
+    def critical_banner(self) -> str:
+        return gettext("Critical finding: the site must acknowledge this report")
+
+    def signature(self) -> str:
+        return gettext(
+            "Signed by %(expert)s (%(code)s) on %(local)s, %(utc)s.",
+            expert=self.expert_name,
+            code=self.expert_code,
+            local=self.signed_at_local,
+            utc=self.signed_at_utc,
+        )
+
+    def case_line(self) -> str:
+        return gettext("Garde case %(id)s.", id=self.case_id)
+
+
+_SIGNED = "d MMMM y HH:mm"
 
 
 # --- HTML and PDF --------------------------------------------------------------------------------
@@ -121,7 +156,8 @@ def render_pdf(case: Case, report: Report) -> bytes:
 
     sheet = ReportSheet.of(case, report)
     pdf = FPDF(format="A4")
-    pdf.set_title(_latin1(f"{sheet.title} - case {sheet.case_id}"))
+    pdf.set_lang(sheet.language)
+    pdf.set_title(_latin1(f"{sheet.title} - {sheet.case_line().rstrip('.')}"))
     pdf.set_author(_latin1(sheet.expert_name))
     pdf.set_creator("Garde")
     pdf.set_creation_date(report.created_at.astimezone(UTC))
@@ -143,7 +179,7 @@ def render_pdf(case: Case, report: Report) -> bytes:
         pdf.multi_cell(
             width,
             8,
-            "CRITICAL FINDING - the site must acknowledge this report",
+            _latin1(sheet.critical_banner()),
             fill=True,
             align="C",
             new_x=XPos.LMARGIN,
@@ -157,18 +193,14 @@ def render_pdf(case: Case, report: Report) -> bytes:
         pdf.set_font("Helvetica", size=10)
         pdf.multi_cell(width - 45, 6, _latin1(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(3)
-    line("Findings", size=12, style="B", height=7)
+    line(gettext("Findings"), size=12, style="B", height=7)
     line(sheet.findings)
     pdf.ln(3)
-    line("Impression", size=12, style="B", height=7)
+    line(gettext("Impression"), size=12, style="B", height=7)
     line(sheet.impression, style="B")
     pdf.ln(6)
-    line(
-        f"Signed by {sheet.expert_name} ({sheet.expert_code}) on {sheet.signed_at_local}, "
-        f"{sheet.signed_at_utc}",
-        size=9,
-    )
-    line(f"Garde case {sheet.case_id}", size=8)
+    line(sheet.signature(), size=9)
+    line(sheet.case_line(), size=8)
     return bytes(pdf.output())
 
 
@@ -210,6 +242,11 @@ def _latin1(text: str) -> str:
 
 # --- FHIR R4 -------------------------------------------------------------------------------------
 
+_FHIR_TITLES = {
+    ReportKind.PRELIMINARY.value: "Preliminary report",
+    ReportKind.FINAL.value: "Final report",
+    ReportKind.ADDENDUM.value: "Addendum",
+}
 _FHIR_STATUS = {
     ReportKind.PRELIMINARY.value: "preliminary",
     ReportKind.FINAL.value: "final",
@@ -260,7 +297,7 @@ def fhir_diagnostic_report(case: Case, report: Report) -> dict[str, object]:
             {
                 "contentType": "text/plain; charset=utf-8",
                 "data": base64.b64encode(text.encode("utf-8")).decode("ascii"),
-                "title": f"{_KIND_TITLES.get(report.kind, 'Report')}: {case.study_description}",
+                "title": f"{_FHIR_TITLES.get(report.kind, 'Report')}: {case.study_description}",
                 "creation": _fhir_instant(report.created_at),
             }
         ],

@@ -1,15 +1,19 @@
-"""A report rendered for the site: HTML, PDF, FHIR DiagnosticReport and HL7 v2 ORU^R01."""
+"""A report rendered for the site: HTML, PDF, FHIR DiagnosticReport and HL7 v2 ORU^R01; the
+HTML and the PDF in the reader's language."""
 
 from __future__ import annotations
 
 import base64
 import json
+import re
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from flask import Flask, Response
+from flask_babel import Babel
 from sqlalchemy.orm import Session
 
 from garde.db import make_engine, make_session_factory, upgrade
@@ -31,12 +35,36 @@ def session(tmp_path: Path) -> Iterator[Session]:
     engine.dispose()
 
 
-@pytest.fixture
-def app() -> Iterator[Flask]:
-    # The web package's own templates, without the services the whole app needs.
+def reader(language: str) -> Iterator[Flask]:
+    """The web package's own templates and catalogue, without the services the whole app
+    needs, for a reader of `language`."""
     app = Flask("web")
+    Babel(app, locale_selector=lambda: language, default_translation_directories="translations")
     with app.test_request_context():
         yield app
+
+
+@pytest.fixture
+def app() -> Iterator[Flask]:
+    yield from reader("en")
+
+
+@pytest.fixture
+def french() -> Iterator[Flask]:
+    yield from reader("fr")
+
+
+def pdf_text(data: bytes) -> str:
+    """The words a PDF draws: its page streams inflated, the strings of its text operators
+    read as the core fonts encode them (Latin-1)."""
+    drawn = []
+    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+        try:
+            content = zlib.decompress(stream)
+        except zlib.error:
+            content = stream
+        drawn += re.findall(rb"\(((?:[^()\\]|\\.)*)\)\s*Tj", content)
+    return " ".join(re.sub(rb"\\(.)", rb"\1", d).decode("latin-1") for d in drawn)
 
 
 def make_case(session: Session, *, kind: str = "final", critical: bool = True) -> Case:
@@ -160,14 +188,15 @@ def test_html_is_a_standalone_page_with_the_report_escaped(session: Session, app
     response = render(make_case(session), "html")
     assert response.mimetype == "text/html"
     page = response.get_data(as_text=True)
-    assert page.startswith("<!doctype html>")
+    assert page.startswith("<!doctype html>") and '<html lang="en">' in page
     for shown in (
         "Centre hospitalier Test",
         "CT head without contrast",
         "ACC|42^7",
         "Dr Urgences",
         "Dr Alice Aubrac",
-        "2026-03-29 03:05 (Europe/Paris)",  # signed at 01:05 UTC, after the clocks went forward
+        "29 March 2026 03:05 (Europe/Paris)",  # signed at 01:05 UTC, after the clocks went forward
+        "29 March 2026 01:05 UTC",
         "Critical finding",
     ):
         assert shown in page
@@ -188,3 +217,50 @@ def test_unknown_format_is_invalid_input(session: Session, app: Flask) -> None:
     with pytest.raises(InvalidInput) as raised:
         render(make_case(session), "docx")
     assert raised.value.fields == {"format": "must be one of json, html, pdf, fhir, hl7"}
+
+
+def test_the_pdf_draws_the_report_in_english_for_an_english_reader(
+    session: Session, app: Flask
+) -> None:
+    text = pdf_text(render(make_case(session), "pdf").get_data())
+    for shown in ("Final report", "Findings", "Impression", "Accession number", "Signed by"):
+        assert shown in text
+    assert "29 March 2026 03:05 (Europe/Paris)" in text
+
+
+def test_a_french_reader_gets_the_html_report_in_french(session: Session, french: Flask) -> None:
+    page = render(make_case(session), "html").get_data(as_text=True)
+    assert '<html lang="fr">' in page
+    for shown in (
+        "<h1>Compte rendu définitif</h1>",
+        "<h2>Résultats</h2>",
+        "<h2>Conclusion</h2>",
+        "Région anatomique",
+        "Résultat critique",
+        "Signé par Dr Alice Aubrac (DR-A) le 29 mars 2026 03:05 (Europe/Paris)",
+        "Dossier Garde",
+    ):
+        assert shown in page
+    assert "Findings" not in page and "Signed by" not in page and "March" not in page
+
+
+def test_a_french_reader_gets_the_pdf_report_in_french(session: Session, french: Flask) -> None:
+    data = render(make_case(session, kind="preliminary"), "pdf").get_data()
+    text = pdf_text(data)
+    for shown in (
+        "Compte rendu préliminaire",
+        "Résultats",
+        "Conclusion",
+        "Numéro d'examen",
+        "Résultat critique",
+        "Signé par Dr Alice Aubrac (DR-A) le 29 mars 2026 03:05 (Europe/Paris)",
+    ):
+        assert shown in text, text
+    assert "Findings" not in text and "Signed by" not in text
+    assert b"/Lang (fr)" in data or b"/Lang(fr)" in data
+
+
+def test_machines_read_english_whoever_asks(session: Session, french: Flask) -> None:
+    """FHIR and HL7 are read by a hospital's systems, not by the person who fetched them."""
+    resource = json.loads(render(make_case(session), "fhir").get_data(as_text=True))
+    assert resource["presentedForm"][0]["title"].startswith("Final report: ")
