@@ -255,8 +255,13 @@ class Input(BaseModel):
         return {
             k: v
             for k, v in data.items()
-            if not ((isinstance(v, str) and not v.strip()) or (v is None and k in required))
+            if not (_blank(v) or (v is None and k in required))
         }
+
+
+def _blank(value: Any) -> bool:
+    """Spaces only; not control characters, which strip() also takes for spaces."""
+    return isinstance(value, str) and not value.strip() and not CONTROL.search(value)
 
 
 def _clean_text(value: Any) -> Any:

@@ -104,7 +104,7 @@ def list_cases() -> Response:
     "cases",
     "One case, with its timeline, service levels and report, as this user may see it",
     {200: ("the case", CaseAnswer)},
-    errors=(404,),
+    errors=(403, 404),
 )
 def get_case(case_id: int) -> Response:
     return _answer(case_for(g.db, current_user(), case_id))
@@ -323,7 +323,7 @@ def change_priority(case_id: int) -> Response:
         )
     },
     query=ReportQuery,
-    errors=(404,),
+    errors=(403, 404),
 )
 def get_report(case_id: int) -> Response:
     case = record_for(g.db, current_user(), case_id)
