@@ -15,16 +15,60 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import ValidationInfo, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from garde.domain import STAFF, Role, ShiftSource
-from garde.errors import Forbidden
+from garde.errors import Forbidden, InvalidInput
 from garde.models import Expert, Override, Shift, Unavailability, User
-from garde.validation import Fields
-from rosters.shifts import expert_field
+from garde.validation import Input, instant, text, validated
+from rosters.shifts import known_experts
+
+
+class Interval(Input):
+    """From `start` to `end`, ISO 8601 with their UTC offsets."""
+
+    start: Annotated[datetime, instant()]
+    end: Annotated[datetime, instant(description="after start")]
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, end: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("start")
+        if start is not None and end <= start:
+            raise ValueError("must be after start")
+        return end.astimezone(UTC)
+
+    @field_validator("start")
+    @classmethod
+    def _in_utc(cls, start: datetime) -> datetime:
+        return start.astimezone(UTC)
+
+
+class OverrideInput(Interval):
+    """`expert` takes over from `replaces` between `start` and `end`."""
+
+    expert: Annotated[str, text(32, description="who takes over: an expert's code")]
+    replaces: Annotated[
+        str, text(32, description="who is replaced, off duty then: an expert's code")
+    ]
+
+    @field_validator("replaces")
+    @classmethod
+    def _another(cls, replaces: str, info: ValidationInfo) -> str:
+        if replaces == info.data.get("expert"):
+            raise ValueError("must be another expert than expert")
+        return replaces
+
+
+class UnavailabilityInput(Interval):
+    """The expert is off duty between `start` and `end`."""
+
+    expert: Annotated[str, text(32, description="the expert's code")]
+    reason: Annotated[str | None, text(200, description="leave, sickness…")] = None
 
 
 @dataclass(frozen=True)
@@ -39,21 +83,17 @@ class Piece:
 def create_override(session: Session, data: Mapping[str, Any], actor: User) -> Override:
     """`expert` takes over from `replaces` between `start` and `end` (a coordinator, or one
     of the two experts). Refused when `replaces` has no shift then or is already replaced."""
-    f = Fields(data)
-    expert = expert_field(session, f, "expert")
-    replaces = expert_field(session, f, "replaces")
-    start, end = _interval(f)
-    if expert is not None and replaces is not None and expert.id == replaces.id:
-        f.fail("replaces", "must be another expert than expert")
-    f.check()
-    assert expert is not None and replaces is not None and start is not None and end is not None
+    given = validated(OverrideInput, data)
+    found = known_experts(session, expert=given.expert, replaces=given.replaces)
+    expert, replaces = found["expert"], found["replaces"]
     if not is_staff(actor) and actor.expert_id not in (expert.id, replaces.id):
         raise Forbidden("an expert sets only an override they take part in")
-    problem = override_problem(session, replaces, start, end)
+    problem = override_problem(session, replaces, given.start, given.end)
     if problem:
-        f.fail("replaces", problem)
-    f.check()
-    return add_override(session, expert, replaces, start, end, created_by=actor.username)
+        raise InvalidInput({"replaces": problem})
+    return add_override(
+        session, expert, replaces, given.start, given.end, created_by=actor.username
+    )
 
 
 def override_problem(session: Session, replaces: Expert, start: datetime, end: datetime) -> str:
@@ -122,16 +162,16 @@ def delete_override(session: Session, override: Override, actor: User) -> None:
 
 def create_unavailability(session: Session, data: Mapping[str, Any], actor: User) -> Unavailability:
     """The expert is off duty between `start` and `end` (a coordinator, or the expert)."""
-    f = Fields(data)
-    expert = expert_field(session, f, "expert")
-    start, end = _interval(f)
-    reason = f.text("reason", required=False)
-    f.check()
-    assert expert is not None and start is not None and end is not None
+    given = validated(UnavailabilityInput, data)
+    expert = known_experts(session, expert=given.expert)["expert"]
     if not is_staff(actor) and actor.expert_id != expert.id:
         raise Forbidden("an expert declares only their own unavailability")
     unavailability = Unavailability(
-        expert_id=expert.id, start=start, end=end, reason=reason, created_by=actor.username
+        expert_id=expert.id,
+        start=given.start,
+        end=given.end,
+        reason=given.reason or "",
+        created_by=actor.username,
     )
     session.add(unavailability)
     session.flush()
@@ -172,10 +212,3 @@ def _pieces(session: Session, replaces: Expert, start: datetime, end: datetime) 
         .order_by(Shift.start)
     )
     return [Piece(max(s.start, start), min(s.end, end), s.tier) for s in shifts]
-
-
-def _interval(f: Fields) -> tuple[datetime | None, datetime | None]:
-    start, end = f.instant("start"), f.instant("end")
-    if start and end and end <= start:
-        f.fail("end", "must be after start")
-    return (start.astimezone(UTC) if start else None), (end.astimezone(UTC) if end else None)

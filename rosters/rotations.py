@@ -18,22 +18,116 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from garde.domain import ShiftSource, Tier
 from garde.errors import InvalidInput
 from garde.models import Expert, Rotation, Shift
-from garde.validation import Fields
+from garde.validation import Input, between, choice, text, validated, zone
+from garde.validation import day as iso_day
 from rosters.shifts import MAX_SHIFT, describe
 
 DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # in date.weekday() order
 # A rotation is planned for at most this long: a longer pattern is a new rotation.
 MAX_PERIOD = timedelta(days=400)
 HH_MM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+def _comma_list(value: Any) -> Any:
+    """A form sends a list as "a, b"; JSON sends a list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _turns(codes: list[str]) -> list[str]:
+    if not codes:
+        raise ValueError("is required: the experts' codes, in turn order")
+    return codes
+
+
+def _weekdays(given: list[str]) -> list[str]:
+    """The days in the week's order, however cased."""
+    upper = [d.strip().upper() for d in given]
+    bad = [d for d in upper if d not in DAYS]
+    if bad:
+        raise ValueError(f"{', '.join(bad)}: each day must be one of {', '.join(DAYS)}")
+    if not upper:
+        raise ValueError(f"is required: some of {', '.join(DAYS)}")
+    return [d for d in DAYS if d in upper]
+
+
+def _local_time(value: str) -> str:
+    if not HH_MM.match(value):
+        raise ValueError("must be a local time written HH:MM, from 00:00 to 23:59")
+    return value
+
+
+class RotationInput(Input):
+    """One shift per matching local date (its slot); local times in the spring gap move
+    forward by the gap, repeated ones are the first (fold=0)."""
+
+    name: Annotated[str, text(200, description="unique")]
+    experts: Annotated[
+        list[Annotated[str, text(32)]],
+        BeforeValidator(_comma_list),
+        AfterValidator(_turns),
+        Field(description="experts' codes, in turn order", min_length=1),
+    ]
+    tier: Annotated[Tier, choice()] = Tier.PRIMARY
+    timezone: Annotated[str, zone(), Field(description="IANA zone of the local times")]
+    days: Annotated[
+        list[str],
+        BeforeValidator(_comma_list),
+        AfterValidator(_weekdays),
+        Field(json_schema_extra={"items": {"enum": list(DAYS)}, "minItems": 1}),
+    ]
+    start_time: Annotated[
+        str,
+        text(16, description="local start, HH:MM", examples=["20:00"]),
+        AfterValidator(_local_time),
+    ]
+    end_time: Annotated[
+        str,
+        text(16, description="local end, HH:MM; at or before the start: the next day"),
+        AfterValidator(_local_time),
+    ]
+    handoff_every_days: Annotated[
+        int,
+        between(
+            1,
+            366,
+            description="the expert in turn on date d is experts[(d - from) // this % n]",
+        ),
+    ] = 7
+    valid_from: Annotated[date, iso_day(description="the first date (local)")] = Field(alias="from")
+    until: Annotated[
+        date,
+        iso_day(description=f"the last date (local), at most {MAX_PERIOD.days} days after from"),
+    ]
+
+    @field_validator("until")
+    @classmethod
+    def _period(cls, until: date, info: ValidationInfo) -> date:
+        start = info.data.get("valid_from")
+        if start is not None:
+            if until < start:
+                raise ValueError("must be on or after from")
+            if until - start >= MAX_PERIOD:
+                raise ValueError(f"a rotation covers at most {MAX_PERIOD.days} days")
+        return until
 
 
 @dataclass(frozen=True)
@@ -54,6 +148,20 @@ class Slot:
     expert_id: int
     start: datetime
     end: datetime
+
+
+def _partial(schema: dict[str, Any]) -> None:
+    schema.pop("required", None)
+    for field in schema["properties"].values():
+        field.pop("default", None)
+
+
+class RotationChange(RotationInput):
+    """The fields to change; the others keep their value."""
+
+    # Only a description: `update_rotation` validates the rotation they make as a whole.
+
+    model_config = ConfigDict(json_schema_extra=_partial)
 
 
 def create_rotation(session: Session, data: Mapping[str, Any]) -> Rotation:
@@ -203,66 +311,25 @@ def rotation_input(session: Session, rotation: Rotation) -> dict[str, Any]:
 
 
 def _apply(session: Session, rotation: Rotation, data: Mapping[str, Any]) -> None:
-    """Validate the whole input, every bad field at once, then set it on the rotation."""
-    f = Fields(data)
-    name = f.text("name")
-    if name and "name" not in f.errors:
-        same = session.scalar(select(Rotation.id).where(Rotation.name == name))
-        if same is not None and same != rotation.id:
-            f.fail("name", f"another rotation is named {name}")
-    expert_ids = _experts(session, f)
-    tier = f.choice("tier", Tier, required=False) or Tier.PRIMARY
-    timezone = f.timezone("timezone")
-    days = _days(f)
-    start_time, end_time = _local_time(f, "start_time"), _local_time(f, "end_time")
-    handoff = f.integer("handoff_every_days", default=7, minimum=1, maximum=366)
-    valid_from = f.day("from")
-    valid_until = f.day("until")
-    if valid_from and valid_until:
-        if valid_until < valid_from:
-            f.fail("until", "must be on or after from")
-        elif valid_until - valid_from >= MAX_PERIOD:
-            f.fail("until", f"a rotation covers at most {MAX_PERIOD.days} days")
-    f.check()
-    assert valid_from is not None and valid_until is not None
-    rotation.name, rotation.expert_ids, rotation.tier = name, expert_ids, tier.value
-    rotation.timezone, rotation.days = timezone, days
-    rotation.start_time, rotation.end_time = start_time, end_time
-    rotation.handoff_every_days = handoff
-    rotation.valid_from, rotation.valid_until = valid_from, valid_until
-
-
-def _experts(session: Session, f: Fields) -> list[int]:
-    codes = f.string_list("experts")
-    if "experts" in f.errors:
-        return []
-    if not codes:
-        f.fail("experts", "is required: the experts' codes, in turn order")
-        return []
-    ids = dict(session.execute(select(Expert.code, Expert.id).where(Expert.code.in_(codes))).all())
-    unknown = [c for c in codes if c not in ids]
+    """Validate the whole input, then set it on the rotation."""
+    given = validated(RotationInput, data)
+    problems = {}
+    same = session.scalar(select(Rotation.id).where(Rotation.name == given.name))
+    if same is not None and same != rotation.id:
+        problems["name"] = f"another rotation is named {given.name}"
+    ids = dict(
+        session.execute(select(Expert.code, Expert.id).where(Expert.code.in_(given.experts))).all()
+    )
+    unknown = [c for c in given.experts if c not in ids]
     if unknown:
-        f.fail("experts", f"no expert has the code {', '.join(unknown)}")
-    return [ids[c] for c in codes if c in ids]
-
-
-def _days(f: Fields) -> list[str]:
-    given = [d.strip().upper() for d in f.string_list("days")]
-    if "days" in f.errors:
-        return []
-    bad = [d for d in given if d not in DAYS]
-    if bad:
-        f.fail("days", f"{', '.join(bad)}: each day must be one of {', '.join(DAYS)}")
-    elif not given:
-        f.fail("days", f"is required: some of {', '.join(DAYS)}")
-    return [d for d in DAYS if d in given]
-
-
-def _local_time(f: Fields, name: str) -> str:
-    value = f.text(name, max_len=16)
-    if value and name not in f.errors and not HH_MM.match(value):
-        f.fail(name, "must be a local time written HH:MM, from 00:00 to 23:59")
-    return value
+        problems["experts"] = f"no expert has the code {', '.join(unknown)}"
+    if problems:
+        raise InvalidInput(problems)
+    rotation.name, rotation.expert_ids = given.name, [ids[c] for c in given.experts]
+    rotation.tier, rotation.timezone, rotation.days = given.tier.value, given.timezone, given.days
+    rotation.start_time, rotation.end_time = given.start_time, given.end_time
+    rotation.handoff_every_days = given.handoff_every_days
+    rotation.valid_from, rotation.valid_until = given.valid_from, given.until
 
 
 def _time(hh_mm: str) -> time:

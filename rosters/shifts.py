@@ -9,34 +9,57 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationInfo, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from garde.domain import ShiftSource, Tier
-from garde.errors import Conflict
+from garde.errors import Conflict, InvalidInput
 from garde.models import Expert, Rotation, Shift
-from garde.validation import Fields
+from garde.validation import Input, choice, instant, text, validated
 
 MAX_SHIFT = timedelta(hours=48)
+EXPERT_CODE = text(32, description="the expert's code")
+
+
+class ShiftChange(Input):
+    """The fields to change (absent or null: unchanged); a rotation's shift is then marked
+    edited."""
+
+    expert: Annotated[str | None, EXPERT_CODE] = None
+    start: Annotated[datetime | None, instant(description="ISO 8601 with a UTC offset")] = None
+    end: Annotated[datetime | None, instant(description="after start, at most 48 hours later")] = (
+        None
+    )
+    tier: Annotated[Tier | None, choice()] = None
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, end: datetime | None, info: ValidationInfo) -> datetime | None:
+        start = info.data.get("start")
+        if start is not None and end is not None:
+            check_times(start, end)
+        return end
+
+
+class ShiftInput(ShiftChange):
+    """A shift: who is on call when, at which tier."""
+
+    expert: Annotated[str, EXPERT_CODE]
+    start: Annotated[datetime, instant(description="ISO 8601 with a UTC offset")]
+    end: Annotated[datetime, instant(description="after start, at most 48 hours later")]
+    tier: Annotated[Tier, choice()] = Tier.PRIMARY
 
 
 def create_shift(session: Session, data: Mapping[str, Any]) -> Shift:
-    f = Fields(data)
-    expert = expert_field(session, f)
-    start = f.instant("start")
-    end = f.instant("end")
-    tier = f.choice("tier", Tier, required=False) or Tier.PRIMARY
-    _check_times(f, start, end)
-    if expert is not None and start and end and not f.errors:
-        _check_no_overlap(session, f, "start", expert, start, end)
-    f.check()
-    assert expert is not None and start is not None and end is not None
-    shift = Shift(
-        expert_id=expert.id, start=start.astimezone(UTC), end=end.astimezone(UTC), tier=tier
-    )
+    given = validated(ShiftInput, data)
+    expert = known_experts(session, expert=given.expert)["expert"]
+    start, end = given.start.astimezone(UTC), given.end.astimezone(UTC)
+    _check_no_overlap(session, "start", expert, start, end)
+    shift = Shift(expert_id=expert.id, start=start, end=end, tier=given.tier.value)
     session.add(shift)
     session.flush()
     return shift
@@ -45,19 +68,23 @@ def create_shift(session: Session, data: Mapping[str, Any]) -> Shift:
 def update_shift(session: Session, shift: Shift, data: Mapping[str, Any]) -> Shift:
     """Change the fields given (`expert`, `start`, `end`, `tier`); the others stay."""
     _refuse_override_shift(shift)
-    f = Fields(data)
-    expert = expert_field(session, f) if "expert" in f.data else shift.expert
-    start = f.instant("start") if "start" in f.data else shift.start
-    end = f.instant("end") if "end" in f.data else shift.end
-    tier = f.choice("tier", Tier) if "tier" in f.data else Tier(shift.tier)
-    _check_times(f, start, end)
-    if expert is not None and start and end and not f.errors:
-        field = "start" if {"start", "end"} & set(f.data) else "expert"
-        _check_no_overlap(session, f, field, expert, start, end, ignore=shift.id)
-    f.check()
-    assert expert is not None and start is not None and end is not None and tier is not None
+    given = validated(ShiftChange, data)
+    expert = shift.expert
+    if given.expert is not None:
+        expert = known_experts(session, expert=given.expert)["expert"]
+    start = given.start.astimezone(UTC) if given.start is not None else shift.start
+    end = given.end.astimezone(UTC) if given.end is not None else shift.end
+    if given.start is None or given.end is None:  # else the model checked them
+        try:
+            check_times(start, end)
+        except ValueError as e:
+            raise InvalidInput({"end": str(e)}) from None
+    moved = given.start is not None or given.end is not None
+    _check_no_overlap(session, "start" if moved else "expert", expert, start, end, ignore=shift.id)
     shift.expert_id, shift.expert = expert.id, expert
-    shift.start, shift.end, shift.tier = start.astimezone(UTC), end.astimezone(UTC), tier.value
+    shift.start, shift.end = start, end
+    if given.tier is not None:
+        shift.tier = given.tier.value
     if shift.rotation_id is not None:
         shift.edited = True
     session.flush()
@@ -103,28 +130,31 @@ def describe(shift: Shift, expert: Expert) -> str:
     return f"{expert.code} already has a shift from {start} to {end} (shift {shift.id})"
 
 
-def expert_field(session: Session, f: Fields, name: str = "expert") -> Expert | None:
-    """The expert whose code the field gives; a field error when none has it."""
-    code = f.text(name, max_len=32)
-    if not code or name in f.errors:
-        return None
-    expert = session.scalar(select(Expert).where(Expert.code == code))
-    if expert is None:
-        f.fail(name, f"no expert has the code {code}")
-    return expert
+def known_experts(session: Session, **codes: str) -> dict[str, Expert]:
+    """The experts named by code in these fields; InvalidInput naming each field whose code
+    no expert has."""
+    found = {
+        e.code: e
+        for e in session.scalars(select(Expert).where(Expert.code.in_(set(codes.values()))))
+    }
+    unknown = {name: code for name, code in codes.items() if code not in found}
+    if unknown:
+        raise InvalidInput(
+            {name: f"no expert has the code {code}" for name, code in unknown.items()}
+        )
+    return {name: found[code] for name, code in codes.items()}
 
 
-def _check_times(f: Fields, start: datetime | None, end: datetime | None) -> None:
-    if start and end:
-        if end <= start:
-            f.fail("end", "must be after start")
-        elif end - start > MAX_SHIFT:
-            f.fail("end", "a shift lasts at most 48 hours")
+def check_times(start: datetime, end: datetime) -> None:
+    """ValueError with the reason when [start, end) is not a shift's length."""
+    if end <= start:
+        raise ValueError("must be after start")
+    if end - start > MAX_SHIFT:
+        raise ValueError("a shift lasts at most 48 hours")
 
 
 def _check_no_overlap(
     session: Session,
-    f: Fields,
     field: str,
     expert: Expert,
     start: datetime,
@@ -133,7 +163,7 @@ def _check_no_overlap(
 ) -> None:
     other = overlapping_shift(session, expert.id, start, end, {ignore} if ignore else set())
     if other is not None:
-        f.fail(field, describe(other, expert))
+        raise InvalidInput({field: describe(other, expert)})
 
 
 def _refuse_override_shift(shift: Shift) -> None:

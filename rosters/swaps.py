@@ -11,20 +11,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from garde.domain import SwapStatus
-from garde.errors import Conflict, Forbidden
+from garde.errors import Conflict, Forbidden, InvalidInput
 from garde.models import Expert, Shift, SwapRequest, User
-from garde.validation import Fields
+from garde.validation import Input, between, text, validated
 from rosters.overrides import add_override, is_staff, override_problem
-from rosters.shifts import expert_field
+from rosters.shifts import known_experts
 
 # A decision is taken on a swap in these states only.
 _OPEN = (SwapStatus.PENDING.value, SwapStatus.ACCEPTED.value)
+SHIFT_ID = 2**31 - 1
+
+
+class SwapInput(Input):
+    """A swap request: `shift` for `other`, optionally against `other_shift`."""
+
+    shift: Annotated[int, between(1, SHIFT_ID, description="a shift of the requester, not started")]
+    other: Annotated[str, text(32, description="the expert asked to take it: their code")]
+    other_shift: Annotated[
+        int | None,
+        between(1, SHIFT_ID, description="a shift of the other given back in exchange"),
+    ] = None
+    note: Annotated[str | None, text(200)] = None
 
 
 def request_swap(
@@ -33,34 +46,37 @@ def request_swap(
     """`shift` (the requester's) for `other` (an expert's code), optionally against
     `other_shift` (theirs), with a `note`. An expert asks for their own shifts; a
     coordinator on behalf of the shift's expert."""
-    f = Fields(data)
-    shift = _shift(session, f, "shift", now)
-    other = expert_field(session, f, "other")
-    other_shift = _shift(session, f, "other_shift", now) if f.data.get("other_shift") else None
-    note = f.text("note", required=False)
+    given = validated(SwapInput, data)
+    other = known_experts(session, other=given.other)["other"]
+    problems: dict[str, str] = {}
+    shift = _shift(session, problems, "shift", given.shift, now)
+    other_shift = None
+    if given.other_shift is not None:
+        other_shift = _shift(session, problems, "other_shift", given.other_shift, now)
     if shift is not None:
         if not is_staff(actor) and shift.expert_id != actor.expert_id:
             raise Forbidden("an expert offers only their own shifts")
-        if other is not None and other.id == shift.expert_id:
-            f.fail("other", "must be another expert than the shift's")
+        if other.id == shift.expert_id:
+            problems["other"] = "must be another expert than the shift's"
         pending = session.scalar(
             select(SwapRequest.id).where(
                 SwapRequest.shift_id == shift.id, SwapRequest.status.in_(_OPEN)
             )
         )
         if pending is not None:
-            f.fail("shift", f"already has an open swap request ({pending})")
-    if other is not None and other_shift is not None and other_shift.expert_id != other.id:
-        f.fail("other_shift", f"is not a shift of {other.code}")
-    f.check()
-    assert shift is not None and other is not None
+            problems.setdefault("shift", f"already has an open swap request ({pending})")
+    if other_shift is not None and other_shift.expert_id != other.id:
+        problems.setdefault("other_shift", f"is not a shift of {other.code}")
+    if problems:
+        raise InvalidInput(problems)
+    assert shift is not None
     swap = SwapRequest(
         shift_id=shift.id,
         requester_id=shift.expert_id,
         other_id=other.id,
         other_shift_id=other_shift.id if other_shift else None,
         status=SwapStatus.PENDING.value,
-        note=note,
+        note=given.note or "",
     )
     session.add(swap)
     session.flush()
@@ -138,18 +154,15 @@ def _apply(session: Session, swap: SwapRequest, actor: User, now: datetime) -> N
     _decide(swap, SwapStatus.APPLIED, actor, now)
 
 
-def _shift(session: Session, f: Fields, name: str, now: datetime) -> Shift | None:
-    if f.data.get(name) is None:
-        f.fail(name, "is required: a shift's id")
-        return None
-    shift_id = f.integer(name, default=0, minimum=1, maximum=2**31 - 1)
-    if name in f.errors:
-        return None
+def _shift(
+    session: Session, problems: dict[str, str], name: str, shift_id: int, now: datetime
+) -> Shift | None:
+    """The shift with this id; a problem under `name` when there is none or it has started."""
     shift = session.get(Shift, shift_id)
     if shift is None:
-        f.fail(name, f"no shift {shift_id}")
+        problems[name] = f"no shift {shift_id}"
     elif shift.start <= now:
-        f.fail(name, "has already started")
+        problems[name] = "has already started"
     return shift
 
 

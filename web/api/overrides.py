@@ -10,8 +10,10 @@ from sqlalchemy import ColumnElement, or_, select
 from garde.domain import STAFF, Role
 from garde.errors import NotFound
 from garde.models import Override, Unavailability, User
-from garde.validation import Fields
+from garde.validation import validated
 from rosters.overrides import (
+    OverrideInput,
+    UnavailabilityInput,
     create_override,
     create_unavailability,
     delete_override,
@@ -22,6 +24,10 @@ from rosters.overrides import (
 )
 from web.access import current_user, roles
 from web.api import body, bp
+from web.api.describe import Reply, operation
+from web.api.roster_models import Override as OverrideAnswer
+from web.api.roster_models import Overrides, Unavailabilities, WindowQuery
+from web.api.roster_models import Unavailability as UnavailabilityAnswer
 from web.api.rosters import shift_json
 from web.audit import audit
 from web.case_views import iso
@@ -30,6 +36,16 @@ from web.roster_changes import roster_changed
 
 @bp.post("/overrides")
 @roles(Role.EXPERT, *STAFF)
+@operation(
+    "rosters",
+    "One expert takes over from another (coordinator, either expert)",
+    {201: ("the override", OverrideAnswer)},
+    body=OverrideInput,
+    description="""
+        Refused when the replaced expert has no shift in the interval or is already replaced
+        then.
+    """,
+)
 def add_override() -> tuple[Response, int]:
     override = create_override(g.db, body(), current_user())
     audit("override.create", f"override:{override.id}")
@@ -39,6 +55,13 @@ def add_override() -> tuple[Response, int]:
 
 @bp.get("/overrides")
 @roles(Role.EXPERT, *STAFF)
+@operation(
+    "rosters",
+    "Overrides (coordinator: all; an expert: theirs); at most 1000",
+    {200: ("by start", Overrides)},
+    query=WindowQuery,
+    errors=(403,),
+)
 def list_overrides() -> Response:
     query = select(Override).where(*_window(Override.start, Override.end)).order_by(Override.start)
     user = current_user()
@@ -51,6 +74,12 @@ def list_overrides() -> Response:
 
 @bp.delete("/overrides/<int:override_id>")
 @roles(Role.EXPERT, *STAFF)
+@operation(
+    "rosters",
+    "Delete an override and its shifts (coordinator, whoever set it)",
+    {204: Reply("deleted")},
+    errors=(404,),
+)
 def remove_override(override_id: int) -> tuple[str, int]:
     override = g.db.get(Override, override_id)
     if override is None or not _sees(current_user(), override.expert_id, override.replaces_id):
@@ -63,6 +92,12 @@ def remove_override(override_id: int) -> tuple[str, int]:
 
 @bp.post("/unavailability")
 @roles(Role.EXPERT, *STAFF)
+@operation(
+    "rosters",
+    "An expert is off duty for an interval (coordinator, the expert)",
+    {201: ("the unavailability", UnavailabilityAnswer)},
+    body=UnavailabilityInput,
+)
 def add_unavailability() -> tuple[Response, int]:
     unavailability = create_unavailability(g.db, body(), current_user())
     audit("unavailability.create", f"unavailability:{unavailability.id}")
@@ -72,6 +107,13 @@ def add_unavailability() -> tuple[Response, int]:
 
 @bp.get("/unavailability")
 @roles(Role.EXPERT, *STAFF)
+@operation(
+    "rosters",
+    "Unavailability (coordinator: all; an expert: theirs); at most 1000",
+    {200: ("by start", Unavailabilities)},
+    query=WindowQuery,
+    errors=(403,),
+)
 def list_unavailability() -> Response:
     query = (
         select(Unavailability)
@@ -86,6 +128,12 @@ def list_unavailability() -> Response:
 
 @bp.delete("/unavailability/<int:unavailability_id>")
 @roles(Role.EXPERT, *STAFF)
+@operation(
+    "rosters",
+    "Delete an unavailability (coordinator, the expert)",
+    {204: Reply("deleted")},
+    errors=(404,),
+)
 def remove_unavailability(unavailability_id: int) -> tuple[str, int]:
     found = g.db.get(Unavailability, unavailability_id)
     if found is None or not _sees(current_user(), found.expert_id):
@@ -122,17 +170,12 @@ def unavailability_json(unavailability: Unavailability) -> dict[str, Any]:
 
 def _window(start_column: Any, end_column: Any) -> list[ColumnElement[bool]]:
     """Conditions keeping only those sharing time with `from`..`to`, when given."""
-    f = Fields(request.args)
+    window = validated(WindowQuery, request.args)
     conditions = []
-    if request.args.get("from"):
-        start = f.instant("from")
-        if start:
-            conditions.append(end_column > start)
-    if request.args.get("to"):
-        end = f.instant("to")
-        if end:
-            conditions.append(start_column < end)
-    f.check()
+    if window.from_ is not None:
+        conditions.append(end_column > window.from_)
+    if window.to is not None:
+        conditions.append(start_column < window.to)
     return conditions
 
 

@@ -2,28 +2,79 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 from flask import Response, g, jsonify, request
+from pydantic import Field, RootModel
 from sqlalchemy import select
 
 from garde import vocabulary
-from garde.domain import STAFF, Role
-from garde.errors import Forbidden, NotFound
+from garde.domain import STAFF, Role, Tier
+from garde.errors import Forbidden, InvalidInput, NotFound
 from garde.models import Expert, Shift, Site, utcnow
-from garde.validation import Fields
+from garde.validation import Input, instant, text, validated, word
 from rosters.eligibility import on_duty_experts
 from rosters.ical import roster_calendar
-from rosters.shifts import create_shift, delete_shift, update_shift
+from rosters.shifts import ShiftChange, ShiftInput, create_shift, delete_shift, update_shift
 from web.access import current_user, roles
 from web.api import body, bp
+from web.api.describe import Answer, Reply, operation
+from web.api.roster_models import Shift as ShiftAnswer
+from web.api.roster_models import Shifts, WindowQuery
 from web.audit import audit
 from web.case_views import iso
 from web.roster_changes import roster_changed
 
 
+class ShiftsQuery(WindowQuery):
+    expert: Annotated[str | None, text(32, description="an expert's code")] = None
+
+
+class OnCallQuery(Input):
+    site: Annotated[str | None, text(32, description="the site's code; required for staff")] = None
+    modality: Annotated[
+        str, word(vocabulary.modality, vocabulary.MODALITIES, description="the modality to read")
+    ]
+    subspecialty: Annotated[
+        str | None,
+        word(
+            vocabulary.subspecialty,
+            vocabulary.SUBSPECIALTIES,
+            description="only experts with this subspecialty",
+        ),
+    ] = None
+    at: Annotated[
+        datetime | None, instant(description="the instant (ISO 8601 with offset); now by default")
+    ] = None
+
+
+class OnCallExpert(Answer):
+    """An eligible expert."""
+
+    expert: str = Field(description="the expert's code")
+    name: str
+    tier: Tier
+    load: int = Field(description="cases held now")
+    max_concurrent: int
+    reads_this_shift: int
+    last_offer_at: datetime | None
+    shift_end: datetime
+
+
+class OnCall(RootModel[list[OnCallExpert]]):
+    """The eligible experts, ranked best first."""
+
+
 @bp.post("/shifts")
 @roles(*STAFF)
+@operation(
+    "rosters",
+    "Add a shift (admin, coordinator)",
+    {201: ("the new shift", ShiftAnswer)},
+    body=ShiftInput,
+    description="Refused when the expert has another shift then.",
+)
 def add_shift() -> tuple[Response, int]:
     shift = create_shift(g.db, body())
     audit("shift.create", f"shift:{shift.id}")
@@ -33,6 +84,17 @@ def add_shift() -> tuple[Response, int]:
 
 @bp.patch("/shifts/<int:shift_id>")
 @roles(*STAFF)
+@operation(
+    "rosters",
+    "Change a shift (admin, coordinator)",
+    {200: ("the shift", ShiftAnswer)},
+    body=ShiftChange,
+    errors=(404, 409),
+    description="""
+        A rotation's shift is marked edited: generating leaves it alone. An override's shifts
+        change with their override (409). Refused when the expert has another shift then.
+    """,
+)
 def patch_shift(shift_id: int) -> Response:
     shift = _shift(shift_id)
     data = body()
@@ -44,6 +106,13 @@ def patch_shift(shift_id: int) -> Response:
 
 @bp.delete("/shifts/<int:shift_id>")
 @roles(*STAFF)
+@operation(
+    "rosters",
+    "Delete a shift (admin, coordinator)",
+    {204: Reply("deleted")},
+    errors=(404, 409),
+    description="A rotation's slot stays empty: generating does not bring it back.",
+)
 def remove_shift(shift_id: int) -> tuple[str, int]:
     shift = _shift(shift_id)
     delete_shift(g.db, shift)
@@ -61,41 +130,55 @@ def _shift(shift_id: int) -> Shift:
 
 @bp.get("/shifts")
 @roles(*STAFF)
+@operation(
+    "rosters",
+    "List shifts by start (admin, coordinator); at most 5000",
+    {200: ("the shifts", Shifts)},
+    query=ShiftsQuery,
+    errors=(403,),
+)
 def list_shifts() -> Response:
-    f = Fields(request.args)
+    given = validated(ShiftsQuery, request.args)
     query = select(Shift).order_by(Shift.start)
-    if request.args.get("from"):
-        start = f.instant("from")
-        if start:
-            query = query.where(Shift.end > start)
-    if request.args.get("to"):
-        end = f.instant("to")
-        if end:
-            query = query.where(Shift.start < end)
-    if request.args.get("expert"):
-        query = query.join(Expert).where(Expert.code == request.args["expert"])
-    f.check()
+    if given.from_ is not None:
+        query = query.where(Shift.end > given.from_)
+    if given.to is not None:
+        query = query.where(Shift.start < given.to)
+    if given.expert is not None:
+        query = query.join(Expert).where(Expert.code == given.expert)
     return jsonify([shift_json(s) for s in g.db.scalars(query.limit(5000))])
 
 
 @bp.get("/oncall")
 @roles(Role.COORDINATOR, Role.ADMIN, Role.SITE)
+@operation(
+    "rosters",
+    "The experts eligible at an instant, ranked (coordinator, admin, site)",
+    {200: ("eligible experts, best first", OnCall)},
+    query=OnCallQuery,
+    errors=(403,),
+    description="A site user sees only its own site and may omit `site`.",
+)
 def oncall() -> Response:
     user = current_user()
-    f = Fields(request.args)
-    site_code = f.text("site", max_len=32, required=user.site_id is None)
-    modality = f.word("modality", vocabulary.modality)
-    subspecialty = f.word("subspecialty", vocabulary.subspecialty, required=False)
-    at = f.instant("at") if request.args.get("at") else utcnow()
-    site = user.site if user.site_id else g.db.scalar(select(Site).where(Site.code == site_code))
-    if site is None and "site" not in f.errors:
-        f.fail("site", f"no site has the code {site_code}")
-    if user.site and site_code and site_code != user.site.code:
-        raise Forbidden("a site sees only its own on-call list")
-    f.check()
-    assert site is not None and at is not None and modality is not None
+    given = validated(OnCallQuery, request.args)
+    if user.site is not None:
+        if given.site is not None and given.site != user.site.code:
+            raise Forbidden("a site sees only its own on-call list")
+        site = user.site
+    elif given.site is None:
+        raise InvalidInput({"site": "is required"})
+    else:
+        found = g.db.scalar(select(Site).where(Site.code == given.site))
+        if found is None:
+            raise InvalidInput({"site": f"no site has the code {given.site}"})
+        site = found
     ranked = on_duty_experts(
-        g.db, site_id=site.id, modality=modality, at=at, subspecialty=subspecialty
+        g.db,
+        site_id=site.id,
+        modality=given.modality,
+        at=given.at or utcnow(),
+        subspecialty=given.subspecialty,
     )
     return jsonify(
         [
@@ -116,6 +199,16 @@ def oncall() -> Response:
 
 @bp.get("/experts/<code>/roster.ics")
 @roles(Role.EXPERT, *STAFF)
+@operation(
+    "rosters",
+    "An expert's shifts as iCalendar (the expert, admin, coordinator)",
+    {200: Reply("an iCalendar VCALENDAR", media={"text/calendar": {"type": "string"}})},
+    errors=(403, 404),
+    description="""
+        Shifts from 30 days ago onwards, one VEVENT each (UID `shift-ID@garde`), times in the
+        expert's zone with its VTIMEZONE.
+    """,
+)
 def roster_ics(code: str) -> Response:
     expert = g.db.scalar(select(Expert).where(Expert.code == code))
     if expert is None:

@@ -13,6 +13,8 @@ from garde.errors import NotFound
 from garde.models import Rotation, utcnow
 from rosters.rotations import (
     GenerationResult,
+    RotationChange,
+    RotationInput,
     create_rotation,
     delete_rotation,
     generate,
@@ -21,12 +23,21 @@ from rosters.rotations import (
 )
 from web.access import roles
 from web.api import body, bp
+from web.api.describe import operation
+from web.api.roster_models import Rotation as RotationAnswer
+from web.api.roster_models import RotationDeleted, Rotations
 from web.audit import audit
 from web.roster_changes import roster_changed
 
 
 @bp.post("/rotations")
 @roles(*STAFF)
+@operation(
+    "rosters",
+    "Add a rotation and generate its shifts from now on (admin, coordinator)",
+    {201: ("the rotation and what was generated", RotationAnswer)},
+    body=RotationInput,
+)
 def add_rotation() -> tuple[Response, int]:
     rotation = create_rotation(g.db, body())
     result = generate(g.db, rotation, utcnow())
@@ -37,6 +48,9 @@ def add_rotation() -> tuple[Response, int]:
 
 @bp.get("/rotations")
 @roles(*STAFF)
+@operation(
+    "rosters", "The rotations by name (admin, coordinator)", {200: ("the rotations", Rotations)}
+)
 def list_rotations() -> Response:
     found = g.db.scalars(select(Rotation).order_by(Rotation.name))
     return jsonify([rotation_json(r) for r in found])
@@ -44,12 +58,29 @@ def list_rotations() -> Response:
 
 @bp.get("/rotations/<int:rotation_id>")
 @roles(*STAFF)
+@operation(
+    "rosters",
+    "A rotation (admin, coordinator)",
+    {200: ("the rotation", RotationAnswer)},
+    errors=(403, 404),
+)
 def get_rotation(rotation_id: int) -> Response:
     return jsonify(rotation_json(_rotation(rotation_id)))
 
 
 @bp.patch("/rotations/<int:rotation_id>")
 @roles(*STAFF)
+@operation(
+    "rosters",
+    "Change a rotation; only the future is regenerated (admin, coordinator)",
+    {200: ("the rotation and what was generated", RotationAnswer)},
+    body=RotationChange,
+    errors=(404,),
+    description="""
+        Shifts started before now, edited by hand or in skipped slots stay as they are; the
+        others are created, updated or deleted to match.
+    """,
+)
 def patch_rotation(rotation_id: int) -> Response:
     rotation = _rotation(rotation_id)
     data = body()
@@ -62,6 +93,12 @@ def patch_rotation(rotation_id: int) -> Response:
 
 @bp.delete("/rotations/<int:rotation_id>")
 @roles(*STAFF)
+@operation(
+    "rosters",
+    "Delete a rotation and its unedited future shifts (admin, coordinator)",
+    {200: ("how many shifts were deleted", RotationDeleted)},
+    errors=(404,),
+)
 def remove_rotation(rotation_id: int) -> Response:
     rotation = _rotation(rotation_id)
     deleted = delete_rotation(g.db, rotation, utcnow())
