@@ -15,11 +15,11 @@ from garde.analytics import BUCKET_BOUNDS, Analytics, analytics
 from garde.domain import STAFF
 from garde.errors import InvalidInput
 from garde.models import Site, utcnow
-from garde.validation import Fields
+from garde.validation import validated
 from web import display
 from web.access import roles
 from web.roster_pages import region_zone, site_arg
-from web.roster_reports import local_days
+from web.roster_reports import SitePeriodQuery, local_days
 
 bp = Blueprint("analytics", __name__, url_prefix="/coordinator")
 display.install(bp)
@@ -90,15 +90,14 @@ def _found() -> Analytics:
     numbers for them; by default the last 30 days."""
     zone = region_zone()
     today = utcnow().astimezone(zone).date()
-    f = Fields(request.args)
+    query = validated(SitePeriodQuery, request.args)
     shown = local_days(
-        f,
+        query,
         today - timedelta(days=DEFAULT_DAYS - 1),
         lambda first: first + timedelta(days=DEFAULT_DAYS - 1),
         LONGEST,
     )
-    site = site_arg(f)
-    f.check()
+    site = site_arg(query.site)
     return analytics(g.db, shown.first, shown.last, zone, site.id if site else None)
 
 

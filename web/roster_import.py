@@ -7,7 +7,7 @@ from __future__ import annotations
 from base64 import b64decode, b64encode
 from collections.abc import Mapping
 from pathlib import PurePath
-from typing import Any
+from typing import Annotated, Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -18,7 +18,7 @@ from werkzeug.wrappers.response import Response
 from garde.domain import STAFF, Tier
 from garde.errors import InvalidInput
 from garde.models import Expert
-from garde.validation import Fields
+from garde.validation import Input, choice, text, validated
 from rosters.importing import CALENDAR, CSV, ImportReport, import_shifts
 from web import display
 from web.access import roles
@@ -28,6 +28,13 @@ from web.roster_pages import active_experts, local_day, region_zone
 
 bp = Blueprint("roster_import", __name__, url_prefix="/coordinator")
 display.install(bp)
+
+
+class ImportForm(Input):
+    """Whose file it is (a calendar's expert) and the tier of its shifts, else the file's."""
+
+    expert: Annotated[str | None, text(32)] = None
+    tier: Annotated[Tier | None, choice()] = None
 
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -44,13 +51,7 @@ def import_file() -> str | Response | tuple[str, int]:
     content_type = IMPORT_TYPES.get(PurePath(filename).suffix.lower(), "")
     if body and not content_type:
         errors["file"] = "must be a calendar (.ics) or a spreadsheet (.csv) file"
-    expert = _expert_by_code(values, errors)
-    tier = None
-    if values.get("tier"):
-        try:
-            tier = Tier(values["tier"])
-        except ValueError:
-            errors["tier"] = "must be primary or backup, or left to the file"
+    expert, tier = _expert_and_tier(values, errors)
     if errors:
         return _import_page(values, errors), 400
     confirm = values.get("confirm") == "1"
@@ -112,16 +113,20 @@ def _uploaded(
     return b"", ""
 
 
-def _expert_by_code(values: Mapping[str, Any], errors: dict[str, str]) -> Expert | None:
-    f = Fields(values)
-    code = f.optional_text("expert", max_len=32)
-    errors.update(f.errors)
-    if not code:
-        return None
-    expert = g.db.scalar(select(Expert).where(Expert.code == code))
+def _expert_and_tier(
+    values: Mapping[str, Any], errors: dict[str, str]
+) -> tuple[Expert | None, Tier | None]:
+    try:
+        form = validated(ImportForm, values)
+    except InvalidInput as e:
+        errors.update(e.fields)
+        return None, None
+    if form.expert is None:
+        return None, form.tier
+    expert = g.db.scalar(select(Expert).where(Expert.code == form.expert))
     if expert is None:
-        errors["expert"] = f"no expert has the code {code}"
-    return expert
+        errors["expert"] = f"no expert has the code {form.expert}"
+    return expert, form.tier
 
 
 def _import_page(

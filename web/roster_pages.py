@@ -8,8 +8,8 @@ audit, commit, and tell waiting cases that the roster changed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -30,7 +30,7 @@ from garde.models import (
     Unavailability,
     utcnow,
 )
-from garde.validation import Fields
+from garde.validation import Input, day, text, validated
 from rosters.coverage import coverage
 from rosters.ical import expert_feed_url, new_feed, region_feed_url, revoke_feed
 from rosters.overrides import (
@@ -56,13 +56,30 @@ from web.access import current_user, roles
 from web.audit import audit
 from web.local_times import as_local_field, to_utc
 from web.roster_changes import roster_changed
-from web.roster_grid import VIEWS, gap_rows, period, roster_grid
+from web.roster_grid import gap_rows, period, roster_grid
 
 bp = Blueprint("roster", __name__, url_prefix="/coordinator")
 display.install(bp)
 bp.add_app_template_global(as_local_field, "local_field")
 
 SHIFT_TIMES = ("start", "end")
+SITE_CODE = text(32, description="only this site's (its code)")
+
+
+class GridQuery(Input):
+    view: Literal["week", "month"] = "week"
+    start: Annotated[date | None, day(description="a day of the week or month shown")] = None
+    site: Annotated[str | None, SITE_CODE] = None
+
+
+class ExtendForm(Input):
+    until: Annotated[date, day(description="the rotations' new last day")]
+
+
+class FeedForm(Input):
+    expert: Annotated[str | None, text(32, description="the expert's code; none: the region")] = (
+        None
+    )
 
 
 def region_zone() -> ZoneInfo:
@@ -80,14 +97,9 @@ def grid() -> str:
     zone = region_zone()
     now = utcnow()
     today = now.astimezone(zone).date()
-    f = Fields(request.args)
-    view = f.text("view", required=False) or "week"
-    if view not in VIEWS:
-        f.fail("view", "must be week or month")
-    day = f.day("start", required=False) or today
-    site = site_arg(f)
-    f.check()
-    shown = period(view, day, zone)
+    query = validated(GridQuery, request.args)
+    site = site_arg(query.site)
+    shown = period(query.view, query.start or today, zone)
     site_id = site.id if site else None
     return render_template(
         "coordinator/roster.html",
@@ -177,14 +189,13 @@ def _shift_form(
     )
 
 
-def site_arg(f: Fields) -> Site | None:
+def site_arg(code: str | None) -> Site | None:
     """The site a page is filtered by (`site`, a code), if any."""
-    code = f.optional_text("site", max_len=32)
-    if code is None or "site" in f.errors:
+    if code is None:
         return None
     site = g.db.scalar(select(Site).where(Site.code == code))
     if site is None:
-        f.fail("site", f"no site has the code {code}")
+        raise InvalidInput({"site": f"no site has the code {code}"})
     return site
 
 
@@ -233,13 +244,12 @@ def extend_rotations() -> str | Response | tuple[str, int]:
     step. Each is regenerated as its own form would; one refusal changes nothing."""
     now = utcnow()
     values = request.form.to_dict()
-    f = Fields(values)
-    until = f.day("until")
-    if until is not None and until < now.astimezone(region_zone()).date():
-        f.fail("until", "must be today or later")
-    if f.errors:
-        return _rotations_page(values, f.errors), 400
-    assert until is not None
+    try:
+        until = validated(ExtendForm, values).until
+        if until < now.astimezone(region_zone()).date():
+            raise InvalidInput({"until": "must be today or later"})
+    except InvalidInput as e:
+        return _rotations_page(values, e.fields), 400
     shorter = g.db.scalars(
         select(Rotation).where(Rotation.valid_until < until).order_by(Rotation.name)
     ).all()
@@ -608,9 +618,7 @@ def feeds() -> str:
 @roles(*STAFF)
 def change_feed(action: str) -> Response:
     """`expert` (a code) or none for the region's feed: a new link replaces the old one."""
-    f = Fields(request.form)
-    code = f.optional_text("expert", max_len=32) or ""
-    f.check()
+    code = validated(FeedForm, request.form).expert or ""
     expert = g.db.scalar(select(Expert).where(Expert.code == code)) if code else None
     if code and expert is None:
         raise NotFound(f"no expert has the code {code}")

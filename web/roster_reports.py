@@ -6,14 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Annotated
 
 from flask import Blueprint, g, render_template, request
 from flask_babel import lazy_gettext
+from pydantic import Field
 from sqlalchemy import select
 
 from garde.domain import STAFF
+from garde.errors import InvalidInput
 from garde.models import Site, utcnow
-from garde.validation import Fields
+from garde.validation import Input, day, validated
 from rosters.coverage import coverage
 from rosters.fairness import ExpertFairness, fairness
 from web import display
@@ -28,10 +31,21 @@ from web.roster_grid import (
     past_width,
     period,
 )
-from web.roster_pages import region_zone, site_arg
+from web.roster_pages import SITE_CODE, region_zone, site_arg
 
 bp = Blueprint("roster_reports", __name__, url_prefix="/coordinator")
 display.install(bp)
+
+
+class PeriodQuery(Input):
+    """Local days of the region, `from` to `to` included."""
+
+    from_: Annotated[date | None, day(description="the first day")] = Field(None, alias="from")
+    to: Annotated[date | None, day(description="the last day")] = None
+
+
+class SitePeriodQuery(PeriodQuery):
+    site: Annotated[str | None, SITE_CODE] = None
 
 
 @bp.get("/coverage")
@@ -41,10 +55,9 @@ def coverage_page() -> str:
     zone = region_zone()
     now = utcnow()
     today = now.astimezone(zone).date()
-    f = Fields(request.args)
-    shown = local_days(f, today, lambda first: first + timedelta(days=6), COVERAGE_LONGEST)
-    site = site_arg(f)
-    f.check()
+    query = validated(SitePeriodQuery, request.args)
+    shown = local_days(query, today, lambda first: first + timedelta(days=6), COVERAGE_LONGEST)
+    site = site_arg(query.site)
     found = coverage(g.db, shown.start, shown.end, site.id if site else None)
     # Gaps already over are hidden, unless the whole period is past.
     since = now if shown.end > now else None
@@ -69,11 +82,12 @@ def fairness_page() -> str:
     """How the burden fell on each expert over a period: a table and a bar chart."""
     zone = region_zone()
     month = period("month", utcnow().astimezone(zone).date(), zone)
-    f = Fields(request.args)
     shown = local_days(
-        f, month.first, lambda first: period("month", first, zone).last, FAIRNESS_LONGEST
+        validated(PeriodQuery, request.args),
+        month.first,
+        lambda first: period("month", first, zone).last,
+        FAIRNESS_LONGEST,
     )
-    f.check()
     rows = fairness(g.db, shown.start, shown.end)
     return render_template(
         "coordinator/fairness.html",
@@ -88,17 +102,18 @@ COVERAGE_LONGEST = 62  # days, as GET /api/v1/coverage
 FAIRNESS_LONGEST = 366
 
 
-def local_days(f: Fields, first: date, last: Callable[[date], date], longest: int) -> Period:
+def local_days(
+    query: PeriodQuery, first: date, last: Callable[[date], date], longest: int
+) -> Period:
     """The local days `from`–`to` (inclusive) of the region; by default `first` to
     `last(from)`."""
-    start = f.day("from", required=False) or first
-    end = f.day("to", required=False) or last(start)
+    start = query.from_ or first
+    end = query.to or last(start)
     if end < start:
-        f.fail("to", "must be on or after from")
-    elif (end - start).days >= longest:
-        f.fail("to", f"the period lasts at most {longest} days")
-    days = (end - start).days + 1 if end >= start else 1
-    return Period("range", start, min(days, longest), region_zone())
+        raise InvalidInput({"to": "must be on or after from"})
+    if (end - start).days >= longest:
+        raise InvalidInput({"to": f"the period lasts at most {longest} days"})
+    return Period("range", start, (end - start).days + 1, region_zone())
 
 
 # What the chart compares, each scaled to the largest value among the experts.
