@@ -36,14 +36,15 @@ WIDTHS: dict[str, dict[str, object]] = {
 expect.set_options(timeout=30_000)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def chromium_path() -> str:
+    """Checked before anything starts, so a machine without it skips at once."""
     found = shutil.which("chromium")
     if found is None:
         reason = "no `chromium` on the PATH (`make system-packages` installs it)"
         if os.environ.get("GARDE_REQUIRE_BROWSER"):
             pytest.fail(reason + " and GARDE_REQUIRE_BROWSER is set")
-        pytest.skip(reason + "; the browser journeys need it")
+        pytest.skip(reason + "; the browser tests need it")
     return found
 
 
