@@ -21,6 +21,7 @@ from tests.conftest import PASSWORD, Region, Stack, add_login, make_region, wait
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 LANGUAGES = ("fr", "en")
 PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
 
 # The browser fixtures are tests/browser/conftest.py's; the pages are the same on both databases.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -93,6 +94,7 @@ def pages(scene: Scene) -> dict[Role | None, list[str]]:
             f"/expert/cases/{offered}",
             f"/expert/cases/{accepted}",
             "/expert/settings",
+            "/expert/roster",
         ],
         Role.COORDINATOR: [
             "/coordinator/",
@@ -115,14 +117,15 @@ def readable(url: str, violations: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
+# Each language once, one at a desktop's width and one at a phone's (tables scroll there).
+@pytest.mark.parametrize(("language", "viewport"), [("fr", DESKTOP), ("en", PHONE)])
 def test_every_main_page_has_no_wcag_aa_violation(
-    browser: Browser, scene: Scene, language: str
+    browser: Browser, scene: Scene, language: str, viewport: dict[str, int]
 ) -> None:
     axe = Axe()
     failures = []
     for role, paths in pages(scene).items():
-        page = open_as(browser, scene, role, language)
+        page = open_as(browser, scene, role, language, viewport=viewport)
         for path in paths:
             page.goto(scene.region.stack.url + path)
             assert page.locator("html").get_attribute("lang") == language, path
