@@ -21,6 +21,7 @@ from flask_babel import Babel, get_locale
 from werkzeug.wrappers.response import Response
 
 from garde.errors import InvalidInput
+from web.reasons import translated
 from web.safe_redirect import local_path
 
 LANGUAGES = ("fr", "en")
@@ -75,3 +76,4 @@ def init(app: Flask) -> None:
     Babel(app, locale_selector=select_locale, default_translation_directories="translations")
     app.register_blueprint(bp)
     app.context_processor(_layout_globals)
+    app.add_template_filter(translated, "reason")

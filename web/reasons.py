@@ -1,0 +1,91 @@
+"""Why an input was refused, in the reader's language. The domain and the API give reasons in
+English ("must be at most 64 characters"); a page shows them beside the field's label, so each
+known reason is a template here, read back with its values and translated by Flask-Babel
+(its English words are the catalogue's ids). A reason no template knows is shown as it came,
+never dropped."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from flask_babel import gettext
+
+# English reason (with its values as named groups) → its words in the catalogue.
+_TEMPLATES: list[tuple[str, Callable[..., str]]] = [
+    (r"is required", lambda: gettext("is required")),
+    (r"must be a string", lambda: gettext("must be a string")),
+    (
+        r"must be at most (?P<n>\d+) characters",
+        lambda n: gettext("must be at most %(n)s characters", n=n),
+    ),
+    (
+        r"must have at most (?P<n>\d+) items",
+        lambda n: gettext("must have at most %(n)s items", n=n),
+    ),
+    (r"must be at least (?P<n>-?\d+)", lambda n: gettext("must be at least %(n)s", n=n)),
+    (r"must be at most (?P<n>-?\d+)", lambda n: gettext("must be at most %(n)s", n=n)),
+    (
+        r"must be between (?P<low>-?\d+) and (?P<high>-?\d+)",
+        lambda low, high: gettext("must be between %(low)s and %(high)s", low=low, high=high),
+    ),
+    (
+        r"must be one of (?P<known>.+)",
+        lambda known: gettext("must be one of %(known)s", known=known),
+    ),
+    (r"must be an integer", lambda: gettext("must be an integer")),
+    (r"must be true or false", lambda: gettext("must be true or false")),
+    (r"must be a list", lambda: gettext("must be a list")),
+    (
+        r"must be a date written YYYY-MM-DD",
+        lambda: gettext("must be a date written YYYY-MM-DD"),
+    ),
+    (r"must be an ISO 8601 date and time", lambda: gettext("must be an ISO 8601 date and time")),
+    (
+        r"must not contain control characters \(only tabs and line breaks\)",
+        lambda: gettext("must not contain control characters (only tabs and line breaks)"),
+    ),
+    (
+        r"must be a DICOM UID \(digits and dots\)",
+        lambda: gettext("must be a DICOM UID (digits and dots)"),
+    ),
+    (
+        r"must be letters, digits, '\.', '_' or '-' \(at most 32\)",
+        lambda: gettext("must be letters, digits, '.', '_' or '-' (at most 32)"),
+    ),
+    (r"is not a known IANA time zone", lambda: gettext("is not a known IANA time zone")),
+    (
+        r"must be a phone number, e\.g\. (?P<international>.+) or (?P<national>.+)",
+        lambda international, national: gettext(
+            "must be a phone number, e.g. %(international)s or %(national)s",
+            international=international,
+            national=national,
+        ),
+    ),
+    (
+        r"unknown modality (?P<word>.*): must be one of (?P<known>.+)",
+        lambda word, known: gettext(
+            "unknown modality %(word)s: must be one of %(known)s", word=word, known=known
+        ),
+    ),
+    (
+        r"unknown subspecialty (?P<word>.*): must be one of (?P<known>.+)",
+        lambda word, known: gettext(
+            "unknown subspecialty %(word)s: must be one of %(known)s", word=word, known=known
+        ),
+    ),
+    (
+        r"is required to force an assignment",
+        lambda: gettext("is required to force an assignment"),
+    ),
+]
+_COMPILED = [(re.compile(pattern + r"\Z"), words) for pattern, words in _TEMPLATES]
+
+
+def translated(reason: str) -> str:
+    """`reason` in the reader's language when a template knows it."""
+    for pattern, words in _COMPILED:
+        found = pattern.match(reason)
+        if found:
+            return words(**found.groupdict())
+    return reason
