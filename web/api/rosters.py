@@ -203,7 +203,7 @@ def oncall() -> Response:
     "rosters",
     "An expert's shifts as iCalendar (the expert, admin, coordinator)",
     {200: Reply("an iCalendar VCALENDAR", media={"text/calendar": {"type": "string"}})},
-    errors=(403, 404),
+    errors=(400, 403, 404),  # 400: control characters in the code (web/url_controls.py)
     description="""
         Shifts from 30 days ago onwards, one VEVENT each (UID `shift-ID@garde`), times in the
         expert's zone with its VTIMEZONE.

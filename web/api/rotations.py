@@ -49,7 +49,10 @@ def add_rotation() -> tuple[Response, int]:
 @bp.get("/rotations")
 @roles(*STAFF)
 @operation(
-    "rosters", "The rotations by name (admin, coordinator)", {200: ("the rotations", Rotations)}
+    "rosters",
+    "The rotations by name (admin, coordinator)",
+    {200: ("the rotations", Rotations)},
+    errors=(403,),
 )
 def list_rotations() -> Response:
     found = g.db.scalars(select(Rotation).order_by(Rotation.name))
