@@ -1,42 +1,312 @@
-"""Sites, experts and coordinators: created and changed from validated input (API, demo)."""
+"""Sites, experts and coordinators: created and changed from validated input (API, pages,
+demo). Each input is a model, which openapi.json also describes. The registry's own checks
+(a code or a phone already used, a site unknown) read the session from the validation
+context, so that every problem of one input is named at once."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from garde import phones, vocabulary
 from garde.domain import Role
+from garde.errors import InvalidInput
 from garde.models import Coordinator, Credential, Expert, Site, User, expert_sites
 from garde.service_levels import parse_escalation, parse_service_levels
-from garde.validation import AE_TITLE, CODE, Fields
+from garde.validation import (
+    AE_TITLE,
+    CODE,
+    CONTROL,
+    CONTROL_REASON,
+    Input,
+    between,
+    phone,
+    text,
+    validated,
+    words,
+    zone,
+)
 
 LANGUAGES = ("fr", "en")
+DEFAULT_ZONE = "Europe/Paris"
+
+
+def _session(info: ValidationInfo) -> Session:
+    session = (info.context or {}).get("session")
+    assert isinstance(session, Session), "the registry validates with a session in its context"
+    return session
+
+
+def _unused(table: type[Site] | type[Expert] | type[Coordinator], what: str) -> AfterValidator:
+    def check(code: str, info: ValidationInfo) -> str:
+        if _session(info).scalar(select(table.id).where(table.code == code)) is not None:
+            raise ValueError(f"is already used by another {what}")
+        return code
+
+    return AfterValidator(check)
+
+
+def _free_phone(value: str, info: ValidationInfo) -> str:
+    """An expert's phone is theirs alone: the SMS answers from it name the expert."""
+    other = _session(info).scalar(select(Expert.id).where(Expert.phone == value))
+    if other is not None and other != (info.context or {}).get("expert_id"):
+        raise ValueError("is already the phone of another expert")
+    return value
+
+
+def _language(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() not in LANGUAGES:
+        raise ValueError("must be fr or en")
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _ae_titles(values: list[str]) -> list[str]:
+    items = [v.strip() for v in values if v.strip()]
+    if any(CONTROL.search(v) for v in values):
+        raise ValueError(CONTROL_REASON)
+    bad = [v for v in items if not AE_TITLE.match(v)]
+    if bad:
+        raise ValueError(f"{', '.join(bad)}: must be 1 to 16 printable ASCII characters")
+    return items
+
+
+def _comma_list(value: Any) -> Any:
+    """A form sends a list as "a, b"; JSON sends a list."""
+    return value.split(",") if isinstance(value, str) else value
+
+
+def _prices(value: Any) -> dict[str, int]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
+        for k, v in value.items()
+    ):
+        raise ValueError("must map modality codes to non-negative prices in cents")
+    return {k.upper() if k != "default" else k: v for k, v in value.items()}
+
+
+def _known_sites(codes: list[str], info: ValidationInfo) -> list[str]:
+    found = _site_ids(_session(info), codes)
+    unknown = [c for c in codes if c not in found]
+    if unknown:
+        raise ValueError(f"unknown site {', '.join(unknown)}")
+    return codes
+
+
+def _some(values: list[str]) -> list[str]:
+    if not values:
+        raise ValueError("must name at least one modality")
+    return values
+
+
+Zone = Annotated[str, zone()]
+SitePhone = Annotated[str, phone()]
+ExpertPhone = Annotated[str, phone(), AfterValidator(_free_phone)]
+Code = Annotated[str, text(32, pattern=CODE, description="never changes: others know it by it")]
+Name = Annotated[str, text(200)]
+Language = Annotated[
+    str, BeforeValidator(_language), Field(json_schema_extra={"enum": list(LANGUAGES)})
+]
+AeTitles = Annotated[
+    list[str],
+    BeforeValidator(_comma_list),
+    AfterValidator(_ae_titles),
+    Field(description="the DICOM AE titles the site sends from"),
+]
+Prices = Annotated[
+    dict[str, int],
+    BeforeValidator(_prices),
+    Field(description="price in cents per modality code, and 'default'"),
+]
+SharePercent = Annotated[int, between(0, 100)]
+ServiceLevels = Annotated[
+    dict[str, dict[str, int]],
+    Field(
+        description="per priority (stat, urgent, routine), any of offer_timeout_s (how long "
+        "each expert has to answer an offer), accept_within_s (from the request to an "
+        "expert's acceptance), report_within_s (from the request to the final report), in "
+        "seconds; the numbers not given stay as they were",
+        examples=[{"stat": {"offer_timeout_s": 180, "accept_within_s": 600}}],
+    ),
+]
+Escalation = Annotated[
+    dict[str, list[str]],
+    Field(
+        description="per priority, the ladder's steps in order: `primary` and `backup` "
+        "offer the case to one expert of that tier at a time, best first; `broadcast` to "
+        "every eligible expert at once; `coordinator` alerts the coordinators. The ladder "
+        "starts again after a pause until the case is taken or cancelled.",
+        examples=[{"stat": ["broadcast", "coordinator"]}],
+    ),
+]
+Modalities = Annotated[
+    list[str], words(vocabulary.modality, vocabulary.MODALITIES), AfterValidator(_some)
+]
+Subspecialties = Annotated[list[str], words(vocabulary.subspecialty, vocabulary.SUBSPECIALTIES)]
+MaxConcurrent = Annotated[int, between(1, 50, description="cases held at once")]
+Sites = Annotated[
+    list[str],
+    BeforeValidator(_comma_list),
+    AfterValidator(lambda v: list(dict.fromkeys(s.strip() for s in v if s.strip()))),
+    AfterValidator(_known_sites),
+    Field(description="codes of the sites the expert is credentialed for (without dates)"),
+]
+
+
+class CredentialInput(Input):
+    """The expert may read for the site between two dates of the site's zone, both
+    included; null: without limit."""
+
+    site: Annotated[str, text(32, description="the site's code")]
+    valid_from: date | None = None
+    valid_until: date | None = None
+
+    @field_validator("site")
+    @classmethod
+    def _known(cls, code: str, info: ValidationInfo) -> str:
+        if code not in _site_ids(_session(info), [code]):
+            raise ValueError(f"unknown site {code}")
+        return code
+
+    @field_validator("valid_until")
+    @classmethod
+    def _after_from(cls, value: date | None, info: ValidationInfo) -> date | None:
+        first = info.data.get("valid_from")
+        if value is not None and first is not None and value < first:
+            raise ValueError("must be on or after valid_from")
+        return value
+
+
+def _once_each(credentials: list[CredentialInput]) -> list[CredentialInput]:
+    codes = [c.site for c in credentials]
+    twice = sorted({c for c in codes if codes.count(c) > 1})
+    if twice:
+        raise ValueError(f"{', '.join(twice)} is given twice")
+    return credentials
+
+
+Credentials = Annotated[
+    list[CredentialInput],
+    AfterValidator(_once_each),
+    Field(description="instead of `sites`: credentials with their dates"),
+]
+
+
+class SiteInput(Input):
+    """A new site and its contract."""
+
+    code: Annotated[Code, _unused(Site, "site")]
+    name: Name
+    timezone: Zone = DEFAULT_ZONE
+    ae_titles: AeTitles = []
+    phone: SitePhone = ""
+    language: Language = "fr"
+    prices: Prices = {}
+    expert_share_percent: SharePercent = 70
+    service_levels: ServiceLevels | None = None
+    escalation: Escalation | None = None
+
+
+class SiteChange(Input):
+    """Only the fields given change; `code` cannot. Cases already requested keep the promise
+    they were made."""
+
+    name: Name | None = None
+    timezone: Zone | None = None
+    ae_titles: AeTitles | None = None
+    phone: SitePhone | None = Field(None, description="empty: none")
+    language: Language | None = None
+    prices: Prices | None = None
+    expert_share_percent: SharePercent | None = None
+    service_levels: ServiceLevels | None = None
+    escalation: Escalation | None = None
+
+
+class CoordinatorInput(Input):
+    """A person the ladder alerts."""
+
+    code: Annotated[Code, _unused(Coordinator, "coordinator")]
+    name: Name
+    phone: SitePhone
+    language: Language = "fr"
+    username: Annotated[str | None, text(64, description="their login (coordinator, admin)")] = None
+
+    @field_validator("username")
+    @classmethod
+    def _coordinator_login(cls, username: str | None, info: ValidationInfo) -> str | None:
+        if username is None:
+            return None
+        session = _session(info)
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise ValueError(f"no login is called {username}")
+        if user.role not in (Role.COORDINATOR, Role.ADMIN):
+            raise ValueError("must be the login of a coordinator or an admin")
+        if session.scalar(select(Coordinator.id).where(Coordinator.user_id == user.id)):
+            raise ValueError("is already linked to another coordinator")
+        return username
+
+
+class ExpertInput(Input):
+    """A new expert; credentials come from `credentials` (with dates) or `sites` (without)."""
+
+    code: Annotated[Code, _unused(Expert, "expert")]
+    name: Name
+    phone: ExpertPhone
+    subspecialties: Subspecialties = []
+    modalities: Modalities
+    max_concurrent: MaxConcurrent = 2
+    language: Language = "fr"
+    timezone: Zone = DEFAULT_ZONE
+    sites: Sites | None = None
+    credentials: Credentials | None = None
+
+
+class ExpertChange(Input):
+    """Only the fields given change; nothing changes when one is wrong. `sites` or
+    `credentials` replaces every credential of the expert; a new `phone` clears
+    `sms_unreachable_since`."""
+
+    name: Name | None = None
+    phone: ExpertPhone | None = None
+    subspecialties: Subspecialties | None = None
+    modalities: Modalities | None = None
+    max_concurrent: MaxConcurrent | None = None
+    active: bool | None = None
+    language: Language | None = None
+    timezone: Zone | None = None
+    sms_enabled: bool | None = Field(
+        None, description="offers and notices by SMS (true) or on the web only"
+    )
+    sites: Sites | None = None
+    credentials: Credentials | None = None
 
 
 def create_site(session: Session, data: Any) -> Site:
-    f = Fields(data)
-    code = f.text("code", max_len=32, pattern=CODE)
-    timezone = f.timezone("timezone") if f.data.get("timezone") else "Europe/Paris"
+    given = validated(SiteInput, data, session=session, region=_region(data, DEFAULT_ZONE))
+    problems: dict[str, str] = {}
+    levels = parse_service_levels(given.service_levels, {}, problems)
+    ladder = parse_escalation(given.escalation, {}, problems)
+    if problems:
+        raise InvalidInput(problems)
     site = Site(
-        code=code,
-        name=f.text("name", max_len=200),
-        timezone=timezone,
-        ae_titles=f.string_list("ae_titles", pattern=AE_TITLE),
-        phone=f.phone("phone", phones.region_of_zone(timezone), required=False),
-        prices=_prices(f),
-        expert_share_percent=f.integer("expert_share_percent", default=70, maximum=100),
-        service_levels=parse_service_levels(f, {}),
-        escalation=parse_escalation(f, {}),
-        language=_language(f, "fr"),
+        code=given.code,
+        name=given.name,
+        timezone=given.timezone,
+        ae_titles=given.ae_titles,
+        phone=given.phone,
+        prices=given.prices,
+        expert_share_percent=given.expert_share_percent,
+        service_levels=levels,
+        escalation=ladder,
+        language=given.language,
     )
-    if code and session.scalar(select(Site.id).where(Site.code == code)):
-        f.fail("code", "is already used by another site")
-    f.check()
     session.add(site)
     session.flush()
     return site
@@ -45,61 +315,39 @@ def create_site(session: Session, data: Any) -> Site:
 def update_site(site: Site, data: Any) -> None:
     """Change the fields given, and only those; nothing changes when one of them is wrong.
     Cases already requested keep the promise they were made."""
-    f = Fields(data)
-    changes: dict[str, Any] = {}
-    given = set(f.data)
-    if "code" in given:
-        f.fail("code", "cannot change: other systems know the site by it")
-    if "name" in given:
-        changes["name"] = f.text("name", max_len=200)
-    if "timezone" in given:
-        changes["timezone"] = f.timezone("timezone")
-    if "ae_titles" in given:
-        changes["ae_titles"] = f.string_list("ae_titles", pattern=AE_TITLE)
-    if "phone" in given:
-        zone = changes.get("timezone") or site.timezone
-        changes["phone"] = f.phone("phone", phones.region_of_zone(zone), required=False)
-    if "prices" in given:
-        changes["prices"] = _prices(f)
-    if "expert_share_percent" in given:
-        changes["expert_share_percent"] = f.integer(
-            "expert_share_percent", default=site.expert_share_percent, maximum=100
+    problems = {}
+    if _has(data, "code"):
+        problems["code"] = "cannot change: other systems know the site by it"
+    changes = _changes(
+        SiteChange, data, {"phone": ""}, problems, region=_region(data, site.timezone)
+    )
+    if "service_levels" in changes:
+        changes["service_levels"] = parse_service_levels(
+            changes["service_levels"], site.service_levels, problems
         )
-    if "service_levels" in given:
-        changes["service_levels"] = parse_service_levels(f, site.service_levels)
-    if "escalation" in given:
-        changes["escalation"] = parse_escalation(f, site.escalation)
-    if "language" in given:
-        changes["language"] = _language(f, site.language)
-    f.check()
+    if "escalation" in changes:
+        changes["escalation"] = parse_escalation(changes["escalation"], site.escalation, problems)
+    if problems:
+        raise InvalidInput(problems)
     for name, value in changes.items():
         setattr(site, name, value)
 
 
 def create_coordinator(session: Session, data: Any) -> Coordinator:
     """A person alerted by the ladder, linked to their coordinator login when one is named."""
-    f = Fields(data)
-    code = f.text("code", max_len=32, pattern=CODE)
-    username = f.optional_text("username", max_len=64)
-    user = None
-    if username:
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None:
-            f.fail("username", f"no login is called {username}")
-        elif user.role not in (Role.COORDINATOR, Role.ADMIN):
-            f.fail("username", "must be the login of a coordinator or an admin")
-        elif session.scalar(select(Coordinator.id).where(Coordinator.user_id == user.id)):
-            f.fail("username", "is already linked to another coordinator")
-    coordinator = Coordinator(
-        code=code,
-        name=f.text("name", max_len=200),
-        phone=f.phone("phone", phones.REGION),
-        language=_language(f, "fr"),
-        user_id=user.id if user else None,
+    given = validated(CoordinatorInput, data, session=session, region=phones.REGION)
+    user_id = (
+        session.scalar(select(User.id).where(User.username == given.username))
+        if given.username
+        else None
     )
-    if code and session.scalar(select(Coordinator.id).where(Coordinator.code == code)):
-        f.fail("code", "is already used by another coordinator")
-    f.check()
+    coordinator = Coordinator(
+        code=given.code,
+        name=given.name,
+        phone=given.phone,
+        language=given.language,
+        user_id=user_id,
+    )
     session.add(coordinator)
     session.flush()
     return coordinator
@@ -107,27 +355,26 @@ def create_coordinator(session: Session, data: Any) -> Coordinator:
 
 def create_expert(session: Session, data: Any) -> Expert:
     """A new expert; credentials come from `credentials` (with dates) or `sites` (without)."""
-    f = Fields(data)
-    code = f.text("code", max_len=32, pattern=CODE)
-    phone = f.phone("phone", phones.REGION)
+    problems = _one_way_of_credentials(data)
+    try:
+        given = validated(ExpertInput, data, session=session, region=phones.REGION)
+    except InvalidInput as e:
+        raise InvalidInput(_bracketed(e.fields) | problems) from None
+    if problems:
+        raise InvalidInput(problems)
     expert = Expert(
-        code=code,
-        name=f.text("name", max_len=200),
-        phone=phone,
-        subspecialties=f.words("subspecialties", vocabulary.subspecialty),
-        modalities=_modalities(f),
-        max_concurrent=f.integer("max_concurrent", default=2, minimum=1, maximum=50),
-        language=_language(f, "fr"),
-        timezone=f.timezone("timezone") if f.data.get("timezone") else "Europe/Paris",
+        code=given.code,
+        name=given.name,
+        phone=given.phone,
+        subspecialties=given.subspecialties,
+        modalities=given.modalities,
+        max_concurrent=given.max_concurrent,
+        language=given.language,
+        timezone=given.timezone,
     )
-    credentials = _credentials(session, f)
-    if code and session.scalar(select(Expert.id).where(Expert.code == code)):
-        f.fail("code", "is already used by another expert")
-    _phone_free(session, f, phone, None)
-    f.check()
     session.add(expert)
     session.flush()
-    _write_credentials(session, expert, credentials or [])
+    _write_credentials(session, expert, _credentials(session, given.sites, given.credentials))
     return expert
 
 
@@ -142,37 +389,32 @@ OWN_FIELDS = frozenset({"code", "name", "phone", "language", "timezone", "sms_en
 def update_expert(session: Session, expert: Expert, data: Any) -> set[str]:
     """Change the fields given, and only those; nothing changes when one of them is wrong.
     The names of the fields given (see ELIGIBILITY_FIELDS)."""
-    f = Fields(data)
-    changes: dict[str, Any] = {}
-    given = set(f.data)
-    if "code" in given and f.data["code"] != expert.code:
-        f.fail("code", "cannot change: shifts, offers and logins know the expert by it")
-    if "name" in given:
-        changes["name"] = f.text("name", max_len=200)
-    if "phone" in given:
-        changes["phone"] = f.phone("phone", phones.REGION)
-        _phone_free(session, f, changes["phone"], expert.id)
-    if "subspecialties" in given:
-        changes["subspecialties"] = f.words("subspecialties", vocabulary.subspecialty)
-    if "modalities" in given:
-        changes["modalities"] = _modalities(f)
-    if "max_concurrent" in given:
-        changes["max_concurrent"] = f.integer(
-            "max_concurrent", default=expert.max_concurrent, minimum=1, maximum=50
-        )
-    if "active" in given:
-        changes["active"] = f.boolean("active", default=expert.active)
-    if "language" in given:
-        changes["language"] = _language(f, expert.language)
-    if "timezone" in given:
-        changes["timezone"] = f.timezone("timezone")
-    if "sms_enabled" in given:
-        changes["sms_enabled"] = f.boolean("sms_enabled", default=expert.sms_enabled)
-    credentials = _credentials(session, f) if given & {"sites", "credentials"} else None
-    unknown = given - ELIGIBILITY_FIELDS - OWN_FIELDS
-    for name in sorted(unknown):
-        f.fail(name, "is not a field of an expert")
-    f.check()
+    given = set(data) if isinstance(data, Mapping) else set()
+    problems = _one_way_of_credentials(data)
+    if "code" in given and data["code"] != expert.code:
+        problems["code"] = "cannot change: shifts, offers and logins know the expert by it"
+    for name in sorted(given - ELIGIBILITY_FIELDS - OWN_FIELDS):
+        problems[name] = "is not a field of an expert"
+    empty = {
+        "subspecialties": [],
+        "active": False,
+        "sms_enabled": False,
+        "sites": [],
+        "credentials": [],
+    }
+    changes = _changes(
+        ExpertChange,
+        data,
+        empty,
+        problems,
+        session=session,
+        expert_id=expert.id,
+        region=phones.REGION,
+    )
+    if problems:
+        raise InvalidInput(problems)
+    sites, dated = changes.pop("sites", None), changes.pop("credentials", None)
+    credentials = _credentials(session, sites, dated) if given & {"sites", "credentials"} else None
     if changes.get("phone", expert.phone) != expert.phone:
         # What made the old number unreachable (a STOP, a refusal) says nothing of the new one.
         changes |= {"sms_unreachable_since": None, "sms_unreachable_reason": ""}
@@ -183,6 +425,52 @@ def update_expert(session: Session, expert: Expert, data: Any) -> set[str]:
     return given
 
 
+def _has(data: Any, name: str) -> bool:
+    return isinstance(data, Mapping) and name in data
+
+
+def _region(data: Any, default_zone: str) -> str:
+    """The country a site's phone is read in: its time zone's, the one given or its own."""
+    given = data.get("timezone") if isinstance(data, Mapping) else None
+    return phones.region_of_zone(given.strip() if isinstance(given, str) else default_zone)
+
+
+def _changes(
+    model: type[Input],
+    data: Any,
+    empty: Mapping[str, Any],
+    problems: dict[str, str],
+    **context: Any,
+) -> dict[str, Any]:
+    """The fields of `model` given in `data`, with their new values. A field given empty
+    (blank or null) takes its `empty` value, or is required. Every problem is named at once:
+    the model's and those already in `problems`, which gets what this finds."""
+    try:
+        change = validated(model, data, **context)
+    except InvalidInput as e:
+        raise InvalidInput(_bracketed(e.fields) | problems) from None
+    found: dict[str, Any] = {}
+    for name in model.model_fields.keys() & set(data):
+        value = getattr(change, name)
+        if value is None and name in empty:
+            value = empty[name]
+        elif value is None:
+            problems[name] = "is required"
+        found[name] = value
+    return found
+
+
+def _bracketed(problems: dict[str, str]) -> dict[str, str]:
+    """`credentials.1.site` as people read it: `credentials[1].site`."""
+    return {re.sub(r"^credentials\.(\d+)", r"credentials[\1]", k): v for k, v in problems.items()}
+
+
+def _one_way_of_credentials(data: Any) -> dict[str, str]:
+    if _has(data, "sites") and _has(data, "credentials"):
+        return {"sites": "give sites (without dates) or credentials, not both"}
+    return {}
+
+
 @dataclass(frozen=True)
 class _Credential:
     site_id: int
@@ -190,50 +478,21 @@ class _Credential:
     valid_until: date | None
 
 
-def _credentials(session: Session, f: Fields) -> list[_Credential] | None:
-    """The credentials asked for: `credentials` with their dates, or `sites` without; None
-    when neither is given. Errors name the item (`credentials[1].valid_until`)."""
-    if "sites" in f.data and "credentials" in f.data:
-        f.fail("sites", "give sites (without dates) or credentials, not both")
-        return None
-    if "sites" in f.data:
-        items: list[dict[str, Any]] = [{"site": c} for c in f.string_list("sites")]
-    elif "credentials" in f.data:
-        raw = f.data["credentials"]
-        if not isinstance(raw, list):
-            f.fail("credentials", "must be a list of {site, valid_from, valid_until}")
-            return None
-        items = raw
-    else:
-        return None
-    codes = {
-        i["site"].strip() for i in items if isinstance(i, dict) and isinstance(i.get("site"), str)
-    }
-    sites: dict[str, int] = {
-        code: site_id
-        for code, site_id in session.execute(select(Site.code, Site.id).where(Site.code.in_(codes)))
-    }
-    found: list[_Credential] = []
-    for n, item in enumerate(items):
-        where = "sites" if "sites" in f.data else f"credentials[{n}]"
-        if not isinstance(item, dict):
-            f.fail(where, "must be an object with site, valid_from, valid_until")
-            continue
-        one = Fields(item)
-        code = one.text("site", max_len=32)
-        valid_from = one.day("valid_from", required=False)
-        valid_until = one.day("valid_until", required=False)
-        if code and "site" not in one.errors and code not in sites:
-            one.fail("site", f"unknown site {code}")
-        elif code and any(c.site_id == sites.get(code) for c in found):
-            one.fail("site", f"{code} is given twice")
-        if valid_from and valid_until and valid_until < valid_from:
-            one.fail("valid_until", "must be on or after valid_from")
-        for name, reason in one.errors.items():
-            f.fail(where if where == "sites" else f"{where}.{name}", reason)
-        if not one.errors:
-            found.append(_Credential(sites[code], valid_from, valid_until))
-    return found
+def _credentials(
+    session: Session, sites: list[str] | None, credentials: list[CredentialInput] | None
+) -> list[_Credential]:
+    """The credentials asked for: `credentials` with their dates, or `sites` without."""
+    items = (
+        [(c.site, c.valid_from, c.valid_until) for c in credentials]
+        if credentials is not None
+        else [(code, None, None) for code in sites or []]
+    )
+    ids = _site_ids(session, [code for code, _, _ in items])
+    return [_Credential(ids[code], first, last) for code, first, last in items]
+
+
+def _site_ids(session: Session, codes: list[str]) -> dict[str, int]:
+    return dict(session.execute(select(Site.code, Site.id).where(Site.code.in_(codes))).all())
 
 
 def _write_credentials(session: Session, expert: Expert, credentials: list[_Credential]) -> None:
@@ -253,36 +512,3 @@ def _write_credentials(session: Session, expert: Expert, credentials: list[_Cred
     )
     session.flush()
     session.expire(expert, ["sites", "credentials"])
-
-
-def _modalities(f: Fields) -> list[str]:
-    modalities = f.words("modalities", vocabulary.modality)
-    if not modalities and "modalities" not in f.errors:
-        f.fail("modalities", "must name at least one modality")
-    return modalities
-
-
-def _phone_free(session: Session, f: Fields, phone: str, expert_id: int | None) -> None:
-    if phone and "phone" not in f.errors:
-        other = session.scalar(select(Expert.id).where(Expert.phone == phone))
-        if other is not None and other != expert_id:
-            f.fail("phone", "is already the phone of another expert")
-
-
-def _language(f: Fields, default: str) -> str:
-    value = f.optional_text("language", max_len=8) or default
-    if value.lower() not in LANGUAGES:
-        f.fail("language", "must be fr or en")
-        return default
-    return value.lower()
-
-
-def _prices(f: Fields) -> dict[str, int]:
-    raw = f.data.get("prices", {})
-    if not isinstance(raw, dict) or not all(
-        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
-        for k, v in raw.items()
-    ):
-        f.fail("prices", "must map modality codes to non-negative prices in cents")
-        return {}
-    return {k.upper() if k != "default" else k: v for k, v in raw.items()}

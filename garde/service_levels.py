@@ -17,7 +17,6 @@ from garde.domain import Priority
 
 if TYPE_CHECKING:
     from garde.models import Case, Site
-    from garde.validation import Fields
 
 
 @dataclass(frozen=True)
@@ -95,66 +94,77 @@ def case_promise(case: Case) -> Promise:
 # --- the site's contract, from outside ---------------------------------------------------------
 
 
-def parse_service_levels(f: Fields, current: Mapping[str, Any]) -> dict[str, dict[str, int]]:
+def parse_service_levels(
+    raw: Any, current: Mapping[str, Any], problems: dict[str, str]
+) -> dict[str, dict[str, int]]:
     """`service_levels`: per priority, any of the three numbers; the rest kept as they were
-    (or the defaults). Absent: the current levels, unchanged."""
-    raw = f.data.get("service_levels")
+    (or the defaults). Absent: the current levels, unchanged. What is wrong goes to
+    `problems`, by field."""
     if raw is None:
         return dict(current)
     merged = {
         p.value: dict(current.get(p.value) or vars(DEFAULT_SERVICE_LEVELS[p])) for p in Priority
     }
     if not isinstance(raw, Mapping):
-        f.fail("service_levels", "must map stat, urgent or routine to their service levels")
+        problems.setdefault(
+            "service_levels", "must map stat, urgent or routine to their service levels"
+        )
         return merged
     for priority, given in raw.items():
         name = f"service_levels.{priority}"
         if priority not in merged:
-            f.fail(name, "is not a priority (stat, urgent, routine)")
+            problems.setdefault(name, "is not a priority (stat, urgent, routine)")
             continue
         if not isinstance(given, Mapping):
-            f.fail(name, "must be an object with offer_timeout_s, accept_within_s, report_within_s")
+            problems.setdefault(
+                name, "must be an object with offer_timeout_s, accept_within_s, report_within_s"
+            )
             continue
         for key, value in given.items():
             if key not in merged[priority]:
-                f.fail(
+                problems.setdefault(
                     f"{name}.{key}",
                     "is not known; use offer_timeout_s, accept_within_s or report_within_s",
                 )
             elif isinstance(value, bool) or not isinstance(value, int):
-                f.fail(f"{name}.{key}", "must be a whole number of seconds")
+                problems.setdefault(f"{name}.{key}", "must be a whole number of seconds")
             elif not 1 <= value <= 30 * 24 * 3600:
-                f.fail(f"{name}.{key}", "must be between 1 second and 30 days")
+                problems.setdefault(f"{name}.{key}", "must be between 1 second and 30 days")
             else:
                 merged[priority][key] = value
         level = merged[priority]
         if level["accept_within_s"] > level["report_within_s"]:
-            f.fail(f"{name}.report_within_s", "must not be shorter than accept_within_s")
+            problems.setdefault(
+                f"{name}.report_within_s", "must not be shorter than accept_within_s"
+            )
     return merged
 
 
-def parse_escalation(f: Fields, current: Mapping[str, Any]) -> dict[str, list[str]]:
+def parse_escalation(
+    raw: Any, current: Mapping[str, Any], problems: dict[str, str]
+) -> dict[str, list[str]]:
     """`escalation`: per priority, the ladder's steps in order, each at most once."""
-    raw = f.data.get("escalation")
     if raw is None:
         return dict(current)
     merged = {p.value: [str(s) for s in current.get(p.value) or DEFAULT_LADDER] for p in Priority}
     known = ", ".join(s.value for s in LadderStep)
     if not isinstance(raw, Mapping):
-        f.fail("escalation", "must map stat, urgent or routine to a list of steps")
+        problems.setdefault("escalation", "must map stat, urgent or routine to a list of steps")
         return merged
     for priority, steps in raw.items():
         name = f"escalation.{priority}"
         if priority not in merged:
-            f.fail(name, "is not a priority (stat, urgent, routine)")
+            problems.setdefault(name, "is not a priority (stat, urgent, routine)")
         elif not isinstance(steps, list) or not steps:
-            f.fail(name, f"must be a non-empty list of steps from {known}")
+            problems.setdefault(name, f"must be a non-empty list of steps from {known}")
         elif any(not isinstance(s, str) or s not in set(LadderStep) for s in steps):
-            f.fail(name, f"must be a list of steps from {known}")
+            problems.setdefault(name, f"must be a list of steps from {known}")
         elif len(set(steps)) != len(steps):
-            f.fail(name, "names a step twice")
+            problems.setdefault(name, "names a step twice")
         elif steps == [LadderStep.COORDINATOR.value]:
-            f.fail(name, "must offer the case to someone before alerting the coordinators")
+            problems.setdefault(
+                name, "must offer the case to someone before alerting the coordinators"
+            )
         else:
             merged[priority] = list(steps)
     return merged

@@ -3,43 +3,148 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
 
 from flask import Response, g, jsonify
+from pydantic import Field, RootModel
 from sqlalchemy import select
 
 from garde.domain import STAFF, Priority, Role
 from garde.models import Coordinator, Expert, Site
-from garde.registry import create_coordinator
-from garde.service_levels import site_promise
+from garde.registry import (
+    CoordinatorInput,
+    ExpertChange,
+    ExpertInput,
+    SiteChange,
+    SiteInput,
+    create_coordinator,
+)
+from garde.service_levels import LadderStep, site_promise
 from web import registry_changes
 from web.access import roles
 from web.api import body, bp
+from web.api.describe import Answer, operation
 from web.audit import audit
 from web.case_views import iso
 from web.registry_changes import expert_coded, site_coded
 
 
+class ServiceLevel(Answer):
+    offer_timeout_s: int = Field(description="how long each expert has to answer an offer")
+    accept_within_s: int = Field(description="from the request to an expert's acceptance")
+    report_within_s: int = Field(description="from the request to the final report")
+
+
+class SiteAnswer(Answer):
+    """A site and its contract: per priority, its service levels and escalation ladder."""
+
+    code: str
+    name: str
+    timezone: str
+    ae_titles: list[str]
+    phone: str
+    language: Literal["fr", "en"]
+    prices: dict[str, int] = Field(description="price in cents per modality code, and 'default'")
+    expert_share_percent: int
+    service_levels: dict[Priority, ServiceLevel]
+    escalation: dict[Priority, list[LadderStep]]
+
+
+class Sites(RootModel[list[SiteAnswer]]):
+    """Sites by code."""
+
+
+class CredentialAnswer(Answer):
+    """The expert may read for the site between two dates of the site's zone, both
+    included; null: without limit."""
+
+    site: str
+    valid_from: date | None
+    valid_until: date | None
+
+
+class ExpertAnswer(Answer):
+    code: str
+    name: str
+    phone: str
+    subspecialties: list[str]
+    modalities: list[str]
+    sites: list[str]
+    credentials: list[CredentialAnswer]
+    max_concurrent: int
+    language: Literal["fr", "en"]
+    timezone: str
+    active: bool
+    sms_enabled: bool
+    sms_unreachable_since: datetime | None = Field(
+        description="since when SMS cannot reach the phone (a STOP, a number the provider "
+        "refuses); null: reachable"
+    )
+
+
+class Experts(RootModel[list[ExpertAnswer]]):
+    """Experts by code."""
+
+
+class CoordinatorAnswer(Answer):
+    code: str
+    name: str
+    phone: str
+    language: Literal["fr", "en"]
+    username: str | None = Field(description="their login, if linked")
+    active: bool
+
+
+class Coordinators(RootModel[list[CoordinatorAnswer]]):
+    """Coordinators by code."""
+
+
 @bp.post("/sites")
 @roles(*STAFF)
+@operation(
+    "registry",
+    "Add a site (admin, coordinator)",
+    {201: ("the new site", SiteAnswer)},
+    body=SiteInput,
+)
 def add_site() -> tuple[Response, int]:
     return jsonify(site_json(registry_changes.add_site(body()))), 201
 
 
 @bp.get("/sites")
 @roles(*STAFF)
+@operation(
+    "registry",
+    "List the sites (admin, coordinator)",
+    {200: ("the sites by code", Sites)},
+    errors=(403,),
+)
 def list_sites() -> Response:
     return jsonify([site_json(s) for s in g.db.scalars(select(Site).order_by(Site.code))])
 
 
 @bp.get("/sites/<code>")
 @roles(*STAFF)
+@operation(
+    "registry",
+    "One site, with its service levels and escalation (admin, coordinator)",
+    {200: ("the site", SiteAnswer)},
+    errors=(400, 403, 404),
+)
 def get_site(code: str) -> Response:
     return jsonify(site_json(site_coded(code)))
 
 
 @bp.patch("/sites/<code>")
 @roles(*STAFF)
+@operation(
+    "registry",
+    "Change a site's fields and contract (admin, coordinator)",
+    {200: ("the site", SiteAnswer)},
+    body=SiteChange,
+    errors=(400, 404),
+)
 def patch_site(code: str) -> Response:
     site = site_coded(code)
     registry_changes.change_site(site, body())
@@ -48,24 +153,53 @@ def patch_site(code: str) -> Response:
 
 @bp.post("/experts")
 @roles(*STAFF)
+@operation(
+    "registry",
+    "Add an expert (admin, coordinator)",
+    {201: ("the new expert", ExpertAnswer)},
+    body=ExpertInput,
+)
 def add_expert() -> tuple[Response, int]:
     return jsonify(expert_json(registry_changes.add_expert(body()))), 201
 
 
 @bp.get("/experts")
 @roles(*STAFF)
+@operation(
+    "registry",
+    "List the experts (admin, coordinator)",
+    {200: ("the experts by code", Experts)},
+    errors=(403,),
+)
 def list_experts() -> Response:
     return jsonify([expert_json(e) for e in g.db.scalars(select(Expert).order_by(Expert.code))])
 
 
 @bp.get("/experts/<code>")
 @roles(*STAFF)
+@operation(
+    "registry",
+    "One expert, with their credentials (admin, coordinator)",
+    {200: ("the expert", ExpertAnswer)},
+    errors=(400, 403, 404),
+)
 def get_expert(code: str) -> Response:
     return jsonify(expert_json(expert_coded(code)))
 
 
 @bp.patch("/experts/<code>")
 @roles(*STAFF)
+@operation(
+    "registry",
+    "Change an expert's fields and credentials (admin, coordinator)",
+    {200: ("the expert", ExpertAnswer)},
+    body=ExpertChange,
+    errors=(400, 404),
+    description="""
+        A change of what decides eligibility (modalities, subspecialties, max_concurrent,
+        active, sites, credentials) makes the cases waiting for an expert look again.
+    """,
+)
 def patch_expert(code: str) -> Response:
     expert = expert_coded(code)
     registry_changes.change_expert(expert, body())
@@ -74,6 +208,12 @@ def patch_expert(code: str) -> Response:
 
 @bp.post("/coordinators")
 @roles(Role.ADMIN)
+@operation(
+    "registry",
+    "Add a coordinator, alerted by the ladder (admin)",
+    {201: ("the new coordinator", CoordinatorAnswer)},
+    body=CoordinatorInput,
+)
 def add_coordinator() -> tuple[Response, int]:
     coordinator = create_coordinator(g.db, body())
     audit("coordinator.create", f"coordinator:{coordinator.code}")
@@ -83,6 +223,12 @@ def add_coordinator() -> tuple[Response, int]:
 
 @bp.get("/coordinators")
 @roles(Role.ADMIN)
+@operation(
+    "registry",
+    "List the coordinators (admin)",
+    {200: ("by code", Coordinators)},
+    errors=(403,),
+)
 def list_coordinators() -> Response:
     found = g.db.scalars(select(Coordinator).order_by(Coordinator.code))
     return jsonify([coordinator_json(c) for c in found])

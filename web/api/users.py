@@ -12,16 +12,35 @@ from garde.models import User
 from web import user_admin
 from web.access import roles
 from web.api import bp
+from web.api.describe import Answer, operation
+
+
+class UserAnswer(Answer):
+    username: str
+    role: Role
+    disabled: bool
 
 
 @bp.post("/users/<username>/disable")
 @roles(Role.ADMIN)
+@operation(
+    "registry",
+    "Disable a login: its sessions and API tokens stop working at once (admin; not one's own)",
+    {200: ("the login", UserAnswer)},
+    errors=(400, 404, 409),
+)
 def disable_user(username: str) -> Response:
     return jsonify(user_json(user_admin.set_disabled(username, True)))
 
 
 @bp.post("/users/<username>/enable")
 @roles(Role.ADMIN)
+@operation(
+    "registry",
+    "Let a disabled login in again (admin)",
+    {200: ("the login", UserAnswer)},
+    errors=(400, 404),
+)
 def enable_user(username: str) -> Response:
     return jsonify(user_json(user_admin.set_disabled(username, False)))
 
