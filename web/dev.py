@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from typing import Annotated
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -21,11 +22,12 @@ from werkzeug.wrappers.response import Response
 from activities.sms import OUTBOX_NUMBER, Sms
 from garde import phones
 from garde.domain import STAFF, Role
-from garde.errors import Unavailable
+from garde.errors import InvalidInput, Unavailable
 from garde.models import Case, Offer, Site, SmsMessage, VoiceCall
-from garde.validation import Fields
+from garde.validation import Input, phone, text, validated
 from web import display, services
 from web.access import current_user
+from web.live_events import live_page
 from web.message_log import phone_owners
 from web.sms_inbound import Inbound, handle
 from web.voice import KEYS, press
@@ -48,6 +50,7 @@ def only_for_staff_in_development() -> None:
 
 
 @bp.get("/outbox")
+@live_page
 def outbox() -> str:
     messages = g.db.scalars(
         select(SmsMessage)
@@ -104,15 +107,22 @@ def _case(sid: str) -> int | None:
     )
 
 
+class ReplyInput(Input):
+    """An SMS answer typed on the outbox page, as if a phone had sent it."""
+
+    from_number: Annotated[str, phone()]
+    body: Annotated[str, text(1600)]
+
+
 @bp.post("/outbox/reply")
 def reply() -> Response:
-    f = Fields(request.form)
-    from_number = f.phone("from_number", phones.REGION)
-    body = f.text("body", max_len=1600)
-    if f.errors:
-        reasons = "; ".join(f"{k} {v}" for k, v in f.errors.items())
+    try:
+        given = validated(ReplyInput, request.form, region=phones.REGION)
+    except InvalidInput as e:
+        reasons = "; ".join(f"{k} {v}" for k, v in e.fields.items())
         flash(_("Not sent: %(reasons)s", reasons=reasons), "error")
         return redirect(url_for("dev.outbox"))
+    from_number, body = given.from_number, given.body
     sid = "dev-" + secrets.token_hex(8)
     try:
         answer = handle(g.db, Inbound(sid, from_number, OUTBOX_NUMBER, body))

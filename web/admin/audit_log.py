@@ -4,13 +4,16 @@ a page at a time, filtered by actor, action, target and days (in the region's zo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import Annotated
 
 from flask import g, render_template, request
+from pydantic import Field, ValidationInfo, field_validator
 from sqlalchemy import select
 
+from garde.errors import InvalidInput
 from garde.models import AuditEvent
-from garde.validation import Fields
+from garde.validation import Input, between, day, text, validated
 from web import display, services
 from web.admin import bp
 
@@ -18,20 +21,35 @@ PER_PAGE = 100
 FILTERS = ("actor", "action", "target", "from", "until")
 
 
+class AuditQuery(Input):
+    """The filters: who, what (an action or its start: `user` finds user.disable), to what,
+    and the days (in the region's zone), both included."""
+
+    actor: Annotated[str | None, text(64)] = None
+    action: Annotated[str | None, text(64)] = None
+    target: Annotated[str | None, text(64)] = None
+    first_day: Annotated[date | None, day()] = Field(None, alias="from")
+    last_day: Annotated[date | None, day()] = Field(None, alias="until")
+    page: Annotated[int, between(1, 1_000_000)] = 1
+
+    @field_validator("last_day")
+    @classmethod
+    def _after_first(cls, last: date | None, info: ValidationInfo) -> date | None:
+        first = info.data.get("first_day")
+        if last is not None and first is not None and last < first:
+            raise ValueError("must be on or after the first day")
+        return last
+
+
 @bp.get("/audit")
 def audit() -> str | tuple[str, int]:
-    f = Fields(request.args)
-    actor = f.optional_text("actor", max_len=64)
-    action = f.optional_text("action", max_len=64)
-    target = f.optional_text("target", max_len=64)
-    first_day = f.day("from", required=False)
-    last_day = f.day("until", required=False)
-    page = f.integer("page", default=1, minimum=1, maximum=1_000_000)
-    if first_day and last_day and last_day < first_day:
-        f.fail("until", "must be on or after the first day")
     values = {k: request.args.get(k, "") for k in FILTERS}
-    if f.errors:
-        return _page(values, f.errors, [], page, False), 400
+    try:
+        asked = validated(AuditQuery, request.args)
+    except InvalidInput as e:
+        return _page(values, e.fields, [], 1, False), 400
+    actor, action, target = asked.actor, asked.action, asked.target
+    first_day, last_day, page = asked.first_day, asked.last_day, asked.page
     zone = display.zone(services().settings.region_timezone)
     query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     if actor:

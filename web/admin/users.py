@@ -4,7 +4,7 @@ action goes through web/user_admin, as the API's do."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -15,7 +15,7 @@ from garde.domain import Role
 from garde.errors import Conflict, InvalidInput
 from garde.models import ApiToken, AuditEvent, Expert, Site, User, utcnow
 from garde.passwords import MIN_LENGTH
-from garde.validation import Fields
+from garde.validation import Input, between, validated
 from web import user_admin
 from web.admin import bp
 
@@ -143,15 +143,19 @@ def enable(username: str) -> Response:
     return redirect(url_for("admin.user", username=username))
 
 
+class TokenInput(Input):
+    days: Annotated[int, between(1, 3650, description="days until it expires")] | None = None
+
+
 @bp.post("/users/<username>/tokens")
 def create_token(username: str) -> str | tuple[str, int]:
     """The secret is on this answer alone: only its hash is kept."""
     user = user_admin.user_named(username)
-    f = Fields(request.form)
-    days = f.integer("days", default=0, minimum=1, maximum=3650) if request.form.get("days") else 0
-    if f.errors:
-        return _user_page(user, f.errors, request.form.to_dict()), 400
-    secret = user_admin.issue_token(user, days or None)
+    try:
+        days = validated(TokenInput, request.form).days
+    except InvalidInput as e:
+        return _user_page(user, e.fields, request.form.to_dict()), 400
+    secret = user_admin.issue_token(user, days)
     return render_template("admin/token_created.html", user=user, secret=secret)
 
 
