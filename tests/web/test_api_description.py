@@ -58,7 +58,7 @@ def test_an_answer_unlike_its_description_becomes_a_500_naming_it(app: Flask) ->
         missing = Response(
             json.dumps({"error": "not found", "detail": None}), 404, mimetype="application/json"
         )
-        assert check_answer(missing) is missing
+        assert check_answer(missing) is missing  # an id no row has: documented for every id
 
 
 def _refs(node: object) -> list[str]:

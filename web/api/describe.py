@@ -120,13 +120,18 @@ def operations(app: Flask) -> Iterator[tuple[Rule, str, Operation | None]]:
             yield rule, method, getattr(view, "operation", None)
 
 
-def error_statuses(op: Operation, method: str) -> list[int]:
-    """The documented errors: the view's own, and those every request of its kind may get."""
+def error_statuses(op: Operation, method: str, rule: Rule) -> list[int]:
+    """The documented errors: the view's own, and those every request of its kind may get
+    (a text in the path with a control character is a 400, web/url_controls.py; an id
+    past any row's is a 404, web/row_ids.py)."""
     found = set(op.errors)
     if not op.public:
         found.add(401)
-    if op.body is not None or op.query is not None:
+    texts_in_path = any(not isinstance(c, IntegerConverter) for c in rule._converters.values())
+    if op.body is not None or op.query is not None or texts_in_path:
         found.add(400)
+    if any(isinstance(c, IntegerConverter) for c in rule._converters.values()):
+        found.add(404)
     if method in UNSAFE_METHODS:
         found |= {403, 413, 415}
     return sorted(found)
@@ -168,7 +173,7 @@ def openapi_document(app: Flask) -> JSON:
             if reply.model is not None:
                 content["application/json"] = {"schema": refs[(reply.model, "serialization")]}
             responses[str(status)] = {"description": reply.description, "content": content}
-        for status in error_statuses(op, method):
+        for status in error_statuses(op, method, rule):
             responses[str(status)] = {"$ref": f"#/components/responses/{status}"}
         entry["responses"] = responses
         if op.public:
@@ -219,7 +224,9 @@ def check_answer(response: Response) -> Response:
     reply = op.replies.get(status)
     if reply is not None:
         model = reply.model
-    elif status in error_statuses(op, request.method) or status in (404, 405):
+    elif request.url_rule is not None and status in error_statuses(
+        op, request.method, request.url_rule
+    ):
         model = Error
     else:
         return _drift(f"{request.method} {request.path} answered {status}, not described")
