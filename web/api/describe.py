@@ -121,15 +121,12 @@ def operations(app: Flask) -> Iterator[tuple[Rule, str, Operation | None]]:
 
 
 def error_statuses(op: Operation, method: str, rule: Rule) -> list[int]:
-    """The documented errors: the view's own, and those every request of its kind may get
-    (a text in the path with a control character is a 400, web/url_controls.py; an id
-    past any row's is a 404, web/row_ids.py)."""
-    found = set(op.errors)
+    """The documented errors: the view's own, and those every request of its kind may get:
+    400 for any address with a control character (web/url_controls.py), 404 for an id past
+    any row's (web/row_ids.py)."""
+    found = set(op.errors) | {400}
     if not op.public:
         found.add(401)
-    texts_in_path = any(not isinstance(c, IntegerConverter) for c in rule._converters.values())
-    if op.body is not None or op.query is not None or texts_in_path:
-        found.add(400)
     if any(isinstance(c, IntegerConverter) for c in rule._converters.values()):
         found.add(404)
     if method in UNSAFE_METHODS:
