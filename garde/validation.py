@@ -1,11 +1,12 @@
-"""Field checks for everything that comes from outside; errors name the field and the reason."""
+"""Checks for everything that comes from outside: each input is a pydantic model (`Input`)
+whose fields use the rules below, so one definition validates a body or a form and describes
+it in openapi.json; `validated` names every offending field with its reason."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,197 +34,7 @@ DICOM_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 CONTROL_REASON = "must not contain control characters (only tabs and line breaks)"
 
-S = TypeVar("S", bound=StrEnum)
 M = TypeVar("M", bound="BaseModel")
-
-
-class Fields:
-    """Collects every problem of one input, so the caller hears them all at once."""
-
-    def __init__(self, data: Mapping[str, Any] | None) -> None:
-        self.data: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
-        self.errors: dict[str, str] = {}
-        if not isinstance(data, Mapping):
-            self.errors["body"] = "expected a JSON object"
-
-    def text(
-        self,
-        name: str,
-        *,
-        max_len: int = 200,
-        required: bool = True,
-        pattern: re.Pattern[str] | None = None,
-    ) -> str:
-        value = self.data.get(name)
-        if isinstance(value, str) and CONTROL.search(value):  # before strip() drops some
-            self.errors[name] = CONTROL_REASON
-            return ""
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                self.errors[name] = "is required"
-            return ""
-        if not isinstance(value, str):
-            self.errors[name] = "must be a string"
-            return ""
-        value = value.strip()
-        if len(value) > max_len:
-            self.errors[name] = f"must be at most {max_len} characters"
-        elif pattern is not None and not pattern.match(value):
-            self.errors[name] = _pattern_reason(pattern)
-        return value
-
-    def optional_text(self, name: str, **kw: Any) -> str | None:
-        return self.text(name, required=False, **kw) or None
-
-    def choice(self, name: str, enum: type[S], *, required: bool = True) -> S | None:
-        raw = self.text(name, max_len=32, required=required)
-        if not raw or name in self.errors:
-            return None
-        try:
-            return enum(raw.lower())
-        except ValueError:
-            self.errors[name] = "must be one of " + ", ".join(e.value for e in enum)
-            return None
-
-    def word(
-        self, name: str, normalise: Callable[[str], str], *, required: bool = True
-    ) -> str | None:
-        """A word of a vocabulary (garde.vocabulary), in its one spelling; `normalise`
-        raises ValueError with the reason (the known words) when it does not know it."""
-        raw = self.text(name, max_len=64, required=required)
-        if not raw or name in self.errors:
-            return None
-        try:
-            return normalise(raw)
-        except ValueError as e:
-            self.errors[name] = str(e)
-            return None
-
-    def words(self, name: str, normalise: Callable[[str], str]) -> list[str]:
-        """A list of words of a vocabulary, each in its one spelling, without repeats."""
-        found: list[str] = []
-        problems: list[str] = []
-        given = self.string_list(name)
-        if name in self.errors:
-            return found
-        for raw in given:
-            try:
-                word = normalise(raw)
-            except ValueError as e:
-                problems.append(str(e))
-                continue
-            if word not in found:
-                found.append(word)
-        if problems:
-            self.errors[name] = "; ".join(problems)
-        return found
-
-    def phone(self, name: str, region: str, *, required: bool = True) -> str:
-        """A phone number as people type it, read in `region` (a country) when it has no
-        country code; in E.164, or "" when absent or wrong (garde.phones)."""
-        raw = self.text(name, max_len=32, required=required)
-        if not raw or name in self.errors:
-            return ""
-        try:
-            return phones.normalise(raw, region)
-        except ValueError as e:
-            self.errors[name] = str(e)
-            return ""
-
-    def day(self, name: str, *, required: bool = True) -> date | None:
-        """A calendar date, ISO 8601 (2026-03-31)."""
-        raw = self.text(name, max_len=10, required=required)
-        if not raw or name in self.errors:
-            return None
-        try:
-            value = date.fromisoformat(raw)
-        except ValueError:
-            self.errors[name] = "must be a date written YYYY-MM-DD"
-            return None
-        if not 1900 <= value.year <= 2200:
-            self.errors[name] = "must be a year between 1900 and 2200"
-            return None
-        return value
-
-    def integer(self, name: str, *, default: int, minimum: int = 0, maximum: int = 1000) -> int:
-        value = self.data.get(name, default)
-        if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.errors[name] = "must be an integer"
-            return default
-        if not minimum <= value <= maximum:
-            self.errors[name] = f"must be between {minimum} and {maximum}"
-        return value
-
-    def boolean(self, name: str, *, default: bool = False) -> bool:
-        value = self.data.get(name, default)
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in (
-            "true",
-            "on",
-            "1",
-            "yes",
-            "false",
-            "0",
-            "no",
-            "",
-        ):
-            return value.lower() in ("true", "on", "1", "yes")
-        self.errors[name] = "must be true or false"
-        return default
-
-    def string_list(self, name: str, *, pattern: re.Pattern[str] | None = None) -> list[str]:
-        value = self.data.get(name, [])
-        items = value.split(",") if isinstance(value, str) else value
-        if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
-            self.errors[name] = "must be a list of strings"
-            return []
-        if any(CONTROL.search(v) for v in items):
-            self.errors[name] = CONTROL_REASON
-            return []
-        if isinstance(value, str):
-            items = [v.strip() for v in items if v.strip()]
-        if pattern is not None:
-            bad = [v for v in items if not pattern.match(v)]
-            if bad:
-                self.errors[name] = f"{', '.join(bad)}: {_pattern_reason(pattern)}"
-        return list(items)
-
-    def instant(self, name: str) -> datetime | None:
-        raw = self.text(name, max_len=40)
-        if not raw or name in self.errors:
-            return None
-        try:
-            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-            if not 1900 <= value.year <= 2200:
-                raise ValueError
-        except ValueError:
-            self.errors[name] = "must be an ISO 8601 date and time"
-            return None
-        if value.tzinfo is None:
-            self.errors[name] = "must carry a UTC offset (e.g. 2026-11-28T20:00:00+01:00)"
-            return None
-        return value
-
-    def timezone(self, name: str) -> str:
-        raw = self.text(name, max_len=64)
-        if raw and name not in self.errors:
-            try:
-                ZoneInfo(raw)
-            except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a folder
-                self.errors[name] = "is not a known IANA time zone"
-        return raw
-
-    def fail(self, name: str, reason: str) -> None:
-        self.errors.setdefault(name, reason)
-
-    def check(self) -> None:
-        from garde.errors import InvalidInput
-
-        if self.errors:
-            raise InvalidInput(self.errors)
 
 
 def _pattern_reason(pattern: re.Pattern[str]) -> str:
@@ -232,10 +43,6 @@ def _pattern_reason(pattern: re.Pattern[str]) -> str:
         AE_TITLE.pattern: "must be 1 to 16 printable ASCII characters",
         DICOM_UID.pattern: "must be a DICOM UID (digits and dots)",
     }.get(pattern.pattern, "has an invalid format")
-
-
-# ---------------------------------------------------------------------------------------------
-# Inputs as pydantic models: one definition validates a body and describes it (openapi.json).
 
 
 class Input(BaseModel):
@@ -252,11 +59,7 @@ class Input(BaseModel):
         if not isinstance(data, Mapping):
             return data
         required = {f.alias or n for n, f in cls.model_fields.items() if f.is_required()}
-        return {
-            k: v
-            for k, v in data.items()
-            if not (_blank(v) or (v is None and k in required))
-        }
+        return {k: v for k, v in data.items() if not (_blank(v) or (v is None and k in required))}
 
 
 def _blank(value: Any) -> bool:

@@ -1,5 +1,5 @@
 """Control characters in an address (its path or query) are refused with a 400 naming the
-parameter. Bodies are checked field by field (garde.validation.Fields); an address carries
+parameter. Bodies are checked field by field (garde.validation); an address carries
 codes and ids to look up, never text, and PostgreSQL refuses a NUL even in a query (a 500)."""
 
 from __future__ import annotations

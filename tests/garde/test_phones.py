@@ -3,6 +3,8 @@ code is read in the country it belongs to; a wrong one is named with an example.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
@@ -18,7 +20,7 @@ from garde.registry import (
     update_expert,
     update_site,
 )
-from garde.validation import Fields
+from garde.validation import Input, phone, validated
 from tests.conftest import case_request
 
 
@@ -64,14 +66,19 @@ def test_pages_show_a_stored_number_readably() -> None:
     assert readable("") == ""
 
 
+class _Contact(Input):
+    phone: Annotated[str, phone()]
+    other: Annotated[str | None, phone()] = None
+
+
 def test_a_field_names_the_phone_and_an_optional_one_may_be_absent() -> None:
-    f = Fields({"phone": "06 12 34 56", "none": "  "})
-    assert f.phone("phone", "FR") == ""
-    assert f.phone("none", "FR", required=False) == ""
-    assert f.errors == {"phone": reason("FR")}
-    f = Fields({"phone": "x" * 40})
-    f.phone("phone", "FR")
-    assert f.errors == {"phone": "must be at most 32 characters"}
+    with pytest.raises(InvalidInput) as refused:
+        validated(_Contact, {"phone": "06 12 34 56", "other": "  "}, region="FR")
+    assert refused.value.fields == {"phone": reason("FR")}
+    with pytest.raises(InvalidInput) as refused:
+        validated(_Contact, {"phone": "x" * 40})
+    assert refused.value.fields == {"phone": "must be at most 32 characters"}
+    assert validated(_Contact, {"phone": "06 12 34 56 78"}).phone == "+33612345678"
 
 
 def test_a_callback_phone_is_read_in_the_site_s_country() -> None:

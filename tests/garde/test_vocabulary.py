@@ -3,11 +3,14 @@ with the known ones; input fields normalised with errors that name the field."""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Annotated
+
 import pytest
 
 from garde import vocabulary
 from garde.errors import InvalidInput
-from garde.validation import Fields
+from garde.validation import Input, day, validated, word, words
 
 
 @pytest.mark.parametrize(
@@ -73,32 +76,42 @@ def test_unknown_word_is_refused_with_the_known_ones(
     assert ", ".join(known) in reason
 
 
+class _Study(Input):
+    modality: Annotated[str, word(vocabulary.modality, vocabulary.MODALITIES)]
+    subspecialty: Annotated[
+        str | None, word(vocabulary.subspecialty, vocabulary.SUBSPECIALTIES)
+    ] = None
+    modalities: Annotated[list[str], words(vocabulary.modality, vocabulary.MODALITIES)] = []
+    subspecialties: Annotated[
+        list[str], words(vocabulary.subspecialty, vocabulary.SUBSPECIALTIES)
+    ] = []
+
+
 def test_fields_normalise_words_and_name_the_field_refused() -> None:
-    f = Fields(
+    study = validated(
+        _Study,
         {
             "modality": "irm",
             "subspecialty": "Pédiatrie",
             "modalities": ["ct", "CT", "Scanner", "IRM"],
-            "subspecialties": ["Neuro", "astrology"],
-        }
+            "subspecialties": "Neuro, neuro",
+        },
     )
-    assert f.word("modality", vocabulary.modality) == "MR"
-    assert f.word("subspecialty", vocabulary.subspecialty, required=False) == "pediatric"
-    assert f.words("modalities", vocabulary.modality) == ["CT", "MR"]
-    assert f.words("subspecialties", vocabulary.subspecialty) == ["neuro"]
-    assert f.word("missing", vocabulary.subspecialty, required=False) is None
+    assert (study.modality, study.subspecialty) == ("MR", "pediatric")
+    assert study.modalities == ["CT", "MR"]
+    assert study.subspecialties == ["neuro"]
     with pytest.raises(InvalidInput) as refused:
-        f.check()
+        validated(_Study, {"modality": "CT", "subspecialties": ["Neuro", "astrology"]})
     assert set(refused.value.fields) == {"subspecialties"}
     assert "unknown subspecialty astrology" in refused.value.fields["subspecialties"]
 
 
 def test_fields_word_required_and_refused() -> None:
-    f = Fields({"subspecialty": "cardiology!"})
-    assert f.word("modality", vocabulary.modality) is None
-    assert f.word("subspecialty", vocabulary.subspecialty) is None
-    assert f.errors["modality"] == "is required"
-    assert f.errors["subspecialty"].startswith("unknown subspecialty cardiology!: must be one of")
+    with pytest.raises(InvalidInput) as refused:
+        validated(_Study, {"subspecialty": "cardiology!"})
+    errors = refused.value.fields
+    assert errors["modality"] == "is required"
+    assert errors["subspecialty"].startswith("unknown subspecialty cardiology!: must be one of")
 
 
 @pytest.mark.parametrize(
@@ -111,6 +124,10 @@ def test_fields_word_required_and_refused() -> None:
     ],
 )
 def test_fields_day_names_the_reason(raw: object, reason: str) -> None:
-    f = Fields({"valid_until": raw})
-    assert f.day("valid_until") is None
-    assert reason in f.errors["valid_until"]
+    with pytest.raises(InvalidInput) as refused:
+        validated(_Credential, {"valid_until": raw})
+    assert reason in refused.value.fields["valid_until"]
+
+
+class _Credential(Input):
+    valid_until: Annotated[date, day()]
