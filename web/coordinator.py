@@ -20,6 +20,7 @@ from web import display, services
 from web.access import case_for, current_user, roles
 from web.audit import audit
 from web.inputs import parse_priority_change, parse_reassignment
+from web.live_events import live_page
 from web.message_log import case_calls, case_messages
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
@@ -32,6 +33,7 @@ ALERTS_SHOWN = 50
 
 @bp.get("/")
 @roles(*STAFF)
+@live_page
 def board() -> str:
     open_cases = g.db.scalars(
         select(Case).where(Case.status.not_in(CLOSED)).order_by(Case.requested_at)
@@ -72,6 +74,7 @@ def dismiss(alert_id: int) -> Response:
 
 @bp.get("/cases/<int:case_id>")
 @roles(*STAFF)
+@live_page
 def case(case_id: int) -> str:
     return _case_page(case_for(g.db, current_user(), case_id))
 

@@ -25,6 +25,7 @@ from web.access import (
 )
 from web.case_views import latest_report
 from web.inputs import parse_decline_reason, parse_report
+from web.live_events import live_page
 
 bp = Blueprint("expert", __name__, url_prefix="/expert")
 
@@ -39,6 +40,7 @@ display.install(bp)
 
 @bp.get("/")
 @roles(Role.EXPERT)
+@live_page
 def worklist() -> str:
     user = current_user()
     me = _expert_id(user)
@@ -114,6 +116,7 @@ def decline(case_id: int) -> Response:
 
 @bp.get("/cases/<int:case_id>")
 @roles(Role.EXPERT)
+@live_page
 def case(case_id: int) -> str:
     return _case_page(case_for(g.db, current_user(), case_id))
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import wraps
+from typing import Any, TypeVar, cast
 
 from flask import Blueprint, Response, g, request
 from sqlalchemy import func, select
@@ -35,6 +37,7 @@ from web import services
 from web.access import current_user, visible_cases
 
 bp = Blueprint("live_events", __name__)
+F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_STREAMS = 16
 CHECK_EVERY_S = 2.0
@@ -64,11 +67,25 @@ def events() -> Response:
     )
 
 
+def live_page(view: F) -> F:
+    """Marks a page that keeps itself up to date (its template calls the `live` macro): the
+    version of what its user may see is read before the page reads anything, and the page
+    carries it, so that a change made while the page is drawn, or before its stream opens,
+    still arrives as a different first version and refreshes it."""
+
+    @wraps(view)
+    def drawn(*args: Any, **kwargs: Any) -> Any:
+        g.live_version = version(g.db, current_user())
+        return view(*args, **kwargs)
+
+    return cast(F, drawn)
+
+
 def page_version() -> str:
-    """The version a live page is rendered from (the `live` macro puts it in the page): the
-    page compares its stream's first version with it, so a change made between the render
-    and the stream's opening still refreshes the page."""
-    return version(g.db, current_user())
+    """The version the `live` macro puts in the page: the one `live_page` read first; a form
+    shown again with its errors (drawn by its POST view) reads it now."""
+    found = g.get("live_version") or version(g.db, current_user())
+    return str(found)
 
 
 bp.add_app_template_global(page_version, "live_version")

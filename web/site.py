@@ -22,6 +22,7 @@ from web.audit import audit
 from web.case_actions import WORKER_WAIT
 from web.case_views import latest_report
 from web.inputs import parse_priority_change
+from web.live_events import live_page
 from web.login_limits import seconds_until_retry
 from web.submission import per_site, submit_case
 
@@ -33,6 +34,7 @@ LIST_LIMIT = 200
 
 @bp.get("/cases")
 @roles(Role.SITE)
+@live_page
 def cases() -> str:
     rows = g.db.scalars(visible_cases(g.db, current_user()).limit(LIST_LIMIT)).all()
     return render_template("site/cases.html", cases=rows, site=_site(), limit=LIST_LIMIT)
@@ -60,6 +62,7 @@ def new_case() -> str | Response | tuple[str, int]:
 
 @bp.get("/cases/<int:case_id>")
 @roles(Role.SITE)
+@live_page
 def case(case_id: int) -> str:
     return _case_page(case_for(g.db, current_user(), case_id))
 
