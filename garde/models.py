@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     ColumnElement,
@@ -78,7 +79,6 @@ class Site(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
-    ae_titles: Mapped[list[str]] = mapped_column(default=list)
     phone: Mapped[str] = mapped_column(String(32), default="")
     prices: Mapped[dict[str, Any]] = mapped_column(default=dict)
     expert_share_percent: Mapped[int] = mapped_column(default=70)
@@ -87,6 +87,34 @@ class Site(Base):
     escalation: Mapped[dict[str, Any]] = mapped_column(default=dict)
     language: Mapped[str] = mapped_column(String(2), default="fr")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ae_title_rows: Mapped[list[SiteAeTitle]] = relationship(
+        order_by="SiteAeTitle.id", cascade="all, delete-orphan", back_populates="site"
+    )
+
+    @property
+    def ae_titles(self) -> list[str]:
+        """The AE titles the site sends DICOM from, as the API and the pages show them."""
+        return [row.ae_title for row in self.ae_title_rows]
+
+    @ae_titles.setter
+    def ae_titles(self, titles: list[str]) -> None:
+        """The site sends from these titles now; a title it kept keeps its settings."""
+        kept = {row.ae_title: row for row in self.ae_title_rows}
+        self.ae_title_rows = [kept.get(t) or SiteAeTitle(ae_title=t) for t in titles]
+
+
+class SiteAeTitle(Base):
+    """An AE title a site's PACS or modality calls the gateway from: it names the site, so
+    it belongs to one site only. `open_cases`: a study arriving from it with no request opens
+    a case of `priority` (the site is reminded to give the clinical question)."""
+
+    __tablename__ = "site_ae_titles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ae_title: Mapped[str] = mapped_column(String(16), unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    open_cases: Mapped[bool] = mapped_column(Boolean, default=False)
+    priority: Mapped[str] = mapped_column(String(16), default="urgent")
+    site: Mapped[Site] = relationship(back_populates="ae_title_rows")
 
 
 class Expert(Base):
@@ -541,3 +569,72 @@ class AuditEvent(Base):
     detail: Mapped[str] = mapped_column(String(500), default="")
     # The client's address as the web app saw it (behind a proxy, the forwarded one).
     address: Mapped[str | None] = mapped_column(String(64))
+
+
+class Study(Base):
+    """A study received for a site, linked to its case once matched (`case_id`). The counts,
+    size and arrival times are the index's sums over its series and instances; `stable_at`
+    is set when no object arrived for the site's quiet period, cleared by a later arrival.
+    Patient ID and name are kept here only: never in a log line or a URL."""
+
+    __tablename__ = "studies"
+    __table_args__ = (
+        UniqueConstraint("site_id", "study_instance_uid", name="uq_studies_site_uid"),
+        Index("ix_studies_site_accession", "site_id", "accession_number"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="SET NULL"), index=True
+    )
+    study_instance_uid: Mapped[str] = mapped_column(String(64))
+    patient_id: Mapped[str] = mapped_column(String(64), default="")
+    patient_name: Mapped[str] = mapped_column(String(324), default="")
+    accession_number: Mapped[str] = mapped_column(String(64), default="")
+    study_date: Mapped[date | None]
+    study_description: Mapped[str] = mapped_column(String(200), default="")
+    modalities: Mapped[list[str]] = mapped_column(default=list)
+    body_part: Mapped[str] = mapped_column(String(64), default="")
+    # (0008,0005) as received, values joined by backslashes; empty: none (Latin-1 read).
+    character_set: Mapped[str] = mapped_column(String(200), default="")
+    calling_ae: Mapped[str] = mapped_column(String(16), default="")
+    first_arrival_at: Mapped[datetime]
+    last_arrival_at: Mapped[datetime]
+    series_count: Mapped[int] = mapped_column(default=0)
+    instance_count: Mapped[int] = mapped_column(default=0)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    stable_at: Mapped[datetime | None]
+    series: Mapped[list[Series]] = relationship(
+        order_by="Series.id", back_populates="study", lazy="select"
+    )
+
+
+class Series(Base):
+    __tablename__ = "series"
+    __table_args__ = (
+        UniqueConstraint("study_id", "series_instance_uid", name="uq_series_study_uid"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    series_instance_uid: Mapped[str] = mapped_column(String(64))
+    modality: Mapped[str] = mapped_column(String(16), default="")
+    body_part: Mapped[str] = mapped_column(String(64), default="")
+    series_description: Mapped[str] = mapped_column(String(200), default="")
+    series_number: Mapped[int | None]
+    instance_count: Mapped[int] = mapped_column(default=0)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    study: Mapped[Study] = relationship(back_populates="series")
+
+
+class Instance(Base):
+    """One stored object; `path` is relative to the data folder (dicom/storage.py)."""
+
+    __tablename__ = "instances"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sop_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"), index=True)
+    sop_class_uid: Mapped[str] = mapped_column(String(64))
+    transfer_syntax_uid: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    path: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime]

@@ -13,12 +13,12 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from garde import phones, vocabulary
 from garde.domain import Role
 from garde.errors import InvalidInput
-from garde.models import Coordinator, Credential, Expert, Site, User, expert_sites
+from garde.models import Coordinator, Credential, Expert, Site, SiteAeTitle, User, expert_sites
 from garde.service_levels import parse_escalation, parse_service_levels
 from garde.validation import (
     AE_TITLE,
@@ -74,7 +74,20 @@ def _ae_titles(values: list[str]) -> list[str]:
     bad = [v for v in items if not AE_TITLE.match(v)]
     if bad:
         raise ValueError(f"{', '.join(bad)}: must be 1 to 16 printable ASCII characters")
-    return items
+    return list(dict.fromkeys(items))
+
+
+def _free_ae_titles(values: list[str], info: ValidationInfo) -> list[str]:
+    """The gateway knows a site by the AE title it calls from: a title names one site."""
+    used = _session(info).execute(
+        select(SiteAeTitle.ae_title, Site.code)
+        .join(Site)
+        .where(SiteAeTitle.ae_title.in_(values), Site.id != (info.context or {}).get("site_id"))
+    )
+    taken = [f"{title} is already used by site {code}" for title, code in used]
+    if taken:
+        raise ValueError("; ".join(sorted(taken)))
+    return values
 
 
 def _comma_list(value: Any) -> Any:
@@ -117,7 +130,8 @@ AeTitles = Annotated[
     list[str],
     BeforeValidator(_comma_list),
     AfterValidator(_ae_titles),
-    Field(description="the DICOM AE titles the site sends from"),
+    AfterValidator(_free_ae_titles),
+    Field(description="the DICOM AE titles the site sends from, each used by no other site"),
 ]
 Prices = Annotated[
     dict[str, int],
@@ -319,7 +333,13 @@ def update_site(site: Site, data: Any) -> None:
     if _has(data, "code"):
         problems["code"] = "cannot change: other systems know the site by it"
     changes = _changes(
-        SiteChange, data, {"phone": ""}, problems, region=_region(data, site.timezone)
+        SiteChange,
+        data,
+        {"phone": ""},
+        problems,
+        session=object_session(site),
+        site_id=site.id,
+        region=_region(data, site.timezone),
     )
     if "service_levels" in changes:
         changes["service_levels"] = parse_service_levels(
