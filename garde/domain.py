@@ -95,6 +95,11 @@ class EventKind(StrEnum):
     REPORT = "report"
     ACKNOWLEDGED = "acknowledged"
     COORDINATOR_ON_IT = "coordinator_on_it"  # a coordinator pressed 1 on a call: calls stop
+    # The case's images (dicom/arrivals.py, the workflow's quiet period): the first arrival of
+    # a study with its counts, the study quiet for the site's period, and an arrival after.
+    STUDY_ARRIVED = "study_arrived"
+    STUDY_STABLE = "study_stable"
+    STUDY_REOPENED = "study_reopened"
 
 
 class AlertKind(StrEnum):
@@ -129,6 +134,7 @@ class NoticeKind(StrEnum):
     CANCELLED = "cancelled"  # the site cancelled the case you hold
     REASSIGNED = "reassigned"  # a coordinator gave the case you held to someone else
     REMINDER = "reminder"  # the report is due soon
+    NEW_IMAGES = "new_images"  # images arrived for the case you hold after it seemed stable
 
 
 class SiteNoticeKind(StrEnum):

@@ -1,4 +1,6 @@
-"""Intake: a site's read request, validated, recorded once per site and accession number."""
+"""Intake: a site's read request, validated, recorded once per site and accession number; or
+a case opened by images that came with no request (dicom/arrivals.py), recorded the same way
+with the site's promise, its clinical question left for the site to give."""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from sqlalchemy.orm import Session
 from garde import phones, vocabulary
 from garde.domain import CaseStatus, Priority
 from garde.messages import CaseStart
-from garde.models import Case, Site, utcnow
+from garde.models import Case, Site, Study, utcnow
 from garde.service_levels import case_promise, site_promise
+from garde.study_links import claim_waiting, linked_studies, study_arrival
 from garde.validation import DICOM_UID, Input, choice, phone, text, validated, word
 
 
@@ -51,47 +54,126 @@ class CaseRequest(Input):
 
 def record_case(session: Session, site: Site, request: CaseRequest) -> tuple[Case, bool]:
     """The case for this request, and whether it was created now (False: sent before)."""
-    existing = _find(session, site.id, request.accession_number)
+    existing = _find(session, site.id, request.accession_number) or _opened_by_images(
+        session, site.id, request.study_instance_uid
+    )
     if existing is not None:
+        if awaits_question(existing):
+            _complete(existing, request)
+            session.commit()
         return existing, False
-    # The case carries its promise from now on: a later change of the contract is not its.
-    promise = site_promise(site, request.priority)
-    case = Case(
-        site_id=site.id,
+    case = _new_case(
+        site,
+        request.priority,
         accession_number=request.accession_number,
         study_instance_uid=request.study_instance_uid,
         modality=request.modality,
         body_part=request.body_part,
         study_description=request.study_description,
-        priority=request.priority,
         clinical_question=request.clinical_question,
         requesting_physician=request.requesting_physician,
         callback_phone=request.callback_phone,
         subspecialty=request.subspecialty,
+    )
+    case, created = _added(session, site, case)
+    if created and claim_waiting(session, case):
+        session.commit()
+    return case, created
+
+
+def open_from_images(session: Session, site: Site, study: Study, priority: Priority) -> Case:
+    """A case for images that came with no request, from an AE title whose setting opens
+    one: the expert may start at once; the clinical question (and who asks it) is left
+    empty for the site to give by sending its request with the same accession number or
+    Study Instance UID (`awaits_question`). Committed, like a request."""
+    known = [m for m in study.modalities if m in vocabulary.MODALITIES]
+    case = _new_case(
+        site,
+        priority,
+        # The case is found again by its accession number; a study without one, by its UID.
+        accession_number=study.accession_number or study.study_instance_uid,
+        study_instance_uid=study.study_instance_uid,
+        modality=(known or study.modalities or [""])[0][:8],
+        body_part=study.body_part,
+        study_description=study.study_description,
+        clinical_question="",
+        requesting_physician="",
+        callback_phone=site.phone,
+        subspecialty=None,
+    )
+    case, _ = _added(session, site, case)
+    return case
+
+
+def awaits_question(case: Case) -> bool:
+    """A case opened by its images still waits for the site's clinical question."""
+    return not case.clinical_question and not case.requesting_physician
+
+
+def _new_case(site: Site, priority: Priority, **request: Any) -> Case:
+    # The case carries its promise from now on: a later change of the contract is not its.
+    promise = site_promise(site, priority)
+    return Case(
+        site_id=site.id,
+        priority=priority,
         status=CaseStatus.REQUESTED,
         offer_timeout_s=promise.level.offer_timeout_s,
         accept_within_s=promise.level.accept_within_s,
         report_within_s=promise.level.report_within_s,
         escalation=[str(step) for step in promise.ladder],
         requested_at=utcnow(),
+        **request,
     )
+
+
+def _complete(case: Case, request: CaseRequest) -> None:
+    """The site's request for a case its images opened: its words fill in what the images
+    could not say. The priority stays the case's: a change goes through its workflow."""
+    case.clinical_question = request.clinical_question
+    case.requesting_physician = request.requesting_physician
+    case.callback_phone = request.callback_phone
+    case.subspecialty = request.subspecialty
+    case.body_part = request.body_part or case.body_part
+    case.study_description = request.study_description or case.study_description
+
+
+def _added(session: Session, site: Site, case: Case) -> tuple[Case, bool]:
+    accession_number = case.accession_number
     session.add(case)
     try:
         session.commit()
     except IntegrityError:  # the same request raced in from another process
         session.rollback()
-        again = _find(session, site.id, request.accession_number)
+        again = _find(session, site.id, accession_number)
         assert again is not None
         return again, False
     return case, True
 
 
 def case_start(case: Case) -> CaseStart:
-    """The workflow's input, from the case as recorded at intake."""
+    """The workflow's input, from the case as recorded at intake, with the studies linked to
+    it by then (images that came before the request or opened the case)."""
     promise = case_promise(case)
     return CaseStart(
-        case.id, case.requested_at, Priority(case.priority), promise.level, list(promise.ladder)
+        case.id,
+        case.requested_at,
+        Priority(case.priority),
+        promise.level,
+        list(promise.ladder),
+        [study_arrival(s, s.series_count, s.instance_count) for s in linked_studies(case)],
     )
+
+
+def _opened_by_images(session: Session, site_id: int, uid: str | None) -> Case | None:
+    """A case opened by images of this Study Instance UID, still waiting for its request."""
+    if not uid:
+        return None
+    found = session.scalars(
+        select(Case)
+        .where(Case.site_id == site_id, Case.study_instance_uid == uid)
+        .order_by(Case.id.desc())
+    )
+    return next((c for c in found if awaits_question(c)), None)
 
 
 def _find(session: Session, site_id: int, accession_number: str) -> Case | None:

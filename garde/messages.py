@@ -27,13 +27,36 @@ from garde.service_levels import LadderStep, ServiceLevel
 
 @dataclass(frozen=True)
 class CaseStart:
-    """Workflow input: the case and the promise it carries (copied from the site at intake)."""
+    """Workflow input: the case and the promise it carries (copied from the site at intake),
+    and the studies that had arrived for it when its workflow was started (images sent before
+    the request, or images that opened the case): later ones come as `study_arrived`."""
 
     case_id: int
     requested_at: datetime
     priority: Priority
     level: ServiceLevel
     ladder: list[LadderStep]
+    studies: list[StudyArrival] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StudyArrival:
+    """Images of one study for a case, as one association or batch of the index brought them
+    (one signal per batch, never per instance): the study's counts so far, what this batch
+    added, when it came, and the site's quiet period after which the study is called stable.
+    Stable is never proof of completeness. `case_start`: set only when these images opened
+    the case; `dicom.arrivals.announce` starts its workflow with it."""
+
+    case_id: int
+    study_id: int
+    study_instance_uid: str
+    series: int
+    instances: int
+    new_series: int
+    new_instances: int
+    at: datetime
+    quiet_s: int
+    case_start: CaseStart | None = None
 
 
 # --- signals and updates -------------------------------------------------------------------
@@ -340,6 +363,16 @@ class ReportRecord:
     request_key: str
     at: datetime
     draft: ReportDraft
+
+
+@dataclass(frozen=True)
+class StudyStability:
+    """Record a study stable at `stable_at` (while it still holds `instances`: a batch indexed
+    meanwhile keeps it receiving), or receiving again (`stable_at` None)."""
+
+    study_id: int
+    instances: int
+    stable_at: datetime | None
 
 
 @dataclass(frozen=True)
