@@ -19,6 +19,7 @@ from activities.links import Links
 from activities.notifications import Notifications
 from activities.offers import Offers
 from activities.sms import SmsPort, make_sms_port
+from activities.studies import Studies
 from garde.db import SessionFactory, make_engine, make_session_factory
 from garde.reconciler import Reconciler
 from garde.settings import Settings
@@ -46,6 +47,7 @@ def build_worker(
     notifications = Notifications(sessions, sms, links)
     phone_calls = PhoneCalls(sessions, calls)
     coverage = CoverageChecks(sessions, sms, links)
+    studies = Studies(sessions)
     return Worker(
         client,
         task_queue=TASK_QUEUE,
@@ -68,6 +70,7 @@ def build_worker(
             coverage.find_coverage_gaps,
             coverage.raise_coverage_alerts,
             coverage.text_coverage_summary,
+            studies.record_stability,
         ],
         activity_executor=executor,
         max_concurrent_activities=16,

@@ -104,6 +104,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "cancelled": FOR_EXPERT,
     "reassigned": FOR_EXPERT,
     "reminder": FOR_EXPERT,
+    "new_images": FOR_EXPERT,
     "test_message": {},
     # answers to an expert's SMS
     "reply_accepted": {"case": NUMBER},

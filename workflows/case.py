@@ -5,8 +5,10 @@
     the case -> preliminary and final reports (or a release: back to the ladder) -> billing
     -> open for addenda. Beside it, the service-level timers: a breach of the accept or the
     report deadline alerts the coordinators, and the holder is reminded before the report is
-    due. A cancellation ends it wherever it stands. The site's callback phone hears who holds
-    its case and when the final report is there.
+    due; and the images: each study is called stable after its site's quiet period without a
+    batch, and a later batch reopens it (the holder hears that new images arrived). A
+    cancellation ends it wherever it stands. The site's callback phone hears who holds its
+    case and when the final report is there.
 
 The workflow is the one writer of the case's status: every write (`_write`) hands the whole
 view of the case to one activity with the next sequence number, and the activity refuses a
@@ -38,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.errors import INVALID_REQUEST
     from activities.notifications import Notifications
     from activities.offers import Offers
+    from activities.studies import Studies
     from garde.domain import (
         AlertKind,
         CaseStatus,
@@ -80,9 +83,12 @@ with workflow.unsafe.imports_passed_through():
         RosterChange,
         SiteNotice,
         SmsAnswer,
+        StudyArrival,
+        StudyStability,
         TimelineEntry,
     )
     from garde.service_levels import LadderStep
+    from garde.study_links import counts
     from garde.validation import CONTROL, CONTROL_REASON
     from workflows.policy import CALLING, MESSAGES, POLICY, RECORDS, Calls
     from workflows.state import (
@@ -93,6 +99,7 @@ with workflow.unsafe.imports_passed_through():
         OpenOffer,
         PlacedCall,
         Ringing,
+        StudyWatch,
     )
 
 T = TypeVar("T")
@@ -109,10 +116,15 @@ class CaseWorkflow:
         self._calls_busy = False
         self._calling: asyncio.Task[None] | None = None
         self._telling_site: set[asyncio.Task[None]] = set()
+        self._studies_busy = False
+        if carried is None:
+            for arrival in start.studies:
+                self._arrived(arrival)
 
     @workflow.run
     async def run(self, start: CaseStart, carried: CaseState | None = None) -> str:
         promise = asyncio.create_task(self._keep_the_promise())
+        studies = asyncio.create_task(self._watch_studies())
         self._resume_calling()
         try:
             if carried is None:
@@ -129,6 +141,7 @@ class CaseWorkflow:
             return self._status()
         finally:
             promise.cancel()
+            studies.cancel()
             if self._calling is not None:
                 self._calling.cancel()
 
@@ -468,7 +481,83 @@ class CaseWorkflow:
         await self._write(TimelineEntry(EventKind.SLA_BREACH, None, self.state.holder, "report"))
         await self._alert(AlertKind.REPORT_BREACH, "report-breach")
 
-    # --- messages from the web and the SMS hook -----------------------------------------------
+    # --- the images: a quiet period, then stable -------------------------------------------
+
+    async def _watch_studies(self) -> None:
+        """Beside the case: each study is called stable once no batch came for its site's
+        quiet period. Stable is never proof of completeness: a later batch reopens it."""
+        st = self.state
+        while True:
+            await workflow.wait_condition(lambda: any(not w.stable for w in st.studies))
+            watch = min((w for w in st.studies if not w.stable), key=lambda w: w.quiet_until)
+            left = watch.quiet_until - workflow.now()
+            if left > timedelta(0):
+                await self._wait(self._batch_since(st.batches), left)
+                continue
+            self._studies_busy = True
+            try:
+                await self._study_stable(watch)
+            finally:
+                self._studies_busy = False
+
+    def _batch_since(self, batches: int) -> Callable[[], bool]:
+        return lambda: self.state.batches != batches
+
+    async def _study_stable(self, watch: StudyWatch) -> None:
+        watch.stable = True
+        await self._must(
+            Studies.record_stability,
+            StudyStability(watch.study_id, watch.instances, workflow.now()),
+        )
+        await self._write(
+            TimelineEntry(EventKind.STUDY_STABLE, None, None, counts(watch.series, watch.instances))
+        )
+
+    def _arrived(self, arrival: StudyArrival) -> bool:
+        """Count a batch in: True when it reopens a study that was stable. A batch known
+        already (a repeat: no more instances than counted) changes nothing."""
+        st = self.state
+        watch = next((w for w in st.studies if w.study_id == arrival.study_id), None)
+        if watch is None:
+            watch = StudyWatch(
+                arrival.study_id, 0, 0, arrival.quiet_s, workflow.now(), stable=False
+            )
+            st.studies.append(watch)
+        elif arrival.instances <= watch.instances:
+            return False
+        reopened = watch.stable
+        watch.series = max(watch.series, arrival.series)
+        watch.instances = arrival.instances
+        watch.quiet_s = arrival.quiet_s
+        watch.last_batch = workflow.now()
+        watch.stable = False
+        st.batches += 1
+        return reopened
+
+    # --- messages from the web, the SMS hook and the DICOM gateway ----------------------------
+
+    @workflow.signal
+    async def study_arrived(self, arrival: StudyArrival) -> None:
+        """A batch of images for the case, stored and indexed first. A signal: the gateway
+        never waits for a worker. After the study was called stable, it is receiving again,
+        and the holder hears that new images arrived."""
+        if not self._arrived(arrival):
+            return
+        st = self.state
+        await self._write(
+            TimelineEntry(
+                EventKind.STUDY_REOPENED,
+                None,
+                None,
+                counts(arrival.new_series, arrival.new_instances),
+            )
+        )
+        await self._must(
+            Studies.record_stability, StudyStability(arrival.study_id, arrival.instances, None)
+        )
+        holder = st.holder
+        if holder is not None and not self._closed() and not st.filing_final:
+            await self._notify(holder, NoticeKind.NEW_IMAGES)
 
     @workflow.update
     async def accept(self, acceptance: Acceptance) -> None:
@@ -992,6 +1081,7 @@ class CaseWorkflow:
                 workflow.all_handlers_finished()
                 and not self._timers_busy
                 and not self._calls_busy
+                and not self._studies_busy
                 and not self._telling_site
             )
         )

@@ -8,7 +8,7 @@ not recognise, so a carried `CaseState` could not be decoded by the next run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from garde.domain import OfferStatus, Priority
 from garde.messages import CaseStart
@@ -74,6 +74,23 @@ class CallLadder:
 
 
 @dataclass
+class StudyWatch:
+    """A study of the case as the workflow follows it: stable once no batch came for its
+    site's quiet period after `last_batch` (the workflow's clock); a later batch reopens it."""
+
+    study_id: int
+    series: int
+    instances: int
+    quiet_s: int
+    last_batch: datetime
+    stable: bool = False
+
+    @property
+    def quiet_until(self) -> datetime:
+        return self.last_batch + timedelta(seconds=self.quiet_s)
+
+
+@dataclass
 class CaseState:
     """Everything the workflow knows, in one place: what continue-as-new carries over."""
 
@@ -118,6 +135,9 @@ class CaseState:
     notices: int = 0  # numbers the notices and alerts, for their idempotency keys
     # The phone calls of a stat case, the latest call ladder (voice-calls).
     calling: CallLadder | None = None
+    # The case's studies as they arrive; `batches` counts the arrivals, to wake the watch.
+    studies: list[StudyWatch] = field(default_factory=list)
+    batches: int = 0
 
     @classmethod
     def at_intake(cls, start: CaseStart) -> CaseState:

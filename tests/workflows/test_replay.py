@@ -34,6 +34,7 @@ PATHS = (
     "preliminary_final_addendum",
     "stat_calls",
     "site_notices",
+    "study_arrivals",
 )
 RECORDED = sorted(HISTORIES.glob("*.json"))
 # Garde's converter with the nights' key: encrypted histories open, those recorded before
