@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from dicom.index import StudyBatch
 from garde.domain import Priority
 from garde.intake import case_start, open_from_images
 from garde.messages import StudyArrival
@@ -28,16 +29,6 @@ from garde.study_links import attach, study_arrival
 from garde.temporal import case_workflow_id, start_case_workflow
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class StudyBatch:
-    """What one association (or one batch of the index) added to one study, committed."""
-
-    study_id: int
-    calling_ae: str
-    new_series: int
-    new_instances: int
 
 
 def link(session: Session, batch: Sequence[StudyBatch]) -> list[StudyArrival]:

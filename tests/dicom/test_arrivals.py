@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dicom.arrivals import StudyBatch, link
+from dicom.arrivals import link
+from dicom.index import StudyBatch
 from garde.db import SessionFactory
 from garde.domain import EventKind, Priority
 from garde.intake import CaseRequest, awaits_question, case_start, record_case
@@ -50,6 +51,23 @@ def a_study(s: Session, site: Site, accession: str = "", uid: str | None = None)
     return study
 
 
+def batch(study: Study, title: str, new_series: int, new_instances: int) -> StudyBatch:
+    """What the index says a committed batch did to the study (its counts as stored)."""
+    return StudyBatch(
+        study_id=study.id,
+        site_id=study.site_id,
+        study_instance_uid=study.study_instance_uid,
+        accession_number=study.accession_number,
+        calling_ae=title,
+        series_count=study.series_count,
+        instance_count=study.instance_count,
+        new_series=new_series,
+        new_instances=new_instances,
+        first_at=study.first_arrival_at,
+        last_at=study.last_arrival_at,
+    )
+
+
 def a_request(**overrides: object) -> CaseRequest:
     fields: dict[str, object] = {
         "accession_number": "ACC-" + secrets.token_hex(4),
@@ -81,7 +99,7 @@ def test_a_study_links_to_the_case_of_its_accession_number(sessions: SessionFact
         case, _ = record_case(s, site, a_request())
         study = a_study(s, site, accession=case.accession_number)
 
-        [arrival] = link(s, [StudyBatch(study.id, title, 2, 40)])
+        [arrival] = link(s, [batch(study, title, 2, 40)])
 
         assert (arrival.case_id, arrival.study_id) == (case.id, study.id)
         assert (arrival.series, arrival.instances) == (2, 40)
@@ -99,7 +117,7 @@ def test_without_its_accession_number_a_study_links_by_its_uid(sessions: Session
         case, _ = record_case(s, site, a_request(study_instance_uid=uid))
         study = a_study(s, site, accession="OTHER-" + secrets.token_hex(3), uid=uid)
 
-        [arrival] = link(s, [StudyBatch(study.id, title, 2, 40)])
+        [arrival] = link(s, [batch(study, title, 2, 40)])
 
         assert arrival.case_id == case.id
 
@@ -112,7 +130,7 @@ def test_the_accession_number_wins_over_the_uid(sessions: SessionFactory) -> Non
         by_accession, _ = record_case(s, site, a_request())
         study = a_study(s, site, accession=by_accession.accession_number, uid=uid)
 
-        [arrival] = link(s, [StudyBatch(study.id, title, 2, 40)])
+        [arrival] = link(s, [batch(study, title, 2, 40)])
 
         assert arrival.case_id == by_accession.id != by_uid.id
 
@@ -124,7 +142,7 @@ def test_another_sites_case_is_never_matched(sessions: SessionFactory) -> None:
         theirs, _ = record_case(s, other, a_request())
         study = a_study(s, site, accession=theirs.accession_number)
 
-        assert link(s, [StudyBatch(study.id, title, 2, 40)]) == []
+        assert link(s, [batch(study, title, 2, 40)]) == []
         s.refresh(study)
         assert study.case_id is None
 
@@ -136,14 +154,12 @@ def test_a_later_batch_is_told_but_the_first_arrival_recorded_once(
         site, title = a_site(s)
         case, _ = record_case(s, site, a_request())
         study = a_study(s, site, accession=case.accession_number)
-        link(s, [StudyBatch(study.id, title, 2, 40)])
+        link(s, [batch(study, title, 2, 40)])
         study.series_count, study.instance_count = 3, 60
         s.commit()
 
         # One association's batch may name a study twice: one arrival, what it added summed.
-        [arrival] = link(
-            s, [StudyBatch(study.id, title, 1, 10), StudyBatch(study.id, title, 0, 10)]
-        )
+        [arrival] = link(s, [batch(study, title, 1, 10), batch(study, title, 0, 10)])
 
         assert (arrival.series, arrival.instances) == (3, 60)
         assert (arrival.new_series, arrival.new_instances) == (1, 20)
@@ -158,7 +174,7 @@ def test_images_before_their_request_wait_and_the_request_claims_them(
         accession = "ACC-" + secrets.token_hex(4)
         study = a_study(s, site, accession=accession)
 
-        assert link(s, [StudyBatch(study.id, title, 2, 40)]) == []
+        assert link(s, [batch(study, title, 2, 40)]) == []
         assert s.scalar(select(Case).where(Case.accession_number == accession)) is None
 
         case, created = record_case(s, site, a_request(accession_number=accession))
@@ -178,7 +194,7 @@ def test_the_request_claims_waiting_images_by_uid(sessions: SessionFactory) -> N
         site, title = a_site(s, opens=False)
         uid = f"1.2.250.3.{secrets.randbelow(10**9)}"
         study = a_study(s, site, accession="", uid=uid)
-        assert link(s, [StudyBatch(study.id, title, 2, 40)]) == []
+        assert link(s, [batch(study, title, 2, 40)]) == []
 
         case, _ = record_case(s, site, a_request(study_instance_uid=uid))
 
@@ -194,7 +210,7 @@ def test_an_ae_title_that_opens_cases_opens_one_with_the_sites_promise(
         accession = "ACC-" + secrets.token_hex(4)
         study = a_study(s, site, accession=accession)
 
-        [arrival] = link(s, [StudyBatch(study.id, title, 2, 40)])
+        [arrival] = link(s, [batch(study, title, 2, 40)])
 
         case = s.get_one(Case, arrival.case_id)
         assert (case.accession_number, case.study_instance_uid) == (
@@ -236,7 +252,7 @@ def test_a_case_opened_by_images_without_accession_is_completed_by_uid(
         site, title = a_site(s, opens=True, priority="urgent")
         study = a_study(s, site, accession="")
 
-        [arrival] = link(s, [StudyBatch(study.id, title, 2, 40)])
+        [arrival] = link(s, [batch(study, title, 2, 40)])
         case = s.get_one(Case, arrival.case_id)
         assert case.accession_number == study.study_instance_uid
 
@@ -253,4 +269,4 @@ def test_an_ae_title_of_another_site_opens_nothing(sessions: SessionFactory) -> 
         _, theirs = a_site(s, opens=True)
         study = a_study(s, site, accession="ACC-" + secrets.token_hex(4))
 
-        assert link(s, [StudyBatch(study.id, theirs, 2, 40)]) == []
+        assert link(s, [batch(study, theirs, 2, 40)]) == []

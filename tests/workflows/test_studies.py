@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from dicom.arrivals import StudyBatch, announce, link
+from dicom.arrivals import announce, link
+from dicom.index import StudyBatch
 from garde.domain import EventKind
 from garde.models import Case, CaseEvent, SiteAeTitle, Study
 from garde.study_links import QUIET_PERIOD_S
@@ -42,11 +43,25 @@ async def batch(n: Night, study_id: int, title: str, series: int, instances: int
     The cases told."""
     with n.sessions() as s:
         study = s.get_one(Study, study_id)
+        site_id = study.site_id
         added = (series - study.series_count, instances - study.instance_count)
         study.series_count, study.instance_count = series, instances
         study.last_arrival_at = datetime.now(UTC)
         s.commit()
-        arrivals = link(s, [StudyBatch(study_id, title, *added)])
+        done = StudyBatch(
+            study_id=study_id,
+            site_id=site_id,
+            study_instance_uid=study.study_instance_uid,
+            accession_number=study.accession_number,
+            calling_ae=title,
+            series_count=series,
+            instance_count=instances,
+            new_series=added[0],
+            new_instances=added[1],
+            first_at=study.first_arrival_at,
+            last_at=study.last_arrival_at,
+        )
+        arrivals = link(s, [done])
     await announce(n.client, arrivals)
     return [a.case_id for a in arrivals]
 
