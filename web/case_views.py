@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from garde.domain import ReportKind
-from garde.models import Case, CaseEvent, Offer, Report, utcnow
+from garde.domain import EventKind, ReportKind
+from garde.models import Case, CaseEvent, Offer, Report, Study, utcnow
 from garde.service_levels import Deadline, deadlines
+from garde.study_links import linked_studies
 from web.access import Sight
 
 
@@ -61,6 +63,42 @@ def report_json(report: Report) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Arrived:
+    """What arrived of a case's images: its studies, and when new images last came after
+    they were called stable (stable is never proof that a study is complete)."""
+
+    studies: list[Study]
+    new_images_at: datetime | None
+
+    @property
+    def stable(self) -> bool:
+        return all(s.stable_at is not None for s in self.studies)
+
+
+def arrived(case: Case) -> Arrived | None:
+    """None while no image arrived for the case."""
+    studies = linked_studies(case)
+    if not studies:
+        return None
+    reopened = [e.at for e in case.events if e.kind == EventKind.STUDY_REOPENED]
+    return Arrived(studies, max(reopened, default=None))
+
+
+def study_json(case: Case) -> dict[str, Any] | None:
+    found = arrived(case)
+    if found is None:
+        return None
+    return {
+        "series": sum(s.series_count for s in found.studies),
+        "instances": sum(s.instance_count for s in found.studies),
+        "stable": found.stable,
+        "first_arrival_at": iso(min(s.first_arrival_at for s in found.studies)),
+        "last_arrival_at": iso(max(s.last_arrival_at for s in found.studies)),
+        "new_images_at": iso(found.new_images_at),
+    }
+
+
 def case_json(case: Case, sight: Sight, expert_id: int | None = None) -> dict[str, Any]:
     """The case as the API shows it to one who has this `sight` of it (web.access.sights);
     `expert_id`: the expert asking, whose own offers a summary lists."""
@@ -79,6 +117,7 @@ def case_json(case: Case, sight: Sight, expert_id: int | None = None) -> dict[st
             "subspecialty": case.subspecialty,
             "requested_at": iso(case.requested_at),
             "sla": sla,
+            "study": study_json(case),
             "offers": [own_offer_json(o) for o in mine],
         }
     report = latest_report(case)
@@ -111,6 +150,7 @@ def case_json(case: Case, sight: Sight, expert_id: int | None = None) -> dict[st
             for e in timeline(case)
         ],
         "sla": sla,
+        "study": study_json(case),
         "report": report_json(report) if report else None,
         "addenda": [report_json(r) for r in case.reports if r.kind == ReportKind.ADDENDUM],
     }

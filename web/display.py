@@ -26,9 +26,10 @@ from garde.domain import (
     ShiftSource,
     Tier,
 )
+from garde.intake import awaits_question
 from garde.models import Case, CaseEvent, utcnow
 from garde.service_levels import Deadline, LadderStep, deadlines
-from web.case_views import iso, timeline
+from web.case_views import arrived, iso, timeline
 
 
 @lru_cache(maxsize=64)
@@ -136,6 +137,9 @@ _EVENT_TEXTS: dict[str, LazyString] = {
     EventKind.SLA_BREACH: lazy_gettext("Service level breached"),
     EventKind.ACKNOWLEDGED: lazy_gettext("Critical finding acknowledged"),
     EventKind.COORDINATOR_ON_IT: lazy_gettext("A coordinator is on it"),
+    EventKind.STUDY_ARRIVED: lazy_gettext("Images arrived"),
+    EventKind.STUDY_STABLE: lazy_gettext("Images stable: nothing new for a while"),
+    EventKind.STUDY_REOPENED: lazy_gettext("New images arrived"),
 }
 _STATUS_LABELS: dict[str, tuple[LazyString, LazyString]] = {
     CaseStatus.OFFERED: (lazy_gettext("Offered to %(expert)s"), lazy_gettext("Offered")),
@@ -223,8 +227,26 @@ def event_label(event: CaseEvent, show_experts: bool = True) -> str:
     return str(labels[0]) % {"expert": who}
 
 
+# An entry about images says its counts (garde.study_links.counts).
+_IMAGES = re.compile(r"^(\d+) series, (\d+) instances(; opened the case)?$")
+
+
+def images(series: int, instances: int) -> str:
+    """ "2 series, 120 images", as the reader's language says it."""
+    return ", ".join(
+        (
+            ngettext("%(num)d series", "%(num)d series", series),
+            ngettext("%(num)d image", "%(num)d images", instances),
+        )
+    )
+
+
 def event_detail(event: CaseEvent, show_experts: bool = True) -> str:
     """The muted words after the label: the step, the channel, the alert, the reason."""
+    counted = _IMAGES.match(event.detail or "")
+    if event.kind.startswith("study_") and counted:
+        said = images(int(counted.group(1)), int(counted.group(2)))
+        return said + ("; " + gettext("the images opened the case") if counted.group(3) else "")
     if event.kind == EventKind.COORDINATORS_ALERTED:
         return alert_text(event.detail)
     if event.kind == EventKind.SLA_BREACH:
@@ -329,6 +351,7 @@ _WORDS: dict[str, dict[str, LazyString]] = {
         "yours": lazy_pgettext("sms", "case assigned"),
         "reassigned": lazy_pgettext("sms", "reassigned away"),
         "reminder": lazy_pgettext("sms", "report reminder"),
+        "new_images": lazy_pgettext("sms", "new images"),
         "taken": lazy_pgettext("sms", "taken by another"),
         "withdrawn": lazy_pgettext("sms", "offer withdrawn"),
         "cancelled": lazy_pgettext("sms", "case cancelled"),
@@ -410,6 +433,7 @@ def install(bp: Blueprint) -> None:
         ("duration", duration),
         ("countdown", countdown),
         ("phone", phones.readable),
+        ("images", images),
     ):
         bp.add_app_template_filter(f, name)
     for name, g in (
@@ -418,6 +442,8 @@ def install(bp: Blueprint) -> None:
         ("sla_state", sla_state),
         ("next_deadline", next_deadline),
         ("alert_text", alert_text),
+        ("arrived", arrived),
+        ("awaits_question", awaits_question),
         ("now", utcnow),
     ):
         bp.add_app_template_global(g, name)

@@ -32,6 +32,7 @@ SUMMARY_KEYS = {
     "subspecialty",
     "requested_at",
     "sla",
+    "study",
     "offers",
 }
 

@@ -69,6 +69,22 @@ class TimelineEntry(Answer):
     detail: str | None
 
 
+class StudyArrived(Answer):
+    """What arrived of the case's images, summed over its studies."""
+
+    series: int
+    instances: int
+    stable: bool = Field(
+        description="no image arrived for the site's quiet period: never proof that the "
+        "study is complete"
+    )
+    first_arrival_at: datetime
+    last_arrival_at: datetime
+    new_images_at: datetime | None = Field(
+        description="the latest batch that came after the images were called stable"
+    )
+
+
 class CaseSummary(Answer):
     """A case merely offered to an expert: what the offer SMS says, its times, their offers;
     never the clinical question or a report."""
@@ -83,6 +99,7 @@ class CaseSummary(Answer):
     subspecialty: str | None
     requested_at: datetime
     sla: dict[str, Deadline] = Field(description="by name: offer, accept, report")
+    study: StudyArrived | None = Field(description="null while no image arrived")
     offers: list[OwnOffer]
 
 
@@ -109,6 +126,7 @@ class CaseRecord(Answer):
     requested_at: datetime
     timeline: list[TimelineEntry]
     sla: dict[str, Deadline]
+    study: StudyArrived | None = Field(description="null while no image arrived")
     report: Report | None = Field(description="the final report, else the newest preliminary")
     addenda: list[Report]
     offers: list[Offer] | None = Field(None, description="coordinators and admins only")
