@@ -3,15 +3,14 @@ with a bounded, reproducible set of generated requests: no answer is a 5xx, and 
 one the description documents (status code, content type, body schema).
 
 Requests are generated valid and invalid against the description, and also aimed at things
-that exist (a case, a rotation, an absence, a shift, the site, an expert, a spare login), where
-random ids would only ever meet a 404. The operations are run one by one from the test, not by
+that exist (a case, a site, an expert, a shift, a rotation, an absence, a login), where random
+ids would only ever meet a 404. The operations are run one by one from the test, not by
 `schema.parametrize()`: its lazy form, the only one for a schema served by a fixture, does not
 run under pytest 9."""
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import re
 import secrets
 from collections.abc import Iterator
@@ -32,10 +31,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from sqlalchemy import select
 
 from garde.domain import Role
-from garde.models import Shift
 from tests.conftest import Region, Stack, add_login, make_region
 
 CHECKS = [
@@ -67,52 +64,73 @@ def own_region(stack: Stack) -> Iterator[Region]:
     made.cancel_open_cases()
 
 
-_WEEKS = itertools.count()
-
-
 @pytest.fixture
 def known(own_region: Region) -> dict[str, Any]:
-    """A value that exists for each path parameter, new for each role's run (which may take,
-    change or delete it): a case, a rotation and an absence of alice's in a week of their
-    own a month ahead, a shift of hers, a spare login."""
-    alice = own_region.experts["alice"]
-    coordinator = own_region.stack.api(own_region.coordinator_token)
-    later = datetime.now(UTC) + timedelta(weeks=4 + next(_WEEKS))
-    rotation = coordinator.post(
-        "/api/v1/rotations",
-        json={
-            "name": "rotation-" + secrets.token_hex(3),
-            "experts": [alice.code],
-            "tier": "backup",
-            "timezone": "Europe/Paris",
-            "days": ["MO"],
-            "start_time": "08:00",
-            "end_time": "18:00",
-            "from": later.date().isoformat(),
-            "until": (later + timedelta(days=6)).date().isoformat(),
-        },
-    )
-    assert rotation.status_code == 201, rotation.text
-    absence = coordinator.post(
-        "/api/v1/unavailability",
-        json={
-            "expert": alice.code,
-            "start": later.isoformat(),
-            "end": (later + timedelta(days=1)).isoformat(),
-        },
-    )
-    assert absence.status_code == 201, absence.text
+    """A value that exists for each path parameter, made for each role's run, which may take,
+    change or delete it: a case of the region's site (offered to alice), and a site and an
+    expert of their own, with a shift, a rotation and an absence, and a spare login. The
+    region's site and experts stay as made, so the next role's run finds them so too."""
+    admin = own_region.stack.api(own_region.admin_token)
+    tag = secrets.token_hex(3).upper()
+    site, expert = f"FUZZ-{tag}", f"DR-FUZZ-{tag}"
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    later = tomorrow + timedelta(weeks=4)
+    made = {}
+    for path, body in (
+        ("/sites", {"code": site, "name": f"CH {site}"}),
+        (
+            "/experts",
+            {
+                "code": expert,
+                "name": "Dr Fuzz",
+                "phone": "+3361" + "".join(secrets.choice("0123456789") for _ in range(7)),
+                "modalities": ["CT"],
+                "sites": [site],
+            },
+        ),
+        (
+            "/shifts",
+            {
+                "expert": expert,
+                "start": tomorrow.isoformat(),
+                "end": (tomorrow + timedelta(hours=8)).isoformat(),
+            },
+        ),
+        (
+            "/rotations",
+            {
+                "name": f"rotation-{tag}",
+                "experts": [expert],
+                "timezone": "Europe/Paris",
+                "days": ["MO"],
+                "start_time": "08:00",
+                "end_time": "18:00",
+                "from": later.date().isoformat(),
+                "until": (later + timedelta(days=13)).date().isoformat(),
+            },
+        ),
+        (
+            "/unavailability",
+            {
+                "expert": expert,
+                "start": later.isoformat(),
+                "end": (later + timedelta(days=1)).isoformat(),
+            },
+        ),
+    ):
+        r = admin.post("/api/v1" + path, json=body)
+        assert r.status_code == 201, r.text
+        made[path] = r.json()
     with own_region.stack.sessions.begin() as s:
-        spare = add_login(s, "spare-" + secrets.token_hex(3), Role.EXPERT).username
-        shift_id = s.scalar(select(Shift.id).where(Shift.expert_id == alice.id))
+        spare = add_login(s, f"spare-{tag}", Role.EXPERT).username
     return {
         "case_id": own_region.submit()["id"],
-        "rotation_id": rotation.json()["id"],
-        "unavailability_id": absence.json()["id"],
-        "shift_id": shift_id,
+        "site_code": site,
+        "expert_code": expert,
+        "shift_id": made["/shifts"]["id"],
+        "rotation_id": made["/rotations"]["id"],
+        "unavailability_id": made["/unavailability"]["id"],
         "username": spare,
-        "site_code": own_region.site,
-        "expert_code": alice.code,
     }
 
 
