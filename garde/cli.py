@@ -157,6 +157,14 @@ def worker() -> None:
 
 
 @main.command()
+def gateway() -> None:
+    """Run the DICOM gateway (C-ECHO, C-STORE from the sites' AE titles)."""
+    from dicom.gateway import main as run
+
+    run(Settings.from_env())
+
+
+@main.command()
 def web() -> None:
     """Run the web app (waitress)."""
     from waitress import serve
@@ -181,8 +189,9 @@ def web() -> None:
 @main.command()
 @click.option("--demo", is_flag=True, help="load the demo region and its published logins first")
 def up(demo: bool) -> None:
-    """Migrate, load the demo region if asked, start Temporal (embedded), the worker and the
-    web app. Without --demo an empty database stays empty: real logins are made by hand."""
+    """Migrate, load the demo region if asked, start Temporal (embedded), the worker, the
+    DICOM gateway and the web app. Without --demo an empty database stays empty: real logins
+    are made by hand."""
     from garde.demo import demo_logins_table, load_demo_data
     from garde.models import User
     from garde.temporal import start_dev_server, wait_for_port
@@ -215,11 +224,16 @@ def up(demo: bool) -> None:
             click.echo(f"Temporal UI:  {ui}")
         garde = [sys.executable, "-m", "garde.cli"]
         # Own sessions: Ctrl-C reaches this supervisor only, which stops the children in order.
-        for role in ("worker", "web"):
+        for role in ("worker", "gateway", "web"):
             children.append(subprocess.Popen([*garde, role], env=env, start_new_session=True))
         wait_for_port(settings.web_host, settings.web_port, children[-1])
         base = f"http://{settings.web_host}:{settings.web_port}"
         click.echo(f"Garde web:    {base}")
+        wait_for_port(settings.dicom_host, settings.dicom_port, children[-2])
+        click.echo(
+            f"DICOM:        {settings.dicom_ae_title}@{settings.dicom_host}:{settings.dicom_port}"
+            " (C-STORE from the sites' AE titles)"
+        )
         if demo:
             click.echo("Demo logins (published passwords: never with real patients):")
             click.echo(demo_logins_table())

@@ -56,6 +56,16 @@ class Settings:
     temporal_ui_origin: str | None = None
     # Tests: every answer of the API is checked against its description (web/api/describe.py).
     check_api_answers: bool = False
+    # The DICOM gateway (dicom/gateway.py): the address it listens on, how many associations
+    # at once, the largest object, and how long it waits for a peer: for an association's
+    # negotiation and release (ACSE), for the next message (DIMSE), for any data (network).
+    # The defaults let a CT of thousands of slices through on one association.
+    dicom_host: str = "127.0.0.1"
+    dicom_max_associations: int = 20
+    dicom_max_object_bytes: int = 2 << 30
+    dicom_acse_timeout_s: float = 30
+    dicom_dimse_timeout_s: float = 120
+    dicom_network_timeout_s: float = 300
 
     EMBEDDED_TEMPORAL_ADDRESS = "localhost:7233"
 
@@ -108,6 +118,12 @@ class Settings:
             metrics_token=e.get("GARDE_METRICS_TOKEN") or None,
             temporal_ui_origin=(e.get("GARDE_TEMPORAL_UI_ORIGIN") or "").rstrip("/") or None,
             check_api_answers=_on(e.get("GARDE_CHECK_API_ANSWERS")),
+            dicom_host=e.get("GARDE_DICOM_HOST") or "127.0.0.1",
+            dicom_max_associations=_positive(e, "GARDE_DICOM_MAX_ASSOCIATIONS", 20),
+            dicom_max_object_bytes=_positive(e, "GARDE_DICOM_MAX_OBJECT_MB", 2048) << 20,
+            dicom_acse_timeout_s=_positive(e, "GARDE_DICOM_ACSE_TIMEOUT_S", 30),
+            dicom_dimse_timeout_s=_positive(e, "GARDE_DICOM_DIMSE_TIMEOUT_S", 120),
+            dicom_network_timeout_s=_positive(e, "GARDE_DICOM_NETWORK_TIMEOUT_S", 300),
         )
 
 

@@ -1,4 +1,4 @@
-"""`garde up` on its embedded defaults: Temporal, worker, web; the demo region only when asked
+"""`garde up` on its embedded defaults: Temporal, worker, DICOM gateway, web; the demo region only when asked
 (`--demo`), with a banner on every page; Ctrl-C; resume."""
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ def _environment(tmp_path: Path) -> tuple[dict[str, str], str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GARDE_", "TWILIO_"))} | {
         "GARDE_DATA_DIR": str(tmp_path / "var"),
         "GARDE_WEB_PORT": str(port),
+        "GARDE_DICOM_PORT": str(free_port()),
     }
     return env, f"http://127.0.0.1:{port}"
 
@@ -96,6 +97,7 @@ def test_garde_up_leaves_an_empty_database_empty_and_says_how_to_make_an_admin(
     finally:
         _interrupt(up)
     assert "garde user add --role admin USERNAME" in printed
+    assert f"DICOM:        GARDE@127.0.0.1:{env['GARDE_DICOM_PORT']}" in printed
     assert "garde-site" not in printed and "Demo region" not in printed
     assert BANNER not in login
     engine = make_engine(f"sqlite:///{tmp_path / 'var' / 'garde.db'}")
