@@ -74,5 +74,7 @@ def visit(
     context = browser.new_context(base_url=stack.url, locale=LOCALES[language], **WIDTHS[width])
     page = context.new_page()
     words = Translations.load(str(TRANSLATIONS), [language])
-    yield Visit(page, language, width, tmp_path, words)
+    visit = Visit(page, language, width, tmp_path, words)
+    yield visit
     context.close()
+    assert not visit.script_errors, f"the pages' scripts failed: {visit.script_errors}"

@@ -3,11 +3,11 @@ page should show in that language (read from the app's own catalogue), and the s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from babel.support import NullTranslations
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import ConsoleMessage, Locator, Page, expect
 
 from tests.conftest import PASSWORD
 
@@ -21,6 +21,16 @@ class Visit:
     width: str
     shots: Path
     words: NullTranslations
+    # Scripts that threw, and what the Content-Security-Policy refused: none on any page.
+    script_errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.page.on("pageerror", lambda error: self.script_errors.append(str(error)))
+        self.page.on("console", self._console)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.script_errors.append(message.text)
 
     def _(self, text: str, **values: object) -> str:
         """`text` as the page shows it in this visit's language (the app's own catalogue)."""
