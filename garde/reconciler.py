@@ -2,8 +2,11 @@
 
 A site's request is recorded before its workflow starts, and an expert's SMS answer (or a key
 pressed on a call) before it is signalled; when Temporal (or the web's link to it) was down,
-the row waits with `workflow_started_at` or `signalled_at` empty. The worker runs this every minute: both acts
-are harmless twice (a workflow id is started once; a workflow ignores a repeated answer).
+the row waits with `workflow_started_at` or `signalled_at` empty. Images are indexed and
+linked before their case is told: a study of an open case still receiving well past its quiet
+period was perhaps never told, and is told again. The worker runs this every minute: every
+act is harmless twice (a workflow id is started once; a workflow ignores a repeated answer,
+and a batch it knows).
 """
 
 from __future__ import annotations
@@ -19,14 +22,20 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from garde.db import SessionFactory
+from garde.domain import CaseStatus
 from garde.intake import case_start
-from garde.messages import CallAnswer, CaseStart, SmsAnswer
-from garde.models import Case, Offer, SmsMessage, VoiceCall, utcnow
+from garde.messages import CallAnswer, CaseStart, SmsAnswer, StudyArrival
+from garde.models import Case, Offer, SmsMessage, Study, VoiceCall, utcnow
+from garde.study_links import QUIET_PERIOD_S, study_arrival
 from garde.temporal import case_workflow_id, start_case_workflow
 
 log = logging.getLogger(__name__)
 
 BATCH = 200
+# A study still receiving this long after its quiet period is told to its case again; after
+# a day without images, no more.
+STUDY_LATE = timedelta(seconds=QUIET_PERIOD_S) + timedelta(minutes=1)
+STUDY_GIVEN_UP = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,10 @@ class Reconciler:
         for pressed in keys:
             await deliver_call_answer(self._client, pressed.case_id, pressed.answer)
             await asyncio.to_thread(mark_call_signalled, self._sessions, pressed.answer.call_id)
-        return Reconciled(len(starts), len(answers) + len(keys))
+        studies = await asyncio.to_thread(unsettled_studies, self._sessions)
+        for arrival in studies:
+            await _signal_case(self._client, arrival.case_id, "study_arrived", arrival)
+        return Reconciled(len(starts), len(answers) + len(keys) + len(studies))
 
     def _unstarted_cases(self) -> list[CaseStart]:
         with self._sessions() as s:
@@ -128,6 +140,28 @@ def pending_answers(sessions: SessionFactory) -> list[PendingAnswer]:
         )
         for message_id, answer, reason, offer_id, case_id, expert_id in rows
     ]
+
+
+def unsettled_studies(sessions: SessionFactory) -> list[StudyArrival]:
+    """Studies of open cases still receiving well past their quiet period: their workflow may
+    have missed a batch (Temporal was away when it came). Oldest first."""
+    now = utcnow()
+    open_statuses = [s.value for s in CaseStatus if s.is_open]
+    with sessions() as s:
+        studies = s.scalars(
+            select(Study)
+            .join(Case, Study.case_id == Case.id)
+            .where(
+                Study.stable_at.is_(None),
+                Study.last_arrival_at < now - STUDY_LATE,
+                Study.last_arrival_at > now - STUDY_GIVEN_UP,
+                Case.status.in_(open_statuses),
+                Case.workflow_started_at.is_not(None),
+            )
+            .order_by(Study.id)
+            .limit(BATCH)
+        )
+        return [study_arrival(study, 0, 0) for study in studies]
 
 
 def mark_started(sessions: SessionFactory, case_id: int) -> None:

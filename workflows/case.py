@@ -541,17 +541,15 @@ class CaseWorkflow:
         """A batch of images for the case, stored and indexed first. A signal: the gateway
         never waits for a worker. After the study was called stable, it is receiving again,
         and the holder hears that new images arrived."""
+        st = self.state
+        known = next((w for w in st.studies if w.study_id == arrival.study_id), None)
+        before = (known.series, known.instances) if known else (0, 0)
         if not self._arrived(arrival):
             return
-        st = self.state
-        await self._write(
-            TimelineEntry(
-                EventKind.STUDY_REOPENED,
-                None,
-                None,
-                counts(arrival.new_series, arrival.new_instances),
-            )
-        )
+        # Counted here, not taken from the batch: a batch told again after one was missed
+        # (garde/reconciler.py) says what came since the workflow last heard.
+        added = counts(arrival.series - before[0], arrival.instances - before[1])
+        await self._write(TimelineEntry(EventKind.STUDY_REOPENED, None, None, added))
         await self._must(
             Studies.record_stability, StudyStability(arrival.study_id, arrival.instances, None)
         )

@@ -14,6 +14,7 @@ from dicom.arrivals import announce, link
 from dicom.index import StudyBatch
 from garde.domain import EventKind
 from garde.models import Case, CaseEvent, SiteAeTitle, Study
+from garde.reconciler import Reconciler, unsettled_studies
 from garde.study_links import QUIET_PERIOD_S
 from tests.workflows.harness import Night, night, seed_region
 
@@ -43,27 +44,30 @@ async def batch(n: Night, study_id: int, title: str, series: int, instances: int
     The cases told."""
     with n.sessions() as s:
         study = s.get_one(Study, study_id)
-        site_id = study.site_id
         added = (series - study.series_count, instances - study.instance_count)
         study.series_count, study.instance_count = series, instances
         study.last_arrival_at = datetime.now(UTC)
         s.commit()
-        done = StudyBatch(
-            study_id=study_id,
-            site_id=site_id,
-            study_instance_uid=study.study_instance_uid,
-            accession_number=study.accession_number,
-            calling_ae=title,
-            series_count=series,
-            instance_count=instances,
-            new_series=added[0],
-            new_instances=added[1],
-            first_at=study.first_arrival_at,
-            last_at=study.last_arrival_at,
-        )
-        arrivals = link(s, [done])
+        arrivals = link(s, [batch_of(study, title, *added)])
     await announce(n.client, arrivals)
     return [a.case_id for a in arrivals]
+
+
+def batch_of(study: Study, title: str, new_series: int, new_instances: int) -> StudyBatch:
+    """What the index says a committed batch did to the study (its counts as stored)."""
+    return StudyBatch(
+        study_id=study.id,
+        site_id=study.site_id,
+        study_instance_uid=study.study_instance_uid,
+        accession_number=study.accession_number,
+        calling_ae=title,
+        series_count=study.series_count,
+        instance_count=study.instance_count,
+        new_series=new_series,
+        new_instances=new_instances,
+        first_at=study.first_arrival_at,
+        last_at=study.last_arrival_at,
+    )
 
 
 def study(n: Night, study_id: int) -> Study:
@@ -148,5 +152,31 @@ def test_a_case_opened_by_images_starts_with_its_study(database_url: str) -> Non
             assert n.case(case_id).priority == "stat"
             await n.sleep(QUIET + timedelta(seconds=1))
             await n.event_seen(case_id, EventKind.STUDY_STABLE, "2 series, 40 instances")
+
+    asyncio.run(scenario())
+
+
+def test_a_batch_whose_signal_was_lost_is_told_again_by_the_reconciler(
+    database_url: str,
+) -> None:
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            region = seed_region(n.sessions)
+            case_id = await n.request(region)
+            study_id = new_study(n, region.site_id, n.case(case_id).accession_number)
+            # Indexed and linked while Temporal was away: the case never heard of it.
+            with n.sessions() as s:
+                study = s.get_one(Study, study_id)
+                study.last_arrival_at = datetime.now(UTC) - QUIET - timedelta(minutes=2)
+                s.commit()
+                link(s, [batch_of(study, "ANY", 2, 40)])
+
+            done = await Reconciler(n.client, n.sessions).once()
+
+            assert done.delivered >= 1
+            await n.sleep(QUIET + timedelta(seconds=1))
+            await n.event_seen(case_id, EventKind.STUDY_STABLE, "2 series, 40 instances")
+            # Once stable, it is not told again.
+            assert study_id not in [a.study_id for a in unsettled_studies(n.sessions)]
 
     asyncio.run(scenario())
