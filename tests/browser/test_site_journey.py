@@ -52,5 +52,11 @@ def test_a_site_sends_a_request_and_follows_its_deadlines(visit: Visit, region: 
     expect(visit.log_out(region.site_username)).to_be_in_viewport()
     visit.shoot("site", "case")
 
+    # The header's switch brings the same page back in the other language.
+    other, name = {"fr": ("en", "English"), "en": ("fr", "Français")}[visit.language]
+    page.get_by_role("button", name=name, exact=True).click()
+    expect(page.locator("html")).to_have_attribute("lang", other)
+    assert page.url.endswith(f"/site/cases/{case_id}")
+
     with region.stack.sessions() as s:
         assert s.get_one(Case, case_id).callback_phone == "+33471000000"
