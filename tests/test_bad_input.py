@@ -218,6 +218,29 @@ def test_bad_query_parameters_are_named(region: Region) -> None:
     _assert_refused(api.get("/api/v1/oncall", params={"modality": "CT"}), "site", "is required")
 
 
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("0001-01-01T00:00:00+05:00", "0001-01-01T06:00:00+05:00"),
+        ("9999-12-31T20:00:00-05:00", "9999-12-31T22:00:00-05:00"),
+    ],
+)
+def test_a_period_past_the_calendar_is_named(shared_region: Region, start: str, end: str) -> None:
+    """Found by schemathesis (issue 8): in UTC, or a window's length later, these fall out of
+    the calendar; the period's fields said nothing and the answer was a 500."""
+    api = shared_region.stack.api(shared_region.coordinator_token)
+    period = {"from": start, "to": end}
+    for path in ("/api/v1/coverage", "/api/v1/fairness"):
+        _assert_refused(api.get(path, params=period), "from", "ISO 8601")
+    r = api.post(
+        "/api/v1/shifts/import",
+        params={"expert": shared_region.experts["alice"].code, "dry_run": "1", **period},
+        data="BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
+        headers={"Content-Type": "text/calendar"},
+    )
+    _assert_refused(r, "from", "ISO 8601")
+
+
 def test_wrong_role_and_missing_token(region: Region) -> None:
     import requests
 

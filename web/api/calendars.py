@@ -6,13 +6,13 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from flask import Response, g, jsonify, request
-from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from sqlalchemy import select
 
 from garde.domain import STAFF, Role, Tier
 from garde.errors import Forbidden, InvalidInput, NotFound
 from garde.models import CalendarFeed, Expert
-from garde.validation import Input, choice, text, validated
+from garde.validation import Input, choice, instant, text, validated
 from rosters.ical import feed_url, new_feed, revoke_feed
 from rosters.importing import Window, import_shifts
 from web import services
@@ -43,12 +43,12 @@ class ImportQuery(Input):
     ] = None
     tier: Annotated[Tier | None, choice(description="the tier of every shift")] = None
     dry_run: bool = Field(False, description="only say what would happen")
-    start: AwareDatetime | None = Field(
+    start: Annotated[datetime, instant()] | None = Field(
         None,
         alias="from",
         description="expand recurring events from this instant; now − 1 day by default",
     )
-    end: AwareDatetime | None = Field(
+    end: Annotated[datetime, instant()] | None = Field(
         None, alias="to", description="… until this instant; now + 1 year by default"
     )
 

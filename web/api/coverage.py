@@ -7,13 +7,13 @@ from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from flask import Response, g, jsonify, request
-from pydantic import AwareDatetime, Field, RootModel, ValidationInfo, field_validator
+from pydantic import Field, RootModel, ValidationInfo, field_validator
 from sqlalchemy import select
 
 from garde.domain import STAFF
 from garde.errors import InvalidInput
 from garde.models import Site
-from garde.validation import Input, text, validated
+from garde.validation import Input, instant, text, validated
 from rosters.coverage import coverage
 from rosters.fairness import fairness
 from rosters.intervals import Interval
@@ -28,10 +28,12 @@ class PeriodQuery(Input):
 
     LONGEST: ClassVar[timedelta]
 
-    start: AwareDatetime = Field(
+    start: Annotated[datetime, instant()] = Field(
         alias="from", description="the start of the period (ISO 8601, offset)"
     )
-    end: AwareDatetime = Field(alias="to", description="the end of the period, excluded")
+    end: Annotated[datetime, instant()] = Field(
+        alias="to", description="the end of the period, excluded"
+    )
 
     @field_validator("end")
     @classmethod
