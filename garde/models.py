@@ -87,8 +87,12 @@ class Site(Base):
     escalation: Mapped[dict[str, Any]] = mapped_column(default=dict)
     language: Mapped[str] = mapped_column(String(2), default="fr")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Loaded with the site: pages and answers read `ae_titles` after their session closed.
     ae_title_rows: Mapped[list[SiteAeTitle]] = relationship(
-        order_by="SiteAeTitle.id", cascade="all, delete-orphan", back_populates="site"
+        order_by="SiteAeTitle.id",
+        cascade="all, delete-orphan",
+        back_populates="site",
+        lazy="selectin",
     )
 
     @property
