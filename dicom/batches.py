@@ -74,29 +74,27 @@ class Batches:
                 self.flush(key)
 
     def _write(self, items: list[Received]) -> bool:
-        with self._writing:
+        try:
+            with self._writing:
+                batch = commit(self._sessions, self._storage, items)
+        except Exception:
+            log.exception("indexing %d objects failed; tried again shortly", len(items))
+            return False
+        if batch and self._on_batch is not None:
             try:
-                commit(self._sessions, self._storage, items, self._on_batch)
+                self._on_batch(batch)
             except Exception:
-                log.exception("indexing %d objects failed; tried again shortly", len(items))
-                return False
+                log.exception("telling the cases about %d studies failed", len(batch))
         return True
 
 
-def commit(
-    sessions: SessionFactory, storage: Storage, items: list[Received], on_batch: OnBatch | None
-) -> list[StudyBatch]:
-    """Index `items` in one transaction, then tell `on_batch` what it did (a failure there is
-    logged: the objects are indexed). Raises when the database refuses the batch."""
+def commit(sessions: SessionFactory, storage: Storage, items: list[Received]) -> list[StudyBatch]:
+    """Index `items` in one transaction; what it did to each study (for dicom.arrivals).
+    Raises when the database refuses the batch: the objects then stay pending."""
     with sessions.begin() as session:
         batch = index(session, items)
     for r in items:
         storage.indexed(r.object.sop_instance_uid, r.site_id, r.calling_ae)
-    if batch and on_batch is not None:
-        try:
-            on_batch(batch)
-        except Exception:
-            log.exception("telling the cases about %d studies failed", len(batch))
     return batch
 
 

@@ -182,8 +182,9 @@ class Gateway:
 
 class CaseTeller:
     """After a batch: link its studies to their cases (dicom.arrivals.link) and tell their
-    workflows (dicom.arrivals.announce), through one Temporal client on its own event loop.
-    With Temporal down, the studies stay linked and the failure is logged."""
+    workflows (dicom.arrivals.announce) through one Temporal client on its own event loop,
+    without waiting: receiving never waits for Temporal. With Temporal down the studies stay
+    linked, the failure is logged, and the client connects again for the next batch."""
 
     def __init__(self, settings: Settings, sessions: SessionFactory) -> None:
         self._settings = settings
@@ -193,15 +194,19 @@ class CaseTeller:
         threading.Thread(target=self._loop.run_forever, name="temporal", daemon=True).start()
 
     def __call__(self, batch: list[StudyBatch]) -> None:
-        with self._sessions.begin() as s:
+        with self._sessions() as s:  # link commits what it links
             found = arrivals.link(s, batch)
         if found:
-            asyncio.run_coroutine_threadsafe(self._announce(found), self._loop).result()
+            asyncio.run_coroutine_threadsafe(self._announce(found), self._loop)
 
     async def _announce(self, found: list[StudyArrival]) -> None:
-        if self._client is None:
-            self._client = await connect(self._settings)
-        await arrivals.announce(self._client, found)
+        try:
+            if self._client is None:
+                self._client = await connect(self._settings)
+            await arrivals.announce(self._client, found)
+        except Exception:
+            self._client = None
+            log.exception("telling %d cases of their images failed", len(found))
 
 
 def main(settings: Settings) -> None:
