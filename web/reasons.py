@@ -75,6 +75,45 @@ _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
         ),
     ),
     (
+        r"must be at least (?P<n>\d+) characters",
+        lambda n: gettext("must be at least %(n)s characters", n=n),
+    ),
+    (
+        r"is one of the most common passwords; choose another",
+        lambda: gettext("is one of the most common passwords; choose another"),
+    ),
+    (r"must not be the username", lambda: gettext("must not be the username")),
+    (
+        r"must be a year between 1900 and 2200",
+        lambda: gettext("must be a year between 1900 and 2200"),
+    ),
+    (
+        r"must be 1 to 16 printable ASCII characters",
+        lambda: gettext("must be 1 to 16 printable ASCII characters"),
+    ),
+    (r"must be after start", lambda: gettext("must be after start")),
+    (r"must be after from", lambda: gettext("must be after from")),
+    (r"must be on or after from", lambda: gettext("must be on or after from")),
+    (r"must be today or later", lambda: gettext("must be today or later")),
+    (
+        r"must be a date and a time, e\.g\. 2026-03-28T20:00",
+        lambda: gettext("must be a date and a time, e.g. 2026-03-28T20:00"),
+    ),
+    (
+        r"must be a local time written HH:MM, from 00:00 to 23:59",
+        lambda: gettext("must be a local time written HH:MM, from 00:00 to 23:59"),
+    ),
+    (r"must be YYYY-MM", lambda: gettext("must be YYYY-MM")),
+    (r"must name at least one modality", lambda: gettext("must name at least one modality")),
+    (
+        r"is already the phone of another expert",
+        lambda: gettext("is already the phone of another expert"),
+    ),
+    (
+        r"is already used by another (?P<what>.+)",
+        lambda what: gettext("is already used by another %(what)s", what=what),
+    ),
+    (
         r"is required to force an assignment",
         lambda: gettext("is required to force an assignment"),
     ),

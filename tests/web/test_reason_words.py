@@ -81,3 +81,15 @@ def test_english_readers_get_the_reasons_as_given_and_unknown_ones_pass_through(
             errors={"body_part": "is required"},
         )
     assert "Région est obligatoire" in shown
+
+
+def test_the_password_policy_speaks_french_too(app: Flask) -> None:
+    from garde.passwords import password_problem
+
+    with app.test_request_context(headers={"Accept-Language": "fr"}):
+        assert translated(str(password_problem("short", "ana"))) == (
+            "doit faire au moins 12 caractères"
+        )
+        assert translated(str(password_problem("password1234", "ana"))).startswith(
+            "fait partie des mots de passe les plus courants"
+        )
