@@ -25,10 +25,13 @@ lint: install
 test: lint
 	$(BIN)/pytest -n 2
 
-# Debian's chromium, which the browser tests drive (tests/browser); only when it is missing.
+# Debian's packages the tests use, each only when missing: chromium (browser tests), dcmtk
+# (DICOM clients: storescu, echoscu, dcmsend), poppler-utils (pdftotext reads the PDFs).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PACKAGES := chromium:chromium dcmtk:storescu poppler-utils:pdftotext
 system-packages:
-	command -v chromium >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+	@missing=""; for p in $(PACKAGES); do command -v $${p#*:} >/dev/null || missing="$$missing $${p%%:*}"; done; \
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update && $(SUDO) apt-get install -y $$missing; fi
 
 bench: install
 	$(BIN)/python -m bench.lifecycle
