@@ -18,6 +18,8 @@ from garde.db import SessionFactory
 
 log = logging.getLogger(__name__)
 
+RECOVERED = "recovered"  # the batch of what recover() finds
+
 
 class Batches:
     def __init__(
@@ -115,7 +117,7 @@ def recover(storage: Storage, batches: Batches) -> int:
             path=storage.relative_path(found.sop_instance_uid),
             received_at=datetime.fromtimestamp(pending.path.stat().st_mtime, UTC),
         )
-        batches.add(recover, received)
+        batches.add(RECOVERED, received)
         count += 1
-    batches.flush(recover)
+    batches.flush(RECOVERED)
     return count

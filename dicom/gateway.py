@@ -142,6 +142,7 @@ class Gateway:
         handlers: list[Any] = [
             (evt.EVT_C_STORE, self._store),
             (evt.EVT_CONN_CLOSE, self._closed),
+            (evt.EVT_REJECTED, self._rejected),
         ]
         address = (self.settings.dicom_host, self.settings.dicom_port)
         try:
@@ -178,6 +179,14 @@ class Gateway:
 
     def _closed(self, event: Any) -> None:
         self.batches.flush(event.assoc)
+
+    def _rejected(self, event: Any) -> None:
+        requestor = event.assoc.requestor
+        log.warning(
+            "rejected an association from AE %s at %s (not a site's AE title, or too many)",
+            requestor.ae_title,
+            requestor.address,
+        )
 
 
 class CaseTeller:

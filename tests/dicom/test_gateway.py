@@ -71,6 +71,10 @@ def test_a_site_ae_title_may_echo_and_any_other_is_rejected(
     said = refused.stdout + refused.stderr
     assert "Rejected Permanent, Source: Service User" in said
     assert "Calling AE Title Not Recognized" in said
+    wait_for(
+        lambda: "rejected an association from AE NOT-A-SITE" in gateway.log_text(),
+        what="the rejection in the gateway's log",
+    )
 
 
 def test_objects_are_stored_as_received_in_their_transfer_syntax_and_indexed(
