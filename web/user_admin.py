@@ -64,7 +64,12 @@ def change_role(user: User, role: str, site_code: str | None, expert_code: str |
 
 
 def issue_token(user: User, days: float | None = None) -> str:
-    """A new API token for the user: the secret, to be shown once (only its hash is kept)."""
+    """A new API token for the user: the secret, to be shown once (only its hash is kept).
+    A disabled login gets none: the token could not be used, and would wake with the login."""
+    if user.disabled_at is not None:
+        raise Conflict(
+            "a disabled login cannot get an API token", {"username": "is disabled; enable it first"}
+        )
     lifetime = timedelta(days=days) if days else services().settings.token_lifetime
     secret = accounts.create_token(g.db, user, lifetime)
     audit("token.create", f"user:{user.username}", f"expires in {lifetime.days} days")

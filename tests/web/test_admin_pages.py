@@ -8,10 +8,10 @@ import html
 import re
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from garde.domain import Role
-from garde.models import User
+from garde.models import ApiToken, User
 from garde.settings import Settings
 from tests.conftest import Region, add_login
 from tests.web.test_pages import Browser, csrf_token, flashes
@@ -245,3 +245,25 @@ def test_a_token_is_shown_once_and_revoked_from_the_browser(shared_region: Regio
     assert admin.submit(page, f"{page}/tokens/revoke", {}).status_code == 302
     assert region.stack.api(first).get("/api/v1/sites").status_code == 401
     assert admin.get("/admin/users").text.count(f'id="user-{owner}"') == 1
+
+
+def test_a_disabled_login_is_offered_no_token_and_refused_one(shared_region: Region) -> None:
+    region = shared_region
+    admin, _ = admin_browser(region)
+    owner = "retired-" + secrets.token_hex(3)
+    with region.stack.sessions.begin() as s:
+        add_login(s, owner, Role.COORDINATOR)
+    page = f"/admin/users/{owner}"
+    assert 'id="new-token"' in admin.get(page).text  # offered while the login is live
+    assert admin.submit(page, f"{page}/disable", {}).status_code == 302
+
+    shown = admin.get(page).text
+    assert 'id="new-token"' not in shown and "Create a token" not in shown
+    assert "A disabled login gets no new token: enable it first." in shown
+    r = admin.submit(page, f"{page}/tokens", {"days": "3"})  # posted anyway, from an old page
+    assert r.status_code == 409
+    assert f"{owner} is disabled: enable the login to create a token." in flashes(r.text)
+    assert not SECRET.findall(r.text)
+    with region.stack.sessions() as s:
+        user = s.scalars(select(User).where(User.username == owner)).one()
+        assert s.scalar(select(func.count(ApiToken.id)).where(ApiToken.user_id == user.id)) == 0

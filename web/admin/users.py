@@ -155,7 +155,14 @@ def create_token(username: str) -> str | tuple[str, int]:
         days = validated(TokenInput, request.form).days
     except InvalidInput as e:
         return _user_page(user, e.fields, request.form.to_dict()), 400
-    secret = user_admin.issue_token(user, days)
+    try:
+        secret = user_admin.issue_token(user, days)
+    except Conflict:
+        flash(
+            _("%(username)s is disabled: enable the login to create a token.", username=username),
+            "error",
+        )
+        return _user_page(user), 409
     return render_template("admin/token_created.html", user=user, secret=secret)
 
 
