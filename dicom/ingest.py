@@ -47,14 +47,16 @@ def ingest(
     max_bytes: int,
     sop_class_uid: str | None = None,
     sop_instance_uid: str | None = None,
+    study_instance_uid: str | None = None,
 ) -> Stored:
     """Check and store the DICOM file at `path` (a file in storage.incoming is linked into
     place, not copied; the caller removes `path`). Refused with the status and reason when
-    it fails a check. A C-STORE passes the UIDs its command named."""
+    it fails a check. A C-STORE passes the UIDs its command named, a STOW-RS to one study
+    that study's."""
     try:
         if path.stat().st_size > max_bytes:
             raise Refused(OUT_OF_RESOURCES, f"larger than the {max_bytes} bytes allowed")
-        found = read_object(path, sop_class_uid, sop_instance_uid)
+        found = read_object(path, sop_class_uid, sop_instance_uid, study_instance_uid)
     except Refused as refused:
         log.warning("refused an object from %s: %s", source, refused.reason)
         raise
@@ -69,7 +71,13 @@ def ingest(
     return Stored(received, new)
 
 
-def ingest_stream(stream: BinaryIO, source: Source, storage: Storage, max_bytes: int) -> Stored:
+def ingest_stream(
+    stream: BinaryIO,
+    source: Source,
+    storage: Storage,
+    max_bytes: int,
+    study_instance_uid: str | None = None,
+) -> Stored:
     """Check and store a DICOM file read from `stream` (a STOW-RS part, an uploaded file),
     written to disk as it is read, never held whole in memory."""
     with storage.receiving() as path:
@@ -81,4 +89,4 @@ def ingest_stream(stream: BinaryIO, source: Source, storage: Storage, max_bytes:
                     log.warning("refused an object from %s: larger than allowed", source)
                     raise Refused(OUT_OF_RESOURCES, f"larger than the {max_bytes} bytes allowed")
                 out.write(chunk)
-        return ingest(path, source, storage, max_bytes)
+        return ingest(path, source, storage, max_bytes, study_instance_uid=study_instance_uid)

@@ -36,12 +36,17 @@ UID_LENGTH = 64
 
 
 class Refused(Exception):
-    """The object is not stored: `status` for the sender, `reason` for the log."""
+    """The object is not stored: `status` for the sender, `reason` for the log; its UIDs
+    when it was read far enough to name them (a STOW-RS answer lists them)."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(
+        self, status: int, reason: str, sop_class_uid: str = "", sop_instance_uid: str = ""
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.sop_class_uid = sop_class_uid
+        self.sop_instance_uid = sop_instance_uid
 
 
 @dataclass(frozen=True)
@@ -67,10 +72,14 @@ class DicomObject:
 
 
 def read_object(
-    path: Path, sop_class_uid: str | None = None, sop_instance_uid: str | None = None
+    path: Path,
+    sop_class_uid: str | None = None,
+    sop_instance_uid: str | None = None,
+    study_instance_uid: str | None = None,
 ) -> DicomObject:
     """Check the file at `path` and read it; Refused when it fails a check. A C-STORE passes
-    the UIDs its command named: the data set must carry the same."""
+    the UIDs its command named, a STOW-RS to a study that study's: the data set must carry
+    the same."""
     size = path.stat().st_size
     try:
         with warnings.catch_warnings(), path.open("rb") as fp:
@@ -96,10 +105,13 @@ def read_object(
         raise Refused(DOES_NOT_MATCH, "not a DICOM file") from None
     except Exception as e:  # pydicom raises many kinds on a malformed file
         raise Refused(DOES_NOT_MATCH, f"cannot be parsed ({type(e).__name__})") from None
+    uids = (found.sop_class_uid, found.sop_instance_uid)
     if sop_class_uid is not None and found.sop_class_uid != sop_class_uid:
-        raise Refused(DOES_NOT_MATCH, "SOP Class UID differs from the C-STORE request's")
+        raise Refused(DOES_NOT_MATCH, "SOP Class UID differs from the C-STORE request's", *uids)
     if sop_instance_uid is not None and found.sop_instance_uid != sop_instance_uid:
-        raise Refused(DOES_NOT_MATCH, "SOP Instance UID differs from the C-STORE request's")
+        raise Refused(DOES_NOT_MATCH, "SOP Instance UID differs from the C-STORE request's", *uids)
+    if study_instance_uid is not None and found.study_instance_uid != study_instance_uid:
+        raise Refused(DOES_NOT_MATCH, "Study Instance UID differs from the study posted to", *uids)
     return found
 
 

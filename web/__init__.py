@@ -12,7 +12,7 @@ from activities.sms import SmsPort, make_sms_port
 from garde.db import SessionFactory, make_engine, make_session_factory
 from garde.demo import demo_logins_exist
 from garde.settings import Settings
-from web import i18n, login_limits
+from web import body_limits, i18n, login_limits
 from web.case_actions import CaseActions
 from web.row_ids import RowId
 from web.temporal_bridge import TemporalBridge
@@ -32,6 +32,7 @@ class Services:
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.request_class = body_limits.Request  # larger bodies for the views taking images
     app.url_map.converters["int"] = RowId  # before any route is added
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         codec_server,
         coordinator,
         dev,
+        dicomweb,
         errors,
         expert,
         expert_settings,
@@ -96,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         roster_reports.bp,
         analytics.bp,
         api.bp,
+        dicomweb.bp,
         sms.bp,
         voice.bp,
         dev.bp,

@@ -17,7 +17,9 @@ log = logging.getLogger(__name__)
 
 
 def wants_json() -> bool:
-    return request.path.startswith(("/api/", "/sms/", "/healthz", "/metrics", "/temporal-codec/"))
+    return request.path.startswith(
+        ("/api/", "/dicomweb/", "/sms/", "/healthz", "/metrics", "/temporal-codec/")
+    )
 
 
 def register(app: Flask) -> None:

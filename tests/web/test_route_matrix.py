@@ -37,6 +37,8 @@ from rosters.ical import new_feed
 from tests.conftest import PASSWORD, Region, Stack
 from tests.web.test_pages import csrf_token
 
+# Asked with each role's bearer token; the other paths with its browser.
+TOKEN_PATHS = ("/api/", "/dicomweb/")
 ROLES = ("anonymous", "site", "expert", "coordinator", "admin", "stranger")
 
 OK = "ok"  # 200
@@ -229,6 +231,9 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "admin.experts": reads(ADMIN),
     "admin.new_expert": reads(ADMIN),
     "admin.expert": reads(ADMIN),
+    # DICOMweb: a site's bearer token stores its images (STOW-RS).
+    "dicomweb.store": writes(SITE),
+    "dicomweb.store_study": writes(SITE),
     "temporal_codec.decode": ("401", NO, NO, NO, "415", NO),  # JSON only
     "temporal_codec.encode": ("401", NO, NO, NO, "415", NO),
 }
@@ -261,7 +266,7 @@ def test_every_route_answers_each_role_as_its_row_says(app: Flask, shared_region
             for role, want in zip(ROLES, ROUTES[rule.endpoint], strict=True):
                 if want == ACTS:
                     continue
-                http = apis[role] if path.startswith("/api/") else browsers[role]
+                http = apis[role] if path.startswith(TOKEN_PATHS) else browsers[role]
                 got = _outcome(http.ask(method, path), path)
                 if got != want:
                     wrong.append(f"{method} {path} as {role}: {got}, not {want}")
@@ -332,7 +337,7 @@ def _outcome(r: requests.Response, path: str) -> str:
     location = r.headers.get("Location", "")
     if r.status_code == 302 and "/login" in location:
         return LOGIN
-    if r.status_code == 401 and path.startswith("/api/"):
+    if r.status_code == 401 and path.startswith(TOKEN_PATHS):
         return LOGIN
     return {200: OK, 403: NO, 404: NF}.get(r.status_code, str(r.status_code))
 
@@ -399,6 +404,7 @@ def _real_rows(region: Region, case_id: int) -> dict[str, object]:
             "username": bruno.username,
             "token_id": token_id,
             "filename": "style.css",
+            "study": "1.2.826.0.1",
         }
 
 
