@@ -165,7 +165,7 @@ Modalities = Annotated[
 Subspecialties = Annotated[list[str], words(vocabulary.subspecialty, vocabulary.SUBSPECIALTIES)]
 MaxConcurrent = Annotated[int, between(1, 50, description="cases held at once")]
 Sites = Annotated[
-    list[str],
+    list[Annotated[str, text(32)]],
     BeforeValidator(_comma_list),
     AfterValidator(lambda v: list(dict.fromkeys(s.strip() for s in v if s.strip()))),
     AfterValidator(_known_sites),

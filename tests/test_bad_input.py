@@ -241,6 +241,15 @@ def test_a_period_past_the_calendar_is_named(shared_region: Region, start: str, 
     _assert_refused(r, "from", "ISO 8601")
 
 
+def test_a_control_character_in_a_site_code_is_named(shared_region: Region) -> None:
+    """Found by schemathesis (issue 8): PostgreSQL refuses NUL in a query, a 500."""
+    r = shared_region.stack.api(shared_region.admin_token).post(
+        "/api/v1/experts",
+        json={"code": "E-NUL", "name": "x", "phone": "+33612345678", "sites": ["A\x00B"]},
+    )
+    _assert_refused(r, "sites.0", "control characters")
+
+
 def test_wrong_role_and_missing_token(region: Region) -> None:
     import requests
 
