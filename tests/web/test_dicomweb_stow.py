@@ -1,7 +1,8 @@
 """STOW-RS (POST /dicomweb/studies) with a real client, dicomweb-client: all stored (200),
 some refused (202 naming each failure beside what was stored), none stored (409); the objects
 indexed as one batch, linked to the site's case by accession number and its workflow told;
-a study's own path refuses instances of another study; only a site's bearer token writes."""
+a study's own path refuses instances of another study; only a site's bearer token writes.
+The case's studies as GET /api/v1/cases/ID/study lists them."""
 
 from __future__ import annotations
 
@@ -75,6 +76,16 @@ def test_all_stored_indexed_linked_and_told(stack: Stack, region: Region) -> Non
         assert row.calling_ae == ""
         assert s.scalar(select(Site.code).where(Site.id == row.site_id)) == region.site
     assert region.case(case["id"])["study"]["instances"] == 3
+    linked = stack.api(region.site_token).get(f"/api/v1/cases/{case['id']}/study").json()
+    [got] = linked["studies"]
+    assert (got["study_instance_uid"], got["series_count"], got["instance_count"]) == (study, 2, 3)
+    assert got["stable"] is False and got["viewer_url"] is None
+    assert [(s["series_instance_uid"], s["instance_count"]) for s in got["series"]] == [
+        (series[0], 2),
+        (series[1], 1),
+    ]
+    offered_only = stack.api(region.experts["alice"].token)
+    assert offered_only.get(f"/api/v1/cases/{case['id']}/study").status_code == 403
     wait_for(lambda: "study_arrived" in signals(stack, case["id"]), what="the case told")
 
     # Sent again: acknowledged as stored, nothing duplicated, the case not told again.

@@ -157,6 +157,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "api.get_case": reads(*ANYONE, stranger=NF),
     # No report yet (404); the expert only offered the case reads no report (403).
     "api.get_report": (LOGIN, NF, NO, NF, NF, NF),
+    # The studies linked to the case: its record's readers, not an expert only offered it.
+    "api.case_study": (LOGIN, OK, NO, OK, OK, NF),
     "api.worklist": reads(EXPERT),
     "api.submit": writes(SITE),
     "api.acknowledge": writes(SITE),

@@ -115,6 +115,7 @@ def openapi() -> Response:
 from web.api import (  # noqa: E402, F401
     billing,
     calendars,
+    case_studies,
     cases,
     coverage,
     overrides,

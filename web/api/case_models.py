@@ -3,7 +3,7 @@ openapi.json describes exactly what a site, an expert or a coordinator is shown.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, RootModel
@@ -83,6 +83,44 @@ class StudyArrived(Answer):
     new_images_at: datetime | None = Field(
         description="the latest batch that came after the images were called stable"
     )
+
+
+class SeriesReceived(Answer):
+    series_instance_uid: str
+    series_number: int | None
+    modality: str
+    body_part: str
+    series_description: str
+    instance_count: int
+
+
+class StudyReceived(Answer):
+    """One study linked to the case, as the index counts it."""
+
+    study_instance_uid: str
+    accession_number: str
+    study_date: date | None
+    study_description: str
+    modalities: list[str]
+    series_count: int
+    instance_count: int
+    size_bytes: int
+    first_arrival_at: datetime
+    last_arrival_at: datetime
+    stable: bool = Field(
+        description="no image arrived for the site's quiet period: never proof that the "
+        "study is complete"
+    )
+    stable_at: datetime | None
+    viewer_url: str | None = Field(description="where a viewer opens the study; null for now")
+    series: list[SeriesReceived] = Field(description="its series, by number")
+
+
+class CaseStudies(Answer):
+    """The studies linked to a case, oldest first (none while no image arrived)."""
+
+    case_id: int
+    studies: list[StudyReceived]
 
 
 class CaseSummary(Answer):

@@ -1,0 +1,72 @@
+"""The studies linked to a case, as the index counts them (GET /api/v1/cases/ID/study): for
+its site, the experts who hold or held it, coordinators and admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, g, jsonify
+from sqlalchemy import select
+
+from garde.models import Series, Study
+from garde.study_links import linked_studies
+from web.access import current_user, record_for
+from web.api import bp
+from web.api.case_models import CaseStudies
+from web.api.describe import operation
+from web.case_views import iso
+
+
+@bp.get("/cases/<int:case_id>/study")
+@operation(
+    "cases",
+    "The studies linked to the case: series and instance counts, arrivals, stability",
+    {200: ("the case's studies", CaseStudies)},
+    errors=(403, 404),
+    description="""
+        403 to an expert who was only offered the case. A study is `stable` once no image
+        arrived for its site's quiet period: never proof that it is complete.
+    """,
+)
+def case_study(case_id: int) -> Response:
+    case = record_for(g.db, current_user(), case_id)
+    studies = linked_studies(case)
+    series: dict[int, list[Series]] = {}
+    for row in g.db.scalars(
+        select(Series)
+        .where(Series.study_id.in_([s.id for s in studies]))
+        .order_by(Series.series_number.is_(None), Series.series_number, Series.id)
+    ):
+        series.setdefault(row.study_id, []).append(row)
+    return jsonify(
+        {"case_id": case.id, "studies": [_study(s, series.get(s.id, [])) for s in studies]}
+    )
+
+
+def _study(study: Study, series: list[Series]) -> dict[str, Any]:
+    return {
+        "study_instance_uid": study.study_instance_uid,
+        "accession_number": study.accession_number,
+        "study_date": study.study_date.isoformat() if study.study_date else None,
+        "study_description": study.study_description,
+        "modalities": study.modalities,
+        "series_count": study.series_count,
+        "instance_count": study.instance_count,
+        "size_bytes": study.size_bytes,
+        "first_arrival_at": iso(study.first_arrival_at),
+        "last_arrival_at": iso(study.last_arrival_at),
+        "stable": study.stable_at is not None,
+        "stable_at": iso(study.stable_at),
+        "viewer_url": None,  # issue 11: the viewer
+        "series": [
+            {
+                "series_instance_uid": s.series_instance_uid,
+                "series_number": s.series_number,
+                "modality": s.modality,
+                "body_part": s.body_part,
+                "series_description": s.series_description,
+                "instance_count": s.instance_count,
+            }
+            for s in series
+        ],
+    }
