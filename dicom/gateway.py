@@ -74,6 +74,7 @@ TITLES_FOR_S = 5.0
 # The largest PDU the gateway receives: fewer, larger reads for a large object.
 MAX_PDU = 1 << 20
 SUCCESS = 0x0000
+SWEEP_EVERY_S = 60
 # Longer than any AE title: the list of allowed titles is never empty (empty allows all).
 NOBODY = "-" * 17
 
@@ -136,9 +137,11 @@ class Gateway:
         ae.dimse_timeout = settings.dicom_dimse_timeout_s
         ae.network_timeout = settings.dicom_network_timeout_s
         self.ae = ae
+        self._stopped = threading.Event()
 
     def serve(self) -> None:
         """Listen until stopped (blocks); batches waiting are indexed on the way out."""
+        threading.Thread(target=self._sweep, name="dicom-sweep", daemon=True).start()
         handlers: list[Any] = [
             (evt.EVT_C_STORE, self._store),
             (evt.EVT_CONN_CLOSE, self._closed),
@@ -151,7 +154,15 @@ class Gateway:
             self.batches.close()
 
     def stop(self) -> None:
+        self._stopped.set()
         self.ae.shutdown()
+
+    def _sweep(self) -> None:
+        """An association aborted mid-object leaves its half in incoming/: swept once no
+        receive could still be writing it (past the network timeout)."""
+        idle = self.settings.dicom_network_timeout_s + SWEEP_EVERY_S
+        while not self._stopped.wait(SWEEP_EVERY_S):
+            self.storage.sweep_incoming(idle)
 
     def _store(self, event: Any) -> int:
         calling_ae = event.assoc.requestor.ae_title
@@ -227,7 +238,7 @@ def main(settings: Settings) -> None:
     _config.STORE_RECV_CHUNKED_DATASET = True
     _config.LOG_REQUEST_IDENTIFIERS = False  # identifiers may name the patient
     storage = Storage(settings.data_dir)
-    storage.sweep_incoming()
+    storage.sweep_incoming(settings.dicom_network_timeout_s)
     tempfile.tempdir = str(storage.incoming)
     sessions = make_session_factory(make_engine(settings.database_url))
     gateway = Gateway(settings, sessions, storage, CaseTeller(settings, sessions))

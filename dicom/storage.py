@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 FOLDER = "dicom"
-# Left in incoming/ by a process killed while receiving: removed when a gateway starts.
-STALE_AFTER_S = 3600
 
 
 @dataclass(frozen=True)
@@ -91,9 +89,10 @@ class Storage:
             found.append(Pending(path, int(site), bytes.fromhex(ae).decode("ascii")))
         return found
 
-    def sweep_incoming(self) -> None:
-        """Remove what a killed process left half received."""
-        limit = time.time() - STALE_AFTER_S
+    def sweep_incoming(self, idle_s: float) -> None:
+        """Remove what an association aborted (or a process killed) left half received: a
+        file no one wrote to for `idle_s`, longer than any receive waits for data."""
+        limit = time.time() - idle_s
         for path in self.incoming.iterdir():
             with contextlib.suppress(FileNotFoundError):
                 if path.stat().st_mtime < limit:
