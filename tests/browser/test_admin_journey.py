@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from garde.domain import Role
+from tests.browser.layout import overrun_labels
 from tests.browser.visit import Visit
 from tests.conftest import Stack, add_login
 
@@ -53,5 +54,7 @@ def test_an_admin_creates_a_login_and_disables_it(visit: Visit, stack: Stack) ->
     expect(row).to_contain_text(_("disabled"))
     expect(row).to_contain_text(visit.p_("role", "coordinator"))
     visit.reads_its_language()
+    # On a phone each row is a card; a label of two lines stays within its line.
+    assert not overrun_labels(page.locator("table.cards")), "a card's label runs over the next"
     expect(visit.log_out(admin)).to_be_in_viewport()
     visit.shoot("admin", "logins")

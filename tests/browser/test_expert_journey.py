@@ -53,6 +53,8 @@ def test_an_expert_accepts_an_offer_and_reports_and_the_site_reads_it(
     for label, fmt in formats.items():
         link = page.get_by_role("link", name=label, exact=True)
         expect(link).to_have_attribute("href", f"/api/v1/cases/{case_id}/report?format={fmt}")
+        box = link.bounding_box()  # a target a thumb finds
+        assert box is not None and box["height"] >= 44, f"{label} is {box} on the page"
     visit.reads_its_language()
     visit.shoot("expert", "site-reads")
     pdf = page.request.get(f"/api/v1/cases/{case_id}/report?format=pdf")

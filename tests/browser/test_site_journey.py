@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from garde.models import Case
+from tests.browser.layout import lines
 from tests.browser.visit import Visit
 from tests.conftest import Region
 
@@ -46,6 +47,8 @@ def test_a_site_sends_a_request_and_follows_its_deadlines(visit: Visit, region: 
         "^" + re.escape(_("in %(duration)s", duration="@")).replace("@", r"\d+ min") + "$"
     )
     expect(page.get_by_text(countdown).first).to_be_visible()
+    for each in page.locator("time[data-countdown]").all():  # "in 19 min", never "in 19 / min"
+        assert lines(each) == 1, f"{each.text_content()!r} is broken over lines"
     expect(page.get_by_role("link", name="+33 4 71 00 00 00")).to_be_visible()
     expect(page.get_by_role("button", name=_("Cancel the request"))).to_be_visible()
     visit.reads_its_language()

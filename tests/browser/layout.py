@@ -1,0 +1,39 @@
+"""Measures of a page's boxes in the browser, for what a reader trips on: a text cut off by its
+box, or two boxes drawn over each other."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Locator
+
+# Boxes are measured in fractions of a pixel; half of one is no visible difference.
+SLACK = 0.5
+
+
+def inside(inner: Locator, outer: Locator) -> bool:
+    """`inner` is drawn wholly within `outer`'s box (for a scrolled region: the part in view)."""
+    a, b = inner.bounding_box(), outer.bounding_box()
+    assert a is not None and b is not None, "a box is not drawn"
+    return (
+        a["x"] >= b["x"] - SLACK
+        and a["y"] >= b["y"] - SLACK
+        and a["x"] + a["width"] <= b["x"] + b["width"] + SLACK
+        and a["y"] + a["height"] <= b["y"] + b["height"] + SLACK
+    )
+
+
+def lines(inline: Locator) -> int:
+    """How many lines an inline element is broken into."""
+    return int(inline.evaluate("e => e.getClientRects().length"))
+
+
+def overrun_labels(cards: Locator) -> list[str]:
+    """The cells of a table shown as cards whose label (drawn by `td::before`) is taller than
+    the cell: it runs over the next one. Their labels, to say which."""
+    return list(
+        cards.evaluate(
+            """t => [...t.querySelectorAll("td[data-label]")].filter(td => {
+                 const label = parseFloat(getComputedStyle(td, "::before").height);
+                 return label + parseFloat(getComputedStyle(td).paddingTop) > td.clientHeight + 0.5;
+               }).map(td => td.dataset.label)"""
+        )
+    )
