@@ -37,6 +37,7 @@ from pydicom.uid import (
 from pynetdicom import AE, AllStoragePresentationContexts, _config, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
 
 from dicom import arrivals
@@ -80,7 +81,9 @@ NOBODY = "-" * 17
 
 
 class SiteTitles:
-    """The AE titles of the sites, read from the database at most every TITLES_FOR_S."""
+    """The AE titles of the sites, read from the database at most every TITLES_FOR_S. With
+    the database away, the titles last read stand: objects are still stored, and indexed
+    once it is back (dicom.batches)."""
 
     def __init__(self, sessions: SessionFactory) -> None:
         self._sessions = sessions
@@ -91,9 +94,14 @@ class SiteTitles:
     def sites(self) -> dict[str, int]:
         with self._lock:
             if time.monotonic() - self._read_at >= TITLES_FOR_S:
-                with self._sessions() as s:
-                    rows = s.execute(select(SiteAeTitle.ae_title, SiteAeTitle.site_id))
-                    self._sites = {title: site_id for title, site_id in rows}
+                try:
+                    with self._sessions() as s:
+                        rows = s.execute(select(SiteAeTitle.ae_title, SiteAeTitle.site_id))
+                        self._sites = {title: site_id for title, site_id in rows}
+                except SQLAlchemyError as e:
+                    log.warning(
+                        "AE titles not read (%s): the last ones read stand", type(e).__name__
+                    )
                 self._read_at = time.monotonic()
             return self._sites
 
