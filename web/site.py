@@ -19,8 +19,10 @@ from garde.vocabulary import MODALITIES
 from web import display, services
 from web.access import case_for, current_user, roles, visible_cases
 from web.audit import audit
+from web.body_limits import large_body
 from web.case_actions import WORKER_WAIT
 from web.case_views import latest_report
+from web.image_upload import Uploaded, upload
 from web.inputs import parse_priority_change
 from web.live_events import live_page
 from web.login_limits import seconds_until_retry
@@ -67,11 +69,29 @@ def case(case_id: int) -> str:
     return _case_page(case_for(g.db, current_user(), case_id))
 
 
-def _case_page(found: Case) -> str:
+@bp.post("/cases/<int:case_id>/images")
+@roles(Role.SITE)
+@large_body
+def upload_images(case_id: int) -> str | tuple[str, int]:
+    """DICOM files or .zip archives of them, through the checks every image passes; the case
+    page again, saying what was kept and what was refused."""
+    found = case_for(g.db, current_user(), case_id)
+    files = [f for f in request.files.getlist("files") if f.filename]
+    if not files:
+        flash(_("Choose the images to send: DICOM files, or a .zip of them."), "error")
+        return _case_page(found), 400
+    done = upload(_site().id, found.id, files)
+    audit("case.images", f"case:{found.id}", f"{done.stored} new, {len(done.refused)} refused")
+    g.db.commit()  # and the page reads the studies as the upload linked them
+    return _case_page(found, done)
+
+
+def _case_page(found: Case, uploaded: Uploaded | None = None) -> str:
     report = latest_report(found)
     return render_template(
         "site/case.html",
         case=found,
+        uploaded=uploaded,
         tz=found.site.timezone,
         report=report,
         addenda=[r for r in found.reports if r.kind == ReportKind.ADDENDUM],

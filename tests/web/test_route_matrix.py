@@ -107,6 +107,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "site.acknowledge": writes(SITE),
     "site.cancel": writes(SITE),
     "site.change_priority": writes(SITE),
+    "site.upload_images": writes(SITE),
     # An expert's pages: the case is offered to the expert, nothing to the stranger.
     "expert.worklist": reads(EXPERT),
     "expert.case": reads(EXPERT, stranger=NF),
