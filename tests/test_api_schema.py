@@ -45,7 +45,7 @@ ROLES = ("site", "expert", "coordinator", "admin")
 # A role refused this many times from the first request on may not use the operation.
 REFUSALS = 3
 SETTINGS = hypothesis.settings(
-    max_examples=12,
+    max_examples=10,
     deadline=None,
     derandomize=True,
     database=None,
