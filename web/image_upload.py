@@ -56,7 +56,7 @@ def upload(site_id: int, case_id: int, files: list[FileStorage]) -> Uploaded:
     receiving = Receiving(site_id)
     try:
         for file in files:
-            name = file.filename or _("(no name)")
+            name = file.filename or ""
             stream = cast(BinaryIO, file.stream)
             if zipfile.is_zipfile(stream):
                 stream.seek(0)
