@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python -m bench.lifecycle
 	$(BIN)/python -m bench.simulate_night
 	$(BIN)/python -m bench.oncall
+	$(BIN)/python -m bench.ingest
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
