@@ -208,7 +208,8 @@ def between(minimum: int, maximum: int, **schema: Any) -> Any:
 
 
 def instant(**schema: Any) -> Any:
-    """A date and time in ISO 8601 with its UTC offset (2026-11-28T20:00:00+01:00, or Z)."""
+    """A date and time in ISO 8601 with its UTC offset (2026-11-28T20:00:00+01:00, or Z), of
+    a year between 1970 and 2200."""
 
     def parse(value: Any) -> Any:
         value = _strict_text(value)
@@ -218,7 +219,9 @@ def instant(**schema: Any) -> Any:
             found = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             found = None
-        if found is None or not 1900 <= found.year <= 2200:
+        # From 1970: before, zones kept offsets in seconds (Paris +00:09:21 until 1911) that
+        # an answer in ISO 8601 cannot carry.
+        if found is None or not 1970 <= found.year <= 2200:
             raise PydanticCustomError("datetime_parsing", "must be an ISO 8601 date and time")
         if found.tzinfo is None:
             raise PydanticCustomError(

@@ -279,15 +279,17 @@ def start_stack(
         twilio=double,
         logs=tmp,
     )
-    for name in processes:
-        stack.start(name)
-    wait_for_port("127.0.0.1", port, stack.processes["web"])
-    yield stack
-    for name in list(stack.processes):
-        stack.stop(name)
-    engine.dispose()
-    if double is not None:
-        double.stop()
+    try:
+        for name in processes:
+            stack.start(name)
+        wait_for_port("127.0.0.1", port, stack.processes["web"])
+        yield stack
+    finally:  # a web app that never came up leaves no worker behind either
+        for name in list(stack.processes):
+            stack.stop(name)
+        engine.dispose()
+        if double is not None:
+            double.stop()
 
 
 @pytest.fixture(scope="session")
