@@ -229,16 +229,19 @@ def _count(
         mine = [r for r in items if _study_key(r) == key]
         n_series, n, total = sums[study.id]
         last = max(r.received_at for r in mine)
+        values: dict[str, Any] = {
+            "series_count": n_series,
+            "instance_count": n,
+            "size_bytes": total,
+            "modalities": sorted(modalities.get(study.id, set())),
+            "last_arrival_at": max(last, study.last_arrival_at),
+        }
+        if n > study.instance_count:
+            values["stable_at"] = None  # receiving again, until its workflow says otherwise
         session.execute(
             update(Study)
             .where(Study.id == study.id)
-            .values(
-                series_count=n_series,
-                instance_count=n,
-                size_bytes=total,
-                modalities=sorted(modalities.get(study.id, set())),
-                last_arrival_at=max(last, study.last_arrival_at),
-            )
+            .values(**values)
             .execution_options(synchronize_session=False)
         )
         if n > study.instance_count:
