@@ -86,6 +86,9 @@ class Site(Base):
     service_levels: Mapped[dict[str, Any]] = mapped_column(default=dict)
     escalation: Mapped[dict[str, Any]] = mapped_column(default=dict)
     language: Mapped[str] = mapped_column(String(2), default="fr")
+    # A study received for the site is called stable after this long without an object
+    # (never proof that it is complete: a later object reopens it).
+    study_quiet_s: Mapped[int] = mapped_column(default=30, server_default="30")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Loaded with the site: pages and answers read `ae_titles` after their session closed.
     ae_title_rows: Mapped[list[SiteAeTitle]] = relationship(
@@ -608,6 +611,7 @@ class Study(Base):
     instance_count: Mapped[int] = mapped_column(default=0)
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     stable_at: Mapped[datetime | None]
+    site: Mapped[Site] = relationship(lazy="joined", viewonly=True)
     series: Mapped[list[Series]] = relationship(
         order_by="Series.id", back_populates="study", lazy="select"
     )

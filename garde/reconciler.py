@@ -26,15 +26,15 @@ from garde.domain import CaseStatus
 from garde.intake import case_start
 from garde.messages import CallAnswer, CaseStart, SmsAnswer, StudyArrival
 from garde.models import Case, Offer, SmsMessage, Study, VoiceCall, utcnow
-from garde.study_links import QUIET_PERIOD_S, study_arrival
+from garde.study_links import study_arrival
 from garde.temporal import case_workflow_id, start_case_workflow
 
 log = logging.getLogger(__name__)
 
 BATCH = 200
-# A study still receiving this long after its quiet period is told to its case again; after
-# a day without images, no more.
-STUDY_LATE = timedelta(seconds=QUIET_PERIOD_S) + timedelta(minutes=1)
+# A study still receiving this long after its site's quiet period is told to its case again;
+# after a day without images, no more.
+STUDY_LATE = timedelta(minutes=1)
 STUDY_GIVEN_UP = timedelta(days=1)
 
 
@@ -143,8 +143,8 @@ def pending_answers(sessions: SessionFactory) -> list[PendingAnswer]:
 
 
 def unsettled_studies(sessions: SessionFactory) -> list[StudyArrival]:
-    """Studies of open cases still receiving well past their quiet period: their workflow may
-    have missed a batch (Temporal was away when it came). Oldest first."""
+    """Studies of open cases still receiving a minute past their site's quiet period: their
+    workflow may have missed a batch (Temporal was away when it came). Oldest first."""
     now = utcnow()
     open_statuses = [s.value for s in CaseStatus if s.is_open]
     with sessions() as s:
@@ -161,7 +161,14 @@ def unsettled_studies(sessions: SessionFactory) -> list[StudyArrival]:
             .order_by(Study.id)
             .limit(BATCH)
         )
-        return [study_arrival(study, 0, 0) for study in studies]
+        # Each site's own quiet period (seconds to an hour), read in Python: interval
+        # arithmetic differs between SQLite and PostgreSQL.
+        return [
+            study_arrival(study, 0, 0)
+            for study in studies
+            if study.last_arrival_at
+            < now - timedelta(seconds=study.site.study_quiet_s) - STUDY_LATE
+        ]
 
 
 def mark_started(sessions: SessionFactory, case_id: int) -> None:

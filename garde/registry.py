@@ -139,6 +139,15 @@ Prices = Annotated[
     Field(description="price in cents per modality code, and 'default'"),
 ]
 SharePercent = Annotated[int, between(0, 100)]
+QuietSeconds = Annotated[
+    int,
+    between(
+        5,
+        3600,
+        description="a study received for the site is called stable after this long without "
+        "an object (seconds; never proof that it is complete)",
+    ),
+]
 ServiceLevels = Annotated[
     dict[str, dict[str, int]],
     Field(
@@ -223,6 +232,7 @@ class SiteInput(Input):
     language: Language = "fr"
     prices: Prices = {}
     expert_share_percent: SharePercent = 70
+    study_quiet_s: QuietSeconds = 30
     service_levels: ServiceLevels | None = None
     escalation: Escalation | None = None
 
@@ -238,6 +248,7 @@ class SiteChange(Input):
     language: Language | None = None
     prices: Prices | None = None
     expert_share_percent: SharePercent | None = None
+    study_quiet_s: QuietSeconds | None = None
     service_levels: ServiceLevels | None = None
     escalation: Escalation | None = None
 
@@ -317,6 +328,7 @@ def create_site(session: Session, data: Any) -> Site:
         phone=given.phone,
         prices=given.prices,
         expert_share_percent=given.expert_share_percent,
+        study_quiet_s=given.study_quiet_s,
         service_levels=levels,
         escalation=ladder,
         language=given.language,

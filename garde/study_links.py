@@ -11,10 +11,6 @@ from garde.domain import EventKind
 from garde.messages import StudyArrival
 from garde.models import Case, CaseEvent, Study
 
-# A study is called stable once no batch came for this long. Stable is never proof that the
-# study is complete.
-QUIET_PERIOD_S = 30
-
 
 def attach(session: Session, study: Study, case: Case, opened: bool = False) -> None:
     """Link the study to its case and record its first arrival, with the counts so far, on
@@ -76,7 +72,7 @@ def study_arrival(study: Study, new_series: int, new_instances: int) -> StudyArr
         new_series=new_series,
         new_instances=new_instances,
         at=study.last_arrival_at,
-        quiet_s=QUIET_PERIOD_S,
+        quiet_s=study.site.study_quiet_s,
     )
 
 

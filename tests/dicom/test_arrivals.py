@@ -270,3 +270,13 @@ def test_an_ae_title_of_another_site_opens_nothing(sessions: SessionFactory) -> 
         study = a_study(s, site, accession="ACC-" + secrets.token_hex(4))
 
         assert link(s, [batch(study, theirs, 2, 40)]) == []
+
+
+def test_the_workflow_is_told_the_sites_own_quiet_period(sessions: SessionFactory) -> None:
+    with sessions() as s:
+        site, title = a_site(s)
+        site.study_quiet_s = 120
+        case, _ = record_case(s, site, a_request())
+        study = a_study(s, site, accession=case.accession_number)
+        [arrival] = link(s, [batch(study, title, 2, 40)])
+        assert arrival.quiet_s == 120

@@ -161,6 +161,7 @@ def test_sites_and_experts_are_edited_in_the_browser(shared_region: Region) -> N
         "language": "en",
         "prices": "CT=9500, MR=12000",
         "expert_share_percent": "65",
+        "study_quiet_s": "45",
     }
     r = admin.submit(site_page, site_page, form)
     assert r.status_code == 400
@@ -182,6 +183,7 @@ def test_sites_and_experts_are_edited_in_the_browser(shared_region: Region) -> N
         "en",
         65,
     )
+    assert site["study_quiet_s"] == 45
 
     bruno = region.experts["bruno"]
     expert_page = f"/admin/experts/{bruno.code}"

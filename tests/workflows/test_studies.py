@@ -15,10 +15,9 @@ from dicom.index import StudyBatch
 from garde.domain import EventKind
 from garde.models import Case, CaseEvent, SiteAeTitle, Study
 from garde.reconciler import Reconciler, unsettled_studies
-from garde.study_links import QUIET_PERIOD_S
 from tests.workflows.harness import Night, night, seed_region
 
-QUIET = timedelta(seconds=QUIET_PERIOD_S)
+QUIET = timedelta(seconds=30)  # the sites' default quiet period (sites.study_quiet_s)
 
 
 def new_study(n: Night, site_id: int, accession: str) -> int:

@@ -29,6 +29,7 @@ SITE_FIELDS = (
     "language",
     "prices",
     "expert_share_percent",
+    "study_quiet_s",
 )
 EXPERT_FIELDS = (
     "name",
@@ -153,6 +154,7 @@ def _site_values(site: Site) -> dict[str, Any]:
         "language": site.language,
         "prices": ", ".join(f"{k}={v}" for k, v in sorted(site.prices.items())),
         "expert_share_percent": str(site.expert_share_percent),
+        "study_quiet_s": str(site.study_quiet_s),
     }
 
 

@@ -47,6 +47,7 @@ class SiteAnswer(Answer):
     language: Literal["fr", "en"]
     prices: dict[str, int] = Field(description="price in cents per modality code, and 'default'")
     expert_share_percent: int
+    study_quiet_s: int
     service_levels: dict[Priority, ServiceLevel]
     escalation: dict[Priority, list[LadderStep]]
 
@@ -245,6 +246,7 @@ def site_json(site: Site) -> dict[str, Any]:
         "language": site.language,
         "prices": site.prices,
         "expert_share_percent": site.expert_share_percent,
+        "study_quiet_s": site.study_quiet_s,
         "service_levels": {p.value: asdict(promise.level) for p, promise in promises.items()},
         "escalation": {
             p.value: [str(step) for step in promise.ladder] for p, promise in promises.items()

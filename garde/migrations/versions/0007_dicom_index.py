@@ -36,6 +36,9 @@ def upgrade() -> None:
     with op.batch_alter_table("site_ae_titles", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_site_ae_titles_site_id"), ["site_id"], unique=False)
     _insert_ae_titles(titles)
+    op.add_column(
+        "sites", sa.Column("study_quiet_s", sa.Integer(), nullable=False, server_default="30")
+    )
 
     op.create_table(
         "studies",
@@ -104,6 +107,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_column("sites", "study_quiet_s")
     op.drop_table("instances")
     op.drop_table("series")
     op.drop_table("studies")
