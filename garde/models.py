@@ -109,6 +109,19 @@ class Site(Base):
         kept = {row.ae_title: row for row in self.ae_title_rows}
         self.ae_title_rows = [kept.get(t) or SiteAeTitle(ae_title=t) for t in titles]
 
+    @property
+    def opens_cases(self) -> dict[str, str]:
+        """The AE titles whose studies open a case when no request matches, with the
+        priority of that case."""
+        return {row.ae_title: row.priority for row in self.ae_title_rows if row.open_cases}
+
+    @opens_cases.setter
+    def opens_cases(self, priorities: dict[str, str]) -> None:
+        """Exactly these of the site's titles open cases now, at these priorities."""
+        for row in self.ae_title_rows:
+            row.open_cases = row.ae_title in priorities
+            row.priority = priorities.get(row.ae_title, row.priority)
+
 
 class SiteAeTitle(Base):
     """An AE title a site's PACS or modality calls the gateway from: it names the site, so

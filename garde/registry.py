@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, object_session
 
 from garde import phones, vocabulary
-from garde.domain import Role
+from garde.domain import Priority, Role
 from garde.errors import InvalidInput
 from garde.models import Coordinator, Credential, Expert, Site, SiteAeTitle, User, expert_sites
 from garde.service_levels import parse_escalation, parse_service_levels
@@ -27,6 +27,7 @@ from garde.validation import (
     CONTROL_REASON,
     Input,
     between,
+    choice,
     phone,
     text,
     validated,
@@ -138,6 +139,24 @@ Prices = Annotated[
     BeforeValidator(_prices),
     Field(description="price in cents per modality code, and 'default'"),
 ]
+
+
+def _title_pairs(value: Any) -> Any:
+    if not isinstance(value, Mapping):
+        raise ValueError("must pair AE titles with a priority, e.g. CT1=urgent")
+    return value
+
+
+OpensCases = Annotated[
+    dict[str, Annotated[Priority, choice()]],
+    BeforeValidator(_title_pairs),
+    Field(
+        description="the site's AE titles whose studies open a case when no request matches "
+        "them, each with that case's priority (the site is then reminded to give the clinical "
+        "question)",
+        examples=[{"CT1": "urgent"}],
+    ),
+]
 SharePercent = Annotated[int, between(0, 100)]
 QuietSeconds = Annotated[
     int,
@@ -228,6 +247,7 @@ class SiteInput(Input):
     name: Name
     timezone: Zone = DEFAULT_ZONE
     ae_titles: AeTitles = []
+    opens_cases: OpensCases = {}
     phone: SitePhone = ""
     language: Language = "fr"
     prices: Prices = {}
@@ -244,6 +264,7 @@ class SiteChange(Input):
     name: Name | None = None
     timezone: Zone | None = None
     ae_titles: AeTitles | None = None
+    opens_cases: OpensCases | None = Field(None, description="empty: none")
     phone: SitePhone | None = Field(None, description="empty: none")
     language: Language | None = None
     prices: Prices | None = None
@@ -318,6 +339,7 @@ def create_site(session: Session, data: Any) -> Site:
     problems: dict[str, str] = {}
     levels = parse_service_levels(given.service_levels, {}, problems)
     ladder = parse_escalation(given.escalation, {}, problems)
+    _check_openers(given.opens_cases, given.ae_titles, problems)
     if problems:
         raise InvalidInput(problems)
     site = Site(
@@ -333,9 +355,16 @@ def create_site(session: Session, data: Any) -> Site:
         escalation=ladder,
         language=given.language,
     )
+    site.opens_cases = dict(given.opens_cases)
     session.add(site)
     session.flush()
     return site
+
+
+def _check_openers(openers: Mapping[str, str], titles: list[str], problems: dict[str, str]) -> None:
+    strangers = [t for t in openers if t not in titles]
+    if strangers:
+        problems["opens_cases"] = f"{', '.join(strangers)}: not among the site's ae_titles"
 
 
 def update_site(site: Site, data: Any) -> None:
@@ -347,7 +376,7 @@ def update_site(site: Site, data: Any) -> None:
     changes = _changes(
         SiteChange,
         data,
-        {"phone": ""},
+        {"phone": "", "opens_cases": {}},
         problems,
         session=object_session(site),
         site_id=site.id,
@@ -359,10 +388,15 @@ def update_site(site: Site, data: Any) -> None:
         )
     if "escalation" in changes:
         changes["escalation"] = parse_escalation(changes["escalation"], site.escalation, problems)
+    openers = changes.pop("opens_cases", None)
+    if openers is not None:
+        _check_openers(openers, changes.get("ae_titles", site.ae_titles), problems)
     if problems:
         raise InvalidInput(problems)
     for name, value in changes.items():
         setattr(site, name, value)
+    if openers is not None:  # once the titles are the new ones
+        site.opens_cases = dict(openers)
 
 
 def create_coordinator(session: Session, data: Any) -> Coordinator:

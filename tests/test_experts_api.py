@@ -231,3 +231,39 @@ def test_a_patch_that_makes_an_expert_eligible_offers_the_waiting_case(region: R
     # At once, not at the next re-check five minutes later.
     lonely.offer_sms("alice", timeout=20)
     assert lonely.case(case["id"])["status"] == "offered"
+
+
+def test_a_site_names_the_ae_titles_whose_images_open_a_case(region: Region) -> None:
+    api = region.stack.api(region.admin_token)
+    code = "SITE-OPEN-" + secrets.token_hex(3).upper()
+    titles = [f"CT{code[-6:]}", f"MR{code[-6:]}"]
+    r = api.post(
+        "/api/v1/sites",
+        json={"code": code, "name": "CH open", "ae_titles": titles, "opens_cases": {"XX": "stat"}},
+    )
+    assert r.status_code == 400
+    assert r.json()["detail"] == {"opens_cases": "XX: not among the site's ae_titles"}
+
+    r = api.post(
+        "/api/v1/sites",
+        json={
+            "code": code,
+            "name": "CH open",
+            "ae_titles": titles,
+            "opens_cases": {titles[0]: "STAT"},
+        },
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["opens_cases"] == {titles[0]: "stat"}
+
+    # A title that stays keeps its setting; one dropped stops opening cases.
+    r = api.patch(f"/api/v1/sites/{code}", json={"ae_titles": [titles[1], titles[0]]})
+    assert r.json()["opens_cases"] == {titles[0]: "stat"}
+    r = api.patch(f"/api/v1/sites/{code}", json={"opens_cases": {titles[1]: "urgent"}})
+    assert r.json()["opens_cases"] == {titles[1]: "urgent"}
+    r = api.patch(f"/api/v1/sites/{code}", json={"ae_titles": [titles[0]]})
+    assert r.json()["opens_cases"] == {}
+    r = api.patch(f"/api/v1/sites/{code}", json={"opens_cases": "CT1 please"})
+    assert r.json()["detail"] == {
+        "opens_cases": "must pair AE titles with a priority, e.g. CT1=urgent"
+    }

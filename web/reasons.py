@@ -114,6 +114,14 @@ _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
         lambda what: gettext("is already used by another %(what)s", what=what),
     ),
     (
+        r"must pair AE titles with a priority, e\.g\. CT1=urgent",
+        lambda: gettext("must pair AE titles with a priority, e.g. CT1=urgent"),
+    ),
+    (
+        r"(?P<titles>.+): not among the site's ae_titles",
+        lambda titles: gettext("%(titles)s: not among the site's AE titles", titles=titles),
+    ),
+    (
         r"is required to force an assignment",
         lambda: gettext("is required to force an assignment"),
     ),

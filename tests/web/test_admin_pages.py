@@ -162,6 +162,7 @@ def test_sites_and_experts_are_edited_in_the_browser(shared_region: Region) -> N
         "prices": "CT=9500, MR=12000",
         "expert_share_percent": "65",
         "study_quiet_s": "45",
+        "opens_cases": "EDITED2 = stat",
     }
     r = admin.submit(site_page, site_page, form)
     assert r.status_code == 400
@@ -183,7 +184,7 @@ def test_sites_and_experts_are_edited_in_the_browser(shared_region: Region) -> N
         "en",
         65,
     )
-    assert site["study_quiet_s"] == 45
+    assert (site["study_quiet_s"], site["opens_cases"]) == (45, {"EDITED2": "stat"})
 
     bruno = region.experts["bruno"]
     expert_page = f"/admin/experts/{bruno.code}"

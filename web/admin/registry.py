@@ -25,6 +25,7 @@ SITE_FIELDS = (
     "name",
     "timezone",
     "ae_titles",
+    "opens_cases",
     "phone",
     "language",
     "prices",
@@ -46,6 +47,7 @@ EXPERT_FIELDS = (
 LIST_FIELDS = ("ae_titles", "modalities", "subspecialties")
 CHECKBOXES = ("sms_enabled", "active")
 PRICE = re.compile(r"^\s*([A-Za-z]+)\s*[=:]?\s*([0-9]+)\s*$")
+OPENER = re.compile(r"^\s*([ -~]+?)\s*=\s*([A-Za-z]+)\s*$")
 
 
 @bp.get("/sites")
@@ -153,6 +155,7 @@ def _site_values(site: Site) -> dict[str, Any]:
         "phone": site.phone,
         "language": site.language,
         "prices": ", ".join(f"{k}={v}" for k, v in sorted(site.prices.items())),
+        "opens_cases": ", ".join(f"{k}={v}" for k, v in site.opens_cases.items()),
         "expert_share_percent": str(site.expert_share_percent),
         "study_quiet_s": str(site.study_quiet_s),
     }
@@ -177,6 +180,8 @@ def _site_data(values: dict[str, Any]) -> dict[str, Any]:
     data = _lists(values)
     if "prices" in data:
         data["prices"] = _prices(data["prices"])
+    if "opens_cases" in data:
+        data["opens_cases"] = _pairs(data["opens_cases"], OPENER) or None
     return data
 
 
@@ -197,11 +202,17 @@ def _lists(values: dict[str, Any]) -> dict[str, Any]:
 def _prices(text: str) -> Any:
     """`CT=9000, MR=12000` as the API's {"CT": 9000, "MR": 12000}; text in another form goes
     on as it is, for the registry to refuse it, naming the field."""
+    pairs = _pairs(text, PRICE)
+    return {k: int(v) for k, v in pairs.items()} if isinstance(pairs, dict) else pairs
+
+
+def _pairs(text: str, pair: re.Pattern[str]) -> Any:
+    """`A=x, B=y` as {"A": "x", "B": "y"}, or the text as it is when it is not that."""
     items = [item for item in re.split(r"[,\n]", text) if item.strip()]
-    found = [PRICE.match(item) for item in items]
+    found = [pair.match(item) for item in items]
     if not all(found):
         return text
-    return {m.group(1): int(m.group(2)) for m in found if m}
+    return {m.group(1): m.group(2) for m in found if m}
 
 
 def _credential(code: str, kept: Credential | None) -> dict[str, Any]:

@@ -47,6 +47,10 @@ class SiteAnswer(Answer):
     language: Literal["fr", "en"]
     prices: dict[str, int] = Field(description="price in cents per modality code, and 'default'")
     expert_share_percent: int
+    opens_cases: dict[str, Priority] = Field(
+        description="the AE titles whose studies open a case when no request matches, with "
+        "its priority"
+    )
     study_quiet_s: int
     service_levels: dict[Priority, ServiceLevel]
     escalation: dict[Priority, list[LadderStep]]
@@ -246,6 +250,7 @@ def site_json(site: Site) -> dict[str, Any]:
         "language": site.language,
         "prices": site.prices,
         "expert_share_percent": site.expert_share_percent,
+        "opens_cases": site.opens_cases,
         "study_quiet_s": site.study_quiet_s,
         "service_levels": {p.value: asdict(promise.level) for p, promise in promises.items()},
         "escalation": {
