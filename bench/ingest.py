@@ -17,6 +17,7 @@ See bench/README.md for how to read the table.
 from __future__ import annotations
 
 import argparse
+import array
 import json
 import os
 import shutil
@@ -32,7 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-import numpy as np
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
@@ -73,7 +73,10 @@ def write_series(folder: Path, instances: int, studies: int) -> Series:
         raise RuntimeError("pydicom's test file CT_small.dcm is missing")
     ds = dcmread(template)
     ds.Rows = ds.Columns = SIDE
-    ramp = np.add.outer(np.arange(SIDE), np.arange(SIDE)).astype("<i2")
+    ramp = array.array("h", (row + column for row in range(SIDE) for column in range(SIDE)))
+    if sys.byteorder == "big":
+        ramp.byteswap()
+    image = ramp.tobytes()  # little endian, as the transfer syntax says
     folders = []
     for s in range(studies):
         study = folder / f"study{s:02d}"
@@ -86,7 +89,8 @@ def write_series(folder: Path, instances: int, studies: int) -> Series:
             uid = generate_uid()
             ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid
             ds.InstanceNumber = n + 1
-            ds.PixelData = (ramp + n).tobytes()  # a different image each time
+            # A different image each time: its first row is the instance's number.
+            ds.PixelData = n.to_bytes(2, "little") * SIDE + image[2 * SIDE :]
             ds.save_as(study / f"{n:05d}.dcm", enforce_file_format=True)
     size = sum(p.stat().st_size for study in folders for p in study.iterdir())
     return Series(folders, instances, size)
