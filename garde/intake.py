@@ -16,7 +16,7 @@ from garde.domain import CaseStatus, Priority
 from garde.messages import CaseStart
 from garde.models import Case, Site, Study, utcnow
 from garde.service_levels import case_promise, site_promise
-from garde.study_links import claim_waiting, linked_studies, study_arrival
+from garde.study_links import claim_waiting, study_arrival
 from garde.validation import DICOM_UID, Input, choice, phone, text, validated, word
 
 
@@ -160,7 +160,7 @@ def case_start(case: Case) -> CaseStart:
         Priority(case.priority),
         promise.level,
         list(promise.ladder),
-        [study_arrival(s, s.series_count, s.instance_count) for s in linked_studies(case)],
+        [study_arrival(s, s.series_count, s.instance_count) for s in case.studies],
     )
 
 

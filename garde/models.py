@@ -398,6 +398,8 @@ class Case(Base):
     offers: Mapped[list[Offer]] = relationship(
         order_by="Offer.sequence", back_populates="case", lazy="select"
     )
+    # The images received for it (dicom/arrivals.py links them), oldest first.
+    studies: Mapped[list[Study]] = relationship(order_by="Study.id", lazy="select", viewonly=True)
 
 
 class CaseEvent(Base):

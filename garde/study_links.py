@@ -5,7 +5,7 @@ by intake, for images that came before their request."""
 from __future__ import annotations
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from garde.domain import EventKind
 from garde.messages import StudyArrival
@@ -50,14 +50,6 @@ def claim_waiting(session: Session, case: Case) -> list[Study]:
     for study in waiting:
         attach(session, study, case)
     return waiting
-
-
-def linked_studies(case: Case) -> list[Study]:
-    """The studies linked to the case, oldest first."""
-    session = object_session(case)
-    if session is None:
-        return []
-    return list(session.scalars(select(Study).where(Study.case_id == case.id).order_by(Study.id)))
 
 
 def study_arrival(study: Study, new_series: int, new_instances: int) -> StudyArrival:

@@ -49,7 +49,7 @@ def calls(double: TwilioDouble, sessions: SessionFactory, tmp_path: object) -> T
 @pytest.fixture
 def case_id(sessions: SessionFactory) -> int:
     tag = secrets.token_hex(3).upper()
-    with sessions.begin() as s:
+    with sessions() as s:  # record_case commits
         site = Site(code=f"VOICE-{tag}", name=f"CH {tag}", prices={"CT": 9000})
         s.add(site)
         s.flush()
@@ -60,9 +60,9 @@ def case_id(sessions: SessionFactory) -> int:
             body_part="HEAD",
             study_description="CT head",
             priority=Priority.STAT,
-            clinical_question="",
-            requesting_physician="",
-            callback_phone="",
+            clinical_question="Fall on anticoagulants",
+            requesting_physician="Dr Urgences",
+            callback_phone="+33471000000",
             subspecialty=None,
         )
         case, _ = record_case(s, site, request)

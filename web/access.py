@@ -69,9 +69,13 @@ def roles(*allowed: Role) -> Callable[[F], F]:
 
 
 def with_timelines(query: Select[Case]) -> Select[Case]:
-    """Cases shown with their timeline, reports and offers: each loaded in one query."""
+    """Cases shown with their timeline, reports, offers and images: each loaded in one
+    query, whatever the number of cases."""
     return query.options(
-        selectinload(Case.events), selectinload(Case.reports), selectinload(Case.offers)
+        selectinload(Case.events),
+        selectinload(Case.reports),
+        selectinload(Case.offers),
+        selectinload(Case.studies),
     )
 
 

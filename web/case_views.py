@@ -9,7 +9,6 @@ from typing import Any
 from garde.domain import EventKind, ReportKind
 from garde.models import Case, CaseEvent, Offer, Report, Study, utcnow
 from garde.service_levels import Deadline, deadlines
-from garde.study_links import linked_studies
 from web.access import Sight
 
 
@@ -37,7 +36,7 @@ def offer_json(offer: Offer) -> dict[str, Any]:
         "answered_at": iso(offer.answered_at),
         "channel": offer.channel,
         "decline_reason": offer.decline_reason,
-        "why": offer.why,
+        "why": offer.why or None,
     }
 
 
@@ -78,7 +77,7 @@ class Arrived:
 
 def arrived(case: Case) -> Arrived | None:
     """None while no image arrived for the case."""
-    studies = linked_studies(case)
+    studies = case.studies
     if not studies:
         return None
     reopened = [e.at for e in case.events if e.kind == EventKind.STUDY_REOPENED]

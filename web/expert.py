@@ -22,6 +22,7 @@ from web.access import (
     recently_reported,
     roles,
     sight,
+    with_timelines,
 )
 from web.case_views import latest_report
 from web.inputs import parse_decline_reason, parse_report
@@ -51,15 +52,18 @@ def worklist() -> str:
     ).all()
     offered = {o.case_id for o in offers}
     open_ids = [i for i in open_case_ids_for_expert(g.db, user) if i not in offered]
+    # Each list with what its rows show (images, timeline) loaded at once, not case by case.
     open_cases = g.db.scalars(
-        select(Case).where(Case.id.in_(open_ids)).order_by(Case.requested_at)
+        with_timelines(select(Case).where(Case.id.in_(open_ids)).order_by(Case.requested_at))
     ).all()
     held = g.db.scalars(
-        select(Case)
-        .where(Case.assigned_expert_id == me, Case.status.in_(HELD_STATUSES))
-        .order_by(Case.requested_at)
+        with_timelines(
+            select(Case)
+            .where(Case.assigned_expert_id == me, Case.status.in_(HELD_STATUSES))
+            .order_by(Case.requested_at)
+        )
     ).all()
-    reported = g.db.scalars(recently_reported(g.db, user)).all()
+    reported = g.db.scalars(with_timelines(recently_reported(g.db, user))).all()
     return render_template(
         "expert/worklist.html", offers=offers, open_cases=open_cases, held=held, reported=reported
     )

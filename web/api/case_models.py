@@ -47,7 +47,9 @@ class Offer(Answer):
     answered_at: datetime | None
     channel: str | None = Field(description="how it was answered: sms, web")
     decline_reason: str | None
-    why: Ranking = Field(description="why this expert was asked: the ranking's reasons")
+    why: Ranking | None = Field(
+        description="why this expert was asked: the ranking's reasons (null: none recorded)"
+    )
 
 
 class Report(Answer):

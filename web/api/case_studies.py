@@ -9,7 +9,6 @@ from flask import Response, g, jsonify
 from sqlalchemy import select
 
 from garde.models import Series, Study
-from garde.study_links import linked_studies
 from web.access import current_user, record_for
 from web.api import bp
 from web.api.case_models import CaseStudies
@@ -30,7 +29,7 @@ from web.case_views import iso
 )
 def case_study(case_id: int) -> Response:
     case = record_for(g.db, current_user(), case_id)
-    studies = linked_studies(case)
+    studies = case.studies
     series: dict[int, list[Series]] = {}
     for row in g.db.scalars(
         select(Series)
