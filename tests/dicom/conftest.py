@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from garde.db import SessionFactory
 from garde.registry import create_site
 from garde.temporal import wait_for_port
-from tests.conftest import free_port
+from tests.conftest import Region, Stack, free_port
 
 DCMTK_TOOLS = ("echoscu", "storescu", "dcmsend")
 
@@ -126,6 +126,21 @@ def start_gateway(tmp: Path, database_url: str) -> GatewayProcess:
     gateway = GatewayProcess(env=env, data_dir=tmp / "data", log=tmp / "gateway.log", port=port)
     gateway.start()
     return gateway
+
+
+@pytest.fixture
+def stack_gateway(stack: Stack, region: Region, tmp_path: Path) -> Iterator[GatewayProcess]:
+    """A gateway beside the stack's web and worker, started after the region's site."""
+    port = free_port()
+    gateway = GatewayProcess(
+        env=stack.env | {"GARDE_DICOM_PORT": str(port), "GARDE_DICOM_HOST": "127.0.0.1"},
+        data_dir=Path(stack.env["GARDE_DATA_DIR"]),
+        log=tmp_path / "gateway.log",
+        port=port,
+    )
+    gateway.start()
+    yield gateway
+    gateway.stop()
 
 
 @dataclass

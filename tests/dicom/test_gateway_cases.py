@@ -4,7 +4,6 @@ case's timeline, and its workflow told (a study_arrived signal)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,25 +16,10 @@ from temporalio.api.enums.v1 import EventType
 from garde.domain import EventKind
 from garde.models import CaseEvent, Study
 from garde.temporal import case_workflow_id
-from tests.conftest import Region, Stack, free_port, wait_for
+from tests.conftest import Region, Stack, wait_for
 from tests.dicom.conftest import GatewayProcess, with_new_uids
 
 pytestmark = pytest.mark.usefixtures("dcmtk")
-
-
-@pytest.fixture
-def stack_gateway(stack: Stack, region: Region, tmp_path: Path) -> Iterator[GatewayProcess]:
-    """A gateway beside the stack's web and worker, started after the region's site."""
-    port = free_port()
-    gateway = GatewayProcess(
-        env=stack.env | {"GARDE_DICOM_PORT": str(port), "GARDE_DICOM_HOST": "127.0.0.1"},
-        data_dir=Path(stack.env["GARDE_DATA_DIR"]),
-        log=tmp_path / "gateway.log",
-        port=port,
-    )
-    gateway.start()
-    yield gateway
-    gateway.stop()
 
 
 def _signals(stack: Stack, case_id: int) -> list[str]:
