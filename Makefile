@@ -26,9 +26,10 @@ test: lint
 	$(BIN)/pytest -n 2
 
 # Debian's packages the tests use, each only when missing: chromium (browser tests), dcmtk
-# (DICOM clients: storescu, echoscu, dcmsend), poppler-utils (pdftotext reads the PDFs).
+# (DICOM clients: storescu, echoscu, dcmsend), poppler-utils (pdftotext reads the PDFs),
+# orthanc (a site's PACS pushing a study to the gateway).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-PACKAGES := chromium:chromium dcmtk:storescu orthanc:Orthanc poppler-utils:pdftotext
+PACKAGES := chromium:chromium dcmtk:storescu orthanc:/usr/sbin/Orthanc poppler-utils:pdftotext
 system-packages:
 	@missing=""; for p in $(PACKAGES); do command -v $${p#*:} >/dev/null || missing="$$missing $${p%%:*}"; done; \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update && $(SUDO) apt-get install -y $$missing; fi
