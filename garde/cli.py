@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import click
@@ -35,6 +36,40 @@ def db_upgrade() -> None:
     settings = Settings.from_env()
     upgrade(settings.database_url)
     click.echo("database is up to date")
+
+
+@db.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def db_backup(path: Path) -> None:
+    """Write a consistent copy of the SQLite database to PATH (owner-only), even while Garde
+    runs; with PostgreSQL, print the pg_dump command to run."""
+    from garde.backup import BackupError, backup, is_sqlite, postgres_commands
+
+    settings = Settings.from_env()
+    if not is_sqlite(settings):
+        raise click.ClickException(postgres_commands(settings, "backup", path))
+    try:
+        backup(settings, path)
+    except BackupError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"database backed up to {path}")
+
+
+@db.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="restore even though Garde seems to be running")
+def db_restore(path: Path, force: bool) -> None:
+    """Replace the SQLite database with the backup at PATH (the previous one is kept as
+    garde.db.before-restore), then migrate it; with PostgreSQL, print the pg_restore command."""
+    from garde.backup import BackupError, is_sqlite, postgres_commands, restore
+
+    settings = Settings.from_env()
+    if not is_sqlite(settings):
+        raise click.ClickException(postgres_commands(settings, "restore", path))
+    try:
+        click.echo(restore(settings, path, force=force))
+    except BackupError as e:
+        raise click.ClickException(str(e)) from e
 
 
 @main.command("demo-data")
