@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +16,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
+from garde.children import die_with_parent
 from garde.db import make_engine, make_session_factory, upgrade
 from garde.domain import Role
 from garde.errors import InvalidInput, NotFound
@@ -232,15 +235,17 @@ def up(demo: bool) -> None:
     from garde.temporal import start_dev_server, wait_for_port
 
     settings = Settings.from_env()
+    _check_ports_free(settings)
     upgrade(settings.database_url)
     with make_session_factory(make_engine(settings.database_url)).begin() as s:
         if demo:
             click.echo(load_demo_data(s))
         has_logins = s.scalar(select(User.id).limit(1)) is not None
-    # SIGTERM ends us like Ctrl-C does: every child is stopped in the `finally` below.
-    # SIGINT is set too: a shell starting us in the background leaves it ignored.
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
+    # SIGTERM and SIGHUP (its terminal closed) end us like Ctrl-C does: every child is stopped
+    # in the `finally` below. SIGINT is set too: a shell starting us in the background leaves it
+    # ignored. Killed with -9, the kernel stops the children (die_with_parent).
+    for sig in _STOPPING:
+        signal.signal(sig, _interrupt)
     children: list[subprocess.Popen[Any]] = []
     try:
         env = dict(os.environ)
@@ -249,18 +254,30 @@ def up(demo: bool) -> None:
         if settings.temporal_address is None:
             click.echo("starting the embedded Temporal server ...")
             # Its UI shows payloads decrypted by Garde's codec endpoint, to a Garde admin.
-            ui = "http://127.0.0.1:8233"
+            ui = f"http://127.0.0.1:{settings.temporal_ui_port}"
             codec = f"{settings.public_url}/temporal-codec"
             children.append(
-                start_dev_server(settings.data_dir, ui_port=8233, ui_codec_endpoint=codec)
+                start_dev_server(
+                    settings.data_dir,
+                    port=settings.temporal_port,
+                    ui_port=settings.temporal_ui_port,
+                    ui_codec_endpoint=codec,
+                )
             )
-            env["GARDE_TEMPORAL_ADDRESS"] = settings.EMBEDDED_TEMPORAL_ADDRESS
+            env["GARDE_TEMPORAL_ADDRESS"] = settings.temporal_target
             env.setdefault("GARDE_TEMPORAL_UI_ORIGIN", ui)
             click.echo(f"Temporal UI:  {ui}")
         garde = [sys.executable, "-m", "garde.cli"]
         # Own sessions: Ctrl-C reaches this supervisor only, which stops the children in order.
         for role in ("worker", "gateway", "web"):
-            children.append(subprocess.Popen([*garde, role], env=env, start_new_session=True))
+            children.append(
+                subprocess.Popen(
+                    [*garde, role],
+                    env=env,
+                    start_new_session=True,
+                    preexec_fn=die_with_parent(),
+                )
+            )
         wait_for_port(settings.web_host, settings.web_port, children[-1])
         base = f"http://{settings.web_host}:{settings.web_port}"
         click.echo(f"Garde web:    {base}")
@@ -290,14 +307,38 @@ def up(demo: bool) -> None:
         _stop(children)
 
 
+_STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _check_ports_free(settings: Settings) -> None:
+    """Before anything starts: a port in use is one line naming the setting to change."""
+    ports = [
+        ("GARDE_WEB_PORT", settings.web_host, settings.web_port),
+        ("GARDE_DICOM_PORT", settings.dicom_host, settings.dicom_port),
+    ]
+    if settings.temporal_address is None:
+        ports += [
+            ("GARDE_TEMPORAL_PORT", "127.0.0.1", settings.temporal_port),
+            ("GARDE_TEMPORAL_UI_PORT", "127.0.0.1", settings.temporal_ui_port),
+        ]
+    for variable, host, port in ports:
+        try:
+            # SO_REUSEADDR, as the servers bind: a port in TIME_WAIT from a last run is free.
+            socket.create_server((host, port)).close()
+        except (OSError, OverflowError) as e:
+            in_use = getattr(e, "errno", None) == errno.EADDRINUSE
+            why = "is in use" if in_use else f"cannot be listened on ({e})"
+            raise click.ClickException(f"{host}:{port} {why}: set {variable} to a free port") from e
+
+
 def _interrupt(*_: Any) -> None:
     raise KeyboardInterrupt
 
 
 def _stop(children: list[subprocess.Popen[Any]]) -> None:
     """Web first, then the worker (it finishes its tasks), then Temporal."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for sig in _STOPPING:
+        signal.signal(sig, signal.SIG_IGN)
     for child in reversed(children):
         if child.poll() is None:
             child.terminate()

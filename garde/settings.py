@@ -66,12 +66,13 @@ class Settings:
     dicom_acse_timeout_s: float = 30
     dicom_dimse_timeout_s: float = 120
     dicom_network_timeout_s: float = 300
-
-    EMBEDDED_TEMPORAL_ADDRESS = "localhost:7233"
+    # The embedded Temporal server's frontend and UI ports (`garde up`, no temporal_address).
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
 
     @property
     def temporal_target(self) -> str:
-        return self.temporal_address or self.EMBEDDED_TEMPORAL_ADDRESS
+        return self.temporal_address or f"localhost:{self.temporal_port}"
 
     @property
     def twilio_configured(self) -> bool:
@@ -124,6 +125,8 @@ class Settings:
             dicom_acse_timeout_s=_positive(e, "GARDE_DICOM_ACSE_TIMEOUT_S", 30),
             dicom_dimse_timeout_s=_positive(e, "GARDE_DICOM_DIMSE_TIMEOUT_S", 120),
             dicom_network_timeout_s=_positive(e, "GARDE_DICOM_NETWORK_TIMEOUT_S", 300),
+            temporal_port=_positive(e, "GARDE_TEMPORAL_PORT", 7233),
+            temporal_ui_port=_positive(e, "GARDE_TEMPORAL_UI_PORT", 8233),
         )
 
 

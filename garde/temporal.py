@@ -16,6 +16,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from garde.children import die_with_parent
 from garde.messages import CaseStart, PersonText
 from garde.payload_codec import EncryptionCodec
 from garde.settings import Settings
@@ -82,7 +83,12 @@ def start_dev_server(
         args += ["--namespace", namespace]
     # Its SQLite file holds workflow histories, clinical text included: owner only (0600).
     process = subprocess.Popen(
-        args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, umask=0o077
+        args,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        umask=0o077,
+        preexec_fn=die_with_parent(),
     )
     try:
         wait_for_port(host, port, process)

@@ -1,5 +1,6 @@
 """`garde up` on its embedded defaults: Temporal, worker, DICOM gateway, web; the demo region only when asked
-(`--demo`), with a banner on every page; Ctrl-C; resume."""
+(`--demo`), with a banner on every page; Ctrl-C; resume. Its children never outlive it (Ctrl-C,
+a closed terminal, kill -9); a port in use is one line naming the setting to change."""
 
 from __future__ import annotations
 
@@ -72,17 +73,39 @@ _PASSWORDS = tuple({password for _, password, _ in DEMO_LOGINS})
 
 
 def _environment(tmp_path: Path) -> tuple[dict[str, str], str]:
-    """`garde up` on its defaults in a fresh data folder; the web app's URL."""
-    with socket.socket() as s:
-        if s.connect_ex(("127.0.0.1", 7233)) == 0:
-            pytest.skip("port 7233 is in use: `garde up` embeds Temporal there")
+    """`garde up` on its defaults but free ports, in a fresh data folder; the web app's URL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GARDE_", "TWILIO_"))} | {
         "GARDE_DATA_DIR": str(tmp_path / "var"),
         "GARDE_WEB_PORT": str(port),
         "GARDE_DICOM_PORT": str(free_port()),
+        "GARDE_TEMPORAL_PORT": str(free_port()),
+        "GARDE_TEMPORAL_UI_PORT": str(free_port()),
     }
     return env, f"http://127.0.0.1:{port}"
+
+
+def _children(pid: int) -> list[int]:
+    listed = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True
+    )
+    return [int(child) for child in listed.stdout.split()]
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a dead orphan waits for a reaper that may never come)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _kill_leftovers(pids: list[int]) -> None:
+    """A failed test leaves nothing behind."""
+    for pid in pids:
+        if _running(pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_garde_up_leaves_an_empty_database_empty_and_says_how_to_make_an_admin(
@@ -166,3 +189,69 @@ def test_garde_up_serves_demo_data_and_resumes_a_case_in_flight(tmp_path: Path) 
         assert accepted["timeline"][0]["status"] == "requested"
     finally:
         _interrupt(up)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
+def test_garde_up_killed_with_9_takes_every_child_with_it(tmp_path: Path) -> None:
+    env, _ = _environment(tmp_path)
+    log = tmp_path / "up.log"
+    up = _start(env, log)
+    children: list[int] = []
+    try:
+        _wait_ready(up, log)
+        children = _children(up.pid)
+        assert len(children) == 4, "Temporal, the worker, the gateway and the web app"
+        up.kill()
+        up.wait()
+        wait_for(
+            lambda: not any(_running(pid) for pid in children),
+            what="every child to die with its killed supervisor",
+        )
+    finally:
+        if up.poll() is None:
+            up.kill()
+        _kill_leftovers(children)
+
+
+def test_garde_up_stops_every_child_when_its_terminal_closes(tmp_path: Path) -> None:
+    env, _ = _environment(tmp_path)
+    log = tmp_path / "up.log"
+    up = _start(env, log)
+    children: list[int] = []
+    try:
+        _wait_ready(up, log)
+        children = _children(up.pid)
+        assert len(children) == 4, "Temporal, the worker, the gateway and the web app"
+        os.kill(up.pid, signal.SIGHUP)
+        assert up.wait(timeout=60) == 0
+        assert "stopping ..." in log.read_text()
+        # The supervisor waited for each: none is left, not even as a zombie.
+        assert not any(Path(f"/proc/{pid}").exists() for pid in children)
+    finally:
+        if up.poll() is None:
+            up.kill()
+        _kill_leftovers(children)
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["GARDE_TEMPORAL_PORT", "GARDE_TEMPORAL_UI_PORT", "GARDE_WEB_PORT", "GARDE_DICOM_PORT"],
+)
+def test_a_port_in_use_is_one_line_naming_the_setting_and_starts_nothing(
+    tmp_path: Path, variable: str
+) -> None:
+    env, _ = _environment(tmp_path)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        up = subprocess.run(
+            [sys.executable, "-m", "garde.cli", "up"],
+            env=env | {variable: str(port)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert up.returncode != 0
+    assert (up.stdout + up.stderr).splitlines() == [
+        f"Error: 127.0.0.1:{port} is in use: set {variable} to a free port"
+    ]
+    assert not (tmp_path / "var" / "garde.db").exists(), "nothing started, not even migrations"
