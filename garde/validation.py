@@ -50,7 +50,7 @@ class Input(BaseModel):
     required field left empty in a form reads "is required"; unknown fields are ignored (a
     page's form carries its CSRF token)."""
 
-    model_config = ConfigDict(extra="ignore", use_enum_values=False)
+    model_config = ConfigDict(extra="ignore")
 
     @model_validator(mode="before")
     @classmethod

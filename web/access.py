@@ -63,6 +63,8 @@ def roles(*allowed: Role) -> Callable[[F], F]:
                 raise Forbidden(f"this needs the role {' or '.join(r.value for r in allowed)}")
             return view(*args, **kwargs)
 
+        # Read by the API's description (web/api/describe.py): such a view may answer 403.
+        guarded.allowed_roles = allowed  # type: ignore[attr-defined]
         return cast(F, guarded)
 
     return decorate

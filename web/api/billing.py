@@ -70,7 +70,6 @@ class BillingLines(RootModel[list[BillingLineAnswer]]):
         )
     },
     query=BillingQuery,
-    errors=(403,),
     description="JSON by default; CSV with `Accept: text/csv`.",
 )
 def billing_lines() -> Response:

@@ -89,7 +89,7 @@ class ImportReport(Answer):
     "rosters",
     "A new secret calendar feed URL for the expert (the expert, coordinator)",
     {201: ("the feed", CalendarFeedAnswer)},
-    errors=(400, 404),
+    errors=(404,),
     description="""
         A phone calendar subscribes to the URL without a login. The expert's previous feed
         URL stops working.
@@ -109,7 +109,7 @@ def new_expert_feed(code: str) -> tuple[Response, int]:
     "rosters",
     "Revoke the expert's calendar feed URL (the expert, coordinator)",
     {200: ("how many feeds were revoked", FeedRevoked)},
-    errors=(400, 404),
+    errors=(404,),
 )
 def revoke_expert_feed(code: str) -> Response:
     expert = _expert_for_user(code)

@@ -116,7 +116,6 @@ def get_case(case_id: int) -> Response:
     "cases",
     "An expert's worklist (expert)",
     {200: ("offered, open, held and recently reported cases", Worklist)},
-    errors=(403,),
 )
 def worklist() -> Response:
     user = current_user()
@@ -165,7 +164,7 @@ def worklist() -> Response:
     "cases",
     "Take the case (expert)",
     {200: ("the case after it", CaseAnswer)},
-    errors=(403, 404, 409, 503),
+    errors=(404, 409, 503),
     description="403 when this expert may not take it (not on duty, not credentialed for the site, wrong modality); 409 when another expert holds it.",
 )
 def accept(case_id: int) -> Response:

@@ -105,7 +105,6 @@ class Fairness(RootModel[list[ExpertFairness]]):
     "Gaps of the rosters per site and modality (coordinator, admin)",
     {200: ("by site code, then modality", Coverage)},
     query=CoverageQuery,
-    errors=(403,),
     description="""
         For each site (or the one asked) and each modality its credentialed experts read:
         the intervals of [from, to) with no primary on duty (`no_primary`), and among them
@@ -142,7 +141,6 @@ def coverage_gaps() -> Response:
     "How the roster fell on each expert over a period (coordinator, admin)",
     {200: ("by expert code", Fairness)},
     query=FairnessQuery,
-    errors=(403,),
     description="""
         Real hours on duty by tier; nights (20:00-08:00), weekends and French public
         holidays on the expert's clock (they overlap); reads billed; each expert's share of

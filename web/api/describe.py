@@ -120,13 +120,15 @@ def operations(app: Flask) -> Iterator[tuple[Rule, str, Operation | None]]:
             yield rule, method, getattr(view, "operation", None)
 
 
-def error_statuses(op: Operation, method: str, rule: Rule) -> list[int]:
+def error_statuses(view: object, op: Operation, method: str, rule: Rule) -> list[int]:
     """The documented errors: the view's own, and those every request of its kind may get:
-    400 for any address with a control character (web/url_controls.py), 404 for an id past
-    any row's (web/row_ids.py)."""
+    400 for any address with a control character (web/url_controls.py), 403 for a view kept
+    to some roles (web.access.roles), 404 for an id past any row's (web/row_ids.py)."""
     found = set(op.errors) | {400}
     if not op.public:
         found.add(401)
+    if getattr(view, "allowed_roles", None) is not None:
+        found.add(403)
     if any(isinstance(c, IntegerConverter) for c in rule._converters.values()):
         found.add(404)
     if method in UNSAFE_METHODS:
@@ -170,7 +172,7 @@ def openapi_document(app: Flask) -> JSON:
             if reply.model is not None:
                 content["application/json"] = {"schema": refs[(reply.model, "serialization")]}
             responses[str(status)] = {"description": reply.description, "content": content}
-        for status in error_statuses(op, method, rule):
+        for status in error_statuses(app.view_functions[rule.endpoint], op, method, rule):
             responses[str(status)] = {"$ref": f"#/components/responses/{status}"}
         entry["responses"] = responses
         if op.public:
@@ -222,7 +224,7 @@ def check_answer(response: Response) -> Response:
     if reply is not None:
         model = reply.model
     elif request.url_rule is not None and status in error_statuses(
-        op, request.method, request.url_rule
+        view, op, request.method, request.url_rule
     ):
         model = Error
     else:

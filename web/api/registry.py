@@ -123,7 +123,6 @@ def add_site() -> tuple[Response, int]:
     "registry",
     "List the sites (admin, coordinator)",
     {200: ("the sites by code", Sites)},
-    errors=(403,),
 )
 def list_sites() -> Response:
     return jsonify([site_json(s) for s in g.db.scalars(select(Site).order_by(Site.code))])
@@ -135,7 +134,7 @@ def list_sites() -> Response:
     "registry",
     "One site, with its service levels and escalation (admin, coordinator)",
     {200: ("the site", SiteAnswer)},
-    errors=(400, 403, 404),
+    errors=(404,),
 )
 def get_site(code: str) -> Response:
     return jsonify(site_json(site_coded(code)))
@@ -148,7 +147,7 @@ def get_site(code: str) -> Response:
     "Change a site's fields and contract (admin, coordinator)",
     {200: ("the site", SiteAnswer)},
     body=SiteChange,
-    errors=(400, 404),
+    errors=(404,),
 )
 def patch_site(code: str) -> Response:
     site = site_coded(code)
@@ -174,7 +173,6 @@ def add_expert() -> tuple[Response, int]:
     "registry",
     "List the experts (admin, coordinator)",
     {200: ("the experts by code", Experts)},
-    errors=(403,),
 )
 def list_experts() -> Response:
     return jsonify([expert_json(e) for e in g.db.scalars(select(Expert).order_by(Expert.code))])
@@ -186,7 +184,7 @@ def list_experts() -> Response:
     "registry",
     "One expert, with their credentials (admin, coordinator)",
     {200: ("the expert", ExpertAnswer)},
-    errors=(400, 403, 404),
+    errors=(404,),
 )
 def get_expert(code: str) -> Response:
     return jsonify(expert_json(expert_coded(code)))
@@ -199,7 +197,7 @@ def get_expert(code: str) -> Response:
     "Change an expert's fields and credentials (admin, coordinator)",
     {200: ("the expert", ExpertAnswer)},
     body=ExpertChange,
-    errors=(400, 404),
+    errors=(404,),
     description="""
         A change of what decides eligibility (modalities, subspecialties, max_concurrent,
         active, sites, credentials) makes the cases waiting for an expert look again.
@@ -232,7 +230,6 @@ def add_coordinator() -> tuple[Response, int]:
     "registry",
     "List the coordinators (admin)",
     {200: ("by code", Coordinators)},
-    errors=(403,),
 )
 def list_coordinators() -> Response:
     found = g.db.scalars(select(Coordinator).order_by(Coordinator.code))

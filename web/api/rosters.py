@@ -135,7 +135,6 @@ def _shift(shift_id: int) -> Shift:
     "List shifts by start (admin, coordinator); at most 5000",
     {200: ("the shifts", Shifts)},
     query=ShiftsQuery,
-    errors=(403,),
 )
 def list_shifts() -> Response:
     given = validated(ShiftsQuery, request.args)
@@ -156,7 +155,6 @@ def list_shifts() -> Response:
     "The experts eligible at an instant, ranked (coordinator, admin, site)",
     {200: ("eligible experts, best first", OnCall)},
     query=OnCallQuery,
-    errors=(403,),
     description="A site user sees only its own site and may omit `site`.",
 )
 def oncall() -> Response:
@@ -203,7 +201,7 @@ def oncall() -> Response:
     "rosters",
     "An expert's shifts as iCalendar (the expert, admin, coordinator)",
     {200: Reply("an iCalendar VCALENDAR", media={"text/calendar": {"type": "string"}})},
-    errors=(400, 403, 404),  # 400: control characters in the code (web/url_controls.py)
+    errors=(404,),  # 400: control characters in the code (web/url_controls.py)
     description="""
         Shifts from 30 days ago onwards, one VEVENT each (UID `shift-ID@garde`), times in the
         expert's zone with its VTIMEZONE.

@@ -52,7 +52,6 @@ def add_rotation() -> tuple[Response, int]:
     "rosters",
     "The rotations by name (admin, coordinator)",
     {200: ("the rotations", Rotations)},
-    errors=(403,),
 )
 def list_rotations() -> Response:
     found = g.db.scalars(select(Rotation).order_by(Rotation.name))
@@ -65,7 +64,7 @@ def list_rotations() -> Response:
     "rosters",
     "A rotation (admin, coordinator)",
     {200: ("the rotation", RotationAnswer)},
-    errors=(403, 404),
+    errors=(404,),
 )
 def get_rotation(rotation_id: int) -> Response:
     return jsonify(rotation_json(_rotation(rotation_id)))

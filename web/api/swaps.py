@@ -74,7 +74,6 @@ def add_swap() -> tuple[Response, int]:
     "Swap requests, newest first (coordinator: all; an expert: theirs); at most 1000",
     {200: ("the swap requests", Swaps)},
     query=SwapQuery,
-    errors=(403,),
 )
 def list_swaps() -> Response:
     status = validated(SwapQuery, request.args).status

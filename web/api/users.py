@@ -27,7 +27,7 @@ class UserAnswer(Answer):
     "registry",
     "Disable a login: its sessions and API tokens stop working at once (admin; not one's own)",
     {200: ("the login", UserAnswer)},
-    errors=(400, 404, 409),
+    errors=(404, 409),
 )
 def disable_user(username: str) -> Response:
     return jsonify(user_json(user_admin.set_disabled(username, True)))
@@ -39,7 +39,7 @@ def disable_user(username: str) -> Response:
     "registry",
     "Let a disabled login in again (admin)",
     {200: ("the login", UserAnswer)},
-    errors=(400, 404),
+    errors=(404,),
 )
 def enable_user(username: str) -> Response:
     return jsonify(user_json(user_admin.set_disabled(username, False)))
