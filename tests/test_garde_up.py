@@ -4,12 +4,14 @@ a closed terminal, kill -9); a port in use is one line naming the setting to cha
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -191,46 +193,42 @@ def test_garde_up_serves_demo_data_and_resumes_a_case_in_flight(tmp_path: Path) 
         _interrupt(up)
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
-def test_garde_up_killed_with_9_takes_every_child_with_it(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def _supervising(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, list[int]]]:
+    """`garde up` running, its log, and its four children; none left behind afterwards."""
     env, _ = _environment(tmp_path)
     log = tmp_path / "up.log"
     up = _start(env, log)
     children: list[int] = []
     try:
         _wait_ready(up, log)
-        children = _children(up.pid)
+        children.extend(_children(up.pid))
         assert len(children) == 4, "Temporal, the worker, the gateway and the web app"
+        yield up, log, children
+    finally:
+        if up.poll() is None:
+            up.kill()
+        _kill_leftovers(children)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
+def test_garde_up_killed_with_9_takes_every_child_with_it(tmp_path: Path) -> None:
+    with _supervising(tmp_path) as (up, _, children):
         up.kill()
         up.wait()
         wait_for(
             lambda: not any(_running(pid) for pid in children),
             what="every child to die with its killed supervisor",
         )
-    finally:
-        if up.poll() is None:
-            up.kill()
-        _kill_leftovers(children)
 
 
 def test_garde_up_stops_every_child_when_its_terminal_closes(tmp_path: Path) -> None:
-    env, _ = _environment(tmp_path)
-    log = tmp_path / "up.log"
-    up = _start(env, log)
-    children: list[int] = []
-    try:
-        _wait_ready(up, log)
-        children = _children(up.pid)
-        assert len(children) == 4, "Temporal, the worker, the gateway and the web app"
+    with _supervising(tmp_path) as (up, log, children):
         os.kill(up.pid, signal.SIGHUP)
         assert up.wait(timeout=60) == 0
         assert "stopping ..." in log.read_text()
         # The supervisor waited for each: none is left, not even as a zombie.
         assert not any(Path(f"/proc/{pid}").exists() for pid in children)
-    finally:
-        if up.poll() is None:
-            up.kill()
-        _kill_leftovers(children)
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,9 @@ from pydicom import dcmread
 from pydicom.uid import generate_uid
 from sqlalchemy.orm import Session
 
+from dicom.index import StudyBatch
 from garde.db import SessionFactory
+from garde.models import Study
 from garde.registry import create_site
 from garde.temporal import wait_for_port
 from tests.conftest import Region, Stack, free_port
@@ -193,3 +195,20 @@ def with_new_uids(
     path = folder / f"{uid}.dcm"
     ds.save_as(path, enforce_file_format=True)
     return path
+
+
+def batch(study: Study, title: str, new_series: int, new_instances: int) -> StudyBatch:
+    """What the index says a committed batch did to the study (its counts as stored)."""
+    return StudyBatch(
+        study_id=study.id,
+        site_id=study.site_id,
+        study_instance_uid=study.study_instance_uid,
+        accession_number=study.accession_number,
+        calling_ae=title,
+        series_count=study.series_count,
+        instance_count=study.instance_count,
+        new_series=new_series,
+        new_instances=new_instances,
+        first_at=study.first_arrival_at,
+        last_at=study.last_arrival_at,
+    )

@@ -12,12 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dicom.arrivals import link
-from dicom.index import StudyBatch
 from garde.db import SessionFactory
 from garde.domain import EventKind, Priority
 from garde.intake import CaseRequest, awaits_question, case_start, record_case
 from garde.models import Case, CaseEvent, Site, SiteAeTitle, Study
 from garde.service_levels import DEFAULT_SERVICE_LEVELS
+from tests.dicom.conftest import batch
 
 ARRIVED = datetime(2026, 11, 29, 22, 0, tzinfo=UTC)
 
@@ -49,23 +49,6 @@ def a_study(s: Session, site: Site, accession: str = "", uid: str | None = None)
     s.add(study)
     s.commit()
     return study
-
-
-def batch(study: Study, title: str, new_series: int, new_instances: int) -> StudyBatch:
-    """What the index says a committed batch did to the study (its counts as stored)."""
-    return StudyBatch(
-        study_id=study.id,
-        site_id=study.site_id,
-        study_instance_uid=study.study_instance_uid,
-        accession_number=study.accession_number,
-        calling_ae=title,
-        series_count=study.series_count,
-        instance_count=study.instance_count,
-        new_series=new_series,
-        new_instances=new_instances,
-        first_at=study.first_arrival_at,
-        last_at=study.last_arrival_at,
-    )
 
 
 def a_request(**overrides: object) -> CaseRequest:

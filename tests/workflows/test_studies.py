@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from dicom.arrivals import announce, link
-from dicom.index import StudyBatch
 from garde.domain import EventKind
 from garde.models import Case, CaseEvent, SiteAeTitle, Study
 from garde.reconciler import Reconciler, unsettled_studies
+from tests.dicom.conftest import batch as batch_of
 from tests.workflows.harness import Night, night, seed_region
 
 QUIET = timedelta(seconds=30)  # the sites' default quiet period (sites.study_quiet_s)
@@ -50,23 +50,6 @@ async def batch(n: Night, study_id: int, title: str, series: int, instances: int
         arrivals = link(s, [batch_of(study, title, *added)])
     await announce(n.client, arrivals)
     return [a.case_id for a in arrivals]
-
-
-def batch_of(study: Study, title: str, new_series: int, new_instances: int) -> StudyBatch:
-    """What the index says a committed batch did to the study (its counts as stored)."""
-    return StudyBatch(
-        study_id=study.id,
-        site_id=study.site_id,
-        study_instance_uid=study.study_instance_uid,
-        accession_number=study.accession_number,
-        calling_ae=title,
-        series_count=study.series_count,
-        instance_count=study.instance_count,
-        new_series=new_series,
-        new_instances=new_instances,
-        first_at=study.first_arrival_at,
-        last_at=study.last_arrival_at,
-    )
 
 
 def study(n: Night, study_id: int) -> Study:
