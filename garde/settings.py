@@ -91,14 +91,16 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         e = dict(os.environ if env is None else env)
         data_dir = Path(e.get("GARDE_DATA_DIR") or "./var").resolve()
+        web_host = e.get("GARDE_WEB_HOST") or "127.0.0.1"
+        web_port = int(e.get("GARDE_WEB_PORT") or 8000)
         return cls(
             data_dir=data_dir,
             database_url=e.get("GARDE_DATABASE_URL") or f"sqlite:///{data_dir / 'garde.db'}",
             temporal_address=e.get("GARDE_TEMPORAL_ADDRESS") or None,
             temporal_namespace=e.get("GARDE_TEMPORAL_NAMESPACE") or "default",
-            web_host=e.get("GARDE_WEB_HOST") or "127.0.0.1",
-            web_port=int(e.get("GARDE_WEB_PORT") or 8000),
-            public_url=(e.get("GARDE_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            web_host=web_host,
+            web_port=web_port,
+            public_url=(e.get("GARDE_PUBLIC_URL") or _local_url(web_host, web_port)).rstrip("/"),
             dicom_ae_title=e.get("GARDE_DICOM_AE_TITLE") or "GARDE",
             dicom_port=int(e.get("GARDE_DICOM_PORT") or 11112),
             twilio_account_sid=e.get("TWILIO_ACCOUNT_SID") or None,
@@ -128,6 +130,16 @@ class Settings:
             temporal_port=_positive(e, "GARDE_TEMPORAL_PORT", 7233),
             temporal_ui_port=_positive(e, "GARDE_TEMPORAL_UI_PORT", 8233),
         )
+
+
+def _local_url(host: str, port: int) -> str:
+    """Where this machine reaches the web app when no public URL is set: the port follows
+    GARDE_WEB_PORT, so SMS links and the Temporal UI's codec endpoint stay right."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def _on(raw: str | None) -> bool:
