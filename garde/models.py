@@ -661,3 +661,21 @@ class Instance(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     path: Mapped[str] = mapped_column(String(200))
     received_at: Mapped[datetime]
+
+
+class ProcessHeartbeat(Base):
+    """A running web, worker or gateway process, on any machine, so that `garde status` sees
+    them all: written at start, refreshed every few seconds, removed on a clean stop (a row
+    left behind tells of a process that died). A worker also tells its reconciler's last pass."""
+
+    __tablename__ = "process_heartbeats"
+    __table_args__ = (UniqueConstraint("role", "host", "pid", name="uq_process_heartbeats"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    started_at: Mapped[datetime]
+    seen_at: Mapped[datetime]
+    reconciled_at: Mapped[datetime | None]
+    # What the last pass did ("2 started, 1 delivered") or why it failed; no patient data.
+    reconciled: Mapped[str] = mapped_column(String(200), default="")
