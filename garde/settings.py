@@ -69,6 +69,12 @@ class Settings:
     # The embedded Temporal server's frontend and UI ports (`garde up`, no temporal_address).
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
+    # Log lines (garde/logs.py): "json", one object per line, or "text" for a person; the
+    # lowest level written.
+    log_format: str = "json"
+    log_level: str = "INFO"
+    # `garde worker` serves the Temporal SDK's metrics for Prometheus at host:port; None: not.
+    worker_metrics_address: str | None = None
 
     @property
     def temporal_target(self) -> str:
@@ -129,6 +135,9 @@ class Settings:
             dicom_network_timeout_s=_positive(e, "GARDE_DICOM_NETWORK_TIMEOUT_S", 300),
             temporal_port=_positive(e, "GARDE_TEMPORAL_PORT", 7233),
             temporal_ui_port=_positive(e, "GARDE_TEMPORAL_UI_PORT", 8233),
+            log_format=_one_of(e, "GARDE_LOG_FORMAT", ("json", "text")),
+            log_level=_one_of(e, "GARDE_LOG_LEVEL", ("INFO", "DEBUG", "WARNING", "ERROR")),
+            worker_metrics_address=_host_port(e, "GARDE_WORKER_METRICS_ADDRESS"),
         )
 
 
@@ -151,6 +160,25 @@ def _positive(e: dict[str, str], name: str, default: int) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise ValueError(f"{name} must be a whole number above 0, not {raw!r}")
     return int(raw)
+
+
+def _one_of(e: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """The first choice is the default; case does not matter."""
+    raw = (e.get(name) or choices[0]).strip()
+    for choice in choices:
+        if raw.lower() == choice.lower():
+            return choice
+    raise ValueError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+
+
+def _host_port(e: dict[str, str], name: str) -> str | None:
+    raw = (e.get(name) or "").strip()
+    if not raw:
+        return None
+    host, _, port = raw.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{name} must be host:port, not {raw!r}")
+    return raw
 
 
 def _hour_or_off(raw: str) -> int | None:
