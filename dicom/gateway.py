@@ -239,8 +239,6 @@ class CaseTeller:
 
 def main(settings: Settings) -> None:
     """Run the gateway until SIGTERM or Ctrl-C."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("pynetdicom").setLevel(logging.WARNING)
     # Received objects are written to a file as they arrive, in incoming/ so that keeping
     # one is a link on the same file system, not a copy.
     _config.STORE_RECV_CHUNKED_DATASET = True

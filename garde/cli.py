@@ -20,6 +20,7 @@ from garde.children import die_with_parent
 from garde.db import make_engine, make_session_factory, upgrade
 from garde.domain import Role
 from garde.errors import InvalidInput, NotFound
+from garde.logs import configure_logging
 from garde.settings import Settings
 
 
@@ -191,7 +192,9 @@ def worker() -> None:
     """Run the Temporal worker (the case workflow and its activities)."""
     from garde.worker import main as run
 
-    run(Settings.from_env())
+    settings = Settings.from_env()
+    configure_logging("worker", settings)
+    run(settings)
 
 
 @main.command()
@@ -199,7 +202,9 @@ def gateway() -> None:
     """Run the DICOM gateway (C-ECHO, C-STORE from the sites' AE titles)."""
     from dicom.gateway import main as run
 
-    run(Settings.from_env())
+    settings = Settings.from_env()
+    configure_logging("gateway", settings)
+    run(settings)
 
 
 @main.command()
@@ -211,6 +216,7 @@ def web() -> None:
     from web.live_events import MAX_STREAMS
 
     settings = Settings.from_env()
+    configure_logging("web", settings)
     serve(
         create_app(settings),
         host=settings.web_host,
@@ -235,6 +241,7 @@ def up(demo: bool) -> None:
     from garde.temporal import start_dev_server, wait_for_port
 
     settings = Settings.from_env()
+    configure_logging("up", settings)
     _check_ports_free(settings)
     upgrade(settings.database_url)
     with make_session_factory(make_engine(settings.database_url)).begin() as s:

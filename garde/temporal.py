@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import logging
 import socket
 import subprocess
 import sys
@@ -15,6 +17,14 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 
 from garde.children import die_with_parent
 from garde.messages import CaseStart, PersonText
@@ -35,12 +45,28 @@ def data_converter(settings: Settings) -> DataConverter:
     )
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, metrics_address: str | None = None) -> Client:
+    """A client of Garde's namespace; with `metrics_address` (the worker's), its SDK metrics
+    are served there for Prometheus."""
     return await Client.connect(
         settings.temporal_target,
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings),
+        runtime=runtime(metrics_address),
     )
+
+
+@functools.cache
+def runtime(metrics_address: str | None) -> Runtime:
+    """One per process and metrics address (each holds the SDK core's threads). The core's own
+    log lines go to Python's logging, and so through Garde's handler (garde/logs.py), instead
+    of raw onto stderr."""
+    core_logs = LoggingConfig(
+        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+    )
+    metrics = PrometheusConfig(bind_address=metrics_address) if metrics_address else None
+    return Runtime(telemetry=TelemetryConfig(logging=core_logs, metrics=metrics))
 
 
 def venv_binary(name: str) -> str:

@@ -79,7 +79,7 @@ def build_worker(
 
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then finish the tasks in hand and stop polling."""
-    client = await connect(settings)
+    client = await connect(settings, settings.worker_metrics_address)
     await ensure_coverage_schedule(client, settings.region_timezone, settings.coverage_check_hour)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

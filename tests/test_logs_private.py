@@ -1,0 +1,221 @@
+"""Log lines are JSON and never name the patient (issue 10).
+
+A case's whole life (request, images over DICOM, SMS offer, SMS acceptance, reports, billing)
+on a stack of its own whose web, worker and gateway all log at DEBUG; then every line of every
+log of that stack is read back. The same stack's worker serves Temporal's SDK metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+from collections.abc import Iterator
+
+import pytest
+import requests
+from pydicom import dcmread
+from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
+from pynetdicom import AE
+from sqlalchemy import select
+
+from garde.logs import JsonFormatter, TextFormatter
+from garde.models import BillingLine, Study
+from garde.temporal import start_dev_server, wait_for_port
+from tests.conftest import (
+    Region,
+    Stack,
+    case_request,
+    free_port,
+    make_region,
+    start_stack,
+    wait_for,
+)
+
+SURNAME, GIVEN = "Quenouille-Barbotin", "Eulalie"
+QUESTION = f"Mme {GIVEN} {SURNAME}: chute escalier, anticoagulants, hematome sousdural ?"
+# Every one of these, in any case, is patient data: the name, each part of it, the question's
+# telling words (the accession number is added per run).
+PRIVATE = list(
+    dict.fromkeys(
+        [f"{SURNAME}^{GIVEN}", SURNAME, *SURNAME.split("-"), GIVEN]
+        + [word for word in re.findall(r"\w+", QUESTION) if len(word) >= 6]
+    )
+)
+KEYS = ("time", "level", "logger", "role", "message")
+
+
+def leak(line: str, private: list[str]) -> str | None:
+    """Why this log line is not acceptable, or None: not one JSON object with the expected
+    keys, or quoting any of `private` (case ignored, JSON escapes read)."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return "not JSON"
+    if not isinstance(entry, dict) or any(key not in entry for key in KEYS):
+        return f"not an object with {', '.join(KEYS)}"
+    text = (line + json.dumps(entry, ensure_ascii=False)).lower()
+    quoted = [p for p in private if p.lower() in text]
+    return f"quotes {quoted}" if quoted else None
+
+
+def _record(message: str, *args: object, error: BaseException | None = None) -> logging.LogRecord:
+    exc_info = (type(error), error, error.__traceback__) if error else None
+    return logging.LogRecord("garde.test", logging.ERROR, __file__, 1, message, args, exc_info)
+
+
+def _raised(text: str) -> BaseException:
+    try:
+        try:
+            raise KeyError(text)
+        except KeyError as e:
+            raise ValueError(f"refused {text}") from e
+    except ValueError as e:
+        return e
+
+
+def test_the_checker_finds_a_leak_and_the_formatters_drop_exception_texts() -> None:
+    """The grep below is proven on a line that leaks: a message quoting the patient."""
+    formatter = JsonFormatter("worker")
+    leaking = formatter.format(_record("case %s for %s", 7, SURNAME.upper()))
+    assert leak(leaking, PRIVATE) == f"quotes {[SURNAME, *SURNAME.split('-')]}", PRIVATE
+    assert leak("Traceback (most recent call last):", PRIVATE) == "not JSON"
+    assert leak('{"message": "x"}', PRIVATE) == f"not an object with {', '.join(KEYS)}"
+
+    # An exception is its types and its stack: its text may quote what it refused.
+    line = formatter.format(_record("case %s failed", 7, error=_raised(QUESTION)))
+    assert leak(line, PRIVATE) is None
+    entry = json.loads(line)
+    assert entry["message"] == "case 7 failed" and entry["role"] == "worker"
+    assert entry["exception"] == "ValueError" and entry["caused_by"] == "KeyError"
+    assert "_raised" in entry["stack"] and entry["time"].endswith("+00:00")
+    text = TextFormatter("web").format(_record("case %s failed", 7, error=_raised(QUESTION)))
+    assert "ValueError (caused by KeyError)" in text and "_raised" in text
+    assert not any(p.lower() in text.lower() for p in PRIVATE)
+
+    # Extras are written as fields: ids a line is about.
+    structured = logging.makeLogRecord({"msg": "offer sent", "case_id": 7, "site": "SITE-A"})
+    entry = json.loads(formatter.format(structured))
+    assert (entry["message"], entry["case_id"], entry["site"]) == ("offer sent", 7, "SITE-A")
+
+
+@pytest.fixture(scope="module")
+def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Web, worker (serving its SDK metrics) and gateway on a Temporal server of their own,
+    all at DEBUG: the session's stacks log at INFO and share their namespaces."""
+    tmp = tmp_path_factory.mktemp("observed")
+    port = free_port()
+    temporal = start_dev_server(tmp / "temporal", port=port, persist=False)
+    env = {
+        "GARDE_LOG_LEVEL": "DEBUG",
+        "GARDE_LOG_FORMAT": "json",
+        "GARDE_WORKER_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
+        "GARDE_DICOM_HOST": "127.0.0.1",
+        "GARDE_DICOM_PORT": str(free_port()),
+    }
+    try:
+        yield from start_stack(
+            tmp, f"sqlite:///{tmp / 'garde.db'}", f"127.0.0.1:{port}", "default", True, env
+        )
+    finally:
+        temporal.terminate()
+        temporal.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def lived(observed: Stack) -> dict[str, object]:
+    """One urgent case from request to billing line, with the patient named in its request,
+    its images and its report; what a test must look for."""
+    stack = observed
+    region = make_region(stack)
+    stack.start("gateway")  # after the region: it reads the sites' AE titles at start
+    wait_for_port("127.0.0.1", int(stack.env["GARDE_DICOM_PORT"]), stack.processes["gateway"])
+    accession = "ACC-" + secrets.token_hex(5)
+    # Refusals quote nothing they refused: a request, an image, an SMS each naming the patient.
+    refused = stack.api(region.site_token).post(
+        "/api/v1/cases", json=case_request(accession_number=accession, priority=SURNAME)
+    )
+    assert refused.status_code == 400, refused.text
+    case = region.submit(accession_number=accession, clinical_question=QUESTION)
+    assert _send_image(stack, region, accession, StudyInstanceUID=None) != 0x0000
+    assert _send_image(stack, region, accession) == 0x0000
+    alice = region.experts["alice"]
+    code = region.offer_sms("alice")
+    assert stack.sms_reply(alice.phone, f"{SURNAME} ?").status_code == 200
+    assert stack.sms_reply(alice.phone, f"oui {code}").status_code == 200
+    region.wait_status(case["id"], "accepted")
+    api = stack.api(alice.token)
+    for kind in ("preliminary", "final"):
+        r = api.post(
+            f"/api/v1/cases/{case['id']}/report",
+            json={"kind": kind, "findings": f"{SURNAME}: {QUESTION}", "impression": GIVEN},
+        )
+        assert r.status_code == 201, r.text
+    with stack.sessions() as s:
+        wait_for(
+            lambda: s.scalar(select(BillingLine.id).where(BillingLine.case_id == case["id"])),
+            what="the billing line",
+        )
+        wait_for(
+            lambda: s.scalar(select(Study.case_id).where(Study.accession_number == accession)),
+            what="the images linked to the case",
+        )
+    return {"accession": accession, "case_id": case["id"]}
+
+
+def _send_image(stack: Stack, region: Region, accession: str, **changes: object) -> int:
+    """A CT slice of the patient, as the site's PACS sends it (C-STORE from its AE title),
+    with `changes` (None: without that element); the C-STORE status."""
+    ds = dcmread(get_testdata_file("CT_small.dcm") or "")
+    ds.PatientName, ds.AccessionNumber = f"{SURNAME}^{GIVEN}", accession
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    for keyword, value in changes.items():
+        if value is None:
+            delattr(ds, keyword)
+        else:
+            setattr(ds, keyword, value)
+    ae = AE(ae_title=region.site[:16])
+    ae.add_requested_context(ds.SOPClassUID, ds.file_meta.TransferSyntaxUID)
+    port = int(stack.env["GARDE_DICOM_PORT"])
+    association = ae.associate("127.0.0.1", port, ae_title="GARDE")
+    assert association.is_established
+    try:
+        status: int = association.send_c_store(ds).Status
+    finally:
+        association.release()
+    return status
+
+
+def test_the_worker_serves_temporal_sdk_metrics(observed: Stack, lived: dict[str, object]) -> None:
+    address = observed.env["GARDE_WORKER_METRICS_ADDRESS"]
+    served = requests.get(f"http://{address}/metrics", timeout=10)
+    assert served.status_code == 200
+    names = {line.split("{")[0].split(" ")[0] for line in served.text.splitlines()}
+    assert "temporal_request" in names
+    assert any(name.startswith("temporal_workflow_task_") for name in names), sorted(names)
+    assert any(name.startswith("temporal_activity_") for name in names), sorted(names)
+
+
+def test_no_log_line_of_a_case_s_life_names_the_patient(
+    observed: Stack, lived: dict[str, object]
+) -> None:
+    for name in list(observed.processes):  # stopping logs too: those lines are read as well
+        observed.stop(name)
+    accession = str(lived["accession"])
+    private = [*PRIVATE, accession, accession.removeprefix("ACC-")]
+    roles: set[str] = set()
+    problems = []
+    logs = sorted(observed.logs.glob("*.log"))
+    assert {p.name for p in logs} >= {"web.log", "worker.log", "gateway.log"}
+    for path in logs:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            why = leak(line, private)
+            if why:
+                problems.append(f"{path.name}:{number}: {why}: {line[:300]}")
+            else:
+                roles.add(json.loads(line)["role"])
+    assert not problems, "\n".join(problems)
+    assert roles == {"web", "worker", "gateway"}
