@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import time
 
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from garde.settings import Settings
-from tests.conftest import Region
+from tests.conftest import Region, wait_for
 
 
 def test_openapi_describes_every_api_route(region: Region) -> None:
@@ -74,3 +76,42 @@ def test_metrics_count_cases_from_the_record(region: Region) -> None:
     before = stat_cases()
     region.submit(priority="stat")
     assert stat_cases() == before + 1
+
+
+def test_metrics_count_offers_acceptances_breaches_and_sms_failures_by_site(
+    region: Region,
+) -> None:
+    """Alice's phone refused for good (an SMS failure, the ladder moves on), Bruno accepts
+    after the accept deadline and holds the case past the report deadline."""
+    stack, site = region.stack, region.site
+    assert stack.twilio is not None
+    stack.twilio.fail(region.experts["alice"].phone, 400, 21211)
+    levels = {"urgent": {"accept_within_s": 1, "report_within_s": 2}}
+    r = stack.api(region.admin_token).patch(
+        f"/api/v1/sites/{site}", json={"service_levels": levels}
+    )
+    assert r.status_code == 200, r.text
+    case = region.submit(priority="urgent")
+    region.offer_sms("bruno")
+    time.sleep(1)
+    r = stack.api(region.experts["bruno"].token).post(f"/api/v1/cases/{case['id']}/accept")
+    assert r.status_code == 200, r.text
+
+    def by_site() -> dict[tuple[str, str], float] | None:
+        scraper = {"Authorization": "Bearer " + stack.env["GARDE_METRICS_TOKEN"]}
+        text = requests.get(stack.url + "/metrics", headers=scraper, timeout=10).text
+        found = {
+            (sample.name, sample.labels.get("deadline", "")): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.labels.get("site") == site
+        }
+        return found if ("garde_sla_breaches_total", "report") in found else None
+
+    assert wait_for(by_site, what="the report deadline's breach") == {
+        ("garde_offers_sent_total", ""): 2,
+        ("garde_acceptances_total", ""): 1,
+        ("garde_sla_breaches_total", "accept"): 1,
+        ("garde_sla_breaches_total", "report"): 1,
+        ("garde_sms_failures_total", ""): 1,
+    }
