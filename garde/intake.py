@@ -151,9 +151,11 @@ def _added(session: Session, site: Site, case: Case) -> tuple[Case, bool]:
 
 
 def case_start(case: Case) -> CaseStart:
-    """The workflow's input, from the case as recorded at intake, with the studies linked to
-    it by then (images that came before the request or opened the case)."""
+    """The workflow's input, from the case as recorded (at intake, or under way when its
+    workflow is started again), with the studies linked to it by then (images that came
+    before the request or opened the case)."""
     promise = case_promise(case)
+    held = CaseStatus(case.status).is_held
     return CaseStart(
         case.id,
         case.requested_at,
@@ -161,6 +163,11 @@ def case_start(case: Case) -> CaseStart:
         promise.level,
         list(promise.ladder),
         [study_arrival(s, s.series_count, s.instance_count) for s in case.studies],
+        seq=case.status_seq,
+        offers_made=max((o.sequence for o in case.offers), default=0),
+        holder=case.assigned_expert_id if held else None,
+        accepted_at=case.accepted_at if held else None,
+        preliminary=case.status == CaseStatus.PRELIMINARY,
     )
 
 

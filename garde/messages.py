@@ -29,7 +29,11 @@ from garde.service_levels import LadderStep, ServiceLevel
 class CaseStart:
     """Workflow input: the case and the promise it carries (copied from the site at intake),
     and the studies that had arrived for it when its workflow was started (images sent before
-    the request, or images that opened the case): later ones come as `study_arrived`."""
+    the request, or images that opened the case): later ones come as `study_arrived`.
+
+    A case under way whose workflow Temporal lost (Garde 0.1's, which do not replay; a
+    Temporal set up afresh) is started again from its record (garde/reconciler.py): the last
+    write's sequence number and the offers made go on from there, and its holder keeps it."""
 
     case_id: int
     requested_at: datetime
@@ -37,6 +41,11 @@ class CaseStart:
     level: ServiceLevel
     ladder: list[LadderStep]
     studies: list[StudyArrival] = field(default_factory=list)
+    seq: int = 0
+    offers_made: int = 0
+    holder: int | None = None
+    accepted_at: datetime | None = None
+    preliminary: bool = False  # the holder filed a preliminary report
 
 
 @dataclass(frozen=True)

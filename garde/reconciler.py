@@ -7,6 +7,11 @@ linked before their case is told: a study of an open case still receiving well p
 period was perhaps never told, and is told again. The worker runs this every minute: every
 act is harmless twice (a workflow id is started once; a workflow ignores a repeated answer,
 and a batch it knows).
+
+Once per worker start, an open case whose workflow Temporal does not know at all is started
+again from its record: after an upgrade from Garde 0.1 (whose workflows do not replay, so
+its cases go on in a new namespace) or with a Temporal set up afresh, no case is left open
+and forgotten.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ class Reconciler:
     def __init__(self, client: Client, sessions: SessionFactory) -> None:
         self._client = client
         self._sessions = sessions
+        self._lost_looked_for = False
 
     async def run(self, every: timedelta, stop: asyncio.Event) -> None:
         """Once now, then every `every`, until `stop` is set; a failed pass waits for the next."""
@@ -69,6 +75,10 @@ class Reconciler:
                 await asyncio.wait_for(stop.wait(), every.total_seconds())
 
     async def once(self) -> Reconciled:
+        restarted = 0
+        if not self._lost_looked_for:
+            restarted = await self.restart_lost()
+            self._lost_looked_for = True
         starts = await asyncio.to_thread(self._unstarted_cases)
         for start in starts:
             await start_case_workflow(self._client, start)
@@ -84,7 +94,41 @@ class Reconciler:
         studies = await asyncio.to_thread(unsettled_studies, self._sessions)
         for arrival in studies:
             await _signal_case(self._client, arrival.case_id, "study_arrived", arrival)
-        return Reconciled(len(starts), len(answers) + len(keys) + len(studies))
+        return Reconciled(restarted + len(starts), len(answers) + len(keys) + len(studies))
+
+    async def restart_lost(self) -> int:
+        """Start the workflow of every open case that Temporal does not know, from where its
+        record stands (`case_start`); one Temporal knows, running or closed, is left alone.
+        How many were started."""
+        started, after = 0, 0
+        while ids := await asyncio.to_thread(self._open_started_cases, after):
+            for case_id in ids:
+                if not await _workflow_known(self._client, case_id):
+                    start = await asyncio.to_thread(self._case_start, case_id)
+                    await start_case_workflow(self._client, start)
+                    started += 1
+            after = ids[-1]
+        return started
+
+    def _open_started_cases(self, after: int) -> list[int]:
+        open_statuses = [s.value for s in CaseStatus if s.is_open]
+        with self._sessions() as s:
+            return list(
+                s.scalars(
+                    select(Case.id)
+                    .where(
+                        Case.id > after,
+                        Case.status.in_(open_statuses),
+                        Case.workflow_started_at.is_not(None),
+                    )
+                    .order_by(Case.id)
+                    .limit(BATCH)
+                )
+            )
+
+    def _case_start(self, case_id: int) -> CaseStart:
+        with self._sessions() as s:
+            return case_start(s.get_one(Case, case_id))
 
     def _unstarted_cases(self) -> list[CaseStart]:
         with self._sessions() as s:
@@ -105,6 +149,16 @@ async def deliver_answer(client: Client, case_id: int, answer: SmsAnswer) -> boo
 async def deliver_call_answer(client: Client, case_id: int, answer: CallAnswer) -> bool:
     """Signal a key pressed on a call to its case; False when the workflow is already over."""
     return await _signal_case(client, case_id, "call_answered", answer)
+
+
+async def _workflow_known(client: Client, case_id: int) -> bool:
+    try:
+        await client.get_workflow_handle(case_workflow_id(case_id)).describe()
+    except RPCError as e:
+        if e.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return False
+    return True
 
 
 async def _signal_case(client: Client, case_id: int, name: str, arg: object) -> bool:

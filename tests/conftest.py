@@ -50,7 +50,13 @@ PASSWORD = "correct horse battery"
 GARDE = [sys.executable, "-m", "garde.cli"]
 # The reply code in an offer SMS, in either language.
 OFFER_CODE = re.compile(r"(?:Reply YES|Répondez OUI) (\w+)")
-NAMESPACES = ("garde-sqlite", "garde-postgresql", "garde-outbox")
+NAMESPACES = (
+    "garde-sqlite",
+    "garde-postgresql",
+    "garde-outbox",
+    "garde-upgrade-sqlite",
+    "garde-upgrade-postgresql",
+)
 UI_ORIGIN = "http://127.0.0.1:8233"
 POSTGRES_URL = os.environ.get(
     "GARDE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -128,7 +128,8 @@ class CaseWorkflow:
         self._resume_calling()
         try:
             if carried is None:
-                await self._write(_status_entry(CaseStatus.REQUESTED))
+                # Requested; or, for a case under way started again, where its record stood.
+                await self._write(_status_entry(self._status(), self.state.holder))
             while not self._closed():
                 await self._route_until_accepted()
                 await self._wait_while_held()

@@ -147,4 +147,10 @@ class CaseState:
             priority=start.priority,
             level=start.level,
             ladder=list(start.ladder),
+            seq=start.seq,
+            offers_made=start.offers_made,
+            holder=start.holder,
+            accepted_at=start.accepted_at,
+            preliminary_by=start.holder if start.preliminary else None,
+            report_filed=start.preliminary,
         )
