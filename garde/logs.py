@@ -48,9 +48,7 @@ def configure_logging(role: str, settings: Settings) -> None:
         logging.getLogger(name).setLevel(max(level, floor))
     logging.captureWarnings(True)
     sys.excepthook = _log_uncaught
-    threading.excepthook = lambda args: _log_uncaught(
-        args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback
-    )
+    threading.excepthook = _log_thread_uncaught
 
 
 def exception_fields(exc_info: ExcInfo) -> dict[str, str]:
@@ -118,3 +116,8 @@ def _log_uncaught(
         sys.__excepthook__(kind, error, tb)
         return
     logging.getLogger("garde").critical("uncaught exception", exc_info=(kind, error, tb))
+
+
+def _log_thread_uncaught(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is not None:
+        _log_uncaught(args.exc_type, args.exc_value, args.exc_traceback)

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -99,6 +103,34 @@ def test_the_checker_finds_a_leak_and_the_formatters_drop_exception_texts() -> N
     structured = logging.makeLogRecord({"msg": "offer sent", "case_id": 7, "site": "SITE-A"})
     entry = json.loads(formatter.format(structured))
     assert (entry["message"], entry["case_id"], entry["site"]) == ("offer sent", 7, "SITE-A")
+
+
+def test_an_uncaught_exception_and_a_warning_are_json_lines_without_their_text(
+    tmp_path: Path,
+) -> None:
+    program = (
+        "import warnings\n"
+        "from garde.logs import configure_logging\n"
+        "from garde.settings import Settings\n"
+        "configure_logging('worker', Settings.from_env())\n"
+        "warnings.warn('about case 7')\n"
+        f"raise ValueError({QUESTION!r})\n"
+    )
+    env = {
+        **os.environ,
+        "GARDE_DATA_DIR": str(tmp_path),
+        "GARDE_LOG_FORMAT": "json",
+        "GARDE_LOG_LEVEL": "INFO",
+    }
+    ran = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert ran.returncode == 1 and ran.stdout == ""
+    lines = ran.stderr.splitlines()
+    assert [leak(line, PRIVATE) for line in lines] == [None, None], ran.stderr
+    warned, uncaught = (json.loads(line) for line in lines)
+    assert warned["logger"] == "py.warnings" and "about case 7" in warned["message"]
+    assert (uncaught["level"], uncaught["exception"]) == ("CRITICAL", "ValueError")
 
 
 @pytest.fixture(scope="module")
