@@ -75,7 +75,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": _utc(record.created),
             "level": record.levelname,
             "logger": record.name,
             "role": self._role,
@@ -90,15 +90,23 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """A line for a person reading a terminal; exceptions as type and stack, as in JSON."""
+    """A line for a person reading a terminal (time in UTC); exceptions as type and stack, as
+    in JSON."""
 
     def __init__(self, role: str) -> None:
         super().__init__(f"%(asctime)s %(levelname)s {role} %(name)s: %(message)s")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return _utc(record.created)
 
     def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
         fields = exception_fields(ei)
         caused = f" (caused by {fields['caused_by']})" if "caused_by" in fields else ""
         return f"{fields['exception']}{caused}\n{fields['stack'].rstrip()}"
+
+
+def _utc(created: float) -> str:
+    return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
 
 
 def _qualified(kind: type[BaseException]) -> str:
