@@ -27,7 +27,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from garde.db import SessionFactory
-from garde.domain import CaseStatus
+from garde.domain import CaseStatus, OfferStatus
 from garde.intake import case_start
 from garde.messages import CallAnswer, CaseStart, SmsAnswer, StudyArrival
 from garde.models import Case, Offer, SmsMessage, Study, VoiceCall, utcnow
@@ -99,12 +99,13 @@ class Reconciler:
     async def restart_lost(self) -> int:
         """Start the workflow of every open case that Temporal does not know, from where its
         record stands (`case_start`); one Temporal knows, running or closed, is left alone.
+        The offers its lost workflow left open are expired: the new one makes its own.
         How many were started."""
         started, after = 0, 0
         while ids := await asyncio.to_thread(self._open_started_cases, after):
             for case_id in ids:
                 if not await _workflow_known(self._client, case_id):
-                    start = await asyncio.to_thread(self._case_start, case_id)
+                    start = await asyncio.to_thread(self._restart_from_record, case_id)
                     await start_case_workflow(self._client, start)
                     started += 1
             after = ids[-1]
@@ -126,8 +127,13 @@ class Reconciler:
                 )
             )
 
-    def _case_start(self, case_id: int) -> CaseStart:
-        with self._sessions() as s:
+    def _restart_from_record(self, case_id: int) -> CaseStart:
+        with self._sessions.begin() as s:
+            s.execute(
+                update(Offer)
+                .where(Offer.case_id == case_id, Offer.status == OfferStatus.OPEN)
+                .values(status=OfferStatus.EXPIRED)
+            )
             return case_start(s.get_one(Case, case_id))
 
     def _unstarted_cases(self) -> list[CaseStart]:

@@ -106,6 +106,12 @@ def test_cases_open_in_garde_0_1_are_resumed_by_todays_worker(
         code = new_offer_code(stack, old.offered, after=2)
         new_offer_code(stack, old.requested, after=0)
         assert stack.agreed(old.offered)[0].status == "offered"
+        with stack.sessions() as s:
+            # No workflow knows bruno's offer of 0.1 any more: it is not left open.
+            statuses = s.scalars(
+                select(Offer.status).where(Offer.case_id == old.offered).order_by(Offer.sequence)
+            ).all()
+            assert statuses[:2] == ["expired", "expired"]
 
         # The offered case is read to the end: alice answers the SMS, then reports.
         reply = stack.sms_reply(ALICE_PHONE, f"OUI {code}")
