@@ -22,9 +22,9 @@ from garde.settings import Settings
 # What every LogRecord has: anything else on a record came as `extra` and is written too.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 _JSON_TYPES = (str, int, float, bool, type(None), dict, list, tuple)
-# Libraries kept to their warnings whatever the level: pynetdicom's debug lines quote a
-# dataset's elements (the patient's name among them); Twilio's client writes ten lines per
-# request at INFO, phone numbers in them. (Temporal's worker logs whole activity completions
+# Libraries kept to their warnings whatever the level: pynetdicom narrates every association
+# PDU by PDU at INFO and DEBUG; Twilio's client writes ten lines per request at INFO, phone
+# numbers in them. (Temporal's worker logs whole activity completions
 # at DEBUG: harmless, as their payloads are encrypted, garde/payload_codec.py.)
 _NEVER_BELOW = {"pynetdicom": logging.WARNING, "twilio": logging.WARNING}
 
