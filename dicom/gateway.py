@@ -47,6 +47,7 @@ from dicom.ingest import Source, ingest
 from dicom.objects import CANNOT_UNDERSTAND, OUT_OF_RESOURCES, Refused
 from dicom.storage import Storage
 from garde.db import SessionFactory, make_engine, make_session_factory
+from garde.heartbeats import Heartbeat, ProcessRole
 from garde.messages import StudyArrival
 from garde.models import SiteAeTitle
 from garde.settings import Settings
@@ -258,7 +259,8 @@ def main(settings: Settings) -> None:
         settings.dicom_host,
         settings.dicom_port,
     )
-    try:
-        gateway.serve()
-    except KeyboardInterrupt:
-        gateway.stop()
+    with Heartbeat(sessions, ProcessRole.GATEWAY):
+        try:
+            gateway.serve()
+        except KeyboardInterrupt:
+            gateway.stop()

@@ -20,7 +20,9 @@ from garde.children import die_with_parent
 from garde.db import make_engine, make_session_factory, upgrade
 from garde.domain import Role
 from garde.errors import InvalidInput, NotFound
+from garde.heartbeats import ProcessRole
 from garde.logs import configure_logging
+from garde.models import utcnow
 from garde.settings import Settings
 
 
@@ -212,22 +214,53 @@ def web() -> None:
     """Run the web app (waitress)."""
     from waitress import serve
 
+    from garde.heartbeats import Heartbeat
     from web import create_app
     from web.live_events import MAX_STREAMS
 
     settings = Settings.from_env()
     configure_logging("web", settings)
-    serve(
-        create_app(settings),
-        host=settings.web_host,
-        port=settings.web_port,
-        # 16 for the requests, one more for each live page's event stream (web/live_events.py),
-        # which sees its browser leave thanks to the lookahead.
-        threads=16 + MAX_STREAMS,
-        channel_request_lookahead=1,
-        # X-Forwarded-* reach the app (its ProxyFix) only behind a proxy; otherwise dropped.
-        clear_untrusted_proxy_headers=not settings.behind_proxy,
-    )
+    app = create_app(settings)
+    # SIGTERM stops waitress as Ctrl-C does (it returns on SystemExit): the heartbeat goes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with Heartbeat(app.extensions["garde"].sessions, ProcessRole.WEB):
+        serve(
+            app,
+            host=settings.web_host,
+            port=settings.web_port,
+            # 16 for the requests, one more for each live page's event stream
+            # (web/live_events.py), which sees its browser leave thanks to the lookahead.
+            threads=16 + MAX_STREAMS,
+            channel_request_lookahead=1,
+            # X-Forwarded-* reach the app (its ProxyFix) only behind a proxy; otherwise dropped.
+            clear_untrusted_proxy_headers=not settings.behind_proxy,
+        )
+
+
+@main.command()
+def status() -> None:
+    """Which processes run (on every machine), the database and Temporal answering, the cases
+    in flight, the reconciler's last pass. Exit status 1 when the database or Temporal does
+    not answer, or no worker or no web process runs."""
+    from garde.status import probe, render
+
+    lines, healthy = render(probe(Settings.from_env()), utcnow())
+    click.echo("\n".join(lines))
+    sys.exit(0 if healthy else 1)
+
+
+@main.command()
+@click.argument("role", type=click.Choice([role.value for role in ProcessRole]))
+def health(role: str) -> None:
+    """The health check of one process on this host (a container's): the web answers
+    /healthz; a worker or gateway beat lately (a gateway's DICOM port accepts too). Exit
+    status 1 with one line saying why not."""
+    from garde.health import problem
+
+    found = problem(Settings.from_env(), ProcessRole(role))
+    if found is not None:
+        click.echo(found, err=True)
+        sys.exit(1)
 
 
 @main.command()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -55,6 +56,9 @@ class Reconciled:
     started: int
     delivered: int
 
+    def __str__(self) -> str:
+        return f"{self.started} started, {self.delivered} delivered"
+
 
 class Reconciler:
     def __init__(self, client: Client, sessions: SessionFactory) -> None:
@@ -62,15 +66,21 @@ class Reconciler:
         self._sessions = sessions
         self._lost_looked_for = False
 
-    async def run(self, every: timedelta, stop: asyncio.Event) -> None:
-        """Once now, then every `every`, until `stop` is set; a failed pass waits for the next."""
+    async def run(
+        self, every: timedelta, stop: asyncio.Event, on_pass: Callable[[str], None]
+    ) -> None:
+        """Once now, then every `every`, until `stop` is set; a failed pass waits for the next.
+        `on_pass` hears what each pass did, or why it failed (the worker's heartbeat)."""
         while not stop.is_set():
             try:
                 done = await self.once()
+                outcome = str(done)
                 if done.started or done.delivered:
-                    log.info("reconciler: %s started, %s delivered", done.started, done.delivered)
+                    log.info("reconciler: %s", outcome)
             except Exception as e:  # Temporal or the database away: try again next time
-                log.warning("reconciler pass failed: %s", type(e).__name__)
+                outcome = f"failed: {type(e).__name__}"
+                log.warning("reconciler pass %s", outcome)
+            await asyncio.to_thread(on_pass, outcome)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every.total_seconds())
 

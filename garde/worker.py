@@ -21,6 +21,7 @@ from activities.offers import Offers
 from activities.sms import SmsPort, make_sms_port
 from activities.studies import Studies
 from garde.db import SessionFactory, make_engine, make_session_factory
+from garde.heartbeats import Heartbeat, ProcessRole
 from garde.reconciler import Reconciler
 from garde.settings import Settings
 from garde.temporal import TASK_QUEUE, connect
@@ -96,8 +97,9 @@ async def run_worker(settings: Settings) -> None:
             executor,
             links=Links(settings.public_url),
         )
-        async with worker:
-            await reconciler.run(settings.reconcile_every, stop)
+        with Heartbeat(sessions, ProcessRole.WORKER) as heartbeat:
+            async with worker:
+                await reconciler.run(settings.reconcile_every, stop, heartbeat.reconciled)
 
 
 def main(settings: Settings) -> None:
