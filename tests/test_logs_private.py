@@ -19,14 +19,17 @@ from pathlib import Path
 
 import pytest
 import requests
+from flask import Response
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 from pynetdicom import AE
 from sqlalchemy import select
 
+from garde.db import upgrade
 from garde.logs import JsonFormatter, TextFormatter
 from garde.models import BillingLine, Study
+from garde.settings import Settings
 from garde.temporal import start_dev_server, wait_for_port
 from tests.conftest import (
     Region,
@@ -37,6 +40,8 @@ from tests.conftest import (
     start_stack,
     wait_for,
 )
+from web import create_app
+from web.api.describe import check_answer
 
 SURNAME, GIVEN = "Quenouille-Barbotin", "Eulalie"
 QUESTION = f"Mme {GIVEN} {SURNAME}: chute escalier, anticoagulants, hematome sousdural ?"
@@ -131,6 +136,25 @@ def test_an_uncaught_exception_and_a_warning_are_json_lines_without_their_text(
     warned, uncaught = (json.loads(line) for line in lines)
     assert warned["logger"] == "py.warnings" and "about case 7" in warned["message"]
     assert (uncaught["level"], uncaught["exception"]) == ("CRITICAL", "ValueError")
+
+
+def test_an_answer_unlike_its_model_is_logged_without_its_values(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found leaking: in the tests' stacks (GARDE_CHECK_API_ANSWERS) an answer unlike its
+    model was logged with pydantic's text, which quotes the whole answer."""
+    settings = Settings.from_env({"GARDE_DATA_DIR": str(tmp_path)})
+    upgrade(settings.database_url)
+    app = create_app(settings)
+    stray = {"id": 1, "sight": "record", "clinical_question": QUESTION, "status": SURNAME}
+    with app.test_request_context("/api/v1/cases/1"), caplog.at_level(logging.ERROR):
+        app.preprocess_request()
+        answer = check_answer(Response(json.dumps(stray), mimetype="application/json"))
+    assert answer.status_code == 500
+    [line] = [r.getMessage() for r in caplog.records if r.name == "web.api.describe"]
+    assert "GET /api/v1/cases/1 answered 200 unlike its model: " in line
+    assert "status: " in line and "site: Field required" in line
+    assert leak(JsonFormatter("web").format(caplog.records[-1]), PRIVATE) is None
 
 
 @pytest.fixture(scope="module")
