@@ -19,8 +19,9 @@ Compatibility: a change that would make a recorded history replay differently (a
 activity, timer or order of commands on an existing path) goes behind
 `workflow.patched("what-changed")`, keeping the old path for histories that lack the marker;
 `tests/workflows/histories/` holds a recorded history of every path, replayed by `make test`.
-Histories recorded before this version of the workflow (Garde 0.1) do not replay: finish or
-cancel cases in flight before upgrading from it.
+Histories recorded before this version of the workflow (Garde 0.1) do not replay: its cases
+in flight go on in a new namespace, each workflow started again from the case's record
+(README, *Upgrading*).
 """
 
 from __future__ import annotations
@@ -571,6 +572,8 @@ class CaseWorkflow:
                 type="NotEligible",
             )
         self._check_can_accept(acceptance.expert_id)  # taken or closed while we looked
+        if self._taken_meanwhile(acceptance.expert_id):
+            return
         await self._take(acceptance.expert_id, acceptance.via)
 
     @accept.validator
@@ -752,6 +755,8 @@ class CaseWorkflow:
                 type="NotEligible",
             )
         self._check_open()
+        if self._taken_meanwhile(change.expert_id):
+            return
         previous = st.holder
         await self._take(
             change.expert_id,
@@ -876,6 +881,14 @@ class CaseWorkflow:
             raise ApplicationError("the final report is already filed", type="CaseClosed")
         if st.holder != draft.expert_id:
             raise ApplicationError("you do not hold this case", type="NotHolder")
+
+    def _taken_meanwhile(self, expert_id: int) -> bool:
+        """This very expert took the case while an update looked at their eligibility: the
+        same update sent again (a web app answered 503 when the case's worker died, and its
+        caller retried) must change nothing, or the case is taken twice (twice on its
+        timeline, the site and the experts texted twice). Behind a patch: a history that took
+        it twice replays as it ran."""
+        return self.state.holder == expert_id and workflow.patched("take-once")
 
     async def _eligible(self, expert_id: int, must: bool = False) -> bool:
         query = EligibilityQuery(self.state.case_id, expert_id, workflow.now())
