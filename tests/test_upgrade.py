@@ -34,8 +34,6 @@ from garde.models import (
 )
 from tests.conftest import GARDE, Stack, postgres_database, start_stack, wait_for
 
-NOW = datetime.now(UTC).replace(microsecond=0)
-REQUESTED_AT = NOW - timedelta(minutes=3)
 ALICE_PHONE, BRUNO_PHONE = "+33612000001", "+33612000002"
 # Tables of revision 0001, each row of which must still be there after the upgrade.
 TABLES = (
@@ -176,7 +174,7 @@ def check_new_columns(url: str, old: Old) -> None:
         for user in s.scalars(select(User)):
             assert (user.session_epoch, user.disabled_at, user.demo) == (0, None, False)
         for token in s.scalars(select(ApiToken)):
-            assert token.revoked_at is None and token.expires_at > NOW + timedelta(days=89)
+            assert token.revoked_at is None and token.expires_at > old.now + timedelta(days=89)
         for case in s.scalars(select(Case)):
             # The promise of design.md for an urgent case, and its ladder, on every case.
             assert (case.offer_timeout_s, case.accept_within_s, case.report_within_s) == (
@@ -185,7 +183,7 @@ def check_new_columns(url: str, old: Old) -> None:
                 3600,
             )
             assert case.escalation == ["primary", "backup", "broadcast", "coordinator"]
-            assert case.status_seq == 0 and case.workflow_started_at == REQUESTED_AT
+            assert case.status_seq == 0 and case.workflow_started_at == old.requested_at
             assert case.clinical_question == "Fall on anticoagulants, rule out bleed"
         statuses = {c.id: (c.status, c.assigned_expert_id) for c in s.scalars(select(Case))}
         assert statuses == {
@@ -206,6 +204,8 @@ class Old:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self.now = datetime.now(UTC).replace(microsecond=0)
+        self.requested_at = self.now - timedelta(minutes=3)
         self.alice_token = "gt_alice-of-garde-0.1"
         engine = make_engine(url)
         with engine.begin() as c:
@@ -233,7 +233,7 @@ class Old:
             prices={"CT": 9000, "MR": 12000},
             expert_share_percent=70,
             currency="EUR",
-            created_at=NOW - timedelta(days=30),
+            created_at=self.now - timedelta(days=30),
         )
         self.alice, bruno = (
             add(
@@ -246,7 +246,7 @@ class Old:
                 modalities=["CT", "MR"],
                 max_concurrent=5,
                 active=True,
-                created_at=NOW - timedelta(days=30),
+                created_at=self.now - timedelta(days=30),
             )
             for code, name, phone in (
                 ("DR-ALICE", "Dr Alice", ALICE_PHONE),
@@ -259,10 +259,10 @@ class Old:
                 c,
                 "shifts",
                 expert_id=expert,
-                start=NOW - timedelta(hours=1),
-                end=NOW + timedelta(hours=11),
+                start=self.now - timedelta(hours=1),
+                end=self.now + timedelta(hours=11),
                 tier=tier,
-                created_at=NOW - timedelta(days=1),
+                created_at=self.now - timedelta(days=1),
             )
         for username, role, token, links in (
             ("alice", "expert", self.alice_token, {"expert_id": self.alice}),
@@ -275,7 +275,7 @@ class Old:
                 username=username,
                 password_hash="scrypt:32768:8:1$unused",
                 role=role,
-                created_at=NOW - timedelta(days=30),
+                created_at=self.now - timedelta(days=30),
                 **links,
             )
             add(
@@ -283,7 +283,7 @@ class Old:
                 "api_tokens",
                 user_id=user,
                 token_hash=hashlib.sha256(token.encode()).hexdigest(),
-                created_at=NOW - timedelta(days=30),
+                created_at=self.now - timedelta(days=30),
             )
         self.requested = self._case(c, site, "requested")
         self.offered = self._case(c, site, "offered")
@@ -309,7 +309,7 @@ class Old:
             amount_cents=9000,
             expert_share_cents=6300,
             currency="EUR",
-            read_at=NOW - timedelta(minutes=1),
+            read_at=self.now - timedelta(minutes=1),
         )
 
     def _case(self, c: sa.Connection, site: int, status: str, held: bool = False) -> int:
@@ -329,17 +329,17 @@ class Old:
             subspecialty=None,
             status=status,
             assigned_expert_id=self.alice if held else None,
-            requested_at=REQUESTED_AT,
-            accepted_at=REQUESTED_AT + timedelta(minutes=1) if held else None,
-            reported_at=NOW - timedelta(minutes=1) if status == "final" else None,
-            closed_at=NOW - timedelta(minutes=1) if status == "final" else None,
+            requested_at=self.requested_at,
+            accepted_at=self.requested_at + timedelta(minutes=1) if held else None,
+            reported_at=self.now - timedelta(minutes=1) if status == "final" else None,
+            closed_at=self.now - timedelta(minutes=1) if status == "final" else None,
         )
         add(
             c,
             "case_events",
             case_id=case,
             key=f"case-{case}:requested",
-            at=REQUESTED_AT,
+            at=self.requested_at,
             kind="status",
             status="requested",
             expert_id=None,
@@ -348,7 +348,7 @@ class Old:
         return case
 
     def _offer(self, c: sa.Connection, case: int, expert: int, sequence: int, status: str) -> None:
-        sent = REQUESTED_AT + timedelta(seconds=10 * sequence)
+        sent = self.requested_at + timedelta(seconds=10 * sequence)
         offer = add(
             c,
             "offers",
@@ -387,7 +387,7 @@ class Old:
             findings="No bleed.",
             impression="Normal CT.",
             critical=False,
-            created_at=NOW - timedelta(minutes=1),
+            created_at=self.now - timedelta(minutes=1),
         )
 
 
