@@ -17,6 +17,7 @@ from garde.heartbeats import STALE_AFTER
 from garde.models import utcnow
 from garde.status import Findings, ProcessSeen, Record, render
 from tests.conftest import GARDE, Region, Stack, free_port, start_stack, wait_for
+from tests.dicom.conftest import start_gateway
 
 HOST = socket.gethostname()
 
@@ -88,8 +89,6 @@ def test_status_names_what_is_missing_and_forgets_a_process_stopped(web_alone: S
     assert "no pass recorded" in run.stdout
     worker = garde("health worker", web_alone.env)
     assert worker.returncode == 1 and worker.stderr.startswith("worker: no heartbeat from")
-    gateway = garde("health gateway", web_alone.env)
-    assert gateway.returncode == 1 and gateway.stderr.startswith("gateway: no heartbeat from")
 
     closed = garde("health web", {**web_alone.env, "GARDE_WEB_PORT": str(free_port())})
     assert closed.returncode == 1
@@ -100,6 +99,21 @@ def test_status_names_what_is_missing_and_forgets_a_process_stopped(web_alone: S
     assert run.returncode == 1
     assert process_line(run.stdout, "web", web) is None, run.stdout
     assert re.search(r"^processes +FAILED +no worker and no web seen", run.stdout, re.MULTILINE)
+
+
+def test_a_gateway_is_healthy_while_it_beats_and_its_dicom_port_answers(
+    web_alone: Stack, tmp_path: Path
+) -> None:
+    gateway = start_gateway(tmp_path, web_alone.env["GARDE_DATABASE_URL"])
+    try:
+        assert garde("health gateway", gateway.env).returncode == 0
+        elsewhere = garde("health gateway", {**gateway.env, "GARDE_DICOM_PORT": str(free_port())})
+        assert elsewhere.returncode == 1
+        assert elsewhere.stderr.startswith("gateway: DICOM port 127.0.0.1:")
+    finally:
+        gateway.stop()
+    stopped = garde("health gateway", gateway.env)
+    assert stopped.returncode == 1 and stopped.stderr.startswith("gateway: no heartbeat from")
 
 
 def test_status_fails_fast_naming_temporal_when_it_does_not_answer(web_alone: Stack) -> None:
