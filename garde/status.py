@@ -1,6 +1,6 @@
-"""What `garde status` and `garde health ROLE` find: the processes of an installation on every
-machine (their heartbeats), the database and Temporal answering, the cases in flight, the
-reconciler's last pass. Every probe gives up within seconds: a status must never hang."""
+"""What `garde status` finds: the processes of an installation on every machine (their
+heartbeats), the database and Temporal answering, the cases in flight, the reconciler's last
+pass. Every probe gives up within seconds: a status must never hang."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def probe(settings: Settings) -> Findings:
     try:
         record = read_record(settings, head)
     except Exception as e:
-        database_error = f"not answering within {TIMEOUT_S} s ({type(e).__name__})"
+        database_error = f"not answering ({type(e).__name__})"
     return Findings(
         database=database,
         record=record,
