@@ -64,15 +64,21 @@ class Reconciler:
     def __init__(self, client: Client, sessions: SessionFactory) -> None:
         self._client = client
         self._sessions = sessions
-        self._lost_looked_for = False
 
     async def run(
         self, every: timedelta, stop: asyncio.Event, on_pass: Callable[[str], None]
     ) -> None:
         """Once now, then every `every`, until `stop` is set; a failed pass waits for the next.
-        `on_pass` hears what each pass did, or why it failed (the worker's heartbeat)."""
+        `on_pass` hears what each pass did, or why it failed (the worker's heartbeat). The
+        first pass that reaches Temporal also starts the workflows it lost (`restart_lost`)."""
+        lost_looked_for = False
         while not stop.is_set():
             try:
+                if not lost_looked_for:
+                    restarted = await self.restart_lost()
+                    lost_looked_for = True
+                    if restarted:
+                        log.info("reconciler: %s lost workflows started again", restarted)
                 done = await self.once()
                 outcome = str(done)
                 if done.started or done.delivered:
@@ -85,10 +91,6 @@ class Reconciler:
                 await asyncio.wait_for(stop.wait(), every.total_seconds())
 
     async def once(self) -> Reconciled:
-        restarted = 0
-        if not self._lost_looked_for:
-            restarted = await self.restart_lost()
-            self._lost_looked_for = True
         starts = await asyncio.to_thread(self._unstarted_cases)
         for start in starts:
             await start_case_workflow(self._client, start)
@@ -104,7 +106,7 @@ class Reconciler:
         studies = await asyncio.to_thread(unsettled_studies, self._sessions)
         for arrival in studies:
             await _signal_case(self._client, arrival.case_id, "study_arrived", arrival)
-        return Reconciled(restarted + len(starts), len(answers) + len(keys) + len(studies))
+        return Reconciled(len(starts), len(answers) + len(keys) + len(studies))
 
     async def restart_lost(self) -> int:
         """Start the workflow of every open case that Temporal does not know, from where its
