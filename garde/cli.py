@@ -237,6 +237,17 @@ def web() -> None:
         )
 
 
+@main.command("resume-cases")
+def resume_cases() -> None:
+    """Start again the workflow of every open case that Temporal does not know, from where its
+    record stands: after an upgrade from Garde 0.1 (on a new namespace), or once Temporal lost
+    its data. A case Temporal knows is left alone: running it twice changes nothing."""
+    from garde.reconciler import resume_cases as resume
+
+    started = resume(Settings.from_env())
+    click.echo(f"{started} case(s) started again")
+
+
 @main.command()
 def status() -> None:
     """Which processes run (on every machine), the database and Temporal answering, the cases

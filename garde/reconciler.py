@@ -8,10 +8,11 @@ period was perhaps never told, and is told again. The worker runs this every min
 act is harmless twice (a workflow id is started once; a workflow ignores a repeated answer,
 and a batch it knows).
 
-Once per worker start, an open case whose workflow Temporal does not know at all is started
-again from its record: after an upgrade from Garde 0.1 (whose workflows do not replay, so
-its cases go on in a new namespace) or with a Temporal set up afresh, no case is left open
-and forgotten.
+On demand (`garde resume-cases`), an open case whose workflow Temporal does not know at all is
+started again from its record: after an upgrade from Garde 0.1 (whose workflows do not
+replay, so its cases go on in a new namespace) or once Temporal lost its data, no case is
+left open and forgotten. Never by itself: a worker pointed at the wrong namespace would start
+a second workflow of every case in flight.
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ from sqlalchemy import select, update
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from garde.db import SessionFactory
+from garde.db import SessionFactory, make_engine, make_session_factory
 from garde.domain import CaseStatus, OfferStatus
 from garde.intake import case_start
 from garde.messages import CallAnswer, CaseStart, SmsAnswer, StudyArrival
 from garde.models import Case, Offer, SmsMessage, Study, VoiceCall, utcnow
+from garde.settings import Settings
 from garde.study_links import study_arrival
-from garde.temporal import case_workflow_id, start_case_workflow
+from garde.temporal import case_workflow_id, connect, start_case_workflow
 
 log = logging.getLogger(__name__)
 
@@ -69,16 +71,9 @@ class Reconciler:
         self, every: timedelta, stop: asyncio.Event, on_pass: Callable[[str], None]
     ) -> None:
         """Once now, then every `every`, until `stop` is set; a failed pass waits for the next.
-        `on_pass` hears what each pass did, or why it failed (the worker's heartbeat). The
-        first pass that reaches Temporal also starts the workflows it lost (`restart_lost`)."""
-        lost_looked_for = False
+        `on_pass` hears what each pass did, or why it failed (the worker's heartbeat)."""
         while not stop.is_set():
             try:
-                if not lost_looked_for:
-                    restarted = await self.restart_lost()
-                    lost_looked_for = True
-                    if restarted:
-                        log.info("reconciler: %s lost workflows started again", restarted)
                 done = await self.once()
                 outcome = str(done)
                 if done.started or done.delivered:
@@ -167,6 +162,20 @@ async def deliver_answer(client: Client, case_id: int, answer: SmsAnswer) -> boo
 async def deliver_call_answer(client: Client, case_id: int, answer: CallAnswer) -> bool:
     """Signal a key pressed on a call to its case; False when the workflow is already over."""
     return await _signal_case(client, case_id, "call_answered", answer)
+
+
+def resume_cases(settings: Settings) -> int:
+    """`garde resume-cases`: `Reconciler.restart_lost` on the configured Temporal and database."""
+
+    async def resume() -> int:
+        client = await connect(settings)
+        engine = make_engine(settings.database_url)
+        try:
+            return await Reconciler(client, make_session_factory(engine)).restart_lost()
+        finally:
+            engine.dispose()
+
+    return asyncio.run(resume())
 
 
 async def _workflow_known(client: Client, case_id: int) -> bool:
