@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -28,6 +29,9 @@ from garde.temporal import TASK_QUEUE, connect
 from workflows.case import CaseWorkflow
 from workflows.coverage_check import CoverageCheckWorkflow, ensure_coverage_schedule
 from workflows.texting import TextingWorkflow
+
+# Under the 30 s that `garde up` and a container's stop_grace_period wait before SIGKILL.
+GRACE = timedelta(seconds=20)
 
 
 def build_worker(
@@ -75,6 +79,9 @@ def build_worker(
         ],
         activity_executor=executor,
         max_concurrent_activities=16,
+        # Stopped (SIGTERM: a restart, an upgrade), the worker lets the activities in hand
+        # finish and report, rather than leaving them to time out and run again on another.
+        graceful_shutdown_timeout=GRACE,
     )
 
 

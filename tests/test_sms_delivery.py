@@ -5,12 +5,16 @@ move the case on when an offer never reached the phone."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from datetime import timedelta
 
 from sqlalchemy import select
+from temporalio.api.enums.v1 import EventType
 
 from garde.models import Offer, SmsMessage
+from garde.temporal import case_workflow_id
 from tests.conftest import Region, wait_for
 
 
@@ -52,6 +56,51 @@ def test_a_worker_killed_while_twilio_answers_sends_the_offer_once(region: Regio
     code = region.offer_sms("alice")
     stack.sms_reply(alice.phone, f"YES {code}")
     region.wait_status(case["id"], "accepted", timeout=60)
+
+
+def offer_sends(region: Region, case_id: int) -> list[str]:
+    """How each attempt of the case's offer-SMS activity ended, from its Temporal history:
+    e.g. ["completed on attempt 1"]."""
+
+    async def read() -> list[str]:
+        client = await region.stack.client()
+        history = await client.get_workflow_handle(case_workflow_id(case_id)).fetch_history()
+        scheduled = {
+            e.event_id
+            for e in history.events
+            if e.activity_task_scheduled_event_attributes.activity_type.name == "send_offer_sms"
+        }
+        attempts = {
+            e.event_id: e.activity_task_started_event_attributes.attempt
+            for e in history.events
+            if e.activity_task_started_event_attributes.scheduled_event_id in scheduled
+        }
+        return [
+            f"completed on attempt {attempts[e.activity_task_completed_event_attributes.started_event_id]}"
+            for e in history.events
+            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+            and e.activity_task_completed_event_attributes.scheduled_event_id in scheduled
+        ]
+
+    return asyncio.run(read())
+
+
+def test_a_worker_stopped_while_twilio_answers_finishes_the_send_first(region: Region) -> None:
+    """A restart or an upgrade (SIGTERM) lets the offer in hand go out and be reported, instead
+    of leaving it to time out and be retried by the next worker 30 s later."""
+    stack = region.stack
+    assert stack.twilio is not None
+    alice = region.experts["alice"]
+    held = stack.twilio.hold(alice.phone)
+    case = region.submit()
+    assert held.arrived.wait(30), "the offer never reached Twilio"
+    threading.Timer(1.0, held.release).start()  # Twilio answers while the worker stops
+    stack.stop("worker")
+    try:
+        assert offer_sends(region, case["id"]) == ["completed on attempt 1"]
+    finally:
+        stack.start("worker")
+    assert stack.twilio.posts_to(alice.phone) == [201]
 
 
 def test_signed_status_callbacks_only_move_a_message_forward(region: Region) -> None:
