@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -284,6 +285,9 @@ def up(demo: bool) -> None:
     from garde.models import User
     from garde.temporal import start_dev_server, wait_for_port
 
+    if sys.stderr.isatty():
+        # A person watches this terminal: its processes log text there, not JSON, unless said.
+        os.environ.setdefault("GARDE_LOG_FORMAT", "text")
     settings = Settings.from_env()
     configure_logging("up", settings)
     _check_ports_free(settings)
@@ -353,7 +357,8 @@ def up(demo: bool) -> None:
             time.sleep(0.5)
         raise click.ClickException("a process of Garde stopped; everything was shut down")
     except KeyboardInterrupt:
-        click.echo("stopping ...")
+        with contextlib.suppress(OSError):  # its terminal may be gone (closed: SIGHUP)
+            click.echo("stopping ...")
     finally:
         _stop(children)
 

@@ -5,14 +5,19 @@ a closed terminal, kill -9); a port in use is one line naming the setting to cha
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import pty
 import re
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+import termios
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from select import select as wait_readable
 
 import pytest
 import requests
@@ -222,13 +227,66 @@ def test_garde_up_killed_with_9_takes_every_child_with_it(tmp_path: Path) -> Non
         )
 
 
-def test_garde_up_stops_every_child_when_its_terminal_closes(tmp_path: Path) -> None:
-    with _supervising(tmp_path) as (up, log, children):
-        os.kill(up.pid, signal.SIGHUP)
+def _in_a_terminal(
+    env: dict[str, str], log: Path
+) -> tuple[subprocess.Popen[bytes], Callable[[], None]]:
+    """`garde up` as a terminal window runs it: a pseudo-terminal is its controlling terminal
+    and its stdin, stdout and stderr; what it shows is copied to `log`. The function returned
+    closes the window."""
+    window, terminal = pty.openpty()
+    up = subprocess.Popen(
+        [sys.executable, "-m", "garde.cli", "up"],
+        env=env,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        start_new_session=True,
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+    )
+    os.close(terminal)
+    closing = threading.Event()
+
+    def show() -> None:
+        with log.open("ab") as shown:
+            while not closing.is_set():
+                if wait_readable([window], [], [], 0.1)[0]:
+                    with contextlib.suppress(OSError):
+                        shown.write(os.read(window, 4096))
+                        shown.flush()
+        os.close(window)  # here, not in another thread: a read in progress would keep it open
+
+    showing = threading.Thread(target=show, daemon=True)
+    showing.start()
+
+    def close() -> None:
+        closing.set()
+        showing.join()
+
+    return up, close
+
+
+def test_garde_up_in_a_terminal_logs_text_and_leaves_nothing_when_it_closes(
+    tmp_path: Path,
+) -> None:
+    env, _ = _environment(tmp_path)
+    log = tmp_path / "terminal.log"
+    up, close_window = _in_a_terminal(env, log)
+    children: list[int] = []
+    try:
+        shown = _wait_ready(up, log)
+        # A person reads this terminal: log lines are text, not JSON (GARDE_LOG_FORMAT unset).
+        assert re.search(r"INFO .*web.* Serving on", shown), shown
+        assert not [line for line in shown.splitlines() if line.startswith("{")], shown
+        children.extend(_children(up.pid))
+        assert len(children) == 4, "Temporal, the worker, the gateway and the web app"
+        close_window()  # the kernel hangs up the window's session: SIGHUP
         assert up.wait(timeout=60) == 0
-        assert "stopping ..." in log.read_text()
         # The supervisor waited for each: none is left, not even as a zombie.
         assert not any(Path(f"/proc/{pid}").exists() for pid in children)
+    finally:
+        if up.poll() is None:
+            up.kill()
+        _kill_leftovers(children)
 
 
 @pytest.mark.parametrize(
