@@ -22,6 +22,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     and_,
+    false,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -89,6 +90,9 @@ class Site(Base):
     # A study received for the site is called stable after this long without an object
     # (never proof that it is complete: a later object reopens it).
     study_quiet_s: Mapped[int] = mapped_column(default=30, server_default="30")
+    # How long the site's studies stay retrievable (DICOMweb, C-GET/C-MOVE) after their last
+    # object arrived; the purge keeps a study of an open case or under legal hold whatever it says.
+    study_retention_days: Mapped[int] = mapped_column(default=90, server_default="90")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Loaded with the site: pages and answers read `ae_titles` after their session closed.
     ae_title_rows: Mapped[list[SiteAeTitle]] = relationship(
@@ -626,6 +630,9 @@ class Study(Base):
     instance_count: Mapped[int] = mapped_column(default=0)
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     stable_at: Mapped[datetime | None]
+    # Kept whatever the site's retention says, until lifted (a dispute, a court's request).
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    legal_hold_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
     site: Mapped[Site] = relationship(lazy="joined", viewonly=True)
     series: Mapped[list[Series]] = relationship(
         order_by="Series.id", back_populates="study", lazy="select"
@@ -661,6 +668,38 @@ class Instance(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     path: Mapped[str] = mapped_column(String(200))
     received_at: Mapped[datetime]
+
+
+class ShareLink(Base):
+    """A doctor in town's read-only access to one study of a case and its final report: the
+    token (in the link's URL, a capability) is kept as its SHA-256 only. Expiry and revocation
+    hold at once; `deidentify` serves the study under the DICOM basic confidentiality profile."""
+
+    __tablename__ = "share_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    deidentify: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ShareAccess(Base):
+    """Each use of a share link: when, from where, what was read and how it was answered."""
+
+    __tablename__ = "share_accesses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    share_id: Mapped[int] = mapped_column(
+        ForeignKey("share_links.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    address: Mapped[str | None] = mapped_column(String(64))
+    # What was read: "page", "report", "qido", "wado", "metadata", "frames", "rendered", ...
+    what: Mapped[str] = mapped_column(String(32))
+    status: Mapped[int]
 
 
 class ProcessHeartbeat(Base):
