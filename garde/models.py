@@ -126,6 +126,21 @@ class Site(Base):
             row.open_cases = row.ae_title in priorities
             row.priority = priorities.get(row.ae_title, row.priority)
 
+    @property
+    def move_destinations(self) -> dict[str, str]:
+        """The AE titles a C-MOVE may send the site's studies to, with their `host:port`."""
+        return {
+            row.ae_title: f"{row.host}:{row.port}"
+            for row in self.ae_title_rows
+            if row.host is not None and row.port is not None
+        }
+
+    @move_destinations.setter
+    def move_destinations(self, addresses: dict[str, tuple[str, int]]) -> None:
+        """Exactly these of the site's titles are C-MOVE destinations now, at these addresses."""
+        for row in self.ae_title_rows:
+            row.host, row.port = addresses.get(row.ae_title, (None, None))
+
 
 class SiteAeTitle(Base):
     """An AE title a site's PACS or modality calls the gateway from: it names the site, so
@@ -138,6 +153,9 @@ class SiteAeTitle(Base):
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
     open_cases: Mapped[bool] = mapped_column(Boolean, default=False)
     priority: Mapped[str] = mapped_column(String(16), default="urgent")
+    # Where the title listens when a C-MOVE names it as destination; None: it is none.
+    host: Mapped[str | None] = mapped_column(String(255))
+    port: Mapped[int | None]
     site: Mapped[Site] = relationship(back_populates="ae_title_rows")
 
 
