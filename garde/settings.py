@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import string
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -75,6 +76,9 @@ class Settings:
     log_level: str = "INFO"
     # `garde worker` serves the Temporal SDK's metrics for Prometheus at host:port; None: not.
     worker_metrics_address: str | None = None
+    # The viewer an expert opens a study in: a URL with {study_uid}, {dicomweb_root} and
+    # {dicomweb_root_quoted} (URL-encoded); None: Garde's own OHIF at /ohif when served, or none.
+    viewer_url_template: str | None = None
 
     @property
     def temporal_target(self) -> str:
@@ -138,6 +142,7 @@ class Settings:
             log_format=_one_of(e, "GARDE_LOG_FORMAT", ("json", "text")),
             log_level=_one_of(e, "GARDE_LOG_LEVEL", ("INFO", "DEBUG", "WARNING", "ERROR")),
             worker_metrics_address=_host_port(e, "GARDE_WORKER_METRICS_ADDRESS"),
+            viewer_url_template=_viewer_url_template(e.get("GARDE_VIEWER_URL_TEMPLATE") or ""),
         )
 
 
@@ -178,6 +183,29 @@ def _host_port(e: dict[str, str], name: str) -> str | None:
     host, _, port = raw.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"{name} must be host:port, not {raw!r}")
+    return raw
+
+
+VIEWER_PLACEHOLDERS = ("study_uid", "dicomweb_root", "dicomweb_root_quoted")
+
+
+def _viewer_url_template(raw: str) -> str | None:
+    """Checked at start, so a mistyped placeholder is not found by the first expert to click."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(raw) if name is not None}
+    except ValueError as e:
+        raise ValueError(f"GARDE_VIEWER_URL_TEMPLATE is not a valid template: {e}") from None
+    unknown = sorted(names - set(VIEWER_PLACEHOLDERS))
+    if unknown:
+        raise ValueError(
+            f"GARDE_VIEWER_URL_TEMPLATE has unknown placeholders {unknown}: use "
+            + ", ".join("{" + n + "}" for n in VIEWER_PLACEHOLDERS)
+        )
+    if not raw.startswith(("http://", "https://", "/")):
+        raise ValueError(f"GARDE_VIEWER_URL_TEMPLATE must be an http(s) URL or a path, not {raw!r}")
     return raw
 
 
