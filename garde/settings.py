@@ -79,6 +79,9 @@ class Settings:
     # The viewer an expert opens a study in: a URL with {study_uid}, {dicomweb_root} and
     # {dicomweb_root_quoted} (URL-encoded); None: Garde's own OHIF at /ohif when served, or none.
     viewer_url_template: str | None = None
+    # Where `make ohif` unpacks OHIF's prebuilt viewer, which `garde web` serves at /ohif
+    # (GARDE_OHIF_DIR, else <data_dir>/ohif); None: none is served.
+    ohif_dir: Path | None = None
 
     @property
     def temporal_target(self) -> str:
@@ -143,6 +146,7 @@ class Settings:
             log_level=_one_of(e, "GARDE_LOG_LEVEL", ("INFO", "DEBUG", "WARNING", "ERROR")),
             worker_metrics_address=_host_port(e, "GARDE_WORKER_METRICS_ADDRESS"),
             viewer_url_template=_viewer_url_template(e.get("GARDE_VIEWER_URL_TEMPLATE") or ""),
+            ohif_dir=Path(e.get("GARDE_OHIF_DIR") or data_dir / "ohif").resolve(),
         )
 
 
