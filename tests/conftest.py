@@ -54,6 +54,7 @@ NAMESPACES = (
     "garde-sqlite",
     "garde-postgresql",
     "garde-outbox",
+    "garde-scale",
     "garde-upgrade-sqlite",
     "garde-upgrade-postgresql",
 )
@@ -140,10 +141,15 @@ class Stack:
     logs: Path
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, command: str = "", env: dict[str, str] | None = None) -> None:
+        """Run `garde COMMAND` (NAME when not given) as NAME, with `env` over the stack's: a
+        second web app is `start("web-2", "web", {"GARDE_WEB_PORT": ...})`."""
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         self.processes[name] = subprocess.Popen(
-            [*GARDE, name], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            [*GARDE, command or name],
+            env=self.env | (env or {}),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
     def stop(self, name: str, kill: bool = False) -> None:
