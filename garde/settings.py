@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import string
 from dataclasses import dataclass
 from datetime import timedelta
@@ -82,6 +83,9 @@ class Settings:
     # Where `make ohif` unpacks OHIF's prebuilt viewer, which `garde web` serves at /ohif
     # (GARDE_OHIF_DIR, else <data_dir>/ohif); None: none is served.
     ohif_dir: Path | None = None
+    # Origins (scheme://host[:port]) whose pages may read DICOMweb from a browser (CORS; `*`:
+    # any): a viewer served elsewhere, which sends a bearer token or a signed link, no cookie.
+    dicomweb_cors_origins: tuple[str, ...] = ()
 
     @property
     def temporal_target(self) -> str:
@@ -147,6 +151,7 @@ class Settings:
             worker_metrics_address=_host_port(e, "GARDE_WORKER_METRICS_ADDRESS"),
             viewer_url_template=_viewer_url_template(e.get("GARDE_VIEWER_URL_TEMPLATE") or ""),
             ohif_dir=Path(e.get("GARDE_OHIF_DIR") or data_dir / "ohif").resolve(),
+            dicomweb_cors_origins=_origins(e.get("GARDE_DICOMWEB_CORS_ORIGINS") or ""),
         )
 
 
@@ -188,6 +193,17 @@ def _host_port(e: dict[str, str], name: str) -> str | None:
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"{name} must be host:port, not {raw!r}")
     return raw
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"https?://[^/?#\s]+", origin):
+            raise ValueError(
+                f"GARDE_DICOMWEB_CORS_ORIGINS must list origins (scheme://host[:port]), "
+                f"not {origin!r}"
+            )
+    return origins
 
 
 VIEWER_PLACEHOLDERS = ("study_uid", "dicomweb_root", "dicomweb_root_quoted")
