@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install up test lint bench clean system-packages
+.PHONY: install up test lint bench clean system-packages ohif
 
 install: $(STAMP)
 
@@ -15,7 +15,14 @@ $(STAMP): pyproject.toml
 	touch $@
 
 up: install
+	@$(MAKE) --no-print-directory ohif || echo "Garde runs without its OHIF viewer at /ohif"
 	$(BIN)/garde up --demo
+
+# OHIF's prebuilt viewer (npm's @ohif/app, its version pinned in web/ohif_install.py), unpacked
+# for `garde web` to serve at /ohif; npm's cache keeps it. Without npm: said, not a failure;
+# `make up` goes on without it when npm fails (offline, its cache empty).
+ohif: install
+	$(BIN)/python -m web.ohif_install
 
 lint: install
 	$(BIN)/ruff check .
@@ -27,9 +34,9 @@ test: lint
 
 # Debian's packages the tests use, each only when missing: chromium (browser tests), dcmtk
 # (DICOM clients: storescu, echoscu, dcmsend), poppler-utils (pdftotext reads the PDFs),
-# orthanc (a site's PACS pushing a study to the gateway).
+# orthanc (a site's PACS pushing a study to the gateway), npm (`make ohif`).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-PACKAGES := chromium:chromium dcmtk:storescu orthanc:/usr/sbin/Orthanc poppler-utils:pdftotext
+PACKAGES := chromium:chromium dcmtk:storescu orthanc:/usr/sbin/Orthanc poppler-utils:pdftotext npm:npm
 system-packages:
 	@missing=""; for p in $(PACKAGES); do command -v $${p#*:} >/dev/null || missing="$$missing $${p%%:*}"; done; \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update && $(SUDO) apt-get install -y $$missing; fi

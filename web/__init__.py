@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         live_events,
         metrics,
         my_roster,
+        ohif,
         roster_import,
         roster_pages,
         roster_reports,
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         live_events.bp,
         metrics.bp,
         codec_server.bp,
+        ohif.bp,
     ):
         app.register_blueprint(blueprint)
 

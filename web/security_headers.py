@@ -5,7 +5,8 @@ Scripts come only from Garde's own static files (web/static/js), never inline, s
 that slipped into a page cannot run; styles may be inline (the roster grid places its bars
 with `style`). No page may be framed (clickjacking), no content type guessed, no address sent
 to other sites. Every response but a static file is `no-store`: pages, the API, reports and
-PDFs all carry patient data or depend on who asks.
+PDFs all carry patient data or depend on who asks. OHIF's viewer (web/ohif.py) sets its own
+policy (it needs workers and WebAssembly) and marks its files public.
 """
 
 from __future__ import annotations
@@ -39,10 +40,14 @@ def install(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response: Response) -> Response:
-        pdf = response.mimetype == "application/pdf"
-        response.headers["Content-Security-Policy"] = PDF_POLICY if pdf else CONTENT_SECURITY_POLICY
+        # A view with a policy of its own keeps it: OHIF's viewer (web/ohif.py).
+        if "Content-Security-Policy" not in response.headers:
+            pdf = response.mimetype == "application/pdf"
+            policy = PDF_POLICY if pdf else CONTENT_SECURITY_POLICY
+            response.headers["Content-Security-Policy"] = policy
         for name, value in HEADERS.items():
             response.headers[name] = value
-        if not request.path.startswith(static):
+        # A view may say its answer is public (OHIF's files): no patient data, any cache.
+        if not request.path.startswith(static) and not response.cache_control.public:
             response.headers["Cache-Control"] = "no-store"
         return response

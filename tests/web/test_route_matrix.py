@@ -237,6 +237,10 @@ ROUTES: dict[str, tuple[str, ...]] = {
     # DICOMweb: a site's bearer token stores its images (STOW-RS).
     "dicomweb.store": writes(SITE),
     "dicomweb.store_study": writes(SITE),
+    # OHIF's viewer: public files, not found where `make ohif` did not unpack it (here).
+    "ohif.app_config": everyone(NF),
+    "ohif.datasource": everyone(NF),
+    "ohif.files": everyone(NF),
     "temporal_codec.decode": ("401", NO, NO, NO, "415", NO),  # JSON only
     "temporal_codec.encode": ("401", NO, NO, NO, "415", NO),
 }
@@ -331,6 +335,8 @@ def _values(rule: Rule, ids: dict[str, object], codes: dict[str, str]) -> dict[s
             values[name] = next(v for k, v in codes.items() if f"/{k}/" in rule.rule)
         elif (choice := ANY.search(rule.rule)) and choice.group(2) == name:
             values[name] = choice.group(1).split(",")[0].strip()
+        elif name == "path":  # a file or page under a folder (web/ohif.py)
+            values[name] = "viewer"
         else:
             values[name] = ids[name]
     return values
