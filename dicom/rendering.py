@@ -83,25 +83,32 @@ def render(
 ) -> bytes:
     """Frame `frame` (from 1) of the instance at `path`, as `media_type`; `viewport` scales it
     to fit (width, height) keeping its aspect ratio; `window` replaces the stored VOI."""
+    _check_media_type(media_type)
+    image = _draw(path, _header(path), frame, None if window is None else _checked(Window(*window)))
+    return _encoded(image if viewport is None else _fit(image, viewport), media_type)
+
+
+def thumbnail(path: Path, *, size: int = 128, media_type: str = "image/png") -> bytes:
+    """The instance's middle frame (a multi-frame object's most telling, as a viewer's series
+    thumbnail), fitted in a `size` x `size` square."""
+    _check_media_type(media_type)
+    ds = _header(path)
+    image = _draw(path, ds, (_frame_count(ds) + 1) // 2, None)
+    return _encoded(_fit(image, (size, size)), media_type)
+
+
+def _check_media_type(media_type: str) -> None:
     if media_type not in _FORMATS:
         raise ValueError(f"media_type: {media_type!r} is not one of {', '.join(MEDIA_TYPES)}")
-    ds = _header(path)
-    image = _draw(path, ds, frame, None if window is None else _checked(Window(*window)))
-    if viewport is not None:
-        image = _fit(image, viewport)
+
+
+def _encoded(image: Image.Image, media_type: str) -> bytes:
     out = io.BytesIO()
     if _FORMATS[media_type] == "JPEG":
         image.save(out, "JPEG", quality=90)
     else:
         image.save(out, "PNG")
     return out.getvalue()
-
-
-def thumbnail(path: Path, *, size: int = 128, media_type: str = "image/png") -> bytes:
-    """The instance's middle frame (a multi-frame object's most telling, as a viewer's series
-    thumbnail), fitted in a `size` x `size` square."""
-    frames = _frame_count(_header(path))
-    return render(path, frame=(frames + 1) // 2, viewport=(size, size), media_type=media_type)
 
 
 def _header(path: Path) -> Dataset:
