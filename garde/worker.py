@@ -1,6 +1,6 @@
-"""The Temporal worker: the case workflow and the daily coverage check (its schedule made sure
-of at start), their activities wired to their dependencies, and the reconciler that acts on
-input stored while Temporal was away."""
+"""The Temporal worker: the case workflow, the daily coverage check and the nightly retention
+purge (their schedules made sure of at start), their activities wired to their dependencies,
+and the reconciler that acts on input stored while Temporal was away."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ from activities.coverage import CoverageChecks
 from activities.links import Links
 from activities.notifications import Notifications
 from activities.offers import Offers
+from activities.purge import Purges
 from activities.sms import SmsPort, make_sms_port
 from activities.studies import Studies
+from dicom.storage import Storage
 from garde.db import SessionFactory, make_engine, make_session_factory
 from garde.heartbeats import Heartbeat, ProcessRole
 from garde.reconciler import Reconciler
@@ -28,6 +30,7 @@ from garde.settings import Settings
 from garde.temporal import TASK_QUEUE, connect
 from workflows.case import CaseWorkflow
 from workflows.coverage_check import CoverageCheckWorkflow, ensure_coverage_schedule
+from workflows.purge import RetentionPurgeWorkflow, ensure_purge_schedule
 from workflows.texting import TextingWorkflow
 
 # Under the 30 s that `garde up` and a container's stop_grace_period wait before SIGKILL.
@@ -43,9 +46,11 @@ def build_worker(
     offers: Offers | None = None,
     *,
     links: Links,
+    storage: Storage | None = None,
 ) -> Worker:
     """The worker of the case workflow. `offers` may be replaced (the night simulator's
-    baselines rank experts otherwise); everything else is as deployed."""
+    baselines rank experts otherwise); everything else is as deployed. Without `storage` (a
+    harness with no data folder) the retention purge is not run here."""
     records = CaseRecords(sessions)
     offers = offers or Offers(sessions)
     alerts = Alerts(sessions)
@@ -53,10 +58,12 @@ def build_worker(
     phone_calls = PhoneCalls(sessions, calls)
     coverage = CoverageChecks(sessions, sms, links)
     studies = Studies(sessions)
+    purge = [] if storage is None else [Purges(sessions, storage).purge_studies]
     return Worker(
         client,
         task_queue=TASK_QUEUE,
-        workflows=[CaseWorkflow, CoverageCheckWorkflow, TextingWorkflow],
+        workflows=[CaseWorkflow, CoverageCheckWorkflow, TextingWorkflow]
+        + ([RetentionPurgeWorkflow] if purge else []),
         activities=[
             records.record_case,
             records.record_report,
@@ -76,6 +83,7 @@ def build_worker(
             coverage.raise_coverage_alerts,
             coverage.text_coverage_summary,
             studies.record_stability,
+            *purge,
         ],
         activity_executor=executor,
         max_concurrent_activities=16,
@@ -89,6 +97,7 @@ async def run_worker(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then finish the tasks in hand and stop polling."""
     client = await connect(settings, settings.worker_metrics_address)
     await ensure_coverage_schedule(client, settings.region_timezone, settings.coverage_check_hour)
+    await ensure_purge_schedule(client, settings.region_timezone)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -103,6 +112,7 @@ async def run_worker(settings: Settings) -> None:
             make_call_port(settings, sessions),
             executor,
             links=Links(settings.public_url),
+            storage=Storage(settings.data_dir),
         )
         with Heartbeat(sessions, ProcessRole.WORKER) as heartbeat:
             async with worker:
