@@ -62,6 +62,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         coordinator,
         dev,
         dicomweb,
+        dicomweb_access,
+        dicomweb_read,
         errors,
         expert,
         expert_settings,
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
 
     errors.register(app)
+    dicomweb_access.install_cors(app)
     security_headers.install(app)
     url_controls.install(app)
     for blueprint in (
@@ -110,6 +113,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         ohif.bp,
     ):
         app.register_blueprint(blueprint)
+    dicomweb_read.register(app)
 
     @app.get("/favicon.ico")
     def favicon() -> Response:

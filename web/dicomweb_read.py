@@ -1,0 +1,328 @@
+"""DICOMweb reads (PS3.18): QIDO-RS searches, WADO-RS retrieval of instances, metadata, frames
+and bulk data, and rendered images, on one blueprint registered at three roots: `/dicomweb`
+(a bearer token or the session), `/viewer/<token>/dicomweb` (a signed link to one case) and
+`/share/<token>/dicomweb` (a share link's one study). Who reads what is decided once per
+request, in `resolve_scope`, by web/dicomweb_access.py; every view reads only through it.
+
+Answers are streamed a file at a time (a study is never held in memory); every URL Garde
+writes into an answer (RetrieveURL, BulkDataURI) is absolute (GARDE_PUBLIC_URL), under the
+root the client came through, and names UIDs only. A de-identified share sees and asks by its own UIDs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from flask import Blueprint, Response, g, jsonify, request, stream_with_context
+from sqlalchemy import ColumnElement, select
+from werkzeug.exceptions import HTTPException
+
+from dicom import retrieve, search
+from dicom.retrieve import DICOM, Part
+from garde.errors import GardeError, InvalidInput, NotFound
+from garde.models import Instance, Series, Study
+from web.dicomweb_access import (
+    READ_METHODS,
+    ROOT,
+    SHARE_ROOT,
+    VIEWER_ROOT,
+    Scope,
+    bearer_scope,
+    share_scope,
+    viewer_scope,
+)
+
+bp = Blueprint("dicomweb_read", __name__)
+BEARER, VIEWER, SHARE = "dicomweb_read", "viewer_dicomweb", "share_dicomweb"
+JSON = "application/dicom+json"
+INSTANCE = "/studies/<study>/series/<series>/instances/<instance>"
+
+
+def register(app: object) -> None:
+    """The one blueprint at its three roots."""
+    from flask import Flask
+
+    assert isinstance(app, Flask)
+    app.register_blueprint(bp, url_prefix=ROOT, name=BEARER)
+    app.register_blueprint(bp, url_prefix=VIEWER_ROOT, name=VIEWER)
+    app.register_blueprint(bp, url_prefix=SHARE_ROOT, name=SHARE)
+
+
+@bp.url_value_preprocessor
+def take_token(_endpoint: str | None, values: dict[str, object] | None) -> None:
+    g.dicomweb_token = values.pop("token", None) if values else None
+
+
+@bp.before_request
+def resolve_scope() -> None:
+    if request.method not in READ_METHODS:
+        return
+    token = str(g.dicomweb_token or "")
+    if request.blueprint == VIEWER:
+        g.scope = viewer_scope(g.db, token)
+    elif request.blueprint == SHARE:
+        g.scope = share_scope(g.db, token)
+    else:
+        g.scope = bearer_scope(g.get("user"))
+    # Under GARDE_PUBLIC_URL, not the Host header a client sends (some send it without port).
+    path = request.path
+    g.dicomweb_root = _public_url() + path[: path.index(ROOT) + len(ROOT)]
+
+
+@bp.after_request
+def log_share_access(response: Response) -> Response:
+    scope: Scope | None = g.get("scope")
+    if scope is not None and scope.share is not None:
+        from garde.shares import record_access
+
+        what = (request.endpoint or "").rpartition(".")[2].split("_")[0]
+        record_access(g.db, scope.share, what, response.status_code, request.remote_addr)
+        g.db.commit()
+    return response
+
+
+@bp.errorhandler(GardeError)
+def garde_error(e: GardeError) -> tuple[Response, int]:
+    """JSON at every root (the app's handler answers pages outside /dicomweb)."""
+    return jsonify({"error": e.message, "detail": e.detail}), e.status
+
+
+@bp.errorhandler(HTTPException)
+def http_error(e: HTTPException) -> tuple[Response, int]:
+    return jsonify({"error": e.name.lower(), "detail": e.description}), e.code or 500
+
+
+def _scope() -> Scope:
+    scope: Scope = g.scope
+    return scope
+
+
+# QIDO-RS -----------------------------------------------------------------------------------
+
+
+@bp.get("/studies")
+def qido_studies() -> Response:
+    return _search("study")
+
+
+@bp.get("/series")
+def qido_all_series() -> Response:
+    return _search("series")
+
+
+@bp.get("/instances")
+def qido_all_instances() -> Response:
+    return _search("instance")
+
+
+@bp.get("/studies/<study>/series")
+def qido_series(study: str) -> Response:
+    return _search("series", study)
+
+
+@bp.get("/studies/<study>/instances")
+def qido_study_instances(study: str) -> Response:
+    return _search("instance", study)
+
+
+@bp.get("/studies/<study>/series/<series>/instances")
+def qido_instances(study: str, series: str) -> Response:
+    return _search("instance", study, series)
+
+
+def _search(level: search.Level, study: str | None = None, series: str | None = None) -> Response:
+    scope = _scope()
+    query = search.parse_query(level, request.args.items(multi=True))
+    private = {k: "is not matched through a de-identified share" for k in query.match}
+    private = {k: v for k, v in private.items() if k in scope.private_keys}
+    if private:
+        raise InvalidInput(private)
+    for keyword in search.UID_KEYS:
+        if keyword in query.match:
+            query.match[keyword] = [scope.uid_in(u) or "0" for u in query.match[keyword]]
+    within = _within(study, series)
+    if study is not None and g.db.scalar(select(Study.id).where(within).limit(1)) is None:
+        raise NotFound(f"no study {study}")
+    page = search.search(g.db, query, within)
+    found = search.data_sets(g.db, query, page.found, _data_dir().joinpath)
+    answers = []
+    for result, ds in zip(page.found, found, strict=True):
+        if scope.change is not None:
+            ds = scope.change(ds)
+        ds.RetrieveURL = _url(result.study, result.series, result.instance)
+        answers.append(ds.to_json_dict())
+    response = Response(json.dumps(answers), mimetype=JSON)
+    warnings = []
+    if query.ignored:
+        warnings.append(f"The following attributes were not matched: {', '.join(query.ignored)}")
+    if page.more:
+        warnings.append("There are more results: ask again with limit and offset")
+    for text in warnings:
+        response.headers.add("Warning", f'299 garde "{text}"')
+    return response
+
+
+def _within(
+    study: str | None, series: str | None = None, instance: str | None = None
+) -> ColumnElement[bool]:
+    """The scope narrowed to the path's UIDs (as this root names them)."""
+    scope = _scope()
+    condition = scope.studies
+    for uid, column in (
+        (study, Study.study_instance_uid),
+        (series, Series.series_instance_uid),
+        (instance, Instance.sop_instance_uid),
+    ):
+        if uid is not None:
+            stored = scope.uid_in(uid)
+            if stored is None:
+                raise NotFound(f"no such UID {uid}")
+            condition = condition & (column == stored)
+    return condition
+
+
+def _url(study: Study, series: Series | None = None, instance: Instance | None = None) -> str:
+    out = _scope().uid_out
+    url = f"{g.dicomweb_root}/studies/{out(study.study_instance_uid)}"
+    if series is not None:
+        url += f"/series/{out(series.series_instance_uid)}"
+    if instance is not None:
+        url += f"/instances/{out(instance.sop_instance_uid)}"
+    return url
+
+
+def _data_dir() -> Path:
+    from web import services
+
+    return services().settings.data_dir
+
+
+def _public_url() -> str:
+    from web import services
+
+    return services().settings.public_url
+
+
+# WADO-RS -----------------------------------------------------------------------------------
+
+
+def _instances(
+    study: str, series: str | None = None, instance: str | None = None
+) -> list[tuple[Study, Series, Instance]]:
+    """The stored instances at this path in scope, in order; NotFound when none."""
+    statement = (
+        select(Study, Series, Instance)
+        .join(Series, Series.study_id == Study.id)
+        .join(Instance, Instance.series_id == Series.id)
+        .where(_within(study, series, instance))
+        .order_by(Series.id, Instance.id)
+    )
+    found = [(a, b, c) for a, b, c in g.db.execute(statement)]
+    if not found:
+        raise NotFound("no such study, series or instance")
+    return found
+
+
+@bp.get("/studies/<study>")
+def wado_study(study: str) -> Response:
+    return _retrieve(_instances(study))
+
+
+@bp.get("/studies/<study>/series/<series>")
+def wado_series(study: str, series: str) -> Response:
+    return _retrieve(_instances(study, series))
+
+
+@bp.get(INSTANCE)
+def wado_instance(study: str, series: str, instance: str) -> Response:
+    return _retrieve(_instances(study, series, instance))
+
+
+def _retrieve(found: list[tuple[Study, Series, Instance]]) -> Response:
+    retrieve.check_dicom_accepted(
+        request.headers.get("Accept"), {i.transfer_syntax_uid for _, _, i in found}
+    )
+    data_dir, change = _data_dir(), _scope().change
+    paths = [data_dir / i.path for _, _, i in found]
+    boundary = retrieve.new_boundary()
+    parts = (retrieve.dicom_part(path, change) for path in paths)
+    return Response(
+        stream_with_context(retrieve.multipart(parts, boundary)),
+        content_type=retrieve.multipart_type(DICOM, boundary),
+    )
+
+
+@bp.get("/studies/<study>/metadata")
+def metadata_study(study: str) -> Response:
+    return _metadata(_instances(study))
+
+
+@bp.get("/studies/<study>/series/<series>/metadata")
+def metadata_series(study: str, series: str) -> Response:
+    return _metadata(_instances(study, series))
+
+
+@bp.get(f"{INSTANCE}/metadata")
+def metadata_instance(study: str, series: str, instance: str) -> Response:
+    return _metadata(_instances(study, series, instance))
+
+
+def _metadata(found: list[tuple[Study, Series, Instance]]) -> Response:
+    data_dir, change = _data_dir(), _scope().change
+    urls = [_url(*row) for row in found]
+    paths = [data_dir / i.path for _, _, i in found]
+
+    def body() -> Iterator[bytes]:
+        yield b"["
+        for n, (path, url) in enumerate(zip(paths, urls, strict=True)):
+            data = retrieve.metadata(path, _bulk_url(url), change)
+            yield (b"," if n else b"") + json.dumps(data).encode()
+        yield b"]"
+
+    return Response(stream_with_context(body()), mimetype=JSON)
+
+
+def _bulk_url(instance_url: str) -> Callable[[str], str]:
+    return lambda tags: f"{instance_url}/bulkdata/{tags}"
+
+
+@bp.get(f"{INSTANCE}/frames/<frames>")
+def frames(study: str, series: str, instance: str, frames: str) -> Response:
+    try:
+        numbers = retrieve.frame_numbers(frames)
+    except ValueError as e:
+        raise InvalidInput({"frames": str(e)}) from None
+    [(_, _, found)] = _instances(study, series, instance)
+    return _frames(_data_dir() / found.path, numbers)
+
+
+def _frames(path: Path, numbers: list[int] | None) -> Response:
+    """The frames `numbers` (None: all) of the file, one part each."""
+    if numbers is None:
+        numbers = list(range(1, retrieve.frame_count(path) + 1))
+    got = retrieve.frames(path, numbers)
+    part_type = retrieve.frame_media_type(request.headers.get("Accept"), got)
+    boundary = retrieve.new_boundary()
+    parts = (Part(part_type, [data]) for data in got.data)
+    return Response(
+        stream_with_context(retrieve.multipart(parts, boundary)),
+        content_type=retrieve.multipart_type(part_type.split(";")[0], boundary),
+    )
+
+
+@bp.get(f"{INSTANCE}/bulkdata/<path:tags>")
+def bulkdata(study: str, series: str, instance: str, tags: str) -> Response:
+    """A BulkDataURI of the metadata: Pixel Data as its frames, another value as one part."""
+    [(_, _, found)] = _instances(study, series, instance)
+    path = _data_dir() / found.path
+    steps = tags.split("/")
+    if steps == ["7FE00010"]:
+        return _frames(path, None)
+    value = retrieve.bulk_value(path, steps, _scope().change)
+    boundary = retrieve.new_boundary()
+    return Response(
+        retrieve.multipart([Part(retrieve.OCTET, [value])], boundary),
+        content_type=retrieve.multipart_type(retrieve.OCTET, boundary),
+    )
