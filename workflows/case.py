@@ -608,6 +608,8 @@ class CaseWorkflow:
             await self._cannot_take(expert_id, via)
             await self._notify(expert_id, NoticeKind.NOT_ELIGIBLE)
         elif self._settled() or st.filing_final:
+            if st.holder == expert_id and workflow.patched("yes-when-yours"):
+                return  # their own web acceptance won the race: theirs, nothing to say
             await self._notify(expert_id, NoticeKind.TAKEN)
         else:
             await self._take(expert_id, via)

@@ -65,3 +65,25 @@ def test_the_same_reassignment_twice_at_once_moves_the_case_once(database_url: s
 
 def _texts(n: Night, person: Person, containing: str) -> int:
     return len(n.sms_to(person, containing))
+
+
+def test_a_yes_by_sms_racing_the_same_experts_web_acceptance_is_not_told_taken(
+    database_url: str,
+) -> None:
+    """Alice accepts on the web and answers YES by SMS at once: the case is hers, and she is
+    never told it is 'already taken or closed'."""
+
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            region = seed_region(n.sessions)
+            alice = region.experts["alice"]
+            case_id = await n.request(region, Priority.URGENT)
+            [offer] = await n.offers_made(case_id, 1)
+
+            await asyncio.gather(n.accept(case_id, alice), n.answer_sms(case_id, offer, True))
+            view = await n.settled(case_id)
+            assert (view.status, view.holder) == (CaseStatus.ACCEPTED, alice.id)
+            await n.quiet()
+            assert _texts(n, alice, "déjà pris ou clos") == 0
+
+    asyncio.run(scenario())
