@@ -89,7 +89,7 @@ def accepted(header: str | None) -> list[Accepted]:
     return found
 
 
-def _covers(media_range: str, media_type: str) -> bool:
+def covers(media_range: str, media_type: str) -> bool:
     kind, _, sub = media_range.partition("/")
     return media_range in ("*/*", "*", media_type) or (
         sub == "*" and media_type.startswith(kind + "/")
@@ -100,7 +100,7 @@ def check_dicom_accepted(header: str | None, stored: Iterable[str]) -> None:
     """406 unless the client takes application/dicom in every stored transfer syntax."""
     syntaxes = set(stored)
     for item in accepted(header):
-        if _covers(item.media_type, DICOM) and (
+        if covers(item.media_type, DICOM) and (
             item.transfer_syntax in (None, "*") or syntaxes <= {item.transfer_syntax}
         ):
             return
@@ -165,7 +165,13 @@ def metadata(
     ds: Dataset = dcmread(path, defer_size=BULK_BYTES)
     syntax = str(ds.file_meta.TransferSyntaxUID)
     if change is not None:
+        # Pixel Data, kept by de-identification, is set aside: changing would read it.
+        pixels = ds.get_item(PIXEL_DATA, keep_deferred=True) if PIXEL_DATA in ds else None
+        if pixels is not None:
+            del ds[PIXEL_DATA]
         ds = change(ds)
+        if pixels is not None:
+            ds[PIXEL_DATA] = pixels
     found = _json(ds, [], bulk_url)
     found["00083002"] = {"vr": "UI", "Value": [syntax]}  # Available Transfer Syntax UID
     return dict(sorted(found.items()))
@@ -305,7 +311,7 @@ def frame_media_type(header: str | None, frames: Frames) -> str:
             continue
         if item.media_type == OCTET:
             return OCTET + labelled
-        if _covers(item.media_type, natural):
+        if covers(item.media_type, natural):
             return natural + labelled
     raise NotAcceptable(
         "Garde sends frames as stored",

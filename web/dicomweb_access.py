@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from flask import Flask, Response, current_app, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -30,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from garde.domain import STAFF, Role
 from garde.errors import NotAuthenticated, NotFound
-from garde.models import Case, Instance, Series, Study, User
+from garde.models import Case, Instance, Series, ShareLink, Study, User
 from web.access import held_by
 
 VIEWER_SALT = "garde-viewer-link"
@@ -54,9 +53,7 @@ class Scope:
     change: Callable[[Dataset], Dataset] | None = None
     uid_out: Callable[[str], str] = _same
     uid_in: Callable[[str], str | None] = _same
-    # Through a share: its row, for the access log.
-    share: Any = field(default=None)
-    # Path UIDs not allowed to match on: a de-identified share's patient keys.
+    # Query keys refused (a de-identified share's: they would match the hidden identity).
     private_keys: tuple[str, ...] = ()
 
 
@@ -127,16 +124,16 @@ def viewer_scope(db: Session, token: str) -> Scope:
 # Share links --------------------------------------------------------------------------------
 
 
-def share_scope(db: Session, token: str) -> Scope:
-    """The share's one study, de-identified if it says so; NotFound once expired or revoked."""
-    from garde.shares import live_share, share_key
+def share_scope(db: Session, share: ShareLink | None) -> Scope:
+    """The share's one study, de-identified if it says so; NotFound when there is no such
+    share, or it has expired or been revoked (alike, so a link tells nothing)."""
+    from garde.shares import is_live, share_key
 
-    share = live_share(db, token)
-    if share is None:
+    if share is None or not is_live(share):
         raise NotFound("no such share link, or it has expired or been revoked")
     studies = Study.id == share.study_id
     if not share.deidentify:
-        return Scope(studies, share=share)
+        return Scope(studies)
     from dicom.deidentify import deidentify, new_uid
 
     key = share_key(share, current_app.config["SECRET_KEY"])
@@ -153,7 +150,6 @@ def share_scope(db: Session, token: str) -> Scope:
         change=lambda ds: deidentify(ds, key),
         uid_out=lambda uid: new_uid(key, uid),
         uid_in=back.get,
-        share=share,
         private_keys=(
             "PatientName", "PatientID", "AccessionNumber", "StudyDate", "StudyDescription",
             "SeriesDescription", "BodyPartExamined",

@@ -20,6 +20,15 @@ from sqlalchemy import ColumnElement, select
 from werkzeug.exceptions import HTTPException
 
 from dicom import retrieve, search
+from dicom.rendering import (
+    MEDIA_TYPES,
+    NotRenderable,
+    Window,
+    parse_viewport,
+    parse_window,
+    render,
+    thumbnail,
+)
 from dicom.retrieve import DICOM, Part
 from garde.errors import GardeError, InvalidInput, NotFound
 from garde.models import Instance, Series, Study
@@ -63,7 +72,10 @@ def resolve_scope() -> None:
     if request.blueprint == VIEWER:
         g.scope = viewer_scope(g.db, token)
     elif request.blueprint == SHARE:
-        g.scope = share_scope(g.db, token)
+        from garde.shares import find_share
+
+        g.share = find_share(g.db, token)  # recorded below, expired or revoked too
+        g.scope = share_scope(g.db, g.share)
     else:
         g.scope = bearer_scope(g.get("user"))
     # Under GARDE_PUBLIC_URL, not the Host header a client sends (some send it without port).
@@ -73,13 +85,13 @@ def resolve_scope() -> None:
 
 @bp.after_request
 def log_share_access(response: Response) -> Response:
-    scope: Scope | None = g.get("scope")
-    if scope is not None and scope.share is not None:
+    """Every use of a share link is on record: what was asked and how it was answered."""
+    share = g.get("share")
+    if share is not None:
         from garde.shares import record_access
 
         what = (request.endpoint or "").rpartition(".")[2].split("_")[0]
-        record_access(g.db, scope.share, what, response.status_code, request.remote_addr)
-        g.db.commit()
+        record_access(g.db, share, what, response.status_code, request.remote_addr)
     return response
 
 
@@ -326,3 +338,143 @@ def bulkdata(study: str, series: str, instance: str, tags: str) -> Response:
         retrieve.multipart([Part(retrieve.OCTET, [value])], boundary),
         content_type=retrieve.multipart_type(retrieve.OCTET, boundary),
     )
+
+
+# Rendered images and thumbnails ------------------------------------------------------------
+
+
+@bp.get(f"{INSTANCE}/rendered")
+def rendered_instance(study: str, series: str, instance: str) -> Response:
+    [(_, _, found)] = _instances(study, series, instance)
+    return _rendered(found, 1)
+
+
+@bp.get(f"{INSTANCE}/frames/<frames>/rendered")
+def rendered_frame(study: str, series: str, instance: str, frames: str) -> Response:
+    [(_, _, found)] = _instances(study, series, instance)
+    return _rendered(found, _one_frame(frames))
+
+
+@bp.get("/studies/<study>/series/<series>/rendered")
+def rendered_series(study: str, series: str) -> Response:
+    return _rendered_each(_instances(study, series))
+
+
+@bp.get("/studies/<study>/rendered")
+def rendered_study(study: str) -> Response:
+    return _rendered_each(_instances(study))
+
+
+@bp.get(f"{INSTANCE}/thumbnail")
+def thumbnail_instance(study: str, series: str, instance: str) -> Response:
+    return _thumbnail(_instances(study, series, instance))
+
+
+@bp.get(f"{INSTANCE}/frames/<frames>/thumbnail")
+def thumbnail_frame(study: str, series: str, instance: str, frames: str) -> Response:
+    [(_, _, found)] = _instances(study, series, instance)
+    return _rendered(found, _one_frame(frames), small=True)
+
+
+@bp.get("/studies/<study>/series/<series>/thumbnail")
+def thumbnail_series(study: str, series: str) -> Response:
+    return _thumbnail(_instances(study, series))
+
+
+@bp.get("/studies/<study>/thumbnail")
+def thumbnail_study(study: str) -> Response:
+    return _thumbnail(_instances(study))
+
+
+def _one_frame(frames: str) -> int:
+    try:
+        numbers = retrieve.frame_numbers(frames)
+    except ValueError as e:
+        raise InvalidInput({"frames": str(e)}) from None
+    if len(numbers) != 1:
+        raise InvalidInput({"frames": "a rendered frame is one frame"})
+    return numbers[0]
+
+
+def _image_type() -> str:
+    """PNG or JPEG as the Accept header prefers (PNG for anything); 406 for neither."""
+    for item in retrieve.accepted(request.headers.get("Accept")):
+        for media_type in MEDIA_TYPES:
+            if retrieve.covers(item.media_type, media_type):
+                return media_type
+    raise retrieve.NotAcceptable(
+        "Garde renders PNG or JPEG", {"Accept": f"must take {' or '.join(MEDIA_TYPES)}"}
+    )
+
+
+def _size() -> int:
+    """A thumbnail's square side: the larger of PS3.18's `viewport=width,height`; 128."""
+    raw = request.args.get("viewport")
+    if raw is None:
+        return 128
+    try:
+        return max(parse_viewport(raw))
+    except ValueError as e:
+        raise InvalidInput({"viewport": str(e)}) from None
+
+
+def _viewport_and_window() -> tuple[tuple[int, int] | None, Window | None]:
+    """PS3.18's `viewport=width,height` and `window=center,width,function`, when given."""
+    viewport = window = None
+    try:
+        if (raw := request.args.get("viewport")) is not None:
+            viewport = parse_viewport(raw)
+        if (raw := request.args.get("window")) is not None:
+            window = parse_window(raw)
+    except ValueError as e:
+        name = "viewport" if viewport is None and "viewport" in request.args else "window"
+        raise InvalidInput({name: str(e)}) from None
+    return viewport, window
+
+
+def _drawn(draw: Callable[[], bytes]) -> bytes:
+    try:
+        return draw()
+    except NotRenderable as e:
+        raise InvalidInput({"instance": str(e)}) from None
+
+
+def _rendered(found: Instance, frame: int, small: bool = False) -> Response:
+    """One frame drawn; as a thumbnail, fitted in a `viewport` square without a window."""
+    media_type = _image_type()
+    viewport: tuple[int, int] | None
+    if small:
+        viewport, window = (_size(), _size()), None
+    else:
+        viewport, window = _viewport_and_window()
+    path = _data_dir() / found.path
+    image = _drawn(
+        lambda: render(path, frame=frame, viewport=viewport, window=window, media_type=media_type)
+    )
+    return Response(image, mimetype=media_type)
+
+
+def _rendered_each(found: list[tuple[Study, Series, Instance]]) -> Response:
+    """Each instance's first frame rendered, one part each, drawn as they are sent."""
+    media_type = _image_type()
+    viewport, window = _viewport_and_window()
+    paths = [_data_dir() / i.path for _, _, i in found]
+
+    def drawn(path: Path) -> bytes:
+        return _drawn(lambda: render(path, viewport=viewport, window=window, media_type=media_type))
+
+    boundary = retrieve.new_boundary()
+    parts = (Part(media_type, [drawn(path)]) for path in paths)
+    return Response(
+        stream_with_context(retrieve.multipart(parts, boundary)),
+        content_type=retrieve.multipart_type(media_type, boundary),
+    )
+
+
+def _thumbnail(found: list[tuple[Study, Series, Instance]]) -> Response:
+    """The middle instance of the (first) series, as a viewer's series thumbnail."""
+    media_type, size = _image_type(), _size()
+    first_series = [i for _, s, i in found if s.id == found[0][1].id]
+    path = _data_dir() / first_series[len(first_series) // 2].path
+    image = _drawn(lambda: thumbnail(path, size=size, media_type=media_type))
+    return Response(image, mimetype=media_type)
