@@ -130,16 +130,20 @@ class Site(Base):
     def move_destinations(self) -> dict[str, str]:
         """The AE titles a C-MOVE may send the site's studies to, with their `host:port`."""
         return {
-            row.ae_title: f"{row.host}:{row.port}"
+            row.ae_title: f"[{row.host}]:{row.port}"
+            if ":" in row.host
+            else f"{row.host}:{row.port}"
             for row in self.ae_title_rows
             if row.host is not None and row.port is not None
         }
 
     @move_destinations.setter
-    def move_destinations(self, addresses: dict[str, tuple[str, int]]) -> None:
-        """Exactly these of the site's titles are C-MOVE destinations now, at these addresses."""
+    def move_destinations(self, addresses: dict[str, str]) -> None:
+        """Exactly these of the site's titles are C-MOVE destinations now, at these
+        `host:port` (checked by the registry)."""
         for row in self.ae_title_rows:
-            row.host, row.port = addresses.get(row.ae_title, (None, None))
+            host, _, port = addresses.get(row.ae_title, "").rpartition(":")
+            row.host, row.port = (host.strip("[]"), int(port)) if host else (None, None)
 
 
 class SiteAeTitle(Base):

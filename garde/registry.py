@@ -5,6 +5,7 @@ context, so that every problem of one input is named at once."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ from garde.validation import (
 )
 
 LANGUAGES = ("fr", "en")
+# A host name or an IPv4 address (IPv6 goes in brackets).
+HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
 DEFAULT_ZONE = "Europe/Paris"
 
 
@@ -147,6 +150,31 @@ def _title_pairs(value: Any) -> Any:
     return value
 
 
+def _endpoints(value: Any) -> dict[str, str]:
+    """Each AE title's `host:port` (a name, an IPv4 address or a bracketed IPv6 one)."""
+    if not isinstance(value, Mapping):
+        raise ValueError("must pair AE titles with host:port, e.g. PACS1=10.0.0.5:104")
+    found: dict[str, str] = {}
+    for title, address in value.items():
+        if not isinstance(title, str) or not isinstance(address, str):
+            raise ValueError("must pair AE titles with host:port, e.g. PACS1=10.0.0.5:104")
+        host, _, port = address.strip().rpartition(":")
+        bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        if not (HOST.match(bare) or _ipv6(bare)):
+            raise ValueError(f"{title}: {address[:64]!r} is not host:port")
+        if not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(f"{title}: the port must be a number from 1 to 65535")
+        found[title.strip()] = f"{host}:{int(port)}"
+    return found
+
+
+def _ipv6(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
+
+
 OpensCases = Annotated[
     dict[str, Annotated[Priority, choice()]],
     BeforeValidator(_title_pairs),
@@ -155,6 +183,26 @@ OpensCases = Annotated[
         "them, each with that case's priority (the site is then reminded to give the clinical "
         "question)",
         examples=[{"CT1": "urgent"}],
+    ),
+]
+MoveDestinations = Annotated[
+    dict[str, str],
+    BeforeValidator(_endpoints),
+    Field(
+        description="the site's AE titles a C-MOVE may send its studies to (its PACS "
+        "restoring from Garde), each with the host:port it listens on; a C-MOVE to any other "
+        "destination fails (0xA801)",
+        examples=[{"PACS1": "10.0.0.5:104"}],
+    ),
+]
+RetentionDays = Annotated[
+    int,
+    between(
+        1,
+        36500,
+        description="days a study stays retrievable (DICOMweb, C-GET, C-MOVE) after its last "
+        "object arrived; then the nightly purge deletes it, unless its case is open or it is "
+        "under legal hold",
     ),
 ]
 SharePercent = Annotated[int, between(0, 100)]
@@ -253,6 +301,8 @@ class SiteInput(Input):
     prices: Prices = {}
     expert_share_percent: SharePercent = 70
     study_quiet_s: QuietSeconds = 30
+    study_retention_days: RetentionDays = 90
+    move_destinations: MoveDestinations = {}
     service_levels: ServiceLevels | None = None
     escalation: Escalation | None = None
 
@@ -270,6 +320,8 @@ class SiteChange(Input):
     prices: Prices | None = None
     expert_share_percent: SharePercent | None = None
     study_quiet_s: QuietSeconds | None = None
+    study_retention_days: RetentionDays | None = Field(None, description="empty: 90")
+    move_destinations: MoveDestinations | None = Field(None, description="empty: none")
     service_levels: ServiceLevels | None = None
     escalation: Escalation | None = None
 
@@ -340,6 +392,7 @@ def create_site(session: Session, data: Any) -> Site:
     levels = parse_service_levels(given.service_levels, {}, problems)
     ladder = parse_escalation(given.escalation, {}, problems)
     _check_openers(given.opens_cases, given.ae_titles, problems)
+    _check_destinations(given.move_destinations, given.ae_titles, problems)
     if problems:
         raise InvalidInput(problems)
     site = Site(
@@ -351,11 +404,13 @@ def create_site(session: Session, data: Any) -> Site:
         prices=given.prices,
         expert_share_percent=given.expert_share_percent,
         study_quiet_s=given.study_quiet_s,
+        study_retention_days=given.study_retention_days,
         service_levels=levels,
         escalation=ladder,
         language=given.language,
     )
     site.opens_cases = dict(given.opens_cases)
+    site.move_destinations = dict(given.move_destinations)
     session.add(site)
     session.flush()
     return site
@@ -367,6 +422,15 @@ def _check_openers(openers: Mapping[str, str], titles: list[str], problems: dict
         problems["opens_cases"] = f"{', '.join(strangers)}: not among the site's ae_titles"
 
 
+def _check_destinations(
+    destinations: Mapping[str, str], titles: list[str], problems: dict[str, str]
+) -> None:
+    """A C-MOVE sends a site's studies to that site's own AE titles only."""
+    strangers = [t for t in destinations if t not in titles]
+    if strangers:
+        problems["move_destinations"] = f"{', '.join(strangers)}: not among the site's ae_titles"
+
+
 def update_site(site: Site, data: Any) -> None:
     """Change the fields given, and only those; nothing changes when one of them is wrong.
     Cases already requested keep the promise they were made."""
@@ -376,7 +440,7 @@ def update_site(site: Site, data: Any) -> None:
     changes = _changes(
         SiteChange,
         data,
-        {"phone": "", "opens_cases": {}},
+        {"phone": "", "opens_cases": {}, "move_destinations": {}, "study_retention_days": 90},
         problems,
         session=object_session(site),
         site_id=site.id,
@@ -388,15 +452,21 @@ def update_site(site: Site, data: Any) -> None:
         )
     if "escalation" in changes:
         changes["escalation"] = parse_escalation(changes["escalation"], site.escalation, problems)
+    titles = changes.get("ae_titles", site.ae_titles)
     openers = changes.pop("opens_cases", None)
     if openers is not None:
-        _check_openers(openers, changes.get("ae_titles", site.ae_titles), problems)
+        _check_openers(openers, titles, problems)
+    destinations = changes.pop("move_destinations", None)
+    if destinations is not None:
+        _check_destinations(destinations, titles, problems)
     if problems:
         raise InvalidInput(problems)
     for name, value in changes.items():
         setattr(site, name, value)
     if openers is not None:  # once the titles are the new ones
         site.opens_cases = dict(openers)
+    if destinations is not None:
+        site.move_destinations = dict(destinations)
 
 
 def create_coordinator(session: Session, data: Any) -> Coordinator:

@@ -1,6 +1,8 @@
 """The retention purge: a study past its site's retention goes, files and rows, with an audit
 entry naming no patient; a study of an open case, one under legal hold and a recent one stay;
-the nightly schedule is there once the worker started, and a run of it purges."""
+the nightly schedule is there once the worker started, and a run of it purges. A coordinator
+puts a study under legal hold and lifts it by the API; a site's retention and C-MOVE
+destinations are set by the API with each bad field named."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from garde.domain import CaseStatus
 from garde.models import AuditEvent, Case, Instance, Series, Site, Study
 from garde.registry import create_site
 from garde.temporal import TASK_QUEUE
-from tests.conftest import Stack, wait_for
+from tests.conftest import Region, Stack, wait_for
 from workflows.purge import PURGE_HOUR, SCHEDULE_ID
 
 NOW = datetime.now(UTC)
@@ -204,3 +206,80 @@ def test_the_worker_keeps_a_nightly_purge_schedule_whose_run_purges(stack: Stack
 
     wait_for(purged, 60, "the scheduled run to purge the old study")
     assert not any(f.exists() for f in old.files)
+
+
+def test_a_legal_hold_set_by_the_api_keeps_a_study_until_lifted(shared_region: Region) -> None:
+    stack = shared_region.stack
+    coordinator = stack.api(shared_region.coordinator_token)
+    storage = Storage(Path(stack.env["GARDE_DATA_DIR"]))
+    with stack.sessions.begin() as s:
+        site = _site(s, 30)
+        old = _study(s, storage, site, 45, CaseStatus.FINAL)
+        uid = s.get_one(Study, old.study_id).study_instance_uid
+    hold = f"/api/v1/studies/{uid}/hold"
+
+    refused = stack.api(shared_region.site_token).put(hold, json={"reason": "a dispute"})
+    assert refused.status_code == 403
+    assert coordinator.put(hold, json={}).json()["detail"] == {"reason": "is required"}
+    assert (
+        coordinator.put("/api/v1/studies/1.2.3.4.5.6.7.8.9/hold", json={"reason": "x"}).status_code
+        == 404
+    )
+    assert coordinator.put("/api/v1/studies/not-a-uid/hold", json={"reason": "x"}).json()[
+        "detail"
+    ] == {"study": "must be a DICOM UID (digits and dots)"}
+
+    held = coordinator.put(hold, json={"reason": "a dispute with the insurer"})
+    assert held.status_code == 200, held.text
+    assert held.json() == {
+        "study_instance_uid": uid,
+        "sites": [site.code],
+        "legal_hold": True,
+        "legal_hold_reason": "a dispute with the insurer",
+    }
+    _purge(stack.sessions, storage)
+    assert all(f.exists() for f in old.files)
+
+    lifted = coordinator.delete(hold)
+    assert lifted.json()["legal_hold"] is False
+    _purge(stack.sessions, storage)
+    with stack.sessions() as s:
+        assert s.get(Study, old.study_id) is None
+        actions = s.scalars(
+            select(AuditEvent.action)
+            .where(AuditEvent.target == f"study:{old.study_id}")
+            .order_by(AuditEvent.id)
+        ).all()
+    assert actions == ["study.hold", "study.release", "study.purge"]
+
+
+def test_a_sites_retention_and_move_destinations_by_the_api(shared_region: Region) -> None:
+    api = shared_region.stack.api(shared_region.admin_token)
+    site = f"/api/v1/sites/{shared_region.site}"
+    title = "PACS" + secrets.token_hex(4).upper()
+    assert api.patch(site, json={"ae_titles": [title]}).status_code == 200
+    bad = api.patch(
+        site,
+        json={
+            "study_retention_days": 0,
+            "move_destinations": {title: "pacs.example.org:70000", "NOT-OURS": "10.0.0.5:104"},
+        },
+    )
+    assert bad.status_code == 400
+    assert bad.json()["detail"] == {
+        "study_retention_days": "must be between 1 and 36500",
+        "move_destinations": f"{title}: the port must be a number from 1 to 65535",
+    }
+    bad = api.patch(site, json={"move_destinations": {"NOT-OURS": "10.0.0.5:104"}})
+    assert bad.json()["detail"] == {"move_destinations": "NOT-OURS: not among the site's ae_titles"}
+
+    done = api.patch(
+        site, json={"study_retention_days": 3650, "move_destinations": {title: "[::1]:11112"}}
+    )
+    assert done.status_code == 200, done.text
+    assert (done.json()["study_retention_days"], done.json()["move_destinations"]) == (
+        3650,
+        {title: "[::1]:11112"},
+    )
+    cleared = api.patch(site, json={"move_destinations": None, "study_retention_days": 90})
+    assert (cleared.json()["study_retention_days"], cleared.json()["move_destinations"]) == (90, {})

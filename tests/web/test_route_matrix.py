@@ -184,6 +184,9 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "api.disable_user": writes(ADMIN),
     "api.enable_user": writes(ADMIN),
     "api.billing_lines": reads(*STAFF),
+    # A legal hold on a study: the retention purge keeps it.
+    "api.hold_study": writes(*STAFF),
+    "api.release_study": writes(*STAFF),
     # The API: rosters. An expert's own calendar and feed, not another's.
     "api.roster_ics": reads(EXPERT, *STAFF, stranger=NO),
     "api.new_expert_feed": writes(EXPERT, *STAFF, stranger=NO),

@@ -31,6 +31,8 @@ SITE_FIELDS = (
     "prices",
     "expert_share_percent",
     "study_quiet_s",
+    "study_retention_days",
+    "move_destinations",
 )
 EXPERT_FIELDS = (
     "name",
@@ -48,6 +50,7 @@ LIST_FIELDS = ("ae_titles", "modalities", "subspecialties")
 CHECKBOXES = ("sms_enabled", "active")
 PRICE = re.compile(r"^\s*([A-Za-z]+)\s*[=:]?\s*([0-9]+)\s*$")
 OPENER = re.compile(r"^\s*([ -~]+?)\s*=\s*([A-Za-z]+)\s*$")
+DESTINATION = re.compile(r"^\s*([ -~]+?)\s*=\s*(\S+)\s*$")
 
 
 @bp.get("/sites")
@@ -158,6 +161,8 @@ def _site_values(site: Site) -> dict[str, Any]:
         "opens_cases": ", ".join(f"{k}={v}" for k, v in site.opens_cases.items()),
         "expert_share_percent": str(site.expert_share_percent),
         "study_quiet_s": str(site.study_quiet_s),
+        "study_retention_days": str(site.study_retention_days),
+        "move_destinations": ", ".join(f"{k}={v}" for k, v in site.move_destinations.items()),
     }
 
 
@@ -182,6 +187,8 @@ def _site_data(values: dict[str, Any]) -> dict[str, Any]:
         data["prices"] = _prices(data["prices"])
     if "opens_cases" in data:
         data["opens_cases"] = _pairs(data["opens_cases"], OPENER) or None
+    if "move_destinations" in data:
+        data["move_destinations"] = _pairs(data["move_destinations"], DESTINATION) or None
     return data
 
 

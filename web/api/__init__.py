@@ -122,6 +122,7 @@ from web.api import (  # noqa: E402, F401
     registry,
     rosters,
     rotations,
+    shares,
     swaps,
     users,
 )

@@ -52,6 +52,12 @@ class SiteAnswer(Answer):
         "its priority"
     )
     study_quiet_s: int
+    study_retention_days: int = Field(
+        description="days a study stays retrievable after its last object arrived"
+    )
+    move_destinations: dict[str, str] = Field(
+        description="the site's AE titles a C-MOVE may send its studies to, with host:port"
+    )
     service_levels: dict[Priority, ServiceLevel]
     escalation: dict[Priority, list[LadderStep]]
 
@@ -249,6 +255,8 @@ def site_json(site: Site) -> dict[str, Any]:
         "expert_share_percent": site.expert_share_percent,
         "opens_cases": site.opens_cases,
         "study_quiet_s": site.study_quiet_s,
+        "study_retention_days": site.study_retention_days,
+        "move_destinations": site.move_destinations,
         "service_levels": {p.value: asdict(promise.level) for p, promise in promises.items()},
         "escalation": {
             p.value: [str(step) for step in promise.ladder] for p, promise in promises.items()

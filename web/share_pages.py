@@ -1,0 +1,218 @@
+"""Share links on the pages (garde/shares.py): the public page a doctor in town opens at
+/share/TOKEN (the case's final report and a link to open the study in a viewer, no login,
+never indexed), and on the case pages the share form, the case's links with their access
+counts and revoke buttons (site, holding expert) and, for a coordinator, every access.
+
+The page answers 404 alike for a token unknown, expired or revoked, as its DICOMweb root
+does (web/dicomweb_access.py): a link never tells what it was. A use of a link that was
+real is recorded all the same, refused or not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers.response import Response as Redirect
+
+from dicom.deidentify import new_uid
+from garde.domain import STAFF, ReportKind, Role
+from garde.errors import Conflict, Forbidden, InvalidInput, NotFound
+from garde.models import Case, Report, ShareLink, Study, User
+from garde.settings import Settings
+from garde.shares import (
+    FORBIDDEN,
+    ShareSummary,
+    case_shares,
+    create_share,
+    dicomweb_root,
+    find_share,
+    is_live,
+    may_revoke,
+    may_share,
+    page_url,
+    record_access,
+    revoke,
+    share_key,
+)
+from web import ohif, services
+from web.access import case_for, current_user, roles
+from web.audit import audit
+from web.case_views import iso
+from web.report_formats import ReportSheet
+
+bp = Blueprint("shares", __name__)
+
+# What the share form offers, in days.
+EXPIRY_DAYS = (1, 7, 30)
+# Search engines and link previews must neither keep nor follow a share page.
+NOINDEX = {"X-Robots-Tag": "noindex, nofollow, noarchive"}
+
+
+@bp.get("/share/<token>")
+def page(token: str) -> tuple[str, int, dict[str, str]]:
+    share = find_share(g.db, token)
+    if share is None:
+        raise NotFound("this link is unknown, has expired or was revoked")
+    if not is_live(share):
+        record_access(g.db, share, "page", 404, request.remote_addr)
+        raise NotFound("this link is unknown, has expired or was revoked")
+    case = g.db.get_one(Case, share.case_id)
+    study = g.db.get_one(Study, share.study_id)
+    settings = services().settings
+    root = dicomweb_root(settings.public_url, token)
+    study_uid = study.study_instance_uid
+    if share.deidentify:
+        study_uid = new_uid(share_key(share, settings.secret_key), study_uid)
+    report = _final_report(case)
+    shown = render_template(
+        "shares/page.html",
+        sheet=_sheet(case, report, share.deidentify) if report else None,
+        dicomweb_root=root,
+        viewer_url=_viewer_url(settings, study_uid, root),
+        expires_at=share.expires_at,
+        deidentified=share.deidentify,
+        tz=case.site.timezone,
+    )
+    record_access(g.db, share, "page", 200, request.remote_addr)
+    return shown, 200, NOINDEX
+
+
+@bp.post("/cases/<int:case_id>/share")
+@roles(Role.SITE, Role.EXPERT)
+def create(case_id: int) -> tuple[str, int] | Redirect:
+    """The case page's share form: the new link shown once, on a page of its own."""
+    user = current_user()
+    case = case_for(g.db, user, case_id)
+    if not may_share(case, user):
+        raise Forbidden(FORBIDDEN)
+    try:
+        days = _days(request.form.get("days", ""))
+        link, token = create_share(
+            g.db, case, user, int(timedelta(days=days).total_seconds()), _checked("deidentify")
+        )
+    except (InvalidInput, Conflict) as e:
+        flash(_("No link made: %(reason)s.", reason=e.message), "error")
+        return _back_to(case, user)
+    audit(
+        "share.create",
+        f"case:{case.id}",
+        f"share:{link.id} until {iso(link.expires_at)}"
+        + (", de-identified" if link.deidentify else ""),
+    )
+    g.db.commit()
+    settings = services().settings
+    shown = render_template(
+        "shares/created.html",
+        case=case,
+        link=link,
+        url=page_url(settings.public_url, token),
+        dicomweb_root=dicomweb_root(settings.public_url, token),
+        back=_case_url(case, user),
+        tz=case.site.timezone,
+    )
+    return shown, 201
+
+
+@bp.post("/shares/<int:share_id>/revoke")
+@roles(Role.SITE, Role.EXPERT, *STAFF)
+def revoke_link(share_id: int) -> Redirect:
+    user = current_user()
+    share = g.db.get(ShareLink, share_id)
+    if share is None:
+        raise NotFound(f"no share link {share_id}")
+    case = case_for(g.db, user, share.case_id)
+    revoke(g.db, share, user)
+    audit("share.revoke", f"case:{case.id}", f"share:{share.id}")
+    g.db.commit()
+    flash(_("Link revoked: it opens nothing from now on."), "info")
+    return _back_to(case, user)
+
+
+@dataclass(frozen=True)
+class SharePanel:
+    """What a case page shows of the case's links to this user."""
+
+    may_share: bool
+    links: list[ShareSummary]
+    revocable: set[int]
+    expiry_days: tuple[int, ...] = EXPIRY_DAYS
+
+
+@bp.app_context_processor
+def share_helpers() -> dict[str, Any]:
+    return {"share_panel": share_panel}
+
+
+def share_panel(case: Case) -> SharePanel:
+    """The case's links as this user sees them: coordinators every link with its accesses;
+    the site and the holding expert the live ones, to share more or revoke."""
+    user = current_user()
+    staff = Role(user.role) in STAFF
+    links = case_shares(g.db, case.id, with_accesses=staff)
+    if not staff:
+        links = [link for link in links if link.live]
+    return SharePanel(
+        may_share=may_share(case, user),
+        links=links,
+        revocable={link.share.id for link in links if may_revoke(link.share, case, user)},
+    )
+
+
+def _final_report(case: Case) -> Report | None:
+    finals = [r for r in case.reports if r.kind == ReportKind.FINAL]
+    return finals[-1] if finals else None
+
+
+def _sheet(case: Case, report: Report, deidentified: bool) -> ReportSheet:
+    """The report as the site's printed report shows it; through a de-identified link,
+    without what ties it to the patient's record (the accession number, the requesting
+    physician, the clinical question, free text that may name the patient)."""
+    sheet = ReportSheet.of(case, report)
+    if not deidentified:
+        return sheet
+    hidden = _("de-identified")
+    return dataclasses.replace(
+        sheet, accession_number=hidden, requesting_physician=hidden, clinical_question=hidden
+    )
+
+
+def _viewer_url(settings: Settings, study_uid: str, root: str) -> str | None:
+    """The study in a viewer reading the link's DICOMweb root: GARDE_VIEWER_URL_TEMPLATE,
+    else Garde's own OHIF when served, else none (the page gives the root for any viewer)."""
+    if settings.viewer_url_template is None:
+        return ohif.viewer_url(settings, study_uid, root)
+    return settings.viewer_url_template.format(
+        study_uid=quote(study_uid, safe=""),
+        dicomweb_root=root,
+        dicomweb_root_quoted=quote(root, safe=""),
+    )
+
+
+def _days(given: str) -> int:
+    if given not in {str(d) for d in EXPIRY_DAYS}:
+        choices = ", ".join(str(d) for d in EXPIRY_DAYS)
+        raise InvalidInput({"days": f"must be one of {choices}"})
+    return int(given)
+
+
+def _checked(name: str) -> bool:
+    return request.form.get(name, "") in ("true", "on", "1")
+
+
+def _case_url(case: Case, user: User) -> str:
+    role = Role(user.role)
+    if role is Role.SITE:
+        return url_for("site.case", case_id=case.id)
+    if role is Role.EXPERT:
+        return url_for("expert.case", case_id=case.id)
+    return url_for("coordinator.case", case_id=case.id)
+
+
+def _back_to(case: Case, user: User) -> Redirect:
+    return redirect(_case_url(case, user) + "#shares")
