@@ -108,6 +108,11 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "site.cancel": writes(SITE),
     "site.change_priority": writes(SITE),
     "site.upload_images": writes(SITE),
+    # A share link's page: public, its token is the key (here no link's). The share form of
+    # the site's and the holding expert's case page; revoking a link (here no link's id).
+    "shares.page": everyone(NF),
+    "shares.create": (LOGIN, ACTS, NO, NO, NO, NF),
+    "shares.revoke_link": (LOGIN, NF, NF, NF, NF, NF),
     # An expert's pages: the case is offered to the expert, nothing to the stranger.
     "expert.worklist": reads(EXPERT),
     "expert.case": reads(EXPERT, stranger=NF),
@@ -160,6 +165,11 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "api.get_report": (LOGIN, NF, NO, NF, NF, NF),
     # The studies linked to the case: its record's readers, not an expert only offered it.
     "api.case_study": (LOGIN, OK, NO, OK, OK, NF),
+    # Share links: the case's site or the expert holding it makes one (the expert here is only
+    # offered the case); its creator, the site or a coordinator revokes one (this token is no
+    # link's, so none is found).
+    "api.share": (LOGIN, ACTS, NO, NO, NO, NF),
+    "api.revoke": (LOGIN, NF, NF, NF, NF, NF),
     "api.worklist": reads(EXPERT),
     "api.submit": writes(SITE),
     "api.acknowledge": writes(SITE),
@@ -417,6 +427,7 @@ def _real_rows(region: Region, case_id: int) -> dict[str, object]:
             "token_id": token_id,
             "filename": "style.css",
             "study": "1.2.826.0.1",
+            "share_id": 2**31 - 1,  # no link's
         }
 
 
