@@ -123,6 +123,7 @@ from web.api import (  # noqa: E402, F401
     rosters,
     rotations,
     shares,
+    study_holds,
     swaps,
     users,
 )
