@@ -7,7 +7,7 @@ them /ohif is not found. Its configuration, app-config.js, is Garde's, written p
   cookie opens (a coordinator, a site, an expert: web/access.py's rule);
 - a signed viewer link's or a share link's root (/viewer/TOKEN/dicomweb,
   /share/TOKEN/dicomweb), which no cookie opens, is read through OHIF's `dicomwebproxy` data
-  source: /ohif/viewer/dicomwebproxy?url=/ohif/datasource.json?root=ROOT&StudyInstanceUIDs=UID,
+  source: /ohif/viewer/dicomwebproxy?url=/ohif/datasource.json?root=ROOT&studyInstanceUIDs=UID,
   where datasource.json describes that root. `viewer_url` writes those links.
 
 OHIF needs what Garde's pages are refused: WebAssembly and workers (its image decoders), blob:
@@ -69,7 +69,8 @@ def viewer_url(settings: Settings, study_uid: str, dicomweb_root: str) -> str | 
     if _root_path(dicomweb_root, settings) == "/dicomweb":
         return f"{base}?StudyInstanceUIDs={study}"
     source = f"/ohif/datasource.json?root={quote(dicomweb_root, safe='')}"
-    return f"{base}/dicomwebproxy?url={quote(source, safe='')}&StudyInstanceUIDs={study}"
+    # dicomwebproxy reads its study from `studyInstanceUIDs`, spelt so (OHIF 3.13).
+    return f"{base}/dicomwebproxy?url={quote(source, safe='')}&studyInstanceUIDs={study}"
 
 
 @bp.before_request
@@ -103,6 +104,8 @@ def app_config() -> Response:
         "strictZSpacingForVolumeViewport": True,
         # OHIF's banner "for investigational use" would greet every expert at every study.
         "investigationalUseDialog": {"option": "never"},
+        # Nor would its guided tour, over the image, at each new browser.
+        "customizationService": {"ohif.tours": {"$set": []}},
         "defaultDataSourceName": "garde",
         "dataSources": [
             _source("garde", "Garde", f"{root}/dicomweb"),
