@@ -1,6 +1,7 @@
 """The DICOM gateway (`garde gateway`): C-ECHO and C-STORE on GARDE_DICOM_AE_TITLE at
 GARDE_DICOM_PORT, for every storage SOP class in the usual transfer syntaxes, stored as
-received (never transcoded).
+received (never transcoded); C-FIND, C-GET and C-MOVE (Study and Patient Root) for a site's
+PACS restoring its own studies (dicom.retrieval).
 
 Only an AE title of a site may associate: any other is rejected (rejected-permanent,
 service-user, calling-AE-title-not-recognised). The site is known from the title. Objects
@@ -35,7 +36,15 @@ from pydicom.uid import (
     RLELossless,
 )
 from pynetdicom import AE, AllStoragePresentationContexts, _config, evt
-from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+    PatientRootQueryRetrieveInformationModelFind,
+    PatientRootQueryRetrieveInformationModelGet,
+    PatientRootQueryRetrieveInformationModelMove,
+    StudyRootQueryRetrieveInformationModelFind,
+    StudyRootQueryRetrieveInformationModelGet,
+    StudyRootQueryRetrieveInformationModelMove,
+    Verification,
+)
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
@@ -45,6 +54,7 @@ from dicom.batches import Batches, recover
 from dicom.index import OnBatch, StudyBatch
 from dicom.ingest import Source, ingest
 from dicom.objects import CANNOT_UNDERSTAND, OUT_OF_RESOURCES, Refused
+from dicom.retrieval import QueryRetrieve
 from dicom.storage import Storage
 from garde.db import SessionFactory, make_engine, make_session_factory
 from garde.heartbeats import Heartbeat, ProcessRole
@@ -69,6 +79,14 @@ TRANSFER_SYNTAXES = [
     JPEG2000Lossless,
     JPEG2000,
     RLELossless,
+]
+QUERY_RETRIEVE = [
+    StudyRootQueryRetrieveInformationModelFind,
+    StudyRootQueryRetrieveInformationModelGet,
+    StudyRootQueryRetrieveInformationModelMove,
+    PatientRootQueryRetrieveInformationModelFind,
+    PatientRootQueryRetrieveInformationModelGet,
+    PatientRootQueryRetrieveInformationModelMove,
 ]
 # How long the AE titles read from the database are trusted: a title given to a site is
 # accepted within this delay, one taken away refused.
@@ -136,16 +154,24 @@ class Gateway:
         self.titles = SiteTitles(sessions)
         self.batches = Batches(sessions, storage, on_batch)
         ae = GatewayAE(self.titles, settings.dicom_ae_title)
+        # Storage both ways: a C-GET's peer takes the SCP role for the objects it gets back.
         for context in AllStoragePresentationContexts:
             assert context.abstract_syntax is not None
-            ae.add_supported_context(context.abstract_syntax, TRANSFER_SYNTAXES)
+            ae.add_supported_context(
+                context.abstract_syntax, TRANSFER_SYNTAXES, scu_role=True, scp_role=True
+            )
         ae.add_supported_context(Verification, TRANSFER_SYNTAXES[:2])
+        for model in QUERY_RETRIEVE:
+            ae.add_supported_context(model, TRANSFER_SYNTAXES[:3])
         ae.maximum_associations = settings.dicom_max_associations
         ae.maximum_pdu_size = MAX_PDU
         ae.acse_timeout = settings.dicom_acse_timeout_s
         ae.dimse_timeout = settings.dicom_dimse_timeout_s
         ae.network_timeout = settings.dicom_network_timeout_s
         self.ae = ae
+        self.query_retrieve = QueryRetrieve(
+            sessions, storage, lambda title: self.titles.sites().get(title), settings.dicom_ae_title
+        )
         self._stopped = threading.Event()
 
     def serve(self) -> None:
@@ -153,6 +179,9 @@ class Gateway:
         threading.Thread(target=self._sweep, name="dicom-sweep", daemon=True).start()
         handlers: list[Any] = [
             (evt.EVT_C_STORE, self._store),
+            (evt.EVT_C_FIND, self.query_retrieve.on_find),
+            (evt.EVT_C_GET, self.query_retrieve.on_get),
+            (evt.EVT_C_MOVE, self.query_retrieve.on_move),
             (evt.EVT_CONN_CLOSE, self._closed),
             (evt.EVT_REJECTED, self._rejected),
         ]
