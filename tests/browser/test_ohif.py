@@ -1,7 +1,8 @@
 """OHIF itself, as `make ohif` unpacked it, served by `garde web` at /ohif: a study a site
-pushed opens in Debian's chromium and its image is drawn, for a coordinator by the session
-cookie (/dicomweb) and for a doctor in town, with no login, by a share link's DICOMweb root
-(OHIF's dicomwebproxy). No DICOMweb request fails and the viewer's policy refuses nothing.
+pushed opens in Debian's chromium and its image is drawn: for a coordinator by the session
+cookie (/dicomweb); by the case's "open in viewer" link (a signed viewer link's root) and, for
+a doctor in town with no login, by a share link's root, both through OHIF's dicomwebproxy.
+No DICOMweb request fails and the viewer's policy refuses nothing.
 Screenshots of the drawn viewports are kept in the test's folder.
 
 Without the unpacked viewer the test is skipped with the reason, unless
@@ -116,18 +117,23 @@ def test_a_pushed_study_opens_in_ohif_with_its_image_drawn(
         f"{ohif_web}/dicomweb", headers={"Authorization": f"Bearer {region.site_token}"}
     )
     assert "FailedSOPSequence" not in site.store_instances([ct])
+    traffic = DicomwebTraffic()
+    viewer = Viewer(browser, ohif_web, traffic, tmp_path)
 
     # The coordinator, logged in: OHIF reads /dicomweb with the session cookie.
-    context = browser.new_context(base_url=ohif_web, viewport={"width": 1280, "height": 800})
-    visit = Visit(context.new_page(), "en", "desktop", tmp_path, NullTranslations())
-    traffic = DicomwebTraffic()
-    traffic.watch(visit.page)
-    visit.login(f"coord-{region.site.removeprefix('SITE-')}")
-    visit.page.goto(f"/ohif/viewer?StudyInstanceUIDs={study}")
-    drawn(visit.page, tmp_path / "ohif-coordinator.png")
-    context.close()
+    coordinator = f"coord-{region.site.removeprefix('SITE-')}"
+    viewer.opens(f"/ohif/viewer?StudyInstanceUIDs={study}", "coordinator", login=coordinator)
 
-    # A doctor in town, no login: a share link's root, through OHIF's dicomwebproxy.
+    # The case's "open in viewer" link (the API's viewer_url): a signed viewer link's root,
+    # which needs no cookie, through OHIF's dicomwebproxy.
+    api = {"Authorization": f"Bearer {region.coordinator_token}"}
+    shown = requests.get(f"{ohif_web}/api/v1/cases/{case['id']}/study", headers=api, timeout=30)
+    assert shown.status_code == 200, shown.text
+    (linked,) = shown.json()["studies"]
+    assert "/ohif/viewer/dicomwebproxy?" in linked["viewer_url"]
+    viewer.opens(linked["viewer_url"], "viewer-link")
+
+    # A doctor in town, no login: a share link's root, the same way.
     answer = requests.post(
         f"{ohif_web}/api/v1/cases/{case['id']}/share",
         json={"expires_in_s": 3600, "deidentify": False},
@@ -137,18 +143,37 @@ def test_a_pushed_study_opens_in_ohif_with_its_image_drawn(
     assert answer.status_code == 201, answer.text
     settings = Settings.from_env(stack.env | ohif_env(ohif_web, ohif_dir))
     link = viewer_url(settings, study, answer.json()["dicomweb_root"])
-    assert link is not None and "/ohif/viewer/dicomwebproxy?" in link
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    doctor = Visit(context.new_page(), "en", "desktop", tmp_path, NullTranslations())
-    traffic.watch(doctor.page)
-    doctor.page.goto(link)
-    drawn(doctor.page, tmp_path / "ohif-share-link.png")
-    context.close()
+    assert link is not None
+    viewer.opens(link, "share-link")
 
     # What OHIF asked, with its Accept headers: what the DICOMweb tests replay.
     (tmp_path / "dicomweb-requests.txt").write_text("\n".join(traffic.asked) + "\n")
     assert not traffic.failed, f"DICOMweb requests failed: {traffic.failed}"
-    assert not visit.script_errors + doctor.script_errors
+
+
+@dataclass
+class Viewer:
+    """Opens OHIF in a fresh browser (no cookie), logged in when asked."""
+
+    browser: Browser
+    base_url: str
+    traffic: DicomwebTraffic
+    shots: Path
+
+    def opens(self, url: str, who: str, login: str | None = None) -> None:
+        context = self.browser.new_context(
+            base_url=self.base_url, viewport={"width": 1280, "height": 800}
+        )
+        try:
+            visit = Visit(context.new_page(), "en", "desktop", self.shots, NullTranslations())
+            self.traffic.watch(visit.page)
+            if login:
+                visit.login(login)
+            visit.page.goto(url)
+            drawn(visit.page, self.shots / f"ohif-{who}.png")
+        finally:
+            context.close()
+        assert not visit.script_errors, f"OHIF failed for the {who}: {visit.script_errors}"
 
 
 def drawn(page: Page, shot: Path) -> None:
