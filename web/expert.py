@@ -27,6 +27,7 @@ from web.access import (
 from web.case_views import latest_report
 from web.inputs import parse_decline_reason, parse_report
 from web.live_events import live_page
+from web.study_view import studies_shown
 
 bp = Blueprint("expert", __name__, url_prefix="/expert")
 
@@ -195,6 +196,7 @@ def _case_page(
         full=full,
         report_kinds=kinds,
         reports=case.reports if full else [],
+        studies=studies_shown(g.db, services().settings, case, user) if full else [],
         values=values or {},
         errors=errors or {},
     )

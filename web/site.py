@@ -26,6 +26,7 @@ from web.image_upload import Uploaded, upload
 from web.inputs import parse_priority_change
 from web.live_events import live_page
 from web.login_limits import seconds_until_retry
+from web.study_view import studies_shown
 from web.submission import per_site, submit_case
 
 bp = Blueprint("site", __name__, url_prefix="/site")
@@ -94,6 +95,7 @@ def _case_page(found: Case, uploaded: Uploaded | None = None) -> str:
         uploaded=uploaded,
         tz=found.site.timezone,
         report=report,
+        studies=studies_shown(g.db, services().settings, found, current_user()),
         addenda=[r for r in found.reports if r.kind == ReportKind.ADDENDUM],
         is_open=CaseStatus(found.status).is_open,
         needs_acknowledgement=_needs_acknowledgement(found),

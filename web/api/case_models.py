@@ -114,7 +114,11 @@ class StudyReceived(Answer):
         "study is complete"
     )
     stable_at: datetime | None
-    viewer_url: str | None = Field(description="where a viewer opens the study; null for now")
+    viewer_url: str | None = Field(
+        description="where a viewer opens the study: GARDE_VIEWER_URL_TEMPLATE, or Garde's own "
+        "OHIF at /ohif, reading a DICOMweb root signed for this case and the caller (read-only, "
+        "valid 8 hours: ask again for a fresh one); null when Garde knows no viewer"
+    )
     series: list[SeriesReceived] = Field(description="its series, by number")
 
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, g, jsonify
-from sqlalchemy import select
 
-from garde.models import Series, Study
+from garde.models import Series
+from web import services
 from web.access import current_user, record_for
 from web.api import bp
 from web.api.case_models import CaseStudies
 from web.api.describe import operation
 from web.case_views import iso
+from web.study_view import StudyShown, studies_shown
 
 
 @bp.get("/cases/<int:case_id>/study")
@@ -28,21 +29,14 @@ from web.case_views import iso
     """,
 )
 def case_study(case_id: int) -> Response:
-    case = record_for(g.db, current_user(), case_id)
-    studies = case.studies
-    series: dict[int, list[Series]] = {}
-    for row in g.db.scalars(
-        select(Series)
-        .where(Series.study_id.in_([s.id for s in studies]))
-        .order_by(Series.series_number.is_(None), Series.series_number, Series.id)
-    ):
-        series.setdefault(row.study_id, []).append(row)
-    return jsonify(
-        {"case_id": case.id, "studies": [_study(s, series.get(s.id, [])) for s in studies]}
-    )
+    user = current_user()
+    case = record_for(g.db, user, case_id)
+    shown = studies_shown(g.db, services().settings, case, user)
+    return jsonify({"case_id": case.id, "studies": [_study(s) for s in shown]})
 
 
-def _study(study: Study, series: list[Series]) -> dict[str, Any]:
+def _study(shown: StudyShown) -> dict[str, Any]:
+    study = shown.study
     return {
         "study_instance_uid": study.study_instance_uid,
         "accession_number": study.accession_number,
@@ -56,16 +50,17 @@ def _study(study: Study, series: list[Series]) -> dict[str, Any]:
         "last_arrival_at": iso(study.last_arrival_at),
         "stable": study.stable_at is not None,
         "stable_at": iso(study.stable_at),
-        "viewer_url": None,  # issue 11: the viewer
-        "series": [
-            {
-                "series_instance_uid": s.series_instance_uid,
-                "series_number": s.series_number,
-                "modality": s.modality,
-                "body_part": s.body_part,
-                "series_description": s.series_description,
-                "instance_count": s.instance_count,
-            }
-            for s in series
-        ],
+        "viewer_url": shown.viewer_url,
+        "series": [_series(s) for s in shown.series],
+    }
+
+
+def _series(series: Series) -> dict[str, Any]:
+    return {
+        "series_instance_uid": series.series_instance_uid,
+        "series_number": series.series_number,
+        "modality": series.modality,
+        "body_part": series.body_part,
+        "series_description": series.series_description,
+        "instance_count": series.instance_count,
     }
