@@ -55,10 +55,42 @@ def pushed(
     first, second, theirs = generate_uid(), generate_uid(), generate_uid()
     series = generate_uid()
     mine_files = [
-        with_new_uids(ct, folder, first, series, PatientName=f"{prefix}^ONE", StudyDate="20260110"),
-        with_new_uids(ct, folder, first, series, PatientName=f"{prefix}^ONE", StudyDate="20260110"),
-        with_new_uids(jpeg, folder, first, None, PatientName=f"{prefix}^ONE", StudyDate="20260110"),
-        with_new_uids(mr, folder, second, None, PatientName=f"{prefix}^TWO", StudyDate="20260301"),
+        with_new_uids(
+            ct,
+            folder,
+            first,
+            series,
+            PatientName=f"{prefix}^ONE",
+            PatientID=f"{prefix}-1",
+            StudyDate="20260110",
+        ),
+        with_new_uids(
+            ct,
+            folder,
+            first,
+            series,
+            PatientName=f"{prefix}^ONE",
+            PatientID=f"{prefix}-1",
+            StudyDate="20260110",
+        ),
+        with_new_uids(
+            jpeg,
+            folder,
+            first,
+            None,
+            PatientName=f"{prefix}^ONE",
+            PatientID=f"{prefix}-1",
+            StudyDate="20260110",
+        ),
+        with_new_uids(
+            mr,
+            folder,
+            second,
+            None,
+            PatientName=f"{prefix}^TWO",
+            PatientID=f"{prefix}-2",
+            StudyDate="20260301",
+        ),
     ]
     their_file = with_new_uids(ct, folder, theirs, None, PatientName=f"{prefix}^ONE")
     for title, files in ((own, mine_files), (other, [their_file])):
@@ -171,6 +203,16 @@ def _same_objects(received: Path, pushed: Pushed, uids: set[str]) -> None:
         assert ds.PatientName == original.PatientName
 
 
+def _get(gateway: GatewayProcess, title: str, folder: Path, *keys: str, root: str = "-S") -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["getscu", "-v", root, "-aet", title, "-aec", gateway.ae_title, "-od", str(folder),
+         "127.0.0.1", str(gateway.port), *(arg for key in keys for arg in ("-k", key))],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    return done.stdout + done.stderr
+
+
 def test_c_get_brings_every_object_of_a_study_back(
     gateway: GatewayProcess, pushed: Pushed, tmp_path: Path
 ) -> None:
@@ -179,16 +221,33 @@ def test_c_get_brings_every_object_of_a_study_back(
     uncompressed = {
         u for u in uids if not dcmread(pushed.files[u]).file_meta.TransferSyntaxUID.is_compressed
     }
-    done = subprocess.run(
-        ["getscu", "-S", "-aet", pushed.own_title, "-aec", gateway.ae_title,
-         "-od", str(tmp_path), "127.0.0.1", str(gateway.port),
-         "-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study}"],
-        capture_output=True, text=True, timeout=120,
+    said = _get(
+        gateway, pushed.own_title, tmp_path / "study",
+        "QueryRetrieveLevel=STUDY", f"StudyInstanceUID={study}",
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
     # getscu accepts uncompressed syntaxes only: the JPEG object, sent as stored, fails.
-    _same_objects(tmp_path, pushed, uncompressed)
+    _same_objects(tmp_path / "study", pushed, uncompressed)
     assert len(uids - uncompressed) == 1
+    assert "Received C-GET Response (Warning: SubOperationsCompleteOneOrMoreFailures)" in said
+    assert "Number of Completed Suboperations : 2" in said
+    assert "Number of Failed Suboperations    : 1" in said
+
+    # Patient Root, a patient by its ID: that patient's study of this site.
+    _get(
+        gateway, pushed.own_title, tmp_path / "patient",
+        "QueryRetrieveLevel=PATIENT", f"PatientID={pushed.prefix}-2", root="-P",
+    )  # fmt: skip
+    mr = {u for u, p in pushed.files.items() if dcmread(p).StudyInstanceUID == pushed.mine[1]}
+    _same_objects(tmp_path / "patient", pushed, mr)
+
+    # No Study Instance UID at level STUDY: refused before anything is sent.
+    said = _get(
+        gateway, pushed.own_title, tmp_path / "none",
+        "QueryRetrieveLevel=STUDY", "StudyDate=20260110",
+    )  # fmt: skip
+    assert "C-GET Response (Error: DataSetDoesNotMatchSOPClass)" in said, said  # 0xA900
+    assert "Number of Completed Suboperations : 0" in said
+    assert list((tmp_path / "none").iterdir()) == []
 
 
 @pytest.fixture
