@@ -135,10 +135,16 @@ def test_the_page_shows_the_final_report_and_the_dicomweb_root_and_counts_each_a
     anyone = requests.Session()
 
     before = anyone.get(answer["url"], timeout=30)
+    before_pdf = anyone.get(answer["url"] + "/report.pdf", timeout=30)
     _file_final_report(shared, "Shared findings: no bleed.", "Normal CT, shared.")
     after = anyone.get(answer["url"], timeout=30)
+    after_pdf = anyone.get(answer["url"] + "/report.pdf", timeout=30)
 
     assert before.status_code == 200 and after.status_code == 200
+    assert before_pdf.status_code == 404
+    assert after_pdf.status_code == 200 and after_pdf.content.startswith(b"%PDF")
+    assert after_pdf.headers["Content-Type"] == "application/pdf"
+    assert "report.pdf" not in before.text and "report.pdf" in after.text
     assert "No final report yet" in before.text
     assert "no bleed" not in before.text
     assert "Shared findings: no bleed." in after.text and "Normal CT, shared." in after.text
@@ -148,23 +154,30 @@ def test_the_page_shows_the_final_report_and_the_dicomweb_root_and_counts_each_a
         assert shown.headers["X-Robots-Tag"].startswith("noindex")
         assert '<meta name="robots" content="noindex' in shown.text
     accesses = _accesses(shared.stack, answer["token"])
-    assert [(a.what, a.status, a.address) for a in accesses] == [("page", 200, "127.0.0.1")] * 2
+    assert [(a.what, a.status, a.address) for a in accesses] == [
+        ("page", 200, "127.0.0.1"),
+        ("report", 404, "127.0.0.1"),
+        ("page", 200, "127.0.0.1"),
+        ("report", 200, "127.0.0.1"),
+    ]
 
     # The site's case page counts them; the coordinator's lists each.
     site = Browser(shared.stack).login(shared.region.site_username)
     page = site.get(f"/site/cases/{shared.case_id}").text
     link_id = _link_id(shared.stack, answer["token"])
-    assert re.search(rf"Link #{link_id}\b.*?2 accesses", page, re.DOTALL), page
+    assert re.search(rf"Link #{link_id}\b.*?4 accesses", page, re.DOTALL), page
     coordinator = Browser(shared.stack).login(f"coord-{shared.region.site.removeprefix('SITE-')}")
     page = coordinator.get(f"/coordinator/cases/{shared.case_id}").text
     listed = page[page.index(f"Link #{link_id}") :]
     assert listed.count('<td data-label="Read">page</td>') >= 2
+    assert '<td data-label="Read">report</td>' in listed
 
     # De-identified: the report without what ties it to the patient's record.
     hidden = shared.share("alice", deidentify=True).json()
     page = anyone.get(hidden["url"], timeout=30).text
     assert "Shared findings: no bleed." in page
     assert shared.accession not in page and "de-identified" in page
+    assert anyone.get(hidden["url"] + "/report.pdf", timeout=30).status_code == 200
 
 
 def test_revocation_holds_at_once_for_its_creator_the_site_or_a_coordinator(
@@ -194,7 +207,7 @@ def test_revocation_holds_at_once_for_its_creator_the_site_or_a_coordinator(
     for link in by_alice:
         assert anyone.get(link["url"], timeout=30).status_code == 404
     # The refused use is on record too; the audit log has each revocation.
-    statuses = [a.status for a in _accesses(shared.stack, by_site["token"])]
+    statuses = [a.status for a in _accesses(shared.stack, by_site["token"]) if a.what == "page"]
     assert statuses == [200, 404]
     with shared.stack.sessions() as s:
         revocations = s.scalars(

@@ -151,16 +151,21 @@ def render_html(case: Case, report: Report) -> str:
 
 
 def render_pdf(case: Case, report: Report) -> bytes:
+    return sheet_pdf(ReportSheet.of(case, report), report.created_at)
+
+
+def sheet_pdf(sheet: ReportSheet, signed_at: datetime) -> bytes:
+    """The PDF of a prepared sheet: the site's, or a share link's (web/share_pages.py), which
+    may leave out what ties the report to the patient's record."""
     from fpdf import FPDF
     from fpdf.enums import XPos, YPos
 
-    sheet = ReportSheet.of(case, report)
     pdf = FPDF(format="A4")
     pdf.set_lang(sheet.language)
     pdf.set_title(_latin1(f"{sheet.title} - {sheet.case_line().rstrip('.')}"))
     pdf.set_author(_latin1(sheet.expert_name))
     pdf.set_creator("Garde")
-    pdf.set_creation_date(report.created_at.astimezone(UTC))
+    pdf.set_creation_date(signed_at.astimezone(UTC))
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
     width = pdf.epw

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers.response import Response as Redirect
 
@@ -44,7 +44,7 @@ from web import ohif, services
 from web.access import case_for, current_user, roles
 from web.audit import audit
 from web.case_views import iso
-from web.report_formats import ReportSheet
+from web.report_formats import ReportSheet, sheet_pdf
 
 bp = Blueprint("shares", __name__)
 
@@ -52,16 +52,12 @@ bp = Blueprint("shares", __name__)
 EXPIRY_DAYS = (1, 7, 30)
 # Search engines and link previews must neither keep nor follow a share page.
 NOINDEX = {"X-Robots-Tag": "noindex, nofollow, noarchive"}
+GONE = "this link is unknown, has expired or was revoked"
 
 
 @bp.get("/share/<token>")
 def page(token: str) -> tuple[str, int, dict[str, str]]:
-    share = find_share(g.db, token)
-    if share is None:
-        raise NotFound("this link is unknown, has expired or was revoked")
-    if not is_live(share):
-        record_access(g.db, share, "page", 404, request.remote_addr)
-        raise NotFound("this link is unknown, has expired or was revoked")
+    share = _live(token, "page")
     case = g.db.get_one(Case, share.case_id)
     study = g.db.get_one(Study, share.study_id)
     settings = services().settings
@@ -74,6 +70,7 @@ def page(token: str) -> tuple[str, int, dict[str, str]]:
         "shares/page.html",
         sheet=_sheet(case, report, share.deidentify) if report else None,
         dicomweb_root=root,
+        pdf_url=url_for("shares.report_pdf", token=token),
         viewer_url=_viewer_url(settings, study_uid, root),
         expires_at=share.expires_at,
         deidentified=share.deidentify,
@@ -81,6 +78,28 @@ def page(token: str) -> tuple[str, int, dict[str, str]]:
     )
     record_access(g.db, share, "page", 200, request.remote_addr)
     return shown, 200, NOINDEX
+
+
+@bp.get("/share/<token>/report.pdf")
+def report_pdf(token: str) -> Response:
+    """The page's report as the site's PDF; 404 while there is no final report."""
+    share = _live(token, "report")
+    case = g.db.get_one(Case, share.case_id)
+    report = _final_report(case)
+    if report is None:
+        record_access(g.db, share, "report", 404, request.remote_addr)
+        raise NotFound("no final report yet")
+    pdf = sheet_pdf(_sheet(case, report, share.deidentify), report.created_at)
+    record_access(g.db, share, "report", 200, request.remote_addr)
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        # The case id, never the accession number: a file name travels in mail.
+        headers={
+            "Content-Disposition": f'inline; filename="garde-report-{case.id}.pdf"',
+            **NOINDEX,
+        },
+    )
 
 
 @bp.post("/cases/<int:case_id>/share")
@@ -162,6 +181,18 @@ def share_panel(case: Case) -> SharePanel:
         links=links,
         revocable={link.share.id for link in links if may_revoke(link.share, case, user)},
     )
+
+
+def _live(token: str, what: str) -> ShareLink:
+    """The link if live; else 404, the same for a token unknown, expired or revoked (a use of
+    a real link is recorded all the same)."""
+    share = find_share(g.db, token)
+    if share is None:
+        raise NotFound(GONE)
+    if not is_live(share):
+        record_access(g.db, share, what, 404, request.remote_addr)
+        raise NotFound(GONE)
+    return share
 
 
 def _final_report(case: Case) -> Report | None:

@@ -111,6 +111,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     # A share link's page: public, its token is the key (here no link's). The share form of
     # the site's and the holding expert's case page; revoking a link (here no link's id).
     "shares.page": everyone(NF),
+    "shares.report_pdf": everyone(NF),
     "shares.create": (LOGIN, ACTS, NO, NO, NO, NF),
     "shares.revoke_link": (LOGIN, NF, NF, NF, NF, NF),
     # An expert's pages: the case is offered to the expert, nothing to the stranger.
