@@ -204,7 +204,8 @@ def install_cors(app: Flask) -> None:
             return response
         response.vary.add("Origin")
         origin = request.headers.get("Origin")
-        if allowed(origin) and request.method in (*READ_METHODS, "OPTIONS"):
+        refused = request.method == "OPTIONS" and response.status_code == 403
+        if allowed(origin) and not refused:
             response.headers["Access-Control-Allow-Origin"] = origin or ""
             response.headers["Access-Control-Expose-Headers"] = "Content-Type, Warning"
         return response

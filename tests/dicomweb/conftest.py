@@ -1,4 +1,4 @@
-"""Studies pushed once per module through STOW-RS for the DICOMweb read tests, the logins that
+"""Studies pushed once per stack through STOW-RS for the DICOMweb read tests, the logins that
 read them, and a reader of multipart/related answers that keeps each part's headers."""
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class Pushed:
         return str(self.j2k.StudyInstanceUID)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pushed(stack: Stack) -> Iterator[Pushed]:
     region = make_region(stack)
     tag = secrets.token_hex(3).upper()
