@@ -170,14 +170,17 @@ def share_helpers() -> dict[str, Any]:
 
 def share_panel(case: Case) -> SharePanel:
     """The case's links as this user sees them: coordinators every link with its accesses;
-    the site and the holding expert the live ones, to share more or revoke."""
+    the site and the holding expert the live ones, to share more or revoke; another expert
+    only the live ones they made (to revoke them once the case is no longer theirs)."""
     user = current_user()
     staff = Role(user.role) in STAFF
+    sharing = may_share(case, user)
     links = case_shares(g.db, case.id, with_accesses=staff)
     if not staff:
-        links = [link for link in links if link.live]
+        mine = [link for link in links if link.share.created_by_id == user.id]
+        links = [link for link in (links if sharing else mine) if link.live]
     return SharePanel(
-        may_share=may_share(case, user),
+        may_share=sharing,
         links=links,
         revocable={link.share.id for link in links if may_revoke(link.share, case, user)},
     )
