@@ -110,7 +110,8 @@ class Purges:
                     action="study.purge",
                     target=f"study:{study.id}",
                     detail=(
-                        f"site {study.site.code}, case {study.case_id or 'none'}, "
+                        f"{study.study_instance_uid}, site {study.site.code}, "
+                        f"case {study.case_id or 'none'}, "
                         f"{study.instance_count} objects, {study.size_bytes} bytes, last object "
                         f"{study.last_arrival_at:%Y-%m-%d}, retention "
                         f"{study.site.study_retention_days} days"

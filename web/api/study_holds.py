@@ -71,7 +71,7 @@ def _set_hold(study_uid: str, held: bool, reason: str) -> Response:
         raise NotFound("no study has this Study Instance UID")
     for study in studies:
         study.legal_hold, study.legal_hold_reason = held, reason
-        audit("study.hold" if held else "study.release", f"study:{study.id}")
+        audit("study.hold" if held else "study.release", f"study:{study.id}", study_uid)
     g.db.commit()
     return jsonify(
         {
