@@ -74,6 +74,15 @@ def everyone(outcome: str) -> tuple[str, ...]:
     return (outcome,) * len(ROLES)
 
 
+# DICOMweb reads (web/dicomweb_read.py), at /dicomweb and under a viewer or share link's token.
+DICOMWEB_SEARCHES = ("qido_studies", "qido_all_series", "qido_all_instances")
+DICOMWEB_BY_UID = (
+    "qido_series", "qido_study_instances", "qido_instances", "wado_study", "wado_series",
+    "wado_instance", "metadata_study", "metadata_series", "metadata_instance", "frames",
+    "bulkdata", "rendered_instance", "rendered_frame", "rendered_series", "rendered_study",
+    "thumbnail_instance", "thumbnail_frame", "thumbnail_series", "thumbnail_study",
+)  # fmt: skip
+
 # Each route: the outcome for anonymous, site, expert, coordinator, admin, and a stranger (an
 # expert the ids are nothing to: another site's, who was never offered the case).
 ROUTES: dict[str, tuple[str, ...]] = {
@@ -251,6 +260,16 @@ ROUTES: dict[str, tuple[str, ...]] = {
     # DICOMweb: a site's bearer token stores its images (STOW-RS).
     "dicomweb.store": writes(SITE),
     "dicomweb.store_study": writes(SITE),
+    # DICOMweb reads: a search answers every role (each sees its own studies); a study no one
+    # here may read is a 404, as one that is not there; a link's root opens by its token
+    # alone (here no link's).
+    **{f"dicomweb_read.{e}": reads(*ANYONE) for e in DICOMWEB_SEARCHES},
+    **{f"dicomweb_read.{e}": (LOGIN, NF, NF, NF, NF, NF) for e in DICOMWEB_BY_UID},
+    **{
+        f"{root}.{e}": everyone(NF)
+        for root in ("viewer_dicomweb", "share_dicomweb")
+        for e in (*DICOMWEB_SEARCHES, *DICOMWEB_BY_UID)
+    },
     # OHIF's viewer: public files, not found where `make ohif` did not unpack it (here).
     "ohif.app_config": everyone(NF),
     "ohif.datasource": everyone(NF),
@@ -351,6 +370,10 @@ def _values(rule: Rule, ids: dict[str, object], codes: dict[str, str]) -> dict[s
             values[name] = choice.group(1).split(",")[0].strip()
         elif name == "path":  # a file or page under a folder (web/ohif.py)
             values[name] = "viewer"
+        elif name in ("study", "series", "instance"):  # DICOMweb: a UID nobody holds
+            values[name] = "1.2.3"
+        elif name in ("frames", "tags"):
+            values[name] = "1" if name == "frames" else "7FE00010"
         else:
             values[name] = ids[name]
     return values
