@@ -60,13 +60,15 @@ def install(target: Path) -> bool:
 def _pack(into: Path) -> Path:
     """`npm pack`: the package's tarball, from npm's cache when it holds it."""
     done = subprocess.run(
-        ["npm", "pack", PACKAGE, "--prefer-offline", "--silent", "--pack-destination", str(into)],
+        ["npm", "pack", PACKAGE, "--prefer-offline", "--loglevel=error"]
+        + ["--pack-destination", str(into)],
         capture_output=True,
         text=True,
         check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"npm pack {PACKAGE} failed: {done.stderr.strip()}")
+        said = " ".join(done.stderr.strip().splitlines()[:4])  # npm's code, then its reason
+        raise RuntimeError(f"npm pack {PACKAGE} failed: {said}")
     return into / done.stdout.strip().splitlines()[-1]
 
 

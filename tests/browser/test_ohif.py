@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,8 +193,9 @@ def drawn(page: Page, shot: Path) -> None:
 
 
 def test_the_viewer_has_its_own_policy_and_reads_only_gardes_dicomweb(ohif_web: str) -> None:
-    """OHIF's pages may run WebAssembly and workers, Garde's may not; the proxy's source is
-    one of Garde's DICOMweb roots on Garde's address, never another site."""
+    """OHIF's pages may run WebAssembly and workers, Garde's may not; its files may be cached,
+    its page not; the proxy's source is one of Garde's DICOMweb roots on Garde's address,
+    never another site."""
     viewer = requests.get(f"{ohif_web}/ohif/viewer?StudyInstanceUIDs=1.2.3", timeout=30)
     assert viewer.status_code == 200 and 'window.PUBLIC_URL="/ohif/"' in viewer.text
     policy = viewer.headers["Content-Security-Policy"]
@@ -202,6 +204,11 @@ def test_the_viewer_has_its_own_policy_and_reads_only_gardes_dicomweb(ohif_web: 
         "wasm"
         not in requests.get(f"{ohif_web}/login", timeout=30).headers["Content-Security-Policy"]
     )
+    assert viewer.headers["Cache-Control"] == "no-store"
+    bundle = re.search(r'src="(/ohif/app\.bundle\.[0-9a-f]+\.js)"', viewer.text)
+    assert bundle, "OHIF's page loads its bundle from /ohif/"
+    cached = requests.get(f"{ohif_web}{bundle[1]}", timeout=30).headers["Cache-Control"]
+    assert cached.startswith("public"), cached  # its name changes with its content
     config = requests.get(f"{ohif_web}/ohif/app-config.js", timeout=30).text
     assert f'"qidoRoot": "{ohif_web}/dicomweb"' in config
     source = f"{ohif_web}/ohif/datasource.json"
