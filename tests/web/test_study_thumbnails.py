@@ -82,6 +82,11 @@ def test_the_case_pages_show_a_thumbnail_of_each_series_to_its_readers_only(
     alice = Browser(region.stack).login(region.experts["alice"].username)
     page = alice.get(f"/expert/cases/{case_id}").text
     assert thumbnails(page) == expected
+    french = alice.get(f"/expert/cases/{case_id}", headers={"Accept-Language": "fr"}).text
+    assert [t[1:] for t in thumbnails(french)] == [
+        ("Vignette de AX SOFT", "AX SOFT", "CT · 2 images"),
+        ("Vignette de COR MPR", "COR MPR", "CT · 1 image"),
+    ]
     # No viewer configured here, and no OHIF unpacked: no link, in the page or the API.
     assert viewer_links(page) == []
     api = region.stack.api(region.experts["alice"].token)
