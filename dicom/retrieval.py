@@ -3,9 +3,10 @@ index (dicom.query), C-GET over the same association, C-MOVE to one of the site'
 titles at the host and port the registry gives it. A site queries and retrieves its own
 studies only.
 
-Objects are sent as stored, in their own transfer syntax, never transcoded (as the gateway
-received them): a peer that accepts none of the syntax of an object gets it counted as a
-failed sub-operation. One object is in memory at a time, read when its turn comes.
+Objects are sent as stored, in their own transfer syntax, unless the peer accepted their SOP
+class uncompressed only: then they are decompressed (same UIDs), so that a PACS taking no JPEG
+still gets its images. One that cannot be sent either way is counted as a failed
+sub-operation. One object is in memory at a time, read when its turn comes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pynetdicom import Association, evt
 from pynetdicom.presentation import PresentationContext, build_context
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     PatientRootQueryRetrieveInformationModelFind,
@@ -97,7 +99,7 @@ class QueryRetrieve:
             yield e.status, None
             return
         yield len(stored)
-        yield from self._sub_operations(event, stored)
+        yield from self._sub_operations(event, stored, lambda: event.assoc)
 
     def on_move(self, event: Any) -> Iterator[Any]:
         """EVT_C_MOVE: the destination, which must be an AE title of the calling site with a
@@ -115,9 +117,13 @@ class QueryRetrieve:
             log.warning("C-MOVE refused: %s is not a destination of the calling site", destination)
             yield None, None
             return
-        yield (*address, {"contexts": contexts_for(stored)})
+        # pynetdicom opens the association to the destination; its contexts, once accepted,
+        # say which objects go as stored and which decompressed.
+        peer: list[Association] = []
+        accepted = [(evt.EVT_ACCEPTED, lambda e: peer.append(e.assoc))]
+        yield (*address, {"contexts": contexts_for(stored), "evt_handlers": accepted})
         yield len(stored)
-        yield from self._sub_operations(event, stored)
+        yield from self._sub_operations(event, stored, lambda: peer[0] if peer else None)
 
     def _request(self, event: Any) -> tuple[int, Dataset, Level]:
         calling_ae = event.assoc.requestor.ae_title
@@ -144,12 +150,14 @@ class QueryRetrieve:
             return None
         return row.host, row.port
 
-    def _sub_operations(self, event: Any, stored: list[Stored]) -> Iterator[Answer]:
+    def _sub_operations(
+        self, event: Any, stored: list[Stored], peer: Callable[[], Association | None]
+    ) -> Iterator[Answer]:
         for item in stored:
             if event.is_cancelled:
                 yield CANCELLED, None
                 return
-            yield PENDING, self._read(item)
+            yield PENDING, fitted(self._read(item), peer())
 
     def _read(self, item: Stored) -> Dataset:
         """The stored object; one that cannot be read goes as its UIDs alone, which no
@@ -165,15 +173,34 @@ class QueryRetrieve:
             return placeholder
 
 
+def fitted(ds: Dataset, peer: Association | None) -> Dataset:
+    """The object as stored, or decompressed when the peer accepted its SOP class in an
+    uncompressed syntax only; one that cannot be decoded goes as stored (and fails)."""
+    syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    if peer is None or syntax is None or not syntax.is_compressed:
+        return ds
+    accepted = {
+        cx.transfer_syntax[0]
+        for cx in peer.accepted_contexts
+        if cx.abstract_syntax == ds.get("SOPClassUID") and cx.as_scu
+    }
+    if syntax in accepted or not accepted & set(UNCOMPRESSED):
+        return ds
+    try:
+        ds.decompress(generate_instance_uid=False)
+    except Exception as e:  # no decoder for it, or broken pixel data
+        log.warning("an object could not be decompressed for a retrieve: %s", type(e).__name__)
+    return ds
+
+
 def contexts_for(stored: list[Stored]) -> list[PresentationContext]:
     """The presentation contexts to propose to a C-MOVE destination: one per SOP class and
-    stored transfer syntax (an uncompressed object may also go in the other uncompressed
-    syntax), at most 128; the objects of the rest fail."""
+    stored transfer syntax, and the uncompressed ones for each SOP class (a compressed object
+    is decompressed when only those are accepted), at most 128; the objects of the rest fail."""
     pairs: dict[tuple[str, str], list[str]] = {}
     for i in stored:
-        if i.transfer_syntax_uid in UNCOMPRESSED:
-            pairs.setdefault((i.sop_class_uid, ""), list(UNCOMPRESSED))
-        else:
+        pairs.setdefault((i.sop_class_uid, ""), list(UNCOMPRESSED))
+        if i.transfer_syntax_uid not in UNCOMPRESSED:
             pairs.setdefault((i.sop_class_uid, i.transfer_syntax_uid), [i.transfer_syntax_uid])
     return [
         build_context(sop_class, syntaxes)

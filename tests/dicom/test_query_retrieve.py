@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import secrets
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
-from pydicom.uid import generate_uid
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from sqlalchemy import select
 
 from garde.db import SessionFactory
@@ -193,20 +193,33 @@ def test_c_find_at_series_and_image_level_and_patient_root(
     ]
 
 
-def _same_objects(received: Path, pushed: Pushed, uids: set[str]) -> None:
+def _same_objects(received: Path, pushed: Pushed, uids: set[str], decompressed: bool) -> None:
+    """The objects received are the ones pushed: as stored, byte for byte in their syntax;
+    with `decompressed`, a compressed one as its decoded pixels, in explicit VR."""
     got = {str(dcmread(p).SOPInstanceUID): dcmread(p) for p in received.iterdir() if p.is_file()}
     assert set(got) == uids
     for uid, ds in got.items():
         original = dcmread(pushed.files[uid])
-        assert ds.file_meta.TransferSyntaxUID == original.file_meta.TransferSyntaxUID
-        assert ds.PixelData == original.PixelData
         assert ds.PatientName == original.PatientName
+        stored = original.file_meta.TransferSyntaxUID
+        if decompressed and stored.is_compressed:
+            assert ds.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian
+            assert (ds.pixel_array == original.pixel_array).all()
+        else:
+            assert ds.file_meta.TransferSyntaxUID == stored
+            assert ds.PixelData == original.PixelData
 
 
-def _get(gateway: GatewayProcess, title: str, folder: Path, *keys: str, root: str = "-S") -> str:
+def _get(
+    gateway: GatewayProcess,
+    title: str,
+    folder: Path,
+    *keys: str,
+    options: tuple[str, ...] = ("-S",),
+) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
-        ["getscu", "-v", root, "-aet", title, "-aec", gateway.ae_title, "-od", str(folder),
+        ["getscu", "-v", *options, "-aet", title, "-aec", gateway.ae_title, "-od", str(folder),
          "127.0.0.1", str(gateway.port), *(arg for key in keys for arg in ("-k", key))],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
@@ -218,27 +231,26 @@ def test_c_get_brings_every_object_of_a_study_back(
 ) -> None:
     study = pushed.mine[0]
     uids = {u for u, p in pushed.files.items() if dcmread(p).StudyInstanceUID == study}
-    uncompressed = {
-        u for u in uids if not dcmread(pushed.files[u]).file_meta.TransferSyntaxUID.is_compressed
+    compressed = {
+        u for u in uids if dcmread(pushed.files[u]).file_meta.TransferSyntaxUID.is_compressed
     }
+    assert len(compressed) == 1
     said = _get(
         gateway, pushed.own_title, tmp_path / "study",
         "QueryRetrieveLevel=STUDY", f"StudyInstanceUID={study}",
     )  # fmt: skip
-    # getscu accepts uncompressed syntaxes only: the JPEG object, sent as stored, fails.
-    _same_objects(tmp_path / "study", pushed, uncompressed)
-    assert len(uids - uncompressed) == 1
-    assert "Received C-GET Response (Warning: SubOperationsCompleteOneOrMoreFailures)" in said
-    assert "Number of Completed Suboperations : 2" in said
-    assert "Number of Failed Suboperations    : 1" in said
+    # getscu accepts uncompressed syntaxes only: the JPEG object comes decompressed.
+    _same_objects(tmp_path / "study", pushed, uids, decompressed=True)
+    assert "Number of Completed Suboperations : 3" in said, said
+    assert "Number of Failed Suboperations    : 0" in said
 
     # Patient Root, a patient by its ID: that patient's study of this site.
     _get(
         gateway, pushed.own_title, tmp_path / "patient",
-        "QueryRetrieveLevel=PATIENT", f"PatientID={pushed.prefix}-2", root="-P",
+        "QueryRetrieveLevel=PATIENT", f"PatientID={pushed.prefix}-2", options=("-P",),
     )  # fmt: skip
     mr = {u for u, p in pushed.files.items() if dcmread(p).StudyInstanceUID == pushed.mine[1]}
-    _same_objects(tmp_path / "patient", pushed, mr)
+    _same_objects(tmp_path / "patient", pushed, mr, decompressed=False)
 
     # No Study Instance UID at level STUDY: refused before anything is sent.
     said = _get(
@@ -251,18 +263,26 @@ def test_c_get_brings_every_object_of_a_study_back(
 
 
 @pytest.fixture
-def storescp(tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    """dcmtk's storescp on a free port, accepting every transfer syntax it knows."""
-    port, folder = free_port(), tmp_path / "received"
-    folder.mkdir()
-    process = subprocess.Popen(
-        ["storescp", "+xa", "-od", str(folder), str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    wait_for_port("127.0.0.1", port, process)
-    yield port, folder
-    process.terminate()
-    process.wait(timeout=20)
+def storescp(tmp_path: Path) -> Iterator[Callable[..., tuple[int, Path]]]:
+    """Start dcmtk's storescp on a free port: `+xa` accepts every transfer syntax it knows,
+    without it only the uncompressed ones."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*options: str) -> tuple[int, Path]:
+        port, folder = free_port(), tmp_path / f"received-{len(started)}"
+        folder.mkdir()
+        process = subprocess.Popen(
+            ["storescp", *options, "-od", str(folder), str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        started.append(process)
+        wait_for_port("127.0.0.1", port, process)
+        return port, folder
+
+    yield start
+    for process in started:
+        process.terminate()
+        process.wait(timeout=20)
 
 
 def _move(gateway: GatewayProcess, title: str, destination: str, study: str) -> str:
@@ -275,28 +295,39 @@ def _move(gateway: GatewayProcess, title: str, destination: str, study: str) -> 
     return done.stdout + done.stderr
 
 
-def test_c_move_sends_a_study_to_the_sites_destination_in_its_own_syntaxes(
+def _destination(sessions: SessionFactory, title: str, port: int) -> None:
+    with sessions.begin() as s:
+        row = s.scalars(select(SiteAeTitle).where(SiteAeTitle.ae_title == title)).one()
+        row.host, row.port = "127.0.0.1", port
+
+
+def test_c_move_sends_a_study_to_the_sites_destination(
     gateway: GatewayProcess,
     pushed: Pushed,
     sessions: SessionFactory,
-    storescp: tuple[int, Path],
+    storescp: Callable[..., tuple[int, Path]],
 ) -> None:
-    port, folder = storescp
-    with sessions.begin() as s:
-        row = s.scalars(select(SiteAeTitle).where(SiteAeTitle.ae_title == pushed.own_title)).one()
-        row.host, row.port = "127.0.0.1", port
     study = pushed.mine[0]
+    uids = {u for u, p in pushed.files.items() if dcmread(p).StudyInstanceUID == study}
+    port, folder = storescp("+xa")
+    _destination(sessions, pushed.own_title, port)
     said = _move(gateway, pushed.own_title, pushed.own_title, study)
     assert "Received Move Response 3 (Pending)" in said, said
     assert "Received Final Move Response (Success)" in said, said
-    uids = {u for u, p in pushed.files.items() if dcmread(p).StudyInstanceUID == study}
-    _same_objects(folder, pushed, uids)  # the JPEG one too: the destination accepts it
+    _same_objects(folder, pushed, uids, decompressed=False)  # the JPEG one as stored
 
     # Another site's study, named by its UID: nothing to send.
     said = _move(gateway, pushed.own_title, pushed.own_title, pushed.theirs)
     assert "Received Final Move Response (Success)" in said, said
     assert "Pending" not in said
     assert len(list(folder.iterdir())) == len(uids)
+
+    # A destination that takes no JPEG: the JPEG object decompressed.
+    port, folder = storescp()
+    _destination(sessions, pushed.own_title, port)
+    said = _move(gateway, pushed.own_title, pushed.own_title, study)
+    assert "Received Final Move Response (Success)" in said, said
+    _same_objects(folder, pushed, uids, decompressed=True)
 
 
 def test_c_move_to_an_unknown_destination_fails_with_a801(
