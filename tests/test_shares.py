@@ -13,6 +13,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -22,12 +23,15 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 from sqlalchemy import select
 
+from dicom.deidentify import new_uid
 from garde.accounts import create_token
 from garde.domain import Role
 from garde.models import AuditEvent, Case, ShareAccess, ShareLink, Study, User
-from garde.shares import create_share
+from garde.settings import Settings
+from garde.shares import create_share, share_key
 from tests.conftest import Region, Stack, add_login, make_region, wait_for
 from tests.web.test_pages import Browser, flashes
+from web import create_app
 
 CT = get_testdata_file("CT_small.dcm") or ""
 SHARE_URL = re.compile(r'value="(http[^"]+/share/([A-Za-z0-9_-]+))"')
@@ -178,6 +182,28 @@ def test_the_page_shows_the_final_report_and_the_dicomweb_root_and_counts_each_a
     assert "Shared findings: no bleed." in page
     assert shared.accession not in page and "de-identified" in page
     assert anyone.get(hidden["url"] + "/report.pdf", timeout=30).status_code == 200
+
+
+def test_the_viewer_link_opens_the_links_own_root_on_the_study_as_served(shared: Shared) -> None:
+    """GARDE_VIEWER_URL_TEMPLATE filled with the link's DICOMweb root, and the study's UID as
+    that root serves it: the original, or the de-identified link's own."""
+    template = "https://viewer.example.org/?study={study_uid}&root={dicomweb_root_quoted}"
+    settings = Settings.from_env(shared.stack.env | {"GARDE_VIEWER_URL_TEMPLATE": template})
+    browser = create_app(settings).test_client()
+    plain, hidden = shared.share().json(), shared.share(deidentify=True).json()
+    with shared.stack.sessions() as s:
+        original = s.scalars(
+            select(Study.study_instance_uid).where(Study.case_id == shared.case_id)
+        ).one()
+        key = share_key(
+            s.get_one(ShareLink, _link_id(shared.stack, hidden["token"])), settings.secret_key
+        )
+
+    for link, uid in ((plain, original), (hidden, new_uid(key, original))):
+        page = browser.get(f"/share/{link['token']}").get_data(as_text=True)
+        root = quote(link["dicomweb_root"], safe="")
+        assert f'href="https://viewer.example.org/?study={uid}&amp;root={root}"' in page, page
+    assert original not in browser.get(f"/share/{hidden['token']}").get_data(as_text=True)
 
 
 def test_revocation_holds_at_once_for_its_creator_the_site_or_a_coordinator(
