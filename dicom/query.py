@@ -153,7 +153,8 @@ def _query(
     args = [
         (e.keyword, _text(e.value))
         for e in identifier
-        if e.keyword not in FRAMING
+        if e.keyword  # a private attribute is matched on by nobody
+        and e.keyword not in FRAMING
         and (only is None or e.keyword in only)
         and e.VR != "SQ"
         and _text(e.value) != ""

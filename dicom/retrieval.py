@@ -69,7 +69,8 @@ class QueryRetrieve:
     def on_find(self, event: Any) -> Iterator[Answer]:
         """EVT_C_FIND: Pending (0xFF00) with each match, then Success; Cancel (0xFE00) when
         the peer cancels; 0xA900 for an identifier Garde cannot match, 0xC000 for a calling AE
-        title that no longer belongs to a site or an index that cannot be read."""
+        title that no longer belongs to a site (an index that cannot be read: pynetdicom
+        answers the handler's error, 0xC311)."""
         try:
             site_id, identifier, level = self._request(event)
             with self._sessions() as s:
