@@ -7,8 +7,9 @@ the index does not hold is read from one stored file's header, and only when a c
 it in `includefield` (or asks for `all`): a study list of a thousand rows stays a query.
 
 Matching: UIDs as lists (backslashes, commas or the key repeated), `*` and `?` wildcards on
-text, person names case-insensitive (PS3.4 lets a PN match ignore case) and, with
-`fuzzymatching=true`, by each word of the query being the start of a part of the name; dates
+text (a pattern ignores case: SQLite's LIKE does), person names case-insensitive (PS3.4 lets
+a PN match ignore case) and, with `fuzzymatching=true`, by each word of the query being the
+start of a part of the name; dates
 as single values or ranges (`A-B`, `A-`, `-B`). A DICOM attribute Garde cannot match on is
 left out and named in a `Warning` (PS3.18 8.3.4.1); a key that is no DICOM attribute nor a
 query parameter, or a value of the wrong form, is a 400 naming it.
@@ -240,25 +241,27 @@ def _uids(column: Any) -> Matcher:
     return lambda values, _fuzzy: column.in_(values)
 
 
-def _text(column: Any, fold: bool = False) -> Matcher:
+def _text(column: Any, person: bool = False) -> Matcher:
     def condition(values: list[str], fuzzy: bool) -> ColumnElement[bool]:
         [value] = values
-        if fuzzy and fold:
+        if fuzzy and person:
             return _fuzzy(column, value)
-        return _wildcard(column, value, fold)
+        return _wildcard(column, value, fold=person)
 
     return condition
 
 
 def _wildcard(column: Any, value: str, fold: bool) -> ColumnElement[bool]:
+    """Exact, or with `*` and `?`. A pattern ignores case whatever the column: SQLite's LIKE
+    does for ASCII, so PostgreSQL is made to as well, and a query answers alike on both."""
     if value in ("", "*"):  # universal matching
         return and_(True)
-    target = func.lower(column) if fold else column
-    value = value.lower() if fold else value
     if "*" in value or "?" in value:
-        pattern = _escape(value).replace("*", "%").replace("?", "_")
-        return target.like(pattern, escape="\\")
-    return target == value
+        pattern = _escape(value.lower()).replace("*", "%").replace("?", "_")
+        return func.lower(column).like(pattern, escape="\\")
+    if fold:
+        return func.lower(column) == value.lower()
+    return column == value
 
 
 def _fuzzy(column: Any, value: str) -> ColumnElement[bool]:
@@ -297,15 +300,15 @@ def _modalities_in_study(values: list[str], _fuzzy: bool) -> ColumnElement[bool]
 
 MATCHERS: dict[str, tuple[Level, Matcher]] = {
     "StudyInstanceUID": ("study", _uids(Study.study_instance_uid)),
-    "PatientName": ("study", _text(Study.patient_name, fold=True)),
+    "PatientName": ("study", _text(Study.patient_name, person=True)),
     "PatientID": ("study", _text(Study.patient_id)),
     "AccessionNumber": ("study", _text(Study.accession_number)),
     "StudyDate": ("study", _dates),
-    "StudyDescription": ("study", _text(Study.study_description, fold=True)),
+    "StudyDescription": ("study", _text(Study.study_description)),
     "ModalitiesInStudy": ("study", _modalities_in_study),
     "SeriesInstanceUID": ("series", _uids(Series.series_instance_uid)),
     "Modality": ("series", lambda values, _f: Series.modality.in_(values)),
-    "SeriesDescription": ("series", _text(Series.series_description, fold=True)),
+    "SeriesDescription": ("series", _text(Series.series_description)),
     "SeriesNumber": ("series", lambda values, _f: Series.series_number == int(values[0])),
     "BodyPartExamined": ("series", _text(Series.body_part)),
     "SOPInstanceUID": ("instance", _uids(Instance.sop_instance_uid)),

@@ -147,10 +147,9 @@ def qido_instances(study: str, series: str) -> Response:
 def _search(level: search.Level, study: str | None = None, series: str | None = None) -> Response:
     scope = _scope()
     query = search.parse_query(level, request.args.items(multi=True))
-    private = {k: "is not matched through a de-identified share" for k in query.match}
-    private = {k: v for k, v in private.items() if k in scope.private_keys}
+    private = [k for k in query.match if k in scope.private_keys]
     if private:
-        raise InvalidInput(private)
+        raise InvalidInput({k: "is not matched through a de-identified share" for k in private})
     for keyword in search.UID_KEYS:
         if keyword in query.match:
             query.match[keyword] = [scope.uid_in(u) or "0" for u in query.match[keyword]]

@@ -31,6 +31,9 @@ def test_study_searches_by_every_key(stack: Stack, pushed: Pushed) -> None:
     assert studies(PatientName=f"elo martin{tag}", fuzzy=True) == [two]
     assert studies(PatientName=f"arc dupont{tag}", fuzzy=True) == []
     assert studies(PatientID=f"P{tag}") == [one]
+    # An ID is exact; a pattern ignores case, on SQLite as on PostgreSQL.
+    assert studies(PatientID=f"p{tag}") == []
+    assert studies(PatientID=f"p{tag[:3]}*") == [one]
     assert studies(AccessionNumber=f"A{tag}") == [two]
     mine = {"PatientName": f"*{tag}*"}
     assert studies(**mine, StudyDate="20240102") == [one]
