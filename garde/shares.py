@@ -2,8 +2,8 @@
 while, without a login. The link's token is a capability in its URL (the page at
 /share/TOKEN, the read-only DICOMweb root at /share/TOKEN/dicomweb); only its SHA-256 is
 kept, so a leaked table opens nothing. Expiry and revocation hold from the next request:
-every use asks `live_share`. Every use is recorded (`record_access`) for the site and the
-coordinators to see who read what, and when.
+every use asks `is_live`. Every use is recorded (`record_access`), refused ones too, for the
+site and the coordinators to see who read what, and when.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,6 +25,8 @@ from garde.models import Case, ShareAccess, ShareLink, Study, User, utcnow
 MIN_EXPIRES_IN_S = 5 * 60
 MAX_EXPIRES_IN_S = 90 * 24 * 3600
 FORBIDDEN = "only the case's site or the expert holding it share its study"
+# How many of a link's accesses a case page lists, the latest; it counts them all.
+ACCESSES_SHOWN = 50
 
 
 def token_hash(token: str) -> str:
@@ -97,19 +99,13 @@ def create_share(
 
 
 def find_share(s: Session, token: str) -> ShareLink | None:
-    """The link this token opened, live or not (None: no such token)."""
+    """The link this token opened, live or not (None: no such token): a use of a link
+    expired or revoked is refused (404, as for an unknown token: `is_live`) and recorded."""
     return s.scalar(select(ShareLink).where(ShareLink.token_hash == token_hash(token)))
 
 
-def is_live(share: ShareLink, now: datetime | None = None) -> bool:
-    return share.revoked_at is None and (now or utcnow()) < share.expires_at
-
-
-def live_share(s: Session, token: str) -> ShareLink | None:
-    """The link if it opens anything now; None when unknown, expired or revoked alike, so
-    that every use answers these the same (404)."""
-    share = find_share(s, token)
-    return share if share is not None and is_live(share) else None
+def is_live(share: ShareLink) -> bool:
+    return share.revoked_at is None and utcnow() < share.expires_at
 
 
 def may_revoke(share: ShareLink, case: Case, user: User) -> bool:
@@ -175,7 +171,8 @@ class ShareSummary:
 
 def case_shares(s: Session, case_id: int, *, with_accesses: bool = False) -> list[ShareSummary]:
     """The case's links, newest first, each with its number of accesses (and, for a
-    coordinator, the accesses themselves, newest first)."""
+    coordinator, the latest accesses themselves, newest first: a viewer opening a study
+    makes one per image it reads)."""
     links = s.scalars(
         select(ShareLink).where(ShareLink.case_id == case_id).order_by(ShareLink.id.desc())
     ).all()
@@ -190,12 +187,15 @@ def case_shares(s: Session, case_id: int, *, with_accesses: bool = False) -> lis
     }
     by_link: dict[int, list[ShareAccess]] = {}
     if with_accesses:
-        for access in s.scalars(
-            select(ShareAccess)
-            .where(ShareAccess.share_id.in_(ids))
-            .order_by(ShareAccess.at.desc(), ShareAccess.id.desc())
-        ):
-            by_link.setdefault(access.share_id, []).append(access)
+        for share_id in ids:
+            by_link[share_id] = list(
+                s.scalars(
+                    select(ShareAccess)
+                    .where(ShareAccess.share_id == share_id)
+                    .order_by(ShareAccess.id.desc())
+                    .limit(ACCESSES_SHOWN)
+                )
+            )
     made_by = [link.created_by_id for link in links if link.created_by_id]
     creators: dict[int, str] = {
         user_id: username
