@@ -8,8 +8,9 @@ greyscale goes through the modality LUT (rescale), then a VOI: the caller's wind
 stored one (the first Window Center/Width, else the VOI LUT Sequence), else the frame's own
 range of values (min-max). No modality preset (a CT soft-tissue window, say) is guessed: it
 would show a lung or bone series as a white or black square, while min-max always shows the
-anatomy, if flat. MONOCHROME1 is inverted last. An enhanced multi-frame object's rescale and
-window are read from its functional groups, per frame.
+anatomy, if flat. MONOCHROME1 is inverted last. Pixels that are not square (Pixel Spacing,
+Pixel Aspect Ratio) are drawn as they are. An enhanced multi-frame object's rescale, window
+and spacing are read from its functional groups, per frame.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ _FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG"}
 # PS3.18's names of the VOI LUT functions (query parameter `window`), and PS3.3's.
 WINDOW_FUNCTIONS = {"linear": "LINEAR", "linear-exact": "LINEAR_EXACT", "sigmoid": "SIGMOID"}
 _PIXEL_DATA = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+_FRAME_GROUPS = ("PixelValueTransformationSequence", "FrameVOILUTSequence", "PixelMeasuresSequence")
 # Larger elements are read from the file only when asked for: the pixel data is read a
 # frame at a time by pixel_array.
 _DEFER_BYTES = 4096
@@ -84,8 +86,9 @@ def render(
     """Frame `frame` (from 1) of the instance at `path`, as `media_type`; `viewport` scales it
     to fit (width, height) keeping its aspect ratio; `window` replaces the stored VOI."""
     _check_media_type(media_type)
-    image = _draw(path, _header(path), frame, None if window is None else _checked(Window(*window)))
-    return _encoded(image if viewport is None else _fit(image, viewport), media_type)
+    ds = _header(path)
+    image = _draw(path, ds, frame, None if window is None else _checked(Window(*window)))
+    return _encoded(_shown(image, _pixel_aspect(ds), viewport), media_type)
 
 
 def thumbnail(path: Path, *, size: int = 128, media_type: str = "image/png") -> bytes:
@@ -94,7 +97,7 @@ def thumbnail(path: Path, *, size: int = 128, media_type: str = "image/png") -> 
     _check_media_type(media_type)
     ds = _header(path)
     image = _draw(path, ds, (_frame_count(ds) + 1) // 2, None)
-    return _encoded(_fit(image, (size, size)), media_type)
+    return _encoded(_shown(image, _pixel_aspect(ds), (size, size)), media_type)
 
 
 def _check_media_type(media_type: str) -> None:
@@ -139,12 +142,12 @@ def _draw(path: Path, ds: Dataset, frame: int, window: Window | None) -> Image.I
         name = getattr(syntax, "name", syntax)
         why = " ".join(str(e).split())
         raise NotRenderable(f"its pixel data ({name}) cannot be decoded: {why}") from None
+    _frame_functional_groups(ds, frame - 1)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip()
     if photometric == "PALETTE COLOR":
         return Image.fromarray(_to_8_bits(apply_color_lut(pixels, ds)), "RGB")
     if pixels.ndim == 3:  # RGB, or YBR that pydicom converted
         return Image.fromarray(_to_8_bits(pixels, int(ds.get("BitsStored") or 8)), "RGB")
-    _frame_functional_groups(ds, frame - 1)
     grey = _voi(apply_modality_lut(pixels, ds), ds, window)
     if photometric == "MONOCHROME1":
         grey = 255 - grey
@@ -152,14 +155,15 @@ def _draw(path: Path, ds: Dataset, frame: int, window: Window | None) -> Image.I
 
 
 def _frame_functional_groups(ds: Dataset, index: int) -> None:
-    """An enhanced multi-frame object keeps its rescale and window per frame (or shared by
-    all) in functional groups: they are set on `ds` as a single-frame object has them."""
+    """An enhanced multi-frame object keeps its rescale, window and pixel spacing per frame (or
+    shared by all) in functional groups: they are set on `ds` as a single-frame object has
+    them."""
     groups = [g[0] for g in (ds.get("SharedFunctionalGroupsSequence"),) if g]
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
     if per_frame and index < len(per_frame):
         groups.append(per_frame[index])
     for group in groups:  # the frame's own after the shared: it wins
-        for sequence in ("PixelValueTransformationSequence", "FrameVOILUTSequence"):
+        for sequence in _FRAME_GROUPS:
             for item in group.get(sequence) or []:
                 for element in item:
                     ds[element.tag] = element
@@ -240,10 +244,28 @@ def _to_8_bits(pixels: np.ndarray, bits: int | None = None) -> np.ndarray:
     return (pixels.astype(np.uint64) >> (bits - 8)).astype(np.uint8)
 
 
-def _fit(image: Image.Image, viewport: tuple[int, int]) -> Image.Image:
-    """Scaled, up or down, to fit the viewport, the aspect ratio kept."""
-    scale = min(viewport[0] / image.width, viewport[1] / image.height)
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+def _pixel_aspect(ds: Dataset) -> float:
+    """A pixel's width over its height: from Pixel Spacing (row spacing, column spacing), else
+    Pixel Aspect Ratio (vertical, horizontal); 1 when neither says it usably."""
+    for keyword in ("PixelSpacing", "PixelAspectRatio"):
+        value = ds.get(keyword)
+        try:
+            height, width = float(value[0]), float(value[1])
+        except (TypeError, ValueError, IndexError):
+            continue
+        if height > 0 and width > 0:
+            return width / height
+    return 1.0
+
+
+def _shown(image: Image.Image, aspect: float, viewport: tuple[int, int] | None) -> Image.Image:
+    """The image as it should look: pixels that are not square stretched to be (none of the
+    image is lost: the shorter side grows); scaled, up or down, to fit the viewport."""
+    width, height = image.width * max(aspect, 1), image.height / min(aspect, 1)
+    if viewport is not None:
+        scale = min(viewport[0] / width, viewport[1] / height)
+        width, height = width * scale, height * scale
+    size = (max(1, round(width)), max(1, round(height)))
     if size == image.size:
         return image
     return image.resize(size, Image.Resampling.LANCZOS)

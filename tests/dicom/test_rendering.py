@@ -219,6 +219,25 @@ def test_a_viewport_keeps_the_aspect_ratio() -> None:
     assert image(thumbnail(bundled("CT_small.dcm"), size=64)).size == (64, 64)
 
 
+def test_pixels_that_are_not_square_are_drawn_as_they_are(tmp_path: Path) -> None:
+    values = [[0, 10, 20, 30], [40, 50, 60, 70]]  # 4 wide, 2 high
+    tall = written(tmp_path, values, PixelSpacing=[2, 1])  # rows 2 mm apart, columns 1 mm
+    assert image(render(tall)).size == (4, 4)
+    assert image(render(tall, viewport=(16, 8))).size == (8, 8)
+    wide = written(tmp_path, values, PixelAspectRatio=[1, 2])  # each pixel twice as wide
+    assert image(render(wide)).size == (8, 2)
+    assert image(thumbnail(wide, size=64)).size == (64, 16)
+    square = written(tmp_path, values, PixelSpacing=[0.7, 0.7])
+    assert np.array_equal(grey(render(square)), grey(render(written(tmp_path, values))))
+    # An enhanced object's spacing, in its shared functional group.
+    measures = Dataset()
+    measures.PixelSpacing = [2, 1]
+    shared = Dataset()
+    shared.PixelMeasuresSequence = Sequence([measures])
+    enhanced = written(tmp_path, values, SharedFunctionalGroupsSequence=Sequence([shared]))
+    assert image(render(enhanced)).size == (4, 4)
+
+
 def test_a_multi_frame_thumbnail_is_its_middle_frame() -> None:
     path = bundled("rtdose.dcm")
     assert np.array_equal(
