@@ -77,6 +77,9 @@ def test_metadata_with_bulk_data_uris_that_resolve(stack: Stack, pushed: Pushed)
     [(headers, body)] = got.parts
     assert body == ct.PixelData
     assert headers["content-type"].startswith("application/octet-stream")
+    private = first["00431029"]["BulkDataURI"]  # another large value: a private OB
+    [(_, value)] = multipart(requests.get(private, headers=_bearer(pushed), timeout=30)).parts
+    assert value == ct[0x00431029].value
     # Study and instance level too; each instance of a study once.
     study = http.retrieve_study_metadata(pushed.study)
     assert len(study) == 3
