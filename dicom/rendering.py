@@ -84,7 +84,8 @@ def render(
     media_type: str = "image/png",
 ) -> bytes:
     """Frame `frame` (from 1) of the instance at `path`, as `media_type`; `viewport` scales it
-    to fit (width, height) keeping its aspect ratio; `window` replaces the stored VOI."""
+    to fit (width, height) keeping its aspect ratio; `window` replaces the stored VOI (of a
+    greyscale image: colour is drawn as stored)."""
     _check_media_type(media_type)
     ds = _header(path)
     image = _draw(path, ds, frame, None if window is None else _checked(Window(*window)))
