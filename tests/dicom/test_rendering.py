@@ -118,6 +118,9 @@ def test_colour_is_kept_whatever_its_encoding() -> None:
     for name in ("SC_rgb_dcmtk_+eb+cy+s2.dcm", "SC_rgb_rle_16bit.dcm", "SC_rgb_jpeg_gdcm.dcm"):
         drawn = np.asarray(image(render(bundled(name)))).astype(int)
         assert np.abs(drawn - reference).mean() < 3, name
+    # A window is for greyscale: colour is drawn as stored.
+    path = bundled("SC_rgb_dcmtk_+eb+cr.dcm")
+    assert render(path, window=(10, 20)) == render(path)
 
 
 def test_a_palette_is_drawn_through_its_colour_table() -> None:
