@@ -123,6 +123,11 @@ def test_frames_uncompressed_and_compressed(stack: Stack, pushed: Pushed) -> Non
         count = int(ds.get("NumberOfFrames") or 1)
         want = list(generate_frames(ds.PixelData, number_of_frames=count))
         numbers = list(range(count, 0, -1))  # asked in any order
+        via_client = http.retrieve_instance_frames(
+            ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID, numbers,
+            media_types=(("application/octet-stream", "*"),),
+        )  # fmt: skip
+        assert via_client == [want[n - 1] for n in numbers]
         got = multipart(frames(ds, ",".join(map(str, numbers))))
         assert [body for _, body in got.parts] == [want[n - 1] for n in numbers]
         for headers, _ in got.parts:
