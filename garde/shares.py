@@ -98,6 +98,12 @@ def create_share(
     return link, token
 
 
+def described(share: ShareLink) -> str:
+    """What the audit log says of a link: its id and terms, never its token."""
+    terms = f"share:{share.id} until {share.expires_at.isoformat()}"
+    return terms + (", de-identified" if share.deidentify else "")
+
+
 def find_share(s: Session, token: str) -> ShareLink | None:
     """The link this token opened, live or not (None: no such token): a use of a link
     expired or revoked is refused (404, as for an unknown token: `is_live`) and recorded."""

@@ -30,6 +30,7 @@ from garde.shares import (
     ShareSummary,
     case_shares,
     create_share,
+    described,
     dicomweb_root,
     find_share,
     is_live,
@@ -43,7 +44,6 @@ from garde.shares import (
 from web import ohif, services
 from web.access import case_for, current_user, roles
 from web.audit import audit
-from web.case_views import iso
 from web.report_formats import ReportSheet, sheet_pdf
 
 bp = Blueprint("shares", __name__)
@@ -118,12 +118,7 @@ def create(case_id: int) -> tuple[str, int] | Redirect:
     except (InvalidInput, Conflict) as e:
         flash(_("No link made: %(reason)s.", reason=e.message), "error")
         return _back_to(case, user)
-    audit(
-        "share.create",
-        f"case:{case.id}",
-        f"share:{link.id} until {iso(link.expires_at)}"
-        + (", de-identified" if link.deidentify else ""),
-    )
+    audit("share.create", f"case:{case.id}", described(link))
     g.db.commit()
     settings = services().settings
     shown = render_template(

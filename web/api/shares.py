@@ -16,6 +16,7 @@ from garde.shares import (
     MAX_EXPIRES_IN_S,
     MIN_EXPIRES_IN_S,
     create_share,
+    described,
     dicomweb_root,
     may_share,
     page_url,
@@ -78,12 +79,7 @@ def share(case_id: int) -> tuple[Response, int]:
         raise Forbidden(FORBIDDEN)
     given = validated(ShareInput, body())
     link, token = create_share(g.db, case, user, given.expires_in_s, given.deidentify)
-    audit(
-        "share.create",
-        f"case:{case.id}",
-        f"share:{link.id} until {iso(link.expires_at)}"
-        + (", de-identified" if link.deidentify else ""),
-    )
+    audit("share.create", f"case:{case.id}", described(link))
     g.db.commit()
     base = services().settings.public_url
     return jsonify(
