@@ -7,6 +7,8 @@ destinations are set by the API with each bad field named."""
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +28,7 @@ from garde.models import AuditEvent, Case, Instance, Series, Site, Study
 from garde.registry import create_site
 from garde.temporal import TASK_QUEUE
 from tests.conftest import Region, Stack, wait_for
+from tests.web.test_admin_pages import admin_browser, errors_shown
 from workflows.purge import PURGE_HOUR, SCHEDULE_ID
 
 NOW = datetime.now(UTC)
@@ -285,3 +288,50 @@ def test_a_sites_retention_and_move_destinations_by_the_api(shared_region: Regio
     )
     cleared = api.patch(site, json={"move_destinations": None, "study_retention_days": 90})
     assert (cleared.json()["study_retention_days"], cleared.json()["move_destinations"]) == (90, {})
+
+
+def test_the_admins_site_page_sets_retention_and_move_destinations(
+    shared_region: Region,
+) -> None:
+    admin, _ = admin_browser(shared_region)
+    api = shared_region.stack.api(shared_region.admin_token)
+    page = f"/admin/sites/{shared_region.site}"
+    title = "PACS" + secrets.token_hex(4).upper()
+    assert api.patch(f"/api/v1/sites/{shared_region.site}", json={"ae_titles": [title]}).ok
+    form = {
+        **_form_values(admin.get(page).text),
+        "language": api.get(f"/api/v1/sites/{shared_region.site}").json()["language"],
+        "study_retention_days": "0",
+        "move_destinations": f"{title}=pacs.example.org",
+    }
+    r = admin.submit(page, page, form)
+    assert r.status_code == 400
+    assert errors_shown(r.text) == {
+        "study_retention_days": "Studies kept (days) must be between 1 and 36500",
+        "move_destinations": f"C-MOVE destinations {title}: 'pacs.example.org' is not host:port",
+    }
+    r = admin.submit(
+        page,
+        page,
+        {
+            **form,
+            "study_retention_days": "400",
+            "move_destinations": f"{title}=pacs.example.org:104",
+        },
+    )
+    assert r.status_code == 302, r.text
+    site = api.get(f"/api/v1/sites/{shared_region.site}").json()
+    assert (site["study_retention_days"], site["move_destinations"]) == (
+        400,
+        {title: "pacs.example.org:104"},
+    )
+    assert f'value="{title}=pacs.example.org:104"' in admin.get(page).text
+
+
+def _form_values(page: str) -> dict[str, str]:
+    """The site form's text fields as the page shows them (its one select aside)."""
+    return {
+        name: html.unescape(value)
+        for name, value in re.findall(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"', page)
+        if name != "csrf_token"
+    }
