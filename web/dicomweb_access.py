@@ -27,9 +27,12 @@ from pydicom.dataset import Dataset
 from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.orm import Session
 
+from dicom.deidentify import deidentify, new_uid
 from garde.domain import STAFF, Role
 from garde.errors import NotAuthenticated, NotFound
 from garde.models import Case, Instance, Series, ShareLink, Study, User
+from garde.shares import is_live, share_key
+from web import services
 from web.access import held_by
 
 VIEWER_SALT = "garde-viewer-link"
@@ -98,8 +101,6 @@ def viewer_token(
 def viewer_link(case_id: int, user: User, lifetime: timedelta = VIEWER_LINK_LIFETIME) -> str:
     """The absolute DICOMweb root (from GARDE_PUBLIC_URL) through which a viewer reads this
     case's studies as `user` may, for `lifetime`; no trailing slash."""
-    from web import services
-
     settings = services().settings
     token = viewer_token(settings.secret_key, case_id, user, lifetime)
     return f"{settings.public_url}/viewer/{token}/dicomweb"
@@ -127,15 +128,11 @@ def viewer_scope(db: Session, token: str) -> Scope:
 def share_scope(db: Session, share: ShareLink | None) -> Scope:
     """The share's one study, de-identified if it says so; NotFound when there is no such
     share, or it has expired or been revoked (alike, so a link tells nothing)."""
-    from garde.shares import is_live, share_key
-
     if share is None or not is_live(share):
         raise NotFound("no such share link, or it has expired or been revoked")
     studies = Study.id == share.study_id
     if not share.deidentify:
         return Scope(studies)
-    from dicom.deidentify import deidentify, new_uid
-
     key = share_key(share, current_app.config["SECRET_KEY"])
     uids = db.execute(
         select(Study.study_instance_uid, Series.series_instance_uid, Instance.sop_instance_uid)

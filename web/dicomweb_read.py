@@ -6,7 +6,8 @@ request, in `resolve_scope`, by web/dicomweb_access.py; every view reads only th
 
 Answers are streamed a file at a time (a study is never held in memory); every URL Garde
 writes into an answer (RetrieveURL, BulkDataURI) is absolute (GARDE_PUBLIC_URL), under the
-root the client came through, and names UIDs only. A de-identified share sees and asks by its own UIDs.
+root the client came through, and names UIDs only. A de-identified share sees and asks by
+its own UIDs.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from flask import Blueprint, Response, g, jsonify, request, stream_with_context
+from flask import Blueprint, Flask, Response, g, jsonify, request, stream_with_context
 from sqlalchemy import ColumnElement, select
 from werkzeug.exceptions import HTTPException
 
@@ -32,6 +33,8 @@ from dicom.rendering import (
 from dicom.retrieve import DICOM, Part
 from garde.errors import GardeError, InvalidInput, NotFound
 from garde.models import Instance, Series, Study
+from garde.shares import find_share, record_access
+from web import services
 from web.dicomweb_access import (
     READ_METHODS,
     ROOT,
@@ -49,11 +52,8 @@ JSON = "application/dicom+json"
 INSTANCE = "/studies/<study>/series/<series>/instances/<instance>"
 
 
-def register(app: object) -> None:
+def register(app: Flask) -> None:
     """The one blueprint at its three roots."""
-    from flask import Flask
-
-    assert isinstance(app, Flask)
     app.register_blueprint(bp, url_prefix=ROOT, name=BEARER)
     app.register_blueprint(bp, url_prefix=VIEWER_ROOT, name=VIEWER)
     app.register_blueprint(bp, url_prefix=SHARE_ROOT, name=SHARE)
@@ -72,8 +72,6 @@ def resolve_scope() -> None:
     if request.blueprint == VIEWER:
         g.scope = viewer_scope(g.db, token)
     elif request.blueprint == SHARE:
-        from garde.shares import find_share
-
         g.share = find_share(g.db, token)  # recorded below, expired or revoked too
         g.scope = share_scope(g.db, g.share)
     else:
@@ -88,8 +86,6 @@ def log_share_access(response: Response) -> Response:
     """Every use of a share link is on record: what was asked and how it was answered."""
     share = g.get("share")
     if share is not None:
-        from garde.shares import record_access
-
         what = (request.endpoint or "").rpartition(".")[2].split("_")[0]
         record_access(g.db, share, what, response.status_code, request.remote_addr)
     return response
@@ -205,14 +201,10 @@ def _url(study: Study, series: Series | None = None, instance: Instance | None =
 
 
 def _data_dir() -> Path:
-    from web import services
-
     return services().settings.data_dir
 
 
 def _public_url() -> str:
-    from web import services
-
     return services().settings.public_url
 
 
