@@ -25,6 +25,7 @@ from dicom.objects import CANNOT_UNDERSTAND, UID_LENGTH, Refused
 from garde.domain import Role
 from garde.errors import Forbidden, InvalidInput, UnsupportedMediaType
 from garde.validation import DICOM_UID
+from web import services
 from web.access import bearer_token, current_user, roles
 from web.body_limits import large_body
 from web.forms import UNSAFE_METHODS
@@ -119,7 +120,7 @@ def _one(
         return _Instance(refused.sop_class_uid, refused.sop_instance_uid, failure=refused.status)
     found = stored.received.object
     url = (
-        url_for("dicomweb.store_study", study=found.study_instance_uid, _external=True)
+        _study_url(found.study_instance_uid)
         + f"/series/{found.series_instance_uid}/instances/{found.sop_instance_uid}"
     )
     return _Instance(found.sop_class_uid, found.sop_instance_uid, url)
@@ -129,7 +130,7 @@ def _answer(done: list[_Instance], study: str | None) -> Response:
     """PS3.18's Store Instances Response: 200 all stored, 202 some failed, 409 none stored."""
     answer = Dataset()
     if study is not None:
-        answer.RetrieveURL = url_for("dicomweb.store_study", study=study, _external=True)
+        answer.RetrieveURL = _study_url(study)
     failed = [i for i in done if i.failure is not None]
     stored = [i for i in done if i.failure is None]
     if failed:
@@ -138,6 +139,12 @@ def _answer(done: list[_Instance], study: str | None) -> Response:
         answer.ReferencedSOPSequence = [_item(i) for i in stored]
     status = 409 if not stored else 202 if failed else 200
     return Response(json.dumps(answer.to_json_dict()), status, mimetype="application/dicom+json")
+
+
+def _study_url(study: str) -> str:
+    """Where a study is read again: at GARDE_PUBLIC_URL, never at the request's Host header
+    (a proxy's, or forged)."""
+    return f"{services().settings.public_url}{url_for('dicomweb.store_study', study=study)}"
 
 
 def _item(instance: _Instance) -> Dataset:

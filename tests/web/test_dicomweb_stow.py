@@ -75,7 +75,13 @@ def test_all_stored_indexed_linked_and_told(stack: Stack, region: Region) -> Non
     assert [i.ReferencedSOPInstanceUID for i in answer.ReferencedSOPSequence] == [
         ds.SOPInstanceUID for ds in sent
     ]
-    assert all(study in i.RetrieveURL for i in answer.ReferencedSOPSequence)
+    # Where each can be read again, at Garde's public address (the client's Host header has
+    # no port: the links are not made from it).
+    assert [i.RetrieveURL for i in answer.ReferencedSOPSequence] == [
+        f"{stack.url}/dicomweb/studies/{study}/series/{ds.SeriesInstanceUID}"
+        f"/instances/{ds.SOPInstanceUID}"
+        for ds in sent
+    ]
     with stack.sessions() as s:
         row = s.scalars(select(Study).where(Study.study_instance_uid == study)).one()
         assert (row.case_id, row.series_count, row.instance_count) == (case["id"], 2, 3)
@@ -109,12 +115,15 @@ def test_partial_failure_is_202_naming_each_failure(stack: Stack, region: Region
     other = instance(CT, generate_uid(), series)
     http = client(stack, region.site_token)
 
-    response = _post(stack, region.site_token, f"/studies/{study}", [good, no_uid, other])
+    # Whatever Host the request names (a proxy's, a forged one), links are Garde's own.
+    response = _post(
+        stack, region.site_token, f"/studies/{study}", [good, no_uid, other], "elsewhere.example"
+    )
 
     assert response.status_code == 202, response.text
     assert response.headers["Content-Type"] == "application/dicom+json"
     answer = Dataset.from_json(response.json())
-    assert answer.RetrieveURL.endswith(f"/dicomweb/studies/{study}")
+    assert answer.RetrieveURL == f"{stack.url}/dicomweb/studies/{study}"
     assert [i.ReferencedSOPInstanceUID for i in answer.ReferencedSOPSequence] == [
         good.SOPInstanceUID
     ]
@@ -204,11 +213,12 @@ def _multipart(parts: list[bytes], close: bool = True) -> bytes:
     return body + (f"--{BOUNDARY}--\r\n".encode() if close else b"")
 
 
-def _post(stack: Stack, token: str, path: str, datasets: list[Dataset]) -> requests.Response:
+def _post(
+    stack: Stack, token: str, path: str, datasets: list[Dataset], host: str | None = None
+) -> requests.Response:
     body, content_type = _body(datasets)
-    return stack.api(token).post(
-        "/dicomweb" + path, data=body, headers={"Content-Type": content_type}
-    )
+    headers = {"Content-Type": content_type} | ({"Host": host} if host else {})
+    return stack.api(token).post("/dicomweb" + path, data=body, headers=headers)
 
 
 def _raw(stack: Stack, token: str, parts: list[bytes], close: bool) -> requests.Response:
