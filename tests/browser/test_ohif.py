@@ -45,10 +45,13 @@ VIEWPORT = "canvas.cornerstone-canvas"
 
 @dataclass
 class DicomwebTraffic:
-    """What the viewer asked of Garde's DICOMweb, and what failed."""
+    """What the viewer asked of Garde's DICOMweb, and what failed: an error status, or no
+    complete answer. The viewer sometimes cancels a frame's request once Garde's 200 came
+    (net::ERR_ABORTED, its image drawn all the same): that is its choice, noted, not failed."""
 
     asked: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    answered: list[Request] = field(default_factory=list)
 
     def watch(self, page: Page) -> None:
         page.on("request", self._request)
@@ -60,12 +63,20 @@ class DicomwebTraffic:
             self.asked.append(f"{_line(request)} Accept: {request.headers.get('accept')}")
 
     def _failed(self, request: Request) -> None:
-        if self._dicomweb(request):
+        if not self._dicomweb(request):
+            return
+        if request.failure == "net::ERR_ABORTED" and request in self.answered:
+            self.asked.append(f"{_line(request)} cancelled by the viewer after its answer")
+        else:
             self.failed.append(f"{_line(request)}: {request.failure}")
 
     def _response(self, response: Response) -> None:
-        if self._dicomweb(response.request) and response.status >= 400:
+        if not self._dicomweb(response.request):
+            return
+        if response.status >= 400:
             self.failed.append(f"{_line(response.request)}: {response.status}")
+        else:
+            self.answered.append(response.request)
 
     @staticmethod
     def _dicomweb(request: Request) -> bool:
