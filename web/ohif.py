@@ -30,7 +30,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     has_request_context,
     request,
     send_from_directory,
@@ -38,6 +37,7 @@ from flask import (
 
 from garde.errors import InvalidInput
 from garde.settings import Settings
+from web import services
 
 bp = Blueprint("ohif", __name__, url_prefix="/ohif")
 
@@ -46,11 +46,6 @@ DICOMWEB_ROOT = re.compile(r"/(?:dicomweb|(?:viewer|share)/[A-Za-z0-9._~-]+/dico
 # A day: a new version has new bundle names; the page itself is asked for again each time.
 FILES_MAX_AGE_S = 86400
 INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
-
-
-def _settings() -> Settings:
-    settings: Settings = current_app.extensions["garde"].settings
-    return settings
 
 
 def served(settings: Settings) -> Path | None:
@@ -75,14 +70,14 @@ def viewer_url(settings: Settings, study_uid: str, dicomweb_root: str) -> str | 
 
 @bp.before_request
 def unpacked() -> None:
-    if served(_settings()) is None:
+    if served(services().settings) is None:
         abort(404)
 
 
 @bp.after_request
 def policy(response: Response) -> Response:
     """OHIF's own Content-Security-Policy (web/security_headers.py keeps a view's own)."""
-    folder = served(_settings())
+    folder = served(services().settings)
     if folder is not None:  # else a 404 page of Garde's, under Garde's policy
         response.headers["Content-Security-Policy"] = _policy(folder / "index.html")
     return response
@@ -124,7 +119,7 @@ def app_config() -> Response:
 def datasource() -> Response:
     """What OHIF's dicomwebproxy reads: one of Garde's DICOMweb roots as a data source."""
     root = request.args.get("root", "")
-    if _root_path(root, _settings()) is None:
+    if _root_path(root, services().settings) is None:
         raise InvalidInput(
             {
                 "root": "must be one of Garde's DICOMweb roots: /dicomweb, /viewer/TOKEN/dicomweb "
@@ -140,7 +135,7 @@ def datasource() -> Response:
 @bp.get("/<path:path>")
 def files(path: str) -> Response:
     """OHIF's files; any other path is one of its pages (/ohif/viewer...): its index.html."""
-    folder = served(_settings())
+    folder = served(services().settings)
     assert folder is not None, "checked before the request"
     if path != "index.html" and (folder / path).is_file():
         return send_from_directory(folder, path, max_age=FILES_MAX_AGE_S)
