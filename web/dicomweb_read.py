@@ -13,10 +13,12 @@ its own UIDs.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, g, jsonify, request, stream_with_context
+from pydicom.dataset import Dataset
 from sqlalchemy import ColumnElement, select
 from werkzeug.exceptions import HTTPException
 
@@ -143,9 +145,8 @@ def qido_instances(study: str, series: str) -> Response:
 def _search(level: search.Level, study: str | None = None, series: str | None = None) -> Response:
     scope = _scope()
     query = search.parse_query(level, request.args.items(multi=True))
-    private = [k for k in query.match if k in scope.private_keys]
-    if private:
-        raise InvalidInput({k: "is not matched through a de-identified share" for k in private})
+    # A de-identified share is searched by what it shows, never by the identity it hides.
+    shown = {k: query.match.pop(k) for k in list(query.match) if k in scope.private_keys}
     for keyword in search.UID_KEYS:
         if keyword in query.match:
             query.match[keyword] = [scope.uid_in(u) or "0" for u in query.match[keyword]]
@@ -158,6 +159,8 @@ def _search(level: search.Level, study: str | None = None, series: str | None = 
     for result, ds in zip(page.found, found, strict=True):
         if scope.change is not None:
             ds = scope.change(ds)
+            if not all(_shows(ds, keyword, values) for keyword, values in shown.items()):
+                continue
         ds.RetrieveURL = _url(result.study, result.series, result.instance)
         answers.append(ds.to_json_dict())
     response = Response(json.dumps(answers), mimetype=JSON)
@@ -169,6 +172,17 @@ def _search(level: search.Level, study: str | None = None, series: str | None = 
     for text in warnings:
         response.headers.add("Warning", f'299 garde "{text}"')
     return response
+
+
+def _shows(ds: Dataset, keyword: str, values: list[str]) -> bool:
+    """Whether a de-identified data set's value matches one of the asked (`*` and `?`
+    wildcards, any case): OHIF looks up a patient's other studies by the PatientID it was
+    shown."""
+    value = str(ds.get(keyword, "") or "")
+    return any(
+        re.fullmatch(re.escape(v).replace(r"\*", ".*").replace(r"\?", "."), value, re.I)
+        for v in values
+    )
 
 
 def _within(

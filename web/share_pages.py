@@ -14,7 +14,6 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -24,7 +23,6 @@ from dicom.deidentify import new_uid
 from garde.domain import STAFF, ReportKind, Role
 from garde.errors import Conflict, Forbidden, InvalidInput, NotFound
 from garde.models import Case, Report, ShareLink, Study, User
-from garde.settings import Settings
 from garde.shares import (
     FORBIDDEN,
     ShareSummary,
@@ -41,10 +39,11 @@ from garde.shares import (
     revoke,
     share_key,
 )
-from web import ohif, services
+from web import services
 from web.access import case_for, current_user, roles
 from web.audit import audit
 from web.report_formats import ReportSheet, sheet_pdf
+from web.study_view import viewer_url
 
 bp = Blueprint("shares", __name__)
 
@@ -71,7 +70,7 @@ def page(token: str) -> tuple[str, int, dict[str, str]]:
         sheet=_sheet(case, report, share.deidentify) if report else None,
         dicomweb_root=root,
         pdf_url=url_for("shares.report_pdf", token=token),
-        viewer_url=_viewer_url(settings, study_uid, root),
+        viewer_url=viewer_url(settings, study_uid, root),
         expires_at=share.expires_at,
         deidentified=share.deidentify,
         tz=case.site.timezone,
@@ -208,18 +207,6 @@ def _sheet(case: Case, report: Report, deidentified: bool) -> ReportSheet:
     hidden = _("de-identified")
     return dataclasses.replace(
         sheet, accession_number=hidden, requesting_physician=hidden, clinical_question=hidden
-    )
-
-
-def _viewer_url(settings: Settings, study_uid: str, root: str) -> str | None:
-    """The study in a viewer reading the link's DICOMweb root: GARDE_VIEWER_URL_TEMPLATE,
-    else Garde's own OHIF when served, else none (the page gives the root for any viewer)."""
-    if settings.viewer_url_template is None:
-        return ohif.viewer_url(settings, study_uid, root)
-    return settings.viewer_url_template.format(
-        study_uid=quote(study_uid, safe=""),
-        dicomweb_root=root,
-        dicomweb_root_quoted=quote(root, safe=""),
     )
 
 

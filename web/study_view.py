@@ -54,7 +54,11 @@ def studies_shown(db: Session, settings: Settings, case: Case, user: User) -> li
     series = series_by_study(db, case.studies)
     root = _dicomweb_root(settings, case, user)
     return [
-        StudyShown(s, series[s.id], None if root is None else _viewer_url(settings, s, root))
+        StudyShown(
+            s,
+            series[s.id],
+            None if root is None else viewer_url(settings, s.study_instance_uid, root),
+        )
         for s in case.studies
     ]
 
@@ -66,11 +70,13 @@ def _dicomweb_root(settings: Settings, case: Case, user: User) -> str | None:
     return viewer_link(case.id, user)
 
 
-def _viewer_url(settings: Settings, study: Study, root: str) -> str | None:
+def viewer_url(settings: Settings, study_uid: str, root: str) -> str | None:
+    """The study in a viewer reading this DICOMweb root (a viewer or share link's):
+    GARDE_VIEWER_URL_TEMPLATE, else Garde's own OHIF when served, else none."""
     if settings.viewer_url_template is None:
-        return ohif.viewer_url(settings, study.study_instance_uid, root)
+        return ohif.viewer_url(settings, study_uid, root)
     return settings.viewer_url_template.format(
-        study_uid=quote(study.study_instance_uid, safe=""),
+        study_uid=quote(study_uid, safe=""),
         dicomweb_root=root,
         dicomweb_root_quoted=quote(root, safe=""),
     )

@@ -237,6 +237,11 @@ def test_deidentified_share_maps_uids_both_ways(stack: Stack, pushed: Pushed) ->
     )
     [(_, body)] = wado.parts
     assert pushed.tag.encode() not in body and pushed.study.encode() not in body
-    # Searching by the hidden identity is refused, not answered.
-    refused = requests.get(f"{root}/studies?PatientName=Dupont*", timeout=30)
-    assert refused.status_code == 400 and "PatientName" in refused.json()["detail"]
+    # Searched by what it shows (OHIF looks up the patient's other studies by the PatientID
+    # it was given): the study; by the hidden identity: nothing.
+    shown = study.get("00100020", {}).get("Value", [""])[0]
+    by_shown = requests.get(f"{root}/studies", params={"PatientID": shown}, timeout=30)
+    assert [s["0020000D"]["Value"] for s in json_of(by_shown)] == [[new_study]]
+    for hidden in ({"PatientName": "Dupont*"}, {"PatientID": str(pushed.ct[0].PatientID)}):
+        found = requests.get(f"{root}/studies", params=hidden, timeout=30)
+        assert (found.status_code, json_of(found)) == (200, [])
