@@ -14,23 +14,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.client import (
-    Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleCalendarSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleRange,
-    ScheduleSpec,
-    ScheduleUpdate,
-)
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 with workflow.unsafe.imports_passed_through():
     from activities.coverage import CoverageAlerts, CoverageChecks, CoverageSummary, GapSearch
-    from garde.temporal import TASK_QUEUE
+    from workflows import schedules
     from workflows.policy import MESSAGES, RECORDS
 
 SCHEDULE_ID = "garde-coverage-check"
@@ -83,33 +71,12 @@ class CoverageCheckWorkflow:
         return CoverageCheckResult(len(found.gaps), len(alerts.raised), alerts.resolved, texted)
 
 
-def coverage_schedule(timezone: str, hour: int) -> Schedule:
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            CoverageCheckWorkflow.run, id=SCHEDULE_ID, task_queue=TASK_QUEUE
-        ),
-        spec=ScheduleSpec(
-            calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)])],
-            time_zone_name=timezone,
-        ),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCHUP),
-    )
-
-
 async def ensure_coverage_schedule(client: Client, timezone: str, hour: int | None) -> None:
-    """Create the daily schedule, or bring an existing one to this version, zone and hour;
-    with no hour, remove it (a region that checks its coverage otherwise)."""
-    if hour is None:
-        try:
-            await client.get_schedule_handle(SCHEDULE_ID).delete()
-        except RPCError as e:
-            if e.status != RPCStatusCode.NOT_FOUND:
-                raise
-        return
-    schedule = coverage_schedule(timezone, hour)
-    try:
-        await client.create_schedule(SCHEDULE_ID, schedule)
-    except ScheduleAlreadyRunningError:
-        await client.get_schedule_handle(SCHEDULE_ID).update(
-            lambda _: ScheduleUpdate(schedule=schedule)
-        )
+    """The daily schedule at this zone and hour; with no hour, none (a region that checks its
+    coverage otherwise)."""
+    run = CoverageCheckWorkflow.run
+    await schedules.ensure(
+        client,
+        SCHEDULE_ID,
+        None if hour is None else schedules.daily(run, SCHEDULE_ID, hour, timezone, CATCHUP),
+    )

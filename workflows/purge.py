@@ -12,23 +12,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.client import (
-    Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleCalendarSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleRange,
-    ScheduleSpec,
-    ScheduleUpdate,
-)
+from temporalio.client import Client
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.purge import PurgeResult, PurgeRun, Purges
-    from garde.temporal import TASK_QUEUE
+    from workflows import schedules
 
 SCHEDULE_ID = "garde-retention-purge"
 # In the night, when no one reads old studies and the gateway is quiet.
@@ -53,25 +42,9 @@ class RetentionPurgeWorkflow:
         )
 
 
-def purge_schedule(timezone: str) -> Schedule:
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            RetentionPurgeWorkflow.run, id=SCHEDULE_ID, task_queue=TASK_QUEUE
-        ),
-        spec=ScheduleSpec(
-            calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(PURGE_HOUR)])],
-            time_zone_name=timezone,
-        ),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=CATCHUP),
-    )
-
-
 async def ensure_purge_schedule(client: Client, timezone: str) -> None:
-    """Create the nightly schedule, or bring an existing one to this version and zone."""
-    schedule = purge_schedule(timezone)
-    try:
-        await client.create_schedule(SCHEDULE_ID, schedule)
-    except ScheduleAlreadyRunningError:
-        await client.get_schedule_handle(SCHEDULE_ID).update(
-            lambda _: ScheduleUpdate(schedule=schedule)
-        )
+    """The nightly schedule, in this zone."""
+    run = RetentionPurgeWorkflow.run
+    await schedules.ensure(
+        client, SCHEDULE_ID, schedules.daily(run, SCHEDULE_ID, PURGE_HOUR, timezone, CATCHUP)
+    )
