@@ -55,23 +55,17 @@ def pushed(
     first, second, theirs = generate_uid(), generate_uid(), generate_uid()
     series = generate_uid()
     mine_files = [
-        with_new_uids(
-            ct,
-            folder,
-            first,
-            series,
-            PatientName=f"{prefix}^ONE",
-            PatientID=f"{prefix}-1",
-            StudyDate="20260110",
-        ),
-        with_new_uids(
-            ct,
-            folder,
-            first,
-            series,
-            PatientName=f"{prefix}^ONE",
-            PatientID=f"{prefix}-1",
-            StudyDate="20260110",
+        *(
+            with_new_uids(
+                ct,
+                folder,
+                first,
+                series,
+                PatientName=f"{prefix}^ONE",
+                PatientID=f"{prefix}-1",
+                StudyDate="20260110",
+            )
+            for _ in range(2)
         ),
         with_new_uids(
             jpeg,
