@@ -34,11 +34,12 @@ test: lint
 
 # Debian's packages the tests use, each only when missing: chromium (browser tests), dcmtk
 # (DICOM clients: storescu, echoscu, dcmsend), poppler-utils (pdftotext reads the PDFs),
-# orthanc (a site's PACS pushing a study to the gateway), npm (`make ohif`).
+# orthanc (a site's PACS pushing a study to the gateway), npm (`make ohif`); orthanc-dicomweb
+# (Orthanc's DICOMweb plugin, for `bench.retrieve`: a file, not a command).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-PACKAGES := chromium:chromium dcmtk:storescu orthanc:/usr/sbin/Orthanc poppler-utils:pdftotext npm:npm
+PACKAGES := chromium:chromium dcmtk:storescu orthanc:/usr/sbin/Orthanc poppler-utils:pdftotext npm:npm orthanc-dicomweb:/usr/share/orthanc/plugins/libOrthancDicomWeb.so
 system-packages:
-	@missing=""; for p in $(PACKAGES); do command -v $${p#*:} >/dev/null || missing="$$missing $${p%%:*}"; done; \
+	@missing=""; for p in $(PACKAGES); do command -v $${p#*:} >/dev/null || [ -e $${p#*:} ] || missing="$$missing $${p%%:*}"; done; \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update && $(SUDO) apt-get install -y $$missing; fi
 
 bench: install
@@ -46,6 +47,7 @@ bench: install
 	$(BIN)/python -m bench.simulate_night
 	$(BIN)/python -m bench.oncall
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.retrieve
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
