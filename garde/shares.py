@@ -189,7 +189,7 @@ def case_shares(s: Session, case_id: int, *, with_accesses: bool = False) -> lis
             select(ShareAccess.share_id, func.count())
             .where(ShareAccess.share_id.in_(ids))
             .group_by(ShareAccess.share_id)
-        ).tuples()
+        )
     }
     by_link: dict[int, list[ShareAccess]] = {}
     if with_accesses:
@@ -207,7 +207,7 @@ def case_shares(s: Session, case_id: int, *, with_accesses: bool = False) -> lis
         user_id: username
         for user_id, username in s.execute(
             select(User.id, User.username).where(User.id.in_(made_by))
-        ).tuples()
+        )
     }
     return [
         ShareSummary(
