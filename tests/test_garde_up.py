@@ -256,8 +256,10 @@ def _in_a_terminal(
     os.close(terminal)
     closing = threading.Event()
 
+    shown = log.open("ab")  # here: the test reads it as soon as this returns
+
     def show() -> None:
-        with log.open("ab") as shown:
+        with shown:
             while not closing.is_set():
                 if wait_readable([window], [], [], 0.1)[0]:
                     with contextlib.suppress(OSError):

@@ -10,6 +10,7 @@ import threading
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 from temporalio.api.enums.v1 import EventType
 
@@ -35,6 +36,10 @@ def offer_message(region: Region, case_id: int, sent: bool = True) -> SmsMessage
 
 def test_a_worker_killed_while_twilio_answers_sends_the_offer_once(region: Region) -> None:
     stack = region.stack
+    if not stack.env["GARDE_DATABASE_URL"].startswith("sqlite"):
+        # 30 s of waiting for the attempt to time out, for what Twilio's log decides, not
+        # the database: once is enough for the suite's time.
+        pytest.skip("the same on SQLite")
     assert stack.twilio is not None
     alice = region.experts["alice"]
     held = stack.twilio.hold(alice.phone)
