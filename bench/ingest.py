@@ -21,7 +21,6 @@ import array
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -31,14 +30,13 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 from sqlalchemy import func, select
 
-from bench.stack import GARDE, Processes, free_port
+from bench.stack import GARDE, Processes, free_port, say, stop_on_signals
 from garde.db import make_engine, make_session_factory, upgrade
 from garde.models import Instance, Study
 from garde.registry import create_site
@@ -310,10 +308,6 @@ def table(runs: dict[tuple[str, str], list[Run]], series: Series, rounds: int) -
     return "\n".join(lines)
 
 
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench.ingest", description="DICOM ingest benchmark")
     parser.add_argument("--instances", type=int, default=INSTANCES, help="default 1000")
@@ -332,14 +326,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_signals()
     if shutil.which("storescu") is None:
         say("dcmtk is not installed (storescu missing; Debian package dcmtk)")
         return 1

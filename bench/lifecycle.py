@@ -13,18 +13,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import signal
 import sys
 import tempfile
 from pathlib import Path
-from types import FrameType
 
 from bench.api import Api
 from bench.bare import run_bare
 from bench.garde_run import GardeDriver
 from bench.region import seed_region
 from bench.results import Summary, table
-from bench.stack import BARE_NAMESPACE, Processes, start_garde, start_temporal
+from bench.stack import BARE_NAMESPACE, Processes, say, start_garde, start_temporal, stop_on_signals
 
 EXPERTS = 40
 MAX_CONCURRENT = 20
@@ -49,10 +47,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.cases < 1 or args.concurrency < 1 or args.warmup < 0:
         parser.error("--cases and --concurrency must be at least 1, --warmup at least 0")
     return args
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace, folder: Path, processes: Processes) -> bool:
@@ -98,16 +92,9 @@ def run(args: argparse.Namespace, folder: Path, processes: Processes) -> bool:
     return not garde.failures and not bare.failures
 
 
-def _interrupt(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    # Ctrl-C even when started in the background (where SIGINT is inherited as ignored),
-    # and SIGTERM, both end in the `finally` that stops every child process.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_signals()
     folder = Path(tempfile.mkdtemp(prefix="garde-bench-"))
     processes = Processes(folder / "logs")
     ok = False

@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from bench.results import percentile
+from bench.stack import say
 from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
 from garde.domain import HELD_STATUSES, CaseStatus, ShiftSource, Tier
 from garde.models import Case, Expert, Override, Shift, Site, Unavailability, expert_sites
@@ -424,10 +425,6 @@ def table(runs: list[Run], brute_ms: list[float], questions_count: int) -> str:
             f"{brute50 / p50:>14.1f}x{f'{agreed}/{questions_count}':>14}"
         )
     return "\n".join(lines)
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

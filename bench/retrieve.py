@@ -19,7 +19,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -28,14 +27,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 import requests
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
-from bench.stack import GARDE, Processes, free_port
+from bench.stack import GARDE, Processes, free_port, say, stop_on_signals
 from garde.accounts import add_user, create_token
 from garde.db import make_engine, make_session_factory, upgrade
 from garde.domain import Role
@@ -314,10 +312,6 @@ def table(runs: dict[tuple[str, str], list[Got]], study: Written, threads: int, 
     return "\n".join(lines)
 
 
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench.retrieve", description="DICOMweb retrieval")
     parser.add_argument("--instances", type=int, default=INSTANCES, help="default 1000")
@@ -335,14 +329,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_signals()
     servers = []
     for name in args.servers:
         if name == "orthanc" and shutil.which("Orthanc") is None:

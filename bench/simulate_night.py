@@ -34,7 +34,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from sqlalchemy import event
@@ -55,6 +54,7 @@ from bench.night_world import (
     disagreements,
     seed_region,
 )
+from bench.stack import say, stop_on_signals
 from garde.db import make_engine, make_session_factory, upgrade
 from garde.service_levels import LadderStep
 from garde.settings import Settings
@@ -103,10 +103,6 @@ class Warnings(logging.Handler):
         self.seen[f"{record.levelname} {record.name}: {message}"] += 1
 
 
-def _interrupt(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 def _first_line(text: str, width: int) -> str:
     return (text.splitlines() or [""])[0][:width]
 
@@ -138,10 +134,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown or not args.policy_list:
         parser.error(f"unknown policy {unknown}; choose from {', '.join(POLICIES)}")
     return args
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # --- one night, one policy, in this process -----------------------------------------------------
@@ -321,8 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Ctrl-C even when started in the background, and SIGTERM, end in the `finally` clauses
     # that stop the child processes and test servers.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_signals()
     warnings = Warnings()
     temporal_log = logging.getLogger("temporalio")
     temporal_log.addHandler(warnings)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
 from garde.temporal import start_dev_server, wait_for_port
@@ -16,6 +18,22 @@ GARDE = [sys.executable, "-m", "garde.cli"]
 GARDE_NAMESPACE = "bench-garde"
 BARE_NAMESPACE = "bench-bare"
 TWILIO_VARIABLES = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER")
+
+
+def say(message: str) -> None:
+    """A benchmark's progress, on stderr: its results alone go to stdout."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def stop_on_signals() -> None:
+    """Ctrl-C even when started in the background (where SIGINT is inherited as ignored), and
+    SIGTERM, raise KeyboardInterrupt: a benchmark's `finally` stops every process it started."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def free_port() -> int:
