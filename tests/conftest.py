@@ -43,6 +43,7 @@ from garde.messages import CaseView
 from garde.models import Case, Expert, Site, User
 from garde.settings import Settings
 from garde.temporal import case_workflow_id, connect, start_dev_server, wait_for_port
+from tests.phones import mobile
 from tests.twilio_double import TwilioDouble
 
 T = TypeVar("T")
@@ -448,11 +449,6 @@ def case_request(**overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in request.items() if v is not None}
 
 
-def _phone() -> str:
-    """A valid French mobile (06 1x: every +336 is not one, and the API refuses those)."""
-    return "+3361" + "".join(secrets.choice("0123456789") for _ in range(7))
-
-
 @pytest.fixture
 def region(stack: Stack) -> Iterator[Region]:
     made = make_region(stack)
@@ -503,7 +499,7 @@ def make_region(
         ("chloe", [other], "primary"),
     ):
         code = f"DR-{name.upper()}-{tag}"
-        phone = _phone()
+        phone = mobile()
         r = api.post(
             "/api/v1/experts",
             json={

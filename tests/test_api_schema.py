@@ -34,6 +34,7 @@ from schemathesis.specs.openapi.checks import (
 
 from garde.domain import Role
 from tests.conftest import Region, Stack, add_login, make_region
+from tests.phones import mobile
 
 CHECKS = [
     not_a_server_error,
@@ -83,7 +84,7 @@ def known(own_region: Region) -> dict[str, Any]:
             {
                 "code": expert,
                 "name": "Dr Fuzz",
-                "phone": "+3361" + "".join(secrets.choice("0123456789") for _ in range(7)),
+                "phone": mobile(),
                 "modalities": ["CT"],
                 "sites": [site],
             },

@@ -13,6 +13,7 @@ import requests
 
 from garde.models import Expert, utcnow
 from tests.conftest import Region, case_request, make_region
+from tests.phones import mobile
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -179,7 +180,7 @@ def test_new_expert_with_dated_credentials_and_normalised_words(region: Region) 
         json={
             "code": code,
             "name": "Dr New",
-            "phone": "+3361" + str(secrets.randbelow(10**7)).zfill(7),  # a valid mobile
+            "phone": mobile(),  # a valid mobile
             "modalities": ["ct", "IRM", "CT"],
             "subspecialties": ["Pédiatrie", "paediatric", "Neuroradiologie"],
             "language": "en",

@@ -21,6 +21,7 @@ from garde.models import Alert, Coordinator, Expert, Offer, SmsMessage
 from garde.temporal import wait_for_port
 from garde.texts import render
 from tests.conftest import Region, Stack, free_port, make_region, wait_for
+from tests.phones import mobile
 from tests.web.test_pages import coordinator as coordinator_browser
 
 
@@ -391,7 +392,7 @@ def test_a_repeated_message_sid_has_no_second_effect(region: Region) -> None:
 def test_a_stranger_learns_nothing_and_is_throttled(region: Region) -> None:
     case = region.submit()
     offer = open_offer(region, case["id"], "alice")
-    stranger = "+3361" + "".join(secrets.choice("0123456789") for _ in range(7))
+    stranger = mobile()
     bodies = [f"YES {offer.code}", "YES ZZZZZ", "STATUS", "HELP", f"NO {offer.code}", "hello"]
     replies = [said(region.stack.sms_reply(stranger, body)) for body in bodies]
     # Whether the code exists or not, the same words; after three, silence.

@@ -22,6 +22,7 @@ from garde.db import SessionFactory
 from garde.models import Coordinator, Expert, SmsMessage
 from garde.settings import Settings
 from garde.texts import LANGUAGES, kinds, render, segments
+from tests.phones import mobile
 from tests.test_sms_texts import sample
 from tests.twilio_double import TwilioDouble
 from workflows.policy import MESSAGES
@@ -50,10 +51,6 @@ def sms(double: TwilioDouble, sessions: SessionFactory, tmp_path: object) -> Twi
     return TwilioSms(sessions, settings)
 
 
-def phone() -> str:
-    return "+336" + str(secrets.randbelow(10**8)).zfill(8)
-
-
 def left_sending(sessions: SessionFactory, to: str, body: str, key: str, at: datetime) -> None:
     """What a worker killed while waiting for Twilio leaves behind."""
     with sessions.begin() as s:
@@ -80,7 +77,7 @@ def row(sessions: SessionFactory, key: str) -> SmsMessage:
 def test_a_message_twilio_took_before_the_crash_is_not_sent_again(
     sms: TwilioSms, double: TwilioDouble, sessions: SessionFactory
 ) -> None:
-    to, key = phone(), f"offer:{secrets.token_hex(4)}"
+    to, key = mobile(), f"offer:{secrets.token_hex(4)}"
     body = f"Garde: offer {secrets.token_hex(3)}"
     # An older message to the same phone, another offer's: not this one.
     twilio = Client(double.account_sid, double.auth_token)
@@ -101,7 +98,7 @@ def test_a_message_twilio_took_before_the_crash_is_not_sent_again(
 def test_a_message_twilio_never_got_is_sent_once(
     sms: TwilioSms, double: TwilioDouble, sessions: SessionFactory
 ) -> None:
-    to, key = phone(), f"offer:{secrets.token_hex(4)}"
+    to, key = mobile(), f"offer:{secrets.token_hex(4)}"
     body = f"Garde: offer {secrets.token_hex(3)}"
     # The same text went to this phone the day before: an older message, not this attempt.
     twilio = Client(double.account_sid, double.auth_token)
@@ -123,7 +120,7 @@ def test_a_message_twilio_never_got_is_sent_once(
 def test_twilio_busy_is_asked_again_and_the_message_goes_once(
     sms: TwilioSms, double: TwilioDouble, sessions: SessionFactory
 ) -> None:
-    to, key = phone(), f"offer:{secrets.token_hex(4)}"
+    to, key = mobile(), f"offer:{secrets.token_hex(4)}"
     double.fail(to, 429, 20429, times=2)
     for _ in range(2):
         with pytest.raises(TwilioRestException):
@@ -143,7 +140,7 @@ def test_twilio_busy_is_asked_again_and_the_message_goes_once(
 def test_a_number_refused_for_good_is_not_asked_again_and_its_owners_are_flagged(
     sms: TwilioSms, double: TwilioDouble, sessions: SessionFactory, code: int
 ) -> None:
-    to, key = phone(), f"offer:{secrets.token_hex(4)}"
+    to, key = mobile(), f"offer:{secrets.token_hex(4)}"
     tag = secrets.token_hex(4)
     with sessions.begin() as s:
         s.add(Expert(code=f"DR-{tag}", name="Dr Refused", phone=to))
@@ -175,7 +172,7 @@ def test_twilio_silent_is_given_up_before_the_activity_times_out(
     the HTTP timeout, well inside the activity's, and the next attempt finds the message in
     Twilio's log instead of sending it again."""
     assert MESSAGES.timeout > HTTP_TIMEOUT * 2
-    to, key = phone(), f"offer:{secrets.token_hex(4)}"
+    to, key = mobile(), f"offer:{secrets.token_hex(4)}"
     double.fail(to, 429, 20429, times=1)
     with pytest.raises(TwilioRestException):
         sms.send(Sms(to, "Garde: offer", key, "offer"))
@@ -202,7 +199,7 @@ def test_every_kind_in_both_languages_goes_through_the_real_client_intact(
 ) -> None:
     """What Twilio receives is the rendered text to the letter (accents, `€`, links), and the
     record says which kind, language and how many parts it was."""
-    to = phone()
+    to = mobile()
     sent = []
     for kind in (k for k in kinds() if not k.startswith("voice_")):  # spoken, not texted
         for language in LANGUAGES:

@@ -18,6 +18,7 @@ from garde.domain import Priority
 from garde.intake import CaseRequest, record_case
 from garde.models import Site, VoiceCall
 from garde.settings import Settings
+from tests.phones import mobile
 from tests.twilio_double import TwilioDouble
 
 SENDER = "+33900000001"
@@ -70,7 +71,7 @@ def case_id(sessions: SessionFactory) -> int:
 
 
 def a_call(case_id: int) -> Call:
-    to = "+336" + str(secrets.randbelow(10**8)).zfill(8)
+    to = mobile()
     return Call(to, f"case-{case_id}:call:1:{secrets.token_hex(3)}", case_id, "fr", 30)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from garde.analytics import analytics
 from garde.db import SessionFactory
 from garde.models import Case, Expert, Report, Site
+from tests.phones import mobile
 
 PARIS = ZoneInfo("Europe/Paris")
 # Seconds allowed to accept and to report, per priority (the defaults).
@@ -82,12 +83,8 @@ def test_times_volume_compliance_and_reads_of_a_period(sessions: SessionFactory)
     tag = secrets.token_hex(3).upper()
     with sessions.begin() as s:
         a, b = Site(code=f"AN-A-{tag}", name="A"), Site(code=f"AN-B-{tag}", name="B")
-        x = Expert(
-            code=f"ANX-{tag}", name=f"Analyst X {tag}", phone=f"+3361{secrets.randbelow(10**7):07d}"
-        )
-        y = Expert(
-            code=f"ANY-{tag}", name=f"Analyst Y {tag}", phone=f"+3361{secrets.randbelow(10**7):07d}"
-        )
+        x = Expert(code=f"ANX-{tag}", name=f"Analyst X {tag}", phone=mobile())
+        y = Expert(code=f"ANY-{tag}", name=f"Analyst Y {tag}", phone=mobile())
         s.add_all([a, b, x, y])
         s.flush()
         # Site A. Saturday 1 March 00:30 in Paris (still February in UTC): in the period.

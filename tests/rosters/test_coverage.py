@@ -20,6 +20,7 @@ from rosters.coverage import SiteCoverage, coverage
 from rosters.eligibility import on_duty_experts
 from rosters.intervals import Interval
 from tests.conftest import Region
+from tests.phones import mobile
 from tests.web.test_pages import coordinator
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -59,7 +60,7 @@ class Roster:
         expert = Expert(
             code=f"DR-{tag}",
             name=f"Dr {tag}",
-            phone="+336" + str(secrets.randbelow(10**8)).zfill(8),
+            phone=mobile(),
             modalities=list(modalities),
             active=active,
         )

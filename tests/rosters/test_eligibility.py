@@ -25,6 +25,7 @@ from garde.models import (
     Unavailability,
 )
 from rosters.eligibility import Candidate, is_eligible, on_duty_experts
+from tests.phones import mobile
 
 PARIS = ZoneInfo("Europe/Paris")
 REUNION = ZoneInfo("Indian/Reunion")
@@ -66,7 +67,7 @@ def add_expert(
     expert = Expert(
         code="DR-" + tag,
         name="Dr " + tag,
-        phone="+336" + str(secrets.randbelow(10**8)).zfill(8),
+        phone=mobile(),
         modalities=list(modalities),
         subspecialties=list(subspecialties),
         max_concurrent=max_concurrent,

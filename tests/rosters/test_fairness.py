@@ -14,6 +14,7 @@ from garde.db import SessionFactory
 from garde.domain import Tier
 from garde.models import BillingLine, Case, Expert, Override, Shift, Site, Unavailability
 from rosters.fairness import ExpertFairness, fairness
+from tests.phones import mobile
 
 
 def local(when: str, zone: str = "Europe/Paris") -> datetime:
@@ -25,7 +26,7 @@ def expert(s: Session, timezone: str = "Europe/Paris") -> Expert:
     made = Expert(
         code=f"DR-F-{tag}",
         name=f"Dr {tag}",
-        phone="+336" + str(secrets.randbelow(10**8)).zfill(8),
+        phone=mobile(),
         modalities=["CT"],
         timezone=timezone,
     )

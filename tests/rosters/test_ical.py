@@ -25,6 +25,7 @@ from rosters.ical import (
     roster_calendar,
 )
 from tests.conftest import Region
+from tests.phones import mobile
 
 NOW = datetime(2027, 3, 20, 12, 0, tzinfo=UTC)
 PARIS = ZoneInfo("Europe/Paris")
@@ -35,7 +36,7 @@ def add_expert(s: Session, zone: str = "Europe/Paris") -> Expert:
     expert = Expert(
         code=f"DR-{tag}",
         name=f"Dr {tag}",
-        phone="+336" + str(secrets.randbelow(10**8)).zfill(8),
+        phone=mobile(),
         modalities=["CT"],
         timezone=zone,
     )

@@ -21,6 +21,7 @@ from garde.models import Expert, Shift
 from rosters.ical import roster_calendar
 from rosters.importing import ImportReport, Window, import_shifts
 from tests.conftest import Region
+from tests.phones import mobile
 
 CALENDARS = Path(__file__).parent / "calendars"
 WINDOW = Window(datetime(2027, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC))
@@ -32,7 +33,7 @@ def add_expert(s: Session, zone: str = "Europe/Paris") -> Expert:
     expert = Expert(
         code=f"DR-{tag}",
         name=f"Dr {tag}",
-        phone="+336" + str(secrets.randbelow(10**8)).zfill(8),
+        phone=mobile(),
         modalities=["CT"],
         timezone=zone,
     )

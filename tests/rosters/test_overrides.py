@@ -26,6 +26,7 @@ from rosters.overrides import (
 from rosters.shifts import create_shift, update_shift
 from rosters.swaps import accept_swap, approve_swap, cancel_swap, refuse_swap, request_swap
 from tests.conftest import add_login
+from tests.phones import mobile
 
 NOW = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
 NIGHT = NOW + timedelta(hours=6)  # 18:00 UTC, tonight's shifts start
@@ -62,7 +63,7 @@ def team(sessions: SessionFactory) -> Team:
         s.add(site)
         codes, ids, users, shifts = {}, {}, {}, {}
         for name in ("alice", "bruno", "chloe"):
-            phone = "+336" + "".join(secrets.choice("0123456789") for _ in range(8))
+            phone = mobile()
             expert = Expert(
                 code=f"DR-{name.upper()}-{tag}", name=name, phone=phone, modalities=["CT"]
             )

@@ -18,6 +18,7 @@ from garde.models import Expert, Rotation, Shift
 from rosters.rotations import GenerationResult, create_rotation, delete_rotation, generate
 from rosters.rotations import update_rotation as update
 from rosters.shifts import create_shift, delete_shift, update_shift
+from tests.phones import mobile
 
 PARIS = ZoneInfo("Europe/Paris")
 # Generation leaves alone what started before "now": these tests plan 2027 from 2026.
@@ -35,7 +36,7 @@ def experts(sessions: SessionFactory) -> list[str]:
     codes = [f"DR-{name}-{tag}" for name in ("A", "B", "C", "D")]
     with sessions.begin() as s:
         for code in codes:
-            phone = "+336" + "".join(secrets.choice("0123456789") for _ in range(8))
+            phone = mobile()
             s.add(Expert(code=code, name=code, phone=phone, modalities=["CT"]))
     return codes
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import re
-import secrets
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,6 +15,7 @@ from sqlalchemy import select
 from garde.models import AuditEvent
 from rosters.rotations import DAYS
 from tests.conftest import Region, make_region, wait_for
+from tests.phones import mobile
 from tests.web.test_pages import Browser, coordinator, csrf_token
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -436,7 +436,7 @@ def test_grid_gaps_are_one_row_per_site_naming_their_modalities(region: Region) 
         json={
             "code": dora,
             "name": "Dr Dora",
-            "phone": "+3361" + "".join(secrets.choice("0123456789") for _ in range(7)),
+            "phone": mobile(),
             "modalities": ["CT"],
             "sites": [region.site],
         },

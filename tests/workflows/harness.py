@@ -54,6 +54,7 @@ from garde.settings import Settings
 from garde.temporal import case_workflow_id, data_converter, start_case_workflow, venv_binary
 from garde.worker import build_worker
 from tests.conftest import free_port
+from tests.phones import mobile
 from tests.twilio_double import PlacedCall, SentMessage, TwilioDouble
 from web import create_app
 
@@ -81,10 +82,6 @@ class Region:
     site_code: str
     experts: dict[str, Person]
     coordinator: Person
-
-
-def phone() -> str:
-    return "+336" + "".join(secrets.choice("0123456789") for _ in range(8))
 
 
 def shifts(expert_id: int, start: datetime, end: datetime, tier: Tier) -> list[Shift]:
@@ -128,7 +125,7 @@ def seed_region(
                 expert = Expert(
                     code=f"DR-{name.upper()}-{tag}",
                     name=f"Dr {name.title()}",
-                    phone=phone(),
+                    phone=mobile(),
                     modalities=["CT"],
                     subspecialties=["neuro"],
                     max_concurrent=max_concurrent,
@@ -139,7 +136,7 @@ def seed_region(
                 if tier is not None:
                     s.add_all(shifts(expert.id, now - timedelta(hours=1), now + on_duty_for, tier))
                 experts[name] = Person(expert.id, expert.code, expert.phone)
-        coordinator = Coordinator(code=f"COORD-{tag}", name="Coordination", phone=phone())
+        coordinator = Coordinator(code=f"COORD-{tag}", name="Coordination", phone=mobile())
         s.add(coordinator)
         s.flush()
         return Region(

@@ -16,8 +16,9 @@ from garde.messages import CallEnded
 from garde.models import Coordinator, Expert, VoiceCall
 from garde.reconciler import Reconciler, mark_started, pending_call_answers
 from garde.temporal import TASK_QUEUE, case_workflow_id
+from tests.phones import mobile
 from tests.twilio_double import PlacedCall
-from tests.workflows.harness import Night, Region, night, phone, seed_region
+from tests.workflows.harness import Night, Region, night, seed_region
 from workflows.policy import CALLING
 from workflows.state import Callee, CallLadder, CaseState, Ringing
 from workflows.state import PlacedCall as StatePlacedCall
@@ -175,7 +176,9 @@ def test_a_coordinator_pressing_1_stops_the_calls_with_a_timeline_entry(
             region = stat_region(n, backup=())
             alice = region.experts["alice"]
             with n.sessions.begin() as s:
-                other = Coordinator(code=region.coordinator.code + "-2", name="Nuit", phone=phone())
+                other = Coordinator(
+                    code=region.coordinator.code + "-2", name="Nuit", phone=mobile()
+                )
                 s.add(other)
             case_id = await unanswered(n, region)
             [first] = await n.called(alice)

@@ -26,7 +26,8 @@ from garde.domain import AlertKind, Tier
 from garde.models import Alert, Coordinator, Expert, Shift, Site, SmsMessage
 from garde.temporal import TASK_QUEUE
 from tests.conftest import postgres_database, wait_for
-from tests.workflows.harness import Night, Person, night, phone
+from tests.phones import mobile
+from tests.workflows.harness import Night, Person, night
 from workflows.coverage_check import SCHEDULE_ID, CoverageCheckResult, CoverageCheckWorkflow
 
 
@@ -46,7 +47,7 @@ class Roster:
                 expert = Expert(
                     code=f"DR-{name.upper()}-{tag}",
                     name=f"Dr {name.title()}",
-                    phone=phone(),
+                    phone=mobile(),
                     modalities=["CT"],
                     sites=[site],
                 )
@@ -56,7 +57,7 @@ class Roster:
             self.coordinators = []
             for n in (1, 2):
                 coordinator = Coordinator(
-                    code=f"COORD-{n}-{tag}", name="Coordination", phone=phone()
+                    code=f"COORD-{n}-{tag}", name="Coordination", phone=mobile()
                 )
                 s.add(coordinator)
                 s.flush()

@@ -13,8 +13,9 @@ from activities.notifications import report_due
 from garde.domain import Priority
 from garde.messages import Reassignment
 from garde.models import Case, Coordinator, Expert, Site, SmsMessage
+from tests.phones import mobile
 from tests.twilio_double import SentMessage
-from tests.workflows.harness import Night, Person, night, phone, seed_region
+from tests.workflows.harness import Night, Person, night, seed_region
 
 
 def page(message: SentMessage, path: str) -> str:
@@ -159,7 +160,7 @@ def test_coordinators_are_alerted_each_in_their_language(database_url: str) -> N
                 english = Coordinator(
                     code=f"{region.coordinator.code}-EN",
                     name="Night desk",
-                    phone=phone(),
+                    phone=mobile(),
                     language="en",
                 )
                 s.add(english)
