@@ -18,7 +18,8 @@ from garde.billing import price_read
 from garde.db import SessionFactory
 from garde.domain import AlertKind
 from garde.messages import BillingRequest, CaseRecord, ReportRecord
-from garde.models import Alert, BillingLine, Case, CaseEvent, Report
+from garde.models import Alert, BillingLine, Case, CaseEvent, Expert, Report
+from reports.signing import Content
 
 
 class CaseRecords:
@@ -82,21 +83,52 @@ class CaseRecords:
 
     @activity.defn
     def record_report(self, record: ReportRecord) -> int:
-        """Store a report; the case's status is the workflow's to write afterwards."""
+        """Store a report version, numbered and signed after the case's last one; the case's
+        status is the workflow's to write afterwards."""
         draft = record.draft
         with self._sessions.begin() as s:
             existing = s.scalar(select(Report.id).where(Report.request_key == record.request_key))
             if existing is not None:
                 return existing
+            last = s.scalars(
+                select(Report)
+                .where(Report.case_id == record.case_id)
+                .order_by(Report.version.desc())
+            ).first()
+            version = last.version + 1 if last is not None else 1
+            author = s.get_one(Expert, draft.expert_id).code
+            content = Content(
+                case_id=record.case_id,
+                version=version,
+                kind=draft.kind,
+                author=author,
+                signed_at=record.at,
+                technique=draft.technique,
+                findings=draft.findings,
+                impression=draft.impression,
+                recommendations=draft.recommendations,
+                critical_category=draft.critical_category,
+                discrepancy=draft.discrepancy,
+                template=draft.template,
+                previous_sha256=last.sha256 if last is not None else None,
+            )
             report = Report(
                 case_id=record.case_id,
+                version=version,
                 expert_id=draft.expert_id,
                 request_key=record.request_key,
                 kind=draft.kind,
+                template=draft.template,
+                technique=draft.technique,
                 findings=draft.findings,
                 impression=draft.impression,
+                recommendations=draft.recommendations,
+                critical_category=draft.critical_category,
                 critical=draft.critical,
+                discrepancy=draft.discrepancy,
                 created_at=record.at,
+                previous_sha256=content.previous_sha256,
+                sha256=content.sha256(),
             )
             s.add(report)
             s.flush()

@@ -59,6 +59,14 @@ class ReportKind(StrEnum):
     ADDENDUM = "addendum"
 
 
+class Discrepancy(StrEnum):
+    """How the final differs from the preliminary report, as its expert marks it."""
+
+    NONE = "none"
+    MINOR = "minor"
+    MAJOR = "major"  # the site is told at once and acknowledges, as for a critical finding
+
+
 class OfferStatus(StrEnum):
     OPEN = "open"
     ACCEPTED = "accepted"

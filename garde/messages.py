@@ -102,12 +102,50 @@ class Release:
 
 @dataclass(frozen=True)
 class ReportDraft:
+    """A report version as the expert files it (web/inputs.py checks it). `critical` is
+    "ACR category 1 or 2": the site must acknowledge; so must it a major `discrepancy`
+    between the preliminary and the final."""
+
     expert_id: int
     kind: ReportKind
     findings: str
     impression: str
     critical: bool = False
     not_after: datetime | None = None
+    critical_category: int | None = None
+    discrepancy: str | None = None
+    technique: str = ""
+    recommendations: str = ""
+    template: str | None = None
+
+    @property
+    def acknowledgement(self) -> tuple[str, int] | None:
+        """Why and at which category the site must acknowledge this version; None: it need
+        not. A major discrepancy is acknowledged as an urgent (category 2) finding unless
+        the version also carries an immediate one."""
+        if self.critical_category in (1, 2):
+            return "critical", self.critical_category
+        if self.discrepancy == "major":
+            return "discrepancy", 2
+        return None
+
+
+@dataclass(frozen=True)
+class AcknowledgementStart:
+    """A report version the site must acknowledge: the acknowledgement workflow's input."""
+
+    case_id: int
+    report_id: int
+    reason: str  # "critical" or "discrepancy"
+    category: int  # 1 or 2: the deadline and the wording follow from it
+
+
+@dataclass(frozen=True)
+class DeliveryStart:
+    """A report version to push to the site's endpoints: the delivery workflow's input."""
+
+    case_id: int
+    report_id: int
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,15 @@ class Site(Base):
     # How long the site's studies stay retrievable (DICOMweb, C-GET/C-MOVE) after their last
     # object arrived; the purge keeps a study of an open case or under legal hold whatever it says.
     study_retention_days: Mapped[int] = mapped_column(default=90, server_default="90")
+    # Where each report version is pushed (reports/delivery): an HTTPS webhook taking the FHIR
+    # bundle, signed with the secret (HMAC-SHA256, `X-Garde-Signature`), and an MLLP listener
+    # (`host:port`) taking the ORU^R01. Empty: not pushed that way.
+    report_webhook_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    report_webhook_secret: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    hl7_endpoint: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # Seconds the site has to acknowledge a critical finding, per ACR category ("1", "2");
+    # a category missing: the default (garde.critical.ACK_WITHIN).
+    critical_ack_within_s: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Loaded with the site: pages and answers read `ae_titles` after their session closed.
     ae_title_rows: Mapped[list[SiteAeTitle]] = relationship(
@@ -479,17 +488,86 @@ class Offer(Base):
 
 
 class Report(Base):
+    """One version of a case's report: preliminary, final or addendum, never overwritten.
+
+    Each version is signed when stored: `sha256` is the digest of its canonical content
+    (reports/signing.py), which includes the previous version's digest, so the versions form
+    a chain a changed byte breaks. The database refuses any UPDATE or DELETE of a row
+    (migration 0011's triggers): a correction is an addendum.
+    """
+
     __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("case_id", "version"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int]
     expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id"))
     request_key: Mapped[str] = mapped_column(String(128), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
+    # The exam template the expert started from (reports/exam_templates), if any.
+    template: Mapped[str | None] = mapped_column(String(64))
+    technique: Mapped[str] = mapped_column(Text, default="", server_default="")
     findings: Mapped[str] = mapped_column(Text)
     impression: Mapped[str] = mapped_column(Text)
+    recommendations: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # ACR critical result category: 1 immediate, 2 urgent, 3 significant; None: none.
+    # `critical` is "category 1 or 2": the site must acknowledge.
+    critical_category: Mapped[int | None]
     critical: Mapped[bool] = mapped_column(Boolean, default=False)
+    # On a final after a preliminary: none, minor or major (major: the site acknowledges).
+    discrepancy: Mapped[str | None] = mapped_column(String(8))
+    # The signature: when and by whom (created_at, expert), and the digests of the chain.
     created_at: Mapped[datetime]
+    previous_sha256: Mapped[str | None] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64))
     expert: Mapped[Expert] = relationship(lazy="joined")
+
+
+class ReportAcknowledgement(Base):
+    """A report version the site must acknowledge (a category 1 or 2 finding, or a major
+    discrepancy), due by `due_at`; who acknowledged, when and how (web, api, sms, voice).
+    Written by the version's acknowledgement workflow (workflows/acknowledgement.py)."""
+
+    __tablename__ = "report_acknowledgements"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), unique=True)
+    reason: Mapped[str] = mapped_column(String(16))  # "critical" or "discrepancy"
+    category: Mapped[int]
+    requested_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_via: Mapped[str | None] = mapped_column(String(8))
+    report: Mapped[Report] = relationship(lazy="joined")
+
+
+class ReportDelivery(Base):
+    """One attempt to push a report version to a site's endpoint (webhook or hl7), kept so
+    that every attempt shows on the case."""
+
+    __tablename__ = "report_deliveries"
+    __table_args__ = (UniqueConstraint("report_id", "channel", "attempt"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(8))  # "webhook" or "hl7"
+    attempt: Mapped[int]
+    at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(16))  # "delivered" or "failed"
+    detail: Mapped[str] = mapped_column(String(300), default="")
+
+
+class ExpertMacro(Base):
+    """A piece of text an expert inserts in their reports, by a short name of their own."""
+
+    __tablename__ = "expert_macros"
+    __table_args__ = (UniqueConstraint("expert_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class BillingLine(Base):
@@ -544,7 +622,8 @@ class SmsMessage(Base):
 
 class VoiceCall(Base):
     """A phone call placed for a stat case nobody took: an expert or a coordinator is asked
-    to press 1 (accept, or "I am on it") or 2 (decline). Bound to its case and callee, and
+    to press 1 (accept, or "I am on it") or 2 (decline); or to a site's phone about a finding
+    it has not acknowledged (`site_id`), asked to press 1 to acknowledge. Bound to its case and callee, and
     answered once: `digits` is written once, by the first gather that reaches Garde."""
 
     __tablename__ = "voice_calls"
@@ -555,6 +634,8 @@ class VoiceCall(Base):
     from_number: Mapped[str] = mapped_column(String(20))
     expert_id: Mapped[int | None] = mapped_column(ForeignKey("experts.id"))
     coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("coordinators.id"))
+    # A call to the site's phone about a finding it has not acknowledged (1: acknowledge).
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     language: Mapped[str] = mapped_column(String(2), default="fr")
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     # placing (before Twilio answered), then Twilio's: queued, ringing, in-progress,

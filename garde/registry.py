@@ -11,8 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, object_session
 
@@ -195,6 +202,80 @@ MoveDestinations = Annotated[
         examples=[{"PACS1": "10.0.0.5:104"}],
     ),
 ]
+
+
+def _webhook_url(value: str) -> str:
+    """HTTPS, the report's clinical text travels in it; plain HTTP only to this machine (a
+    relay beside Garde, or a test)."""
+    parsed = urlsplit(value)
+    loopback = parsed.hostname in ("localhost", "127.0.0.1", "::1")
+    if parsed.scheme not in ("https", "http") or not parsed.hostname:
+        raise ValueError("must be an https:// URL")
+    if parsed.scheme == "http" and not loopback:
+        raise ValueError("must be an https:// URL (http:// only to this machine)")
+    if parsed.username or parsed.password:
+        raise ValueError("must not carry a user or password: the secret signs the body")
+    return value
+
+
+def _hl7_endpoint(value: str) -> str:
+    return _endpoints({"hl7_endpoint": value})["hl7_endpoint"]
+
+
+def _ack_deadlines(value: Any) -> dict[str, int]:
+    if not isinstance(value, Mapping):
+        raise ValueError('must give seconds per category, e.g. {"1": 900, "2": 3600}')
+    found: dict[str, int] = {}
+    for category, seconds in value.items():
+        if str(category) not in ("1", "2"):
+            raise ValueError(f"{str(category)[:8]!r}: only categories 1 and 2 are acknowledged")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | str):
+            raise ValueError(f"category {category}: must be a number of seconds")
+        if isinstance(seconds, str) and not seconds.strip().isdigit():
+            raise ValueError(f"category {category}: must be a number of seconds")
+        if not 60 <= int(seconds) <= 7 * 24 * 3600:
+            raise ValueError(f"category {category}: must be from 60 seconds to 7 days")
+        found[str(category)] = int(seconds)
+    return found
+
+
+ReportWebhookUrl = Annotated[
+    str,
+    text(500),
+    AfterValidator(_webhook_url),
+    Field(
+        description="where each report version is posted as a FHIR bundle (https://), "
+        "signed with report_webhook_secret; empty: not posted",
+        examples=["https://ris.example.org/garde/reports"],
+    ),
+]
+ReportWebhookSecret = Annotated[
+    str,
+    text(200, min_length=16),
+    Field(
+        description="the key of the X-Garde-Signature header (hex HMAC-SHA256 of the body); "
+        "at least 16 characters; never shown again"
+    ),
+]
+Hl7Endpoint = Annotated[
+    str,
+    text(300),
+    AfterValidator(_hl7_endpoint),
+    Field(
+        description="host:port of the site's MLLP listener, which takes each report version "
+        "as an HL7 v2.5 ORU^R01; empty: not sent",
+        examples=["10.0.0.7:2575"],
+    ),
+]
+CriticalAckWithin = Annotated[
+    dict[str, int],
+    BeforeValidator(_ack_deadlines),
+    Field(
+        description="seconds the site has to acknowledge a critical finding, per ACR "
+        'category ("1" immediate, "2" urgent); the ones not given: 900 and 3600',
+        examples=[{"1": 900, "2": 3600}],
+    ),
+]
 RetentionDays = Annotated[
     int,
     between(
@@ -305,6 +386,10 @@ class SiteInput(Input):
     move_destinations: MoveDestinations = {}
     service_levels: ServiceLevels | None = None
     escalation: Escalation | None = None
+    report_webhook_url: ReportWebhookUrl = ""
+    report_webhook_secret: ReportWebhookSecret | None = None
+    hl7_endpoint: Hl7Endpoint = ""
+    critical_ack_within_s: CriticalAckWithin = {}
 
 
 class SiteChange(Input):
@@ -324,6 +409,10 @@ class SiteChange(Input):
     move_destinations: MoveDestinations | None = Field(None, description="empty: none")
     service_levels: ServiceLevels | None = None
     escalation: Escalation | None = None
+    report_webhook_url: ReportWebhookUrl | None = Field(None, description="empty: none")
+    report_webhook_secret: ReportWebhookSecret | None = None
+    hl7_endpoint: Hl7Endpoint | None = Field(None, description="empty: none")
+    critical_ack_within_s: CriticalAckWithin | None = Field(None, description="empty: the defaults")
 
 
 class CoordinatorInput(Input):
@@ -393,6 +482,8 @@ def create_site(session: Session, data: Any) -> Site:
     ladder = parse_escalation(given.escalation, {}, problems)
     _check_openers(given.opens_cases, given.ae_titles, problems)
     _check_destinations(given.move_destinations, given.ae_titles, problems)
+    if given.report_webhook_url and not given.report_webhook_secret:
+        problems["report_webhook_secret"] = "is required with report_webhook_url"
     if problems:
         raise InvalidInput(problems)
     site = Site(
@@ -408,6 +499,10 @@ def create_site(session: Session, data: Any) -> Site:
         service_levels=levels,
         escalation=ladder,
         language=given.language,
+        report_webhook_url=given.report_webhook_url,
+        report_webhook_secret=given.report_webhook_secret or "",
+        hl7_endpoint=given.hl7_endpoint,
+        critical_ack_within_s=given.critical_ack_within_s,
     )
     site.opens_cases = dict(given.opens_cases)
     site.move_destinations = dict(given.move_destinations)
@@ -440,7 +535,15 @@ def update_site(site: Site, data: Any) -> None:
     changes = _changes(
         SiteChange,
         data,
-        {"phone": "", "opens_cases": {}, "move_destinations": {}, "study_retention_days": 90},
+        {
+            "phone": "",
+            "opens_cases": {},
+            "move_destinations": {},
+            "study_retention_days": 90,
+            "report_webhook_url": "",
+            "hl7_endpoint": "",
+            "critical_ack_within_s": {},
+        },
         problems,
         session=object_session(site),
         site_id=site.id,
@@ -459,6 +562,9 @@ def update_site(site: Site, data: Any) -> None:
     destinations = changes.pop("move_destinations", None)
     if destinations is not None:
         _check_destinations(destinations, titles, problems)
+    url = changes.get("report_webhook_url", site.report_webhook_url)
+    if url and not changes.get("report_webhook_secret", site.report_webhook_secret):
+        problems["report_webhook_secret"] = "is required with report_webhook_url"
     if problems:
         raise InvalidInput(problems)
     for name, value in changes.items():

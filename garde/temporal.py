@@ -150,6 +150,16 @@ def case_workflow_id(case_id: int) -> str:
     return f"case-{case_id}"
 
 
+def acknowledgement_workflow_id(case_id: int, report_id: int) -> str:
+    """The workflow that waits for the site to acknowledge one report version."""
+    return f"case-{case_id}-report-{report_id}-acknowledgement"
+
+
+def delivery_workflow_id(case_id: int, report_id: int) -> str:
+    """The workflow that pushes one report version to the site's endpoints."""
+    return f"case-{case_id}-report-{report_id}-delivery"
+
+
 async def start_case_workflow(client: Client, start: CaseStart) -> None:
     """Start a case's workflow; starting it again is harmless (the same request, one case)."""
     with contextlib.suppress(WorkflowAlreadyStartedError):

@@ -9,6 +9,7 @@ from typing import Any
 from garde.domain import EventKind, ReportKind
 from garde.models import Case, CaseEvent, Offer, Report, Study, utcnow
 from garde.service_levels import Deadline, deadlines
+from reports.signing import verify_chain
 from web.access import Sight
 
 
@@ -50,15 +51,62 @@ def latest_report(case: Case) -> Report | None:
 
 
 def report_json(report: Report) -> dict[str, Any]:
+    """One version of the report, with its signature."""
     return {
         "id": report.id,
+        "version": report.version,
         "kind": report.kind,
+        "template": report.template,
+        "technique": report.technique,
         "findings": report.findings,
         "impression": report.impression,
+        "recommendations": report.recommendations,
         "critical": report.critical,
+        "critical_category": report.critical_category,
+        "discrepancy": report.discrepancy,
         "expert": report.expert.code,
         "expert_name": report.expert.name,
         "created_at": iso(report.created_at),
+        "signed_by": report.expert.code,
+        "signed_at": iso(report.created_at),
+        "sha256": report.sha256,
+    }
+
+
+def version_json(report: Report, verified: bool) -> dict[str, Any]:
+    """A version in the chain: who signed what, when, and whether it still checks."""
+    return {
+        "version": report.version,
+        "kind": report.kind,
+        "signed_by": report.expert.code,
+        "signed_by_name": report.expert.name,
+        "signed_at": iso(report.created_at),
+        "sha256": report.sha256,
+        "previous_sha256": report.previous_sha256,
+        "verified": verified,
+    }
+
+
+def report_document_json(
+    report: Report, versions: list[Report], asked: list[Any]
+) -> dict[str, Any]:
+    """`GET …/report?format=json`: the report shown (the final, else the newest
+    preliminary), every version of the chain with its check, and the acknowledgement the
+    site owes or gave (the newest asked; `asked` are the case's ReportAcknowledgement rows)."""
+    checked = verify_chain([(v, v.expert.code) for v in versions])
+    last = max(asked, key=lambda a: a.requested_at, default=None)
+    return {
+        **report_json(report),
+        "signature_verified": dict(zip((v.id for v in versions), checked, strict=True)).get(
+            report.id, False
+        ),
+        "versions": [version_json(v, ok) for v, ok in zip(versions, checked, strict=True)],
+        "acknowledgement_required": last is not None,
+        "acknowledgement_reason": last.reason if last else None,
+        "acknowledgement_due_at": iso(last.due_at) if last else None,
+        "acknowledged_by": last.acknowledged_by if last else None,
+        "acknowledged_at": iso(last.acknowledged_at) if last else None,
+        "acknowledged_via": last.acknowledged_via if last else None,
     }
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from garde.domain import Priority, ReportKind
+from garde.domain import Discrepancy, Priority, ReportKind
 from garde.errors import InvalidInput
 from garde.messages import PriorityChange, Reassignment, ReportDraft
 from garde.models import Case, Expert
@@ -18,12 +18,50 @@ from garde.validation import Input, choice, text, validated
 
 
 class ReportInput(Input):
-    """A report by the expert holding the case."""
+    """A report version by the expert holding the case (an addendum: by its final's author)."""
 
     kind: Annotated[ReportKind, choice()] = ReportKind.FINAL
+    template: Annotated[str | None, text(64, description="the exam template started from")] = None
+    technique: Annotated[str | None, text(5000)] = None
     findings: Annotated[str, text(20000)]
     impression: Annotated[str, text(5000)]
-    critical: bool = Field(False, description="a critical finding the site must acknowledge")
+    recommendations: Annotated[str | None, text(5000)] = None
+    critical_category: int | None = Field(
+        None,
+        ge=1,
+        le=3,
+        description="ACR critical result: 1 immediate, 2 urgent (the site must acknowledge), "
+        "3 significant",
+    )
+    critical: bool | None = Field(
+        None, description='"category 1 or 2"; true alone means category 1'
+    )
+    discrepancy: Annotated[Discrepancy | None, choice()] = Field(
+        None, description="on a final after a preliminary report: how they differ"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReportInput:
+        """`critical` and the category say the same; a discrepancy is a final's."""
+        problems = {}
+        if self.critical is True and self.critical_category == 3:
+            problems["critical"] = "contradicts critical_category 3, which needs no acknowledgement"
+        if self.critical is False and self.critical_category in (1, 2):
+            problems["critical"] = (
+                f"contradicts critical_category {self.critical_category}, which the site "
+                "must acknowledge"
+            )
+        if self.discrepancy is not None and self.kind is not ReportKind.FINAL:
+            problems["discrepancy"] = "is marked on a final report only"
+        if problems:
+            raise InvalidInput(problems)
+        return self
+
+    @property
+    def category(self) -> int | None:
+        if self.critical_category is None and self.critical:
+            return 1
+        return self.critical_category
 
 
 class DeclineInput(Input):
@@ -45,12 +83,18 @@ class PriorityInput(Input):
 
 def parse_report(data: Any, expert_id: int) -> ReportDraft:
     report = validated(ReportInput, data)
+    category = report.category
     return ReportDraft(
         expert_id=expert_id,
         kind=report.kind,
         findings=report.findings,
         impression=report.impression,
-        critical=report.critical,
+        critical=category in (1, 2),
+        critical_category=category,
+        discrepancy=report.discrepancy,
+        technique=report.technique or "",
+        recommendations=report.recommendations or "",
+        template=report.template,
     )
 
 

@@ -55,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
     from garde.messages import (
         Acceptance,
         Acknowledgement,
+        AcknowledgementStart,
         AlertRequest,
         BillingRequest,
         CallAnswer,
@@ -67,6 +68,7 @@ with workflow.unsafe.imports_passed_through():
         CaseView,
         CoordinatorNotice,
         Decline,
+        DeliveryStart,
         EligibilityQuery,
         ExpertNotice,
         NewOffer,
@@ -90,6 +92,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from garde.service_levels import LadderStep
     from garde.study_links import counts
+    from garde.temporal import acknowledgement_workflow_id, delivery_workflow_id
     from garde.validation import CONTROL, CONTROL_REASON
     from workflows.policy import CALLING, MESSAGES, POLICY, RECORDS, Calls
     from workflows.state import (
@@ -714,11 +717,39 @@ class CaseWorkflow:
             )
         )
         await self._write(entry)
-        if final:
+        if workflow.patched("report-followups"):
+            await self._follow_up(report_id, draft)
+        elif final:
             self._tell_site(
                 SiteNoticeKind.CRITICAL if draft.critical else SiteNoticeKind.REPORT_READY
             )
         return ReportFiled(report_id, status)
+
+    async def _follow_up(self, report_id: int, draft: ReportDraft) -> None:
+        """Each version goes to the site's endpoints; one the site must acknowledge (a
+        category 1 or 2 finding, a major discrepancy) has the site texted, called and the
+        coordinators alerted until it does; a final without one has the site texted that
+        the report is ready. Each its own workflow, outliving the case's: an endpoint down
+        for days or a site slow to answer holds up nothing here."""
+        st = self.state
+        abandon = workflow.ParentClosePolicy.ABANDON
+        await workflow.start_child_workflow(
+            "ReportDelivery",
+            DeliveryStart(st.case_id, report_id),
+            id=delivery_workflow_id(st.case_id, report_id),
+            parent_close_policy=abandon,
+        )
+        owed = draft.acknowledgement
+        if owed is not None:
+            reason, category = owed
+            await workflow.start_child_workflow(
+                "Acknowledgement",
+                AcknowledgementStart(st.case_id, report_id, reason, category),
+                id=acknowledgement_workflow_id(st.case_id, report_id),
+                parent_close_policy=abandon,
+            )
+        elif draft.kind is ReportKind.FINAL:
+            self._tell_site(SiteNoticeKind.REPORT_READY)
 
     @file_report.validator
     def _validate_report(self, draft: ReportDraft) -> None:
@@ -739,6 +770,8 @@ class CaseWorkflow:
 
     @workflow.signal
     async def acknowledge(self, ack: Acknowledgement) -> None:
+        """Kept for the histories of reports filed before "report-followups": since, the
+        version's own workflow (workflows/acknowledgement.py) waits for the site."""
         st = self.state
         if st.final_report_id is not None and not st.acknowledged:
             st.acknowledged = True

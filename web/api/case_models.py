@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, RootModel
 
-from garde.domain import CaseStatus, EventKind, OfferStatus, Priority, ReportKind
+from garde.domain import CaseStatus, Discrepancy, EventKind, OfferStatus, Priority, ReportKind
 from garde.messages import Ranking
 from web.api.describe import Answer
 
@@ -53,14 +53,53 @@ class Offer(Answer):
 
 
 class Report(Answer):
+    """One version of the report, signed: `sha256` of its canonical content."""
+
     id: int
+    version: int
     kind: ReportKind
+    template: str | None
+    technique: str
     findings: str
     impression: str
-    critical: bool
+    recommendations: str
+    critical: bool = Field(description="critical_category 1 or 2: the site must acknowledge")
+    critical_category: int | None = Field(
+        description="ACR: 1 immediate, 2 urgent, 3 significant; null: none"
+    )
+    discrepancy: Discrepancy | None
     expert: str
     expert_name: str
     created_at: datetime
+    signed_by: str
+    signed_at: datetime
+    sha256: str
+
+
+class ReportVersion(Answer):
+    version: int
+    kind: ReportKind
+    signed_by: str
+    signed_by_name: str
+    signed_at: datetime
+    sha256: str
+    previous_sha256: str | None
+    verified: bool = Field(
+        description="its stored content still gives its digest, which follows the previous one"
+    )
+
+
+class ReportDocument(Report):
+    """The report with its chain of versions and the acknowledgement the site owes or gave."""
+
+    signature_verified: bool
+    versions: list[ReportVersion]
+    acknowledgement_required: bool
+    acknowledgement_reason: Literal["critical", "discrepancy"] | None
+    acknowledgement_due_at: datetime | None
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    acknowledged_via: Literal["web", "api", "sms", "voice"] | None
 
 
 class TimelineEntry(Answer):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from garde.domain import HELD_STATUSES, STAFF, CaseStatus, OfferStatus, Role
 from garde.errors import NotFound
 from garde.intake import CaseRequest
-from garde.models import Case, Offer
+from garde.models import Case, Offer, ReportAcknowledgement
 from garde.validation import Input, choice, validated
 from web import services
 from web.access import (
@@ -28,10 +28,10 @@ from web.access import (
 )
 from web.api import body, bp
 from web.api.case_models import Case as CaseAnswer
-from web.api.case_models import Cases, Report, Worklist
+from web.api.case_models import Cases, ReportDocument, Worklist
 from web.api.describe import Reply, operation
 from web.audit import audit
-from web.case_views import case_json, iso, latest_report, report_json
+from web.case_views import case_json, iso, latest_report, report_document_json
 from web.inputs import (
     DeclineInput,
     PriorityInput,
@@ -306,7 +306,7 @@ def change_priority(case_id: int) -> Response:
     {
         200: Reply(
             "the final report, else the newest preliminary one, in the format asked for",
-            Report,
+            ReportDocument,
             media={
                 "text/html": {"type": "string"},
                 "application/pdf": {"type": "string", "contentMediaType": "application/pdf"},
@@ -331,7 +331,11 @@ def get_report(case_id: int) -> Response:
         raise NotFound("no report yet")
     fmt = validated(ReportQuery, request.args).format
     if fmt == "json":
-        return jsonify(report_json(found))
+        asked = g.db.scalars(
+            select(ReportAcknowledgement).where(ReportAcknowledgement.case_id == case.id)
+        ).all()
+        versions = sorted(case.reports, key=lambda r: r.version)
+        return jsonify(report_document_json(found, versions, list(asked)))
     return render_report(case, found, fmt)
 
 

@@ -10,6 +10,7 @@ from flask import Response, g, jsonify
 from pydantic import Field, RootModel
 from sqlalchemy import select
 
+from garde.critical import ACK_WITHIN, ack_within
 from garde.domain import STAFF, Priority, Role
 from garde.models import Coordinator, Expert, Site
 from garde.registry import (
@@ -57,6 +58,12 @@ class SiteAnswer(Answer):
     )
     move_destinations: dict[str, str] = Field(
         description="the site's AE titles a C-MOVE may send its studies to, with host:port"
+    )
+    report_webhook_url: str = Field(description="where report versions are posted; empty: none")
+    report_webhook_secret_set: bool = Field(description="the webhook's secret is set (never shown)")
+    hl7_endpoint: str = Field(description="host:port of the site's MLLP listener; empty: none")
+    critical_ack_within_s: dict[Literal["1", "2"], int] = Field(
+        description="seconds the site has to acknowledge a critical finding, per category"
     )
     service_levels: dict[Priority, ServiceLevel]
     escalation: dict[Priority, list[LadderStep]]
@@ -257,6 +264,13 @@ def site_json(site: Site) -> dict[str, Any]:
         "study_quiet_s": site.study_quiet_s,
         "study_retention_days": site.study_retention_days,
         "move_destinations": site.move_destinations,
+        "report_webhook_url": site.report_webhook_url,
+        "report_webhook_secret_set": bool(site.report_webhook_secret),
+        "hl7_endpoint": site.hl7_endpoint,
+        "critical_ack_within_s": {
+            str(c): int(ack_within(site.critical_ack_within_s, c).total_seconds())
+            for c in ACK_WITHIN
+        },
         "service_levels": {p.value: asdict(promise.level) for p, promise in promises.items()},
         "escalation": {
             p.value: [str(step) for step in promise.ladder] for p, promise in promises.items()

@@ -1,0 +1,1 @@
+"""The report's own room: exam templates, signing, rendering in each format, delivery."""
