@@ -15,6 +15,7 @@ from garde.messages import PriorityChange, Reassignment, ReportDraft
 from garde.models import Case, Expert
 from garde.service_levels import site_promise
 from garde.validation import Input, choice, text, validated
+from reports import exam_templates
 
 
 class ReportInput(Input):
@@ -42,7 +43,8 @@ class ReportInput(Input):
 
     @model_validator(mode="after")
     def _consistent(self) -> ReportInput:
-        """`critical` and the category say the same; a discrepancy is a final's."""
+        """`critical` and the category say the same; a discrepancy is a final's; the template
+        is one of reports/exam_templates."""
         problems = {}
         if self.critical is True and self.critical_category == 3:
             problems["critical"] = "contradicts critical_category 3, which needs no acknowledgement"
@@ -53,6 +55,10 @@ class ReportInput(Input):
             )
         if self.discrepancy is not None and self.kind is not ReportKind.FINAL:
             problems["discrepancy"] = "is marked on a final report only"
+        if self.template is not None and self.template not in exam_templates.BY_NAME:
+            problems["template"] = (
+                f"is not an exam template (known: {', '.join(exam_templates.NAMES)})"
+            )
         if problems:
             raise InvalidInput(problems)
         return self
