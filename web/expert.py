@@ -12,8 +12,9 @@ from werkzeug.wrappers.response import Response
 
 from garde.domain import HELD_STATUSES, CaseStatus, OfferStatus, ReportKind, Role
 from garde.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
-from garde.models import Case, Offer, User
-from web import display, services
+from garde.models import Case, Expert, ExpertMacro, Offer, User
+from reports import exam_templates
+from web import display, report_chain, services
 from web.access import (
     Sight,
     case_for,
@@ -38,6 +39,7 @@ FILED = {
     ReportKind.ADDENDUM: lazy_gettext("Addendum report filed and sent to the site."),
 }
 display.install(bp)
+report_chain.install(bp)
 
 
 @bp.get("/")
@@ -134,6 +136,10 @@ def report(case_id: int) -> Response | tuple[str, int]:
     values = request.form.to_dict()
     try:
         draft = parse_report(values, _expert_id(user))
+        if draft.discrepancy is None and _owes_discrepancy(found, draft.kind):
+            raise InvalidInput(
+                {"discrepancy": "is required on a final report after a preliminary one"}
+            )
         services().cases.file_report(found.id, draft)
     except InvalidInput as e:
         return _case_page(found, values, e.fields), 400
@@ -162,6 +168,42 @@ def release(case_id: int) -> Response:
 def _expert_id(user: User) -> int:
     assert user.expert_id is not None, "an expert login always has an expert"
     return user.expert_id
+
+
+def _owes_discrepancy(case: Case, kind: ReportKind) -> bool:
+    """A final after a preliminary says how they differ (the form asks; the API may omit it)."""
+    return kind is ReportKind.FINAL and any(r.kind == ReportKind.PRELIMINARY for r in case.reports)
+
+
+def _writing(case: Case, expert: Expert) -> dict[str, Any]:
+    """What the report form offers: every exam template in both languages for this case (the
+    page's script fills the sections with the one chosen), the one that fits the case, and
+    the expert's own macros."""
+    texts = {
+        t.name: {
+            "title": t.titles,
+            **{
+                lang: exam_templates.render(t.name, lang, case) for lang in exam_templates.LANGUAGES
+            },
+        }
+        for t in exam_templates.CATALOGUE
+    }
+    suggested = exam_templates.suggest(
+        case.modality, case.body_part, case.study_description, case.clinical_question
+    )
+    return {
+        "exam_templates": exam_templates.CATALOGUE,
+        "template_texts": texts,
+        "suggested": suggested.name if suggested else "",
+        # The expert's language first; the form switches to the other.
+        "template_language": expert.language
+        if expert.language in exam_templates.LANGUAGES
+        else "fr",
+        "macros": g.db.scalars(
+            select(ExpertMacro).where(ExpertMacro.expert_id == expert.id).order_by(ExpertMacro.name)
+        ).all(),
+        "owes_discrepancy": _owes_discrepancy(case, ReportKind.FINAL),
+    }
 
 
 def _case_page(
@@ -199,4 +241,5 @@ def _case_page(
         studies=studies_shown(g.db, services().settings, case, user) if full else [],
         values=values or {},
         errors=errors or {},
+        **(_writing(case, user.expert) if kinds and user.expert else {}),
     )
