@@ -16,6 +16,7 @@ from activities.alerts import Alerts
 from activities.calls import CallPort, PhoneCalls, make_call_port
 from activities.case_records import CaseRecords
 from activities.coverage import CoverageChecks
+from activities.delivery import Deliveries
 from activities.links import Links
 from activities.notifications import Notifications
 from activities.offers import Offers
@@ -30,6 +31,7 @@ from garde.settings import Settings
 from garde.temporal import TASK_QUEUE, connect
 from workflows.case import CaseWorkflow
 from workflows.coverage_check import CoverageCheckWorkflow, ensure_coverage_schedule
+from workflows.delivery import DeliveryWorkflow
 from workflows.purge import RetentionPurgeWorkflow, ensure_purge_schedule
 from workflows.texting import TextingWorkflow
 
@@ -58,11 +60,12 @@ def build_worker(
     phone_calls = PhoneCalls(sessions, calls)
     coverage = CoverageChecks(sessions, sms, links)
     studies = Studies(sessions)
+    deliveries = Deliveries(sessions)
     purge = [] if storage is None else [Purges(sessions, storage).purge_studies]
     return Worker(
         client,
         task_queue=TASK_QUEUE,
-        workflows=[CaseWorkflow, CoverageCheckWorkflow, TextingWorkflow]
+        workflows=[CaseWorkflow, CoverageCheckWorkflow, DeliveryWorkflow, TextingWorkflow]
         + ([RetentionPurgeWorkflow] if purge else []),
         activities=[
             records.record_case,
@@ -83,6 +86,9 @@ def build_worker(
             coverage.raise_coverage_alerts,
             coverage.text_coverage_summary,
             studies.record_stability,
+            deliveries.delivery_channels,
+            deliveries.post_to_webhook,
+            deliveries.send_to_hl7_listener,
             *purge,
         ],
         activity_executor=executor,

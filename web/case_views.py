@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import object_session
+
 from garde.domain import EventKind, ReportKind
-from garde.models import Case, CaseEvent, Offer, Report, Study, utcnow
+from garde.models import Case, CaseEvent, Offer, Report, ReportDelivery, Study, utcnow
 from garde.service_levels import Deadline, deadlines
 from reports.signing import verify_chain
 from web.access import Sight
@@ -70,6 +73,33 @@ def report_json(report: Report) -> dict[str, Any]:
         "signed_by": report.expert.code,
         "signed_at": iso(report.created_at),
         "sha256": report.sha256,
+    }
+
+
+def deliveries(case: Case) -> list[tuple[ReportDelivery, int]]:
+    """Every attempt to push each version to the site's endpoints, oldest first, with the
+    version's number. A case without a report has none: no query (lists show hundreds)."""
+    if not case.reports:
+        return []
+    session = object_session(case)
+    assert session is not None, "a case shown is read in a session"
+    rows = session.execute(
+        select(ReportDelivery, Report.version)
+        .join(Report, Report.id == ReportDelivery.report_id)
+        .where(ReportDelivery.case_id == case.id)
+        .order_by(ReportDelivery.at, ReportDelivery.id)
+    )
+    return [(delivery, version) for delivery, version in rows]
+
+
+def delivery_json(delivery: ReportDelivery, version: int) -> dict[str, Any]:
+    return {
+        "version": version,
+        "channel": delivery.channel,
+        "attempt": delivery.attempt,
+        "at": iso(delivery.at),
+        "outcome": delivery.outcome,
+        "detail": delivery.detail,
     }
 
 
@@ -200,6 +230,7 @@ def case_json(case: Case, sight: Sight, expert_id: int | None = None) -> dict[st
         "study": study_json(case),
         "report": report_json(report) if report else None,
         "addenda": [report_json(r) for r in case.reports if r.kind == ReportKind.ADDENDUM],
+        "deliveries": [delivery_json(d, version) for d, version in deliveries(case)],
     }
     if sight is Sight.ALL:
         # Coordinators: who was asked, how it went and why each expert was chosen.

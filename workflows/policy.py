@@ -93,3 +93,19 @@ MESSAGES = Calls(
         non_retryable_error_types=[INVALID_REQUEST, UNDELIVERABLE],
     ),
 )
+
+# A report version must reach the site's endpoints, however long one is down: each attempt is
+# tried again for as long as it takes, from 1 s apart doubling to 10 minutes apart (Temporal
+# keeps the retries outside the history, so a week of them costs it nothing). Each attempt is
+# written down and shown on the case. The bound of one attempt: the HTTP or MLLP exchange (10 s,
+# reports/webhook.py, reports/mllp.py) with the reads and writes around it.
+DELIVERIES = Calls(
+    timeout=timedelta(seconds=60),
+    retry=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=10),
+        maximum_attempts=0,  # never given up
+        non_retryable_error_types=[INVALID_REQUEST],
+    ),
+)

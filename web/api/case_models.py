@@ -102,6 +102,21 @@ class ReportDocument(Report):
     acknowledged_via: Literal["web", "api", "sms", "voice"] | None
 
 
+class Delivery(Answer):
+    """One attempt to push a report version to one of the site's endpoints."""
+
+    version: int
+    channel: Literal["webhook", "hl7"] = Field(
+        description="the site's report_webhook_url (FHIR bundle) or hl7_endpoint (ORU^R01)"
+    )
+    attempt: int = Field(description="1, 2, ...: each version is tried until delivered")
+    at: datetime
+    outcome: Literal["delivered", "failed"]
+    detail: str = Field(
+        description="the HTTP status, the ACK's code and text, or the connection's error"
+    )
+
+
 class TimelineEntry(Answer):
     at: datetime
     kind: EventKind
@@ -212,6 +227,10 @@ class CaseRecord(Answer):
     study: StudyArrived | None = Field(description="null while no image arrived")
     report: Report | None = Field(description="the final report, else the newest preliminary")
     addenda: list[Report]
+    deliveries: list[Delivery] = Field(
+        description="every attempt to push each report version to the site's endpoints, "
+        "oldest first"
+    )
     offers: list[Offer] | None = Field(None, description="coordinators and admins only")
 
 

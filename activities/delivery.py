@@ -1,0 +1,118 @@
+"""Activities that push a report version to the site's endpoints: its webhook (the FHIR
+bundle, signed) and its MLLP listener (the ORU^R01).
+
+Each attempt is one send, written down as a `ReportDelivery` row whatever it came to, so
+that every attempt shows on the case; a failed one then raises and Temporal tries again
+(workflows/policy.py DELIVERIES). The site's settings are read at each attempt: a corrected
+address is used at once, and a channel the site removed meanwhile ends its delivery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import rows_must_exist
+from garde.db import SessionFactory
+from garde.messages import DeliveryStart
+from garde.models import Case, Report, ReportDelivery, Site, utcnow
+from garde.temporal import delivery_workflow_id
+from reports import mllp, webhook
+from reports.fhir import report_bundle
+from reports.hl7 import oru_r01
+from reports.outcome import Outcome
+
+WEBHOOK = "webhook"
+HL7 = "hl7"
+UNDELIVERED = "Undelivered"
+REMOVED = "no longer set for the site: not sent, given up"
+
+
+def channels(site: Site) -> list[str]:
+    """The site's endpoints a report version goes to."""
+    found = []
+    if site.report_webhook_url and site.report_webhook_secret:
+        found.append(WEBHOOK)
+    if site.hl7_endpoint:
+        found.append(HL7)
+    return found
+
+
+class Deliveries:
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
+
+    @activity.defn
+    def delivery_channels(self, start: DeliveryStart) -> list[str]:
+        """Where the version goes: the site's endpoints now."""
+        with rows_must_exist(f"case {start.case_id}"), self._sessions() as s:
+            return channels(s.get_one(Case, start.case_id).site)
+
+    @activity.defn
+    def post_to_webhook(self, start: DeliveryStart) -> None:
+        """POST the version's FHIR bundle to the site's webhook, signed with its secret."""
+
+        def prepared(case: Case, report: Report) -> Callable[[], Outcome] | None:
+            site = case.site
+            if not (site.report_webhook_url and site.report_webhook_secret):
+                return None
+            url, secret = site.report_webhook_url, site.report_webhook_secret
+            body = webhook.bundle_body(report_bundle(case, report))
+            delivery_id = delivery_workflow_id(start.case_id, start.report_id)
+            return lambda: webhook.post(url, secret, body, delivery_id)
+
+        self._attempt(start, WEBHOOK, prepared)
+
+    @activity.defn
+    def send_to_hl7_listener(self, start: DeliveryStart) -> None:
+        """Send the version's ORU^R01 to the site's MLLP listener and read its ACK."""
+
+        def prepared(case: Case, report: Report) -> Callable[[], Outcome] | None:
+            endpoint = case.site.hl7_endpoint
+            if not endpoint:
+                return None
+            message = oru_r01(case, report)
+            return lambda: mllp.send(endpoint, message)
+
+        self._attempt(start, HL7, prepared)
+
+    def _attempt(
+        self,
+        start: DeliveryStart,
+        channel: str,
+        prepare: Callable[[Case, Report], Callable[[], Outcome] | None],
+    ) -> None:
+        """Read what to send (None: the channel is gone), send it outside any transaction,
+        write the attempt down; raise when it failed, so that Temporal tries again."""
+        with rows_must_exist(f"report {start.report_id}"), self._sessions() as s:
+            send = prepare(s.get_one(Case, start.case_id), s.get_one(Report, start.report_id))
+        outcome = send() if send is not None else Outcome(False, REMOVED)
+        self._record(start, channel, outcome)
+        if send is not None and not outcome.delivered:
+            raise ApplicationError(f"{channel}: {outcome.detail}", type=UNDELIVERED)
+
+    def _record(self, start: DeliveryStart, channel: str, outcome: Outcome) -> None:
+        attempt = activity.info().attempt
+        with self._sessions.begin() as s:
+            written = s.scalar(
+                select(ReportDelivery.id).where(
+                    ReportDelivery.report_id == start.report_id,
+                    ReportDelivery.channel == channel,
+                    ReportDelivery.attempt == attempt,
+                )
+            )
+            if written is None:  # an activity is safe to run twice
+                s.add(
+                    ReportDelivery(
+                        case_id=start.case_id,
+                        report_id=start.report_id,
+                        channel=channel,
+                        attempt=attempt,
+                        at=utcnow(),
+                        outcome="delivered" if outcome.delivered else "failed",
+                        detail=outcome.detail[:300],
+                    )
+                )
