@@ -39,10 +39,11 @@ from garde.shares import (
     revoke,
     share_key,
 )
+from reports.pdf import sheet_pdf
+from reports.sheet import ReportSheet
 from web import services
 from web.access import case_for, current_user, roles
 from web.audit import audit
-from web.report_formats import ReportSheet, sheet_pdf
 from web.study_view import viewer_url
 
 bp = Blueprint("shares", __name__)
@@ -88,7 +89,7 @@ def report_pdf(token: str) -> Response:
     if report is None:
         record_access(g.db, share, "report", 404, request.remote_addr)
         raise NotFound("no final report yet")
-    pdf = sheet_pdf(_sheet(case, report, share.deidentify), report.created_at)
+    pdf = sheet_pdf(_sheet(case, report, share.deidentify))
     record_access(g.db, share, "report", 200, request.remote_addr)
     return Response(
         pdf,

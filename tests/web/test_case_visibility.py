@@ -55,8 +55,8 @@ def file_final(region: Region, expert: str, case_id: int, findings: str) -> None
 
 def in_report(response: requests.Response, fmt: str) -> str:
     """The text of a report in any format, to look for words in."""
-    if fmt == "fhir":
-        form = response.json()["presentedForm"][0]["data"]
+    if fmt == "fhir":  # a Bundle, the DiagnosticReport first
+        form = response.json()["entry"][0]["resource"]["presentedForm"][0]["data"]
         return base64.b64decode(form).decode() + response.text
     if fmt == "pdf":
         assert response.content.startswith(b"%PDF")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from garde.domain import HELD_STATUSES, STAFF, CaseStatus, OfferStatus, Role
 from garde.errors import NotFound
 from garde.intake import CaseRequest
-from garde.models import Case, Offer, ReportAcknowledgement
+from garde.models import Case, Offer
 from garde.validation import Input, choice, validated
 from web import services
 from web.access import (
@@ -31,7 +31,7 @@ from web.api.case_models import Case as CaseAnswer
 from web.api.case_models import Cases, ReportDocument, Worklist
 from web.api.describe import Reply, operation
 from web.audit import audit
-from web.case_views import case_json, iso, latest_report, report_document_json
+from web.case_views import case_json, iso, latest_report
 from web.inputs import (
     DeclineInput,
     PriorityInput,
@@ -42,7 +42,7 @@ from web.inputs import (
     parse_reassignment,
     parse_report,
 )
-from web.report_formats import render_report
+from web.report_formats import acknowledgements, render_report
 from web.submission import per_site, submit_case
 
 
@@ -312,7 +312,11 @@ def change_priority(case_id: int) -> Response:
                 "application/pdf": {"type": "string", "contentMediaType": "application/pdf"},
                 "application/fhir+json": {
                     "type": "object",
-                    "description": "a FHIR R4 DiagnosticReport resource",
+                    "description": (
+                        "a FHIR R4 Bundle (type collection): the DiagnosticReport first, then"
+                        " the ServiceRequest, ImagingStudy, Practitioner and Organization it"
+                        " references by their urn:uuid fullUrl (reports/fhir.py)"
+                    ),
                 },
                 "application/hl7-v2": {
                     "type": "string",
@@ -330,13 +334,7 @@ def get_report(case_id: int) -> Response:
     if found is None:
         raise NotFound("no report yet")
     fmt = validated(ReportQuery, request.args).format
-    if fmt == "json":
-        asked = g.db.scalars(
-            select(ReportAcknowledgement).where(ReportAcknowledgement.case_id == case.id)
-        ).all()
-        versions = sorted(case.reports, key=lambda r: r.version)
-        return jsonify(report_document_json(found, versions, list(asked)))
-    return render_report(case, found, fmt)
+    return render_report(case, found, fmt, acknowledgements(g.db, case))
 
 
 def _expert_id() -> int:
