@@ -33,6 +33,10 @@ SITE_FIELDS = (
     "study_quiet_s",
     "study_retention_days",
     "move_destinations",
+    "report_webhook_url",
+    "report_webhook_secret",
+    "hl7_endpoint",
+    "critical_ack_within_s",
 )
 EXPERT_FIELDS = (
     "name",
@@ -163,6 +167,12 @@ def _site_values(site: Site) -> dict[str, Any]:
         "study_quiet_s": str(site.study_quiet_s),
         "study_retention_days": str(site.study_retention_days),
         "move_destinations": ", ".join(f"{k}={v}" for k, v in site.move_destinations.items()),
+        "report_webhook_url": site.report_webhook_url,
+        "report_webhook_secret": "",  # never shown: a blank field keeps the one stored
+        "hl7_endpoint": site.hl7_endpoint,
+        "critical_ack_within_s": ", ".join(
+            f"{k}={v}" for k, v in sorted(site.critical_ack_within_s.items())
+        ),
     }
 
 
@@ -189,6 +199,10 @@ def _site_data(values: dict[str, Any]) -> dict[str, Any]:
         data["opens_cases"] = _pairs(data["opens_cases"], OPENER) or None
     if "move_destinations" in data:
         data["move_destinations"] = _pairs(data["move_destinations"], DESTINATION) or None
+    if "critical_ack_within_s" in data:
+        data["critical_ack_within_s"] = _pairs(data["critical_ack_within_s"], DESTINATION) or None
+    if not data.get("report_webhook_secret"):
+        data.pop("report_webhook_secret", None)  # blank: the one stored stays
     return data
 
 
