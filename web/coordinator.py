@@ -19,6 +19,7 @@ from rosters.eligibility import on_duty_experts
 from web import display, services
 from web.access import case_for, current_user, roles
 from web.audit import audit
+from web.case_views import deliveries
 from web.inputs import parse_priority_change, parse_reassignment
 from web.live_events import live_page
 from web.message_log import case_calls, case_messages
@@ -176,6 +177,7 @@ def _case_page(
         alerts=_open_alerts(case.id),
         messages=case_messages(g.db, case),
         calls=case_calls(g.db, case),
+        deliveries=deliveries(case),
         is_open=CaseStatus(case.status).is_open,
         eligible=[c for c in eligible if c.expert_id != case.assigned_expert_id],
         others=others,

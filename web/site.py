@@ -21,7 +21,7 @@ from web.access import case_for, current_user, roles, visible_cases
 from web.audit import audit
 from web.body_limits import large_body
 from web.case_actions import WORKER_WAIT
-from web.case_views import latest_report
+from web.case_views import deliveries, latest_report
 from web.image_upload import Uploaded, upload
 from web.inputs import parse_priority_change
 from web.live_events import live_page
@@ -97,6 +97,7 @@ def _case_page(found: Case, uploaded: Uploaded | None = None) -> str:
         report=report,
         studies=studies_shown(g.db, services().settings, found, current_user()),
         addenda=[r for r in found.reports if r.kind == ReportKind.ADDENDUM],
+        deliveries=deliveries(found),
         is_open=CaseStatus(found.status).is_open,
         needs_acknowledgement=_needs_acknowledgement(found),
     )

@@ -16,6 +16,7 @@ from activities.delivery import REMOVED
 from garde.temporal import delivery_workflow_id
 from tests.conftest import Region, wait_for
 from tests.reports.site_endpoints import MllpListener, Webhook
+from tests.web.test_pages import Browser, coordinator
 
 SECRET = "site-secret-" + "0123456789"
 
@@ -96,8 +97,15 @@ def test_a_final_reaches_both_endpoints_each_retried_on_its_own(
     assert bundle["resourceType"] == "Bundle"
     assert "Hématome sous-dural." in json.dumps(bundle, ensure_ascii=False)
     assert len(listener.received) == 2 and "ORU^R01" in listener.received[0]
-    # Coordinators see the same attempts.
+    # Coordinators see the same attempts; both case pages list them.
     assert len(region.case(case)["deliveries"]) == 4
+    for browser, page in (
+        (Browser(region.stack).login(region.site_username), f"/site/cases/{case}"),
+        (coordinator(region.stack), f"/coordinator/cases/{case}"),
+    ):
+        shown = browser.get(page).text
+        assert shown.count('<tr class="delivery-') == 4, page
+        assert "AE: Order unknown" in shown and "HTTP 503" in shown, page
 
     # An addendum while the webhook is down; the site then removes it: its delivery stops,
     # recorded, and the version's delivery ends.
