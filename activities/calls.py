@@ -1,5 +1,6 @@
 """The one voice port, with its two backends (Twilio, and the dev outbox when Twilio is unset),
-and the activity that phones one person about a stat case nobody took.
+and the activity that phones one person about a stat case nobody took, or a site about a
+finding it has not acknowledged.
 
 Every call is a `voice_calls` row, written ("placing") before Twilio is asked, so that a
 retried activity calls nobody twice: a row found "placing" (the worker died waiting for
@@ -18,6 +19,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest.api.v2010.account.call import CallInstance
 
@@ -25,15 +27,19 @@ from activities.errors import rows_must_exist, undeliverable
 from activities.sms import CLOCK_SLACK, OUTBOX_NUMBER, Undeliverable, permanent, twilio_client
 from garde.db import SessionFactory
 from garde.messages import CallRequest
-from garde.models import VoiceCall
+from garde.models import Site, VoiceCall
 from garde.reachability import person_to_text
 from garde.settings import Settings
 from garde.texts import language_of
 
+# A site asked to be called has no phone: nothing to ring, the step is skipped.
+NO_PHONE = "NoPhone"
+
 
 @dataclass(frozen=True)
 class Call:
-    """One call to place, once per `key`, about a case, to an expert or a coordinator."""
+    """One call to place, once per `key`, about a case, to an expert, a coordinator or the
+    site's phone."""
 
     to: str
     key: str
@@ -42,6 +48,7 @@ class Call:
     ring_seconds: int
     expert_id: int | None = None
     coordinator_id: int | None = None
+    site_id: int | None = None
 
     def row(self, sender: str, status: str) -> VoiceCall:
         return VoiceCall(
@@ -51,6 +58,7 @@ class Call:
             from_number=sender,
             expert_id=self.expert_id,
             coordinator_id=self.coordinator_id,
+            site_id=self.site_id,
             language=self.language,
             status=status,
         )
@@ -149,24 +157,44 @@ class PhoneCalls:
 
     @activity.defn
     def place_call(self, request: CallRequest) -> int:
-        """Ring the expert or coordinator about the case; the call's id, which its answer and
-        its end name when they reach the workflow."""
-        who = "expert" if request.expert_id is not None else "coordinator"
-        with rows_must_exist(f"{who} of {request.key}"), self._sessions() as s:
-            person = person_to_text(s, request.expert_id, request.coordinator_id)
-            call = Call(
-                person.phone,
-                request.key,
-                request.case_id,
-                language_of(person.language),
-                request.ring_seconds,
-                request.expert_id,
-                request.coordinator_id,
-            )
+        """Ring the expert, coordinator or site about the case; the call's id, which its
+        answer and its end name when they reach the workflow. A site without a phone fails
+        for good (`NoPhone`)."""
+        if request.site_id is not None:
+            call = self._site_call(request)
+        else:
+            who = "expert" if request.expert_id is not None else "coordinator"
+            with rows_must_exist(f"{who} of {request.key}"), self._sessions() as s:
+                person = person_to_text(s, request.expert_id, request.coordinator_id)
+                call = Call(
+                    person.phone,
+                    request.key,
+                    request.case_id,
+                    language_of(person.language),
+                    request.ring_seconds,
+                    request.expert_id,
+                    request.coordinator_id,
+                )
         try:
             return self._calls.place(call)
         except Undeliverable as e:
             raise undeliverable(str(e)) from e
+
+    def _site_call(self, request: CallRequest) -> Call:
+        with rows_must_exist(f"site of {request.key}"), self._sessions() as s:
+            site = s.get_one(Site, request.site_id)
+            if not site.phone:
+                raise ApplicationError(
+                    f"site {site.code} has no phone", type=NO_PHONE, non_retryable=True
+                )
+            return Call(
+                site.phone,
+                request.key,
+                request.case_id,
+                language_of(site.language),
+                request.ring_seconds,
+                site_id=site.id,
+            )
 
 
 def _by_key(s: Session, key: str) -> VoiceCall | None:

@@ -113,8 +113,8 @@ class Notifications:
     @activity.defn
     def notify_site(self, notice: SiteNotice) -> None:
         """To the case's callback phone, in the site's language: who took the case and when
-        the report is expected, or that the final report is there (a critical finding to
-        acknowledge)."""
+        the report is expected, that the final report is there, or that a version waits for
+        its acknowledgement (its category and reason, never its words)."""
         with rows_must_exist(f"case {notice.case_id}"), self._sessions() as s:
             case = s.get_one(Case, notice.case_id)
             expert = s.get_one(Expert, notice.expert_id) if notice.expert_id else None
@@ -124,6 +124,8 @@ class Notifications:
                 language,
                 expert=expert.name if expert else "",
                 due=report_due(case),
+                category=notice.category,
+                reason=notice.reason,
                 **case_params(case, self._links.case(Role.SITE, case.id)),
             )
             key = f"case-{case.id}:{notice.key}"

@@ -108,6 +108,12 @@ class EventKind(StrEnum):
     STUDY_ARRIVED = "study_arrived"
     STUDY_STABLE = "study_stable"
     STUDY_REOPENED = "study_reopened"
+    # A report version the site must acknowledge (workflows/acknowledgement.py): asked, then
+    # each step of its ladder (the site texted, called); the coordinators alerted and the
+    # acknowledgement itself are the kinds above.
+    ACK_REQUESTED = "ack_requested"
+    SITE_TEXTED = "site_texted"
+    SITE_CALLED = "site_called"
 
 
 class AlertKind(StrEnum):
@@ -120,6 +126,9 @@ class AlertKind(StrEnum):
     UNREACHABLE = "unreachable"  # an expert's phone could not be reached: about the expert
     STUCK = "stuck"  # a write keeps failing; the case waits for it
     COVERAGE_GAP = "coverage_gap"  # no primary on duty ahead: about the roster, no case
+    # The site let a critical finding (or a major discrepancy) pass its deadline unacknowledged:
+    # resolved when it acknowledges, whatever the case's status.
+    ACK_OVERDUE = "ack_overdue"
 
     @property
     def settled_by_holder(self) -> bool:
@@ -128,8 +137,9 @@ class AlertKind(StrEnum):
 
     @property
     def settled_by_closing(self) -> bool:
-        """Alerts about the case itself, over when it is; an unreachable phone is not."""
-        return self is not AlertKind.UNREACHABLE
+        """Alerts about the case itself, over when it is; an unreachable phone is not, nor a
+        finding the site has not acknowledged (the case is final by then)."""
+        return self not in (AlertKind.UNREACHABLE, AlertKind.ACK_OVERDUE)
 
 
 class NoticeKind(StrEnum):
@@ -150,4 +160,6 @@ class SiteNoticeKind(StrEnum):
 
     ACCEPTED = "accepted"  # an expert holds the case: who, and when the report is expected
     REPORT_READY = "report_ready"  # the final report is there to read
-    CRITICAL = "critical"  # the final report has a critical finding to acknowledge
+    CRITICAL = "critical"  # a critical final report, before patch "report-followups"
+    ACK_REQUEST = "ack_request"  # a version the site must acknowledge: reply OK N
+    ACK_REMINDER = "ack_reminder"  # still not acknowledged

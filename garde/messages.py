@@ -161,7 +161,53 @@ class Cancellation:
 
 @dataclass(frozen=True)
 class Acknowledgement:
+    """The site acknowledges what it was asked to: `by` whom (a login, or the phone it came
+    from), `via` web, api, sms or voice."""
+
     by: str
+    via: str = "web"
+
+
+# How a site may acknowledge a report version (ReportAcknowledgement.acknowledged_via).
+ACKNOWLEDGED_VIA = ("web", "api", "sms", "voice")
+
+
+@dataclass(frozen=True)
+class AcknowledgementAsked:
+    """Record that the site must acknowledge a report version, asked at `at`."""
+
+    start: AcknowledgementStart
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AcknowledgementDue:
+    """Since when the site was asked, by when it must have acknowledged, which site to call."""
+
+    requested_at: datetime
+    due_at: datetime
+    site_id: int
+
+
+@dataclass(frozen=True)
+class AcknowledgementStep:
+    """One step of a version's acknowledgement ladder, on the case's timeline once (`key`)."""
+
+    case_id: int
+    key: str
+    at: datetime
+    kind: EventKind
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class AcknowledgementGiven:
+    """The site acknowledged the version at `at`: on its row, its timeline, its alert."""
+
+    case_id: int
+    report_id: int
+    at: datetime
+    acknowledgement: Acknowledgement
 
 
 @dataclass(frozen=True)
@@ -353,6 +399,9 @@ class SiteNotice:
     key: str
     kind: SiteNoticeKind
     expert_id: int | None = None
+    # A version to acknowledge: its ACR category and why ("critical" or "discrepancy").
+    category: int | None = None
+    reason: str = ""
 
 
 # The text an expert asks for from their Notifications page, to check that SMS reach them.
@@ -376,13 +425,15 @@ class PersonText:
 @dataclass(frozen=True)
 class CallRequest:
     """Phone one person about a stat case, once per `key`; Twilio gives up after
-    `ring_seconds` of ringing. Exactly one of `expert_id` and `coordinator_id`."""
+    `ring_seconds` of ringing. Exactly one of `expert_id`, `coordinator_id` and `site_id`
+    (the site's phone, about a finding it has not acknowledged)."""
 
     key: str
     case_id: int
     ring_seconds: int
     expert_id: int | None = None
     coordinator_id: int | None = None
+    site_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The reconciler: outside input that was stored while Temporal was away is acted on.
 
 A site's request is recorded before its workflow starts, and an expert's SMS answer (or a key
-pressed on a call) before it is signalled; when Temporal (or the web's link to it) was down,
+pressed on a call, a site's 1 acknowledging included) before it is signalled; when Temporal (or the web's link to it) was down,
 the row waits with `workflow_started_at` or `signalled_at` empty. Images are indexed and
 linked before their case is told: a study of an open case still receiving well past its quiet
 period was perhaps never told, and is told again. The worker runs this every minute: every
@@ -28,14 +28,20 @@ from sqlalchemy import select, update
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from garde import acknowledgements
 from garde.db import SessionFactory, make_engine, make_session_factory
 from garde.domain import CaseStatus, OfferStatus
 from garde.intake import case_start
-from garde.messages import CallAnswer, CaseStart, SmsAnswer, StudyArrival
+from garde.messages import Acknowledgement, CallAnswer, CaseStart, SmsAnswer, StudyArrival
 from garde.models import Case, Offer, SmsMessage, Study, VoiceCall, utcnow
 from garde.settings import Settings
 from garde.study_links import study_arrival
-from garde.temporal import case_workflow_id, connect, start_case_workflow
+from garde.temporal import (
+    acknowledgement_workflow_id,
+    case_workflow_id,
+    connect,
+    start_case_workflow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +104,21 @@ class Reconciler:
         for pressed in keys:
             await deliver_call_answer(self._client, pressed.case_id, pressed.answer)
             await asyncio.to_thread(mark_call_signalled, self._sessions, pressed.answer.call_id)
+        acks = await asyncio.to_thread(pending_site_acknowledgements, self._sessions)
+        for ack in acks:
+            for report_id in ack.report_ids:
+                await _signal(
+                    self._client,
+                    acknowledgement_workflow_id(ack.case_id, report_id),
+                    "acknowledge",
+                    ack.acknowledgement,
+                )
+            await asyncio.to_thread(mark_call_signalled, self._sessions, ack.call_id)
         studies = await asyncio.to_thread(unsettled_studies, self._sessions)
         for arrival in studies:
             await _signal_case(self._client, arrival.case_id, "study_arrived", arrival)
-        return Reconciled(len(starts), len(answers) + len(keys) + len(studies))
+        delivered = len(answers) + len(keys) + len(acks) + len(studies)
+        return Reconciled(len(starts), delivered)
 
     async def restart_lost(self) -> int:
         """Start the workflow of every open case that Temporal does not know, from where its
@@ -189,8 +206,13 @@ async def _workflow_known(client: Client, case_id: int) -> bool:
 
 
 async def _signal_case(client: Client, case_id: int, name: str, arg: object) -> bool:
+    return await _signal(client, case_workflow_id(case_id), name, arg)
+
+
+async def _signal(client: Client, workflow_id: str, name: str, arg: object) -> bool:
+    """False when the workflow is over (or was never started)."""
     try:
-        await client.get_workflow_handle(case_workflow_id(case_id)).signal(name, arg)
+        await client.get_workflow_handle(workflow_id).signal(name, arg)
     except RPCError as e:
         if e.status != RPCStatusCode.NOT_FOUND:
             raise
@@ -288,11 +310,48 @@ def pending_call_answers(sessions: SessionFactory) -> list[PendingCallAnswer]:
     with sessions() as s:
         calls = s.scalars(
             select(VoiceCall)
-            .where(VoiceCall.digits.is_not(None), VoiceCall.signalled_at.is_(None))
+            .where(
+                VoiceCall.digits.is_not(None),
+                VoiceCall.signalled_at.is_(None),
+                VoiceCall.site_id.is_(None),
+            )
             .order_by(VoiceCall.id)
             .limit(BATCH)
         )
         return [PendingCallAnswer(c.case_id, call_answer(c)) for c in calls]
+
+
+@dataclass(frozen=True)
+class PendingSiteAcknowledgement:
+    """1 pressed on a site's call while Temporal was away: the versions it acknowledges."""
+
+    call_id: int
+    case_id: int
+    report_ids: list[int]
+    acknowledgement: Acknowledgement
+
+
+def pending_site_acknowledgements(sessions: SessionFactory) -> list[PendingSiteAcknowledgement]:
+    with sessions() as s:
+        calls = s.scalars(
+            select(VoiceCall)
+            .where(
+                VoiceCall.digits.is_not(None),
+                VoiceCall.signalled_at.is_(None),
+                VoiceCall.site_id.is_not(None),
+            )
+            .order_by(VoiceCall.id)
+            .limit(BATCH)
+        )
+        return [
+            PendingSiteAcknowledgement(
+                c.id,
+                c.case_id,
+                [row.report_id for row in acknowledgements.pending(s, c.case_id)],
+                Acknowledgement(c.to_number, "voice"),
+            )
+            for c in calls
+        ]
 
 
 def mark_call_signalled(sessions: SessionFactory, call_id: int) -> None:

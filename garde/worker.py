@@ -12,6 +12,7 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.acknowledgements import Acknowledgements
 from activities.alerts import Alerts
 from activities.calls import CallPort, PhoneCalls, make_call_port
 from activities.case_records import CaseRecords
@@ -29,6 +30,7 @@ from garde.heartbeats import Heartbeat, ProcessRole
 from garde.reconciler import Reconciler
 from garde.settings import Settings
 from garde.temporal import TASK_QUEUE, connect
+from workflows.acknowledgement import AcknowledgementWorkflow
 from workflows.case import CaseWorkflow
 from workflows.coverage_check import CoverageCheckWorkflow, ensure_coverage_schedule
 from workflows.delivery import DeliveryWorkflow
@@ -54,6 +56,7 @@ def build_worker(
     baselines rank experts otherwise); everything else is as deployed. Without `storage` (a
     harness with no data folder) the retention purge is not run here."""
     records = CaseRecords(sessions)
+    acknowledgements = Acknowledgements(sessions)
     offers = offers or Offers(sessions)
     alerts = Alerts(sessions)
     notifications = Notifications(sessions, sms, links)
@@ -65,12 +68,21 @@ def build_worker(
     return Worker(
         client,
         task_queue=TASK_QUEUE,
-        workflows=[CaseWorkflow, CoverageCheckWorkflow, DeliveryWorkflow, TextingWorkflow]
+        workflows=[
+            CaseWorkflow,
+            AcknowledgementWorkflow,
+            CoverageCheckWorkflow,
+            DeliveryWorkflow,
+            TextingWorkflow,
+        ]
         + ([RetentionPurgeWorkflow] if purge else []),
         activities=[
             records.record_case,
             records.record_report,
             records.record_billing_line,
+            acknowledgements.record_request,
+            acknowledgements.record_step,
+            acknowledgements.record_acknowledgement,
             offers.find_candidates,
             offers.check_eligibility,
             offers.open_offers,

@@ -123,6 +123,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
     },
     "reply_unknown_number": {},
     "reply_late": {"code": CODE, "case": NUMBER},
+    # answers to the site's callback phone acknowledging
+    "reply_acknowledged": {"case": NUMBER},
+    "reply_nothing_to_acknowledge": {"case": NUMBER},
+    "reply_which_case": {"cases": [NUMBER] * 5},
+    "reply_ack_not_recorded": {},
     # spoken on a call
     "voice_offer": FOR_EXPERT,
     "voice_coordinator": FOR_COORDINATOR,
@@ -130,6 +135,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "voice_already_answered": {},
     "voice_goodbye": {},
     "voice_press_1_or_2": {},
+    "voice_site_ack": {**FOR_SITE, "category": 2, "reason": "critical"},
+    "voice_press_1": {},
+    "voice_acknowledged": {},
     # to a coordinator
     "alert_unassigned": FOR_COORDINATOR,
     "alert_nobody_eligible": FOR_COORDINATOR,
@@ -137,6 +145,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "alert_report_breach": FOR_COORDINATOR,
     "alert_unreachable": FOR_COORDINATOR,
     "alert_stuck": FOR_COORDINATOR,
+    "alert_ack_overdue": FOR_COORDINATOR,
     "alert_coverage_gap": {
         "gaps": [GAP.words()] * GAPS_PER_SMS,
         "more": 12,
@@ -148,6 +157,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "site_accepted": FOR_SITE,
     "site_report_ready": FOR_SITE,
     "site_critical": FOR_SITE,
+    "site_ack_request": {**FOR_SITE, "category": 2, "reason": "critical"},
+    "site_ack_reminder": {**FOR_SITE, "category": 2, "reason": "critical"},
 }
 
 
@@ -200,7 +211,15 @@ def test_text_is_complete_without_patient_data_and_fits(kind: str, language: str
 
 
 def test_texts_about_a_case_name_it_and_link_to_its_page() -> None:
-    for kind in ("yours", "reminder", "site_accepted", "site_report_ready", "site_critical"):
+    for kind in (
+        "yours",
+        "reminder",
+        "site_accepted",
+        "site_report_ready",
+        "site_critical",
+        "site_ack_request",
+        "site_ack_reminder",
+    ):
         for language in LANGUAGES:
             text = render(kind, language, **SAMPLES[kind])
             assert str(NUMBER) in text and SAMPLES[kind]["link"] in text, (kind, language)

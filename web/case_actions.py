@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session
 from temporalio.client import (
     Client,
     WorkflowUpdateFailedError,
@@ -23,6 +25,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from garde.acknowledgements import pending
 from garde.errors import Conflict, Forbidden, GardeError, InvalidInput, Unavailable
 from garde.intake import case_start
 from garde.messages import (
@@ -43,7 +46,7 @@ from garde.messages import (
 )
 from garde.models import Case, utcnow
 from garde.reconciler import deliver_answer, deliver_call_answer
-from garde.temporal import case_workflow_id, start_case_workflow
+from garde.temporal import acknowledgement_workflow_id, case_workflow_id, start_case_workflow
 from web.temporal_bridge import TemporalBridge
 
 # How long a web action waits for a worker to take its update (a busy worker can take a few
@@ -109,8 +112,39 @@ class CaseActions:
             )
         self._signal(case.id, "cancel", Cancellation(by))
 
-    def acknowledge(self, case_id: int, by: str) -> None:
-        self._signal(case_id, "acknowledge", Acknowledgement(by))
+    def acknowledge(self, db: Session, case_id: int, ack: Acknowledgement) -> bool:
+        """The site acknowledges every version of the case that waits for it (web, API, SMS,
+        voice): each version's workflow is told (one that ended meanwhile, acknowledged
+        another way, is passed over). True once they have recorded it; False when not yet,
+        within WORKER_WAIT (the next page shows it once it is). Conflict when nothing waits."""
+        waiting = [row.report_id for row in pending(db, case_id)]
+        if not waiting:
+            raise Conflict(
+                "nothing waits for an acknowledgement on this case: no critical finding or "
+                "major discrepancy, or it was acknowledged already"
+            )
+
+        async def go(client: Client) -> None:
+            for report_id in waiting:
+                workflow_id = acknowledgement_workflow_id(case_id, report_id)
+                try:
+                    await client.get_workflow_handle(workflow_id).signal("acknowledge", ack)
+                except RPCError as e:
+                    if e.status != RPCStatusCode.NOT_FOUND:
+                        raise
+
+        try:
+            self._temporal.run(go, timeout=SERVER_WAIT)
+        except RPCError as e:
+            raise _closed_or_missing(e) from e
+        deadline = time.monotonic() + WORKER_WAIT.total_seconds()
+        while True:
+            db.rollback()  # end the read transaction: the next query sees the workflow's write
+            if not pending(db, case_id):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
 
     def offer_undeliverable(self, case_id: int, offer_id: int) -> None:
         self._signal(case_id, "offer_undeliverable", OfferUndeliverable(offer_id))

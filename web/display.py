@@ -136,6 +136,9 @@ _EVENT_TEXTS: dict[str, LazyString] = {
     EventKind.COORDINATORS_ALERTED: lazy_gettext("Coordinators alerted"),
     EventKind.SLA_BREACH: lazy_gettext("Service level breached"),
     EventKind.ACKNOWLEDGED: lazy_gettext("Critical finding acknowledged"),
+    EventKind.ACK_REQUESTED: lazy_gettext("Acknowledgement requested from the site"),
+    EventKind.SITE_TEXTED: lazy_gettext("Site texted to acknowledge"),
+    EventKind.SITE_CALLED: lazy_gettext("Site phoned to acknowledge"),
     EventKind.COORDINATOR_ON_IT: lazy_gettext("A coordinator is on it"),
     EventKind.STUDY_ARRIVED: lazy_gettext("Images arrived"),
     EventKind.STUDY_STABLE: lazy_gettext("Images stable: nothing new for a while"),
@@ -161,6 +164,7 @@ ALERT_TEXTS: dict[str, LazyString] = {
     AlertKind.REPORT_BREACH: lazy_gettext("not reported in time"),
     AlertKind.UNREACHABLE: lazy_gettext("an expert's phone could not be reached"),
     AlertKind.STUCK: lazy_gettext("its progress cannot be saved; it keeps retrying"),
+    AlertKind.ACK_OVERDUE: lazy_gettext("a critical finding not acknowledged in time"),
 }
 BREACHES = {
     "accept": lazy_gettext("accept deadline passed"),

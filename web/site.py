@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
-from sqlalchemy import select
 from werkzeug.wrappers.response import Response
 
-from garde.domain import CaseStatus, EventKind, Priority, ReportKind, Role
+from garde.acknowledgements import pending
+from garde.domain import CaseStatus, Priority, ReportKind, Role
 from garde.errors import Conflict, InvalidInput, Unavailable
 from garde.intake import CaseRequest
-from garde.models import Case, CaseEvent, Site
+from garde.messages import Acknowledgement
+from garde.models import Case, Site
 from garde.vocabulary import MODALITIES
 from web import display, services
 from web.access import case_for, current_user, roles, visible_cases
 from web.audit import audit
 from web.body_limits import large_body
-from web.case_actions import WORKER_WAIT
 from web.case_views import deliveries, latest_report
 from web.image_upload import Uploaded, upload
 from web.inputs import parse_priority_change
@@ -146,37 +145,25 @@ def change_priority(case_id: int) -> Response:
 @bp.post("/cases/<int:case_id>/acknowledge")
 @roles(Role.SITE)
 def acknowledge(case_id: int) -> Response:
+    """Every version of the case that waits for the site's acknowledgement, acknowledged."""
     user = current_user()
     found = case_for(g.db, user, case_id)
-    if not _needs_acknowledgement(found):
-        flash(_("No critical finding waits for an acknowledgement on this case."), "info")
-        return redirect(url_for("site.case", case_id=found.id))
     try:
-        services().cases.acknowledge(found.id, user.username)
+        recorded = services().cases.acknowledge(
+            g.db, found.id, Acknowledgement(user.username, "web")
+        )
     except Conflict:
-        flash(_("This case is closed; the acknowledgement was not recorded."), "error")
+        flash(_("No critical finding waits for an acknowledgement on this case."), "info")
+    except Unavailable as e:
+        flash(_("Not acknowledged: %(reason)s.", reason=e.message), "error")
     else:
-        if _acknowledgement_recorded(found.id):
+        audit("case.acknowledge", f"case:{found.id}", "web")
+        g.db.commit()
+        if recorded:
             flash(_("Critical finding acknowledged."), "info")
         else:
             flash(_("Acknowledgement sent; this page shows it once it is recorded."), "info")
     return redirect(url_for("site.case", case_id=found.id))
-
-
-def _acknowledgement_recorded(case_id: int) -> bool:
-    """The workflow records the acknowledgement a moment after the signal: waiting for it
-    (briefly) lets the next page show the case as it now is, without the red button."""
-    deadline = time.monotonic() + WORKER_WAIT.total_seconds()
-    while True:
-        g.db.rollback()  # end the read transaction: the next query sees the workflow's write
-        recorded = select(CaseEvent.id).where(
-            CaseEvent.case_id == case_id, CaseEvent.kind == EventKind.ACKNOWLEDGED
-        )
-        if g.db.scalar(recorded.limit(1)) is not None:
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
 
 
 def _site() -> Site:
@@ -203,8 +190,5 @@ def _request_form(values: dict[str, Any], errors: dict[str, str] | None = None) 
 
 
 def _needs_acknowledgement(case: Case) -> bool:
-    """A final critical report the site has not yet acknowledged (the workflow escalates)."""
-    report = latest_report(case)
-    if report is None or not report.critical or case.status != CaseStatus.FINAL:
-        return False
-    return not any(e.kind == EventKind.ACKNOWLEDGED for e in case.events)
+    """A report version the site has not yet acknowledged (its workflow escalates)."""
+    return bool(pending(g.db, case.id))

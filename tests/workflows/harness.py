@@ -190,7 +190,15 @@ class Night:
     ) -> ReportFiled:
         from garde.domain import ReportKind
 
-        draft = ReportDraft(expert.id, ReportKind(kind), "Findings.", "Impression.", critical)
+        # `critical` alone is category 1, as the report form and the API have it.
+        draft = ReportDraft(
+            expert.id,
+            ReportKind(kind),
+            "Findings.",
+            "Impression.",
+            critical,
+            critical_category=1 if critical else None,
+        )
         filed: ReportFiled = await self.handle(case_id).execute_update(
             "file_report", draft, result_type=ReportFiled
         )

@@ -142,11 +142,14 @@ def test_the_site_hears_in_english_of_an_sms_yes_and_of_a_critical_finding(
             [text] = await site_told(n, case_id, "accepted by Dr Alice")
             assert f"Report expected by {report_due(n.case(case_id))}." in text
 
+            # A critical final: the site is asked to acknowledge it (workflows/acknowledgement.py),
+            # not told that the report is ready.
             await n.report(case_id, alice, "final", critical=True)
-            await site_told(n, case_id, "CRITICAL finding")
+            [asked] = await site_told(n, case_id, "critical finding (category 1)")
+            assert f"Acknowledge: reply OK {case_id}" in asked
             await n.quiet()
             assert recorded(n, case_id, "site_report_ready") == []
-            [row] = recorded(n, case_id, "site_critical")
+            [row] = recorded(n, case_id, "site_ack_request")
             assert row.language == "en"
 
     asyncio.run(scenario())

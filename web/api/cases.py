@@ -11,6 +11,7 @@ from sqlalchemy import select
 from garde.domain import HELD_STATUSES, STAFF, CaseStatus, OfferStatus, Role
 from garde.errors import NotFound
 from garde.intake import CaseRequest
+from garde.messages import Acknowledgement
 from garde.models import Case, Offer
 from garde.validation import Input, choice, validated
 from web import services
@@ -243,14 +244,17 @@ def cancel(case_id: int) -> Response:
 @roles(Role.SITE)
 @operation(
     "cases",
-    "Acknowledge a critical finding (site)",
+    "Acknowledge a critical finding or a major discrepancy (site): every version waiting",
     {200: ("the case after it", CaseAnswer)},
     errors=(404, 409, 503),
 )
 def acknowledge(case_id: int) -> Response:
+    """409 naming why when nothing waits for an acknowledgement."""
     user = current_user()
     case = case_for(g.db, user, case_id)
-    services().cases.acknowledge(case_id, user.username)
+    services().cases.acknowledge(g.db, case.id, Acknowledgement(user.username, "api"))
+    audit("case.acknowledge", f"case:{case_id}", "api")
+    g.db.commit()
     return _fresh(case)
 
 
