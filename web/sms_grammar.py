@@ -1,10 +1,13 @@
-"""What an expert may text Garde, in French and English, read from one SMS body.
+"""What an expert, or a site's callback phone, may text Garde, in French and English, read
+from one SMS body.
 
 Any case, runs of spaces and a trailing `.`, `!` or `?` are tolerated. `YES|Y|OK|OUI|O CODE`
 accepts and `NO|N|NON CODE [reason]` declines an offer; the full words alone (`YES`, `OUI`,
 `NO`, `NON`) answer the one offer open for the phone: a bare `OK` or `Y` is too often a mere
 "got it" to a notice to be taken as accepting a case. `STATUS|ETAT`, `HELP|INFO|AIDE`, and
 Twilio's own opt-out and opt-in keywords, which like Twilio count only as the whole message.
+A site acknowledges with `OK|ACK|LU|VU NUMBER` (the case's number, `#` allowed), or the word
+alone for the one case of its phone that waits (`parse_acknowledgement`).
 """
 
 from __future__ import annotations
@@ -76,3 +79,22 @@ def parse(body: str) -> Answer | Keyword | None:
         return None  # "OUI merci" to a notice: not an answer to guess at
     reason = " ".join(rest)[:REASON_LENGTH]
     return Answer(accept, code, reason, opts_in=first == "YES" and not words[1:])
+
+
+ACKNOWLEDGE = frozenset({"OK", "ACK", "LU", "VU"})
+
+
+@dataclass(frozen=True)
+class Acknowledging:
+    case_id: int | None  # None: the word alone, for the one case of the phone that waits
+
+
+def parse_acknowledgement(body: str) -> Acknowledging | None:
+    """The case a site's message acknowledges; None when it does not read as one."""
+    words = re.sub(r"[\s.!?]+$", "", body or "").split()
+    if not words or len(words) > 2 or words[0].upper() not in ACKNOWLEDGE:
+        return None
+    if len(words) == 1:
+        return Acknowledging(None)
+    number = words[1].removeprefix("#")
+    return Acknowledging(int(number)) if number.isdigit() and len(number) < 10 else None

@@ -1,4 +1,5 @@
-"""Answering one incoming SMS: an expert's answer to an offer, STATUS, HELP, STOP and START.
+"""Answering one incoming SMS: an expert's answer to an offer, STATUS, HELP, STOP and START;
+a site acknowledging a critical finding from its case's callback phone ("OK 123").
 
 Every message is stored before anything is done with it; an answer becomes a signal to the
 case workflow, never an update, so that Twilio is answered at once even while no worker
@@ -19,16 +20,17 @@ from sqlalchemy.orm import Session
 from temporalio.service import RPCError
 
 from activities.alerts import coordinators_to_text
+from garde.acknowledgements import cases_waiting
 from garde.domain import HELD_STATUSES, AlertKind, OfferStatus
-from garde.errors import Unavailable
-from garde.messages import PersonText, SmsAnswer
+from garde.errors import Conflict, Unavailable
+from garde.messages import Acknowledgement, PersonText, SmsAnswer
 from garde.models import Alert, Case, Coordinator, Expert, Offer, SmsMessage, utcnow
 from garde.reachability import OPTED_OUT, STOPPED, mark_unreachable, opt_in
 from garde.temporal import start_texting
 from garde.texts import render
 from web import services
 from web.case_actions import SERVER_WAIT
-from web.sms_grammar import Answer, Keyword, parse
+from web.sms_grammar import Acknowledging, Answer, Keyword, parse, parse_acknowledgement
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,11 @@ def handle(db: Session, inbound: Inbound) -> str | None:
         provider_sid=inbound.sid[:64],
         status="received",
     )
+    acknowledging = parse_acknowledgement(message.body)
+    if acknowledging is not None:
+        handled, reply = _acknowledge(db, message, acknowledging)
+        if handled:
+            return reply
     said = parse(message.body)
     sender = _sender(db, inbound.from_number)
     if sender is None:
@@ -158,6 +165,48 @@ def _deliver(
     if said.accept:
         return render("reply_accepted", language, case=offer.case_id)
     return render("reply_declined", language, code=offer.code)
+
+
+def _acknowledge(
+    db: Session, message: SmsMessage, acknowledging: Acknowledging
+) -> tuple[bool, str | None]:
+    """From the callback phone of a case that waits for an acknowledgement (or of the case
+    named), the site acknowledges it: (True, the reply). (False, None): the message is not
+    a site's acknowledgement, and is read as any other (a stranger's phone learns nothing)."""
+    phone = message.from_number
+    waiting = cases_waiting(db, phone)
+    case_id = acknowledging.case_id
+    if case_id is None:
+        if not waiting:
+            return False, None
+        if len(waiting) > 1:
+            language = db.get_one(Case, waiting[0]).site.language
+            return True, _stored(db, message, render("reply_which_case", language, cases=waiting))
+        case_id = waiting[0]
+    case = db.scalar(select(Case).where(Case.id == case_id, Case.callback_phone == phone))
+    if case is None:
+        return False, None
+    language = case.site.language
+    nothing = render("reply_nothing_to_acknowledge", language, case=case.id)
+    message.case_id = case.id
+    if case.id not in waiting:
+        return True, _stored(db, message, nothing)
+    if not _store(db, message):
+        return True, None
+    try:
+        services().cases.acknowledge(db, case.id, Acknowledgement(phone, "sms"))
+    except Conflict:  # acknowledged meanwhile, another way
+        return True, nothing
+    except Unavailable:
+        return True, render("reply_ack_not_recorded", language)
+    message.signalled_at = utcnow()
+    db.commit()
+    return True, render("reply_acknowledged", language, case=case.id)
+
+
+def _stored(db: Session, message: SmsMessage, reply: str) -> str | None:
+    """The reply, once the message is kept (None: Twilio's retry of one already here)."""
+    return reply if _store(db, message) else None
 
 
 def _stranger(db: Session, message: SmsMessage, said: Answer | Keyword | None) -> str | None:
