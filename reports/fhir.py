@@ -37,6 +37,7 @@ from typing import Any
 
 from garde.domain import ReportKind
 from garde.models import Case, Report
+from garde.validation import CONTROL
 
 _NAMESPACE = uuid.UUID("2f0e4a53-7c55-4a43-9f59-6b8f3f0b6a11")
 
@@ -90,19 +91,21 @@ def report_bundle(case: Case, report: Report) -> dict[str, Any]:
         entries.append((study, _imaging_study(case, study_uid, request, site)))
     entries.append((expert, _practitioner(report)))
     entries.append((site, _organization(case)))
-    return {
-        "resourceType": "Bundle",
-        "identifier": {"system": "urn:garde:report", "value": f"{case.id}/{report.version}"},
-        "type": "collection",
-        "timestamp": instant(report.created_at),
-        "entry": [{"fullUrl": url, "resource": resource} for url, resource in entries],
-    }
+    return _clean(
+        {
+            "resourceType": "Bundle",
+            "identifier": {"system": "urn:garde:report", "value": f"{case.id}/{report.version}"},
+            "type": "collection",
+            "timestamp": instant(report.created_at),
+            "entry": [{"fullUrl": url, "resource": resource} for url, resource in entries],
+        }
+    )
 
 
-def sections(report: Report) -> list[tuple[str, str]]:
+def _sections(report: Report) -> list[tuple[str, str]]:
     """The report's sections that have text, as (English title, text)."""
     return [
-        (title, getattr(report, name))
+        (title, CONTROL.sub("", getattr(report, name)))
         for name, title, _, _ in SECTIONS
         if getattr(report, name).strip()
     ]
@@ -111,7 +114,7 @@ def sections(report: Report) -> list[tuple[str, str]]:
 def _diagnostic_report(
     case: Case, report: Report, request: str, study: str | None, expert: str, site: str
 ) -> dict[str, Any]:
-    text = "".join(f"{title}:\n{body}\n\n" for title, body in sections(report))
+    text = "".join(f"{title}:\n{body}\n\n" for title, body in _sections(report))
     resource: dict[str, Any] = {
         "resourceType": "DiagnosticReport",
         "id": f"garde-case-{case.id}-report",
@@ -255,6 +258,18 @@ def _accession(case: Case, site: str) -> dict[str, Any]:
     }
 
 
+def _clean(value: Any) -> Any:
+    """Every string without control characters (but tab and line breaks): FHIR strings and
+    XHTML refuse them; input refuses them too, but a row stored before it did may hold some."""
+    if isinstance(value, str):
+        return CONTROL.sub("", value)
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
 def _study_uid(case: Case) -> str | None:
     """The case's study: the one the request named, else the first received."""
     if case.study_instance_uid:
@@ -274,7 +289,7 @@ def _url(kind: str, key: str) -> str:
 def _div(report: Report) -> str:
     """The narrative: each section a heading and its lines, XHTML-escaped."""
     parts = []
-    for title, body in sections(report):
+    for title, body in _sections(report):
         lines = "<br/>".join(escape(line, quote=False) for line in body.splitlines())
         parts.append(f"<p><b>{title}</b></p><p>{lines}</p>")
     return '<div xmlns="http://www.w3.org/1999/xhtml">' + "".join(parts) + "</div>"

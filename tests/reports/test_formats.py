@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
@@ -30,6 +31,7 @@ from hl7apy.parser import parse_message
 
 from garde.errors import InvalidInput
 from garde.models import Case, Expert, Report, ReportAcknowledgement, Site
+from garde.validation import CONTROL
 from reports.fhir import report_bundle
 from reports.hl7 import oru_r01
 from reports.pdf import REPLACEMENT, sheet_pdf
@@ -207,6 +209,17 @@ def test_the_fhir_bundle_names_no_category_nor_empty_section_it_does_not_have() 
     assert "conclusionCode" not in resource
     text = base64.b64decode(resource["presentedForm"][0]["data"]).decode()
     assert "Technique" not in text and "Recommendations" not in text
+
+
+def test_control_characters_a_row_stored_before_input_refused_them_never_reach_the_bundle() -> None:
+    """FHIR strings and XHTML refuse them."""
+    case = make_case(text="SDH\x0b left\x1c\x00 8 mm\x85")
+    bundle = report_bundle(case, shown(case))
+    Bundle.model_validate(bundle)
+    report = bundle["entry"][0]["resource"]
+    ElementTree.fromstring(report["text"]["div"])  # well-formed XML
+    assert not CONTROL.search(json.dumps(bundle, ensure_ascii=False))
+    assert not CONTROL.search(base64.b64decode(report["presentedForm"][0]["data"]).decode())
 
 
 # --- HL7 v2.5 ------------------------------------------------------------------------------------
