@@ -391,9 +391,13 @@ class Night:
 
     async def record_history(self, case_id: int, name: str) -> None:
         """With GARDE_RECORD_HISTORIES=1, keep this case's history for the replay test."""
+        await self.record_workflow_history(self.handle(case_id), name)
+
+    async def record_workflow_history(self, handle: WorkflowHandle[Any, Any], name: str) -> None:
+        """With GARDE_RECORD_HISTORIES=1, keep this workflow's history for the replay test."""
         if not os.environ.get("GARDE_RECORD_HISTORIES"):
             return
-        history = await self.handle(case_id).fetch_history()
+        history = await handle.fetch_history()
         HISTORIES.mkdir(exist_ok=True)
         (HISTORIES / f"{name}.json").write_text(
             json.dumps(json.loads(history.to_json()), indent=1) + "\n"

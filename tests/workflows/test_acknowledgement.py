@@ -132,6 +132,7 @@ def test_category_1_escalates_to_the_site_phone_then_the_coordinators_until_a_ke
             ]
             handle = n.client.get_workflow_handle(acknowledgement_workflow_id(case_id, report_id))
             assert await handle.result() == "voice"
+            await n.record_workflow_history(handle, "acknowledgement_ladder")
 
     asyncio.run(scenario())
 

@@ -1,4 +1,5 @@
-"""Every recorded path of the case workflow replays against the workflow as it is now.
+"""Every recorded path of the case workflow (and of a report version's acknowledgement
+workflow) replays against the workflow as it is now.
 
 The histories in `histories/` were recorded by the time-skipping scenarios of this folder
 (`GARDE_RECORD_HISTORIES=1 pytest tests/workflows -k sqlite`). A change to the workflow that
@@ -19,6 +20,7 @@ from temporalio.worker import Replayer
 from garde.settings import Settings
 from garde.temporal import data_converter
 from tests.workflows.harness import PAYLOAD_KEYS
+from workflows.acknowledgement import AcknowledgementWorkflow
 from workflows.case import CaseWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -35,6 +37,7 @@ PATHS = (
     "stat_calls",
     "site_notices",
     "study_arrivals",
+    "acknowledgement_ladder",
 )
 RECORDED = sorted(HISTORIES.glob("*.json"))
 # Garde's converter with the nights' key: encrypted histories open, those recorded before
@@ -51,9 +54,9 @@ def test_every_path_has_a_recorded_history() -> None:
 
 @pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])
 def test_recorded_history_replays(path: Path) -> None:
-    # A history does not name its workflow; the replayer only needs some id.
+    # A history names its workflow's type, not its id; the replayer only needs some id.
     history = WorkflowHistory.from_json(f"case-{path.stem}", path.read_text())
     assert len(history.events) > 10
-    replayer = Replayer(workflows=[CaseWorkflow], data_converter=CONVERTER)
+    replayer = Replayer(workflows=[CaseWorkflow, AcknowledgementWorkflow], data_converter=CONVERTER)
     result = asyncio.run(replayer.replay_workflow(history))
     assert result.replay_failure is None  # raised above already; said here for the reader
