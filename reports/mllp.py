@@ -9,6 +9,7 @@ import time
 from hl7apy.exceptions import HL7apyException
 from hl7apy.parser import parse_message, parse_segment
 
+from garde.validation import CONTROL
 from reports.outcome import Outcome
 
 START_BLOCK = b"\x0b"
@@ -51,17 +52,18 @@ def read_ack(text: str, expected_id: str) -> Outcome:
         ack = parse_message(text.replace("\n", "\r"), find_groups=False)
         code = str(ack.msa.msa_1.value)
         acknowledged = str(ack.msa.msa_2.value)
-        reason = str(ack.msa.msa_3.value) if ack.msa.msa_3 else ""
+        reason = CONTROL.sub("", str(ack.msa.msa_3.value))[:200] if ack.msa.msa_3 else ""
     except (HL7apyException, AttributeError, IndexError) as e:
         return Outcome(False, f"unreadable acknowledgement: {type(e).__name__}")
     if not code:
         return Outcome(False, "an acknowledgement without MSA-1")
     if acknowledged != expected_id:
         return Outcome(False, f"{code} of another message ({acknowledged[:40]!r})")
+    said = f"{code}: {reason}" if reason else code
     if code in ACCEPTED:
-        return Outcome(True, code)
+        return Outcome(True, said)
     if code in REFUSED:
-        return Outcome(False, f"{code}: {reason}" if reason else code)
+        return Outcome(False, said)
     return Outcome(False, f"unknown acknowledgement code {code[:8]!r}")
 
 

@@ -85,7 +85,7 @@ def test_an_ack_of_another_message_or_none_is_a_failure() -> None:
     other = mllp.read_ack(ack(ORU, "AA", acknowledged="GARDE-R8"), "GARDE-R7")
     assert other == Outcome(False, "AA of another message ('GARDE-R8')")
     assert not mllp.read_ack("not HL7 at all", "GARDE-R7").delivered
-    assert mllp.read_ack(ack(ORU, "CA"), "GARDE-R7").delivered
+    assert mllp.read_ack(ack(ORU, "CA", "Filed"), "GARDE-R7") == Outcome(True, "CA: Filed")
     refused = mllp.send(f"127.0.0.1:{closed_port()}", ORU)
     assert not refused.delivered and "ConnectionRefusedError" in refused.detail
 
