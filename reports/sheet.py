@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_datetime
-from flask_babel import LazyString, get_locale, gettext, lazy_gettext
+from flask_babel import LazyString, get_locale, gettext, lazy_gettext, lazy_pgettext
 
 from garde.domain import Discrepancy, ReportKind
 from garde.models import Case, Report, ReportAcknowledgement
@@ -40,9 +40,9 @@ _CATEGORIES: dict[int, LazyString] = {
     3: lazy_gettext("ACR category 3: significant"),
 }
 _DISCREPANCIES: dict[str, LazyString] = {
-    Discrepancy.NONE.value: lazy_gettext("none"),
-    Discrepancy.MINOR.value: lazy_gettext("minor"),
-    Discrepancy.MAJOR.value: lazy_gettext("major"),
+    Discrepancy.NONE.value: lazy_pgettext("discrepancy", "none"),
+    Discrepancy.MINOR.value: lazy_pgettext("discrepancy", "minor"),
+    Discrepancy.MAJOR.value: lazy_pgettext("discrepancy", "major"),
 }
 _VIA: dict[str, LazyString] = {
     "web": lazy_gettext("on the web"),
