@@ -30,7 +30,7 @@ from hl7apy.core import Message
 from hl7apy.parser import parse_message
 
 from garde.errors import InvalidInput
-from garde.models import Case, Expert, Report, ReportAcknowledgement, Site
+from garde.models import Case, Expert, Report, ReportAcknowledgement, Site, Study
 from garde.validation import CONTROL
 from reports.fhir import report_bundle
 from reports.hl7 import oru_r01
@@ -209,6 +209,26 @@ def test_the_fhir_bundle_names_no_category_nor_empty_section_it_does_not_have() 
     assert "conclusionCode" not in resource
     text = base64.b64decode(resource["presentedForm"][0]["data"]).decode()
     assert "Technique" not in text and "Recommendations" not in text
+
+
+def test_the_imaging_study_is_the_one_received_when_the_request_named_none() -> None:
+    case = make_case(study_uid=None)
+    at = datetime(2026, 3, 29, 0, 40, tzinfo=UTC)
+    case.studies.append(
+        Study(
+            study_instance_uid="1.2.3.4",
+            first_arrival_at=at,
+            last_arrival_at=at,
+            series_count=3,
+            instance_count=250,
+        )
+    )
+    bundle = report_bundle(case, shown(case))
+    Bundle.model_validate(bundle)
+    study = bundle["entry"][2]["resource"]
+    assert study["identifier"][0]["value"] == "urn:oid:1.2.3.4"
+    assert (study["numberOfSeries"], study["numberOfInstances"]) == (3, 250)
+    assert study["started"] == "2026-03-29T00:40:00Z"
 
 
 def test_control_characters_a_row_stored_before_input_refused_them_never_reach_the_bundle() -> None:
