@@ -19,7 +19,7 @@ from garde.models import Expert, ExpertMacro, Report, ReportAcknowledgement
 from reports import exam_templates
 from reports.signing import Content
 from tests.conftest import Region
-from tests.web.test_pages import Browser, flashes
+from tests.web.test_pages import Browser, coordinator, flashes
 from web import display, report_chain
 from web.inputs import parse_report
 
@@ -196,6 +196,7 @@ def macro_ids(page: str) -> list[int]:
 def test_an_expert_keeps_macros_of_their_own(region: Region) -> None:
     alice = Browser(region.stack).login(region.experts["alice"].username)
     bruno = Browser(region.stack).login(region.experts["bruno"].username)
+    assert f'href="{MACROS}"' in alice.get("/expert/settings").text
     body = "Kystes biliaires simples du foie,\nsans caractère évolutif."
     r = alice.submit(MACROS, MACROS, {"name": "kystes", "body": body})
     assert r.status_code == 302, r.text
@@ -288,3 +289,7 @@ def test_the_form_files_a_final_after_a_preliminary_with_its_discrepancy(region:
         assert "Major discrepancy with the preliminary report" in text
         assert "Critical category 1 — immediate" in text
         assert "Avis neurochirurgical." in text
+    # The coordinator sees what was signed, not the clinical text.
+    text = html.unescape(coordinator(region.stack).get(f"/coordinator/cases/{case['id']}").text)
+    assert text.count("✓ verified") == 2 and "Major discrepancy" in text
+    assert "Avis neurochirurgical." not in text
