@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext
 from sqlalchemy import select
 from werkzeug.wrappers.response import Response
 
+from garde.critical import ack_within
 from garde.domain import HELD_STATUSES, CaseStatus, OfferStatus, ReportKind, Role
 from garde.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
 from garde.models import Case, Expert, ExpertMacro, Offer, User
@@ -203,6 +204,10 @@ def _writing(case: Case, expert: Expert) -> dict[str, Any]:
             select(ExpertMacro).where(ExpertMacro.expert_id == expert.id).order_by(ExpertMacro.name)
         ).all(),
         "owes_discrepancy": _owes_discrepancy(case, ReportKind.FINAL),
+        # What categories 1 and 2 give this site to acknowledge, in seconds.
+        "ack_within": {
+            n: ack_within(case.site.critical_ack_within_s, n).total_seconds() for n in (1, 2)
+        },
     }
 
 

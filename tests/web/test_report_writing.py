@@ -239,6 +239,7 @@ def test_the_form_files_a_final_after_a_preliminary_with_its_discrepancy(region:
     assert 'data-body="Pas d&#39;autre anomalie."' in page
     assert 'id="template-texts"' in page and "js/report_form.js" in page
     assert 'name="discrepancy"' not in page  # no preliminary yet
+    assert "within its deadline (here 15 min and 1 h 00)" in html.unescape(page)
 
     prelim = {
         "kind": "preliminary",
