@@ -26,6 +26,10 @@ def test_a_template_and_a_macro_make_a_final_report_on_a_phone(
         s.add(ExpertMacro(expert_id=alice.id, name="os", body=MACRO))
     case_id = region.submit()["id"]
     visit.login(alice.username)
+    page.goto("/expert/settings/macros")  # the expert's own macros, at 390 px too
+    expect(page.get_by_label(_("Text")).first).to_have_value(MACRO)
+    visit.reads_its_language()
+    visit.shoot("report-form", "macros")
     page.goto(f"/expert/cases/{case_id}")
     page.get_by_role("button", name=_("Accept"), exact=True).click()
     expect(page).to_have_url(re.compile(rf"/expert/cases/{case_id}$"))
