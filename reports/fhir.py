@@ -79,7 +79,7 @@ def report_bundle(case: Case, report: Report) -> dict[str, Any]:
     site, expert = _url("site", case.site.code), _url("expert", report.expert.code)
     request = _url("case", str(case.id))
     study_uid = _study_uid(case)
-    study = _url("study", study_uid) if study_uid else None
+    study = _url("study", study_uid) if study_uid is not None else None
     entries = [
         (
             _url("report", f"{case.id}/{report.version}"),
@@ -87,8 +87,8 @@ def report_bundle(case: Case, report: Report) -> dict[str, Any]:
         ),
         (request, _service_request(case, report, site)),
     ]
-    if study is not None and study_uid is not None:
-        entries.append((study, _imaging_study(case, study_uid, request, site)))
+    if study_uid is not None:
+        entries.append((_url("study", study_uid), _imaging_study(case, study_uid, request)))
     entries.append((expert, _practitioner(report)))
     entries.append((site, _organization(case)))
     return _clean(
@@ -189,7 +189,7 @@ def _service_request(case: Case, report: Report, site: str) -> dict[str, Any]:
         "identifier": [_accession(case, site)],
         "status": "completed" if report.kind != ReportKind.PRELIMINARY else "active",
         "intent": "order",
-        "priority": "stat" if case.priority == "stat" else "urgent",
+        "priority": case.priority,  # stat, urgent, routine: FHIR's codes too
         "code": {"text": case.study_description or case.modality},
         "subject": _ABSENT,
         "authoredOn": instant(case.requested_at),
@@ -203,7 +203,7 @@ def _service_request(case: Case, report: Report, site: str) -> dict[str, Any]:
     return resource
 
 
-def _imaging_study(case: Case, study_uid: str, request: str, site: str) -> dict[str, Any]:
+def _imaging_study(case: Case, study_uid: str, request: str) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "ImagingStudy",
         "id": f"garde-case-{case.id}-study",
@@ -214,11 +214,14 @@ def _imaging_study(case: Case, study_uid: str, request: str, site: str) -> dict[
         ],
         "subject": _ABSENT,
         "basedOn": [{"reference": request}],
-        "description": case.study_description,
     }
+    if case.study_description.strip():
+        resource["description"] = case.study_description
     studies = [s for s in case.studies if s.study_instance_uid == study_uid]
     if studies:
-        resource["started"] = instant(min(s.first_arrival_at for s in studies))
+        dates = [s.study_date for s in studies if s.study_date is not None]
+        if dates:
+            resource["started"] = min(dates).isoformat()
         resource["numberOfSeries"] = sum(s.series_count for s in studies)
         resource["numberOfInstances"] = sum(s.instance_count for s in studies)
     return resource
