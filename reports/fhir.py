@@ -96,7 +96,7 @@ def report_bundle(case: Case, report: Report) -> dict[str, Any]:
             "resourceType": "Bundle",
             "identifier": {"system": "urn:garde:report", "value": f"{case.id}/{report.version}"},
             "type": "collection",
-            "timestamp": instant(report.created_at),
+            "timestamp": _instant(report.created_at),
             "entry": [{"fullUrl": url, "resource": resource} for url, resource in entries],
         }
     )
@@ -137,7 +137,7 @@ def _diagnostic_report(
             }
         ],
         "code": {"text": case.study_description or case.modality},
-        "issued": instant(report.created_at),
+        "issued": _instant(report.created_at),
         "performer": [_reference(expert, report.expert.name)],
         "resultsInterpreter": [_reference(expert, report.expert.name)],
         "presentedForm": [
@@ -146,7 +146,7 @@ def _diagnostic_report(
                 "language": "en",
                 "data": base64.b64encode(text.encode("utf-8")).decode("ascii"),
                 "title": f"{TITLES.get(report.kind, 'Report')}: {case.study_description}",
-                "creation": instant(report.created_at),
+                "creation": _instant(report.created_at),
             }
         ],
         "text": {"status": "generated", "div": _div(report)},
@@ -192,7 +192,7 @@ def _service_request(case: Case, report: Report, site: str) -> dict[str, Any]:
         "priority": case.priority,  # stat, urgent, routine: FHIR's codes too
         "code": {"text": case.study_description or case.modality},
         "subject": _ABSENT,
-        "authoredOn": instant(case.requested_at),
+        "authoredOn": _instant(case.requested_at),
         "requester": _reference(site, case.site.name),
     }
     if case.clinical_question.strip():
@@ -298,6 +298,6 @@ def _div(report: Report) -> str:
     return '<div xmlns="http://www.w3.org/1999/xhtml">' + "".join(parts) + "</div>"
 
 
-def instant(value: datetime) -> str:
+def _instant(value: datetime) -> str:
     """A FHIR instant in UTC, to the second."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
