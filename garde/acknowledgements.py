@@ -1,42 +1,49 @@
-"""What a site still owes an acknowledgement for: the report versions of its cases whose
-acknowledgement workflow waits (rows written by that workflow, not yet acknowledged).
+"""What a site still owes an acknowledgement for: the report versions of its cases that carry
+a category 1 or 2 finding or a major discrepancy (`ReportDraft.acknowledgement`) and are not
+acknowledged yet.
+
+A version's acknowledgement workflow is started before the expert's filing returns, but
+writes its row a moment later: a version without its row counts for `ROW_GRACE` after it
+was signed, so that a site acting at once (its webhook just received the report) is not told
+that nothing waits; the signal waits in the workflow for the row. After that, a version with
+no row has no workflow (filed before acknowledgements had theirs) and waits for nothing.
 
 The web, the SMS and voice webhooks and the reconciler find here which workflows to signal.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from garde.models import Case, ReportAcknowledgement
+from garde.models import Case, Report, ReportAcknowledgement, utcnow
+
+ROW_GRACE = timedelta(minutes=1)
 
 
-def pending(s: Session, case_id: int) -> list[ReportAcknowledgement]:
+def pending(s: Session, case_id: int) -> list[Report]:
     """The case's versions waiting for the site's acknowledgement, oldest first."""
-    return list(
-        s.scalars(
-            select(ReportAcknowledgement)
-            .where(
-                ReportAcknowledgement.case_id == case_id,
-                ReportAcknowledgement.acknowledged_at.is_(None),
-            )
-            .order_by(ReportAcknowledgement.id)
-        )
-    )
+    return list(s.scalars(_waiting().where(Report.case_id == case_id).order_by(Report.id)))
 
 
 def cases_waiting(s: Session, callback_phone: str) -> list[int]:
     """The cases with this callback phone that wait for an acknowledgement, by number."""
-    return list(
-        s.scalars(
-            select(Case.id)
-            .join(ReportAcknowledgement, ReportAcknowledgement.case_id == Case.id)
-            .where(
-                Case.callback_phone == callback_phone,
-                ReportAcknowledgement.acknowledged_at.is_(None),
-            )
-            .distinct()
-            .order_by(Case.id)
+    waiting = _waiting().join(Case, Case.id == Report.case_id)
+    found = s.scalars(waiting.where(Case.callback_phone == callback_phone))
+    return sorted({report.case_id for report in found})
+
+
+def _waiting() -> Select[Report]:
+    owed = or_(Report.critical_category.in_((1, 2)), Report.discrepancy == "major")
+    asked = ReportAcknowledgement.id.is_not(None)
+    return (
+        select(Report)
+        .outerjoin(ReportAcknowledgement, ReportAcknowledgement.report_id == Report.id)
+        .where(
+            owed,
+            ReportAcknowledgement.acknowledged_at.is_(None),
+            or_(asked, Report.created_at > utcnow() - ROW_GRACE),
         )
     )

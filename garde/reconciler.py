@@ -347,7 +347,7 @@ def pending_site_acknowledgements(sessions: SessionFactory) -> list[PendingSiteA
             PendingSiteAcknowledgement(
                 c.id,
                 c.case_id,
-                [row.report_id for row in acknowledgements.pending(s, c.case_id)],
+                [report.id for report in acknowledgements.pending(s, c.case_id)],
                 Acknowledgement(c.to_number, "voice"),
             )
             for c in calls

@@ -117,7 +117,7 @@ class CaseActions:
         voice): each version's workflow is told (one that ended meanwhile, acknowledged
         another way, is passed over). True once they have recorded it; False when not yet,
         within WORKER_WAIT (the next page shows it once it is). Conflict when nothing waits."""
-        waiting = [row.report_id for row in pending(db, case_id)]
+        waiting = [report.id for report in pending(db, case_id)]
         if not waiting:
             raise Conflict(
                 "nothing waits for an acknowledgement on this case: no critical finding or "

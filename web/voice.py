@@ -18,7 +18,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
-from garde.acknowledgements import pending
 from garde.errors import Conflict, Forbidden, Unavailable
 from garde.messages import Acknowledgement, CallEnded
 from garde.models import Case, ReportAcknowledgement, VoiceCall, utcnow
@@ -123,25 +122,21 @@ def press(db: Session, row: VoiceCall, digits: str) -> str | None:
 
 
 def _site_prompt(case: Case, language: str) -> str:
-    """What a site's phone hears: the case, and what waits (the oldest version waiting,
-    else the newest asked: acknowledged meanwhile, the prompt still makes sense)."""
-    asked = (
-        pending(g.db, case.id)
-        or g.db.scalars(
-            select(ReportAcknowledgement)
-            .where(ReportAcknowledgement.case_id == case.id)
-            .order_by(ReportAcknowledgement.id.desc())
-            .limit(1)
-        ).all()
-    )
-    first = asked[0] if asked else None
+    """What a site's phone hears: the case, and what waits (a version not yet acknowledged
+    first; acknowledged meanwhile, the prompt still makes sense)."""
+    asked = g.db.scalars(
+        select(ReportAcknowledgement)
+        .where(ReportAcknowledgement.case_id == case.id)
+        .order_by(ReportAcknowledgement.acknowledged_at.is_not(None), ReportAcknowledgement.id)
+        .limit(1)
+    ).first()
     return render(
         "voice_site_ack",
         language,
         number=case.id,
         site=case.site.name,
-        category=first.category if first else 1,
-        reason=first.reason if first else "critical",
+        category=asked.category if asked else 1,
+        reason=asked.reason if asked else "critical",
     )
 
 
