@@ -237,7 +237,7 @@ def test_the_form_files_a_final_after_a_preliminary_with_its_discrepancy(region:
     page = alice.get(path).text
     assert re.search(r'<option value="ct_head_trauma" selected>[^<]*suggested', page)
     assert 'data-body="Pas d&#39;autre anomalie."' in page
-    assert 'id="template-texts"' in page and "js/report_form.js" in page
+    assert "data-templates='{" in page and "js/report_form.js" in page
     assert 'name="discrepancy"' not in page  # no preliminary yet
     assert "within its deadline (here 15 min and 1 h 00)" in html.unescape(page)
 

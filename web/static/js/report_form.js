@@ -25,7 +25,7 @@
   const applyTemplate = (button) => {
     const name = document.getElementById("template-choice").value;
     const language = document.getElementById("template-language").value;
-    const texts = JSON.parse(document.getElementById("template-texts").textContent);
+    const texts = JSON.parse(document.getElementById("report-form").dataset.templates);
     const typed = [...sections()].some((area) => area.value.trim());
     if (typed && !window.confirm(button.dataset.replace)) return;
     const chosen = name ? texts[name][language] : null;
