@@ -22,12 +22,14 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.acknowledgements import Acknowledgements, overdue_alert_key, step_key
     from activities.alerts import Alerts
     from activities.calls import NO_PHONE, PhoneCalls
+    from activities.errors import INVALID_REQUEST
     from activities.notifications import Notifications
     from garde.domain import AlertKind, EventKind, SiteNoticeKind
     from garde.messages import (
@@ -58,6 +60,18 @@ class AcknowledgementPolicy:
 
 
 LADDER = AcknowledgementPolicy()
+# The request and the acknowledgement are written however long the database is away (a site
+# left unchased is worse than a late entry); a step's timeline entry is best effort (RECORDS).
+WRITES = Calls(
+    timeout=RECORDS.timeout,
+    retry=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=5),
+        maximum_attempts=0,  # never given up
+        non_retryable_error_types=[INVALID_REQUEST],
+    ),
+)
 
 
 @workflow.defn(name="Acknowledgement")
@@ -74,7 +88,7 @@ class AcknowledgementWorkflow:
         due: AcknowledgementDue = await self._call(
             Acknowledgements.record_request,
             AcknowledgementAsked(start, workflow.now()),
-            RECORDS,
+            WRITES,
         )
         allowed = due.due_at - due.requested_at
         steps: list[tuple[float, Callable[[], Any]]] = [
@@ -92,7 +106,7 @@ class AcknowledgementWorkflow:
             await step()
         await workflow.wait_condition(lambda: self._given is not None)
         assert self._given is not None
-        await self._call(Acknowledgements.record_acknowledgement, self._given, RECORDS)
+        await self._call(Acknowledgements.record_acknowledgement, self._given, WRITES)
         return self._given.acknowledgement.via
 
     @workflow.signal
