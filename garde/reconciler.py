@@ -106,13 +106,7 @@ class Reconciler:
             await asyncio.to_thread(mark_call_signalled, self._sessions, pressed.answer.call_id)
         acks = await asyncio.to_thread(pending_site_acknowledgements, self._sessions)
         for ack in acks:
-            for report_id in ack.report_ids:
-                await _signal(
-                    self._client,
-                    acknowledgement_workflow_id(ack.case_id, report_id),
-                    "acknowledge",
-                    ack.acknowledgement,
-                )
+            await deliver_site_acknowledgement(self._client, ack)
             await asyncio.to_thread(mark_call_signalled, self._sessions, ack.call_id)
         studies = await asyncio.to_thread(unsettled_studies, self._sessions)
         for arrival in studies:
@@ -179,6 +173,13 @@ async def deliver_answer(client: Client, case_id: int, answer: SmsAnswer) -> boo
 async def deliver_call_answer(client: Client, case_id: int, answer: CallAnswer) -> bool:
     """Signal a key pressed on a call to its case; False when the workflow is already over."""
     return await _signal_case(client, case_id, "call_answered", answer)
+
+
+async def deliver_site_acknowledgement(client: Client, ack: PendingSiteAcknowledgement) -> None:
+    """Signal a site's 1 to the workflow of each version it acknowledges."""
+    for report_id in ack.report_ids:
+        workflow_id = acknowledgement_workflow_id(ack.case_id, report_id)
+        await _signal(client, workflow_id, "acknowledge", ack.acknowledgement)
 
 
 def resume_cases(settings: Settings) -> int:
