@@ -1,14 +1,17 @@
 """The report form on a phone at 3 a.m.: an exam template chosen and applied, a macro inserted
-at the cursor, a final filed and its signature shown, without scrolling sideways."""
+at the cursor, a final filed and its signature shown, without scrolling sideways, and no
+WCAG A/AA violation on the signed page."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from garde.models import ExpertMacro
+from tests.browser.test_accessibility import WCAG_AA, readable
 from tests.browser.visit import Visit
 from tests.conftest import Region
 
@@ -68,3 +71,6 @@ def test_a_template_and_a_macro_make_a_final_report_on_a_phone(
     expect(version).to_contain_text(MACRO)
     visit.reads_its_language()
     visit.shoot("report-form", "signed")
+    found = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_AA}})
+    violations = found.response["violations"]
+    assert not violations, readable(page.url, violations)
