@@ -182,10 +182,7 @@ def _writing(case: Case, expert: Expert) -> dict[str, Any]:
     the expert's own macros."""
     texts = {
         t.name: {
-            "title": t.titles,
-            **{
-                lang: exam_templates.render(t.name, lang, case) for lang in exam_templates.LANGUAGES
-            },
+            lang: exam_templates.render(t.name, lang, case) for lang in exam_templates.LANGUAGES
         }
         for t in exam_templates.CATALOGUE
     }
