@@ -40,9 +40,15 @@ from garde.accounts import create_token
 from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
 from garde.domain import Role
 from garde.messages import CaseView
-from garde.models import Case, Expert, Site, User
+from garde.models import Case, Expert, ReportAcknowledgement, Site, User
 from garde.settings import Settings
-from garde.temporal import case_workflow_id, connect, start_dev_server, wait_for_port
+from garde.temporal import (
+    acknowledgement_workflow_id,
+    case_workflow_id,
+    connect,
+    start_dev_server,
+    wait_for_port,
+)
 from tests.phones import mobile
 from tests.twilio_double import TwilioDouble
 
@@ -377,6 +383,27 @@ class Region:
             # Refused if it moved on meanwhile, or the web is down after the test: fine.
             with contextlib.suppress(requests.RequestException):
                 api.post(f"/api/v1/cases/{case_id}/cancel", timeout=10)
+        self.stop_waiting_for_acknowledgements()
+
+    def stop_waiting_for_acknowledgements(self) -> None:
+        """A critical finding nobody acknowledged would text the site for a quarter of an
+        hour, then every coordinator of the stack: later tests count those texts."""
+        with self.stack.sessions() as s:
+            waiting = s.execute(
+                select(ReportAcknowledgement.case_id, ReportAcknowledgement.report_id).where(
+                    ReportAcknowledgement.acknowledged_at.is_(None)
+                )
+            ).all()
+
+        async def terminate() -> None:
+            client = await self.stack.client()
+            for case_id, report_id in waiting:
+                handle = client.get_workflow_handle(acknowledgement_workflow_id(case_id, report_id))
+                with contextlib.suppress(RPCError):  # ended meanwhile
+                    await handle.terminate("the test is over")
+
+        if waiting:
+            asyncio.run(terminate())
 
     def case(self, case_id: int) -> dict[str, Any]:
         response = self.stack.api(self.coordinator_token).get(f"/api/v1/cases/{case_id}")

@@ -138,9 +138,12 @@ def recently_reported(db: Session, user: User) -> Select[Case]:
         Report.case_id == Case.id,
         Report.expert_id == user.expert_id,
         Report.kind == ReportKind.FINAL.value,
-        Report.created_at >= utcnow() - RECENTLY_REPORTED,
     )
-    query = visible_cases(db, user).where(Case.status == CaseStatus.FINAL.value, signed)
+    query = visible_cases(db, user).where(
+        Case.status == CaseStatus.FINAL.value,
+        Case.reported_at >= utcnow() - RECENTLY_REPORTED,
+        signed,
+    )
     return query.order_by(None).order_by(Case.reported_at.desc(), Case.id.desc())
 
 

@@ -25,6 +25,7 @@ from garde.models import (
     Alert,
     ApiToken,
     Expert,
+    ExpertMacro,
     Override,
     Rotation,
     Shift,
@@ -139,6 +140,10 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "expert_settings.page": reads(EXPERT),
     "expert_settings.save": writes(EXPERT),
     "expert_settings.test_message": writes(EXPERT),
+    "expert_macros.page": reads(EXPERT),
+    "expert_macros.add": writes(EXPERT),
+    "expert_macros.edit": writes(EXPERT, stranger=NF),  # another expert's macro is not there
+    "expert_macros.delete": writes(EXPERT, stranger=NF),
     # The coordinators' pages, admins' too.
     "coordinator.board": reads(*STAFF),
     "analytics.page": reads(*STAFF),
@@ -442,6 +447,7 @@ def _real_rows(region: Region, case_id: int) -> dict[str, object]:
                 expert_id=alice.id,
                 status="completed",
             ),
+            ExpertMacro(expert_id=alice.id, name=f"matrix {tag}", body="No acute finding."),
         ]
         s.add_all(rows)
         s.flush()
@@ -458,6 +464,7 @@ def _real_rows(region: Region, case_id: int) -> dict[str, object]:
             "swap_id": rows[3].id,
             "alert_id": rows[4].id,
             "call_id": rows[5].id,
+            "macro_id": rows[6].id,
             "token": feed,
             "username": bruno.username,
             "token_id": token_id,
