@@ -28,7 +28,7 @@ from garde.validation import Input, phone, text, validated
 from web import display, services
 from web.access import current_user
 from web.live_events import live_page
-from web.message_log import phone_owners
+from web.message_log import callee, phone_owners
 from web.sms_inbound import Inbound, handle
 from web.voice import KEYS, press
 
@@ -67,6 +67,7 @@ def outbox() -> str:
         messages=messages,
         calls=calls,
         names=_names(messages),
+        callees={c.id: callee(g.db, c) for c in calls},
         tz=services().settings.region_timezone,
         outbox_number=OUTBOX_NUMBER,
         shown=MESSAGES_SHOWN,
@@ -85,7 +86,8 @@ def _names(messages: Sequence[SmsMessage]) -> dict[str, str]:
 
 @bp.post("/outbox/calls/<int:call_id>/press")
 def press_key(call_id: int) -> Response:
-    """Answer a call as its callee, pressing 1 or 2: what /voice/gather does, unsigned."""
+    """Answer a call as its callee, pressing 1 or 2: what /voice/gather does, unsigned. A
+    site's call knows 1 only: on another key Twilio would say its question again."""
     call = g.db.get(VoiceCall, call_id)
     if call is None:
         raise NotFound()
@@ -94,6 +96,9 @@ def press_key(call_id: int) -> Response:
         flash(_("Not pressed: digits must be 1 or 2"), "error")
         return redirect(url_for("dev.outbox"))
     said = press(g.db, call, digits)
+    if said is None:
+        flash(_("Not pressed: a site's call asks for 1 only, to acknowledge."), "error")
+        return redirect(url_for("dev.outbox"))
     flash(_("Garde said to %(number)s: %(words)s", number=call.to_number, words=said), "info")
     return redirect(url_for("dev.outbox"))
 

@@ -74,14 +74,18 @@ def case_calls(db: Session, case: Case) -> list[LoggedCall]:
         .where(VoiceCall.case_id == case.id)
         .order_by(VoiceCall.created_at, VoiceCall.id)
     ).all()
-    return [LoggedCall(c.created_at, _callee(c), c.status, c.digits) for c in calls]
+    return [LoggedCall(c.created_at, callee(db, c), c.status, c.digits) for c in calls]
 
 
-def _callee(call: VoiceCall) -> str:
+def callee(db: Session, call: VoiceCall) -> str:
+    """Who was called, by name and role: an expert, a coordinator, or a site (about a report
+    it has not acknowledged); the number only if the call names nobody."""
     if call.expert is not None:
         return _with_role(call.expert.name, Role.EXPERT)
     if call.coordinator is not None:
         return _with_role(call.coordinator.name, Role.COORDINATOR)
+    if call.site_id is not None:
+        return _with_role(db.get_one(Site, call.site_id).name, Role.SITE)
     return call.to_number
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -14,7 +15,7 @@ from garde.domain import CaseStatus, Priority, ReportKind, Role
 from garde.errors import Conflict, InvalidInput, Unavailable
 from garde.intake import CaseRequest
 from garde.messages import Acknowledgement
-from garde.models import Case, Site
+from garde.models import Case, Report, Site
 from garde.vocabulary import MODALITIES
 from web import display, services
 from web.access import case_for, current_user, roles, visible_cases
@@ -98,7 +99,7 @@ def _case_page(found: Case, uploaded: Uploaded | None = None) -> str:
         addenda=[r for r in found.reports if r.kind == ReportKind.ADDENDUM],
         deliveries=deliveries(found),
         is_open=CaseStatus(found.status).is_open,
-        needs_acknowledgement=_needs_acknowledgement(found),
+        owed=owed_reason(pending(g.db, found.id)),
     )
 
 
@@ -148,18 +149,21 @@ def acknowledge(case_id: int) -> Response:
     """Every version of the case that waits for the site's acknowledgement, acknowledged."""
     user = current_user()
     found = case_for(g.db, user, case_id)
+    owed = owed_reason(pending(g.db, found.id))
     try:
         recorded = services().cases.acknowledge(
             g.db, found.id, Acknowledgement(user.username, "web")
         )
     except Conflict:
-        flash(_("No critical finding waits for an acknowledgement on this case."), "info")
+        flash(_("Nothing waits for an acknowledgement on this case."), "info")
     except Unavailable as e:
         flash(_("Not acknowledged: %(reason)s.", reason=e.message), "error")
     else:
         audit("case.acknowledge", f"case:{found.id}", "web")
         g.db.commit()
-        if recorded:
+        if recorded and owed == "discrepancy":
+            flash(_("Major discrepancy acknowledged."), "info")
+        elif recorded:
             flash(_("Critical finding acknowledged."), "info")
         else:
             flash(_("Acknowledgement sent; this page shows it once it is recorded."), "info")
@@ -189,6 +193,10 @@ def _request_form(values: dict[str, Any], errors: dict[str, str] | None = None) 
     )
 
 
-def _needs_acknowledgement(case: Case) -> bool:
-    """A report version the site has not yet acknowledged (its workflow escalates)."""
-    return bool(pending(g.db, case.id))
+def owed_reason(waiting: Sequence[Report]) -> str | None:
+    """Why the site must acknowledge these waiting versions (garde.acknowledgements.pending),
+    as their acknowledgement rows say it: "critical" when one carries a category 1 or 2
+    finding, else "discrepancy" (a major one); None when nothing waits."""
+    if any(r.critical_category in (1, 2) for r in waiting):
+        return "critical"
+    return "discrepancy" if waiting else None
