@@ -5,20 +5,25 @@ Each attempt is one send, written down as a `ReportDelivery` row whatever it cam
 that every attempt shows on the case; a failed one then raises and Temporal tries again
 (workflows/policy.py DELIVERIES). The site's settings are read at each attempt: a corrected
 address is used at once, and a channel the site removed meanwhile ends its delivery.
+
+The coordinators' alert about a channel that has not delivered in time is raised by the
+workflow (activities/alerts.py) and resolved here, once the channel is done.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.errors import rows_must_exist
 from garde.db import SessionFactory
+from garde.domain import AlertKind
 from garde.messages import DeliveryStart
-from garde.models import Case, Report, ReportDelivery, Site, utcnow
+from garde.models import Alert, Case, Report, ReportDelivery, Site, utcnow
 from garde.temporal import delivery_workflow_id
 from reports import mllp, webhook
 from reports.fhir import report_bundle
@@ -29,6 +34,23 @@ WEBHOOK = "webhook"
 HL7 = "hl7"
 UNDELIVERED = "Undelivered"
 REMOVED = "no longer set for the site: not sent, given up"
+# The coordinators' alert when a channel has not delivered in time: one kind per channel, so
+# that the banner and the SMS name the endpoint.
+FAILING = {WEBHOOK: AlertKind.WEBHOOK_FAILING, HL7: AlertKind.HL7_FAILING}
+
+
+@dataclass(frozen=True)
+class ChannelDelivery:
+    """One channel's part of a version's delivery."""
+
+    case_id: int
+    report_id: int
+    channel: str
+
+    @property
+    def alert_key(self) -> str:
+        """The coordinators' alert about it: once per version and channel."""
+        return f"delivery-{self.report_id}-{self.channel}"
 
 
 def channels(site: Site) -> list[str]:
@@ -78,6 +100,32 @@ class Deliveries:
             return lambda: mllp.send(endpoint, message)
 
         self._attempt(start, HL7, prepared)
+
+    @activity.defn
+    def resolve_delivery_alert(self, part: ChannelDelivery) -> None:
+        """The channel is done: the coordinators' alert about it is over, saying how (it took
+        the version, or the site removed it)."""
+        with self._sessions.begin() as s:
+            took = s.scalar(
+                select(ReportDelivery.id).where(
+                    ReportDelivery.report_id == part.report_id,
+                    ReportDelivery.channel == part.channel,
+                    ReportDelivery.outcome == "delivered",
+                )
+            )
+            s.execute(
+                update(Alert)
+                .where(
+                    Alert.key == part.alert_key,
+                    Alert.kind == FAILING[part.channel],
+                    Alert.resolved_at.is_(None),
+                )
+                .values(
+                    resolved_at=utcnow(),
+                    resolved_by=f"{part.channel} delivered" if took else f"{part.channel} removed",
+                )
+                .execution_options(synchronize_session=False)
+            )
 
     def _attempt(
         self,

@@ -129,6 +129,11 @@ class AlertKind(StrEnum):
     # The site let a critical finding (or a major discrepancy) pass its deadline unacknowledged:
     # resolved when it acknowledges, whatever the case's status.
     ACK_OVERDUE = "ack_overdue"
+    # A report version has not reached one of the site's endpoints within the bound: one kind
+    # per endpoint, so that the banner and the SMS name it. Resolved when it is delivered (or
+    # the site removes the endpoint), whatever the case's status.
+    WEBHOOK_FAILING = "webhook_failing"
+    HL7_FAILING = "hl7_failing"
 
     @property
     def settled_by_holder(self) -> bool:
@@ -138,8 +143,14 @@ class AlertKind(StrEnum):
     @property
     def settled_by_closing(self) -> bool:
         """Alerts about the case itself, over when it is; an unreachable phone is not, nor a
-        finding the site has not acknowledged (the case is final by then)."""
-        return self not in (AlertKind.UNREACHABLE, AlertKind.ACK_OVERDUE)
+        finding the site has not acknowledged, nor a version the site has not received (the
+        case is final by then)."""
+        return self not in (
+            AlertKind.UNREACHABLE,
+            AlertKind.ACK_OVERDUE,
+            AlertKind.WEBHOOK_FAILING,
+            AlertKind.HL7_FAILING,
+        )
 
 
 class NoticeKind(StrEnum):

@@ -146,6 +146,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "alert_unreachable": FOR_COORDINATOR,
     "alert_stuck": FOR_COORDINATOR,
     "alert_ack_overdue": FOR_COORDINATOR,
+    "alert_webhook_failing": FOR_COORDINATOR,
+    "alert_hl7_failing": FOR_COORDINATOR,
     "alert_coverage_gap": {
         "gaps": [GAP.words()] * GAPS_PER_SMS,
         "more": 12,

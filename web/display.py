@@ -165,6 +165,12 @@ ALERT_TEXTS: dict[str, LazyString] = {
     AlertKind.UNREACHABLE: lazy_gettext("an expert's phone could not be reached"),
     AlertKind.STUCK: lazy_gettext("its progress cannot be saved; it keeps retrying"),
     AlertKind.ACK_OVERDUE: lazy_gettext("a critical finding not acknowledged in time"),
+    AlertKind.WEBHOOK_FAILING: lazy_gettext(
+        "a report version has not reached the site's webhook yet; still trying"
+    ),
+    AlertKind.HL7_FAILING: lazy_gettext(
+        "a report version has not reached the site's HL7 listener yet; still trying"
+    ),
 }
 BREACHES = {
     "accept": lazy_gettext("accept deadline passed"),
@@ -371,6 +377,8 @@ _WORDS: dict[str, dict[str, LazyString]] = {
         "alert_stuck": lazy_pgettext("sms", "alert: stuck"),
         "alert_coverage_gap": lazy_pgettext("sms", "alert: coverage gap"),
         "alert_sms_stopped": lazy_pgettext("sms", "alert: SMS stopped"),
+        "alert_webhook_failing": lazy_pgettext("sms", "alert: webhook failing"),
+        "alert_hl7_failing": lazy_pgettext("sms", "alert: HL7 failing"),
         "test_message": lazy_pgettext("sms", "test message"),
         "answer_accept": lazy_pgettext("sms", "answer: accept"),
         "answer_decline": lazy_pgettext("sms", "answer: decline"),

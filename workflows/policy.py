@@ -109,3 +109,8 @@ DELIVERIES = Calls(
         non_retryable_error_types=[INVALID_REQUEST],
     ),
 )
+
+# A version one of the site's endpoints has still not taken after this long is somebody's
+# problem: the coordinators are alerted, once per version and endpoint, while the retries go
+# on; the alert is resolved when the endpoint takes it.
+DELIVERY_ALERT_AFTER = timedelta(hours=1)
