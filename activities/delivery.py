@@ -7,13 +7,15 @@ that every attempt shows on the case; a failed one then raises and Temporal trie
 address is used at once, and a channel the site removed meanwhile ends its delivery.
 
 The coordinators' alert about a channel that has not delivered in time is raised by the
-workflow (activities/alerts.py) and resolved here, once the channel is done.
+workflow (activities/alerts.py), put on the case's timeline here, and resolved here once the
+channel is done.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
 from temporalio import activity
@@ -21,9 +23,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.errors import rows_must_exist
 from garde.db import SessionFactory
-from garde.domain import AlertKind
+from garde.domain import AlertKind, EventKind
 from garde.messages import DeliveryStart
-from garde.models import Alert, Case, Report, ReportDelivery, Site, utcnow
+from garde.models import Alert, Case, CaseEvent, Report, ReportDelivery, Site, utcnow
 from garde.temporal import delivery_workflow_id
 from reports import mllp, webhook
 from reports.fhir import report_bundle
@@ -51,6 +53,12 @@ class ChannelDelivery:
     def alert_key(self) -> str:
         """The coordinators' alert about it: once per version and channel."""
         return f"delivery-{self.report_id}-{self.channel}"
+
+
+@dataclass(frozen=True)
+class ChannelAlerted:
+    part: ChannelDelivery
+    at: datetime
 
 
 def channels(site: Site) -> list[str]:
@@ -100,6 +108,27 @@ class Deliveries:
             return lambda: mllp.send(endpoint, message)
 
         self._attempt(start, HL7, prepared)
+
+    @activity.defn
+    def record_delivery_alert(self, alerted: ChannelAlerted) -> None:
+        """On the case's timeline: the coordinators were told that the channel has not taken
+        the version (once: the alert's key is the entry's)."""
+        part = alerted.part
+        with rows_must_exist(f"case {part.case_id}"), self._sessions.begin() as s:
+            s.get_one(Case, part.case_id)
+            exists = select(CaseEvent.id).where(
+                CaseEvent.case_id == part.case_id, CaseEvent.key == part.alert_key
+            )
+            if s.scalar(exists) is None:
+                s.add(
+                    CaseEvent(
+                        case_id=part.case_id,
+                        key=part.alert_key,
+                        at=alerted.at,
+                        kind=EventKind.COORDINATORS_ALERTED,
+                        detail=FAILING[part.channel],
+                    )
+                )
 
     @activity.defn
     def resolve_delivery_alert(self, part: ChannelDelivery) -> None:

@@ -101,6 +101,7 @@ def build_worker(
             deliveries.delivery_channels,
             deliveries.post_to_webhook,
             deliveries.send_to_hl7_listener,
+            deliveries.record_delivery_alert,
             deliveries.resolve_delivery_alert,
             *purge,
         ],

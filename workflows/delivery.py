@@ -5,8 +5,8 @@ endpoint, nor any other case's delivery.
 
     per endpoint: sent, and tried again until it takes the version -> still not taken after
     an hour (DELIVERY_ALERT_AFTER): the coordinators alerted, once (a banner naming the
-    endpoint, an SMS to each), while the tries go on -> taken (or the endpoint removed by the
-    site): their alert resolved.
+    endpoint, an SMS to each, an entry on the case's timeline), while the tries go on ->
+    taken (or the endpoint removed by the site): their alert resolved.
 """
 
 from __future__ import annotations
@@ -18,7 +18,14 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.alerts import Alerts
-    from activities.delivery import FAILING, HL7, WEBHOOK, ChannelDelivery, Deliveries
+    from activities.delivery import (
+        FAILING,
+        HL7,
+        WEBHOOK,
+        ChannelAlerted,
+        ChannelDelivery,
+        Deliveries,
+    )
     from activities.notifications import Notifications
     from garde.messages import AlertRequest, CoordinatorNotice, DeliveryStart
     from workflows.policy import DELIVERIES, DELIVERY_ALERT_AFTER, MESSAGES
@@ -63,11 +70,11 @@ class DeliveryWorkflow:
 
     async def _alert_coordinators(self, part: ChannelDelivery) -> None:
         """A banner on the board naming the endpoint, raised however long the database is
-        away; an SMS to each coordinator, best effort."""
-        kind = FAILING[part.channel]
+        away; an SMS to each coordinator, best effort; the case's timeline says so."""
+        kind, now = FAILING[part.channel], workflow.now()
         coordinators: list[int] = await workflow.execute_activity_method(
             Alerts.raise_alert,
-            AlertRequest(part.alert_key, part.case_id, kind, workflow.now()),
+            AlertRequest(part.alert_key, part.case_id, kind, now),
             start_to_close_timeout=DELIVERIES.timeout,
             retry_policy=DELIVERIES.retry,
         )
@@ -76,6 +83,12 @@ class DeliveryWorkflow:
                 self._text(CoordinatorNotice(c, part.alert_key, part.case_id, kind))
                 for c in coordinators
             )
+        )
+        await workflow.execute_activity_method(
+            Deliveries.record_delivery_alert,
+            ChannelAlerted(part, now),
+            start_to_close_timeout=DELIVERIES.timeout,
+            retry_policy=DELIVERIES.retry,
         )
 
     async def _text(self, notice: CoordinatorNotice) -> None:

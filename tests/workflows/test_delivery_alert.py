@@ -1,7 +1,7 @@
 """An endpoint that does not take a report version within the bound is somebody's problem, on
 the time-skipping server: the coordinators are alerted once for that version and endpoint (a
-banner naming it, an SMS each), the alert is resolved when the endpoint takes the version;
-an endpoint back before the bound raises nothing.
+banner naming it, an SMS each, an entry on the case's timeline), the alert is resolved when
+the endpoint takes the version; an endpoint back before the bound raises nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from activities.delivery import HL7, WEBHOOK
-from garde.domain import AlertKind, Priority
+from garde.domain import AlertKind, EventKind, Priority
 from garde.models import ReportDelivery, Site
 from tests.reports.site_endpoints import MllpListener, Webhook
 from tests.workflows.harness import Night, night, seed_region
@@ -75,6 +75,9 @@ def test_an_endpoint_down_past_the_bound_alerts_the_coordinators_once_until_it_t
                 [sms] = await n.sms_seen(region.coordinator, "webhook")
                 assert f"cas {case_id}" in sms.body and region.site_code in sms.body
                 assert "Findings" not in sms.body
+                await n.event_seen(
+                    case_id, EventKind.COORDINATORS_ALERTED, AlertKind.WEBHOOK_FAILING
+                )
                 # Final: the case's end does not settle it.
                 assert n.case(case_id).status == "final" and alert.resolved_at is None
 
