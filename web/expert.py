@@ -208,6 +208,23 @@ def _writing(case: Case, expert: Expert) -> dict[str, Any]:
     }
 
 
+def _preliminary_text(case: Case, kinds: list[str]) -> dict[str, Any]:
+    """The form for the final starts from the preliminary's text and category: the expert
+    corrects it rather than types it again. Empty otherwise (an addendum is a new text)."""
+    last = latest_report(case)
+    if ReportKind.FINAL.value not in kinds or last is None or last.kind != ReportKind.PRELIMINARY:
+        return {}
+    return {
+        "kind": ReportKind.FINAL.value,
+        "template": last.template or "",
+        "technique": last.technique,
+        "findings": last.findings,
+        "impression": last.impression,
+        "recommendations": last.recommendations,
+        "critical_category": str(last.critical_category or ""),
+    }
+
+
 def _case_page(
     case: Case, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None
 ) -> str:
@@ -241,7 +258,7 @@ def _case_page(
         report_kinds=kinds,
         reports=case.reports if full else [],
         studies=studies_shown(g.db, services().settings, case, user) if full else [],
-        values=values or {},
+        values=_preliminary_text(case, kinds) if values is None else values,
         errors=errors or {},
         **(_writing(case, user.expert) if kinds and user.expert else {}),
     )

@@ -36,6 +36,10 @@ def test_a_major_discrepancy_is_asked_and_acknowledged_as_such(region: Region) -
     assert alice.submit("/expert/", path + "/accept", {}).status_code == 302
     prelim = {"kind": "preliminary", "findings": "Pas d'hémorragie.", "impression": "Normal."}
     assert alice.submit(path, path + "/report", prelim).status_code == 302
+    # The final's form starts from the preliminary's text, to correct rather than type again.
+    form = html.unescape(alice.get(path).text)
+    assert re.search(r'name="findings"[^>]*>Pas d\'hémorragie\.</textarea>', form)
+    assert re.search(r'name="kind" value="final" checked', form)
     final = {**prelim, "kind": "final", "findings": "Fracture du rocher.", "discrepancy": "major"}
     r = alice.submit(path, path + "/report", final)
     assert r.status_code == 302, r.text
