@@ -131,7 +131,11 @@
       const before = offersShown();
       const key = focusKey(main);
       const x = window.scrollX, y = window.scrollY;
+      // What the last action did (a message the server shows once) stays: the fresh page
+      // does not have it, and it would vanish a moment after it was shown.
+      const flashed = main.querySelectorAll(":scope > [data-flashed]");
       main.replaceChildren(...fresh.childNodes);
+      main.prepend(...flashed);
       document.title = page.title;
       syncToggle();
       tick();
