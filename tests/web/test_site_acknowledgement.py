@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from garde.models import Report, Site, VoiceCall
+from garde.models import Report, Site, SmsMessage, VoiceCall
 from tests.conftest import Region, Stack, make_region
 from tests.twilio_double import PlacedCall
 from tests.web.test_pages import Browser, coordinator, flashes
@@ -107,8 +107,21 @@ def test_the_dev_outbox_presses_only_1_on_a_site_call(outbox_stack: Stack) -> No
     region = make_region(outbox_stack)
     case = region.submit()
     call = site_call(region, case["id"], "outbox")
+    with outbox_stack.sessions.begin() as s:
+        asked = SmsMessage(
+            direction="out",
+            to_number=call.to_number,
+            from_number="+10000000000",
+            body=f"Garde: asked, OK {case['id']}",
+            status="outbox",
+            kind="site_ack_request",
+            case_id=case["id"],
+        )
+        s.add(asked)
     outbox = coordinator(outbox_stack)
     page = outbox.get("/dev/outbox").text
+    # The site's SMS shows the answer it expects: OK and the case's number.
+    assert f"reply as {call.to_number}, e.g. OK {case['id']}" in html.unescape(page)
     row = next(r for r in page.split("<tr") if f"/dev/outbox/calls/{call.id}/press" in r)
     with outbox_stack.sessions() as s:
         name = s.get_one(Site, call.site_id).name
