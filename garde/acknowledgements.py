@@ -13,6 +13,7 @@ The web, the SMS and voice webhooks and the reconciler find here which workflows
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import timedelta
 
 from sqlalchemy import Select, or_, select
@@ -26,6 +27,11 @@ ROW_GRACE = timedelta(minutes=1)
 def pending(s: Session, case_id: int) -> list[Report]:
     """The case's versions waiting for the site's acknowledgement, oldest first."""
     return list(s.scalars(_waiting().where(Report.case_id == case_id).order_by(Report.id)))
+
+
+def pending_in(s: Session, case_ids: Collection[int]) -> list[Report]:
+    """The versions of these cases waiting for the site's acknowledgement (a page of cases)."""
+    return list(s.scalars(_waiting().where(Report.case_id.in_(case_ids)).order_by(Report.id)))
 
 
 def cases_waiting(s: Session, callback_phone: str) -> list[int]:

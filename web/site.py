@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_limiter import RateLimitExceeded
 from werkzeug.wrappers.response import Response
 
-from garde.acknowledgements import pending
+from garde.acknowledgements import pending, pending_in
 from garde.domain import CaseStatus, Priority, ReportKind, Role
 from garde.errors import Conflict, InvalidInput, Unavailable
 from garde.intake import CaseRequest
@@ -40,7 +40,9 @@ LIST_LIMIT = 200
 @live_page
 def cases() -> str:
     rows = g.db.scalars(visible_cases(g.db, current_user()).limit(LIST_LIMIT)).all()
-    return render_template("site/cases.html", cases=rows, site=_site(), limit=LIST_LIMIT)
+    waiting = pending_in(g.db, [c.id for c in rows])
+    owed = {c.id: owed_reason([r for r in waiting if r.case_id == c.id]) for c in rows}
+    return render_template("site/cases.html", cases=rows, site=_site(), limit=LIST_LIMIT, owed=owed)
 
 
 @bp.route("/cases/new", methods=["GET", "POST"])

@@ -52,12 +52,21 @@ def test_a_major_discrepancy_is_asked_and_acknowledged_as_such(region: Region) -
     assert "differs in a major way from the preliminary one" in text
     assert "critical finding" not in text.lower()
 
+    def listed() -> str:
+        rows = site.get("/site/cases").text.split("<tr")
+        return " ".join(next(r for r in rows if f'href="{page_path}"' in r).split())
+
+    # The list of cases says which one waits, and why.
+    assert "major discrepancy to acknowledge" in listed()
+    assert "critical finding" not in listed()
+
     r = site.submit(page_path, page_path + "/acknowledge", {})
     assert r.status_code == 302
     page = site.get(page_path).text
     assert flashes(page) == ["Major discrepancy acknowledged."]
     assert "Acknowledge major discrepancy" not in page
     assert "Acknowledged (major discrepancy) by" in " ".join(html.unescape(page).split())
+    assert "to acknowledge" not in listed()
 
 
 def site_call(region: Region, case_id: int, status: str) -> VoiceCall:
