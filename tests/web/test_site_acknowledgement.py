@@ -136,6 +136,7 @@ def test_the_dev_outbox_presses_only_1_on_a_site_call(outbox_stack: Stack) -> No
         name = s.get_one(Site, call.site_id).name
     assert f"{name} (site)" in html.unescape(row)
     assert re.findall(r'name="digits" value="(\d)"', row) == ["1"]
+    assert "<th>Phone</th><th>Callee</th>" in page and ">in the outbox<" in row
 
     press = f"/dev/outbox/calls/{call.id}/press"
     assert outbox.submit("/dev/outbox", press, {"digits": "2"}).status_code == 302
