@@ -17,6 +17,16 @@ from tests.conftest import Region
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 MACRO = "Pas de lésion osseuse traumatique."
+# A select's chosen option is drawn in the select's font; is it narrower than the room left
+# beside the select's padding and arrow (about 2rem)?
+NAME_FITS = """s => {
+  const style = getComputedStyle(s);
+  const ctx = document.createElement("canvas").getContext("2d");
+  ctx.font = style.font;
+  const text = s.options[s.selectedIndex].text;
+  const room = s.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 24;
+  return ctx.measureText(text).width <= room;
+}"""
 
 
 @pytest.mark.parametrize("visit", [("fr", "phone")], indirect=True, ids=["fr-phone"])
@@ -40,6 +50,12 @@ def test_a_template_and_a_macro_make_a_final_report_on_a_phone(
     # The template that fits the case (a CT head after a fall) is the one offered.
     chooser = page.get_by_label(_("Exam template"))
     expect(chooser).to_have_value("ct_head_trauma")
+    # Its whole name shows, on a desktop too (it was cut: "TDM cérébrale — traum…").
+    page.set_viewport_size({"width": 1280, "height": 800})
+    chooser.select_option("ct_angio_pe")  # the longest name
+    assert chooser.evaluate(NAME_FITS), "the exam template's name is cut on a desktop"
+    page.set_viewport_size({"width": 390, "height": 844})
+    chooser.select_option("ct_head_trauma")
     page.get_by_role("button", name=_("Use this template")).click()
     findings = page.get_by_label(_("Findings"))
     expect(findings).to_have_value(
