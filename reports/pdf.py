@@ -46,11 +46,11 @@ def sheet_pdf(sheet: ReportSheet) -> bytes:
     line(sheet.title, size=16, style="B", height=9)
     pdf.ln(2)
     if sheet.banner is not None:
-        urgent = sheet.banner.must_acknowledge is not None
+        urgent = sheet.banner.urgent
         pdf.set_fill_color(*((180, 35, 24) if urgent else (181, 71, 8)))
         pdf.set_text_color(255, 255, 255)
         pdf.set_font(_FAMILY, style="B", size=11)
-        words = [w for w in (sheet.banner.category, sheet.banner.must_acknowledge) if w]
+        words = [w for w in (sheet.banner.category, sheet.banner.note) if w]
         pdf.multi_cell(
             width,
             7,

@@ -44,7 +44,8 @@ _DISCREPANCIES: dict[str, LazyString] = {
     Discrepancy.MINOR.value: lazy_pgettext("discrepancy", "minor"),
     Discrepancy.MAJOR.value: lazy_pgettext("discrepancy", "major"),
 }
-_VIA: dict[str, LazyString] = {
+# How the site acknowledged (ReportAcknowledgement.acknowledged_via), after "by someone".
+VIA: dict[str, LazyString] = {
     "web": lazy_gettext("on the web"),
     "api": lazy_gettext("through the API"),
     "sms": lazy_gettext("by SMS"),
@@ -63,10 +64,12 @@ class Section:
 
 @dataclass(frozen=True)
 class Banner:
-    """The critical category in words: `must_acknowledge` for categories 1 and 2."""
+    """The critical category in words; for categories 1 and 2 (`urgent`, in red) a `note`:
+    that the site must acknowledge, or once it did, who and when."""
 
     category: str
-    must_acknowledge: str | None
+    note: str | None
+    urgent: bool
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,7 @@ class ReportSheet:
                 for name, title in _SECTIONS
                 if getattr(report, name).strip()
             ),
-            banner=_banner(report),
+            banner=_banner(report, acknowledgements, zone),
             discrepancy=(
                 gettext("Discrepancy with the preliminary report: %(level)s", level=discrepancy)
                 if discrepancy is not None
@@ -185,16 +188,24 @@ class ReportSheet:
         return gettext("Garde case %(id)s.", id=self.case_id)
 
 
-def _banner(report: Report) -> Banner | None:
+def _banner(
+    report: Report, asked: Sequence[ReportAcknowledgement], zone: ZoneInfo
+) -> Banner | None:
     category = _CATEGORIES.get(report.critical_category or 0)
-    must = (
-        gettext("Critical finding: the site must acknowledge this report")
-        if report.critical
-        else None
-    )
-    if category is None and must is None:
+    if category is None and not report.critical:
         return None
-    return Banner(str(category) if category is not None else "", must)
+    done = next((a for a in asked if a.report.id == report.id and a.acknowledged_at), None)
+    if not report.critical:
+        note = None
+    elif done is not None and done.acknowledged_at is not None:
+        note = gettext(
+            "Critical finding acknowledged by %(who)s on %(local)s",
+            who=done.acknowledged_by or "?",
+            local=_local(done.acknowledged_at, zone),
+        )
+    else:
+        note = gettext("Critical finding: the site must acknowledge this report")
+    return Banner(str(category) if category is not None else "", note, report.critical)
 
 
 def _acknowledgement(
@@ -211,7 +222,7 @@ def _acknowledgement(
             local=_local(last.due_at, zone),
             utc=_utc(last.due_at),
         )
-    via = _VIA.get(last.acknowledged_via or "")
+    via = VIA.get(last.acknowledged_via or "")
     return gettext(
         "Acknowledged by %(who)s %(via)s on %(local)s, %(utc)s.",
         who=last.acknowledged_by or "?",

@@ -13,6 +13,8 @@ from babel.numbers import format_decimal
 from flask import Blueprint
 from flask_babel import LazyString, get_locale, gettext, lazy_gettext, lazy_pgettext, ngettext
 from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
 from garde import phones
 from garde.domain import (
@@ -27,8 +29,9 @@ from garde.domain import (
     Tier,
 )
 from garde.intake import awaits_question
-from garde.models import Case, CaseEvent, utcnow
+from garde.models import Case, CaseEvent, ReportAcknowledgement, utcnow
 from garde.service_levels import Deadline, LadderStep, deadlines
+from reports.sheet import VIA
 from web.case_views import arrived, iso, timeline
 
 
@@ -135,7 +138,6 @@ _EVENT_TEXTS: dict[str, LazyString] = {
     EventKind.PRIORITY_CHANGED: lazy_gettext("Priority changed"),
     EventKind.COORDINATORS_ALERTED: lazy_gettext("Coordinators alerted"),
     EventKind.SLA_BREACH: lazy_gettext("Service level breached"),
-    EventKind.ACKNOWLEDGED: lazy_gettext("Critical finding acknowledged"),
     EventKind.ACK_REQUESTED: lazy_gettext("Acknowledgement requested from the site"),
     EventKind.SITE_TEXTED: lazy_gettext("Site texted to acknowledge"),
     EventKind.SITE_CALLED: lazy_gettext("Site phoned to acknowledge"),
@@ -165,6 +167,9 @@ ALERT_TEXTS: dict[str, LazyString] = {
     AlertKind.UNREACHABLE: lazy_gettext("an expert's phone could not be reached"),
     AlertKind.STUCK: lazy_gettext("its progress cannot be saved; it keeps retrying"),
     AlertKind.ACK_OVERDUE: lazy_gettext("a critical finding not acknowledged in time"),
+    AlertKind.ACK_OVERDUE + ":discrepancy": lazy_gettext(
+        "a major discrepancy not acknowledged in time"
+    ),
     AlertKind.WEBHOOK_FAILING: lazy_gettext(
         "a report version has not reached the site's webhook yet; still trying"
     ),
@@ -178,10 +183,33 @@ BREACHES = {
 }
 
 
-def alert_text(kind: str) -> str:
-    """What an alert of `kind` says about its case."""
-    found = ALERT_TEXTS.get(kind)
+def alert_text(kind: str, case: Case | None = None) -> str:
+    """What an alert of `kind` says about its case: an acknowledgement overdue, in the words
+    of its reason (the case's oldest one still waiting, else its latest)."""
+    if kind == AlertKind.ACK_OVERDUE and case is not None:
+        kind = f"{kind}:{_overdue_reason(case)}"
+    found = ALERT_TEXTS.get(kind) or ALERT_TEXTS.get(kind.split(":")[0])
     return str(found) if found is not None else kind
+
+
+def _overdue_reason(case: Case) -> str:
+    rows = _acknowledgements(case)
+    waiting = [r for r in rows if r.acknowledged_at is None]
+    row = waiting[0] if waiting else rows[-1] if rows else None
+    return row.reason if row is not None else "critical"
+
+
+def _acknowledgements(case: Case) -> list[ReportAcknowledgement]:
+    """The case's acknowledgement rows, oldest first (none when the case is not in a session)."""
+    s = object_session(case)
+    if s is None:
+        return []
+    found = s.scalars(
+        select(ReportAcknowledgement)
+        .where(ReportAcknowledgement.case_id == case.id)
+        .order_by(ReportAcknowledgement.report_id)
+    )
+    return list(found)
 
 
 # The routing's own traffic: a site or an expert needs the steps, not every unanswered offer.
@@ -222,6 +250,8 @@ def event_label(event: CaseEvent, show_experts: bool = True) -> str:
     if event.status == CaseStatus.OFFERED and event.expert is None and many:
         count = int(many.group(2))
         return ngettext("Offered to %(num)d expert", "Offered to %(num)d experts", count)
+    if event.kind == EventKind.ACKNOWLEDGED:
+        return str(_ACKNOWLEDGED[_acknowledged_reason(event)])
     if event.kind == EventKind.STATUS and event.status:
         labels, text = _STATUS_LABELS.get(event.status), _STATUS_TEXTS.get(event.status)
         fallback = event.status.capitalize()
@@ -235,6 +265,26 @@ def event_label(event: CaseEvent, show_experts: bool = True) -> str:
     held = event.status in (CaseStatus.ACCEPTED, CaseStatus.PRELIMINARY, CaseStatus.FINAL)
     who = event.expert.name if show_experts or held else gettext("an expert")
     return str(labels[0]) % {"expert": who}
+
+
+# What was acknowledged, by the reason the version owed it (ReportAcknowledgement.reason).
+_ACKNOWLEDGED: dict[str, LazyString] = {
+    "critical": lazy_gettext("Critical finding acknowledged"),
+    "discrepancy": lazy_gettext("Major discrepancy acknowledged"),
+}
+# The acknowledgement workflow's keys on the timeline (activities.acknowledgements.step_key).
+_ACK_KEY = re.compile(r"^ack-(\d+)-")
+
+
+def _acknowledged_reason(event: CaseEvent) -> str:
+    """The reason of the version an acknowledgement entry is about; an entry of the case
+    workflow's (before each version had its workflow) was a critical finding's."""
+    keyed = _ACK_KEY.match(event.key or "")
+    if keyed is None:
+        return "critical"
+    report_id = int(keyed.group(1))
+    rows = [r for r in _acknowledgements(event.case) if r.report_id == report_id]
+    return rows[0].reason if rows and rows[0].reason in _ACKNOWLEDGED else "critical"
 
 
 # An entry about images says its counts (garde.study_links.counts).
@@ -258,7 +308,7 @@ def event_detail(event: CaseEvent, show_experts: bool = True) -> str:
         said = images(int(counted.group(1)), int(counted.group(2)))
         return said + ("; " + gettext("the images opened the case") if counted.group(3) else "")
     if event.kind == EventKind.COORDINATORS_ALERTED:
-        return alert_text(event.detail)
+        return alert_text(event.detail, event.case)
     if event.kind == EventKind.SLA_BREACH:
         found = BREACHES.get(event.detail)
         return str(found) if found is not None else event.detail
@@ -267,11 +317,56 @@ def event_detail(event: CaseEvent, show_experts: bool = True) -> str:
         many = _MANY_OFFERED.match(event.detail or "")
         step = many.group(1) if many else event.detail
         return gettext("%(step)s step", step=word(step, "step")) if show_experts and step else ""
+    if event.kind in _ACK_STEPS:
+        return acknowledgement_detail(event.detail)
     if event.kind == EventKind.DECLINED and not show_experts:
         return ""
     if event.kind == EventKind.REPORT:
         return ""  # "addendum": the label says it
     return event.detail
+
+
+# The acknowledgement's steps (activities/acknowledgements.py, workflows/acknowledgement.py)
+# and the case's status entries (workflows/case.py: a report's `critical finding`, a
+# cancellation's `by someone`) store their details in fixed English forms.
+_ACK_STEPS = {
+    EventKind.ACK_REQUESTED,
+    EventKind.SITE_TEXTED,
+    EventKind.SITE_CALLED,
+    EventKind.ACKNOWLEDGED,
+    EventKind.STATUS,
+}
+_ASKED = re.compile(r"^(critical|discrepancy) category (\d+), report \d+$")
+_BY = re.compile(r"^by (.+?)(?: via (\w+))?$")
+_ACK_WORDS: dict[str, LazyString] = {
+    "critical finding": lazy_gettext("critical finding"),
+    "asked": lazy_gettext("asked"),
+    "reminded": lazy_gettext("reminded"),
+    "skipped: no phone": lazy_gettext("skipped: no phone"),
+    "not sent": lazy_gettext("not sent"),
+}
+
+
+def acknowledgement_detail(detail: str) -> str:
+    """An acknowledgement step's detail in the reader's words: `critical category 1, report
+    8`, `asked; not sent`, `by +33612345678 via voice` (a phone shown as stored: the site's
+    call-back phone). A form not known shows as it is."""
+    asked = _ASKED.match(detail)
+    if asked:
+        if asked.group(1) == "discrepancy":
+            return gettext("major discrepancy, category %(category)s", category=asked.group(2))
+        return gettext("critical finding, category %(category)s", category=asked.group(2))
+    by = _BY.match(detail)
+    if by:
+        who, via = by.group(1), by.group(2)
+        if via is None:
+            return gettext("by %(who)s", who=who)
+        channel = VIA.get(via)
+        return gettext(
+            "by %(who)s %(via)s", who=who, via=str(channel) if channel is not None else via
+        )
+    parts = detail.split("; ") if detail else []
+    return "; ".join(str(_ACK_WORDS[p]) if p in _ACK_WORDS else p for p in parts)
 
 
 def why(ranking: dict[str, Any]) -> list[str]:

@@ -500,7 +500,7 @@ def test_the_pdf_gives_back_every_script_the_font_draws(app: Flask) -> None:
         "ACC|42^7&1~2\\3",
         "Final report",
         "ACR category 1: immediate",
-        "Critical finding: the site must acknowledge this report",
+        "Critical finding acknowledged by Zoé on 29 March 2026 03:12 (Europe/Paris)",
         "Technique",
         "Recommendations",
         "Discrepancy with the preliminary report: major",
