@@ -167,9 +167,6 @@ ALERT_TEXTS: dict[str, LazyString] = {
     AlertKind.UNREACHABLE: lazy_gettext("an expert's phone could not be reached"),
     AlertKind.STUCK: lazy_gettext("its progress cannot be saved; it keeps retrying"),
     AlertKind.ACK_OVERDUE: lazy_gettext("a critical finding not acknowledged in time"),
-    AlertKind.ACK_OVERDUE + ":discrepancy": lazy_gettext(
-        "a major discrepancy not acknowledged in time"
-    ),
     AlertKind.WEBHOOK_FAILING: lazy_gettext(
         "a report version has not reached the site's webhook yet; still trying"
     ),
@@ -177,23 +174,27 @@ ALERT_TEXTS: dict[str, LazyString] = {
         "a report version has not reached the site's HL7 listener yet; still trying"
     ),
 }
+_DISCREPANCY_OVERDUE = lazy_gettext("a major discrepancy not acknowledged in time")
 BREACHES = {
     "accept": lazy_gettext("accept deadline passed"),
     "report": lazy_gettext("report deadline passed"),
 }
 
 
-def alert_text(kind: str, case: Case | None = None) -> str:
+def alert_text(kind: str, case: Case | None = None, report_id: int | None = None) -> str:
     """What an alert of `kind` says about its case: an acknowledgement overdue, in the words
-    of its reason (the case's oldest one still waiting, else its latest)."""
-    if kind == AlertKind.ACK_OVERDUE and case is not None:
-        kind = f"{kind}:{_overdue_reason(case)}"
-    found = ALERT_TEXTS.get(kind) or ALERT_TEXTS.get(kind.split(":")[0])
+    of its reason (the version `report_id`'s, else the case's oldest still waiting)."""
+    if kind == AlertKind.ACK_OVERDUE and case and _reason(case, report_id) == "discrepancy":
+        return str(_DISCREPANCY_OVERDUE)
+    found = ALERT_TEXTS.get(kind)
     return str(found) if found is not None else kind
 
 
-def _overdue_reason(case: Case) -> str:
-    rows = _acknowledgements(case)
+def _reason(case: Case, report_id: int | None = None) -> str:
+    """Why a version of `case` is owed an acknowledgement: `report_id`'s, else the oldest
+    still waiting's, else the latest's; "critical" when none is known (an acknowledgement
+    of the case workflow's own, before each version had its workflow)."""
+    rows = [r for r in _acknowledgements(case) if report_id in (None, r.report_id)]
     waiting = [r for r in rows if r.acknowledged_at is None]
     row = waiting[0] if waiting else rows[-1] if rows else None
     return row.reason if row is not None else "critical"
@@ -251,7 +252,9 @@ def event_label(event: CaseEvent, show_experts: bool = True) -> str:
         count = int(many.group(2))
         return ngettext("Offered to %(num)d expert", "Offered to %(num)d experts", count)
     if event.kind == EventKind.ACKNOWLEDGED:
-        return str(_ACKNOWLEDGED[_acknowledged_reason(event)])
+        reported = _report_of(event)
+        reason = _reason(event.case, reported) if reported is not None else "critical"
+        return str(_ACKNOWLEDGED.get(reason, _ACKNOWLEDGED["critical"]))
     if event.kind == EventKind.STATUS and event.status:
         labels, text = _STATUS_LABELS.get(event.status), _STATUS_TEXTS.get(event.status)
         fallback = event.status.capitalize()
@@ -276,15 +279,10 @@ _ACKNOWLEDGED: dict[str, LazyString] = {
 _ACK_KEY = re.compile(r"^ack-(\d+)-")
 
 
-def _acknowledged_reason(event: CaseEvent) -> str:
-    """The reason of the version an acknowledgement entry is about; an entry of the case
-    workflow's (before each version had its workflow) was a critical finding's."""
+def _report_of(event: CaseEvent) -> int | None:
+    """The version an entry of the acknowledgement workflow is about."""
     keyed = _ACK_KEY.match(event.key or "")
-    if keyed is None:
-        return "critical"
-    report_id = int(keyed.group(1))
-    rows = [r for r in _acknowledgements(event.case) if r.report_id == report_id]
-    return rows[0].reason if rows and rows[0].reason in _ACKNOWLEDGED else "critical"
+    return int(keyed.group(1)) if keyed else None
 
 
 # An entry about images says its counts (garde.study_links.counts).
@@ -308,7 +306,7 @@ def event_detail(event: CaseEvent, show_experts: bool = True) -> str:
         said = images(int(counted.group(1)), int(counted.group(2)))
         return said + ("; " + gettext("the images opened the case") if counted.group(3) else "")
     if event.kind == EventKind.COORDINATORS_ALERTED:
-        return alert_text(event.detail, event.case)
+        return alert_text(event.detail, event.case, _report_of(event))
     if event.kind == EventKind.SLA_BREACH:
         found = BREACHES.get(event.detail)
         return str(found) if found is not None else event.detail
