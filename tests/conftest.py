@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -403,7 +404,9 @@ class Region:
                     await handle.terminate("the test is over")
 
         if waiting:
-            asyncio.run(terminate())
+            # A thread of its own: a test may be running an event loop (Playwright's).
+            with ThreadPoolExecutor(max_workers=1) as thread:
+                thread.submit(asyncio.run, terminate()).result()
 
     def case(self, case_id: int) -> dict[str, Any]:
         response = self.stack.api(self.coordinator_token).get(f"/api/v1/cases/{case_id}")

@@ -3,7 +3,9 @@
 Every expert's phone is unique in the database, and a run creates thousands of experts
 across its xdist workers on one database: seven random digits met a phone already taken
 about once a run (the birthday bound), failing a test that had nothing to do with phones.
-A counter per worker, with the worker's number in the leading digits, cannot collide.
+A counter per worker, with the worker's number in the leading digits, cannot collide; a test
+that gives an expert a new phone takes it from here too (a neighbour of a phone made here is
+the next one made).
 """
 
 import itertools

@@ -155,7 +155,7 @@ def test_sms_can_be_turned_off_and_a_new_phone_is_reachable_again(region: Region
     assert r.json()["sms_unreachable_since"] is not None  # the same phone: still refused
     r = api.patch(
         f"/api/v1/experts/{chloe.code}",
-        json={"phone": chloe.phone[:-1] + str((int(chloe.phone[-1]) + 1) % 10)},
+        json={"phone": mobile()},
     )
     assert r.status_code == 200, r.text
     assert (r.json()["sms_unreachable_since"], r.json()["sms_enabled"]) == (None, False)

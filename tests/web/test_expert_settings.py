@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import re
-import secrets
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +18,7 @@ from garde.models import AuditEvent, Expert, SmsMessage
 from garde.phones import readable
 from garde.registry import create_expert
 from tests.conftest import OFFER_CODE, Region, Stack, add_login, free_port, start_stack, wait_for
+from tests.phones import mobile
 from tests.web.test_pages import PASSWORD, Browser, csrf_token, flashes
 
 SETTINGS = "/expert/settings"
@@ -73,7 +73,7 @@ def test_bad_phone_taken_phone_and_unknown_language_are_named_a_national_phone_i
         assert reason in error_for(r.text, field)
         assert "nothing was changed" in r.text
         assert stored(region.stack, alice.code) == before
-    digits = f"{secrets.randbelow(10**7):07}"
+    digits = mobile().removeprefix("+3361")
     national = f"06 1{digits[0]} {digits[1:3]} {digits[3:5]} {digits[5:]}"
     r = browser.submit(SETTINGS, SETTINGS, form(before, phone=national))
     assert r.status_code == 302, r.text
@@ -118,7 +118,7 @@ def test_a_stopped_phone_is_explained_kept_through_a_test_and_lifted_by_a_new_nu
     wait_for(lambda: _test_messages(region, chloe.phone), what="the test message")
     time.sleep(2)
     assert stored(region.stack, chloe.code)["sms_unreachable_since"] is not None
-    new_phone = chloe.phone[:-1] + str((int(chloe.phone[-1]) + 1) % 10)
+    new_phone = mobile()
     r = browser.submit(SETTINGS, SETTINGS, form(before, phone=new_phone))
     assert r.status_code == 302
     after = stored(region.stack, chloe.code)
