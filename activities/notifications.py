@@ -29,7 +29,7 @@ from garde.messages import (
     PersonText,
     SiteNotice,
 )
-from garde.models import Alert, Case, Coordinator, Expert, Offer
+from garde.models import Alert, Case, Coordinator, Expert, Offer, ReportAcknowledgement
 from garde.reachability import mark_reachable, person_to_text
 from garde.texts import language_of, local_time, render
 
@@ -98,11 +98,22 @@ class Notifications:
             expert = alert.expert if alert else None
             case = s.get_one(Case, notice.case_id)
             language, kind = language_of(coordinator.language), f"alert_{notice.kind}"
+            # What the site has not acknowledged, for an overdue acknowledgement's alert.
+            waiting = s.scalar(
+                select(ReportAcknowledgement.reason)
+                .where(
+                    ReportAcknowledgement.case_id == case.id,
+                    ReportAcknowledgement.acknowledged_at.is_(None),
+                )
+                .order_by(ReportAcknowledgement.requested_at)
+                .limit(1)
+            )
             text = render(
                 kind,
                 language,
                 expert=expert.name if expert else "",
                 expert_code=expert.code if expert else "",
+                reason=waiting or "critical",
                 **case_params(case, self._links.case(Role.COORDINATOR, case.id)),
             )
             key = f"{notice.alert_key}:to:{notice.coordinator_id}"

@@ -17,7 +17,7 @@ CASE = {"priority": "stat", "modality": "CT", "number": 12, "site": "CH-A", "lin
     ("language", "critical", "discrepancy"),
     [
         ("en", "a critical finding", "a major discrepancy"),
-        ("fr", "d'un résultat critique", "d'un écart majeur"),
+        ("fr", "d'un résultat critique", "d'une discordance majeure"),
     ],
 )
 def test_the_overdue_alert_names_what_was_not_acknowledged(

@@ -215,7 +215,7 @@ def test_an_acknowledgement_midway_stops_the_ladder_on_the_sites_deadline(
             report_id, row = await _reported(n, other, alice, final)
             assert (row.reason, row.category) == ("discrepancy", 2)
             await n.eventually(
-                lambda: [t for t in _texts(n, other) if "cart majeur" in t],
+                lambda: [t for t in _texts(n, other) if "discordance majeure" in t],
                 "the discrepancy texted",
             )
             handle = n.client.get_workflow_handle(acknowledgement_workflow_id(other, report_id))
