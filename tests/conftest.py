@@ -72,6 +72,13 @@ POSTGRES_URL = os.environ.get(
 )
 
 
+def on_sqlite_only(database_url: str, why: str) -> None:
+    """A long test of what the kind of database changes nothing in runs once, on SQLite: the
+    suite keeps to its time."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip(f"the same on SQLite ({why})")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

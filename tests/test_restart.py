@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.conftest import Region
+from tests.conftest import Region, on_sqlite_only
 
 
 def test_case_accepted_by_sms_while_worker_is_down_resumes_on_restart(region: Region) -> None:
@@ -27,6 +27,7 @@ def test_action_without_a_worker_gets_a_clear_503_soon_and_never_happens_later(
     region: Region,
 ) -> None:
     stack = region.stack
+    on_sqlite_only(stack.env["GARDE_DATABASE_URL"], "the web's wait for a worker")
     alice = region.experts["alice"]
     case = region.submit()
     region.offer_sms("alice")

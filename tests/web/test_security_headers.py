@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import requests
 
 from garde.domain import Role
-from tests.conftest import Region, Stack, add_login
+from tests.conftest import Region, Stack, add_login, on_sqlite_only
 from tests.web.test_pages import Browser, coordinator
 
 STATIC_SCRIPTS = ("forms.js", "live.js", "roster_today.js")
@@ -115,6 +115,7 @@ def _runs_no_inline_script(browser: Browser, paths: list[str]) -> set[str]:
 
 
 def test_no_page_of_any_audience_runs_inline_script(region: Region) -> None:
+    on_sqlite_only(region.stack.env["GARDE_DATABASE_URL"], "the pages' HTML")
     case_id = _final_case(region)
     open_case = region.submit()["id"]
     region.wait_status(open_case, "offered")
