@@ -9,9 +9,9 @@ The case's status is not theirs to write (the case workflow's alone).
 from __future__ import annotations
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 from temporalio import activity
 
+from activities.case_records import add_event_once
 from activities.errors import rows_must_exist
 from garde.critical import ack_within
 from garde.db import SessionFactory
@@ -22,7 +22,7 @@ from garde.messages import (
     AcknowledgementGiven,
     AcknowledgementStep,
 )
-from garde.models import Alert, Case, CaseEvent, ReportAcknowledgement
+from garde.models import Alert, Case, ReportAcknowledgement
 
 
 def step_key(report_id: int, step: str) -> str:
@@ -57,15 +57,13 @@ class Acknowledgements:
                 )
                 s.add(row)
                 detail = f"{start.reason} category {start.category}, report {start.report_id}"
-                _add_event(
+                add_event_once(
                     s,
-                    AcknowledgementStep(
-                        start.case_id,
-                        step_key(start.report_id, "requested"),
-                        asked.at,
-                        EventKind.ACK_REQUESTED,
-                        detail,
-                    ),
+                    start.case_id,
+                    step_key(start.report_id, "requested"),
+                    asked.at,
+                    EventKind.ACK_REQUESTED,
+                    detail,
                 )
             return AcknowledgementDue(row.requested_at, row.due_at, case.site_id)
 
@@ -73,7 +71,7 @@ class Acknowledgements:
     def record_step(self, step: AcknowledgementStep) -> None:
         with rows_must_exist(f"case {step.case_id}"), self._sessions.begin() as s:
             s.get_one(Case, step.case_id)
-            _add_event(s, step)
+            add_event_once(s, step.case_id, step.key, step.at, step.kind, step.detail)
 
     @activity.defn
     def record_acknowledgement(self, given: AcknowledgementGiven) -> None:
@@ -90,15 +88,13 @@ class Acknowledgements:
                 row.acknowledged_at = given.at
                 row.acknowledged_by = ack.by[:200]
                 row.acknowledged_via = ack.via
-            _add_event(
+            add_event_once(
                 s,
-                AcknowledgementStep(
-                    given.case_id,
-                    step_key(given.report_id, "acknowledged"),
-                    given.at,
-                    EventKind.ACKNOWLEDGED,
-                    f"by {ack.by} via {ack.via}",
-                ),
+                given.case_id,
+                step_key(given.report_id, "acknowledged"),
+                given.at,
+                EventKind.ACKNOWLEDGED,
+                f"by {ack.by} via {ack.via}",
             )
             s.execute(
                 update(Alert)
@@ -115,20 +111,3 @@ class Acknowledgements:
 def overdue_alert_key(report_id: int) -> str:
     """The coordinators' alert about a version not acknowledged in time."""
     return step_key(report_id, "overdue")
-
-
-def _add_event(s: Session, step: AcknowledgementStep) -> None:
-    """One timeline entry per key: a retried activity adds nothing."""
-    exists = select(CaseEvent.id).where(
-        CaseEvent.case_id == step.case_id, CaseEvent.key == step.key
-    )
-    if s.scalar(exists) is None:
-        s.add(
-            CaseEvent(
-                case_id=step.case_id,
-                key=step.key,
-                at=step.at,
-                kind=step.kind,
-                detail=step.detail[:200],
-            )
-        )

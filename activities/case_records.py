@@ -7,6 +7,7 @@ older than the one stored (an attempt that lost a race with a later write) is re
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
@@ -16,7 +17,7 @@ from temporalio import activity
 from activities.errors import rows_must_exist
 from garde.billing import price_read
 from garde.db import SessionFactory
-from garde.domain import AlertKind
+from garde.domain import AlertKind, EventKind
 from garde.messages import BillingRequest, CaseRecord, ReportRecord
 from garde.models import Alert, BillingLine, Case, CaseEvent, Expert, Report
 from reports.signing import Content
@@ -175,3 +176,13 @@ def _resolve_alerts(s: Session, record: CaseRecord) -> None:
         .values(resolved_at=record.at, resolved_by=f"case {record.status}")
         .execution_options(synchronize_session=False)
     )
+
+
+def add_event_once(
+    s: Session, case_id: int, key: str, at: datetime, kind: EventKind, detail: str
+) -> None:
+    """A timeline entry beside the case workflow's writes (a report version's own workflows),
+    once per key: a retried activity adds nothing."""
+    exists = select(CaseEvent.id).where(CaseEvent.case_id == case_id, CaseEvent.key == key)
+    if s.scalar(exists) is None:
+        s.add(CaseEvent(case_id=case_id, key=key, at=at, kind=kind, detail=detail[:200]))

@@ -21,11 +21,12 @@ from sqlalchemy import select, update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.case_records import add_event_once
 from activities.errors import rows_must_exist
 from garde.db import SessionFactory
 from garde.domain import AlertKind, EventKind
 from garde.messages import DeliveryStart
-from garde.models import Alert, Case, CaseEvent, Report, ReportDelivery, Site, utcnow
+from garde.models import Alert, Case, Report, ReportDelivery, Site, utcnow
 from garde.temporal import delivery_workflow_id
 from reports import mllp, webhook
 from reports.fhir import report_bundle
@@ -116,19 +117,14 @@ class Deliveries:
         part = alerted.part
         with rows_must_exist(f"case {part.case_id}"), self._sessions.begin() as s:
             s.get_one(Case, part.case_id)
-            exists = select(CaseEvent.id).where(
-                CaseEvent.case_id == part.case_id, CaseEvent.key == part.alert_key
+            add_event_once(
+                s,
+                part.case_id,
+                part.alert_key,
+                alerted.at,
+                EventKind.COORDINATORS_ALERTED,
+                FAILING[part.channel],
             )
-            if s.scalar(exists) is None:
-                s.add(
-                    CaseEvent(
-                        case_id=part.case_id,
-                        key=part.alert_key,
-                        at=alerted.at,
-                        kind=EventKind.COORDINATORS_ALERTED,
-                        detail=FAILING[part.channel],
-                    )
-                )
 
     @activity.defn
     def resolve_delivery_alert(self, part: ChannelDelivery) -> None:
