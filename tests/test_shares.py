@@ -153,6 +153,9 @@ def test_the_page_shows_the_final_report_and_the_dicomweb_root_and_counts_each_a
     assert "no bleed" not in before.text
     assert "Shared findings: no bleed." in after.text and "Normal CT, shared." in after.text
     assert shared.accession in after.text  # not de-identified: the site's report as printed
+    # The finding's category, not the site's business of acknowledging it.
+    assert "ACR category 1: immediate" in after.text
+    assert "must acknowledge" not in after.text and "acknowledgement" not in after.text.lower()
     for shown in (before, after):
         assert answer["dicomweb_root"] in shown.text
         assert shown.headers["X-Robots-Tag"].startswith("noindex")
@@ -297,7 +300,12 @@ def test_the_case_page_form_shows_a_link_once_and_revokes_it(shared: Shared) -> 
 def _file_final_report(shared: Shared, findings: str, impression: str) -> None:
     r = shared.api("alice").post(
         f"/api/v1/cases/{shared.case_id}/report",
-        json={"kind": "final", "findings": findings, "impression": impression},
+        json={
+            "kind": "final",
+            "findings": findings,
+            "impression": impression,
+            "critical_category": 1,
+        },
     )
     assert r.status_code == 201, r.text
 

@@ -203,6 +203,10 @@ def _sheet(case: Case, report: Report, deidentified: bool) -> ReportSheet:
     without what ties it to the patient's record (the accession number, the requesting
     physician, the clinical question, free text that may name the patient)."""
     sheet = ReportSheet.of(case, report)
+    # The acknowledgement is between the site and Garde: the doctor in town reads the
+    # finding's category, never that the site "must acknowledge" it.
+    banner = sheet.banner and dataclasses.replace(sheet.banner, note=None)
+    sheet = dataclasses.replace(sheet, banner=banner, acknowledgement=None)
     if not deidentified:
         return sheet
     hidden = _("de-identified")
