@@ -354,6 +354,10 @@ class ExpertLogin:
     id: int = 0
 
 
+# The acknowledgement workflows a region's clean-up ended, by stack: never asked twice.
+_ENDED: set[tuple[str, int, int]] = set()
+
+
 @dataclass
 class Region:
     """A fresh site with its own experts, so each test is alone on its rosters."""
@@ -395,25 +399,30 @@ class Region:
 
     def stop_waiting_for_acknowledgements(self) -> None:
         """A critical finding nobody acknowledged would text the site for a quarter of an
-        hour, then every coordinator of the stack: later tests count those texts."""
+        hour, then every coordinator of the stack: later tests count those texts. Each is
+        ended once (its row stays unacknowledged): asking again at every later test's end
+        would cost each a Temporal connection and a call per finding ever left."""
         with self.stack.sessions() as s:
             waiting = s.execute(
                 select(ReportAcknowledgement.case_id, ReportAcknowledgement.report_id).where(
                     ReportAcknowledgement.acknowledged_at.is_(None)
                 )
             ).all()
+        fresh = [(c, r) for c, r in waiting if (self.stack.url, c, r) not in _ENDED]
+        if not fresh:
+            return
 
         async def terminate() -> None:
             client = await self.stack.client()
-            for case_id, report_id in waiting:
+            for case_id, report_id in fresh:
                 handle = client.get_workflow_handle(acknowledgement_workflow_id(case_id, report_id))
                 with contextlib.suppress(RPCError):  # ended meanwhile
                     await handle.terminate("the test is over")
 
-        if waiting:
-            # A thread of its own: a test may be running an event loop (Playwright's).
-            with ThreadPoolExecutor(max_workers=1) as thread:
-                thread.submit(asyncio.run, terminate()).result()
+        # A thread of its own: a test may be running an event loop (Playwright's).
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            thread.submit(asyncio.run, terminate()).result()
+        _ENDED.update((self.stack.url, *w) for w in fresh)
 
     def case(self, case_id: int) -> dict[str, Any]:
         response = self.stack.api(self.coordinator_token).get(f"/api/v1/cases/{case_id}")
