@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 
 from activities.errors import rows_must_exist
-from garde.billing import price_read
+from billing.pricing import Part, percent_of, quote
+from billing.tariffs import in_force_at
+from billing.terms import DAY, PricedAt
 from garde.db import SessionFactory
 from garde.domain import AlertKind, EventKind
 from garde.messages import BillingRequest, CaseRecord, ReportRecord
@@ -137,22 +139,58 @@ class CaseRecords:
 
     @activity.defn
     def record_billing_line(self, request: BillingRequest) -> None:
+        """One line per case, priced by the tariff version in force at the priced instant;
+        none for a cancellation the tariff does not bill."""
         with rows_must_exist(f"case {request.case_id}"), self._sessions.begin() as s:
             if s.scalar(select(BillingLine.id).where(BillingLine.case_id == request.case_id)):
                 return
             case = s.get_one(Case, request.case_id)
-            price = price_read(case.site, case.modality, case.priority, request.read_at)
+            site = case.site
+            if request.cancelled:
+                assert request.accepted_at is not None
+                priced_at = request.accepted_at
+                tariff = in_force_at(s, site, priced_at)
+                fee = tariff.cancellation_cents
+                if fee is None:
+                    return
+                terms = tariff.terms()
+                parts = [Part("cancellation", fee)]
+                amount, share = fee, percent_of(fee, terms.expert_share_percent)
+                time_band, bands = DAY, []
+            else:
+                priced_at = request.read_at
+                tariff = in_force_at(s, site, priced_at)
+                if tariff.priced_at == PricedAt.ACCEPTANCE and request.accepted_at is not None:
+                    priced_at = request.accepted_at
+                    tariff = in_force_at(s, site, priced_at)
+                price = quote(
+                    tariff.terms(),
+                    modality=case.modality,
+                    priority=case.priority,
+                    at=priced_at,
+                    timezone=site.timezone,
+                    exam_code=case.exam_code,
+                )
+                parts = list(price.parts)
+                amount, share = price.amount_cents, price.expert_share_cents
+                time_band, bands = price.time_band, list(price.bands)
             s.add(
                 BillingLine(
                     case_id=case.id,
                     site_id=case.site_id,
                     expert_id=request.expert_id,
+                    kind="cancellation" if request.cancelled else "read",
                     modality=case.modality,
                     priority=case.priority,
-                    time_band=price.time_band,
-                    amount_cents=price.amount_cents,
-                    expert_share_cents=price.expert_share_cents,
-                    currency=price.currency,
+                    time_band=time_band,
+                    bands=bands,
+                    parts=[{"what": p.what, "cents": p.cents} for p in parts],
+                    amount_cents=amount,
+                    expert_share_cents=share,
+                    currency=tariff.currency,
+                    tariff_id=tariff.id,
+                    tariff_version=tariff.version,
+                    priced_at=priced_at,
                     read_at=request.read_at,
                 )
             )

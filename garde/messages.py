@@ -475,8 +475,13 @@ class StudyStability:
 
 @dataclass(frozen=True)
 class BillingRequest:
-    """Bill the read of `expert_id`, reported at `read_at` (the workflow knows both)."""
+    """Bill the read of `expert_id`, reported at `read_at` and first accepted at `accepted_at`
+    (the workflow knows all three; the site's tariff says which instant is priced). With
+    `cancelled`, the case was cancelled at `read_at` after `expert_id` accepted it: billed
+    when the tariff in force at the acceptance bills a cancellation."""
 
     case_id: int
     expert_id: int
     read_at: datetime
+    accepted_at: datetime | None = None
+    cancelled: bool = False

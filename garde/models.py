@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -26,6 +26,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+if TYPE_CHECKING:
+    from billing.terms import Terms
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -72,8 +75,8 @@ expert_sites = Table(
 
 
 class Site(Base):
-    """An emergency site asking for reads: its flat price list (cents per modality) and its
-    contract per priority (`service_levels`, `escalation`; empty means the defaults)."""
+    """An emergency site asking for reads: its contract per priority (`service_levels`,
+    `escalation`; empty means the defaults) and its tariff's versions (`Tariff`)."""
 
     __tablename__ = "sites"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -81,9 +84,6 @@ class Site(Base):
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
     phone: Mapped[str] = mapped_column(String(32), default="")
-    prices: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    expert_share_percent: Mapped[int] = mapped_column(default=70)
-    currency: Mapped[str] = mapped_column(String(3), default="EUR")
     service_levels: Mapped[dict[str, Any]] = mapped_column(default=dict)
     escalation: Mapped[dict[str, Any]] = mapped_column(default=dict)
     language: Mapped[str] = mapped_column(String(2), default="fr")
@@ -110,6 +110,31 @@ class Site(Base):
         back_populates="site",
         lazy="selectin",
     )
+    # Every version of the site's price list, oldest first (billing.tariffs reads the one in
+    # force at an instant).
+    tariffs: Mapped[list[Tariff]] = relationship(
+        order_by="Tariff.version", back_populates="site", lazy="selectin"
+    )
+
+    @property
+    def tariff(self) -> Tariff | None:
+        """The version in force today in the site's zone (pages and the site's JSON)."""
+        from billing.tariffs import in_force_on, local_today
+
+        return in_force_on(self.tariffs, local_today(self.timezone))
+
+    @property
+    def prices(self) -> dict[str, int]:
+        """Today's base prices per modality, in cents."""
+        return dict(self.tariff.base_cents) if self.tariff else {}
+
+    @property
+    def expert_share_percent(self) -> int:
+        return self.tariff.expert_share_percent if self.tariff else 0
+
+    @property
+    def currency(self) -> str:
+        return self.tariff.currency if self.tariff else "EUR"
 
     @property
     def ae_titles(self) -> list[str]:
@@ -403,6 +428,8 @@ class Case(Base):
     modality: Mapped[str] = mapped_column(String(8))
     body_part: Mapped[str] = mapped_column(String(64))
     study_description: Mapped[str] = mapped_column(String(200))
+    # The site's code for the exam (a RIS procedure code): a tariff may price it on its own.
+    exam_code: Mapped[str | None] = mapped_column(String(32))
     priority: Mapped[str] = mapped_column(String(16))
     clinical_question: Mapped[str] = mapped_column(Text)
     requesting_physician: Mapped[str] = mapped_column(String(200))
@@ -570,23 +597,138 @@ class ExpertMacro(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Tariff(Base):
+    """One version of a site's price list, in force from `valid_from` (a date in the site's
+    zone) until a version with a later date. A read is priced by the version in force at its
+    priced instant; a version is never changed: a new one is added (billing.terms.Terms is
+    the pure form the pricing reads)."""
+
+    __tablename__ = "tariffs"
+    __table_args__ = (UniqueConstraint("site_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int]
+    valid_from: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    base_cents: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    exam_cents: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # {"night": {"cents": 2500, "percent": 0}, "sunday": ..., "holiday": ..., "stat": ...}
+    surcharges: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    cumulative: Mapped[bool] = mapped_column(Boolean, default=False)
+    expert_share_percent: Mapped[int] = mapped_column(default=70)
+    holidays: Mapped[str] = mapped_column(String(32), default="FR")
+    night_start: Mapped[str] = mapped_column(String(5), default="20:00")
+    night_end: Mapped[str] = mapped_column(String(5), default="08:00")
+    priced_at: Mapped[str] = mapped_column(String(16), default="acceptance")
+    cancellation_cents: Mapped[int | None]
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    site: Mapped[Site] = relationship(back_populates="tariffs")
+
+    def terms(self) -> Terms:
+        from billing.terms import Calendar, PricedAt, Terms
+
+        return Terms(
+            version=self.version,
+            valid_from=self.valid_from,
+            currency=self.currency,
+            base_cents={k: int(v) for k, v in self.base_cents.items()},
+            exam_cents={k: int(v) for k, v in self.exam_cents.items()},
+            surcharges=Terms.surcharges_from_json(self.surcharges),
+            cumulative=self.cumulative,
+            expert_share_percent=self.expert_share_percent,
+            holidays=Calendar(self.holidays),
+            night_start=time.fromisoformat(self.night_start),
+            night_end=time.fromisoformat(self.night_end),
+            priced_at=PricedAt(self.priced_at),
+            cancellation_cents=self.cancellation_cents,
+        )
+
+
 class BillingLine(Base):
-    """One line per read: the site's price and the expert's share, in cents."""
+    """One line per read (or per case cancelled after acceptance, when the contract bills
+    it): the price at the priced instant, by the tariff version then in force, with its
+    breakdown. Never changed nor deleted (migration 0012's triggers): a credit note corrects
+    it."""
 
     __tablename__ = "billing_lines"
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
     expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id"))
+    kind: Mapped[str] = mapped_column(String(16), default="read", server_default="read")
     modality: Mapped[str] = mapped_column(String(8))
     priority: Mapped[str] = mapped_column(String(16))
+    # The band the read is counted in (day, night, sunday, holiday), every band that held
+    # (stat included), and the sum: [{"what": "base"|band, "cents": n}, ...].
     time_band: Mapped[str] = mapped_column(String(16))
+    bands: Mapped[list[str]] = mapped_column(default=list)
+    parts: Mapped[list[Any]] = mapped_column(JSON, default=list)
     amount_cents: Mapped[int]
     expert_share_cents: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
+    tariff_id: Mapped[int | None] = mapped_column(ForeignKey("tariffs.id"))
+    tariff_version: Mapped[int | None]
+    # The instant priced (the acceptance or the final report, per contract), and the final
+    # report's (or the cancellation's).
+    priced_at: Mapped[datetime] = mapped_column(index=True)
     read_at: Mapped[datetime] = mapped_column(index=True)
     site: Mapped[Site] = relationship(lazy="joined")
     expert: Mapped[Expert] = relationship(lazy="joined")
+
+
+class Invoice(Base):
+    """An invoice of a site's month, or a credit note correcting one. Numbered `YYYY-NNNNNN`
+    in one sequence per year of issue with no gap (InvoiceCounter); never changed nor deleted
+    once issued (migration 0012's triggers)."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (UniqueConstraint("year", "sequence"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    year: Mapped[int]
+    sequence: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(16))  # "invoice" or "credit_note"
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    month: Mapped[str] = mapped_column(String(7), index=True)  # YYYY-MM, the site's zone
+    # "SITE_ID/YYYY-MM" on an invoice: one per site and month; None on a credit note.
+    period_key: Mapped[str | None] = mapped_column(String(48), unique=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    total_cents: Mapped[int]
+    expert_share_cents: Mapped[int]
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    issued_by: Mapped[str] = mapped_column(String(64), default="")
+    site: Mapped[Site] = relationship(lazy="joined")
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        order_by="InvoiceLine.id", back_populates="invoice", lazy="selectin"
+    )
+
+
+class InvoiceLine(Base):
+    """A billing line on an invoice (its amount), or credited by a credit note (negative).
+    `invoiced_line_id` is the billing line on an invoice and None on a credit note: a line is
+    invoiced once."""
+
+    __tablename__ = "invoice_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    billing_line_id: Mapped[int] = mapped_column(ForeignKey("billing_lines.id"), index=True)
+    invoiced_line_id: Mapped[int | None] = mapped_column(unique=True)
+    amount_cents: Mapped[int]
+    expert_share_cents: Mapped[int]
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+    billing_line: Mapped[BillingLine] = relationship(lazy="joined")
+
+
+class InvoiceCounter(Base):
+    """The last number issued in a year: taken and raised in the issuing transaction, so a
+    failed issue gives its number back and two issues never take the same one."""
+
+    __tablename__ = "invoice_counters"
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(default=0)
 
 
 class SmsMessage(Base):

@@ -23,6 +23,7 @@ from pydantic import (
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, object_session
 
+from billing.tariffs import ALWAYS, add_version, local_today
 from garde import phones, vocabulary
 from garde.domain import Priority, Role
 from garde.errors import InvalidInput
@@ -492,8 +493,6 @@ def create_site(session: Session, data: Any) -> Site:
         timezone=given.timezone,
         ae_titles=given.ae_titles,
         phone=given.phone,
-        prices=given.prices,
-        expert_share_percent=given.expert_share_percent,
         study_quiet_s=given.study_quiet_s,
         study_retention_days=given.study_retention_days,
         service_levels=levels,
@@ -508,6 +507,14 @@ def create_site(session: Session, data: Any) -> Site:
     site.move_destinations = dict(given.move_destinations)
     session.add(site)
     session.flush()
+    add_version(
+        session,
+        site,
+        ALWAYS,
+        base_cents=given.prices,
+        expert_share_percent=given.expert_share_percent,
+        created_by="site creation",
+    )
     return site
 
 
@@ -528,7 +535,8 @@ def _check_destinations(
 
 def update_site(site: Site, data: Any) -> None:
     """Change the fields given, and only those; nothing changes when one of them is wrong.
-    Cases already requested keep the promise they were made."""
+    Cases already requested keep the promise they were made; `prices` and
+    `expert_share_percent` add a tariff version from today."""
     problems = {}
     if _has(data, "code"):
         problems["code"] = "cannot change: other systems know the site by it"
@@ -567,6 +575,16 @@ def update_site(site: Site, data: Any) -> None:
         problems["report_webhook_secret"] = "is required with report_webhook_url"
     if problems:
         raise InvalidInput(problems)
+    # Prices are the tariff's: a change is its new version from today (the site's zone).
+    priced = {
+        field: changes.pop(name)
+        for name, field in (("prices", "base_cents"), ("expert_share_percent",) * 2)
+        if name in changes
+    }
+    if priced:
+        session = object_session(site)
+        assert session is not None
+        add_version(session, site, local_today(site.timezone), created_by="site change", **priced)
     for name, value in changes.items():
         setattr(site, name, value)
     if openers is not None:  # once the titles are the new ones

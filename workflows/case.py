@@ -414,8 +414,17 @@ class CaseWorkflow:
             )
 
     async def _close_cancelled(self) -> None:
-        if self.state.holder is not None:
-            await self._notify(self.state.holder, NoticeKind.CANCELLED)
+        st = self.state
+        if st.holder is None:
+            return
+        await self._notify(st.holder, NoticeKind.CANCELLED)
+        if workflow.patched("bill-cancellation"):
+            # Cancelled while held: the contract may bill the expert's time (the tariff says).
+            assert st.closed_at is not None
+            await self._must(
+                CaseRecords.record_billing_line,
+                BillingRequest(st.case_id, st.holder, st.closed_at, st.accepted_at, cancelled=True),
+            )
 
     async def _bill(self) -> None:
         st = self.state
@@ -424,7 +433,7 @@ class CaseWorkflow:
         assert st.final_by is not None and st.reported_at is not None
         await self._must(
             CaseRecords.record_billing_line,
-            BillingRequest(st.case_id, st.final_by, st.reported_at),
+            BillingRequest(st.case_id, st.final_by, st.reported_at, st.accepted_at),
         )
         st.billed = True
 
