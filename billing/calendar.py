@@ -22,6 +22,12 @@ def public_holidays(calendar: Calendar, year: int) -> frozenset[date]:
     return frozenset(holidays.France(years=year, subdiv=_SUBDIVISIONS[calendar]))
 
 
+def holiday_names(calendar: Calendar, year: int, language: str) -> dict[date, str]:
+    """Each public holiday of the year with its name in `language` (fr, or English)."""
+    spoken = "fr" if language == "fr" else "en_US"
+    return dict(holidays.France(years=year, subdiv=_SUBDIVISIONS[calendar], language=spoken))
+
+
 def is_night(at: time, start: time, end: time) -> bool:
     if start <= end:
         return start <= at < end
