@@ -44,6 +44,10 @@ class CaseRequest(Input):
     subspecialty: Annotated[
         str | None, word(vocabulary.subspecialty, vocabulary.SUBSPECIALTIES)
     ] = None
+    exam_code: Annotated[
+        str | None,
+        text(32, description="the site's RIS procedure code; its tariff may price it"),
+    ] = None
 
     @classmethod
     def parse(cls, data: Any, site: Site) -> CaseRequest:
@@ -74,6 +78,7 @@ def record_case(session: Session, site: Site, request: CaseRequest) -> tuple[Cas
         requesting_physician=request.requesting_physician,
         callback_phone=request.callback_phone,
         subspecialty=request.subspecialty,
+        exam_code=request.exam_code,
     )
     case, created = _added(session, site, case)
     if created and claim_waiting(session, case):
@@ -133,6 +138,7 @@ def _complete(case: Case, request: CaseRequest) -> None:
     case.requesting_physician = request.requesting_physician
     case.callback_phone = request.callback_phone
     case.subspecialty = request.subspecialty
+    case.exam_code = request.exam_code or case.exam_code
     case.body_part = request.body_part or case.body_part
     case.study_description = request.study_description or case.study_description
 

@@ -210,6 +210,7 @@ def case_json(case: Case, sight: Sight, expert_id: int | None = None) -> dict[st
         "modality": case.modality,
         "body_part": case.body_part,
         "study_description": case.study_description,
+        "exam_code": case.exam_code,
         "clinical_question": case.clinical_question,
         "requesting_physician": case.requesting_physician,
         "callback_phone": case.callback_phone,

@@ -118,6 +118,7 @@ from web.api import (  # noqa: E402, F401
     case_studies,
     cases,
     coverage,
+    invoices,
     overrides,
     registry,
     rosters,
@@ -125,5 +126,6 @@ from web.api import (  # noqa: E402, F401
     shares,
     study_holds,
     swaps,
+    tariffs,
     users,
 )

@@ -216,6 +216,7 @@ class CaseRecord(Answer):
     modality: str
     body_part: str
     study_description: str
+    exam_code: str | None = Field(description="the site's RIS procedure code, if it gave one")
     clinical_question: str
     requesting_physician: str
     callback_phone: str
