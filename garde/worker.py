@@ -1,6 +1,7 @@
-"""The Temporal worker: the case workflow, the daily coverage check and the nightly retention
-purge (their schedules made sure of at start), their activities wired to their dependencies,
-and the reconciler that acts on input stored while Temporal was away."""
+"""The Temporal worker: the case workflow, the daily coverage check, the nightly retention
+purge and the monthly invoices (their schedules made sure of at start), their activities
+wired to their dependencies, and the reconciler that acts on input stored while Temporal was
+away."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from activities.calls import CallPort, PhoneCalls, make_call_port
 from activities.case_records import CaseRecords
 from activities.coverage import CoverageChecks
 from activities.delivery import Deliveries
+from activities.invoicing import Invoicing
 from activities.links import Links
 from activities.notifications import Notifications
 from activities.offers import Offers
@@ -34,6 +36,7 @@ from workflows.acknowledgement import AcknowledgementWorkflow
 from workflows.case import CaseWorkflow
 from workflows.coverage_check import CoverageCheckWorkflow, ensure_coverage_schedule
 from workflows.delivery import DeliveryWorkflow
+from workflows.invoicing import MonthlyInvoicesWorkflow, ensure_invoice_schedule
 from workflows.purge import RetentionPurgeWorkflow, ensure_purge_schedule
 from workflows.texting import TextingWorkflow
 
@@ -64,6 +67,7 @@ def build_worker(
     coverage = CoverageChecks(sessions, sms, links)
     studies = Studies(sessions)
     deliveries = Deliveries(sessions)
+    invoicing = Invoicing(sessions)
     purge = [] if storage is None else [Purges(sessions, storage).purge_studies]
     return Worker(
         client,
@@ -74,6 +78,7 @@ def build_worker(
             CoverageCheckWorkflow,
             DeliveryWorkflow,
             TextingWorkflow,
+            MonthlyInvoicesWorkflow,
         ]
         + ([RetentionPurgeWorkflow] if purge else []),
         activities=[
@@ -103,6 +108,7 @@ def build_worker(
             deliveries.send_to_hl7_listener,
             deliveries.record_delivery_alert,
             deliveries.resolve_delivery_alert,
+            invoicing.issue_month_invoices,
             *purge,
         ],
         activity_executor=executor,
@@ -118,6 +124,7 @@ async def run_worker(settings: Settings) -> None:
     client = await connect(settings, settings.worker_metrics_address)
     await ensure_coverage_schedule(client, settings.region_timezone, settings.coverage_check_hour)
     await ensure_purge_schedule(client, settings.region_timezone)
+    await ensure_invoice_schedule(client, settings.region_timezone)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
