@@ -22,14 +22,12 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.acknowledgements import Acknowledgements, overdue_alert_key, step_key
     from activities.alerts import Alerts
     from activities.calls import NO_PHONE, PhoneCalls
-    from activities.errors import INVALID_REQUEST
     from activities.notifications import Notifications
     from garde.domain import AlertKind, EventKind, SiteNoticeKind
     from garde.messages import (
@@ -45,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
         CoordinatorNotice,
         SiteNotice,
     )
-    from workflows.policy import CALLING, MESSAGES, RECORDS, Calls
+    from workflows.policy import CALLING, MESSAGES, RECORDS, UNTIL_DONE, Calls
 
 T = TypeVar("T")
 
@@ -62,16 +60,7 @@ class AcknowledgementPolicy:
 LADDER = AcknowledgementPolicy()
 # The request and the acknowledgement are written however long the database is away (a site
 # left unchased is worse than a late entry); a step's timeline entry is best effort (RECORDS).
-WRITES = Calls(
-    timeout=RECORDS.timeout,
-    retry=RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(minutes=5),
-        maximum_attempts=0,  # never given up
-        non_retryable_error_types=[INVALID_REQUEST],
-    ),
-)
+WRITES = Calls(timeout=RECORDS.timeout, retry=UNTIL_DONE)
 
 
 @workflow.defn(name="Acknowledgement")

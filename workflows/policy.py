@@ -94,21 +94,22 @@ MESSAGES = Calls(
     ),
 )
 
-# A report version must reach the site's endpoints, however long one is down: each attempt is
-# tried again for as long as it takes, from 1 s apart doubling to 10 minutes apart (Temporal
-# keeps the retries outside the history, so a week of them costs it nothing). Each attempt is
-# written down and shown on the case. The bound of one attempt: the HTTP or MLLP exchange (10 s,
-# reports/webhook.py, reports/mllp.py) with the reads and writes around it.
-DELIVERIES = Calls(
-    timeout=timedelta(seconds=60),
-    retry=RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(minutes=10),
-        maximum_attempts=0,  # never given up
-        non_retryable_error_types=[INVALID_REQUEST],
-    ),
+# What must happen however long its other end is away (a report version reaching a site, an
+# acknowledgement written): tried again for as long as it takes, from 1 s apart doubling to 10
+# minutes apart (Temporal keeps the retries outside the history, so a week of them costs it
+# nothing). A bad argument never heals.
+UNTIL_DONE = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    maximum_attempts=0,  # never given up
+    non_retryable_error_types=[INVALID_REQUEST],
 )
+
+# A report version must reach the site's endpoints, however long one is down (UNTIL_DONE). Each
+# attempt is written down and shown on the case. The bound of one attempt: the HTTP or MLLP
+# exchange (10 s, reports/webhook.py, reports/mllp.py) with the reads and writes around it.
+DELIVERIES = Calls(timeout=timedelta(seconds=60), retry=UNTIL_DONE)
 
 # A version one of the site's endpoints has still not taken after this long is somebody's
 # problem: the coordinators are alerted, once per version and endpoint, while the retries go
