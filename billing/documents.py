@@ -5,13 +5,11 @@ font the reports vendor (reports/fonts), so accented names come back as text thr
 
 from __future__ import annotations
 
-import copy
 import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
@@ -42,17 +40,13 @@ class Document:
     notes: Sequence[str] = field(default_factory=tuple)
 
 
-@cache
-def _with_fonts() -> FPDF:
-    """Parsing the fonts is most of a small PDF's time: done once, each document a copy."""
+def document_pdf(doc: Document) -> bytes:
+    # The fonts are added to each document: a copy of one FPDF holding them would share its
+    # fontTools fonts (fpdf's TTFFont.__deepcopy__), which the first output subsets in place,
+    # so that the next document lacks its glyphs.
     pdf = FPDF(format="A4")
     pdf.add_font(_FAMILY, style="", fname=str(FONTS / "DejaVuSans.ttf"))
     pdf.add_font(_FAMILY, style="B", fname=str(FONTS / "DejaVuSans-Bold.ttf"))
-    return pdf
-
-
-def document_pdf(doc: Document) -> bytes:
-    pdf = copy.deepcopy(_with_fonts())
     pdf.set_lang(doc.language)
     pdf.set_title(drawable(doc.title))
     pdf.set_creator("Garde")
