@@ -171,7 +171,7 @@ def test_expert_share_rounds_half_up() -> None:
     odd = Terms(version=1, valid_from=date(2026, 1, 1), base_cents={"CT": 9035})
     q = priced(paris("2026-12-01T10:00"), odd)  # 70% of 9035 is 6324.5
     assert (q.amount_cents, q.expert_share_cents) == (9035, 6325)
-    half = Terms(**{**odd.__dict__, "expert_share_percent": 50, "base_cents": {"CT": 9001}})
+    half = replace(odd, expert_share_percent=50, base_cents={"CT": 9001})
     assert priced(paris("2026-12-01T10:00"), half).expert_share_cents == 4501
 
 
