@@ -210,6 +210,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "api.disable_user": writes(ADMIN),
     "api.enable_user": writes(ADMIN),
     "api.billing_lines": reads(*STAFF),
+    # An expert's statement: their own; another's is not there for them.
+    "api.get_statement": reads(EXPERT, *STAFF, stranger=NF),
     # A legal hold on a study: the retention purge keeps it.
     "api.hold_study": writes(*STAFF),
     "api.release_study": writes(*STAFF),
@@ -471,6 +473,7 @@ def _real_rows(region: Region, case_id: int) -> dict[str, object]:
             "filename": "style.css",
             "study": "1.2.826.0.1",
             "share_id": 2**31 - 1,  # no link's
+            "month": "2026-01",
         }
 
 

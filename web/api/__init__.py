@@ -124,6 +124,7 @@ from web.api import (  # noqa: E402, F401
     rosters,
     rotations,
     shares,
+    statements,
     study_holds,
     swaps,
     tariffs,
