@@ -15,9 +15,7 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 
 from activities.errors import rows_must_exist
-from billing.pricing import Part, percent_of, quote
-from billing.tariffs import in_force_at
-from billing.terms import DAY, PricedAt
+from billing.lines import bill
 from garde.db import SessionFactory
 from garde.domain import AlertKind, EventKind
 from garde.messages import BillingRequest, CaseRecord, ReportRecord
@@ -144,55 +142,13 @@ class CaseRecords:
         with rows_must_exist(f"case {request.case_id}"), self._sessions.begin() as s:
             if s.scalar(select(BillingLine.id).where(BillingLine.case_id == request.case_id)):
                 return
-            case = s.get_one(Case, request.case_id)
-            site = case.site
-            if request.cancelled:
-                assert request.accepted_at is not None
-                priced_at = request.accepted_at
-                tariff = in_force_at(s, site, priced_at)
-                fee = tariff.cancellation_cents
-                if fee is None:
-                    return
-                terms = tariff.terms()
-                parts = [Part("cancellation", fee)]
-                amount, share = fee, percent_of(fee, terms.expert_share_percent)
-                time_band, bands = DAY, []
-            else:
-                priced_at = request.read_at
-                tariff = in_force_at(s, site, priced_at)
-                if tariff.priced_at == PricedAt.ACCEPTANCE and request.accepted_at is not None:
-                    priced_at = request.accepted_at
-                    tariff = in_force_at(s, site, priced_at)
-                price = quote(
-                    tariff.terms(),
-                    modality=case.modality,
-                    priority=case.priority,
-                    at=priced_at,
-                    timezone=site.timezone,
-                    exam_code=case.exam_code,
-                )
-                parts = list(price.parts)
-                amount, share = price.amount_cents, price.expert_share_cents
-                time_band, bands = price.time_band, list(price.bands)
-            s.add(
-                BillingLine(
-                    case_id=case.id,
-                    site_id=case.site_id,
-                    expert_id=request.expert_id,
-                    kind="cancellation" if request.cancelled else "read",
-                    modality=case.modality,
-                    priority=case.priority,
-                    time_band=time_band,
-                    bands=bands,
-                    parts=[{"what": p.what, "cents": p.cents} for p in parts],
-                    amount_cents=amount,
-                    expert_share_cents=share,
-                    currency=tariff.currency,
-                    tariff_id=tariff.id,
-                    tariff_version=tariff.version,
-                    priced_at=priced_at,
-                    read_at=request.read_at,
-                )
+            bill(
+                s,
+                s.get_one(Case, request.case_id),
+                expert_id=request.expert_id,
+                read_at=request.read_at,
+                accepted_at=request.accepted_at,
+                cancelled=request.cancelled,
             )
 
 
