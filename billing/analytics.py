@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
+from billing.months import month_of
 from billing.terms import DAY, Band
 
 # The bands a line is counted in (BillingLine.time_band), in the order the page shows them.
@@ -78,11 +78,6 @@ class Totals:
     def sort(self) -> None:
         self.by_site = dict(sorted(self.by_site.items()))
         self.by_modality = dict(sorted(self.by_modality.items()))
-
-
-def month_of(at: datetime, timezone: str) -> str:
-    """YYYY-MM of an instant on a clock: 31 January 23:30 UTC is February in Paris."""
-    return at.astimezone(ZoneInfo(timezone)).strftime("%Y-%m")
 
 
 def months_between(first: str, last: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""The coordinator's pages: the board (alerts, open cases, service levels, billing) and a
+"""The coordinator's pages: the board (alerts, open cases, service levels) and a
 case with its offers and their reasons and its message log, where a coordinator reassigns,
 reprioritises or cancels."""
 
@@ -13,7 +13,7 @@ from werkzeug.wrappers.response import Response
 
 from garde.domain import STAFF, CaseStatus
 from garde.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
-from garde.models import Alert, BillingLine, Case, Expert, utcnow
+from garde.models import Alert, Case, Expert, utcnow
 from garde.service_levels import deadlines
 from rosters.eligibility import on_duty_experts
 from web import display, services
@@ -28,7 +28,6 @@ bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 display.install(bp)
 
 CLOSED = [CaseStatus.FINAL.value, CaseStatus.CANCELLED.value]
-BILLING_LINES_SHOWN = 50
 ALERTS_SHOWN = 50
 
 
@@ -44,17 +43,12 @@ def board() -> str:
         for case in open_cases
         if any(display.sla_state(d) == "breached" for d in deadlines(case).values())
     )
-    lines = g.db.scalars(
-        select(BillingLine).order_by(BillingLine.read_at.desc()).limit(BILLING_LINES_SHOWN)
-    ).all()
     return render_template(
         "coordinator/board.html",
         alerts=_open_alerts(),
         cases=open_cases,
         breached=breached,
         unassigned=sum(1 for c in open_cases if c.assigned_expert_id is None),
-        lines=lines,
-        lines_shown=BILLING_LINES_SHOWN,
     )
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from billing.analytics import Billed, billing_totals, month_of, months_between, percent
+from billing.analytics import Billed, billing_totals, months_between, percent
+from billing.months import month_of
 
 
 def line(
