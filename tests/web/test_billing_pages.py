@@ -190,6 +190,8 @@ def test_a_tariff_version_is_added_from_its_page_and_previewed_on_a_holiday_week
     )
     assert stat.status_code == 200 and "MR read, stat" in text_of(stat.text)
     assert staff.get(f"/coordinator/sites/NO-{secrets.token_hex(3)}/tariff").status_code == 404
+    admin, _ = login_as(stack, Role.ADMIN)
+    assert f'href="{page}"' in admin.get(f"/admin/sites/{region.site}").text
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="no `chromium` on the PATH")
