@@ -86,54 +86,8 @@ class CaseRecords:
     def record_report(self, record: ReportRecord) -> int:
         """Store a report version, numbered and signed after the case's last one; the case's
         status is the workflow's to write afterwards."""
-        draft = record.draft
         with self._sessions.begin() as s:
-            existing = s.scalar(select(Report.id).where(Report.request_key == record.request_key))
-            if existing is not None:
-                return existing
-            last = s.scalars(
-                select(Report)
-                .where(Report.case_id == record.case_id)
-                .order_by(Report.version.desc())
-            ).first()
-            version = last.version + 1 if last is not None else 1
-            author = s.get_one(Expert, draft.expert_id).code
-            content = Content(
-                case_id=record.case_id,
-                version=version,
-                kind=draft.kind,
-                author=author,
-                signed_at=record.at,
-                technique=draft.technique,
-                findings=draft.findings,
-                impression=draft.impression,
-                recommendations=draft.recommendations,
-                critical_category=draft.critical_category,
-                discrepancy=draft.discrepancy,
-                template=draft.template,
-                previous_sha256=last.sha256 if last is not None else None,
-            )
-            report = Report(
-                case_id=record.case_id,
-                version=version,
-                expert_id=draft.expert_id,
-                request_key=record.request_key,
-                kind=draft.kind,
-                template=draft.template,
-                technique=draft.technique,
-                findings=draft.findings,
-                impression=draft.impression,
-                recommendations=draft.recommendations,
-                critical_category=draft.critical_category,
-                critical=draft.critical,
-                discrepancy=draft.discrepancy,
-                created_at=record.at,
-                previous_sha256=content.previous_sha256,
-                sha256=content.sha256(),
-            )
-            s.add(report)
-            s.flush()
-            return report.id
+            return store_report(s, record)
 
     @activity.defn
     def record_billing_line(self, request: BillingRequest) -> None:
@@ -150,6 +104,56 @@ class CaseRecords:
                 accepted_at=request.accepted_at,
                 cancelled=request.cancelled,
             )
+
+
+def store_report(s: Session, record: ReportRecord) -> int:
+    """Store a report version, numbered and signed after the case's last one (once per
+    request key): the case workflow's activity, and the demo's history, sign this way."""
+    draft = record.draft
+    existing = s.scalar(select(Report.id).where(Report.request_key == record.request_key))
+    if existing is not None:
+        return existing
+    last = s.scalars(
+        select(Report).where(Report.case_id == record.case_id).order_by(Report.version.desc())
+    ).first()
+    version = last.version + 1 if last is not None else 1
+    author = s.get_one(Expert, draft.expert_id).code
+    content = Content(
+        case_id=record.case_id,
+        version=version,
+        kind=draft.kind,
+        author=author,
+        signed_at=record.at,
+        technique=draft.technique,
+        findings=draft.findings,
+        impression=draft.impression,
+        recommendations=draft.recommendations,
+        critical_category=draft.critical_category,
+        discrepancy=draft.discrepancy,
+        template=draft.template,
+        previous_sha256=last.sha256 if last is not None else None,
+    )
+    report = Report(
+        case_id=record.case_id,
+        version=version,
+        expert_id=draft.expert_id,
+        request_key=record.request_key,
+        kind=draft.kind,
+        template=draft.template,
+        technique=draft.technique,
+        findings=draft.findings,
+        impression=draft.impression,
+        recommendations=draft.recommendations,
+        critical_category=draft.critical_category,
+        critical=draft.critical,
+        discrepancy=draft.discrepancy,
+        created_at=record.at,
+        previous_sha256=content.previous_sha256,
+        sha256=content.sha256(),
+    )
+    s.add(report)
+    s.flush()
+    return report.id
 
 
 def _resolve_alerts(s: Session, record: CaseRecord) -> None:
