@@ -476,7 +476,10 @@ class ExpertChange(Input):
     credentials: Credentials | None = None
 
 
-def create_site(session: Session, data: Any) -> Site:
+def create_site(session: Session, data: Any, *, tariff: Mapping[str, Any] | None = None) -> Site:
+    """A new site and its tariff's first version, from `prices`; `tariff` adds other fields of
+    that version (surcharges, cancellation fee...) for a caller that holds them already
+    checked, such as the demo region."""
     given = validated(SiteInput, data, session=session, region=_region(data, DEFAULT_ZONE))
     problems: dict[str, str] = {}
     levels = parse_service_levels(given.service_levels, {}, problems)
@@ -514,6 +517,7 @@ def create_site(session: Session, data: Any) -> Site:
         base_cents=given.prices,
         expert_share_percent=given.expert_share_percent,
         created_by="site creation",
+        **(tariff or {}),
     )
     return site
 
