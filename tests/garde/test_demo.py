@@ -17,23 +17,29 @@ from sqlalchemy import column, delete, func, select, table
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from billing.tariffs import ALWAYS
+from billing.terms import Band, PricedAt, Surcharge
 from garde.accounts import add_user, check_login
 from garde.db import MIGRATIONS, SessionFactory, make_engine, make_session_factory, upgrade
 from garde.demo import (
     COORDINATOR_PASSWORD,
     DEMO_LOGINS,
     EXPERTS,
+    PRICES,
     SITES,
     demo_logins_exist,
     load_demo_data,
 )
-from garde.domain import Role
-from garde.models import Base, Expert, Shift, Site, User
+from garde.demo_history import READS
+from garde.domain import CaseStatus, EventKind, ReportKind, Role
+from garde.models import Base, BillingLine, Case, Expert, Shift, Site, User
 from garde.phones import normalise
+from reports.signing import verify_chain
 from rosters.eligibility import on_duty_experts
 from tests.conftest import postgres_database
 
 PARIS = ZoneInfo("Europe/Paris")
+SURCHARGES = {"night": 4000, "sunday": 2500, "holiday": 2500}
 GARDE = [sys.executable, "-m", "garde.cli"]
 
 
@@ -77,7 +83,8 @@ def test_second_run_changes_nothing(sessions: SessionFactory) -> None:
     assert after == before
     assert before["sites"] == 6 and before["experts"] == 12 and before["shifts"] > 0
     assert before["users"] == len(DEMO_LOGINS)
-    assert "added 0 sites, 0 experts, 0 shifts and 0 logins" in summary
+    assert before["cases"] == before["reports"] == before["billing_lines"] == READS
+    assert "added 0 sites, 0 experts, 0 shifts, 0 logins and 0 past reads" in summary
 
 
 def test_run_on_a_later_day_adds_only_the_new_days(sessions: SessionFactory) -> None:
@@ -174,6 +181,18 @@ def test_demo_registry_is_well_formed(sessions: SessionFactory) -> None:
         assert site.timezone == "Europe/Paris"
         assert site.prices["CT"] == 9000 and "default" in site.prices
         assert normalise(site.phone) == site.phone and site.ae_titles
+        # One version, the first, carries the whole contract: surcharges and the fee too.
+        (tariff,) = site.tariffs
+        assert (tariff.version, tariff.valid_from) == (1, ALWAYS)
+        terms = tariff.terms()
+        assert terms.surcharges == {
+            Band.NIGHT: Surcharge(4000),
+            Band.SUNDAY: Surcharge(2500),
+            Band.HOLIDAY: Surcharge(2500),
+            Band.STAT: Surcharge(1500),
+        }
+        assert not terms.cumulative and terms.expert_share_percent == 70
+        assert terms.priced_at is PricedAt.ACCEPTANCE and terms.cancellation_cents == 2000
 
 
 def test_every_demo_login_logs_in(sessions: SessionFactory) -> None:
@@ -277,3 +296,100 @@ def test_upgrade_marks_the_demo_logins_an_earlier_garde_up_loaded(
     engine.dispose()
     assert marked == {"coordinator": True, "admin": False}
     next(urls, None)  # the PostgreSQL database is dropped
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SessionFactory]:
+    """A fresh database of each kind."""
+    urls = (
+        iter([f"sqlite:///{tmp_path / 'garde.db'}"])
+        if request.param == "sqlite"
+        else postgres_database()
+    )
+    url = next(urls)
+    upgrade(url)
+    engine = make_engine(url)
+    yield make_session_factory(engine)
+    engine.dispose()
+    next(urls, None)  # the PostgreSQL database is dropped
+
+
+def month_reads(s: Session, month: str) -> list[Case]:
+    return list(
+        s.scalars(
+            select(Case).where(Case.accession_number.like(f"DEMO-{month}-%")).order_by(Case.id)
+        )
+    )
+
+
+def test_last_months_reads_are_closed_signed_and_billed_by_the_demo_tariff(
+    any_sessions: SessionFactory,
+) -> None:
+    """October 2026 (its clocks go back on the 25th) as the demo leaves it on 15 November:
+    forty closed reads, each with the workflow's timeline, a signed final report and a line
+    priced by the tariff's first version, the night or the Sunday surcharge (never both)
+    and stat on top. A later run in November adds no read; one in December adds November's,
+    whose 11th is a public holiday."""
+    load(any_sessions, date(2026, 11, 15))
+    load(any_sessions, date(2026, 11, 20))
+    with any_sessions() as s:
+        cases = month_reads(s, "2026-10")
+        assert len(cases) == READS
+        assert cases[0].accession_number == "DEMO-2026-10-001"
+        lines = {line.case_id: line for line in s.scalars(select(BillingLine))}
+        assert len(lines) == READS
+        bands = set()
+        for case in cases:
+            # Closed, its workflow long done: the reconciler starts none and restarts none.
+            assert case.status == CaseStatus.FINAL and not CaseStatus(case.status).is_open
+            assert case.workflow_started_at is not None
+            assert case.accepted_at is not None and case.reported_at is not None
+            assert case.requested_at < case.accepted_at < case.reported_at == case.closed_at
+            assert case.reported_at.astimezone(PARIS).strftime("%Y-%m") == "2026-10"
+            assert "(démo)" in case.clinical_question
+            assert [(e.kind, e.status) for e in case.events] == [
+                (EventKind.STATUS, status)
+                for status in ("requested", "offered", "accepted", "final")
+            ]
+            assert [(o.status, o.expert_id) for o in case.offers] == [
+                ("accepted", case.assigned_expert_id)
+            ]
+            (report,) = case.reports
+            assert report.kind == ReportKind.FINAL and report.expert_id == case.assigned_expert_id
+            assert verify_chain([(report, report.expert.code)]) == [True]
+            line = lines[case.id]
+            assert (line.kind, line.tariff_version, line.expert_id) == (
+                "read",
+                1,
+                case.assigned_expert_id,
+            )
+            assert line.priced_at == case.accepted_at and line.read_at == case.reported_at
+            base = PRICES[case.modality]
+            expected = [("base", base)]
+            if line.time_band != "day":
+                expected.append((line.time_band, SURCHARGES[line.time_band]))
+            if case.priority == "stat":
+                expected.append(("stat", 1500))
+            assert [(p["what"], p["cents"]) for p in line.parts] == expected
+            assert line.amount_cents == sum(cents for _, cents in expected)
+            assert line.expert_share_cents == line.amount_cents * 70 // 100
+            bands.add(line.time_band)
+        assert bands == {"day", "night", "sunday"}
+        assert any(case.priority == "stat" for case in cases)
+
+    load(any_sessions, date(2026, 12, 10))
+    with any_sessions() as s:
+        assert len(month_reads(s, "2026-10")) == READS
+        november = month_reads(s, "2026-11")
+        assert len(november) == READS
+        holiday = [
+            line
+            for line in s.scalars(select(BillingLine).where(BillingLine.time_band == "holiday"))
+        ]
+        assert holiday
+        for line in holiday:
+            assert line.priced_at.astimezone(PARIS).date() in (
+                date(2026, 11, 1),
+                date(2026, 11, 11),
+            )
+            assert [p["what"] for p in line.parts if p["what"] != "stat"] == ["base", "holiday"]
