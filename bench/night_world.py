@@ -25,6 +25,7 @@ from activities.sms import Sms, Undeliverable
 from bench.night_messages import Admission, FinalReport, PlannedAnswer, Reading
 from bench.night_plan import CREW, SITES, ExpertSpec, answer, read_seconds
 from bench.night_workflows import expert_workflow_id
+from billing.tariffs import ALWAYS
 from garde.db import SessionFactory
 from garde.domain import CaseStatus, Priority, ReportKind
 from garde.intake import CaseRequest, case_start, record_case
@@ -36,7 +37,7 @@ from garde.messages import (
     ReportDraft,
     ReportFiled,
 )
-from garde.models import BillingLine, Case, Coordinator, Expert, Offer, Shift, Site
+from garde.models import BillingLine, Case, Coordinator, Expert, Offer, Shift, Site, Tariff
 from garde.temporal import case_workflow_id, start_case_workflow
 
 COORDINATOR_PHONE = "+33611000099"
@@ -78,7 +79,9 @@ def seed_region(
                 code=spec.code,
                 name=spec.name,
                 timezone="Europe/Paris",
-                prices={"CT": 9000, "MR": 12000},
+                tariffs=[
+                    Tariff(version=1, valid_from=ALWAYS, base_cents={"CT": 9000, "MR": 12000})
+                ],
                 escalation=escalation,
             )
             for spec in SITES

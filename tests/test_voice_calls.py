@@ -13,10 +13,11 @@ from sqlalchemy import select
 from twilio.rest import Client
 
 from activities.calls import Call, DevCallOutbox, TwilioCalls
+from billing.tariffs import ALWAYS
 from garde.db import SessionFactory
 from garde.domain import Priority
 from garde.intake import CaseRequest, record_case
-from garde.models import Site, VoiceCall
+from garde.models import Site, Tariff, VoiceCall
 from garde.settings import Settings
 from tests.phones import mobile
 from tests.twilio_double import TwilioDouble
@@ -51,7 +52,11 @@ def calls(double: TwilioDouble, sessions: SessionFactory, tmp_path: object) -> T
 def case_id(sessions: SessionFactory) -> int:
     tag = secrets.token_hex(3).upper()
     with sessions() as s:  # record_case commits
-        site = Site(code=f"VOICE-{tag}", name=f"CH {tag}", prices={"CT": 9000})
+        site = Site(
+            code=f"VOICE-{tag}",
+            name=f"CH {tag}",
+            tariffs=[Tariff(version=1, valid_from=ALWAYS, base_cents={"CT": 9000})],
+        )
         s.add(site)
         s.flush()
         request = CaseRequest(

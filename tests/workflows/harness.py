@@ -32,6 +32,7 @@ from werkzeug.serving import make_server
 from activities.calls import TwilioCalls
 from activities.links import Links
 from activities.sms import TwilioSms
+from billing.tariffs import ALWAYS
 from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
 from garde.domain import CaseStatus, Priority, Tier
 from garde.intake import CaseRequest, case_start, record_case
@@ -47,6 +48,7 @@ from garde.models import (
     Report,
     Shift,
     Site,
+    Tariff,
     VoiceCall,
 )
 from garde.reconciler import mark_started
@@ -113,7 +115,7 @@ def seed_region(
         site = Site(
             code=f"SITE-{tag}",
             name=f"CH {tag}",
-            prices={"CT": 9000},
+            tariffs=[Tariff(version=1, valid_from=ALWAYS, base_cents={"CT": 9000})],
             service_levels=service_levels or {},
             escalation=escalation or {},
         )
