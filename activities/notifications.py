@@ -21,7 +21,7 @@ from activities.errors import rows_must_exist, undeliverable
 from activities.links import Links
 from activities.sms import Sms, SmsPort, Undeliverable
 from garde.db import SessionFactory
-from garde.domain import Role
+from garde.domain import AlertKind, Role
 from garde.messages import (
     TEST_MESSAGE,
     CoordinatorNotice,
@@ -99,14 +99,18 @@ class Notifications:
             case = s.get_one(Case, notice.case_id)
             language, kind = language_of(coordinator.language), f"alert_{notice.kind}"
             # What the site has not acknowledged, for an overdue acknowledgement's alert.
-            waiting = s.scalar(
-                select(ReportAcknowledgement.reason)
-                .where(
-                    ReportAcknowledgement.case_id == case.id,
-                    ReportAcknowledgement.acknowledged_at.is_(None),
+            waiting = (
+                s.scalar(
+                    select(ReportAcknowledgement.reason)
+                    .where(
+                        ReportAcknowledgement.case_id == case.id,
+                        ReportAcknowledgement.acknowledged_at.is_(None),
+                    )
+                    .order_by(ReportAcknowledgement.requested_at)
+                    .limit(1)
                 )
-                .order_by(ReportAcknowledgement.requested_at)
-                .limit(1)
+                if notice.kind == AlertKind.ACK_OVERDUE
+                else None
             )
             text = render(
                 kind,
