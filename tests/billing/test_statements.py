@@ -1,6 +1,7 @@
 """An expert's monthly statement: the sums by band and site with credit notes taken off (pure),
 the month cut in the expert's own zone (pure and in the database), the API's access rules and
-its PDF (through `pdftotext`) and CSV (through `csv`) in the expert's language."""
+its PDF (through `pdftotext`) and CSV (through `csv`) in the expert's language, and the
+expert's page of their last twelve months."""
 
 from __future__ import annotations
 
@@ -28,10 +29,11 @@ from billing.statements import (
 )
 from garde.db import SessionFactory
 from garde.errors import Conflict, InvalidInput
-from garde.models import BillingLine, Case, Expert, Invoice, InvoiceLine, Site
+from garde.models import BillingLine, Case, Expert, Invoice, InvoiceLine, Site, utcnow
 from garde.registry import create_site
 from tests.conftest import Region
 from tests.phones import mobile
+from tests.web.test_pages import Browser
 
 # 23:30 UTC on 31 October 2026: 00:30 on 1 November in Paris, 19:30 on 31 October in Martinique.
 LATE = datetime(2026, 10, 31, 23, 30, tzinfo=UTC)
@@ -351,3 +353,34 @@ def test_the_pdf_and_csv_are_in_the_experts_language_with_their_name_and_total(
     assert [line[-1] for line in lines] == ["70,00 EUR", "53,45 EUR"]
     assert all(line[0].startswith("14 mars 2025 22:30") for line in lines)  # Paris time
     assert {line[1] for line in lines} == {region.site}
+
+
+def test_the_experts_page_lists_twelve_months_with_their_share_and_downloads(
+    region: Region,
+) -> None:
+    alice = region.experts["alice"]
+    now = utcnow()
+    lines_of(region, "alice", 1234, at=now)
+    month = month_of(now, "Europe/Paris")
+    browser = Browser(region.stack).login(alice.username)
+    settings = browser.get("/expert/settings")
+    assert 'href="/expert/statements"' in settings.text
+
+    page = browser.get("/expert/statements")
+    assert page.status_code == 200, page.text
+    months = re.findall(r'<tr id="month-(\d{4}-\d{2})">', page.text)
+    assert months == months_back(months[0], 12) and month in months
+    row = page.text.split(f'<tr id="month-{month}">', 1)[1].split("</tr>", 1)[0]
+    assert "12.34 EUR" in row
+    links = re.findall(r'href="([^"]+format=(?:pdf|csv))"', row)
+    assert len(links) == 2
+    for link in links:
+        download = browser.get(link.replace("&amp;", "&"))
+        assert download.status_code == 200
+        assert download.headers["Content-Type"].split(";")[0] in ("application/pdf", "text/csv")
+
+    # Another expert's page is their own: alice's month is not on it.
+    bruno = Browser(region.stack).login(region.experts["bruno"].username)
+    theirs = bruno.get("/expert/statements").text
+    other_row = theirs.split(f'<tr id="month-{month}">', 1)[1].split("</tr>", 1)[0]
+    assert "12.34 EUR" not in other_row

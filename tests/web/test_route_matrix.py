@@ -144,6 +144,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "expert_macros.add": writes(EXPERT),
     "expert_macros.edit": writes(EXPERT, stranger=NF),  # another expert's macro is not there
     "expert_macros.delete": writes(EXPERT, stranger=NF),
+    "expert_statements.page": reads(EXPERT),
     # The coordinators' pages, admins' too.
     "coordinator.board": reads(*STAFF),
     "analytics.page": reads(*STAFF),
