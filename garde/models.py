@@ -111,10 +111,8 @@ class Site(Base):
         lazy="selectin",
     )
     # Every version of the site's price list, oldest first (billing.tariffs reads the one in
-    # force at an instant).
-    tariffs: Mapped[list[Tariff]] = relationship(
-        order_by="Tariff.version", back_populates="site", lazy="selectin"
-    )
+    # force at an instant). Loaded when read: a case's site is loaded on every request.
+    tariffs: Mapped[list[Tariff]] = relationship(order_by="Tariff.version", back_populates="site")
 
     @property
     def tariff(self) -> Tariff | None:
@@ -219,9 +217,11 @@ class Expert(Base):
     sms_unreachable_since: Mapped[datetime | None]
     sms_unreachable_reason: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sites: Mapped[list[Site]] = relationship(secondary=expert_sites, lazy="selectin")
+    # Loaded when read (the registry's lists ask for them with the experts): an expert is
+    # loaded with every offer, event and report of a case, which never read them.
+    sites: Mapped[list[Site]] = relationship(secondary=expert_sites)
     credentials: Mapped[list[Credential]] = relationship(
-        viewonly=True, lazy="selectin", order_by="Credential.site_id"
+        viewonly=True, order_by="Credential.site_id"
     )
 
     @hybrid_property

@@ -21,7 +21,7 @@ from pydantic import (
     field_validator,
 )
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from billing.tariffs import ALWAYS, add_version, local_today
 from garde import phones, vocabulary
@@ -48,6 +48,8 @@ LANGUAGES = ("fr", "en")
 # A host name or an IPv4 address (IPv6 goes in brackets).
 HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
 DEFAULT_ZONE = "Europe/Paris"
+# What a list of experts shows with each: their sites and credentials, in two queries.
+WITH_CREDENTIALS = (selectinload(Expert.sites), selectinload(Expert.credentials))
 
 
 def _session(info: ValidationInfo) -> Session:

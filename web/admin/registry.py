@@ -17,7 +17,7 @@ from werkzeug.wrappers.response import Response
 from garde import vocabulary
 from garde.errors import InvalidInput
 from garde.models import Credential, Expert, Site
-from garde.registry import LANGUAGES
+from garde.registry import LANGUAGES, WITH_CREDENTIALS
 from web import registry_changes
 from web.admin import bp
 
@@ -97,7 +97,7 @@ def site(code: str) -> str | Response | tuple[str, int]:
 
 @bp.get("/experts")
 def experts() -> str:
-    found = g.db.scalars(select(Expert).order_by(Expert.code)).all()
+    found = g.db.scalars(select(Expert).options(*WITH_CREDENTIALS).order_by(Expert.code)).all()
     return render_template("admin/experts.html", experts=found)
 
 

@@ -14,6 +14,7 @@ from garde.critical import ACK_WITHIN, ack_within
 from garde.domain import STAFF, Priority, Role
 from garde.models import Coordinator, Expert, Site
 from garde.registry import (
+    WITH_CREDENTIALS,
     CoordinatorInput,
     ExpertChange,
     ExpertInput,
@@ -188,7 +189,12 @@ def add_expert() -> tuple[Response, int]:
     {200: ("the experts by code", Experts)},
 )
 def list_experts() -> Response:
-    return jsonify([expert_json(e) for e in g.db.scalars(select(Expert).order_by(Expert.code))])
+    return jsonify(
+        [
+            expert_json(e)
+            for e in g.db.scalars(select(Expert).options(*WITH_CREDENTIALS).order_by(Expert.code))
+        ]
+    )
 
 
 @bp.get("/experts/<code>")
