@@ -172,27 +172,27 @@ def test_demo_registry_is_well_formed(sessions: SessionFactory) -> None:
     with sessions() as s:
         experts = s.scalars(select(Expert)).all()
         sites = s.scalars(select(Site)).all()
-    phones = [e.phone for e in experts]
-    assert len(set(phones)) == len(EXPERTS) == 12
-    assert all(normalise(p) == p and p.startswith("+336000000") for p in phones)
-    assert all(len(e.sites) >= 2 and "CT" in e.modalities for e in experts)
-    assert {s.code for s in sites} == {site.code for site in SITES}
-    for site in sites:
-        assert site.timezone == "Europe/Paris"
-        assert site.prices["CT"] == 9000 and "default" in site.prices
-        assert normalise(site.phone) == site.phone and site.ae_titles
-        # One version, the first, carries the whole contract: surcharges and the fee too.
-        (tariff,) = site.tariffs
-        assert (tariff.version, tariff.valid_from) == (1, ALWAYS)
-        terms = tariff.terms()
-        assert terms.surcharges == {
-            Band.NIGHT: Surcharge(4000),
-            Band.SUNDAY: Surcharge(2500),
-            Band.HOLIDAY: Surcharge(2500),
-            Band.STAT: Surcharge(1500),
-        }
-        assert not terms.cumulative and terms.expert_share_percent == 70
-        assert terms.priced_at is PricedAt.ACCEPTANCE and terms.cancellation_cents == 2000
+        phones = [e.phone for e in experts]
+        assert len(set(phones)) == len(EXPERTS) == 12
+        assert all(normalise(p) == p and p.startswith("+336000000") for p in phones)
+        assert all(len(e.sites) >= 2 and "CT" in e.modalities for e in experts)
+        assert {s.code for s in sites} == {site.code for site in SITES}
+        for site in sites:
+            assert site.timezone == "Europe/Paris"
+            assert site.prices["CT"] == 9000 and "default" in site.prices
+            assert normalise(site.phone) == site.phone and site.ae_titles
+            # One version, the first, carries the whole contract: surcharges and the fee too.
+            (tariff,) = site.tariffs
+            assert (tariff.version, tariff.valid_from) == (1, ALWAYS)
+            terms = tariff.terms()
+            assert terms.surcharges == {
+                Band.NIGHT: Surcharge(4000),
+                Band.SUNDAY: Surcharge(2500),
+                Band.HOLIDAY: Surcharge(2500),
+                Band.STAT: Surcharge(1500),
+            }
+            assert not terms.cumulative and terms.expert_share_percent == 70
+            assert terms.priced_at is PricedAt.ACCEPTANCE and terms.cancellation_cents == 2000
 
 
 def test_every_demo_login_logs_in(sessions: SessionFactory) -> None:

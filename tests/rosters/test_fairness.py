@@ -169,6 +169,7 @@ def test_reads_are_the_reads_billed_in_the_period(sessions: SessionFactory) -> N
                     amount_cents=9000,
                     expert_share_cents=6300,
                     currency="EUR",
+                    priced_at=local(when),
                     read_at=local(when),
                 )
             )
