@@ -215,6 +215,15 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "api.disable_user": writes(ADMIN),
     "api.enable_user": writes(ADMIN),
     "api.billing_lines": reads(*STAFF),
+    # A site's tariff: staff's; a quote needs its instant (a site's own, staff's any site's).
+    "api.put_tariff": writes(*STAFF),
+    "api.get_tariff": reads(*STAFF),
+    "api.billing_quote": (LOGIN, "400", NO, "400", "400", NO),
+    # Invoices: issued and corrected by an admin, read by staff and the site (its own).
+    "api.issue": writes(ADMIN),
+    "api.credit": writes(ADMIN),
+    "api.list_invoices": reads(SITE, *STAFF),
+    "api.get_invoice": (LOGIN, NF, NO, NF, NF, NO),  # a number nobody holds
     # An expert's statement: their own; another's is not there for them.
     "api.get_statement": reads(EXPERT, *STAFF, stranger=NF),
     # A legal hold on a study: the retention purge keeps it.
@@ -479,6 +488,7 @@ def _real_rows(region: Region, case_id: int) -> dict[str, object]:
             "study": "1.2.826.0.1",
             "share_id": 2**31 - 1,  # no link's
             "month": "2026-01",
+            "number": "1999-999999",
         }
 
 
