@@ -117,6 +117,7 @@ def proxied(
     database_url: str, temporal_address: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     """The web app behind an HTTPS reverse proxy: GARDE_BEHIND_PROXY and an https public URL."""
+    on_sqlite_only(database_url, "the proxy's headers and the login limiter's memory")
     yield from start_stack(
         tmp_path_factory.mktemp("stack-proxied"),
         database_url,
