@@ -125,6 +125,37 @@ _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
         r"is required to force an assignment",
         lambda: gettext("is required to force an assignment"),
     ),
+    # A tariff version (billing/tariff_input.py).
+    (
+        r"must be a whole number of cents from 0 to (?P<n>\d+)",
+        lambda n: gettext("must be a whole number of cents from 0 to %(n)s", n=n),
+    ),
+    (
+        r"must be a whole number of percent from 0 to (?P<n>\d+)",
+        lambda n: gettext("must be a whole number of percent from 0 to %(n)s", n=n),
+    ),
+    (
+        r"must price at least one modality, or 'default'",
+        lambda: gettext("must price at least one modality, or 'default'"),
+    ),
+    (
+        r"must be an ISO 4217 code of 3 letters, e\.g\. EUR",
+        lambda: gettext("must be an ISO 4217 code of 3 letters, e.g. EUR"),
+    ),
+    (
+        r"must be a time of day written HH:MM, e\.g\. 20:00",
+        lambda: gettext("must be a time of day written HH:MM, e.g. 20:00"),
+    ),
+    (r"must differ from night_start", lambda: gettext("must differ from the start of the night")),
+    (
+        r"must be today \((?P<day>[\d-]+), the site's zone\) or later: reads already priced keep "
+        r"their tariff",
+        lambda day: gettext(
+            "must be today (%(day)s, the site's zone) or later: reads already priced keep "
+            "their tariff",
+            day=day,
+        ),
+    ),
 ]
 _COMPILED = [(re.compile(pattern + r"\Z"), words) for pattern, words in _TEMPLATES]
 
