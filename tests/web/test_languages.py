@@ -56,7 +56,7 @@ def test_pages_follow_the_users_language_else_the_browsers_else_english(
     site = _login(shared_region, Role.SITE, "fr", site_code=shared_region.site).get("/site/cases")
     assert "Nouvelle demande de lecture" in site.text and "Dossiers" in site.text
     board = _login(shared_region, Role.COORDINATOR, "fr").get("/coordinator/").text
-    assert "Tableau de bord" in board and "Dernières lignes de facturation" in board
+    assert "Tableau de bord" in board and "Facturation : totaux, graphiques" in board
     # The admin's list of logins names each role in words, not the stored value.
     logins = _login(shared_region, Role.ADMIN, "fr").get("/admin/users").text
     assert ">radiologue</td>" in logins and ">coordinateur</td>" in logins
