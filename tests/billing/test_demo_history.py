@@ -20,21 +20,16 @@ from garde.db import make_engine, make_session_factory, upgrade
 from garde.demo import COORDINATOR_PASSWORD, SITES, load_demo_data
 from garde.demo_history import READS, previous_month
 from garde.models import BillingLine, Case, User
-from tests.conftest import Stack, postgres_database, start_stack
+from tests.conftest import Stack, start_stack
 from tests.web.test_pages import Browser
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def demo_stack(
-    request: pytest.FixtureRequest, temporal_address: str, tmp_path: Path
-) -> Iterator[Stack]:
-    """The web app on a database the demo was loaded into, as `garde up --demo` loads it."""
-    urls = (
-        iter([f"sqlite:///{tmp_path / 'garde.db'}"])
-        if request.param == "sqlite"
-        else postgres_database()
-    )
-    url = next(urls)
+@pytest.fixture
+def demo_stack(temporal_address: str, tmp_path: Path) -> Iterator[Stack]:
+    """The web app on a database the demo was loaded into, as `garde up --demo` loads it. On
+    SQLite only: the demo's history on PostgreSQL is tests/garde/test_demo.py's, and invoices
+    on PostgreSQL tests/billing/test_invoices.py's."""
+    url = f"sqlite:///{tmp_path / 'garde.db'}"
     upgrade(url)
     engine = make_engine(url)
     with make_session_factory(engine).begin() as s:
@@ -43,7 +38,6 @@ def demo_stack(
     yield from start_stack(
         tmp_path, url, temporal_address, "garde-demo-history", twilio=False, processes=("web",)
     )
-    next(urls, None)  # the PostgreSQL database is dropped
 
 
 def token(stack: Stack, username: str) -> str:
