@@ -276,8 +276,9 @@ def _site(code: str) -> Site:
 
 
 def _modalities(site: Site) -> list[str]:
+    """The modalities the site's versions price, CT first (most of a night's reads)."""
     found = {m for t in site.tariffs for m in t.base_cents if m != "default"}
-    return sorted(found) or ["CT"]
+    return sorted(found, key=lambda m: (m != "CT", m)) or ["CT"]
 
 
 def week_preview(
