@@ -9,16 +9,17 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from babel.numbers import format_decimal
-from flask_babel import force_locale, gettext, lazy_gettext
+from flask_babel import LazyString, force_locale, gettext, lazy_gettext, lazy_pgettext
 
 from billing.documents import Column, Document
 from billing.invoicing import CREDIT_NOTE
 from garde.models import Invoice
 
-_BANDS = {
+# A line's band as its documents (invoices, statements) name it, mid-sentence.
+BAND_WORDS: dict[str, LazyString] = {
     "day": lazy_gettext("day"),
     "night": lazy_gettext("night"),
-    "sunday": lazy_gettext("Sunday"),
+    "sunday": lazy_pgettext("time band", "Sunday"),
     "holiday": lazy_gettext("public holiday"),
     "stat": lazy_gettext("stat"),
 }
@@ -61,9 +62,9 @@ def _document(invoice: Invoice, corrects: Invoice | None, language: str) -> Docu
     rows = []
     for item in invoice.lines:
         line = item.billing_line
-        band = str(_BANDS.get(line.time_band, line.time_band))
+        band = str(BAND_WORDS.get(line.time_band, line.time_band))
         if "stat" in line.bands:
-            band += " + " + str(_BANDS["stat"])
+            band += " + " + str(BAND_WORDS["stat"])
         if line.kind == "cancellation":
             band = gettext("cancellation")
         rows.append(

@@ -8,21 +8,14 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from flask_babel import LazyString, force_locale, gettext, lazy_gettext, ngettext
+from flask_babel import force_locale, gettext, ngettext
 
 from billing.documents import Column, Document
-from billing.invoice_documents import money
+from billing.invoice_documents import BAND_WORDS, money
 from billing.invoicing import parse_month
 from billing.statements import EntryKind, Statement, Tally
 from garde.models import utcnow
 
-# The same words as on an invoice.
-BAND_WORDS: dict[str, LazyString] = {
-    "day": lazy_gettext("day"),
-    "night": lazy_gettext("night"),
-    "sunday": lazy_gettext("Sunday"),
-    "holiday": lazy_gettext("public holiday"),
-}
 LANGUAGES = ("fr", "en")
 
 
