@@ -8,7 +8,7 @@ account of their month, wherever they read from. The arithmetic is pure (`compos
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -168,16 +168,11 @@ def _line_entry(line: BillingLine) -> Entry:
 
 
 def _credit_entry(credited: InvoiceLine, note: Invoice) -> Entry:
-    line = credited.billing_line
-    return Entry(
+    """The credited line as the note takes it back: on the note's day, its share negative."""
+    return replace(
+        _line_entry(credited.billing_line),
         at=note.issued_at,
         kind=EntryKind.CREDIT,
-        case_id=line.case_id,
-        site=line.site.code,
-        site_name=line.site.name,
-        modality=line.modality,
-        band=line.time_band,
-        stat="stat" in line.bands,
         share_cents=credited.expert_share_cents,
         currency=note.currency,
         reference=note.number,

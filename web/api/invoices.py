@@ -25,6 +25,12 @@ from web.api.describe import Answer, Reply, operation
 from web.audit import audit
 from web.case_views import iso
 
+# A billing document's other forms, besides JSON (invoices here, statements).
+DOCUMENTS = {
+    "application/pdf": {"type": "string", "contentMediaType": "application/pdf"},
+    "text/csv": {"type": "string"},
+}
+
 
 def _month(raw: str) -> str:
     try:
@@ -173,10 +179,7 @@ def list_invoices() -> Response:
         200: Reply(
             "the document, in the site's language for PDF and CSV",
             InvoiceAnswer,
-            media={
-                "application/pdf": {"type": "string", "contentMediaType": "application/pdf"},
-                "text/csv": {"type": "string"},
-            },
+            media=DOCUMENTS,
         )
     },
     query=InvoiceQuery,

@@ -20,6 +20,7 @@ from garde.validation import Input, validated
 from web.access import current_user, roles
 from web.api import bp
 from web.api.describe import Answer, Reply, operation
+from web.api.invoices import DOCUMENTS
 from web.case_views import iso
 
 
@@ -69,10 +70,7 @@ class StatementAnswer(Answer):
         200: Reply(
             "the statement in the format asked for",
             StatementAnswer,
-            media={
-                "application/pdf": {"type": "string", "contentMediaType": "application/pdf"},
-                "text/csv": {"type": "string"},
-            },
+            media=DOCUMENTS,
         )
     },
     query=StatementQuery,
