@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from temporalio import workflow
 from temporalio.client import (
@@ -28,6 +27,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.invoicing import InvoicesIssued, Invoicing, MonthToInvoice
+    from billing.months import month_of
     from garde.temporal import TASK_QUEUE
     from workflows import schedules
 
@@ -48,9 +48,11 @@ class MonthlyInvoicesRun:
 
 
 def previous_month(run: MonthlyInvoicesRun) -> str:
-    today = workflow.now().astimezone(ZoneInfo(run.region_timezone)).date()
-    last = today.replace(day=1) - timedelta(days=1)
-    return f"{last:%Y-%m}"
+    """Of the month it is now in the region's zone (billing.months, passed through: the
+    sandbox's zoneinfo cannot make a datetime's zone)."""
+    year, month = map(int, month_of(workflow.now(), run.region_timezone).split("-"))
+    year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return f"{year:04d}-{month:02d}"
 
 
 @workflow.defn(name="MonthlyInvoices")
@@ -61,7 +63,8 @@ class MonthlyInvoicesWorkflow:
         issued = await self._issue(month)
         numbers = list(issued.numbers)
         if issued.pending_until is not None:
-            await workflow.sleep(issued.pending_until - workflow.now() + timedelta(minutes=1))
+            wait = issued.pending_until - workflow.now() + timedelta(minutes=1)
+            await workflow.sleep(max(wait, timedelta(minutes=1)))
             numbers += (await self._issue(month)).numbers
         return numbers
 
