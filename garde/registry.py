@@ -590,7 +590,8 @@ def update_site(site: Site, data: Any) -> None:
     if priced:
         session = object_session(site)
         assert session is not None
-        add_version(session, site, local_today(site.timezone), created_by="site change", **priced)
+        today = local_today(changes.get("timezone", site.timezone))  # the zone it will have
+        add_version(session, site, today, created_by="site change", **priced)
     for name, value in changes.items():
         setattr(site, name, value)
     if openers is not None:  # once the titles are the new ones
