@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -306,19 +306,22 @@ def call_answer(call: VoiceCall) -> CallAnswer:
     return CallAnswer(call.id, call.digits, call.expert_id, call.coordinator_id, by)
 
 
+def _keys_not_told(to_site: bool) -> Select[VoiceCall]:
+    """Calls (to a site's phone, or to a person) whose key pressed is not yet known to their
+    case's workflow, oldest first."""
+    callee = VoiceCall.site_id.is_not(None) if to_site else VoiceCall.site_id.is_(None)
+    return (
+        select(VoiceCall)
+        .where(VoiceCall.digits.is_not(None), VoiceCall.signalled_at.is_(None), callee)
+        .order_by(VoiceCall.id)
+        .limit(BATCH)
+    )
+
+
 def pending_call_answers(sessions: SessionFactory) -> list[PendingCallAnswer]:
-    """Keys pressed on calls but not yet known to their case's workflow, oldest first."""
+    """Keys pressed on calls to experts and coordinators, not yet known to their case."""
     with sessions() as s:
-        calls = s.scalars(
-            select(VoiceCall)
-            .where(
-                VoiceCall.digits.is_not(None),
-                VoiceCall.signalled_at.is_(None),
-                VoiceCall.site_id.is_(None),
-            )
-            .order_by(VoiceCall.id)
-            .limit(BATCH)
-        )
+        calls = s.scalars(_keys_not_told(to_site=False))
         return [PendingCallAnswer(c.case_id, call_answer(c)) for c in calls]
 
 
@@ -334,16 +337,7 @@ class PendingSiteAcknowledgement:
 
 def pending_site_acknowledgements(sessions: SessionFactory) -> list[PendingSiteAcknowledgement]:
     with sessions() as s:
-        calls = s.scalars(
-            select(VoiceCall)
-            .where(
-                VoiceCall.digits.is_not(None),
-                VoiceCall.signalled_at.is_(None),
-                VoiceCall.site_id.is_not(None),
-            )
-            .order_by(VoiceCall.id)
-            .limit(BATCH)
-        )
+        calls = s.scalars(_keys_not_told(to_site=True))
         return [
             PendingSiteAcknowledgement(
                 c.id,
