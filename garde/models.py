@@ -462,6 +462,10 @@ class Case(Base):
     )
     # The images received for it (dicom/arrivals.py links them), oldest first.
     studies: Mapped[list[Study]] = relationship(order_by="Study.id", lazy="select", viewonly=True)
+    # Every attempt to push its report versions to the site's endpoints, oldest first.
+    deliveries: Mapped[list[ReportDelivery]] = relationship(
+        order_by="(ReportDelivery.at, ReportDelivery.id)", lazy="select", viewonly=True
+    )
 
 
 class CaseEvent(Base):

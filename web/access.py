@@ -78,6 +78,7 @@ def with_timelines(query: Select[Case]) -> Select[Case]:
         selectinload(Case.reports),
         selectinload(Case.offers),
         selectinload(Case.studies),
+        selectinload(Case.deliveries),
     )
 
 

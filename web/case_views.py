@@ -6,9 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import object_session
-
 from garde.domain import EventKind, ReportKind
 from garde.models import Case, CaseEvent, Offer, Report, ReportDelivery, Study, utcnow
 from garde.service_levels import Deadline, deadlines
@@ -78,18 +75,9 @@ def report_json(report: Report) -> dict[str, Any]:
 
 def deliveries(case: Case) -> list[tuple[ReportDelivery, int]]:
     """Every attempt to push each version to the site's endpoints, oldest first, with the
-    version's number. A case without a report has none: no query (lists show hundreds)."""
-    if not case.reports:
-        return []
-    session = object_session(case)
-    assert session is not None, "a case shown is read in a session"
-    rows = session.execute(
-        select(ReportDelivery, Report.version)
-        .join(Report, Report.id == ReportDelivery.report_id)
-        .where(ReportDelivery.case_id == case.id)
-        .order_by(ReportDelivery.at, ReportDelivery.id)
-    )
-    return [(delivery, version) for delivery, version in rows]
+    version's number."""
+    versions = {report.id: report.version for report in case.reports}
+    return [(delivery, versions[delivery.report_id]) for delivery in case.deliveries]
 
 
 def delivery_json(delivery: ReportDelivery, version: int) -> dict[str, Any]:
