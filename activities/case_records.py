@@ -17,7 +17,7 @@ from temporalio import activity
 from activities.errors import rows_must_exist
 from billing.lines import bill
 from garde.db import SessionFactory
-from garde.domain import AlertKind, EventKind
+from garde.domain import AlertKind, CaseStatus, EventKind
 from garde.messages import BillingRequest, CaseRecord, ReportRecord
 from garde.models import Alert, BillingLine, Case, CaseEvent, Expert, Report
 from reports.signing import Content
@@ -47,6 +47,7 @@ class CaseRecords:
                     accepted_at=record.accepted_at,
                     reported_at=record.reported_at,
                     closed_at=record.closed_at,
+                    **_regulation_values(record),
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -156,12 +157,29 @@ def store_report(s: Session, record: ReportRecord) -> int:
     return report.id
 
 
+def _regulation_values(record: CaseRecord) -> dict[str, Any]:
+    decision = record.regulation
+    if decision is None:
+        return {}
+    return {
+        "validated_at": decision.validated_at,
+        "validated_by_id": decision.validated_by,
+        "protocol_id": decision.protocol_id,
+        "validation_note": decision.note,
+        "refusal_reason": decision.refusal_reason,
+        "scanned_at": decision.scanned_at,
+    }
+
+
 def _resolve_alerts(s: Session, record: CaseRecord) -> None:
-    """An alert is over once the case has what it lacked: a holder, or an end."""
+    """An alert is over once the case has what it lacked: a holder, a decision on its
+    indication, or an end."""
     if not record.status.is_open:
         kinds = [k for k in AlertKind if k.settled_by_closing]
     elif record.holder is not None:
         kinds = [k for k in AlertKind if k.settled_by_holder]
+        if record.status is not CaseStatus.TO_VALIDATE:
+            kinds.append(AlertKind.VALIDATE_BREACH)
     else:
         return
     s.execute(

@@ -12,6 +12,12 @@ class Priority(StrEnum):
 
 
 class CaseStatus(StrEnum):
+    # Régulation (a site whose `regulation` is on): the request comes before the scan. An
+    # expert takes it from the ladder and validates the indication with a protocol (or
+    # refuses it); the site scans, and the case goes on to reading as any other.
+    TO_VALIDATE = "to_validate"
+    VALIDATED = "validated"
+    REFUSED = "refused"
     REQUESTED = "requested"
     OFFERED = "offered"
     ACCEPTED = "accepted"
@@ -21,14 +27,22 @@ class CaseStatus(StrEnum):
 
     @property
     def is_open(self) -> bool:
-        return self not in (CaseStatus.FINAL, CaseStatus.CANCELLED)
+        return self not in (CaseStatus.FINAL, CaseStatus.CANCELLED, CaseStatus.REFUSED)
 
     @property
     def is_held(self) -> bool:
-        return self in (CaseStatus.ACCEPTED, CaseStatus.PRELIMINARY)
+        """An expert holds the case in this status: while it is to be validated, only when
+        its `assigned_expert` is set (the ladder may still be offering it)."""
+        return self in (
+            CaseStatus.ACCEPTED,
+            CaseStatus.PRELIMINARY,
+            CaseStatus.TO_VALIDATE,
+            CaseStatus.VALIDATED,
+        )
 
 
-HELD_STATUSES = (CaseStatus.ACCEPTED.value, CaseStatus.PRELIMINARY.value)
+# An expert's load: the cases assigned to them in these statuses.
+HELD_STATUSES = tuple(s.value for s in CaseStatus if s.is_held)
 
 
 class Tier(StrEnum):
@@ -114,6 +128,13 @@ class EventKind(StrEnum):
     ACK_REQUESTED = "ack_requested"
     SITE_TEXTED = "site_texted"
     SITE_CALLED = "site_called"
+    # Régulation: the indication validated with a protocol, or refused, by the holder; the
+    # scan done (marked by the site, or the first images' arrival).
+    VALIDATED = "validated"
+    REFUSED = "refused"
+    SCANNED = "scanned"
+    # A status told back to the site's RIS (HL7 order status), or a failed attempt.
+    ORDER_STATUS_SENT = "order_status_sent"
 
 
 class AlertKind(StrEnum):
@@ -122,6 +143,7 @@ class AlertKind(StrEnum):
     UNASSIGNED = "unassigned"  # the ladder ran out and nobody took the case
     NOBODY_ELIGIBLE = "nobody_eligible"  # nobody on duty may read it
     ACCEPT_BREACH = "accept_breach"
+    VALIDATE_BREACH = "validate_breach"  # régulation: the indication not validated in time
     REPORT_BREACH = "report_breach"
     UNREACHABLE = "unreachable"  # an expert's phone could not be reached: about the expert
     STUCK = "stuck"  # a write keeps failing; the case waits for it
@@ -164,6 +186,7 @@ class NoticeKind(StrEnum):
     REASSIGNED = "reassigned"  # a coordinator gave the case you held to someone else
     REMINDER = "reminder"  # the report is due soon
     NEW_IMAGES = "new_images"  # images arrived for the case you hold after it seemed stable
+    SCANNED = "scanned"  # régulation: the case you validated is scanned, to be read
 
 
 class SiteNoticeKind(StrEnum):
@@ -174,3 +197,14 @@ class SiteNoticeKind(StrEnum):
     CRITICAL = "critical"  # a critical final report, before patch "report-followups"
     ACK_REQUEST = "ack_request"  # a version the site must acknowledge: reply OK N
     ACK_REMINDER = "ack_reminder"  # still not acknowledged
+    VALIDATED = "validated"  # régulation: the indication validated, with the protocol to scan
+    REFUSED = "refused"  # régulation: the indication refused, with the expert's reason
+
+
+class OrderSource(StrEnum):
+    """How a case was asked for."""
+
+    WEB = "web"  # the API or the site's form
+    HL7 = "hl7"  # an ORM^O01 over MLLP from the site's RIS
+    FHIR = "fhir"  # a FHIR ServiceRequest
+    IMAGES = "images"  # images that came with no request

@@ -4,6 +4,8 @@ with the site's promise, its clinical question left for the site to give."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any
 
 from pydantic import ConfigDict
@@ -12,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from garde import phones, vocabulary
-from garde.domain import CaseStatus, Priority
+from garde.domain import CaseStatus, OrderSource, Priority
 from garde.messages import CaseStart
 from garde.models import Case, Site, Study, utcnow
 from garde.service_levels import case_promise, site_promise
@@ -56,10 +58,36 @@ class CaseRequest(Input):
         return validated(cls, data, region=phones.region_of_zone(site.timezone))
 
 
-def record_case(session: Session, site: Site, request: CaseRequest) -> tuple[Case, bool]:
-    """The case for this request, and whether it was created now (False: sent before)."""
-    existing = _find(session, site.id, request.accession_number) or _opened_by_images(
-        session, site.id, request.study_instance_uid
+@dataclass(frozen=True)
+class Patient:
+    """The patient as an order names them (HL7 PID, FHIR Patient): stored with the case and
+    shown to the site and its experts only, never in an SMS, a log line or a URL."""
+
+    id: str | None = None
+    name: str | None = None
+    birth_date: date | None = None
+    sex: str | None = None  # F, M, O or U (HL7 table 0001)
+
+
+@dataclass(frozen=True)
+class Order:
+    """Where a request came from beyond its fields: a RIS's order carries its own number
+    (the key that finds the case again when it is sent twice) and the patient."""
+
+    via: OrderSource = OrderSource.WEB
+    placer_order_number: str | None = None
+    patient: Patient | None = None
+
+
+def record_case(
+    session: Session, site: Site, request: CaseRequest, order: Order = Order()
+) -> tuple[Case, bool]:
+    """The case for this request, and whether it was created now (False: sent before: the
+    same order number, or accession number, from the same site)."""
+    existing = (
+        find_order(session, site.id, order.placer_order_number)
+        or _find(session, site.id, request.accession_number)
+        or _opened_by_images(session, site.id, request.study_instance_uid)
     )
     if existing is not None:
         if awaits_question(existing):
@@ -79,6 +107,9 @@ def record_case(session: Session, site: Site, request: CaseRequest) -> tuple[Cas
         callback_phone=request.callback_phone,
         subspecialty=request.subspecialty,
         exam_code=request.exam_code,
+        ordered_via=order.via,
+        placer_order_number=order.placer_order_number,
+        **_patient_columns(order.patient),
     )
     case, created = _added(session, site, case)
     if created and claim_waiting(session, case):
@@ -105,6 +136,7 @@ def open_from_images(session: Session, site: Site, study: Study, priority: Prior
         requesting_physician="",
         callback_phone=site.phone,
         subspecialty=None,
+        ordered_via=OrderSource.IMAGES,
     )
     case, _ = _added(session, site, case)
     return case
@@ -117,17 +149,42 @@ def awaits_question(case: Case) -> bool:
 
 def _new_case(site: Site, priority: Priority, **request: Any) -> Case:
     # The case carries its promise from now on: a later change of the contract is not its.
+    # So does régulation: a case asked for before the site turned it on is read as asked.
     promise = site_promise(site, priority)
+    regulation = site.regulation and request.get("ordered_via") != OrderSource.IMAGES
     return Case(
         site_id=site.id,
         priority=priority,
-        status=CaseStatus.REQUESTED,
+        status=CaseStatus.TO_VALIDATE if regulation else CaseStatus.REQUESTED,
+        regulation=regulation,
+        reroute_after_scan=regulation and site.reroute_after_scan,
+        validate_within_s=promise.level.validate_within_s if regulation else None,
         offer_timeout_s=promise.level.offer_timeout_s,
         accept_within_s=promise.level.accept_within_s,
         report_within_s=promise.level.report_within_s,
         escalation=[str(step) for step in promise.ladder],
         requested_at=utcnow(),
         **request,
+    )
+
+
+def _patient_columns(patient: Patient | None) -> dict[str, Any]:
+    if patient is None:
+        return {}
+    return {
+        "patient_id": patient.id,
+        "patient_name": patient.name,
+        "patient_birth_date": patient.birth_date,
+        "patient_sex": patient.sex,
+    }
+
+
+def find_order(session: Session, site_id: int, placer_order_number: str | None) -> Case | None:
+    """The site's case for its RIS's order number (HL7 ORC-2, FHIR PLAC identifier)."""
+    if not placer_order_number:
+        return None
+    return session.scalar(
+        select(Case).where(Case.site_id == site_id, Case.placer_order_number == placer_order_number)
     )
 
 
@@ -144,13 +201,13 @@ def _complete(case: Case, request: CaseRequest) -> None:
 
 
 def _added(session: Session, site: Site, case: Case) -> tuple[Case, bool]:
-    accession_number = case.accession_number
+    accession_number, placer = case.accession_number, case.placer_order_number
     session.add(case)
     try:
         session.commit()
     except IntegrityError:  # the same request raced in from another process
         session.rollback()
-        again = _find(session, site.id, accession_number)
+        again = find_order(session, site.id, placer) or _find(session, site.id, accession_number)
         assert again is not None
         return again, False
     return case, True
@@ -174,6 +231,11 @@ def case_start(case: Case) -> CaseStart:
         holder=case.assigned_expert_id if held else None,
         accepted_at=case.accepted_at if held else None,
         preliminary=case.status == CaseStatus.PRELIMINARY,
+        regulation=case.regulation,
+        validated=case.validated_at is not None,
+        scanned=case.scanned_at is not None,
+        reroute_after_scan=case.reroute_after_scan,
+        tell_ris=case.ordered_via == OrderSource.HL7,
     )
 
 

@@ -46,6 +46,14 @@ class CaseStart:
     holder: int | None = None
     accepted_at: datetime | None = None
     preliminary: bool = False  # the holder filed a preliminary report
+    # Régulation (garde.domain.CaseStatus): validated before the scan; where a case under
+    # way stood; whether the scan sends it up the ladder again rather than to its validator.
+    regulation: bool = False
+    validated: bool = False
+    scanned: bool = False
+    reroute_after_scan: bool = False
+    # Ordered by the site's RIS over HL7: each status is told back to it (OrderStatus).
+    tell_ris: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,6 +165,43 @@ class ReportFiled:
 @dataclass(frozen=True)
 class Cancellation:
     by: str
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Régulation: the holder validates the indication with a protocol of the library."""
+
+    expert_id: int
+    protocol_id: int
+    note: str = ""
+    not_after: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Régulation: the holder refuses the indication, saying why (the site is told)."""
+
+    expert_id: int
+    reason: str
+    not_after: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ScanDone:
+    """Régulation: the site's technologist did the scan (`via` "site"), or its first images
+    arrived ("images")."""
+
+    by: str
+    via: str = "site"
+
+
+@dataclass(frozen=True)
+class OrderStatusStart:
+    """A status of a case ordered over HL7, to tell the site's RIS (the OrderStatus
+    workflow's input): `status` is the case's (accepted, validated, refused, cancelled)."""
+
+    case_id: int
+    status: CaseStatus
 
 
 @dataclass(frozen=True)
@@ -306,6 +351,20 @@ class CaseRecord:
     reported_at: datetime | None
     closed_at: datetime | None
     entries: list[TimelineEntry] = field(default_factory=list)
+    regulation: RegulationRecord | None = None
+
+
+@dataclass(frozen=True)
+class RegulationRecord:
+    """A régulation case's decision and scan as the workflow holds them, written with its
+    status."""
+
+    validated_at: datetime | None = None
+    validated_by: int | None = None
+    protocol_id: int | None = None
+    note: str = ""
+    refusal_reason: str = ""
+    scanned_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,13 @@ class Site(Base):
     # Seconds the site has to acknowledge a critical finding, per ACR category ("1", "2");
     # a category missing: the default (garde.critical.ACK_WITHIN).
     critical_ack_within_s: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Orders from the site's RIS: HL7 v2 messages whose MSH-4 (sending facility) is this
+    # are the site's (None: it sends none).
+    hl7_facility: Mapped[str | None] = mapped_column(String(180), unique=True)
+    # Régulation: an expert validates each request's indication and protocol before the scan;
+    # then the validating expert reads it, unless `reroute_after_scan` sends it up the ladder.
+    regulation: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    reroute_after_scan: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Loaded with the site: pages and answers read `ae_titles` after their session closed.
     ae_title_rows: Mapped[list[SiteAeTitle]] = relationship(
@@ -420,10 +427,23 @@ class Case(Base):
     """
 
     __tablename__ = "cases"
-    __table_args__ = (UniqueConstraint("site_id", "accession_number"),)
+    __table_args__ = (
+        UniqueConstraint("site_id", "accession_number"),
+        UniqueConstraint("site_id", "placer_order_number"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     accession_number: Mapped[str] = mapped_column(String(64))
+    # How it was asked for (garde.domain.OrderSource), and the RIS's own number for the
+    # order (HL7 ORC-2, a FHIR identifier of type PLAC): an order sent again finds its case.
+    ordered_via: Mapped[str] = mapped_column(String(8), default="web", server_default="web")
+    placer_order_number: Mapped[str | None] = mapped_column(String(64))
+    # The patient as the order names them (HL7 PID, FHIR Patient): shown to the site and the
+    # case's experts, never put in an SMS, a log line or a URL.
+    patient_id: Mapped[str | None] = mapped_column(String(64))
+    patient_name: Mapped[str | None] = mapped_column(String(200))
+    patient_birth_date: Mapped[date | None]
+    patient_sex: Mapped[str | None] = mapped_column(String(1))
     study_instance_uid: Mapped[str | None] = mapped_column(String(64))
     modality: Mapped[str] = mapped_column(String(8))
     body_part: Mapped[str] = mapped_column(String(64))
@@ -449,8 +469,23 @@ class Case(Base):
     accepted_at: Mapped[datetime | None]
     reported_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # Régulation, copied from the site at intake: the case is validated before its scan,
+    # within `validate_within_s` of the request. The holder's decision (a protocol, or a
+    # refusal's reason) and the scan are the workflow's to write, with the status.
+    regulation: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    reroute_after_scan: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    validate_within_s: Mapped[int | None]
+    protocol_id: Mapped[int | None] = mapped_column(ForeignKey("protocols.id"))
+    validation_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    validated_at: Mapped[datetime | None]
+    validated_by_id: Mapped[int | None] = mapped_column(ForeignKey("experts.id"))
+    refusal_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    scanned_at: Mapped[datetime | None]
     site: Mapped[Site] = relationship(lazy="joined")
-    assigned_expert: Mapped[Expert | None] = relationship(lazy="joined")
+    assigned_expert: Mapped[Expert | None] = relationship(
+        lazy="joined", foreign_keys=[assigned_expert_id]
+    )
+    protocol: Mapped[Protocol | None] = relationship(lazy="joined")
     events: Mapped[list[CaseEvent]] = relationship(
         order_by="CaseEvent.id", back_populates="case", lazy="select"
     )
@@ -466,6 +501,22 @@ class Case(Base):
     deliveries: Mapped[list[ReportDelivery]] = relationship(
         order_by="(ReportDelivery.at, ReportDelivery.id)", lazy="select", viewonly=True
     )
+
+
+class Protocol(Base):
+    """An acquisition protocol of the library the validating expert picks from (per exam
+    type: a modality and a body part); coordinators keep it. A case keeps the one picked."""
+
+    __tablename__ = "protocols"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    modality: Mapped[str] = mapped_column(String(8))
+    body_part: Mapped[str] = mapped_column(String(64), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class CaseEvent(Base):

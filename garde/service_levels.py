@@ -26,6 +26,13 @@ class ServiceLevel:
     offer_timeout_s: int
     accept_within_s: int
     report_within_s: int
+    # Régulation: the indication validated within this long of the request; the report
+    # deadline then counts from the scan. 0 in a level carried by an older workflow.
+    validate_within_s: int = 0
+
+    @property
+    def validate_within(self) -> timedelta:
+        return timedelta(seconds=self.validate_within_s)
 
     @property
     def offer_timeout(self) -> timedelta:
@@ -50,9 +57,9 @@ class LadderStep(StrEnum):
 
 
 DEFAULT_SERVICE_LEVELS: dict[Priority, ServiceLevel] = {
-    Priority.STAT: ServiceLevel(3 * 60, 10 * 60, 30 * 60),
-    Priority.URGENT: ServiceLevel(5 * 60, 20 * 60, 60 * 60),
-    Priority.ROUTINE: ServiceLevel(15 * 60, 2 * 3600, 24 * 3600),
+    Priority.STAT: ServiceLevel(3 * 60, 10 * 60, 30 * 60, 5 * 60),
+    Priority.URGENT: ServiceLevel(5 * 60, 20 * 60, 60 * 60, 10 * 60),
+    Priority.ROUTINE: ServiceLevel(15 * 60, 2 * 3600, 24 * 3600, 60 * 60),
 }
 
 DEFAULT_LADDER: tuple[LadderStep, ...] = (
@@ -78,15 +85,22 @@ def site_promise(site: Site, priority: Priority) -> Promise:
     """The site's contract for this priority, the defaults where the site says nothing."""
     level = site.service_levels.get(priority.value)
     ladder = site.escalation.get(priority.value)
+    default = DEFAULT_SERVICE_LEVELS[priority]
     return Promise(
-        level=ServiceLevel(**level) if level else DEFAULT_SERVICE_LEVELS[priority],
+        # A level stored before validation deadlines existed takes the default's.
+        level=ServiceLevel(**{**vars(default), **level}) if level else default,
         ladder=tuple(LadderStep(s) for s in ladder) if ladder else DEFAULT_LADDER,
     )
 
 
 def case_promise(case: Case) -> Promise:
     return Promise(
-        level=ServiceLevel(case.offer_timeout_s, case.accept_within_s, case.report_within_s),
+        level=ServiceLevel(
+            case.offer_timeout_s,
+            case.accept_within_s,
+            case.report_within_s,
+            case.validate_within_s or 0,
+        ),
         ladder=tuple(LadderStep(s) for s in case.escalation),
     )
 
@@ -103,7 +117,8 @@ def parse_service_levels(
     if raw is None:
         return dict(current)
     merged = {
-        p.value: dict(current.get(p.value) or vars(DEFAULT_SERVICE_LEVELS[p])) for p in Priority
+        p.value: {**vars(DEFAULT_SERVICE_LEVELS[p]), **(current.get(p.value) or {})}
+        for p in Priority
     }
     if not isinstance(raw, Mapping):
         problems.setdefault(
@@ -117,14 +132,17 @@ def parse_service_levels(
             continue
         if not isinstance(given, Mapping):
             problems.setdefault(
-                name, "must be an object with offer_timeout_s, accept_within_s, report_within_s"
+                name,
+                "must be an object with offer_timeout_s, accept_within_s, report_within_s, "
+                "validate_within_s",
             )
             continue
         for key, value in given.items():
             if key not in merged[priority]:
                 problems.setdefault(
                     f"{name}.{key}",
-                    "is not known; use offer_timeout_s, accept_within_s or report_within_s",
+                    "is not known; use offer_timeout_s, accept_within_s, report_within_s "
+                    "or validate_within_s",
                 )
             elif isinstance(value, bool) or not isinstance(value, int):
                 problems.setdefault(f"{name}.{key}", "must be a whole number of seconds")

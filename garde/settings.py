@@ -56,6 +56,8 @@ class Settings:
     # The Temporal UI's origin (scheme://host:port), the one other site whose pages may call
     # the codec endpoint (web/codec_server.py); None: no other site may.
     temporal_ui_origin: str | None = None
+    # The MLLP listener of `garde gateway` taking HL7 v2 orders from the sites' RIS.
+    hl7_port: int = 2575
     # Tests: every answer of the API is checked against its description (web/api/describe.py).
     check_api_answers: bool = False
     # The DICOM gateway (dicom/gateway.py): the address it listens on, how many associations
@@ -120,6 +122,7 @@ class Settings:
             public_url=(e.get("GARDE_PUBLIC_URL") or _local_url(web_host, web_port)).rstrip("/"),
             dicom_ae_title=e.get("GARDE_DICOM_AE_TITLE") or "GARDE",
             dicom_port=int(e.get("GARDE_DICOM_PORT") or 11112),
+            hl7_port=int(e.get("GARDE_HL7_PORT") or 2575),
             twilio_account_sid=e.get("TWILIO_ACCOUNT_SID") or None,
             twilio_auth_token=e.get("TWILIO_AUTH_TOKEN") or None,
             twilio_from_number=e.get("TWILIO_FROM_NUMBER") or None,

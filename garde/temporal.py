@@ -183,3 +183,8 @@ async def start_texting(client: Client, key: str, texts: list[PersonText]) -> No
             task_queue=TASK_QUEUE,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
+
+
+def order_status_workflow_id(case_id: int, status: str) -> str:
+    """One per status of a case told to its site's RIS: a status told twice is told once."""
+    return f"case-{case_id}:order-status:{status}"

@@ -246,7 +246,11 @@ def is_eligible(session: Session, case: Case, expert_id: int, at: datetime) -> b
 
 _SITE_ZONE = select(Site.timezone).where(Site.id == bindparam("site_id"))
 _ZONES = select(Site.timezone).distinct()
-TAKEABLE_STATUSES = (CaseStatus.REQUESTED.value, CaseStatus.OFFERED.value)
+TAKEABLE_STATUSES = (
+    CaseStatus.REQUESTED.value,
+    CaseStatus.OFFERED.value,
+    CaseStatus.TO_VALIDATE.value,
+)
 
 
 def takeable_cases(session: Session, expert_id: int, at: datetime) -> list[int]:

@@ -8,9 +8,9 @@ import logging
 from flask import g
 from sqlalchemy import select
 
-from garde.domain import CaseStatus
 from garde.errors import Unavailable
 from garde.models import Case
+from rosters.eligibility import TAKEABLE_STATUSES
 from web import services
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def roster_changed(reason: str) -> None:
     waiting = g.db.scalars(
         select(Case.id).where(
             Case.assigned_expert_id.is_(None),
-            Case.status.in_([CaseStatus.REQUESTED.value, CaseStatus.OFFERED.value]),
+            Case.status.in_(TAKEABLE_STATUSES),
             Case.workflow_started_at.is_not(None),
         )
     ).all()
