@@ -27,7 +27,7 @@ from web.message_log import case_calls, case_messages
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 display.install(bp)
 
-CLOSED = [CaseStatus.FINAL.value, CaseStatus.CANCELLED.value]
+CLOSED = [s.value for s in CaseStatus if not s.is_open]
 ALERTS_SHOWN = 50
 
 
@@ -187,3 +187,7 @@ def _open_alerts(case_id: int | None = None) -> list[Alert]:
     # Alerts about a case first: a long list of coverage gaps must not push them off the board.
     order = (Alert.case_id.is_(None), Alert.raised_at.desc())
     return list(g.db.scalars(query.order_by(*order).limit(ALERTS_SHOWN)))
+
+
+# The protocol library registers its routes on `bp` when imported.
+from web import protocol_library  # noqa: E402, F401
