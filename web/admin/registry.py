@@ -37,6 +37,9 @@ SITE_FIELDS = (
     "report_webhook_secret",
     "hl7_endpoint",
     "critical_ack_within_s",
+    "hl7_facility",
+    "regulation",
+    "reroute_after_scan",
 )
 EXPERT_FIELDS = (
     "name",
@@ -51,7 +54,7 @@ EXPERT_FIELDS = (
     "active",
 )
 LIST_FIELDS = ("ae_titles", "modalities", "subspecialties")
-CHECKBOXES = ("sms_enabled", "active")
+CHECKBOXES = ("sms_enabled", "active", "regulation", "reroute_after_scan")
 PRICE = re.compile(r"^\s*([A-Za-z]+)\s*[=:]?\s*([0-9]+)\s*$")
 OPENER = re.compile(r"^\s*([ -~]+?)\s*=\s*([A-Za-z]+)\s*$")
 DESTINATION = re.compile(r"^\s*([ -~]+?)\s*=\s*(\S+)\s*$")
@@ -173,6 +176,9 @@ def _site_values(site: Site) -> dict[str, Any]:
         "critical_ack_within_s": ", ".join(
             f"{k}={v}" for k, v in sorted(site.critical_ack_within_s.items())
         ),
+        "hl7_facility": site.hl7_facility or "",
+        "regulation": "true" if site.regulation else "false",
+        "reroute_after_scan": "true" if site.reroute_after_scan else "false",
     }
 
 
