@@ -22,6 +22,7 @@ from garde.domain import (
     CaseStatus,
     EventKind,
     OfferStatus,
+    OrderSource,
     Priority,
     ReportKind,
     Role,
@@ -106,10 +107,14 @@ def countdown(due: datetime) -> Markup:
 
 
 def next_deadline(case: Case) -> tuple[str, Deadline]:
-    """The deadline a site or a coordinator watches now: accept until taken, then report."""
+    """The deadline a site or a coordinator watches now: accept until taken, then (under
+    régulation) validate until validated, then report."""
     found = deadlines(case)
-    if case.accepted_at is None and CaseStatus(case.status).is_open:
+    status = CaseStatus(case.status)
+    if case.accepted_at is None and status.is_open:
         return "accept", found["accept"]
+    if "validate" in found and status is CaseStatus.TO_VALIDATE:
+        return "validate", found["validate"]
     return "report", found["report"]
 
 
@@ -133,6 +138,14 @@ _EVENT_LABELS: dict[str, tuple[LazyString, LazyString]] = {
         lazy_gettext("Report reminder sent"),
     ),
     EventKind.REPORT: (lazy_gettext("Addendum by %(expert)s"), lazy_gettext("Addendum")),
+    EventKind.VALIDATED: (
+        lazy_gettext("Indication validated by %(expert)s"),
+        lazy_gettext("Indication validated"),
+    ),
+    EventKind.REFUSED: (
+        lazy_gettext("Indication refused by %(expert)s"),
+        lazy_gettext("Indication refused"),
+    ),
 }
 _EVENT_TEXTS: dict[str, LazyString] = {
     EventKind.PRIORITY_CHANGED: lazy_gettext("Priority changed"),
@@ -145,6 +158,8 @@ _EVENT_TEXTS: dict[str, LazyString] = {
     EventKind.STUDY_ARRIVED: lazy_gettext("Images arrived"),
     EventKind.STUDY_STABLE: lazy_gettext("Images stable: nothing new for a while"),
     EventKind.STUDY_REOPENED: lazy_gettext("New images arrived"),
+    EventKind.SCANNED: lazy_gettext("Scan done"),
+    EventKind.ORDER_STATUS_SENT: lazy_gettext("Status sent to the site's RIS"),
 }
 _STATUS_LABELS: dict[str, tuple[LazyString, LazyString]] = {
     CaseStatus.OFFERED: (lazy_gettext("Offered to %(expert)s"), lazy_gettext("Offered")),
@@ -154,15 +169,19 @@ _STATUS_LABELS: dict[str, tuple[LazyString, LazyString]] = {
         lazy_gettext("Preliminary report"),
     ),
     CaseStatus.FINAL: (lazy_gettext("Final report by %(expert)s"), lazy_gettext("Final report")),
+    CaseStatus.VALIDATED: _EVENT_LABELS[EventKind.VALIDATED],
+    CaseStatus.REFUSED: _EVENT_LABELS[EventKind.REFUSED],
 }
 _STATUS_TEXTS: dict[str, LazyString] = {
     CaseStatus.REQUESTED: lazy_gettext("Requested"),
+    CaseStatus.TO_VALIDATE: lazy_gettext("Requested, indication to validate"),
     CaseStatus.CANCELLED: lazy_gettext("Cancelled"),
 }
 ALERT_TEXTS: dict[str, LazyString] = {
     AlertKind.UNASSIGNED: lazy_gettext("still unassigned after the whole ladder"),
     AlertKind.NOBODY_ELIGIBLE: lazy_gettext("nobody on duty may read it"),
     AlertKind.ACCEPT_BREACH: lazy_gettext("not accepted in time"),
+    AlertKind.VALIDATE_BREACH: lazy_gettext("indication not validated in time"),
     AlertKind.REPORT_BREACH: lazy_gettext("not reported in time"),
     AlertKind.UNREACHABLE: lazy_gettext("an expert's phone could not be reached"),
     AlertKind.STUCK: lazy_gettext("its progress cannot be saved; it keeps retrying"),
@@ -177,6 +196,7 @@ ALERT_TEXTS: dict[str, LazyString] = {
 _DISCREPANCY_OVERDUE = lazy_gettext("a major discrepancy not acknowledged in time")
 BREACHES = {
     "accept": lazy_gettext("accept deadline passed"),
+    "validate": lazy_gettext("validation deadline passed"),
     "report": lazy_gettext("report deadline passed"),
 }
 
@@ -265,9 +285,21 @@ def event_label(event: CaseEvent, show_experts: bool = True) -> str:
         return str(text) if text is not None else fallback
     if event.expert is None:
         return str(labels[1])
-    held = event.status in (CaseStatus.ACCEPTED, CaseStatus.PRELIMINARY, CaseStatus.FINAL)
+    held = event.status in _NAMED_TO_SITE or event.kind in _NAMED_TO_SITE
     who = event.expert.name if show_experts or held else gettext("an expert")
     return str(labels[0]) % {"expert": who}
+
+
+# The holder's steps a site and an expert see named: who took it, who decided, who wrote.
+_NAMED_TO_SITE = {
+    CaseStatus.ACCEPTED,
+    CaseStatus.PRELIMINARY,
+    CaseStatus.FINAL,
+    CaseStatus.VALIDATED,
+    CaseStatus.REFUSED,
+    EventKind.VALIDATED,
+    EventKind.REFUSED,
+}
 
 
 # What was acknowledged, by the reason the version owed it (ReportAcknowledgement.reason).
@@ -321,7 +353,18 @@ def event_detail(event: CaseEvent, show_experts: bool = True) -> str:
         return ""
     if event.kind == EventKind.REPORT:
         return ""  # "addendum": the label says it
+    if _is(event, CaseStatus.VALIDATED, EventKind.VALIDATED):
+        # The protocol to scan with, by its name in the library (the entry may keep its code).
+        protocol = event.case.protocol
+        return protocol.name if protocol is not None else event.detail
+    if _is(event, CaseStatus.REFUSED, EventKind.REFUSED):
+        return event.case.refusal_reason or event.detail
     return event.detail
+
+
+def _is(event: CaseEvent, status: CaseStatus, kind: EventKind) -> bool:
+    """The entry says this step, as a status the workflow wrote or an event of its own."""
+    return event.kind == kind or (event.kind == EventKind.STATUS and event.status == status)
 
 
 # The acknowledgement's steps (activities/acknowledgements.py, workflows/acknowledgement.py)
@@ -403,6 +446,9 @@ def why(ranking: dict[str, Any]) -> list[str]:
 # offer is feminine in French, a case masculine. A value not listed shows as it is.
 _WORDS: dict[str, dict[str, LazyString]] = {
     "status": {
+        CaseStatus.TO_VALIDATE: lazy_pgettext("case", "to validate"),
+        CaseStatus.VALIDATED: lazy_pgettext("case", "validated"),
+        CaseStatus.REFUSED: lazy_pgettext("case", "refused"),
         CaseStatus.REQUESTED: lazy_pgettext("case", "requested"),
         CaseStatus.OFFERED: lazy_pgettext("case", "offered"),
         CaseStatus.ACCEPTED: lazy_pgettext("case", "accepted"),
@@ -441,7 +487,25 @@ _WORDS: dict[str, dict[str, LazyString]] = {
         OfferStatus.WITHDRAWN: lazy_pgettext("offer", "withdrawn"),
         OfferStatus.UNDELIVERABLE: lazy_pgettext("offer", "undeliverable"),
     },
-    "deadline": {"accept": lazy_gettext("accept"), "report": lazy_gettext("report")},
+    "deadline": {
+        "accept": lazy_gettext("accept"),
+        "validate": lazy_gettext("validate"),
+        "report": lazy_gettext("report"),
+    },
+    # A patient's sex as an order gives it (HL7 table 0001).
+    "sex": {
+        "F": lazy_pgettext("sex", "female"),
+        "M": lazy_pgettext("sex", "male"),
+        "O": lazy_pgettext("sex", "other"),
+        "U": lazy_pgettext("sex", "unknown"),
+    },
+    # How a case was asked for (garde.domain.OrderSource).
+    "ordered_via": {
+        OrderSource.WEB: lazy_pgettext("ordered", "the site's form or the API"),
+        OrderSource.HL7: lazy_pgettext("ordered", "the RIS, over HL7"),
+        OrderSource.FHIR: lazy_pgettext("ordered", "FHIR"),
+        OrderSource.IMAGES: lazy_pgettext("ordered", "its images"),
+    },
     "role": {
         Role.SITE: lazy_pgettext("role", "site"),
         Role.EXPERT: lazy_pgettext("role", "expert"),
@@ -462,11 +526,15 @@ _WORDS: dict[str, dict[str, LazyString]] = {
         "site_accepted": lazy_pgettext("sms", "site: accepted"),
         "site_critical": lazy_pgettext("sms", "site: critical finding"),
         "site_report_ready": lazy_pgettext("sms", "site: report ready"),
+        "site_validated": lazy_pgettext("sms", "site: indication validated"),
+        "site_refused": lazy_pgettext("sms", "site: indication refused"),
+        "scanned": lazy_pgettext("sms", "scan done"),
         "site_ack_request": lazy_pgettext("sms", "site: acknowledge, please"),
         "site_ack_reminder": lazy_pgettext("sms", "site: acknowledgement reminder"),
         "alert_unassigned": lazy_pgettext("sms", "alert: unassigned"),
         "alert_nobody_eligible": lazy_pgettext("sms", "alert: nobody eligible"),
         "alert_accept_breach": lazy_pgettext("sms", "alert: accept deadline"),
+        "alert_validate_breach": lazy_pgettext("sms", "alert: validation deadline"),
         "alert_report_breach": lazy_pgettext("sms", "alert: report deadline"),
         "alert_unreachable": lazy_pgettext("sms", "alert: unreachable"),
         "alert_stuck": lazy_pgettext("sms", "alert: stuck"),
