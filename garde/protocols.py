@@ -95,27 +95,23 @@ def create_protocol(session: Session, data: Any) -> Protocol:
 
 
 def update_protocol(protocol: Protocol, data: Any) -> None:
-    """Change the fields given, and only those; nothing changes when one is wrong."""
+    """Change the fields given, and only those; nothing changes when one is wrong, and every
+    wrong one is named at once."""
     problems: dict[str, str] = {}
-    if isinstance(data, Mapping) and "code" in data and data["code"] != protocol.code:
-        problems["code"] = "cannot change: cases and messages name the protocol by it"
+    if isinstance(data, Mapping):
+        if "code" in data and data["code"] != protocol.code:
+            problems["code"] = "cannot change: cases and messages name the protocol by it"
+        for name in ("name", "modality", "active"):  # given empty: a protocol needs them
+            if name in data and (data[name] is None or str(data[name]).strip() == ""):
+                problems[name] = "is required"
     try:
         change = validated(ProtocolChange, data)
     except InvalidInput as e:
         raise InvalidInput(e.fields | problems) from None
-    changes: dict[str, Any] = {}
-    for name in FIELDS:
-        if name not in data:
-            continue
-        value = getattr(change, name)
-        if value is None and name in ("body_part", "text"):
-            value = ""
-        elif value is None:
-            problems[name] = "is required"
-        changes[name] = value
     if problems:
         raise InvalidInput(problems)
+    changes = {name: getattr(change, name) for name in FIELDS if name in data}
     for name, value in changes.items():
-        setattr(protocol, name, value)
+        setattr(protocol, name, "" if value is None else value)
     if changes:
         protocol.updated_at = utcnow()

@@ -120,6 +120,7 @@ from web.api import (  # noqa: E402, F401
     coverage,
     invoices,
     overrides,
+    protocols,
     registry,
     rosters,
     rotations,
