@@ -66,6 +66,10 @@ class DemoSite:
     name: str
     ae_titles: tuple[str, ...]
     phone: str
+    # Its RIS sends HL7 orders from this facility (MSH-4); under régulation, an expert
+    # validates each indication with a protocol before the scan.
+    hl7_facility: str | None = None
+    regulation: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ SITES = (
         "Centre hospitalier du Puy Mary (Aurillac, demo)",
         ("AURILLAC_CT", "AURILLAC_MR"),
         "+33465710001",
+        hl7_facility="CHAURILLAC",
     ),
     DemoSite(
         "CH-MOULINS",
@@ -99,6 +104,8 @@ SITES = (
         "Centre hospitalier des Sucs (Le Puy-en-Velay, demo)",
         ("LEPUY_CT",),
         "+33465710003",
+        hl7_facility="CHLEPUY",
+        regulation=True,
     ),
     DemoSite(
         "CH-VICHY",
@@ -247,6 +254,10 @@ COORDINATOR = {
 }
 
 
+def _facility(code: str) -> str | None:
+    return next(s.hl7_facility for s in SITES if s.code == code)
+
+
 def _site_login(code: str) -> str:
     return code.lower()
 
@@ -304,6 +315,9 @@ def load_demo_data(session: Session, *, today: date | None = None) -> str:
         f"Last month ({previous_month(today)}) has fictional reads with their signed reports "
         f"and billing lines, to invoice. This run added {sites_added} sites, {experts_added} "
         f"experts, {shifts_added} shifts, {logins_added} logins and {reads_added} past reads. "
+        f"{_PUY} works under régulation (an expert validates each request with a protocol "
+        f"before the scan); {_PUY} and {_AUR} take HL7 orders from their RIS (MSH-4 "
+        f"{_facility(_PUY)}, {_facility(_AUR)}). "
         f"Demo logins: coordinator / {COORDINATOR_PASSWORD}, "
         f"admin / {ADMIN_PASSWORD}, each site by its code in lower case (e.g. "
         f"{_site_login(SITES[0].code)}) / {SITE_PASSWORD}, each expert by their code in lower "
@@ -369,6 +383,8 @@ def _ensure_site(session: Session, site: DemoSite) -> bool:
             "phone": site.phone,
             "prices": dict(PRICES),
             "expert_share_percent": 70,
+            "hl7_facility": site.hl7_facility,
+            "regulation": site.regulation,
         },
         tariff=TARIFF,
     )

@@ -270,6 +270,49 @@ Hl7Endpoint = Annotated[
         examples=["10.0.0.7:2575"],
     ),
 ]
+
+
+def _hl7_facility(value: str) -> str:
+    if "|" in value or "\\" in value:
+        raise ValueError("must not contain | or \\ (HL7 separators)")
+    return value
+
+
+def _free_hl7_facility(value: str | None, info: ValidationInfo) -> str | None:
+    """The listener knows a site by its messages' MSH-4: a facility names one site."""
+    if value is None:
+        return None
+    other = _session(info).scalar(select(Site.code).where(Site.hl7_facility == value))
+    if other is not None and other != (info.context or {}).get("site_code"):
+        raise ValueError(f"is already the facility of site {other}")
+    return value
+
+
+Hl7Facility = Annotated[
+    str,
+    text(180),
+    AfterValidator(_hl7_facility),
+    AfterValidator(_free_hl7_facility),
+    Field(
+        description="the sending facility (MSH-4) of the HL7 v2 orders the site's RIS sends; "
+        "a facility names one site; empty: the site sends none",
+        examples=["CHPUY"],
+    ),
+]
+Regulation = Annotated[
+    bool,
+    Field(
+        description="an expert validates each request's indication with a protocol before "
+        "the scan (the case starts as to_validate); the report is then due from the scan"
+    ),
+]
+RerouteAfterScan = Annotated[
+    bool,
+    Field(
+        description="under régulation, the scan sends the case up the ladder again rather "
+        "than to the expert who validated it"
+    ),
+]
 CriticalAckWithin = Annotated[
     dict[str, int],
     BeforeValidator(_ack_deadlines),
@@ -304,8 +347,9 @@ ServiceLevels = Annotated[
     Field(
         description="per priority (stat, urgent, routine), any of offer_timeout_s (how long "
         "each expert has to answer an offer), accept_within_s (from the request to an "
-        "expert's acceptance), report_within_s (from the request to the final report), in "
-        "seconds; the numbers not given stay as they were",
+        "expert's acceptance), report_within_s (from the request to the final report; "
+        "under régulation, from the scan), validate_within_s (régulation: from the request "
+        "to the indication's validation), in seconds; the numbers not given stay as they were",
         examples=[{"stat": {"offer_timeout_s": 180, "accept_within_s": 600}}],
     ),
 ]
@@ -393,6 +437,9 @@ class SiteInput(Input):
     report_webhook_secret: ReportWebhookSecret | None = None
     hl7_endpoint: Hl7Endpoint = ""
     critical_ack_within_s: CriticalAckWithin = {}
+    hl7_facility: Hl7Facility | None = None
+    regulation: Regulation = False
+    reroute_after_scan: RerouteAfterScan = False
 
 
 class SiteChange(Input):
@@ -416,6 +463,9 @@ class SiteChange(Input):
     report_webhook_secret: ReportWebhookSecret | None = None
     hl7_endpoint: Hl7Endpoint | None = Field(None, description="empty: none")
     critical_ack_within_s: CriticalAckWithin | None = Field(None, description="empty: the defaults")
+    hl7_facility: Hl7Facility | None = Field(None, description="empty: none")
+    regulation: Regulation | None = None
+    reroute_after_scan: RerouteAfterScan | None = None
 
 
 class CoordinatorInput(Input):
@@ -507,6 +557,9 @@ def create_site(session: Session, data: Any, *, tariff: Mapping[str, Any] | None
         report_webhook_secret=given.report_webhook_secret or "",
         hl7_endpoint=given.hl7_endpoint,
         critical_ack_within_s=given.critical_ack_within_s,
+        hl7_facility=given.hl7_facility,
+        regulation=given.regulation,
+        reroute_after_scan=given.reroute_after_scan,
     )
     site.opens_cases = dict(given.opens_cases)
     site.move_destinations = dict(given.move_destinations)
@@ -557,10 +610,14 @@ def update_site(site: Site, data: Any) -> None:
             "report_webhook_url": "",
             "hl7_endpoint": "",
             "critical_ack_within_s": {},
+            "hl7_facility": None,
+            "regulation": False,
+            "reroute_after_scan": False,
         },
         problems,
         session=object_session(site),
         site_id=site.id,
+        site_code=site.code,
         region=_region(data, site.timezone),
     )
     if "service_levels" in changes:

@@ -177,6 +177,12 @@ def test_demo_registry_is_well_formed(sessions: SessionFactory) -> None:
         assert all(normalise(p) == p and p.startswith("+336000000") for p in phones)
         assert all(len(e.sites) >= 2 and "CT" in e.modalities for e in experts)
         assert {s.code for s in sites} == {site.code for site in SITES}
+        # Orders from a RIS and régulation can be tried: one site validates before the scan.
+        assert {s.code for s in sites if s.regulation} == {"CH-LE-PUY"}
+        assert {s.code: s.hl7_facility for s in sites if s.hl7_facility} == {
+            "CH-LE-PUY": "CHLEPUY",
+            "CH-AURILLAC": "CHAURILLAC",
+        }
         for site in sites:
             assert site.timezone == "Europe/Paris"
             assert site.prices["CT"] == 9000 and "default" in site.prices

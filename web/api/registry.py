@@ -35,7 +35,12 @@ from web.registry_changes import expert_coded, site_coded
 class ServiceLevel(Answer):
     offer_timeout_s: int = Field(description="how long each expert has to answer an offer")
     accept_within_s: int = Field(description="from the request to an expert's acceptance")
-    report_within_s: int = Field(description="from the request to the final report")
+    report_within_s: int = Field(
+        description="from the request to the final report (under régulation, from the scan)"
+    )
+    validate_within_s: int = Field(
+        description="régulation: from the request to the indication's validation"
+    )
 
 
 class SiteAnswer(Answer):
@@ -63,6 +68,15 @@ class SiteAnswer(Answer):
     report_webhook_url: str = Field(description="where report versions are posted; empty: none")
     report_webhook_secret_set: bool = Field(description="the webhook's secret is set (never shown)")
     hl7_endpoint: str = Field(description="host:port of the site's MLLP listener; empty: none")
+    hl7_facility: str | None = Field(
+        description="the MSH-4 of the HL7 orders its RIS sends; null: it sends none"
+    )
+    regulation: bool = Field(
+        description="each request's indication is validated with a protocol before the scan"
+    )
+    reroute_after_scan: bool = Field(
+        description="under régulation, the scan sends the case up the ladder again"
+    )
     critical_ack_within_s: dict[Literal["1", "2"], int] = Field(
         description="seconds the site has to acknowledge a critical finding, per category"
     )
@@ -273,6 +287,9 @@ def site_json(site: Site) -> dict[str, Any]:
         "report_webhook_url": site.report_webhook_url,
         "report_webhook_secret_set": bool(site.report_webhook_secret),
         "hl7_endpoint": site.hl7_endpoint,
+        "hl7_facility": site.hl7_facility,
+        "regulation": site.regulation,
+        "reroute_after_scan": site.reroute_after_scan,
         "critical_ack_within_s": {
             str(c): int(ack_within(site.critical_ack_within_s, c).total_seconds())
             for c in ACK_WITHIN
