@@ -486,6 +486,8 @@ class Case(Base):
         lazy="joined", foreign_keys=[assigned_expert_id]
     )
     protocol: Mapped[Protocol | None] = relationship(lazy="joined")
+    # Read when shown: most often the holder, already loaded (no query then).
+    validated_by: Mapped[Expert | None] = relationship(foreign_keys=[validated_by_id])
     events: Mapped[list[CaseEvent]] = relationship(
         order_by="CaseEvent.id", back_populates="case", lazy="select"
     )

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from garde.domain import Priority
+from garde.domain import CaseStatus, Priority
 
 if TYPE_CHECKING:
     from garde.models import Case, Site
@@ -212,18 +212,32 @@ class Deadline:
 
 
 def deadlines(case: Case) -> dict[str, Deadline]:
-    """The case's accept and report deadlines, from the levels it carries."""
-    return {
+    """The case's accept and report deadlines, from the levels it carries; under régulation,
+    its validate deadline too (a refusal decides it as well as a validation), and the report
+    counts from the scan: before it, as if the scan were now (never breached)."""
+    found = {
         "accept": Deadline(
             case.requested_at + timedelta(seconds=case.accept_within_s),
             case.accept_within_s,
             case.requested_at,
             case.accepted_at,
         ),
-        "report": Deadline(
-            case.requested_at + timedelta(seconds=case.report_within_s),
-            case.report_within_s,
-            case.requested_at,
-            case.reported_at,
-        ),
     }
+    reading_from = case.requested_at
+    if case.regulation:
+        within = case.validate_within_s or 0
+        refused = case.closed_at if case.status == CaseStatus.REFUSED else None
+        found["validate"] = Deadline(
+            case.requested_at + timedelta(seconds=within),
+            within,
+            case.requested_at,
+            case.validated_at or refused,
+        )
+        reading_from = case.scanned_at or case.closed_at or datetime.now(UTC)
+    found["report"] = Deadline(
+        reading_from + timedelta(seconds=case.report_within_s),
+        case.report_within_s,
+        reading_from,
+        case.reported_at,
+    )
+    return found

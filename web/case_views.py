@@ -205,6 +205,10 @@ def case_json(case: Case, sight: Sight, expert_id: int | None = None) -> dict[st
         "subspecialty": case.subspecialty,
         "assigned_expert": case.assigned_expert.code if case.assigned_expert else None,
         "requested_at": iso(case.requested_at),
+        "ordered_via": case.ordered_via,
+        "placer_order_number": case.placer_order_number,
+        "patient": patient_json(case),
+        "regulation": regulation_json(case),
         "timeline": [
             {
                 "at": iso(e.at),
@@ -225,6 +229,39 @@ def case_json(case: Case, sight: Sight, expert_id: int | None = None) -> dict[st
         # Coordinators: who was asked, how it went and why each expert was chosen.
         shown["offers"] = [offer_json(o) for o in sorted(case.offers, key=_in_turn)]
     return shown
+
+
+def patient_json(case: Case) -> dict[str, Any] | None:
+    """The patient as the order named them; null when it named none."""
+    found = {
+        "id": case.patient_id,
+        "name": case.patient_name,
+        "birth_date": case.patient_birth_date.isoformat() if case.patient_birth_date else None,
+        "sex": case.patient_sex,
+    }
+    return found if any(found.values()) else None
+
+
+def regulation_json(case: Case) -> dict[str, Any] | None:
+    """The indication's validation and the scan; null for a case not under régulation."""
+    if not case.regulation:
+        return None
+    protocol = case.protocol
+    return {
+        "validate_within_s": case.validate_within_s or 0,
+        "validate_by": iso(deadlines(case)["validate"].due),
+        "reroute_after_scan": case.reroute_after_scan,
+        "protocol": (
+            {"code": protocol.code, "name": protocol.name, "text": protocol.text}
+            if protocol
+            else None
+        ),
+        "note": case.validation_note,
+        "validated_at": iso(case.validated_at),
+        "validated_by": case.validated_by.code if case.validated_by else None,
+        "refusal_reason": case.refusal_reason,
+        "scanned_at": iso(case.scanned_at),
+    }
 
 
 def own_offer_json(offer: Offer) -> dict[str, Any]:

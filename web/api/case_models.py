@@ -8,13 +8,22 @@ from typing import Annotated, Literal
 
 from pydantic import Field, RootModel
 
-from garde.domain import CaseStatus, Discrepancy, EventKind, OfferStatus, Priority, ReportKind
+from garde.domain import (
+    CaseStatus,
+    Discrepancy,
+    EventKind,
+    OfferStatus,
+    OrderSource,
+    Priority,
+    ReportKind,
+)
 from garde.messages import Ranking
 from web.api.describe import Answer
 
 
 class Deadline(Answer):
-    """One service-level deadline of the case, counted from the request."""
+    """One service-level deadline of the case, counted from the request; under régulation,
+    the report's from the scan (before it, from now: it cannot be breached yet)."""
 
     due: datetime
     within_s: int
@@ -183,6 +192,40 @@ class CaseStudies(Answer):
     studies: list[StudyReceived]
 
 
+class Patient(Answer):
+    """The patient as the site's order named them (HL7 PID, FHIR Patient)."""
+
+    id: str | None = Field(description="the site's patient identifier")
+    name: str | None
+    birth_date: date | None
+    sex: Literal["F", "M", "O", "U"] | None
+
+
+class ProtocolPicked(Answer):
+    code: str
+    name: str
+    text: str = Field(description="what the technologist does")
+
+
+class Regulation(Answer):
+    """Régulation: an expert validates the indication with a protocol (or refuses it)
+    before the scan; the report is due from the scan."""
+
+    validate_within_s: int
+    validate_by: datetime = Field(description="the validation's deadline")
+    reroute_after_scan: bool = Field(
+        description="the scan sends the case up the ladder again, not to its validator"
+    )
+    protocol: ProtocolPicked | None = Field(description="the protocol validated; null before")
+    note: str = Field(description="the validating expert's note for the technologist")
+    validated_at: datetime | None
+    validated_by: str | None = Field(description="the validating expert's code")
+    refusal_reason: str = Field(description="why the indication was refused; empty: it was not")
+    scanned_at: datetime | None = Field(
+        description="when the site said the scan was done, or its first images arrived"
+    )
+
+
 class CaseSummary(Answer):
     """A case merely offered to an expert: what the offer SMS says, its times, their offers;
     never the clinical question or a report."""
@@ -196,7 +239,7 @@ class CaseSummary(Answer):
     modality: str
     subspecialty: str | None
     requested_at: datetime
-    sla: dict[str, Deadline] = Field(description="by name: offer, accept, report")
+    sla: dict[str, Deadline] = Field(description="by name: accept, validate (régulation), report")
     study: StudyArrived | None = Field(description="null while no image arrived")
     offers: list[OwnOffer]
 
@@ -223,8 +266,14 @@ class CaseRecord(Answer):
     subspecialty: str | None
     assigned_expert: str | None
     requested_at: datetime
+    ordered_via: OrderSource = Field(description="the API or the site's form, HL7, FHIR, images")
+    placer_order_number: str | None = Field(
+        description="the RIS's number for the order (HL7 ORC-2, FHIR identifier PLAC)"
+    )
+    patient: Patient | None = Field(description="null: the order named no patient")
+    regulation: Regulation | None = Field(description="null: not under régulation")
     timeline: list[TimelineEntry]
-    sla: dict[str, Deadline]
+    sla: dict[str, Deadline] = Field(description="by name: accept, validate (régulation), report")
     study: StudyArrived | None = Field(description="null while no image arrived")
     report: Report | None = Field(description="the final report, else the newest preliminary")
     addenda: list[Report]

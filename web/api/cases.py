@@ -11,7 +11,7 @@ from sqlalchemy import select
 from garde.domain import HELD_STATUSES, STAFF, CaseStatus, OfferStatus, Role
 from garde.errors import NotFound
 from garde.intake import CaseRequest
-from garde.messages import Acknowledgement
+from garde.messages import Acknowledgement, ScanDone
 from garde.models import Case, Offer
 from garde.validation import Input, choice, validated
 from web import services
@@ -43,6 +43,7 @@ from web.inputs import (
     parse_reassignment,
     parse_report,
 )
+from web.regulation_inputs import RefusalInput, ValidationInput, parse_refusal, parse_validation
 from web.report_formats import acknowledgements, render_report
 from web.submission import per_site, submit_case
 
@@ -221,6 +222,66 @@ def report(case_id: int) -> tuple[Response, int]:
     draft = parse_report(body(), _expert_id())
     services().cases.file_report(case_id, draft)
     return _fresh(case), 201
+
+
+@bp.post("/cases/<int:case_id>/validate")
+@roles(Role.EXPERT)
+@operation(
+    "cases",
+    "Validate the indication with a protocol (régulation: the expert holding the case)",
+    {200: ("the case after it", CaseAnswer)},
+    body=ValidationInput,
+    errors=(404, 409, 503),
+    description="""
+        The site is told the protocol to scan with; the report is then due from the scan.
+        403 when this expert does not hold the case; 409 when it is not to be validated.
+    """,
+)
+def validate(case_id: int) -> Response:
+    case = case_for(g.db, current_user(), case_id)
+    services().cases.validate(case_id, parse_validation(g.db, body(), _expert_id()))
+    return _fresh(case)
+
+
+@bp.post("/cases/<int:case_id>/refuse")
+@roles(Role.EXPERT)
+@operation(
+    "cases",
+    "Refuse the indication, saying why (régulation: the expert holding the case)",
+    {200: ("the case after it, refused and closed", CaseAnswer)},
+    body=RefusalInput,
+    errors=(404, 409, 503),
+    description="""
+        The site is told the reason. 403 when this expert does not hold the case; 409 when
+        it is not to be validated.
+    """,
+)
+def refuse(case_id: int) -> Response:
+    case = case_for(g.db, current_user(), case_id)
+    services().cases.refuse(case_id, parse_refusal(body(), _expert_id()))
+    return _fresh(case)
+
+
+@bp.post("/cases/<int:case_id>/scanned")
+@roles(Role.SITE)
+@operation(
+    "cases",
+    "The scan is done (régulation: the site of a validated case)",
+    {200: ("the case after it", CaseAnswer)},
+    errors=(404, 409, 503),
+    description="""
+        The report is due from now, and the expert who validated the case is told to read
+        it (or it goes up the ladder again when the site reroutes after the scan). The first
+        images' arrival marks it as well. 409 when the case is not validated.
+    """,
+)
+def scanned(case_id: int) -> Response:
+    user = current_user()
+    case = case_for(g.db, user, case_id)
+    services().cases.scanned(case_id, ScanDone(by=user.username, via="site"))
+    audit("case.scanned", f"case:{case_id}")
+    g.db.commit()
+    return _fresh(case)
 
 
 @bp.post("/cases/<int:case_id>/cancel")
