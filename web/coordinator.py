@@ -28,6 +28,7 @@ bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 display.install(bp)
 
 CLOSED = [s.value for s in CaseStatus if not s.is_open]
+OPEN = [s.value for s in CaseStatus if s.is_open]
 ALERTS_SHOWN = 50
 
 
@@ -35,9 +36,12 @@ ALERTS_SHOWN = 50
 @roles(*STAFF)
 @live_page
 def board() -> str:
-    open_cases = g.db.scalars(
-        select(Case).where(Case.status.not_in(CLOSED)).order_by(Case.requested_at)
-    ).all()
+    """Every open case, or those of one status (`?status=to_validate`)."""
+    query = select(Case).where(Case.status.not_in(CLOSED)).order_by(Case.requested_at)
+    shown = request.args.get("status")
+    if shown in OPEN:
+        query = query.where(Case.status == shown)
+    open_cases = g.db.scalars(query).all()
     breached = sum(
         1
         for case in open_cases
@@ -49,6 +53,8 @@ def board() -> str:
         cases=open_cases,
         breached=breached,
         unassigned=sum(1 for c in open_cases if c.assigned_expert_id is None),
+        statuses=OPEN,
+        shown=shown if shown in OPEN else None,
     )
 
 

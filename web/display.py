@@ -518,6 +518,7 @@ _WORDS: dict[str, dict[str, LazyString]] = {
         "yours": lazy_pgettext("sms", "case assigned"),
         "reassigned": lazy_pgettext("sms", "reassigned away"),
         "reminder": lazy_pgettext("sms", "report reminder"),
+        "validate_reminder": lazy_pgettext("sms", "validation reminder"),
         "new_images": lazy_pgettext("sms", "new images"),
         "taken": lazy_pgettext("sms", "taken by another"),
         "withdrawn": lazy_pgettext("sms", "offer withdrawn"),
