@@ -23,6 +23,7 @@ from activities.invoicing import Invoicing
 from activities.links import Links
 from activities.notifications import Notifications
 from activities.offers import Offers
+from activities.order_status import OrderStatuses
 from activities.purge import Purges
 from activities.sms import SmsPort, make_sms_port
 from activities.studies import Studies
@@ -37,6 +38,7 @@ from workflows.case import CaseWorkflow
 from workflows.coverage_check import CoverageCheckWorkflow, ensure_coverage_schedule
 from workflows.delivery import DeliveryWorkflow
 from workflows.invoicing import MonthlyInvoicesWorkflow, ensure_invoice_schedule
+from workflows.order_status import OrderStatusWorkflow
 from workflows.purge import RetentionPurgeWorkflow, ensure_purge_schedule
 from workflows.texting import TextingWorkflow
 
@@ -67,6 +69,7 @@ def build_worker(
     coverage = CoverageChecks(sessions, sms, links)
     studies = Studies(sessions)
     deliveries = Deliveries(sessions)
+    order_statuses = OrderStatuses(sessions)
     invoicing = Invoicing(sessions)
     purge = [] if storage is None else [Purges(sessions, storage).purge_studies]
     return Worker(
@@ -77,6 +80,7 @@ def build_worker(
             AcknowledgementWorkflow,
             CoverageCheckWorkflow,
             DeliveryWorkflow,
+            OrderStatusWorkflow,
             TextingWorkflow,
             MonthlyInvoicesWorkflow,
         ]
@@ -108,6 +112,7 @@ def build_worker(
             deliveries.send_to_hl7_listener,
             deliveries.record_delivery_alert,
             deliveries.resolve_delivery_alert,
+            order_statuses.send_order_status,
             invoicing.issue_month_invoices,
             *purge,
         ],
