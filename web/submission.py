@@ -18,7 +18,7 @@ from flask import g
 from flask.wrappers import Response
 
 from garde.errors import Unavailable
-from garde.intake import CaseRequest, record_case
+from garde.intake import CaseRequest, Order, record_case
 from garde.models import Case, Site, utcnow
 from web import services
 from web.audit import audit
@@ -66,8 +66,8 @@ per_site = limiter.shared_limit(
 )
 
 
-def submit_case(site: Site, request: CaseRequest) -> Submitted:
-    case, created = record_case(g.db, site, request)
+def submit_case(site: Site, request: CaseRequest, order: Order | None = None) -> Submitted:
+    case, created = record_case(g.db, site, request, order or Order())
     g.case_created = created
     if created:
         audit("case.submit", f"case:{case.id}")
