@@ -1,9 +1,10 @@
 """CSRF protection for the HTML forms: one random token per session, checked on every POST.
 
-The JSON API, the Twilio webhooks, DICOMweb and Temporal's codec endpoint are left out: they
-are called by machines with a bearer token or a signature, never by a browser form riding on
-the session cookie (the API refuses writes that come with the cookie alone: web/api; the codec
-endpoint takes JSON only, which no form can send: web/codec_server.py).
+The JSON API, FHIR, the Twilio webhooks, DICOMweb and Temporal's codec endpoint are left out:
+they are called by machines with a bearer token or a signature, never by a browser form riding
+on the session cookie (the API refuses writes that come with the cookie alone: web/api; FHIR
+takes no cookie: web/fhir; the codec endpoint takes JSON only, which no form can send:
+web/codec_server.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import BadRequest
 
 FIELD = "csrf_token"
-MACHINE_PATHS = ("/api/", "/sms/", "/voice/", "/dicomweb/", "/temporal-codec/")
+MACHINE_PATHS = ("/api/", "/fhir/", "/sms/", "/voice/", "/dicomweb/", "/temporal-codec/")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
