@@ -154,6 +154,7 @@ class Garde(Receiver):
             "GARDE_DICOM_AE_TITLE": self.ae_title,
             "GARDE_DICOM_HOST": "127.0.0.1",
             "GARDE_DICOM_PORT": str(self.port),
+            "GARDE_HL7_PORT": str(free_port()),
             # No case to tell: nothing listens there.
             "GARDE_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
         }

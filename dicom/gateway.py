@@ -1,4 +1,5 @@
-"""The DICOM gateway (`garde gateway`): C-ECHO and C-STORE on GARDE_DICOM_AE_TITLE at
+"""The DICOM gateway (`garde gateway`), also the HL7 v2 orders' MLLP listener on GARDE_HL7_PORT
+(orders/): C-ECHO and C-STORE on GARDE_DICOM_AE_TITLE at
 GARDE_DICOM_PORT, for every storage SOP class in the usual transfer syntaxes, stored as
 received (never transcoded); C-FIND, C-GET and C-MOVE (Study and Patient Root) for a site's
 PACS restoring its own studies (dicom.retrieval).
@@ -62,6 +63,8 @@ from garde.messages import StudyArrival
 from garde.models import SiteAeTitle
 from garde.settings import Settings
 from garde.temporal import connect
+from orders.mllp_server import MllpListener
+from orders.order_desk import OrderDesk
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +281,10 @@ def main(settings: Settings) -> None:
     tempfile.tempdir = str(storage.incoming)
     sessions = make_session_factory(make_engine(settings.database_url))
     gateway = Gateway(settings, sessions, storage, CaseTeller(settings, sessions))
+    # HL7 v2 orders from the sites' RIS, on the gateway's address (orders/): bound before
+    # anything is served, so a port in use stops the gateway at once.
+    orders = MllpListener(OrderDesk(sessions, lambda: connect(settings)).take)
+    orders.start(settings.dicom_host, settings.hl7_port)
     recovered = recover(storage, gateway.batches)
     if recovered:
         log.info("indexed %d objects stored before the last stop", recovered)
@@ -288,8 +295,11 @@ def main(settings: Settings) -> None:
         settings.dicom_host,
         settings.dicom_port,
     )
+    log.info("HL7 orders listening on %s:%s", settings.dicom_host, settings.hl7_port)
     with Heartbeat(sessions, ProcessRole.GATEWAY):
         try:
             gateway.serve()
         except KeyboardInterrupt:
             gateway.stop()
+        finally:
+            orders.stop()

@@ -202,7 +202,8 @@ def worker() -> None:
 
 @main.command()
 def gateway() -> None:
-    """Run the DICOM gateway (C-ECHO, C-STORE from the sites' AE titles)."""
+    """Run the DICOM gateway (C-ECHO, C-STORE from the sites' AE titles) and the HL7 v2
+    orders' MLLP listener (ORM^O01 from the sites' RIS)."""
     from dicom.gateway import main as run
 
     settings = Settings.from_env()
@@ -341,6 +342,11 @@ def up(demo: bool) -> None:
             f"DICOM:        {settings.dicom_ae_title}@{settings.dicom_host}:{settings.dicom_port}"
             " (C-STORE from the sites' AE titles)"
         )
+        wait_for_port(settings.dicom_host, settings.hl7_port, children[-2])
+        click.echo(
+            f"HL7 v2:       {settings.dicom_host}:{settings.hl7_port}"
+            " (ORM^O01 orders over MLLP from the sites' RIS)"
+        )
         if demo:
             click.echo("Demo logins (published passwords: never with real patients):")
             click.echo(demo_logins_table())
@@ -371,6 +377,7 @@ def _check_ports_free(settings: Settings) -> None:
     ports = [
         ("GARDE_WEB_PORT", settings.web_host, settings.web_port),
         ("GARDE_DICOM_PORT", settings.dicom_host, settings.dicom_port),
+        ("GARDE_HL7_PORT", settings.dicom_host, settings.hl7_port),
     ]
     if settings.temporal_address is None:
         ports += [

@@ -86,6 +86,7 @@ def _environment(tmp_path: Path) -> tuple[dict[str, str], str]:
         "GARDE_DATA_DIR": str(tmp_path / "var"),
         "GARDE_WEB_PORT": str(port),
         "GARDE_DICOM_PORT": str(free_port()),
+        "GARDE_HL7_PORT": str(free_port()),
         "GARDE_TEMPORAL_PORT": str(free_port()),
         "GARDE_TEMPORAL_UI_PORT": str(free_port()),
     }
@@ -303,7 +304,13 @@ def test_garde_up_in_a_terminal_logs_text_and_leaves_nothing_when_it_closes(
 
 @pytest.mark.parametrize(
     "variable",
-    ["GARDE_TEMPORAL_PORT", "GARDE_TEMPORAL_UI_PORT", "GARDE_WEB_PORT", "GARDE_DICOM_PORT"],
+    [
+        "GARDE_TEMPORAL_PORT",
+        "GARDE_TEMPORAL_UI_PORT",
+        "GARDE_WEB_PORT",
+        "GARDE_DICOM_PORT",
+        "GARDE_HL7_PORT",
+    ],
 )
 def test_a_port_in_use_is_one_line_naming_the_setting_and_starts_nothing(
     tmp_path: Path, variable: str

@@ -170,6 +170,7 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "GARDE_WORKER_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
         "GARDE_DICOM_HOST": "127.0.0.1",
         "GARDE_DICOM_PORT": str(free_port()),
+        "GARDE_HL7_PORT": str(free_port()),
     }
     try:
         yield from start_stack(

@@ -122,6 +122,7 @@ def start_gateway(tmp: Path, database_url: str) -> GatewayProcess:
         "GARDE_DATABASE_URL": database_url,
         "GARDE_DICOM_HOST": "127.0.0.1",
         "GARDE_DICOM_PORT": str(port),
+        "GARDE_HL7_PORT": str(free_port()),
         # No case is linked here: nothing is told to a workflow (tests of arrivals do that).
         "GARDE_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
     }
@@ -135,7 +136,12 @@ def stack_gateway(stack: Stack, region: Region, tmp_path: Path) -> Iterator[Gate
     """A gateway beside the stack's web and worker, started after the region's site."""
     port = free_port()
     gateway = GatewayProcess(
-        env=stack.env | {"GARDE_DICOM_PORT": str(port), "GARDE_DICOM_HOST": "127.0.0.1"},
+        env=stack.env
+        | {
+            "GARDE_DICOM_PORT": str(port),
+            "GARDE_DICOM_HOST": "127.0.0.1",
+            "GARDE_HL7_PORT": str(free_port()),
+        },
         data_dir=Path(stack.env["GARDE_DATA_DIR"]),
         log=tmp_path / "gateway.log",
         port=port,
