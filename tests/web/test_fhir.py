@@ -18,7 +18,7 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir.resources.R4B.task import Task
 
 from garde.models import Case
-from tests.conftest import Region, Stack, on_sqlite_only
+from tests.conftest import Region, Stack, on_sqlite_only, wait_for
 
 FHIR = "application/fhir+json"
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
@@ -290,3 +290,58 @@ def test_who_may_order_and_read(shared_region: Region) -> None:
         assert fhir(stack, None).get(f"/fhir/ServiceRequest/{case_id}").status_code == 401
     finally:
         region.cancel_open_cases()
+
+
+def _regulated(region: Region) -> None:
+    r = region.stack.api(region.admin_token).patch(
+        f"/api/v1/sites/{region.site}", json={"regulation": True}
+    )
+    assert r.status_code == 200, r.text
+
+
+def _held_to_validate(region: Region) -> int:
+    """An order of a régulation site, held by alice: to be validated before its scan."""
+    r = post(region, service_request())
+    assert r.status_code == 201, r.text
+    case_id = int(r.json()["id"])
+    assert task_of(region, case_id).businessStatus.coding[0].code == "to_validate"
+    region.offer_sms("alice")
+    api = region.stack.api(region.experts["alice"].token)
+    assert api.post(f"/api/v1/cases/{case_id}/accept").status_code == 200
+    wait_for(lambda: region.case(case_id)["assigned_expert"], what="alice to hold the case")
+    assert task_of(region, case_id).status == "requested"
+    return case_id
+
+
+def test_a_validated_order_is_an_accepted_task_with_its_protocol(region: Region) -> None:
+    _regulated(region)
+    case_id = _held_to_validate(region)
+    r = region.stack.api(region.experts["alice"].token).post(
+        f"/api/v1/cases/{case_id}/validate", json={"protocol": "CTA-WILLIS", "note": "arterial"}
+    )
+    assert r.status_code == 200, r.text
+    region.wait_status(case_id, "validated")
+    validated = task_of(region, case_id)
+    assert validated.status == "accepted"
+    assert validated.businessStatus.coding[0].code == "validated"
+    assert "CTA-WILLIS" in validated.businessStatus.text
+    protocol = next(o.valueCodeableConcept for o in validated.output if o.valueCodeableConcept)
+    assert (protocol.coding[0].system, protocol.coding[0].code) == (
+        "urn:garde:protocol",
+        "CTA-WILLIS",
+    )
+
+
+def test_a_refused_order_is_a_rejected_task_with_the_reason(region: Region) -> None:
+    _regulated(region)
+    case_id = _held_to_validate(region)
+    reason = "No indication for CT: MRI first"
+    r = region.stack.api(region.experts["alice"].token).post(
+        f"/api/v1/cases/{case_id}/refuse", json={"reason": reason}
+    )
+    assert r.status_code == 200, r.text
+    region.wait_status(case_id, "refused")
+    refused = task_of(region, case_id)
+    assert refused.status == "rejected" and refused.statusReason.text == reason
+    read = fhir(region.stack, region.site_token).get(f"/fhir/ServiceRequest/{case_id}")
+    assert read.json()["status"] == "revoked"
