@@ -16,9 +16,11 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir.resources.R4B.task import Task
+from pydicom.uid import generate_uid
 
 from garde.models import Case
 from tests.conftest import Region, Stack, on_sqlite_only, wait_for
+from tests.web.test_dicomweb_stow import CT, client, instance
 
 FHIR = "application/fhir+json"
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
@@ -161,6 +163,11 @@ def test_a_ris_orders_and_follows_its_task_to_the_final_report(region: Region) -
     assert accepted.status == "accepted" and accepted.owner.display == "Dr Alice"
     assert accepted.businessStatus.coding[0].code == "accepted"
     assert not accepted.output
+    # The images come: the expert may be reading.
+    study = generate_uid()
+    ct = instance(CT, study, generate_uid(), AccessionNumber=order["identifier"][1]["value"])
+    assert "FailedSOPSequence" not in client(stack, region.site_token).store_instances([ct])
+    assert task_of(region, case_id).status == "in-progress"
     # No report yet: the DiagnosticReport is not there.
     r = fhir(stack, region.site_token).get(f"/fhir/DiagnosticReport/{case_id}")
     assert r.status_code == 404
@@ -190,6 +197,7 @@ def test_a_ris_orders_and_follows_its_task_to_the_final_report(region: Region) -
     assert report.status == "final" and report.conclusion == "Normal CT."
     assert report.basedOn[0].reference == f"ServiceRequest/{case_id}"
     assert report.performer[0].reference == "#practitioner"
+    assert report.imagingStudy[0].reference == "#imagingstudy"
     # No patient data in any URL or reference the client was given.
     for said in (r.headers.get("Location", ""), report_ref):
         assert PATIENT_ID not in said and "Durand" not in said
