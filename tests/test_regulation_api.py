@@ -261,3 +261,99 @@ def test_validate_refuse_and_scanned_name_the_bad_field_before_asking_the_workfl
     # Nothing was decided.
     seen = region.case(case["id"])
     assert seen["status"] in ("requested", "offered") and seen["regulation"] is None
+
+
+def _regulated(region: Region) -> None:
+    r = region.stack.api(region.admin_token).patch(
+        f"/api/v1/sites/{region.site}", json={"regulation": True}
+    )
+    assert r.status_code == 200, r.text
+
+
+def _accepted(region: Region, case_id: int) -> None:
+    r = region.stack.api(region.experts["alice"].token).post(f"/api/v1/cases/{case_id}/accept")
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["assigned_expert"]) == (
+        "to_validate",
+        region.experts["alice"].code,
+    )
+
+
+def test_the_holder_validates_with_a_protocol_then_the_site_scans_and_the_report_counts_from_it(
+    region: Region,
+) -> None:
+    _regulated(region)
+    case = region.submit()
+    url = f"/api/v1/cases/{case['id']}"
+    alice = region.stack.api(region.experts["alice"].token)
+    site = region.stack.api(region.site_token)
+    # Not the holder: the workflow refuses (403); nothing to scan before a protocol (409).
+    r = region.stack.api(region.experts["bruno"].token).post(
+        f"{url}/validate", json={"protocol": "CTA-WILLIS"}
+    )
+    assert r.status_code == 403, r.text
+    assert site.post(f"{url}/scanned").status_code == 409
+    _accepted(region, case["id"])
+    r = alice.post(f"{url}/validate", json={"protocol": "CTA-WILLIS", "note": "Arterial phase"})
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "validated"
+    seen = site.get(url).json()
+    assert seen["status"] == "validated" and seen["assigned_expert"] == region.experts["alice"].code
+    regulation = seen["regulation"]
+    assert regulation["protocol"]["code"] == "CTA-WILLIS"
+    assert regulation["protocol"]["name"] == "CT angiography of the circle of Willis"
+    assert "bolus tracking" in regulation["protocol"]["text"]
+    assert regulation["validated_by"] == region.experts["alice"].code
+    assert regulation["validated_at"] is not None and regulation["scanned_at"] is None
+    assert regulation["note"] == "Arterial phase"
+    assert seen["sla"]["validate"]["met"] is True
+    assert seen["sla"]["validate"]["done_at"] == regulation["validated_at"]
+    # Validated once: again is a conflict.
+    r = alice.post(f"{url}/validate", json={"protocol": "CT-HEAD-NC"})
+    assert r.status_code == 409, r.text
+    assert region.case(case["id"])["regulation"]["protocol"]["code"] == "CTA-WILLIS"
+
+    r = site.post(f"{url}/scanned")
+    assert r.status_code == 200, r.text
+    scanned = r.json()
+    assert scanned["status"] == "accepted"  # back to the expert who validated it
+    assert scanned["assigned_expert"] == region.experts["alice"].code
+    scanned_at = _iso(scanned["regulation"]["scanned_at"])
+    report = scanned["sla"]["report"]
+    assert _iso(report["due"]) == scanned_at + timedelta(seconds=report["within_s"])
+    assert "scanned" in {e["kind"] for e in scanned["timeline"]}
+
+
+def test_the_holder_refuses_with_a_reason_and_the_case_is_closed(region: Region) -> None:
+    _regulated(region)
+    case = region.submit()
+    url = f"/api/v1/cases/{case['id']}"
+    alice = region.stack.api(region.experts["alice"].token)
+    _accepted(region, case["id"])
+    assert alice.post(f"{url}/refuse", json={}).status_code == 400
+    r = alice.post(f"{url}/refuse", json={"reason": "  No indication for CT: ultrasound first. "})
+    assert r.status_code == 200, r.text
+    refused = r.json()
+    assert refused["status"] == "refused"
+    assert refused["regulation"]["refusal_reason"] == "No indication for CT: ultrasound first."
+    assert refused["regulation"]["protocol"] is None
+    assert refused["sla"]["validate"]["met"] is True
+    # Closed: nothing more to decide or scan.
+    assert alice.post(f"{url}/validate", json={"protocol": "CT-HEAD-NC"}).status_code == 409
+    site = region.stack.api(region.site_token)
+    assert site.post(f"{url}/scanned").status_code == 409
+    seen = site.get(url).json()
+    assert seen["regulation"]["refusal_reason"] == "No indication for CT: ultrasound first."
+
+
+def test_a_case_not_under_regulation_has_nothing_to_validate_or_scan(region: Region) -> None:
+    case = region.submit()
+    url = f"/api/v1/cases/{case['id']}"
+    alice = region.stack.api(region.experts["alice"].token)
+    assert alice.post(f"/api/v1/cases/{case['id']}/accept").status_code == 200
+    r = alice.post(f"{url}/validate", json={"protocol": "CT-HEAD-NC"})
+    assert r.status_code == 409 and "waiting for validation" in r.json()["error"]
+    assert alice.post(f"{url}/refuse", json={"reason": "no"}).status_code == 409
+    r = region.stack.api(region.site_token).post(f"{url}/scanned")
+    assert r.status_code == 409 and "not under régulation" in r.json()["error"]
+    assert region.case(case["id"])["status"] == "accepted"

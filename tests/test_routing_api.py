@@ -32,6 +32,7 @@ def test_site_contract_is_read_changed_and_copied_onto_each_new_case(region: Reg
         "offer_timeout_s": 300,
         "accept_within_s": 1200,
         "report_within_s": 3600,
+        "validate_within_s": 600,
     }
     assert site["escalation"]["stat"] == ["primary", "backup", "broadcast", "coordinator"]
     before = region.submit(priority="urgent")
@@ -49,6 +50,7 @@ def test_site_contract_is_read_changed_and_copied_onto_each_new_case(region: Reg
         "offer_timeout_s": 60,
         "accept_within_s": 1200,
         "report_within_s": 3600,
+        "validate_within_s": 600,
     }
     assert changed["service_levels"]["stat"]["offer_timeout_s"] == 180
     assert changed["escalation"]["stat"] == ["broadcast", "coordinator"]
