@@ -386,7 +386,9 @@ class Region:
         with self.stack.sessions() as s:
             left = s.scalars(
                 select(Case.id).where(
-                    Case.status.in_(("requested", "offered", "accepted")),
+                    Case.status.in_(
+                        ("to_validate", "validated", "requested", "offered", "accepted")
+                    ),
                     Case.workflow_started_at.is_not(None),
                 )
             ).all()
