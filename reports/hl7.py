@@ -64,7 +64,8 @@ def oru_r01(case: Case, report: Report) -> str:
     order = message.add_group("ORU_R01_PATIENT_RESULT").add_group("ORU_R01_ORDER_OBSERVATION")
     obr = order.obr
     obr.obr_1 = "1"
-    obr.obr_2.ei_1.value = ST(_flat(case.accession_number))  # placer order number
+    # Placer order number: the RIS's own (ORC-2) when it ordered over HL7.
+    obr.obr_2.ei_1.value = ST(_flat(case.placer_order_number or case.accession_number))
     obr.obr_3.ei_1.value = ST(_flat(case.accession_number))  # filler order number
     obr.obr_4.ce_2.value = ST(_flat(case.study_description or case.modality))
     obr.obr_7 = _time(case.requested_at)

@@ -115,7 +115,9 @@ def test_an_accepted_hl7_order_is_told_to_its_ris_and_its_report_follows(
         lambda: [m for m in listener.received if "ORU^R01" in m],
         what="the final report at the RIS",
     )
-    assert parse_message(oru[0], find_groups=False).msh.msh_10.to_er7() == f"GARDE-{case}-1"
+    report = parse_message(oru[0], find_groups=False)
+    assert report.msh.msh_10.to_er7() == f"GARDE-{case}-1"
+    assert report.obr.obr_2.to_er7() == placer  # the RIS's own number for its order
     # The RIS knew the patient; nothing Garde sent or logged names them.
     for text in listener.received:
         assert "DUPONT" not in text and "IPP-7731" not in text
