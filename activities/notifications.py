@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -21,7 +20,7 @@ from activities.errors import rows_must_exist, undeliverable
 from activities.links import Links
 from activities.sms import Sms, SmsPort, Undeliverable
 from garde.db import SessionFactory
-from garde.domain import AlertKind, Role
+from garde.domain import AlertKind, CaseStatus, Role
 from garde.messages import (
     TEST_MESSAGE,
     CoordinatorNotice,
@@ -31,26 +30,31 @@ from garde.messages import (
 )
 from garde.models import Alert, Case, Coordinator, Expert, Offer, ReportAcknowledgement
 from garde.reachability import mark_reachable, person_to_text
+from garde.service_levels import deadlines
 from garde.texts import language_of, local_time, render
 
 
 def case_params(case: Case, link: str) -> dict[str, Any]:
     """What a text may say of a case: its number, its site's code (short: one segment), its
-    modality, priority and subspecialty, and its page."""
+    modality, priority and subspecialty, whether it asks for a validation (régulation), and
+    its page."""
     return {
         "number": case.id,
         "site": case.site.code,
         "modality": case.modality,
         "priority": case.priority,
         "subspecialty": case.subspecialty or "",
+        "to_validate": case.status == CaseStatus.TO_VALIDATE,
         "link": link,
     }
 
 
 def report_due(case: Case) -> str:
-    """When the report is due, on the site's clock (with the day when not the request's)."""
-    due = case.requested_at + timedelta(seconds=case.report_within_s)
-    return local_time(due, case.site.timezone, case.requested_at)
+    """When the report is due (a validation, while the case waits for one), on the site's
+    clock, with the day when not the request's."""
+    promised = deadlines(case)
+    due = promised["validate" if "validate" in promised and not case.validated_at else "report"]
+    return local_time(due.due, case.site.timezone, case.requested_at)
 
 
 class Notifications:
@@ -141,6 +145,7 @@ class Notifications:
                 due=report_due(case),
                 category=notice.category,
                 reason=notice.reason,
+                protocol=case.protocol.name if case.protocol else "",
                 **case_params(case, self._links.case(Role.SITE, case.id)),
             )
             key = f"case-{case.id}:{notice.key}"

@@ -187,6 +187,7 @@ class NoticeKind(StrEnum):
     REMINDER = "reminder"  # the report is due soon
     NEW_IMAGES = "new_images"  # images arrived for the case you hold after it seemed stable
     SCANNED = "scanned"  # régulation: the case you validated is scanned, to be read
+    VALIDATE_REMINDER = "validate_reminder"  # régulation: the validation is due soon
 
 
 class SiteNoticeKind(StrEnum):

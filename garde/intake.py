@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from garde import phones, vocabulary
 from garde.domain import CaseStatus, OrderSource, Priority
-from garde.messages import CaseStart
+from garde.messages import CaseStart, RegulationRecord
 from garde.models import Case, Site, Study, utcnow
 from garde.service_levels import case_promise, site_promise
 from garde.study_links import claim_waiting, study_arrival
@@ -232,10 +232,21 @@ def case_start(case: Case) -> CaseStart:
         accepted_at=case.accepted_at if held else None,
         preliminary=case.status == CaseStatus.PRELIMINARY,
         regulation=case.regulation,
-        validated=case.validated_at is not None,
-        scanned=case.scanned_at is not None,
+        decision=regulation_record(case) if case.regulation else None,
         reroute_after_scan=case.reroute_after_scan,
         tell_ris=case.ordered_via == OrderSource.HL7,
+    )
+
+
+def regulation_record(case: Case) -> RegulationRecord:
+    """A régulation case's decision and scan as recorded."""
+    return RegulationRecord(
+        validated_at=case.validated_at,
+        validated_by=case.validated_by_id,
+        protocol_id=case.protocol_id,
+        note=case.validation_note,
+        refusal_reason=case.refusal_reason,
+        scanned_at=case.scanned_at,
     )
 
 

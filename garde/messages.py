@@ -46,11 +46,11 @@ class CaseStart:
     holder: int | None = None
     accepted_at: datetime | None = None
     preliminary: bool = False  # the holder filed a preliminary report
-    # Régulation (garde.domain.CaseStatus): validated before the scan; where a case under
-    # way stood; whether the scan sends it up the ladder again rather than to its validator.
+    # Régulation (garde.domain.CaseStatus): validated before the scan; for a case under way,
+    # its decision and scan as recorded; whether the scan sends it up the ladder again
+    # rather than to its validator.
     regulation: bool = False
-    validated: bool = False
-    scanned: bool = False
+    decision: RegulationRecord | None = None
     reroute_after_scan: bool = False
     # Ordered by the site's RIS over HL7: each status is told back to it (OrderStatus).
     tell_ris: bool = False
@@ -193,6 +193,7 @@ class ScanDone:
 
     by: str
     via: str = "site"
+    not_after: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ SUBSPECIALTY = max([*SUBSPECIALTIES, *(s for e in demo.EXPERTS for s in e.subspe
 NUMBER = 999_999  # six digits
 CODE = CODE_ALPHABET[-1] * CODE_LENGTH
 MINUTES = 120
+# The longest name of the protocols the library is seeded with (migration 0013).
+LONGEST_PROTOCOL = "CT angiography of the circle of Willis"
 # A deployment's public address, as long as a regional one plausibly is.
 LINKS = Links("https://garde.permanence-auvergne.fr")
 # Requested late in the evening, due after midnight: the due time carries its day.
@@ -45,6 +47,9 @@ PATIENT_FIELDS = {
     "study_description": "CT head without contrast",
     "clinical_question": "Fall on anticoagulants, rule out intracranial bleed",
     "requesting_physician": "Dr Urgentiste Lemaire",
+    "patient_id": "IPP-000123987",
+    "patient_name": "DUPONT^Jean-Baptiste",
+    "placer_order_number": "ORD-2026-00042",
 }
 
 
@@ -59,6 +64,7 @@ def a_case(priority: Priority = Priority.STAT, subspecialty: str = SUBSPECIALTY)
         subspecialty=subspecialty,
         callback_phone="+33465710001",
         requested_at=REQUESTED,
+        accept_within_s=600,
         report_within_s=3600,
         **PATIENT_FIELDS,
     )
@@ -105,6 +111,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "reassigned": FOR_EXPERT,
     "reminder": FOR_EXPERT,
     "new_images": FOR_EXPERT,
+    "scanned": FOR_EXPERT,
+    "validate_reminder": FOR_EXPERT,
     "test_message": {},
     # answers to an expert's SMS
     "reply_accepted": {"case": NUMBER},
@@ -143,6 +151,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "alert_nobody_eligible": FOR_COORDINATOR,
     "alert_accept_breach": FOR_COORDINATOR,
     "alert_report_breach": FOR_COORDINATOR,
+    "alert_validate_breach": FOR_COORDINATOR,
     "alert_unreachable": FOR_COORDINATOR,
     "alert_stuck": FOR_COORDINATOR,
     "alert_ack_overdue": FOR_COORDINATOR,
@@ -158,6 +167,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     # to the site's callback phone
     "site_accepted": FOR_SITE,
     "site_report_ready": FOR_SITE,
+    "site_validated": {**FOR_SITE, "protocol": LONGEST_PROTOCOL},
+    "site_refused": FOR_SITE,
     "site_critical": FOR_SITE,
     "site_ack_request": {**FOR_SITE, "category": 2, "reason": "critical"},
     "site_ack_reminder": {**FOR_SITE, "category": 2, "reason": "critical"},

@@ -38,11 +38,14 @@ from garde.messages import (
     OfferUndeliverable,
     PriorityChange,
     Reassignment,
+    Refusal,
     Release,
     ReportDraft,
     ReportFiled,
     RosterChange,
+    ScanDone,
     SmsAnswer,
+    Validation,
 )
 from garde.models import Case, utcnow
 from garde.reconciler import deliver_answer, deliver_call_answer
@@ -62,6 +65,8 @@ _REFUSALS: dict[str, type[GardeError]] = {
     "CaseClosed": Conflict,
     "NotHolder": Forbidden,
     "NotEligible": Forbidden,
+    "NotToValidate": Conflict,
+    "NotValidated": Conflict,
     "Stale": Unavailable,
     "Unavailable": Unavailable,
 }
@@ -93,6 +98,18 @@ class CaseActions:
     def file_report(self, case_id: int, draft: ReportDraft) -> ReportFiled:
         filed: ReportFiled = self._update(case_id, "file_report", draft, ReportFiled)
         return filed
+
+    def validate(self, case_id: int, validation: Validation) -> None:
+        """Régulation: the holder validates the indication with a protocol."""
+        self._update(case_id, "validate", validation)
+
+    def refuse(self, case_id: int, refusal: Refusal) -> None:
+        """Régulation: the holder refuses the indication, with a reason."""
+        self._update(case_id, "refuse", refusal)
+
+    def scanned(self, case_id: int, scan: ScanDone) -> None:
+        """Régulation: the site did the scan; the case goes on to reading."""
+        self._update(case_id, "scanned", scan)
 
     def reassign(self, case_id: int, change: Reassignment) -> None:
         self._update(case_id, "reassign", change)

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
+from garde.domain import CaseStatus
 from garde.errors import Conflict, Forbidden, Unavailable
 from garde.messages import Acknowledgement, CallEnded
 from garde.models import Case, ReportAcknowledgement, VoiceCall, utcnow
@@ -83,6 +84,7 @@ def prompt(row: VoiceCall) -> VoiceResponse:
             modality=case.modality,
             site=case.site.name,
             number=case.id,
+            to_validate=case.status == CaseStatus.TO_VALIDATE,
         )
     spoken = SPOKEN[row.language]
     twiml = VoiceResponse()

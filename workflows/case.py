@@ -1,6 +1,7 @@
 """The case workflow: one per read request, the protocol of design.md from intake to billing.
 
-    intake -> the escalation ladder, round after round (primary tier one by one, backup tier
+    intake -> [régulation: the ladder finds an expert who validates the indication with a
+    protocol, or refuses it; the site scans] -> the escalation ladder, round after round (primary tier one by one, backup tier
     one by one, broadcast to all, coordinators alerted; a growing pause) -> an expert holds
     the case -> preliminary and final reports (or a release: back to the ladder) -> billing
     -> open for addenda. Beside it, the service-level timers: a breach of the accept or the
@@ -27,12 +28,14 @@ in flight go on in a new namespace, each workflow started again from the case's 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.alerts import Alerts
@@ -76,23 +79,31 @@ with workflow.unsafe.imports_passed_through():
         OffersClosing,
         OffersToOpen,
         OfferUndeliverable,
+        OrderStatusStart,
         PriorityChange,
         RankedExpert,
         Reassignment,
+        Refusal,
         Release,
         ReportDraft,
         ReportFiled,
         ReportRecord,
         RosterChange,
+        ScanDone,
         SiteNotice,
         SmsAnswer,
         StudyArrival,
         StudyStability,
         TimelineEntry,
+        Validation,
     )
     from garde.service_levels import LadderStep
     from garde.study_links import counts
-    from garde.temporal import acknowledgement_workflow_id, delivery_workflow_id
+    from garde.temporal import (
+        acknowledgement_workflow_id,
+        delivery_workflow_id,
+        order_status_workflow_id,
+    )
     from garde.validation import CONTROL, CONTROL_REASON
     from workflows.policy import CALLING, MESSAGES, POLICY, RECORDS, Calls
     from workflows.state import (
@@ -119,7 +130,7 @@ class CaseWorkflow:
         self._timers_busy = False
         self._calls_busy = False
         self._calling: asyncio.Task[None] | None = None
-        self._telling_site: set[asyncio.Task[None]] = set()
+        self._telling: set[asyncio.Task[None]] = set()  # the site's SMS, the RIS's statuses
         self._studies_busy = False
         if carried is None:
             for arrival in start.studies:
@@ -134,15 +145,20 @@ class CaseWorkflow:
             if carried is None:
                 # Requested; or, for a case under way started again, where its record stood.
                 await self._write(_status_entry(self._status(), self.state.holder))
+            if self.state.regulation:
+                await self._regulate()
             while not self._closed():
                 await self._route_until_accepted()
                 await self._wait_while_held()
             if self.state.cancelled_by is not None:
                 await self._close_cancelled()
-            else:
+            elif not self.state.refused:
                 await self._bill()
                 await self._stay_open_for_addenda()
-            await workflow.wait_condition(workflow.all_handlers_finished)
+            # The site's last SMS and its RIS's last status are on their way before the end.
+            await workflow.wait_condition(
+                lambda: workflow.all_handlers_finished() and not self._telling
+            )
             return self._status()
         finally:
             promise.cancel()
@@ -402,15 +418,62 @@ class CaseWorkflow:
         calling.calls.append(PlacedCall(call_id, callee))
         calling.ringing = Ringing(call_id, workflow.now() + CALLING.per_call)
 
+    # --- régulation: the indication validated before the scan ----------------------------------
+
+    async def _regulate(self) -> None:
+        """An expert from the ladder takes the request and validates its indication with a
+        protocol, or refuses it (the case ends); a release sends it up the ladder again.
+        Once validated, the case waits for its scan: the site marks it done, or its images
+        arrive."""
+        st = self.state
+        while st.validating and not self._closed():
+            await self._route_until_accepted()
+            await self._wait_while_held()
+        while st.awaiting_scan and not self._closed():
+            await self._continue_as_new_if_due()
+            await workflow.wait_condition(
+                lambda: (
+                    not st.awaiting_scan
+                    or bool(st.studies)
+                    or self._closed()
+                    or self._continue_as_new_due()
+                )
+            )
+            if st.awaiting_scan and st.studies and not self._closed():
+                await self._scanned("images")
+
+    async def _scanned(self, via: str) -> None:
+        """The scan is done: the validating expert reads it, unless the site's contract
+        sends it up the ladder again."""
+        st = self.state
+        st.decision = dataclasses.replace(st.decision, scanned_at=workflow.now())
+        holder = st.holder
+        if st.reroute_after_scan:
+            st.holder = None
+            st.round += 1
+            st.step = 0
+            st.tried = []
+        await self._write(TimelineEntry(EventKind.SCANNED, self._status(), None, via))
+        if holder is not None and st.holder == holder:
+            self._tell_ris(CaseStatus.ACCEPTED)
+            await self._notify(holder, NoticeKind.SCANNED)
+
     # --- holding, reporting, the end --------------------------------------------------------
 
     async def _wait_while_held(self) -> None:
-        """The holder reads and reports; a release sends the case back to the ladder."""
+        """The holder reads and reports (or, under régulation, decides on the indication); a
+        release sends the case back to the ladder."""
         st = self.state
-        while st.holder is not None and not self._closed():
+        validating = st.validating
+        while st.holder is not None and not self._closed() and st.validating == validating:
             await self._continue_as_new_if_due()
             await workflow.wait_condition(
-                lambda: st.holder is None or self._closed() or self._continue_as_new_due()
+                lambda: (
+                    st.holder is None
+                    or self._closed()
+                    or st.validating != validating
+                    or self._continue_as_new_due()
+                )
             )
 
     async def _close_cancelled(self) -> None:
@@ -418,6 +481,8 @@ class CaseWorkflow:
         if st.holder is None:
             return
         await self._notify(st.holder, NoticeKind.CANCELLED)
+        if st.regulation and st.decision.scanned_at is None:
+            return  # nothing was read
         if workflow.patched("bill-cancellation"):
             # Cancelled while held: the contract may bill the expert's time (the tariff says).
             assert st.closed_at is not None
@@ -452,7 +517,15 @@ class CaseWorkflow:
         """Alert the coordinators when the accept or the report deadline passes, and remind
         the holder at 75% of the time allowed to report. Deadlines count from the request
         and follow a priority change."""
-        while (next_due := self._next_promise()) is not None:
+        st = self.state
+        while True:
+            next_due = self._next_promise()
+            if next_due is None:
+                if not st.awaiting_scan or self._closed():
+                    return
+                # Régulation: the report's promise starts with the scan.
+                await workflow.wait_condition(lambda: not st.awaiting_scan or self._closed())
+                continue
             due, what = next_due
             if due > workflow.now():
                 await self._wait_or_moved(self._closed, due - workflow.now())
@@ -470,17 +543,40 @@ class CaseWorkflow:
         due: list[tuple[datetime, Callable[[], Any]]] = []
         if st.accepted_at is None and not st.accept_breached:
             due.append((st.requested_at + st.level.accept_within, self._accept_breached))
+        if st.validating:
+            if not st.validate_reminded:
+                reminder = st.level.validate_within * POLICY.reminder_share
+                due.append((st.requested_at + reminder, self._remind_validator))
+            if not st.validate_breached:
+                due.append((st.requested_at + st.level.validate_within, self._validate_breached))
+        # Under régulation the report is promised from the scan: none is due before it.
+        reading_from = st.decision.scanned_at if st.regulation else st.requested_at
+        if reading_from is None:
+            return min(due, key=lambda d: d[0]) if due else None
         if not st.reminded:
             reminder = st.level.report_within * POLICY.reminder_share
-            due.append((st.requested_at + reminder, self._remind_holder))
+            due.append((reading_from + reminder, self._remind_holder))
         if not st.report_breached:
-            due.append((st.requested_at + st.level.report_within, self._report_breached))
+            due.append((reading_from + st.level.report_within, self._report_breached))
         return min(due, key=lambda d: d[0]) if due else None
 
     async def _accept_breached(self) -> None:
         self.state.accept_breached = True
         await self._write(TimelineEntry(EventKind.SLA_BREACH, None, None, "accept"))
         await self._alert(AlertKind.ACCEPT_BREACH, "accept-breach")
+
+    async def _validate_breached(self) -> None:
+        self.state.validate_breached = True
+        await self._write(TimelineEntry(EventKind.SLA_BREACH, None, self.state.holder, "validate"))
+        await self._alert(AlertKind.VALIDATE_BREACH, "validate-breach")
+
+    async def _remind_validator(self) -> None:
+        st = self.state
+        st.validate_reminded = True
+        holder = st.holder
+        if holder is not None and st.validating:
+            await self._notify(holder, NoticeKind.VALIDATE_REMINDER)
+            await self._write(TimelineEntry(EventKind.REMINDER_SENT, None, holder, "validate"))
 
     async def _remind_holder(self) -> None:
         st = self.state
@@ -776,6 +872,70 @@ class CaseWorkflow:
         st.cancelled_by = cancellation.by
         st.closed_at = workflow.now()
         await self._write(_status_entry(CaseStatus.CANCELLED, None, f"by {cancellation.by}"))
+        self._tell_ris(CaseStatus.CANCELLED)
+
+    @workflow.update
+    async def validate(self, validation: Validation) -> None:
+        """Régulation: the holder validates the indication with a protocol; the site (and its
+        RIS) learns the protocol at once, and scans."""
+        self._check_deciding(validation.expert_id)
+        st = self.state
+        st.decision = dataclasses.replace(
+            st.decision,
+            validated_at=workflow.now(),
+            validated_by=validation.expert_id,
+            protocol_id=validation.protocol_id,
+            note=CONTROL.sub("", validation.note),
+        )
+        await self._write(
+            TimelineEntry(EventKind.VALIDATED, CaseStatus.VALIDATED, validation.expert_id)
+        )
+        self._tell_site(SiteNoticeKind.VALIDATED, validation.expert_id)
+        self._tell_ris(CaseStatus.VALIDATED)
+
+    @validate.validator
+    def _validate_validate(self, validation: Validation) -> None:
+        self._check_fresh(validation.not_after)
+        self._check_deciding(validation.expert_id)
+
+    @workflow.update
+    async def refuse(self, refusal: Refusal) -> None:
+        """Régulation: the holder refuses the indication, saying why; the case ends there."""
+        self._check_deciding(refusal.expert_id)
+        reason = CONTROL.sub("", refusal.reason).strip()
+        if not reason:
+            raise ApplicationError(
+                "reason is required: say why the indication is refused",
+                {"reason": "is required"},
+                type="InvalidInput",
+            )
+        st = self.state
+        st.refused = True
+        st.closed_at = workflow.now()
+        st.decision = dataclasses.replace(
+            st.decision, validated_by=refusal.expert_id, refusal_reason=reason
+        )
+        await self._write(TimelineEntry(EventKind.REFUSED, CaseStatus.REFUSED, refusal.expert_id))
+        self._tell_site(SiteNoticeKind.REFUSED, refusal.expert_id)
+        self._tell_ris(CaseStatus.REFUSED)
+
+    @refuse.validator
+    def _validate_refuse(self, refusal: Refusal) -> None:
+        self._check_fresh(refusal.not_after)
+        self._check_deciding(refusal.expert_id)
+
+    @workflow.update
+    async def scanned(self, scan: ScanDone) -> None:
+        """Régulation: the site's technologist did the scan. Said twice, or after the images
+        said it, it changes nothing."""
+        self._check_scannable()
+        if self.state.awaiting_scan:
+            await self._scanned(scan.via)
+
+    @scanned.validator
+    def _validate_scanned(self, scan: ScanDone) -> None:
+        self._check_fresh(scan.not_after)
+        self._check_scannable()
 
     @workflow.signal
     async def acknowledge(self, ack: Acknowledgement) -> None:
@@ -863,8 +1023,12 @@ class CaseWorkflow:
         st = self.state
         if st.cancelled_by is not None:
             return CaseStatus.CANCELLED
+        if st.refused:
+            return CaseStatus.REFUSED
         if st.final_report_id is not None:
             return CaseStatus.FINAL
+        if st.awaiting_scan:
+            return CaseStatus.TO_VALIDATE if st.validating else CaseStatus.VALIDATED
         if st.holder is not None:
             if st.preliminary_by == st.holder:
                 return CaseStatus.PRELIMINARY
@@ -874,7 +1038,8 @@ class CaseWorkflow:
         return CaseStatus.REQUESTED
 
     def _closed(self) -> bool:
-        return self.state.cancelled_by is not None or self.state.final_report_id is not None
+        st = self.state
+        return st.cancelled_by is not None or st.final_report_id is not None or st.refused
 
     def _settled(self) -> bool:
         """Nothing more for the ladder to do: an expert holds the case, or it is closed."""
@@ -892,6 +1057,27 @@ class CaseWorkflow:
         self._check_open()
         if self.state.holder is not None and self.state.holder != expert_id:
             raise ApplicationError("another expert holds the case", type="AlreadyTaken")
+
+    def _check_deciding(self, expert_id: int) -> None:
+        self._check_holder(expert_id)
+        if not self.state.validating:
+            raise ApplicationError(
+                "the case has no indication waiting for validation", type="NotToValidate"
+            )
+
+    def _check_scannable(self) -> None:
+        self._check_open()
+        st = self.state
+        if not st.regulation:
+            raise ApplicationError(
+                "the case is not under régulation: its images are simply sent",
+                type="NotToValidate",
+            )
+        if st.validating:
+            raise ApplicationError(
+                "the indication is not validated yet: scan once a protocol is given",
+                type="NotValidated",
+            )
 
     def _check_holder(self, expert_id: int) -> None:
         self._check_open()
@@ -987,6 +1173,8 @@ class CaseWorkflow:
             TimelineEntry(kind, CaseStatus.ACCEPTED, expert_id, detail or f"via {via}")
         )
         self._tell_site(SiteNoticeKind.ACCEPTED, expert_id)
+        if not st.awaiting_scan:  # under régulation, the RIS hears of the reading at the scan
+            self._tell_ris(CaseStatus.ACCEPTED)
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -994,7 +1182,7 @@ class CaseWorkflow:
         """The one writer of the case record: the whole view, numbered, newest wins."""
         st = self.state
         status = self._status()
-        written = f"{status}:{st.holder}:{st.priority}:{st.levels_version}"
+        written = f"{status}:{st.holder}:{st.priority}:{st.levels_version}:{st.decision}"
         if not entries and written == st.written:
             return
         st.seq += 1
@@ -1014,6 +1202,7 @@ class CaseWorkflow:
                 reported_at=st.reported_at,
                 closed_at=st.closed_at,
                 entries=list(entries),
+                regulation=st.decision if st.regulation else None,
             ),
         )
 
@@ -1056,8 +1245,29 @@ class CaseWorkflow:
         st.notices += 1
         notice = SiteNotice(st.case_id, f"site_{kind}:{st.notices}", kind, expert_id)
         task = asyncio.create_task(self._best_effort(Notifications.notify_site, notice))
-        self._telling_site.add(task)
-        task.add_done_callback(self._telling_site.discard)
+        self._telling.add(task)
+        task.add_done_callback(self._telling.discard)
+
+    def _tell_ris(self, status: CaseStatus) -> None:
+        """A case ordered over HL7: its site's RIS is told each status once, by a workflow
+        of its own that retries until the RIS takes it (workflows/order_status.py), beside
+        the handler."""
+        st = self.state
+        if not st.tell_ris or status in st.ris_told:
+            return
+        st.ris_told.append(status)
+        task = asyncio.create_task(self._start_order_status(status))
+        self._telling.add(task)
+        task.add_done_callback(self._telling.discard)
+
+    async def _start_order_status(self, status: CaseStatus) -> None:
+        with contextlib.suppress(WorkflowAlreadyStartedError):  # told before a continue-as-new
+            await workflow.start_child_workflow(
+                "OrderStatus",
+                OrderStatusStart(self.state.case_id, status),
+                id=order_status_workflow_id(self.state.case_id, status),
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            )
 
     async def _notify(self, expert_id: int, kind: NoticeKind) -> None:
         st = self.state
@@ -1138,7 +1348,7 @@ class CaseWorkflow:
                 and not self._timers_busy
                 and not self._calls_busy
                 and not self._studies_busy
-                and not self._telling_site
+                and not self._telling
             )
         )
         workflow.continue_as_new(args=[self._start, self.state])

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from garde.domain import OfferStatus, Priority
-from garde.messages import CaseStart
+from garde.messages import CaseStart, RegulationRecord
 from garde.service_levels import LadderStep, ServiceLevel
 
 
@@ -138,6 +138,25 @@ class CaseState:
     # The case's studies as they arrive; `batches` counts the arrivals, to wake the watch.
     studies: list[StudyWatch] = field(default_factory=list)
     batches: int = 0
+    # Régulation: the holder's decision on the indication, then the scan; its timers.
+    regulation: bool = False
+    reroute_after_scan: bool = False
+    decision: RegulationRecord = field(default_factory=RegulationRecord)
+    refused: bool = False
+    validate_breached: bool = False
+    validate_reminded: bool = False
+    # Ordered over HL7: the statuses told to the site's RIS (each once).
+    tell_ris: bool = False
+    ris_told: list[str] = field(default_factory=list)
+
+    @property
+    def validating(self) -> bool:
+        """A régulation case whose indication waits for the holder's decision."""
+        return self.regulation and self.decision.validated_at is None and not self.refused
+
+    @property
+    def awaiting_scan(self) -> bool:
+        return self.regulation and self.decision.scanned_at is None
 
     @classmethod
     def at_intake(cls, start: CaseStart) -> CaseState:
@@ -153,4 +172,9 @@ class CaseState:
             accepted_at=start.accepted_at,
             preliminary_by=start.holder if start.preliminary else None,
             report_filed=start.preliminary,
+            regulation=start.regulation,
+            reroute_after_scan=start.reroute_after_scan,
+            decision=start.decision or RegulationRecord(),
+            refused=bool(start.decision and start.decision.refusal_reason),
+            tell_ris=start.tell_ris,
         )
