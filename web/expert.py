@@ -14,6 +14,7 @@ from garde.critical import ack_within
 from garde.domain import HELD_STATUSES, CaseStatus, OfferStatus, ReportKind, Role
 from garde.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
 from garde.models import Case, Expert, ExpertMacro, Offer, User
+from garde.protocols import protocols
 from reports import exam_templates
 from web import display, report_chain, services
 from web.access import (
@@ -29,10 +30,13 @@ from web.access import (
 from web.case_views import latest_report
 from web.inputs import parse_decline_reason, parse_report
 from web.live_events import live_page
+from web.regulation_inputs import parse_refusal, parse_validation
 from web.study_view import studies_shown
 
 bp = Blueprint("expert", __name__, url_prefix="/expert")
 
+# Régulation: held before the scan, the case is decided on, not yet read.
+BEFORE_SCAN = (CaseStatus.TO_VALIDATE, CaseStatus.VALIDATED)
 # What the expert is told once a report is filed, by its kind.
 FILED = {
     ReportKind.PRELIMINARY: lazy_gettext("Preliminary report filed and sent to the site."),
@@ -152,6 +156,42 @@ def report(case_id: int) -> Response | tuple[str, int]:
     return redirect(url_for("expert.case", case_id=found.id))
 
 
+@bp.post("/cases/<int:case_id>/validate")
+@roles(Role.EXPERT)
+def validate(case_id: int) -> Response | tuple[str, int]:
+    """Régulation: the holder validates the indication with a protocol; the site is told."""
+    user = current_user()
+    found = case_for(g.db, user, case_id)
+    values = request.form.to_dict()
+    try:
+        services().cases.validate(found.id, parse_validation(g.db, values, _expert_id(user)))
+    except InvalidInput as e:
+        return _case_page(found, decision=values, errors=e.fields), 400
+    except (Conflict, Forbidden, Unavailable) as e:
+        flash(_("Not validated: %(reason)s.", reason=e.message), "error")
+        return _case_page(found, decision=values), e.status
+    flash(_("Case #%(id)s validated; the site is told the protocol.", id=found.id), "info")
+    return redirect(url_for("expert.case", case_id=found.id))
+
+
+@bp.post("/cases/<int:case_id>/refuse")
+@roles(Role.EXPERT)
+def refuse(case_id: int) -> Response | tuple[str, int]:
+    """Régulation: the holder refuses the indication; the site is told the reason."""
+    user = current_user()
+    found = case_for(g.db, user, case_id)
+    values = request.form.to_dict()
+    try:
+        services().cases.refuse(found.id, parse_refusal(values, _expert_id(user)))
+    except InvalidInput as e:
+        return _case_page(found, decision=values, errors=e.fields), 400
+    except (Conflict, Forbidden, Unavailable) as e:
+        flash(_("Not refused: %(reason)s.", reason=e.message), "error")
+        return _case_page(found, decision=values), e.status
+    flash(_("Case #%(id)s refused; the site is told why.", id=found.id), "info")
+    return redirect(url_for("expert.worklist"))
+
+
 @bp.post("/cases/<int:case_id>/release")
 @roles(Role.EXPERT)
 def release(case_id: int) -> Response:
@@ -225,8 +265,25 @@ def _preliminary_text(case: Case, kinds: list[str]) -> dict[str, Any]:
     }
 
 
+def _deciding(case: Case, values: dict[str, Any]) -> dict[str, Any]:
+    """What the validation form offers: the active protocols for the case's modality first,
+    the others apart; the one picked (or the only one that fits) chosen."""
+    library = protocols(g.db, active_only=True)
+    fitting = [p for p in library if p.modality == case.modality]
+    if "protocol" not in values and len(fitting) == 1:
+        values = {**values, "protocol": fitting[0].code}
+    return {
+        "fitting_protocols": fitting,
+        "other_protocols": [p for p in library if p.modality != case.modality],
+        "decision": values,
+    }
+
+
 def _case_page(
-    case: Case, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+    case: Case,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    decision: dict[str, Any] | None = None,
 ) -> str:
     user = current_user()
     me = _expert_id(user)
@@ -234,8 +291,9 @@ def _case_page(
     status = CaseStatus(case.status)
     final = latest_report(case)
     wrote_final = final is not None and final.kind == ReportKind.FINAL and final.expert_id == me
+    held = case.assigned_expert_id == me and status.is_held
     kinds: list[str] = []
-    if case.assigned_expert_id == me and status.is_held:
+    if held and status not in BEFORE_SCAN:
         kinds = [ReportKind.PRELIMINARY.value, ReportKind.FINAL.value]
     elif status is CaseStatus.FINAL and wrote_final:
         kinds = [ReportKind.ADDENDUM.value]
@@ -251,7 +309,8 @@ def _case_page(
         case=case,
         tz=case.site.timezone,
         offer=offer,
-        held=case.assigned_expert_id == me and status.is_held,
+        held=held,
+        deciding=held and status is CaseStatus.TO_VALIDATE,
         can_take=case.assigned_expert_id is None and status.is_open,
         # An expert only offered the case, or free to take it, sees what the offer SMS says.
         full=full,
@@ -261,4 +320,5 @@ def _case_page(
         values=_preliminary_text(case, kinds) if values is None else values,
         errors=errors or {},
         **(_writing(case, user.expert) if kinds and user.expert else {}),
+        **(_deciding(case, decision or {}) if held and status is CaseStatus.TO_VALIDATE else {}),
     )

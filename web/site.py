@@ -12,9 +12,9 @@ from werkzeug.wrappers.response import Response
 
 from garde.acknowledgements import pending, pending_in
 from garde.domain import CaseStatus, Priority, ReportKind, Role
-from garde.errors import Conflict, InvalidInput, Unavailable
+from garde.errors import Conflict, Forbidden, InvalidInput, Unavailable
 from garde.intake import CaseRequest
-from garde.messages import Acknowledgement
+from garde.messages import Acknowledgement, ScanDone
 from garde.models import Case, Report, Site
 from garde.vocabulary import MODALITIES
 from web import display, services
@@ -102,6 +102,8 @@ def _case_page(found: Case, uploaded: Uploaded | None = None) -> str:
         deliveries=deliveries(found),
         is_open=CaseStatus(found.status).is_open,
         owed=owed_reason(pending(g.db, found.id)),
+        # Régulation: validated, the scan is the site's to do and to say.
+        to_scan=found.status == CaseStatus.VALIDATED and found.scanned_at is None,
     )
 
 
@@ -118,6 +120,23 @@ def cancel(case_id: int) -> Response | tuple[str, int]:
     audit("case.cancel", f"case:{found.id}")
     g.db.commit()
     flash(_("Cancellation sent. The expert, if any, is told."), "info")
+    return redirect(url_for("site.case", case_id=found.id))
+
+
+@bp.post("/cases/<int:case_id>/scanned")
+@roles(Role.SITE)
+def scanned(case_id: int) -> Response | tuple[str, int]:
+    """Régulation: the technologist did the scan; the case goes on to its reading."""
+    user = current_user()
+    found = case_for(g.db, user, case_id)
+    try:
+        services().cases.scanned(found.id, ScanDone(by=user.username, via="site"))
+    except (Conflict, Forbidden, Unavailable) as e:
+        flash(_("Not marked as scanned: %(reason)s.", reason=e.message), "error")
+        return _case_page(found), e.status
+    audit("case.scanned", f"case:{found.id}")
+    g.db.commit()
+    flash(_("Scan done: the case goes on to its reading."), "info")
     return redirect(url_for("site.case", case_id=found.id))
 
 
