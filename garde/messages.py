@@ -167,6 +167,11 @@ class Cancellation:
     by: str
 
 
+# Who a cancellation names when the site's RIS sent it (HL7 ORC-1 CA): the RIS is not told
+# its own cancellation back.
+CANCELLED_BY_RIS = "RIS"
+
+
 @dataclass(frozen=True)
 class Validation:
     """Régulation: the holder validates the indication with a protocol of the library."""

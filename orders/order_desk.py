@@ -26,7 +26,7 @@ from garde.db import SessionFactory
 from garde.domain import CaseStatus, OrderSource
 from garde.errors import InvalidInput
 from garde.intake import CaseRequest, Order, case_start, find_order, record_case
-from garde.messages import Cancellation, CaseStart
+from garde.messages import CANCELLED_BY_RIS, Cancellation, CaseStart
 from garde.models import AuditEvent, Site
 from garde.reconciler import mark_started
 from garde.temporal import case_workflow_id, start_case_workflow
@@ -47,8 +47,6 @@ log = logging.getLogger(__name__)
 
 # Reaching Temporal to start or signal a case: the RIS waits for its acknowledgement.
 TEMPORAL_WAIT_S = 5.0
-# The workflow's signal of a cancellation, and who it says cancelled.
-CANCELLED_BY = "RIS"
 NOT_NOW = "Garde cannot take this order now: send it again"
 
 
@@ -126,7 +124,7 @@ class OrderDesk:
             if recorded.start is not None:
                 await start_case_workflow(client, recorded.start)
             handle = client.get_workflow_handle(case_workflow_id(recorded.case_id))
-            await handle.signal("cancel", Cancellation(CANCELLED_BY))
+            await handle.signal("cancel", Cancellation(CANCELLED_BY_RIS))
         except Exception as e:
             self._client = None
             log.warning(

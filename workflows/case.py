@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
         SiteNoticeKind,
     )
     from garde.messages import (
+        CANCELLED_BY_RIS,
         Acceptance,
         Acknowledgement,
         AcknowledgementStart,
@@ -872,7 +873,8 @@ class CaseWorkflow:
         st.cancelled_by = cancellation.by
         st.closed_at = workflow.now()
         await self._write(_status_entry(CaseStatus.CANCELLED, None, f"by {cancellation.by}"))
-        self._tell_ris(CaseStatus.CANCELLED)
+        if cancellation.by != CANCELLED_BY_RIS:
+            self._tell_ris(CaseStatus.CANCELLED)
 
     @workflow.update
     async def validate(self, validation: Validation) -> None:

@@ -17,13 +17,14 @@ from datetime import date, timedelta
 import pytest
 from hl7apy.parser import parse_message
 from sqlalchemy import select
+from temporalio.service import RPCError
 
 from activities.order_status import told_key
 from garde.domain import CaseStatus, EventKind, OrderSource
 from garde.intake import CaseRequest, Order, Patient, record_case
-from garde.messages import OrderStatusStart
+from garde.messages import CANCELLED_BY_RIS, Cancellation, OrderStatusStart
 from garde.models import CaseEvent, Site
-from garde.temporal import TASK_QUEUE, order_status_workflow_id
+from garde.temporal import TASK_QUEUE, case_workflow_id, order_status_workflow_id
 from tests.conftest import Region, case_request, free_port, wait_for
 from tests.reports.site_endpoints import MllpListener
 
@@ -182,3 +183,24 @@ def test_a_case_not_ordered_over_hl7_tells_its_ris_nothing(
             CaseEvent.case_id == case, CaseEvent.key == told_key(CaseStatus.ACCEPTED)
         )
         assert s.scalar(entry) is None
+
+
+def test_the_ris_is_not_told_back_its_own_cancellation(
+    region: Region, listener: MllpListener
+) -> None:
+    case, placer = ordered(region)
+    accept(region, case)
+    wait_for(lambda: told(region, case) == ["accepted: AA"], what="the acceptance told")
+
+    async def cancelled_by_the_ris() -> None:
+        client = await region.stack.client()
+        handle = client.get_workflow_handle(case_workflow_id(case))
+        await handle.signal("cancel", Cancellation(CANCELLED_BY_RIS))
+        assert await handle.result() == CaseStatus.CANCELLED  # its last child started by then
+        with pytest.raises(RPCError):
+            await client.get_workflow_handle(
+                order_status_workflow_id(case, CaseStatus.CANCELLED)
+            ).describe()
+
+    asyncio.run(cancelled_by_the_ris())
+    assert statuses(listener) == [(f"GARDE-{case}-accepted", "OK", placer, "IP")]
