@@ -42,6 +42,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> tuple[Response, int] | tuple[str, int]:
         status = e.code or 500
+        if request.path.startswith("/fhir/"):  # no FHIR route matched: its clients read this
+            from web.fhir import outcome
+
+            return outcome(status, [(None, str(e.description))]), status
         if wants_json():
             return jsonify({"error": e.name.lower(), "detail": e.description}), status
         return render_template("error.html", error=e), status

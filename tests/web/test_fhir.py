@@ -353,3 +353,13 @@ def test_a_refused_order_is_a_rejected_task_with_the_reason(region: Region) -> N
     assert refused.status == "rejected" and refused.statusReason.text == reason
     read = fhir(region.stack, region.site_token).get(f"/fhir/ServiceRequest/{case_id}")
     assert read.json()["status"] == "revoked"
+
+
+def test_what_fhir_does_not_serve_is_an_operation_outcome(shared_region: Region) -> None:
+    region = shared_region
+    on_sqlite_only(region.stack.env["GARDE_DATABASE_URL"], "routing reads no database")
+    api = fhir(region.stack, region.coordinator_token)
+    r = api.get("/fhir/Patient/1")
+    assert r.status_code == 404 and list(_issues(r).values())[0].startswith("not-found: ")
+    r = api.delete("/fhir/Task/1")
+    assert r.status_code == 405 and list(_issues(r).values())[0].startswith("not-supported: ")
