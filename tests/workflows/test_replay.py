@@ -38,6 +38,8 @@ PATHS = (
     "site_notices",
     "study_arrivals",
     "acknowledgement_ladder",
+    "regulation_validated_scanned_read",
+    "regulation_refused",
 )
 RECORDED = sorted(HISTORIES.glob("*.json"))
 # Garde's converter with the nights' key: encrypted histories open, those recorded before
