@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Response, g, request, url_for
+from flask import Response, g, request
 
 from garde.domain import Role
 from garde.errors import InvalidInput, NotFound
@@ -44,7 +44,7 @@ def create_service_request() -> Response:
     request_, order = read_order(body(), site)
     submitted = submit_case(site, request_, order)
     g.db.refresh(submitted.case)
-    location = url_for("fhir.read_service_request", case_id=submitted.case.id)
+    location = f"{_base()}/ServiceRequest/{submitted.case.id}"  # FHIR's: absolute, at the base
     return answer(
         service_request(submitted.case), 201 if submitted.created else 200, Location=location
     )
