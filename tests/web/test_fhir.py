@@ -205,6 +205,10 @@ def test_a_ris_orders_and_follows_its_task_to_the_final_report(region: Region) -
     for resource in (done, report):
         text = resource.model_dump_json()
         assert PATIENT_ID not in text and "Durand" not in text
+    # Nor in the logs of the web app and the worker that handled it.
+    for log in stack.logs.glob("*.log"):
+        text = log.read_text(errors="replace")
+        assert PATIENT_ID not in text and "Durand" not in text, log.name
 
 
 def test_a_cancelled_order_is_a_cancelled_task(region: Region) -> None:
