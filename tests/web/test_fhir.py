@@ -266,13 +266,17 @@ def test_a_bad_order_gets_an_operation_outcome_naming_the_field(
         assert placer is None or s.query(Case).filter_by(placer_order_number=placer).count() == 0
 
 
-def test_a_patient_birth_date_must_be_whole(shared_region: Region) -> None:
+def test_what_the_case_keeps_as_it_came_is_refused_not_cut(shared_region: Region) -> None:
     region = shared_region
     on_sqlite_only(region.stack.env["GARDE_DATABASE_URL"], "refused before the database")
-    order = service_request()
+    order = service_request(placer="P" * 65)
     order["contained"][0]["birthDate"] = "1948"
+    order["contained"][0]["name"] = [{"text": "Durand\x1cEmilie"}]
     issues = _issues(post(region, order))
-    assert "whole date" in issues["ServiceRequest.contained.ofType(Patient).birthDate"]
+    patient = "ServiceRequest.contained.ofType(Patient)"
+    assert "whole date" in issues[f"{patient}.birthDate"]
+    assert "control characters" in issues[f"{patient}.name"]
+    assert "at most 64" in issues["ServiceRequest.identifier"]
 
 
 def test_who_may_order_and_read(shared_region: Region) -> None:

@@ -36,6 +36,7 @@ from garde.domain import OrderSource
 from garde.errors import InvalidInput
 from garde.intake import CaseRequest, Order, Patient
 from garde.models import Site
+from garde.validation import CONTROL, CONTROL_REASON
 
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
 IDENTIFIER_TYPES = "http://terminology.hl7.org/CodeSystem/v2-0203"
@@ -89,6 +90,7 @@ def _fields(
             "must hold the placer order number: an identifier with type PLAC "
             f"({IDENTIFIER_TYPES}) and a value"
         )
+    _check(problems, f"{_SR}.identifier", placer, 64)
     if resource.status != "active":
         problems[f"{_SR}.status"] = "must be active: Garde reads orders to act on"
     if resource.intent not in INTENTS:
@@ -203,8 +205,7 @@ def _name(names: list[HumanName] | None) -> str | None:
 
 
 def _patient(resource: ServiceRequest, problems: dict[str, str]) -> Patient | None:
-    """The patient the subject names: its contained Patient, else the reference's own words.
-    Too long a value is refused, not cut: the site must find its patient again."""
+    """The patient the subject names: its contained Patient, else the reference's own words."""
     subject = resource.subject
     contained = _contained(resource, subject, FhirPatient)
     if subject.reference and subject.reference.startswith("#") and contained is None:
@@ -220,15 +221,20 @@ def _patient(resource: ServiceRequest, problems: dict[str, str]) -> Patient | No
         if born is not None and not isinstance(born, date):
             problems[f"{_PATIENT}.birthDate"] = "must be a whole date (YYYY-MM-DD)"
             born = None
-    for path, value, longest in (
-        (f"{_PATIENT}.identifier", patient_id, 64),
-        (f"{_PATIENT}.name", name, 200),
-    ):
-        if value and len(value) > longest:
-            problems[path] = f"must be at most {longest} characters"
+    _check(problems, f"{_PATIENT}.identifier", patient_id, 64)
+    _check(problems, f"{_PATIENT}.name", name, 200)
     if not any((patient_id, name, born, sex)):
         return None
     return Patient(patient_id, name, born, sex)
+
+
+def _check(problems: dict[str, str], path: str, value: str | None, longest: int) -> None:
+    """What the case keeps as it came, so refused rather than cut: the RIS must find its
+    order and its patient again."""
+    if value and len(value) > longest:
+        _add(problems, path, f"must be at most {longest} characters")
+    if value and CONTROL.search(value):
+        _add(problems, path, CONTROL_REASON)
 
 
 def _add(problems: dict[str, str], path: str, reason: str) -> None:
