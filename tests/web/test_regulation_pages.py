@@ -130,8 +130,10 @@ def test_expert_refuses_with_a_reason_the_site_reads(regulated: Region) -> None:
     )
     assert reason in page and "refused" in page
     assert "Scan done" not in page and "Cancel the request" not in page
-    # A refused case is closed: off the board.
-    board = coordinator(region.stack).get("/coordinator/").text
+    # A refused case is closed: off the board; its page says why.
+    staff = coordinator(region.stack)
+    assert reason in _text(staff.get(f"/coordinator/cases/{case_id}").text)
+    board = staff.get("/coordinator/").text
     assert f'/coordinator/cases/{case_id}"' not in board
 
 
