@@ -40,7 +40,7 @@ from tests.conftest import PASSWORD, Region, Stack, on_sqlite_only
 from tests.web.test_pages import csrf_token
 
 # Asked with each role's bearer token; the other paths with its browser.
-TOKEN_PATHS = ("/api/", "/dicomweb/")
+TOKEN_PATHS = ("/api/", "/dicomweb/", "/fhir/")
 ROLES = ("anonymous", "site", "expert", "coordinator", "admin", "stranger")
 
 OK = "ok"  # 200
@@ -117,6 +117,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "site.case": reads(SITE),
     "site.acknowledge": writes(SITE),
     "site.cancel": writes(SITE),
+    "site.scanned": writes(SITE),
     "site.change_priority": writes(SITE),
     "site.upload_images": writes(SITE),
     # A share link's page: public, its token is the key (here no link's). The share form of
@@ -131,6 +132,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "expert.accept": writes(EXPERT),
     "expert.decline": writes(EXPERT),
     "expert.release": writes(EXPERT),
+    "expert.validate": writes(EXPERT),
+    "expert.refuse": writes(EXPERT),
     "expert.report": writes(EXPERT),
     "my_roster.roster": reads(EXPERT),
     "my_roster.make_feed": writes(EXPERT),
@@ -147,6 +150,10 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "expert_statements.page": reads(EXPERT),
     # The coordinators' pages, admins' too.
     "coordinator.board": reads(*STAFF),
+    "coordinator.protocol_library": reads(*STAFF),
+    "coordinator.add_protocol": writes(*STAFF),
+    "coordinator.protocol": reads(*STAFF),
+    "coordinator.protocol_active": writes(*STAFF),
     "analytics.page": reads(*STAFF),
     "analytics.data": reads(*STAFF),
     "billing_pages.billing": reads(*STAFF),
@@ -195,6 +202,20 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "api.submit": writes(SITE),
     "api.acknowledge": writes(SITE),
     "api.cancel": writes(SITE, *STAFF),
+    "api.validate": writes(EXPERT),
+    "api.refuse": writes(EXPERT),
+    "api.scanned": writes(SITE),
+    "api.list_protocols": reads(SITE, EXPERT, *STAFF),
+    "api.get_protocol": reads(SITE, EXPERT, *STAFF),
+    "api.add_protocol": writes(*STAFF),
+    "api.patch_protocol": writes(*STAFF),
+    # FHIR: a bearer token only; the matrix's case has no report yet.
+    "fhir.metadata": everyone(OK),
+    "fhir.create_service_request": writes(SITE),
+    "fhir.read_service_request": (LOGIN, OK, NO, OK, OK, NF),
+    "fhir.read_task": (LOGIN, OK, NO, OK, OK, NF),
+    "fhir.search_tasks": (LOGIN, "400", "400", "400", "400", "400"),  # focus is required
+    "fhir.read_diagnostic_report": (LOGIN, NF, NO, NF, NF, NF),
     "api.change_priority": writes(SITE, *STAFF),
     "api.accept": writes(EXPERT),
     "api.decline": writes(EXPERT),
@@ -316,7 +337,7 @@ def test_every_route_answers_each_role_as_its_row_says(app: Flask, shared_region
     ids = _real_rows(region, case["id"])
     browsers, apis = _sessions(region)
     alice = region.experts["alice"]
-    codes = {"experts": alice.code, "sites": region.site}
+    codes = {"experts": alice.code, "sites": region.site, "protocols": "CT-HEAD-NC"}
     adapter = app.url_map.bind("localhost")
     rules = sorted(app.url_map.iter_rules(), key=lambda r: r.rule)
     endpoints = {rule.endpoint for rule in rules}
