@@ -1,11 +1,12 @@
 """An HL7 v2 ORM^O01 from a site's RIS, read into a new order (ORC-1 NW) or a cancellation
 (CA), or refused with each problem located (segment, field, component) for the ACK.
 
-The message is checked by hl7apy (segment names, version, structure); its values are then
-read from the segments as sent, by position, and their escape sequences decoded here: asked
-for a value, hl7apy writes its escape character again before every sequence it does not
-know (`\\.br\\`, `\\X41\\`), and a value read through its component names changes with the
-version (2.3's XCN is not 2.5's).
+The message is checked by hl7apy (segment names, version, structure) and parsed by
+python-hl7 (`hl7`); its values are read by position, as sent, and their escape sequences
+decoded by python-hl7's unescape, told how Garde reads the ones it reads otherwise
+(_Escapes). Not hl7apy's values: asked for one, it writes its escape character again
+before every sequence it does not know (`\\.br\\`, `\\X41\\`), and a value read through
+its component names changes with the version (2.3's XCN is not 2.5's).
 
 One order per message: a RIS sends each order in its own ORM, and one acknowledgement then
 answers for one case. The patient (PID) is read for the case's record only: never logged,
@@ -15,11 +16,13 @@ never quoted in an acknowledgement.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
+import hl7
 from hl7apy.exceptions import HL7apyException, InvalidName, UnsupportedVersion
 from hl7apy.parser import parse_message
 
@@ -59,6 +62,9 @@ CHARSETS: dict[str, str | None] = {
     "ISO IR100": "iso8859-1",
     **{f"8859/{n}": f"iso8859-{n}" for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 15)},
 }
+# python-hl7 warns of an empty escape sequence (two escape characters) quoting the whole
+# value, a patient's name perhaps: its unescape's logger is kept quiet (see _Escapes).
+hl7.util.logger.setLevel(logging.CRITICAL + 1)
 # ORC-7.6, OBR-27.6, TQ1-9 (HL7 table 0027) to Garde's priorities.
 PRIORITIES = {
     "S": "stat",
@@ -150,52 +156,83 @@ class Cancel:
     placer_order_number: str
 
 
+class _Escapes(dict[str, str]):
+    """How python-hl7's unescape (its app_map) reads every escape sequence but the
+    delimiters' (\\F\\ \\S\\ \\T\\ \\R\\ \\E\\, which it decodes by the message's own delimiters):
+    its own reading is not Garde's. \\Xhh…\\ is bytes in the message's character set (its
+    own: one character per byte, Latin-1 whatever MSH-18 says); a line break (\\.br\\ \\.sp\\
+    \\.ce\\) is "\\n" (its own: "\\r", the segments' end); highlighting, other formatting,
+    character-set switches and unknown sequences are dropped (its own: "_", spaces, or a
+    warning quoting the whole value, a patient's name perhaps)."""
+
+    def __init__(self, codec: str) -> None:
+        super().__init__({".br": "\n", ".sp": "\n", ".ce": "\n"})
+        self.codec = codec
+
+    def __contains__(self, sequence: object) -> bool:
+        return sequence not in ("F", "S", "T", "R", "E")
+
+    def __missing__(self, sequence: str) -> str:
+        if sequence.startswith("X"):
+            try:
+                return bytes.fromhex(sequence[1:]).decode(self.codec, "replace")
+            except ValueError:
+                return ""
+        return ""
+
+
 @dataclass(frozen=True)
-class _Delimiters:
-    field: str = "|"
-    component: str = "^"
-    repetition: str = "~"
-    escape: str = "\\"
-    subcomponent: str = "&"
+class _Parsed:
+    """The message parsed by python-hl7 (segments, fields, repetitions, components and
+    subcomponents at its own delimiters); values read by position as sent, then decoded."""
 
+    message: hl7.Message
+    escapes: _Escapes
 
-@dataclass
-class _Segments:
-    """The message's segments as sent, each a list of its fields by number (MSH's too:
-    MSH-1 is the field separator)."""
-
-    lines: list[list[str]]
-    delimiters: _Delimiters
-    codec: str
-    names: list[str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.names = [line[0] for line in self.lines]
-
-    def has(self, segment: str) -> bool:
-        return segment in self.names
+    def count(self, segment: str) -> int:
+        try:
+            return len(self.message.segments(segment))
+        except KeyError:
+            return 0
 
     def value(self, at: Location, subcomponent: int | None = None) -> str:
         """The first repetition's component (the whole field: component 1), its escape
         sequences decoded; with `subcomponent`, that one alone (a code inside a component).
         HL7's explicit null `""` reads as empty."""
-        d = self.delimiters
-        found = next((line for line in self.lines if line[0] == at.segment), None)
-        if found is None or at.field >= len(found):
+        sent = _sent(self.message, at, subcomponent)
+        if sent == '""':
             return ""
-        components = found[at.field].split(d.repetition)[0].split(d.component)
-        index = (at.component or 1) - 1
-        raw = components[index] if index < len(components) else ""
-        if subcomponent is not None:
-            parts = raw.split(d.subcomponent)
-            raw = parts[subcomponent - 1] if subcomponent <= len(parts) else ""
-        return "" if raw == '""' else _unescaped(raw, d, self.codec).strip()
+        # An escape character alone (a RIS that does not escape it) is kept as sent, and
+        # what follows it: python-hl7 would drop them.
+        esc = self.message.esc
+        head, lone, tail = sent.rpartition(esc) if sent.count(esc) % 2 else (sent, "", "")
+        return (self.message.unescape(head, self.escapes) + lone + tail).strip()
+
+
+def _sent(message: hl7.Message, at: Location, subcomponent: int | None) -> str:
+    """A value as sent, escape sequences and all: python-hl7's extract_field decodes them
+    its own way, and reads a component's first subcomponent where Garde takes it whole
+    (a RIS's clinical question with an unescaped "&")."""
+    try:
+        segment = message.segment(at.segment)
+    except KeyError:
+        return ""
+    if at.field >= len(segment):
+        return ""
+    repetition = segment(at.field)(1)
+    components = repetition if isinstance(repetition, hl7.Repetition) else [repetition]
+    index = at.component or 1
+    component = components[index - 1] if index <= len(components) else ""
+    if subcomponent is None:
+        return str(component)
+    parts = component if isinstance(component, hl7.Component) else [component]
+    return str(parts[subcomponent - 1]) if subcomponent <= len(parts) else ""
 
 
 def read(raw: bytes) -> NewOrder | Cancel:
     """The order in `raw` (one MLLP frame's content), or Refused saying why."""
     header, segments = _message(raw)
-    orders = segments.names.count("ORC")
+    orders = segments.count("ORC")
     if orders != 1:
         reason = "an order (ORC) is required" if not orders else "one order (ORC) per message"
         code = REQUIRED_FIELD_MISSING if not orders else SEGMENT_SEQUENCE_ERROR
@@ -217,7 +254,7 @@ def read(raw: bytes) -> NewOrder | Cancel:
             Location("ORC", 1), TABLE_VALUE_NOT_FOUND, "must be NW (new order) or CA (cancel)"
         )
         raise Refused(header, [problem])
-    if not segments.has("OBR"):
+    if not segments.count("OBR"):
         problem = Problem(Location("OBR", 4), REQUIRED_FIELD_MISSING, "an OBR is required")
         raise Refused(header, [problem])
     request, sources, problems = _request(segments, placer, placer_at)
@@ -227,24 +264,23 @@ def read(raw: bytes) -> NewOrder | Cancel:
     return NewOrder(header, placer, request, sources, patient)
 
 
-def _message(raw: bytes) -> tuple[Header, _Segments]:
-    """MSH read, the text decoded in its charset, and the message checked by hl7apy."""
-    text = raw.decode("iso8859-1")  # one character per byte: MSH is ASCII whatever follows
-    if not text.lstrip().startswith("MSH") or len(text.lstrip()) < 8:
-        problem = Problem(None, SEGMENT_SEQUENCE_ERROR, "not an HL7 v2 message (no MSH segment)")
-        raise Refused(Header(), [problem], reject=True)
-    first = _lines(text)[0]
-    separator = first[3]
-    encoding = first[4:].split(separator, 1)[0][:4]
-    delimiters = _Delimiters(separator, *(encoding + "^~\\&"[len(encoding) :]))
-    msh = _split(first, delimiters)
-    header_at = _Segments([msh], delimiters, "iso8859-1")
-    charset = header_at.value(Location("MSH", 18))
+def _message(raw: bytes) -> tuple[Header, _Parsed]:
+    """MSH read, the text decoded in its charset, parsed by python-hl7 and checked by
+    hl7apy."""
+    # One character per byte: MSH is ASCII whatever follows.
+    lines = _lines(raw.decode("iso8859-1"))
+    not_hl7 = Problem(None, SEGMENT_SEQUENCE_ERROR, "not an HL7 v2 message (no MSH segment)")
+    if not lines or not lines[0].startswith("MSH") or len(lines[0]) < 8:
+        raise Refused(Header(), [not_hl7], reject=True)
+    msh = _parsed(lines[0], "iso8859-1")
+    if msh is None:
+        raise Refused(Header(), [not_hl7], reject=True)
+    charset = msh.value(Location("MSH", 18))
     header = Header(
-        control_id=header_at.value(Location("MSH", 10))[:199],
-        application=header_at.value(Location("MSH", 3))[:180],
-        facility=header_at.value(Location("MSH", 4))[:180],
-        processing_id=header_at.value(Location("MSH", 11))[:3] or "P",
+        control_id=msh.value(Location("MSH", 10))[:199],
+        application=msh.value(Location("MSH", 3))[:180],
+        facility=msh.value(Location("MSH", 4))[:180],
+        processing_id=msh.value(Location("MSH", 11))[:3] or "P",
         charset=charset[:16],
     )
     if charset.upper() not in CHARSETS:
@@ -259,8 +295,8 @@ def _message(raw: bytes) -> tuple[Header, _Segments]:
         problem = Problem(Location("MSH", 18), DATA_TYPE_ERROR, f"the message is not {codec}")
         raise Refused(header, [problem], reject=True)
     header = dataclasses.replace(header, codec=codec)
-    kind = header_at.value(Location("MSH", 9)).upper()
-    event = header_at.value(Location("MSH", 9, 2)).upper()
+    kind = msh.value(Location("MSH", 9)).upper()
+    event = msh.value(Location("MSH", 9, 2)).upper()
     if kind != "ORM":
         problem = Problem(
             Location("MSH", 9), UNSUPPORTED_MESSAGE_TYPE, "only ORM^O01 orders are taken here"
@@ -271,9 +307,9 @@ def _message(raw: bytes) -> tuple[Header, _Segments]:
             Location("MSH", 9, 2), UNSUPPORTED_EVENT_CODE, "only ORM^O01 orders are taken here"
         )
         raise Refused(header, [problem], reject=True)
-    lines = _lines(decoded)
+    text = "\r".join(_lines(decoded))
     try:
-        parse_message("\r".join(lines), find_groups=False)
+        parse_message(text, find_groups=False)
     except UnsupportedVersion:
         problem = Problem(
             Location("MSH", 12), UNSUPPORTED_VERSION_ID, "an HL7 v2 version from 2.1 to 2.8.2"
@@ -285,19 +321,22 @@ def _message(raw: bytes) -> tuple[Header, _Segments]:
     except HL7apyException:
         problem = Problem(None, SEGMENT_SEQUENCE_ERROR, "unreadable segments")
         raise Refused(header, [problem]) from None
-    return header, _Segments([_split(line, delimiters) for line in lines], delimiters, codec)
+    segments = _parsed(text, codec)
+    if segments is None:
+        raise Refused(header, [Problem(None, SEGMENT_SEQUENCE_ERROR, "unreadable segments")])
+    return header, segments
+
+
+def _parsed(text: str, codec: str) -> _Parsed | None:
+    try:
+        return _Parsed(hl7.parse(text), _Escapes(codec))
+    except (hl7.ParseException, AssertionError, IndexError, ValueError):  # delimiters repeated…
+        return None
 
 
 def _lines(text: str) -> list[str]:
     """Segments end with CR; LF and CRLF are read as CR too (a RIS written on Unix)."""
     return [line for line in re.split(r"\r\n|\r|\n", text.strip()) if line.strip()]
-
-
-def _split(line: str, d: _Delimiters) -> list[str]:
-    fields = line.split(d.field)
-    if fields[0] == "MSH":
-        fields.insert(1, d.field)
-    return fields
 
 
 def _decoded(raw: bytes, codec: str | None) -> tuple[str, str | None]:
@@ -309,34 +348,7 @@ def _decoded(raw: bytes, codec: str | None) -> tuple[str, str | None]:
     return codec or "utf-8", None
 
 
-def _unescaped(raw: str, d: _Delimiters, codec: str) -> str:
-    """HL7's escape sequences decoded: delimiters, line breaks, hexadecimal bytes; the
-    formatting and character-set ones (highlight, indent, \\Cxxyy\\) dropped."""
-    if d.escape not in raw:
-        return raw
-    known = {
-        "F": d.field,
-        "S": d.component,
-        "T": d.subcomponent,
-        "R": d.repetition,
-        "E": d.escape,
-        ".br": "\n",
-        ".sp": "\n",
-    }
-
-    def one(match: re.Match[str]) -> str:
-        sequence = match.group(1)
-        if sequence in known:
-            return known[sequence]
-        if re.fullmatch(r"X(?:[0-9A-Fa-f]{2})+", sequence):
-            return bytes.fromhex(sequence[1:]).decode(codec, "replace")
-        return ""
-
-    escape = re.escape(d.escape)
-    return re.sub(f"{escape}([^{escape}]*){escape}", one, raw)
-
-
-def _first(segments: _Segments, *places: Location) -> tuple[str, Location]:
+def _first(segments: _Parsed, *places: Location) -> tuple[str, Location]:
     """The first value given among `places`, and where; none: "" at the first place."""
     for place in places:
         value = segments.value(place)
@@ -346,7 +358,7 @@ def _first(segments: _Segments, *places: Location) -> tuple[str, Location]:
 
 
 def _request(
-    segments: _Segments, placer: str, placer_at: Location
+    segments: _Parsed, placer: str, placer_at: Location
 ) -> tuple[dict[str, str], dict[str, Location], list[Problem]]:
     """CaseRequest's fields from ORC, OBR, TQ1 and ZDS; where each came from."""
     values: dict[str, str] = {}
@@ -415,7 +427,7 @@ def _without_modality(described: str) -> str:
     return rest.strip() or described
 
 
-def _person(segments: _Segments, *places: Location) -> tuple[str, Location]:
+def _person(segments: _Parsed, *places: Location) -> tuple[str, Location]:
     """An XCN as one says it: prefix, given name, family name (the id when no name)."""
     for place in places:
         parts = [segments.value(Location(place.segment, place.field, c), 1) for c in (6, 3, 2)]
@@ -425,7 +437,7 @@ def _person(segments: _Segments, *places: Location) -> tuple[str, Location]:
     return "", places[0]
 
 
-def _phone(segments: _Segments, *places: Location) -> tuple[str, Location]:
+def _phone(segments: _Parsed, *places: Location) -> tuple[str, Location]:
     """An XTN's number: unformatted (12), or country, area and local (5, 6, 7), or the
     number as written (1)."""
     for place in places:
@@ -441,9 +453,9 @@ def _phone(segments: _Segments, *places: Location) -> tuple[str, Location]:
     return "", places[0]
 
 
-def _patient(segments: _Segments, problems: list[Problem]) -> Patient | None:
+def _patient(segments: _Parsed, problems: list[Problem]) -> Patient | None:
     """PID as the case records it, each value checked; None without a PID."""
-    if not segments.has("PID"):
+    if not segments.count("PID"):
         return None
 
     def checked(at: Location, value: str, longest: int) -> str | None:
