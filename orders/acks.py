@@ -35,7 +35,7 @@ def ack(header: Header, code: str, problems: Sequence[Problem] = (), text: str =
     msh.msh_5.hd_1.value = IS(_text(header.application))
     msh.msh_6.hd_1.value = IS(_text(header.facility))
     msh.msh_7 = datetime.now(UTC).strftime("%Y%m%d%H%M%S+0000")
-    msh.msh_9 = "ACK^O01^ACK"
+    msh.msh_9.msg_1, msh.msh_9.msg_2, msh.msh_9.msg_3 = "ACK", "O01", "ACK"
     msh.msh_10 = "GARDE-" + secrets.token_hex(8)
     msh.msh_11 = header.processing_id if header.processing_id in PROCESSING_IDS else "P"
     msh.msh_12 = "2.5"
@@ -50,13 +50,13 @@ def ack(header: Header, code: str, problems: Sequence[Problem] = (), text: str =
     for problem in problems:
         err = message.add_segment("ERR")
         where = problem.location
-        if where is not None:
-            # Our own words and numbers: no delimiter to escape.
-            err.err_2 = "^".join(
-                [where.segment, "1", str(where.field)]
-                + (["1", str(where.component)] if where.component else [])
-            )
-        err.err_3 = f"{problem.code}^{ERROR_TEXT[problem.code]}^HL70357"
+        if where is not None:  # ERL: segment, its sequence, field, repetition, component
+            err.err_2.erl_1, err.err_2.erl_2, err.err_2.erl_3 = where.segment, "1", str(where.field)
+            if where.component:
+                err.err_2.erl_4, err.err_2.erl_5 = "1", str(where.component)
+        condition = err.err_3  # CWE: code, text, coding system
+        condition.cwe_1, condition.cwe_2 = str(problem.code), ERROR_TEXT[problem.code]
+        condition.cwe_3 = "HL70357"
         err.err_4 = "E"
         err.err_8.value = TX(_text(str(problem)))
     body = str(message.to_er7()) + "\r"
