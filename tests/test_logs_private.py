@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import hl7
 import pytest
 import requests
 from flask import Response
@@ -24,11 +25,11 @@ from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 from pynetdicom import AE
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from garde.db import upgrade
 from garde.logs import JsonFormatter, TextFormatter
-from garde.models import BillingLine, Study
+from garde.models import BillingLine, Case, Site, Study
 from garde.settings import Settings
 from garde.temporal import start_dev_server, wait_for_port
 from tests.conftest import (
@@ -40,6 +41,7 @@ from tests.conftest import (
     start_stack,
     wait_for,
 )
+from tests.orders.conftest import ack, orm, send
 from web import create_app
 from web.api.describe import check_answer
 
@@ -184,7 +186,8 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture(scope="module")
 def lived(observed: Stack) -> dict[str, object]:
     """One urgent case from request to billing line, with the patient named in its request,
-    its images and its report; what a test must look for."""
+    its images and its report, and the same patient ordered over HL7; what a test must look
+    for."""
     stack = observed
     region = make_region(stack)
     stack.start("gateway")  # after the region: it reads the sites' AE titles at start
@@ -219,7 +222,39 @@ def lived(observed: Stack) -> dict[str, object]:
             lambda: s.scalar(select(Study.case_id).where(Study.accession_number == accession)),
             what="the images linked to the case",
         )
-    return {"accession": accession, "case_id": case["id"]}
+    return {"accession": accession, "case_id": case["id"], "patient_id": _order(stack, region)}
+
+
+def _order(stack: Stack, region: Region) -> str:
+    """The patient ordered over HL7 (the gateway's MLLP port): taken, sent again with an
+    empty escape sequence in the name (python-hl7 warns of it quoting the value), refused
+    for a bad birth date, then cancelled; the patient's id."""
+    patient_id = "IPP-" + secrets.token_hex(5)
+    with stack.sessions.begin() as s:
+        s.execute(update(Site).where(Site.code == region.site).values(hl7_facility=region.site))
+
+    def message(number: str, surname: str = SURNAME, **fields: str) -> bytes:
+        parsed = hl7.parse(orm(region.site, number, question=QUESTION))
+        parsed["PID.F3.R1.C1"], parsed["PID.F5.R1.C1"] = patient_id, surname
+        parsed["PID.F5.R1.C2"] = GIVEN
+        for key, value in fields.items():  # accessor keys: "PID.F7"
+            parsed[key] = value
+        return (str(parsed) + "\r").encode()
+
+    number = "PO-" + secrets.token_hex(4)
+    port = int(stack.env["GARDE_HL7_PORT"])
+    answers = send(port, message(number), message(number, surname=f"{SURNAME}\\\\"))
+    assert [ack(a).msa.msa_1.to_er7() for a in answers] == ["AA", "AA"]
+    (refused,) = send(port, message("PO-" + secrets.token_hex(4), **{"PID.F7": "1941-05-17"}))
+    assert ack(refused).msa.msa_1.to_er7() == "AE"
+    with stack.sessions() as s:
+        case = s.scalars(select(Case).where(Case.placer_order_number == number)).one()
+    assert (case.patient_id, case.patient_name) == (patient_id, f"{SURNAME} {GIVEN}")
+    region.wait_status(case.id, "offered")
+    (cancelled,) = send(port, message(number, **{"ORC.F1": "CA"}))
+    assert ack(cancelled).msa.msa_1.to_er7() == "AA"
+    region.wait_status(case.id, "cancelled")
+    return patient_id
 
 
 def _send_image(stack: Stack, region: Region, accession: str, **changes: object) -> int:
@@ -262,7 +297,9 @@ def test_no_log_line_of_a_case_s_life_names_the_patient(
     for name in list(observed.processes):  # stopping logs too: those lines are read as well
         observed.stop(name)
     accession = str(lived["accession"])
-    private = [*PRIVATE, accession, accession.removeprefix("ACC-")]
+    patient_id = str(lived["patient_id"])
+    private = [*PRIVATE, accession, accession.removeprefix("ACC-"), patient_id]
+    private.append(patient_id.removeprefix("IPP-"))
     roles: set[str] = set()
     problems = []
     logs = sorted(observed.logs.glob("*.log"))
