@@ -1,15 +1,15 @@
-"""HL7 v2 orders in: ORM^O01 messages built with hl7apy, a small MLLP client over a socket,
+"""HL7 v2 orders in: ORM^O01 messages built with hl7apy, python-hl7's MLLP client,
 and `garde gateway` (its MLLP listener on a free GARDE_HL7_PORT) beside the real stack."""
 
 from __future__ import annotations
 
 import secrets
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hl7.client import MLLPClient
 from hl7apy.base_datatypes import ST
 from hl7apy.core import Message
 from hl7apy.parser import parse_message
@@ -65,25 +65,16 @@ def orm(
 
 
 def send(port: int, *messages: str | bytes, encoding: str = "utf-8") -> list[str]:
-    """Each message framed on one connection, each ACK read back (as text, CR-separated)."""
+    """Each message sent on one connection by python-hl7's MLLP client, each ACK read back
+    (as text, CR-separated)."""
     answers = []
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+    with MLLPClient("127.0.0.1", port, encoding=encoding) as client:
+        client.socket.settimeout(30)
         for message in messages:
-            body = message.encode(encoding) if isinstance(message, str) else message
-            conn.sendall(START_BLOCK + body + END_BLOCK)
-            answers.append(read_frame(conn, encoding))
+            framed: bytes = client.send_message(message)
+            assert framed.startswith(START_BLOCK) and END_BLOCK in framed, framed
+            answers.append(framed[1 : framed.index(END_BLOCK)].decode(encoding))
     return answers
-
-
-def read_frame(conn: socket.socket, encoding: str = "utf-8") -> str:
-    received = b""
-    while END_BLOCK not in received:
-        chunk = conn.recv(4096)
-        assert chunk, "closed before acknowledging"
-        received += chunk
-    body = received[: received.index(END_BLOCK)]
-    assert body.startswith(START_BLOCK)
-    return body[1:].decode(encoding)
 
 
 def ack(text: str) -> Any:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from garde.domain import OrderSource
 from garde.models import Case
-from tests.conftest import Region
+from tests.conftest import Region, on_sqlite_only
 from tests.orders.conftest import ack, errors, facility, orm, send
 
 
@@ -77,13 +77,21 @@ def test_cancelling_an_unknown_order_names_orc_2(ordering: Region, hl7_port: int
     assert errors(answer) == [("ORC^1^2", "204")]
 
 
-def test_an_unknown_facility_is_rejected(hl7_port: int) -> None:
+def test_an_unknown_facility_is_rejected(ordering: Region, hl7_port: int) -> None:
+    on_sqlite_only(
+        ordering.stack.env["GARDE_DATABASE_URL"],
+        "the MLLP listener and the reading of HL7, before the database",
+    )
     (answer,) = send(hl7_port, orm("NOBODY-" + secrets.token_hex(3), placer()))
     assert ack(answer).msa.msa_1.to_er7() == "AR"
     assert errors(answer) == [("MSH^1^4", "204")]
 
 
 def test_bad_fields_are_each_named_and_nothing_is_stored(ordering: Region, hl7_port: int) -> None:
+    on_sqlite_only(
+        ordering.stack.env["GARDE_DATABASE_URL"],
+        "the MLLP listener and the reading of HL7, before the database",
+    )
     number = placer()
     # No modality anywhere (OBR-4's text does not start with one), a phone of letters.
     message = orm(
@@ -105,6 +113,10 @@ def test_bad_fields_are_each_named_and_nothing_is_stored(ordering: Region, hl7_p
 
 
 def test_connections_at_once_each_get_their_answer(ordering: Region, hl7_port: int) -> None:
+    on_sqlite_only(
+        ordering.stack.env["GARDE_DATABASE_URL"],
+        "the MLLP listener and the reading of HL7, before the database",
+    )
     numbers = [placer() for _ in range(8)]
 
     def one(number: str) -> str:
@@ -120,6 +132,10 @@ def test_connections_at_once_each_get_their_answer(ordering: Region, hl7_port: i
 
 
 def test_garbage_is_answered_and_the_listener_lives(ordering: Region, hl7_port: int) -> None:
+    on_sqlite_only(
+        ordering.stack.env["GARDE_DATABASE_URL"],
+        "the MLLP listener and the reading of HL7, before the database",
+    )
     (answer,) = send(hl7_port, b"GET / HTTP/1.1\r\n\r\n")
     assert ack(answer).msa.msa_1.to_er7() == "AR"
     (answer,) = send(hl7_port, b"MSH|^~\\&|RIS|X|||||ADT^A01|9|P|2.5\r")
@@ -130,6 +146,10 @@ def test_garbage_is_answered_and_the_listener_lives(ordering: Region, hl7_port: 
 
 
 def test_an_order_in_latin_1_is_read_and_answered_in_it(ordering: Region, hl7_port: int) -> None:
+    on_sqlite_only(
+        ordering.stack.env["GARDE_DATABASE_URL"],
+        "the MLLP listener and the reading of HL7, before the database",
+    )
     number = placer()
     message = orm(facility(ordering), number, charset="8859/1", question="Douleur thoracique é")
     (answer,) = send(hl7_port, message, encoding="iso8859-1")

@@ -25,7 +25,7 @@ from garde.intake import CaseRequest, Order, Patient, record_case
 from garde.messages import CANCELLED_BY_RIS, Cancellation, OrderStatusStart
 from garde.models import CaseEvent, Site
 from garde.temporal import TASK_QUEUE, case_workflow_id, order_status_workflow_id
-from tests.conftest import Region, case_request, free_port, wait_for
+from tests.conftest import Region, case_request, free_port, on_sqlite_only, wait_for
 from tests.reports.site_endpoints import MllpListener
 
 PATIENT = Patient("IPP-7731", "DUPONT^Jeanne", date(1941, 5, 17), "F")
@@ -128,6 +128,10 @@ def test_an_accepted_hl7_order_is_told_to_its_ris_and_its_report_follows(
 
 
 def test_a_ris_down_is_told_once_it_is_back(region: Region) -> None:
+    on_sqlite_only(
+        region.stack.env["GARDE_DATABASE_URL"],
+        "the workflow's retries and choices, whatever stores the case",
+    )
     set_endpoint(region, f"127.0.0.1:{free_port()}")  # nothing listens there
     case, placer = ordered(region)
     accept(region, case)
@@ -147,6 +151,10 @@ def test_a_ris_down_is_told_once_it_is_back(region: Region) -> None:
 def test_a_ris_that_refuses_the_status_gets_it_again_until_it_takes_it(
     region: Region, listener: MllpListener
 ) -> None:
+    on_sqlite_only(
+        region.stack.env["GARDE_DATABASE_URL"],
+        "the workflow's retries and choices, whatever stores the case",
+    )
     listener.answers.extend([("AE", "Order locked"), ("AR", "Busy")])
     case, placer = ordered(region)
     region.wait_status(case, "offered")
@@ -161,6 +169,10 @@ def test_a_ris_that_refuses_the_status_gets_it_again_until_it_takes_it(
 def test_a_case_not_ordered_over_hl7_tells_its_ris_nothing(
     region: Region, listener: MllpListener
 ) -> None:
+    on_sqlite_only(
+        region.stack.env["GARDE_DATABASE_URL"],
+        "the workflow's retries and choices, whatever stores the case",
+    )
     case, _ = ordered(region, OrderSource.WEB)
     accept(region, case)
     region.wait_status(case, "accepted")
@@ -188,6 +200,10 @@ def test_a_case_not_ordered_over_hl7_tells_its_ris_nothing(
 def test_the_ris_is_not_told_back_its_own_cancellation(
     region: Region, listener: MllpListener
 ) -> None:
+    on_sqlite_only(
+        region.stack.env["GARDE_DATABASE_URL"],
+        "the workflow's retries and choices, whatever stores the case",
+    )
     case, placer = ordered(region)
     accept(region, case)
     wait_for(lambda: told(region, case) == ["accepted: AA"], what="the acceptance told")

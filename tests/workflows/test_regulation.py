@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from garde.domain import AlertKind, CaseStatus, EventKind, Priority
 from garde.messages import Refusal, ScanDone, Validation
 from garde.models import Protocol, Site
+from tests.conftest import on_sqlite_only
 from tests.workflows.harness import Night, Person, Region, night, seed_region
 
 MINUTE = timedelta(minutes=1)
@@ -136,6 +137,8 @@ def test_refused_with_a_reason_ends_the_case_and_tells_the_site(database_url: st
 def test_validation_deadline_reminds_then_breaches_and_a_validation_resolves_the_alert(
     database_url: str,
 ) -> None:
+    on_sqlite_only(database_url, "the workflow's timers, whatever stores the case")
+
     async def scenario() -> None:
         async with night(database_url) as n:
             # Urgent: validate within 10 minutes; accept within 20; report within 60 of the scan.
@@ -184,6 +187,8 @@ def test_validation_deadline_reminds_then_breaches_and_a_validation_resolves_the
 def test_a_contract_that_routes_again_after_the_scan_offers_the_reading_up_the_ladder(
     database_url: str,
 ) -> None:
+    on_sqlite_only(database_url, "the workflow's ladder, whatever stores the case")
+
     async def scenario() -> None:
         async with night(database_url) as n:
             region = regulated(n, reroute_after_scan=True)
@@ -199,6 +204,9 @@ def test_a_contract_that_routes_again_after_the_scan_offers_the_reading_up_the_l
             offers = await n.offers_made(case_id, 2)
             assert offers[-1].round == 2
             await n.sms_seen(alice, f"pour {region.site_code}, cas {case_id}.")
+            await n.eventually(
+                lambda: n.case(case_id).status == CaseStatus.OFFERED, "the reading offered"
+            )
             view = await n.agrees(case_id)
             assert view.status == CaseStatus.OFFERED
 
