@@ -32,7 +32,7 @@ from hl7apy.core import Group, Message
 
 from garde.domain import CaseStatus
 from garde.models import Case, Expert
-from reports.hl7 import _flat, _time, lines
+from reports.hl7 import flat, hl7_time, lines
 
 FILLER = "GARDE"
 PROTOCOL_TEXT = ("GARDE-PROTOCOL", "Acquisition protocol")
@@ -73,8 +73,8 @@ def order_status(case: Case, status: CaseStatus, at: datetime, expert: Expert | 
     msh = message.msh
     msh.msh_3 = FILLER
     msh.msh_4 = FILLER
-    msh.msh_6.hd_1.value = IS(_flat(case.site.hl7_facility or case.site.code))
-    msh.msh_7 = _time(at)
+    msh.msh_6.hd_1.value = IS(flat(case.site.hl7_facility or case.site.code))
+    msh.msh_7 = hl7_time(at)
     msh.msh_9 = "ORM^O01^ORM_O01"
     msh.msh_10 = message_control_id(case.id, status)
     msh.msh_11 = "P"
@@ -83,31 +83,31 @@ def order_status(case: Case, status: CaseStatus, at: datetime, expert: Expert | 
     order = message.add_group("ORM_O01_ORDER")
     orc = order.orc
     orc.orc_1 = said.control
-    orc.orc_2.ei_1.value = ST(_flat(case.placer_order_number or case.accession_number))
+    orc.orc_2.ei_1.value = ST(flat(case.placer_order_number or case.accession_number))
     orc.orc_3.ei_1 = str(case.id)
     orc.orc_3.ei_2 = FILLER
     orc.orc_5 = said.order_status
-    orc.orc_9 = _time(at)
+    orc.orc_9 = hl7_time(at)
     if status == CaseStatus.REFUSED and case.refusal_reason.strip():
-        orc.orc_16.ce_2.value = ST(_flat(case.refusal_reason))
+        orc.orc_16.ce_2.value = ST(flat(case.refusal_reason))
 
     detail = order.add_group("ORM_O01_ORDER_DETAIL")
     obr = detail.add_group("ORM_O01_OBRRQDRQ1RXOODSODT_SUPPGRP").add_segment("OBR")
     obr.obr_1 = "1"
-    obr.obr_2.ei_1.value = ST(_flat(case.placer_order_number or case.accession_number))
+    obr.obr_2.ei_1.value = ST(flat(case.placer_order_number or case.accession_number))
     obr.obr_3.ei_1 = str(case.id)
     obr.obr_3.ei_2 = FILLER
     if case.exam_code:
-        obr.obr_4.ce_1.value = ST(_flat(case.exam_code))
-    obr.obr_4.ce_2.value = ST(_flat(case.study_description or case.modality))
-    obr.obr_24.value = ID(_flat(case.modality))
+        obr.obr_4.ce_1.value = ST(flat(case.exam_code))
+    obr.obr_4.ce_2.value = ST(flat(case.study_description or case.modality))
+    obr.obr_24.value = ID(flat(case.modality))
     if expert is not None:
-        obr.obr_32.ndl_1.cnn_1.value = ST(_flat(expert.code))
-        obr.obr_32.ndl_1.cnn_2.value = ST(_flat(expert.name))
+        obr.obr_32.ndl_1.cnn_1.value = ST(flat(expert.code))
+        obr.obr_32.ndl_1.cnn_2.value = ST(flat(expert.name))
     protocol = case.protocol if status in (CaseStatus.VALIDATED, CaseStatus.ACCEPTED) else None
     if protocol is not None:
-        obr.obr_44.ce_1.value = ST(_flat(protocol.code))
-        obr.obr_44.ce_2.value = ST(_flat(protocol.name))
+        obr.obr_44.ce_1.value = ST(flat(protocol.code))
+        obr.obr_44.ce_2.value = ST(flat(protocol.name))
         obr.obr_44.ce_3 = "L"
         _notes(detail, PROTOCOL_TEXT, protocol.text)
         _notes(detail, NOTE, case.validation_note)
@@ -124,5 +124,5 @@ def _notes(detail: Group, kind: tuple[str, str], text: str) -> None:
         nte = detail.add_segment("NTE")
         nte.nte_1 = str(len(detail.nte))
         nte.nte_2 = "L"  # the filler's (ancillary's) comment
-        nte.nte_3.value = FT(_flat(line))
+        nte.nte_3.value = FT(flat(line))
         nte.nte_4 = f"{kind[0]}^{kind[1]}^L"  # our constants, no delimiter

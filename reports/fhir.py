@@ -91,12 +91,12 @@ def report_bundle(case: Case, report: Report) -> dict[str, Any]:
         entries.append((_url("study", study_uid), _imaging_study(case, study_uid, request)))
     entries.append((expert, _practitioner(report)))
     entries.append((site, _organization(case)))
-    return _clean(
+    return clean(
         {
             "resourceType": "Bundle",
             "identifier": {"system": "urn:garde:report", "value": f"{case.id}/{report.version}"},
             "type": "collection",
-            "timestamp": _instant(report.created_at),
+            "timestamp": fhir_instant(report.created_at),
             "entry": [{"fullUrl": url, "resource": resource} for url, resource in entries],
         }
     )
@@ -137,7 +137,7 @@ def _diagnostic_report(
             }
         ],
         "code": {"text": case.study_description or case.modality},
-        "issued": _instant(report.created_at),
+        "issued": fhir_instant(report.created_at),
         "performer": [_reference(expert, report.expert.name)],
         "resultsInterpreter": [_reference(expert, report.expert.name)],
         "presentedForm": [
@@ -146,7 +146,7 @@ def _diagnostic_report(
                 "language": "en",
                 "data": base64.b64encode(text.encode("utf-8")).decode("ascii"),
                 "title": f"{TITLES.get(report.kind, 'Report')}: {case.study_description}",
-                "creation": _instant(report.created_at),
+                "creation": fhir_instant(report.created_at),
             }
         ],
         "text": {"status": "generated", "div": _div(report)},
@@ -192,7 +192,7 @@ def _service_request(case: Case, report: Report, site: str) -> dict[str, Any]:
         "priority": case.priority,  # stat, urgent, routine: FHIR's codes too
         "code": {"text": case.study_description or case.modality},
         "subject": _ABSENT,
-        "authoredOn": _instant(case.requested_at),
+        "authoredOn": fhir_instant(case.requested_at),
         "requester": _reference(site, case.site.name),
     }
     if case.clinical_question.strip():
@@ -261,15 +261,15 @@ def _accession(case: Case, site: str) -> dict[str, Any]:
     }
 
 
-def _clean(value: Any) -> Any:
+def clean(value: Any) -> Any:
     """Every string without control characters (but tab and line breaks): FHIR strings and
     XHTML refuse them; input refuses them too, but a row stored before it did may hold some."""
     if isinstance(value, str):
         return CONTROL.sub("", value)
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: clean(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_clean(v) for v in value]
+        return [clean(v) for v in value]
     return value
 
 
@@ -298,6 +298,6 @@ def _div(report: Report) -> str:
     return '<div xmlns="http://www.w3.org/1999/xhtml">' + "".join(parts) + "</div>"
 
 
-def _instant(value: datetime) -> str:
+def fhir_instant(value: datetime) -> str:
     """A FHIR instant in UTC, to the second."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -48,12 +48,12 @@ DISCREPANCIES = {d.value for d in Discrepancy}
 def oru_r01(case: Case, report: Report) -> str:
     """The ORU^R01 of `report` (one version of `case`'s report), segments separated by CR."""
     status = RESULT_STATUS.get(report.kind, "F")
-    reported = _time(report.created_at)
+    reported = hl7_time(report.created_at)
     message = Message("ORU_R01", version="2.5")
     msh = message.msh
     msh.msh_3 = "GARDE"
     msh.msh_4 = "GARDE"
-    msh.msh_6.hd_1.value = IS(_flat(case.site.code))
+    msh.msh_6.hd_1.value = IS(flat(case.site.code))
     msh.msh_7 = reported
     msh.msh_9 = "ORU^R01^ORU_R01"
     # One id per version: a retried delivery sends the same message, the receiver sees it again.
@@ -65,19 +65,19 @@ def oru_r01(case: Case, report: Report) -> str:
     obr = order.obr
     obr.obr_1 = "1"
     # Placer order number: the RIS's own (ORC-2) when it ordered over HL7.
-    obr.obr_2.ei_1.value = ST(_flat(case.placer_order_number or case.accession_number))
-    obr.obr_3.ei_1.value = ST(_flat(case.accession_number))  # filler order number
-    obr.obr_4.ce_2.value = ST(_flat(case.study_description or case.modality))
-    obr.obr_7 = _time(case.requested_at)
+    obr.obr_2.ei_1.value = ST(flat(case.placer_order_number or case.accession_number))
+    obr.obr_3.ei_1.value = ST(flat(case.accession_number))  # filler order number
+    obr.obr_4.ce_2.value = ST(flat(case.study_description or case.modality))
+    obr.obr_7 = hl7_time(case.requested_at)
     if case.clinical_question.strip():
-        obr.obr_13.value = ST(_flat(case.clinical_question))
+        obr.obr_13.value = ST(flat(case.clinical_question))
     if case.requesting_physician.strip():
-        obr.obr_16.xcn_2.fn_1.value = ST(_flat(case.requesting_physician))
+        obr.obr_16.xcn_2.fn_1.value = ST(flat(case.requesting_physician))
     obr.obr_22 = reported
     obr.obr_24 = "RAD"
     obr.obr_25 = status
-    obr.obr_32.ndl_1.cnn_1.value = ST(_flat(report.expert.code))
-    obr.obr_32.ndl_1.cnn_2.value = ST(_flat(report.expert.name))
+    obr.obr_32.ndl_1.cnn_1.value = ST(flat(report.expert.code))
+    obr.obr_32.ndl_1.cnn_2.value = ST(flat(report.expert.name))
 
     set_id = 0
 
@@ -95,8 +95,8 @@ def oru_r01(case: Case, report: Report) -> str:
             obx.obx_4 = sub_id
         obx.obx_11 = status
         obx.obx_14 = reported
-        obx.obx_16.xcn_1.value = ST(_flat(report.expert.code))
-        obx.obx_16.xcn_2.fn_1.value = ST(_flat(report.expert.name))
+        obx.obx_16.xcn_1.value = ST(flat(report.expert.code))
+        obx.obx_16.xcn_2.fn_1.value = ST(flat(report.expert.name))
         return obx
 
     abnormal = {1: "AA", 2: "AA", 3: "A"}.get(report.critical_category or 0, "")
@@ -120,7 +120,7 @@ def oru_r01(case: Case, report: Report) -> str:
         observation("CE", DISCREPANCY).obx_5 = f"{discrepancy}^{discrepancy.title()}^L"
     digest = observation("ST", SHA256)
     digest.obx_5.datatype = "ST"
-    digest.obx_5.value = ST(_flat(report.sha256))
+    digest.obx_5.value = ST(flat(report.sha256))
     return str(message.to_er7()) + "\r"
 
 
@@ -130,7 +130,7 @@ def lines(text: str) -> list[str]:
     return [CONTROL.sub("", line) for line in text.splitlines()]
 
 
-def _flat(text: str) -> str:
+def flat(text: str) -> str:
     """A one-line value: its line breaks made spaces, control characters dropped,
     backslashes written as HL7's escape sequence (hl7apy escapes the delimiters)."""
     return _escaped(" ".join(lines(text)))
@@ -140,5 +140,5 @@ def _escaped(text: str) -> str:
     return text.replace("\\", "\\E\\")
 
 
-def _time(value: datetime) -> str:
+def hl7_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y%m%d%H%M%S+0000")

@@ -20,8 +20,8 @@ from typing import Any
 
 from garde.domain import CaseStatus
 from garde.models import Case, Report
-from reports.fhir import _clean as clean  # one rule for FHIR strings, the report's
-from reports.fhir import _instant as instant
+from reports.fhir import clean as clean  # one rule for FHIR strings, the report's
+from reports.fhir import fhir_instant as instant
 from reports.fhir import report_bundle
 from web.fhir.service_requests import DCM, IDENTIFIER_TYPES, SEXES
 
