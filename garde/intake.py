@@ -92,7 +92,11 @@ def record_case(
     if existing is not None:
         if awaits_question(existing):
             _complete(existing, request)
-            session.commit()
+        if order.placer_order_number and existing.placer_order_number is None:
+            # The site asked first (its form, its images): the RIS's order is this case, and
+            # its cancellation finds it by the order's number.
+            existing.placer_order_number = order.placer_order_number
+        session.commit()
         return existing, False
     case = _new_case(
         site,

@@ -71,6 +71,22 @@ def test_a_cancellation_cancels_the_case_and_again_changes_nothing(
     assert ack(again).msa.msa_1.to_er7() == "AA"
 
 
+def test_an_order_for_a_case_the_site_already_asked_for_takes_it_and_can_cancel_it(
+    ordering: Region, hl7_port: int
+) -> None:
+    """The site's form (or API) came first with the accession number: the RIS's order is the
+    same case, and its cancellation finds it by the order's number."""
+    asked = ordering.submit()
+    number = placer()
+    (answer,) = send(hl7_port, orm(facility(ordering), number, obr_18=asked["accession_number"]))
+    assert ack(answer).msa.msa_1.to_er7() == "AA"
+    (case,) = cases_of(ordering, number)
+    assert case.id == asked["id"]
+    (answer,) = send(hl7_port, orm(facility(ordering), number, control="CA"))
+    assert ack(answer).msa.msa_1.to_er7() == "AA"
+    ordering.wait_status(case.id, "cancelled")
+
+
 def test_cancelling_an_unknown_order_names_orc_2(ordering: Region, hl7_port: int) -> None:
     (answer,) = send(hl7_port, orm(facility(ordering), placer(), control="CA"))
     assert ack(answer).msa.msa_1.to_er7() == "AE"
