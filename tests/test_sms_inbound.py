@@ -20,7 +20,7 @@ from garde.domain import AlertKind
 from garde.models import Alert, Coordinator, Expert, Offer, SmsMessage
 from garde.temporal import wait_for_port
 from garde.texts import render
-from tests.conftest import Region, Stack, free_port, make_region, wait_for
+from tests.conftest import Region, Stack, free_port, make_region, on_sqlite_only, wait_for
 from tests.phones import mobile
 from tests.web.test_pages import coordinator as coordinator_browser
 
@@ -551,6 +551,7 @@ def test_a_forged_signature_gets_403_and_a_log_line_without_the_message(region: 
 def proxied(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A second web process of the same system, reached on 127.0.0.1 but known to the world
     (and to Twilio) as https://garde.example.org, as behind a reverse proxy."""
+    on_sqlite_only(stack.env["GARDE_DATABASE_URL"], "the signature's URL, before the database")
     port = free_port()
     env = {
         **stack.env,

@@ -6,16 +6,26 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from garde.domain import AlertKind, CaseStatus, EventKind, OfferStatus, Priority
 from garde.messages import Acceptance, Decline, OfferUndeliverable
+from tests.conftest import on_sqlite_only
 from tests.workflows.harness import night, seed_region
 
 MINUTE = timedelta(minutes=1)
 SECOND = timedelta(seconds=1)
 BROADCAST_FIRST = {"urgent": ["broadcast", "coordinator"]}
+
+
+@pytest.fixture(autouse=True)
+def _once(database_url: str) -> None:
+    on_sqlite_only(
+        database_url,
+        "the workflow's answers; SMS answers are recorded on both databases by tests/test_sms_inbound.py",
+    )
 
 
 def test_sms_yes_takes_the_case_and_tells_the_expert(database_url: str) -> None:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 from xml.etree import ElementTree
 
+import pytest
 from sqlalchemy import select, update
 
 from garde.domain import AlertKind, CaseStatus, EventKind, Priority
@@ -16,6 +17,7 @@ from garde.messages import CallEnded
 from garde.models import Coordinator, Expert, VoiceCall
 from garde.reconciler import Reconciler, mark_started, pending_call_answers
 from garde.temporal import TASK_QUEUE, case_workflow_id
+from tests.conftest import on_sqlite_only
 from tests.phones import mobile
 from tests.twilio_double import PlacedCall
 from tests.workflows.harness import Night, Region, night, seed_region
@@ -29,6 +31,14 @@ SECOND = timedelta(seconds=1)
 OFFER = timedelta(seconds=60)
 LEVELS = {"offer_timeout_s": 60, "accept_within_s": 600, "report_within_s": 1800}
 LADDER = ["broadcast", "coordinator"]
+
+
+@pytest.fixture(autouse=True)
+def _once(database_url: str) -> None:
+    on_sqlite_only(
+        database_url,
+        "the call ladder's logic; calls are recorded on both databases by tests/test_voice_calls.py",
+    )
 
 
 def stat_region(n: Night, **kw: Any) -> Region:

@@ -7,15 +7,25 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import select, update
 
 from activities.notifications import report_due
 from garde.domain import Priority
 from garde.messages import Reassignment
 from garde.models import Case, Coordinator, Expert, Site, SmsMessage
+from tests.conftest import on_sqlite_only
 from tests.phones import mobile
 from tests.twilio_double import SentMessage
 from tests.workflows.harness import Night, Person, night, seed_region
+
+
+@pytest.fixture(autouse=True)
+def _once(database_url: str) -> None:
+    on_sqlite_only(
+        database_url,
+        "the texts' choice; SMS are sent and recorded on both databases by the real-stack tests",
+    )
 
 
 def page(message: SentMessage, path: str) -> str:

@@ -12,10 +12,19 @@ from sqlalchemy import select, update
 
 from garde.domain import AlertKind, CaseStatus, OfferStatus, Priority
 from garde.models import Coordinator, Expert, SmsMessage
+from tests.conftest import on_sqlite_only
 from tests.workflows.harness import Night, Person, night, seed_region
 
 SECOND = timedelta(seconds=1)
 MINUTE = timedelta(minutes=1)
+
+
+@pytest.fixture(autouse=True)
+def _once(database_url: str) -> None:
+    on_sqlite_only(
+        database_url,
+        "the workflow's sending; SMS are sent and recorded on both databases by tests/test_sms_sending.py",
+    )
 
 
 def messages_to(n: Night, person: Person) -> list[SmsMessage]:

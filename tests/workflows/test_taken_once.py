@@ -6,9 +6,20 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from garde.domain import CaseStatus, EventKind, Priority
 from garde.messages import Reassignment
+from tests.conftest import on_sqlite_only
 from tests.workflows.harness import Night, Person, night, seed_region
+
+
+@pytest.fixture(autouse=True)
+def _once(database_url: str) -> None:
+    on_sqlite_only(
+        database_url,
+        "the workflow's guard; a case taken once is checked on both databases by tests/test_races.py",
+    )
 
 
 def test_the_same_acceptance_twice_at_once_takes_the_case_once(database_url: str) -> None:
