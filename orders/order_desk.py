@@ -103,8 +103,11 @@ class OrderDesk:
     def _record(self, order: NewOrder, peer: str) -> _Recorded:
         with self._sessions() as s:
             site = _site(s, order.header)
+            fields = dict(order.request)
+            if not fields.get("callback_phone") and site.phone:
+                fields["callback_phone"] = site.phone  # no call-back given: the site's phone
             try:
-                request = CaseRequest.parse(order.request, site)
+                request = CaseRequest.parse(fields, site)
             except InvalidInput as e:
                 raise order.refusal(e.fields) from None
             how = Order(OrderSource.HL7, order.placer_order_number, order.patient)

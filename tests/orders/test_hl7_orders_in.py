@@ -8,10 +8,10 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from garde.domain import OrderSource
-from garde.models import Case
+from garde.models import Case, Site
 from tests.conftest import Region, on_sqlite_only
 from tests.orders.conftest import ack, errors, facility, orm, send
 
@@ -45,6 +45,19 @@ def test_a_new_order_is_a_case_routed_like_a_request(ordering: Region, hl7_port:
     assert (case.patient_id, case.patient_name) == ("IPP-4711", "DUPONT Jeanne")
     assert (case.patient_birth_date, case.patient_sex) == (date(1941, 5, 17), "F")
     ordering.wait_status(case.id, "offered")
+
+
+def test_an_order_without_a_call_back_number_is_called_back_on_the_site_phone(
+    ordering: Region, hl7_port: int
+) -> None:
+    site_phone = "+33465719999"
+    with ordering.stack.sessions.begin() as s:
+        s.execute(update(Site).where(Site.code == ordering.site).values(phone=site_phone))
+    number = placer()
+    (answer,) = send(hl7_port, orm(facility(ordering), number, orc_14=""))
+    assert ack(answer).msa.msa_1.to_er7() == "AA", answer
+    (case,) = cases_of(ordering, number)
+    assert case.callback_phone == site_phone
 
 
 def test_the_same_order_again_is_acknowledged_and_makes_nothing_new(
