@@ -359,7 +359,16 @@ def event_detail(event: CaseEvent, show_experts: bool = True) -> str:
         return protocol.name if protocol is not None else event.detail
     if _is(event, CaseStatus.REFUSED, EventKind.REFUSED):
         return event.case.refusal_reason or event.detail
+    if event.kind == EventKind.SCANNED:
+        return str(_SCANNED_BY.get(event.detail, event.detail))
     return event.detail
+
+
+# How the scan was known (workflows/case.py `_scanned`).
+_SCANNED_BY = {
+    "site": lazy_gettext("marked by the site"),
+    "images": lazy_gettext("the images arrived"),
+}
 
 
 def _is(event: CaseEvent, status: CaseStatus, kind: EventKind) -> bool:

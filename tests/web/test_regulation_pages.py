@@ -103,6 +103,8 @@ def test_expert_validates_with_a_protocol_and_the_site_scans(regulated: Region) 
     assert "Bolus tracking on the ICA" in page and "DUPONT^JEANNE" in page
     assert "Scan done" in page and f"{case_path}/scanned" in page
     assert "Indication validated by Dr Alice" in page  # the timeline names who decided
+    # The report is promised from the scan: no deadline ticks before it.
+    assert "Report within 1 h 00 of the scan" in page and "counted from the scan" in page
 
     r = site.submit(case_path, case_path + "/scanned", {})
     assert r.status_code == 302, r.text
@@ -110,6 +112,7 @@ def test_expert_validates_with_a_protocol_and_the_site_scans(regulated: Region) 
     assert held["assigned_expert"] == region.experts["alice"].code
     page = _text(site.get(case_path).text)
     assert "Scan done" in page and f"{case_path}/scanned" not in page
+    assert "marked by the site" in page and "counted from the scan" not in page
     # Now alice reads it: the report form is hers.
     assert 'name="findings"' in alice.get(path).text
 
