@@ -211,6 +211,7 @@ def _request_form(values: dict[str, Any], errors: dict[str, str] | None = None) 
         errors=errors or {},
         modalities=MODALITIES,
         priorities=[p.value for p in Priority],
+        regulation=_site().regulation,
     )
 
 

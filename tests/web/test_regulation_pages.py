@@ -142,11 +142,12 @@ def test_expert_refuses_with_a_reason_the_site_reads(regulated: Region) -> None:
 
 def test_worklist_and_site_page_show_a_request_to_validate(regulated: Region) -> None:
     region = regulated
+    site = Browser(region.stack).login(region.site_username)
+    form = _text(site.get("/site/cases/new").text)
+    assert "Under régulation: a radiologist validates the indication" in form
     case = region.submit()
     wait_for(lambda: region.case(case["id"])["status"] in ("to_validate", "offered"))
-    page = _text(
-        Browser(region.stack).login(region.site_username).get(f"/site/cases/{case['id']}").text
-    )
+    page = _text(site.get(f"/site/cases/{case['id']}").text)
     assert "to validate" in page and "waiting for an expert to validate it" in page
     worklist = _text(
         Browser(region.stack).login(region.experts["alice"].username).get("/expert/").text
