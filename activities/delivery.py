@@ -7,26 +7,25 @@ that every attempt shows on the case; a failed one then raises and Temporal trie
 address is used at once, and a channel the site removed meanwhile ends its delivery.
 
 The coordinators' alert about a channel that has not delivered in time is raised by the
-workflow (activities/alerts.py), put on the case's timeline here, and resolved here once the
-channel is done.
+workflow (activities/alerts.py, which also puts it on the case's timeline), and resolved here
+once the channel is done.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.case_records import add_event_once
+from activities.alerts import resolve_alert
 from activities.errors import rows_must_exist
 from garde.db import SessionFactory
-from garde.domain import AlertKind, EventKind
+from garde.domain import AlertKind
 from garde.messages import DeliveryStart
-from garde.models import Alert, Case, Report, ReportDelivery, Site, utcnow
+from garde.models import Case, Report, ReportDelivery, Site, utcnow
 from garde.temporal import delivery_workflow_id
 from reports import mllp, webhook
 from reports.fhir import report_bundle
@@ -54,12 +53,6 @@ class ChannelDelivery:
     def alert_key(self) -> str:
         """The coordinators' alert about it: once per version and channel."""
         return f"delivery-{self.report_id}-{self.channel}"
-
-
-@dataclass(frozen=True)
-class ChannelAlerted:
-    part: ChannelDelivery
-    at: datetime
 
 
 def channels(site: Site) -> list[str]:
@@ -111,22 +104,6 @@ class Deliveries:
         self._attempt(start, HL7, prepared)
 
     @activity.defn
-    def record_delivery_alert(self, alerted: ChannelAlerted) -> None:
-        """On the case's timeline: the coordinators were told that the channel has not taken
-        the version (once: the alert's key is the entry's)."""
-        part = alerted.part
-        with rows_must_exist(f"case {part.case_id}"), self._sessions.begin() as s:
-            s.get_one(Case, part.case_id)
-            add_event_once(
-                s,
-                part.case_id,
-                part.alert_key,
-                alerted.at,
-                EventKind.COORDINATORS_ALERTED,
-                FAILING[part.channel],
-            )
-
-    @activity.defn
     def resolve_delivery_alert(self, part: ChannelDelivery) -> None:
         """The channel is done: the coordinators' alert about it is over, saying how (it took
         the version, or the site removed it)."""
@@ -138,19 +115,8 @@ class Deliveries:
                     ReportDelivery.outcome == "delivered",
                 )
             )
-            s.execute(
-                update(Alert)
-                .where(
-                    Alert.key == part.alert_key,
-                    Alert.kind == FAILING[part.channel],
-                    Alert.resolved_at.is_(None),
-                )
-                .values(
-                    resolved_at=utcnow(),
-                    resolved_by=f"{part.channel} delivered" if took else f"{part.channel} removed",
-                )
-                .execution_options(synchronize_session=False)
-            )
+            how = "delivered" if took else "removed"
+            resolve_alert(s, part.alert_key, FAILING[part.channel], f"{part.channel} {how}")
 
     def _attempt(
         self,

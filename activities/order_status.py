@@ -9,7 +9,9 @@ and is tried again), and no longer once the case has closed otherwise: an `accep
 could not take before the case was cancelled or reported would only mislead it.
 
 The timeline says so: the first failed attempt (`<status> not taken: <why>`), then the
-delivery (`<status>: <ACK code>`), each entry once (kind `order_status_sent`).
+delivery (`<status>: <ACK code>`), each entry once (kind `order_status_sent`). A status not
+taken in time alerts the coordinators (workflows/endpoint_alert.py, as a report version's
+delivery does); their alert is resolved here once the status is done.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.alerts import resolve_alert
 from activities.case_records import add_event_once
 from activities.errors import invalid_request, rows_must_exist
 from garde.db import SessionFactory
-from garde.domain import CaseStatus, EventKind, OrderSource
+from garde.domain import AlertKind, CaseStatus, EventKind, OrderSource
 from garde.messages import OrderStatusStart
 from garde.models import Case, CaseEvent, utcnow
 from orders.order_status import TOLD, order_status
@@ -42,6 +45,11 @@ def told_key(status: CaseStatus) -> str:
 def failed_key(status: CaseStatus) -> str:
     """The timeline entry saying the RIS did not take it at first."""
     return f"order-status-{status}-failed"
+
+
+def alert_key(start: OrderStatusStart) -> str:
+    """The coordinators' alert about a status the RIS has not taken in time: once per status."""
+    return f"order-status-{start.case_id}-{start.status}"
 
 
 class OrderStatuses:
@@ -83,6 +91,20 @@ class OrderStatuses:
             add_event_once(s, start.case_id, key, utcnow(), EventKind.ORDER_STATUS_SENT, detail)
         if not outcome.delivered:
             raise ApplicationError(f"hl7: {outcome.detail}", type=UNDELIVERED)
+
+    @activity.defn
+    def resolve_order_status_alert(self, start: OrderStatusStart) -> None:
+        """The status is done: the coordinators' alert about it is over, saying how (the RIS
+        took it, the site removed its listener, or the case closed with nothing to tell)."""
+        with rows_must_exist(f"case {start.case_id}"), self._sessions.begin() as s:
+            case = s.get_one(Case, start.case_id)
+            if _entry(s, case.id, told_key(CaseStatus(start.status))) is not None:
+                how = "delivered"
+            elif not case.site.hl7_endpoint:
+                how = "removed"
+            else:
+                how = "not sent: the case closed"
+            resolve_alert(s, alert_key(start), AlertKind.HL7_FAILING, f"hl7 {how}")
 
 
 def _entry(s: Session, case_id: int, key: str) -> int | None:
