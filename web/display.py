@@ -190,7 +190,7 @@ ALERT_TEXTS: dict[str, LazyString] = {
         "a report version has not reached the site's webhook yet; still trying"
     ),
     AlertKind.HL7_FAILING: lazy_gettext(
-        "a report version has not reached the site's HL7 listener yet; still trying"
+        "a report or an order status has not reached the site's HL7 listener yet; still trying"
     ),
 }
 _DISCREPANCY_OVERDUE = lazy_gettext("a major discrepancy not acknowledged in time")

@@ -82,6 +82,7 @@ def test_a_ris_away_past_the_bound_alerts_the_coordinators_once_until_it_takes_t
                 [alert] = await n.alerts_raised(case_id, AlertKind.HL7_FAILING)
                 [sms] = await n.sms_seen(region.coordinator, "HL7")
                 assert f"cas {case_id}" in sms.body and region.site_code in sms.body
+                assert "un compte rendu ou un statut" in sms.body
                 await n.event_seen(case_id, EventKind.COORDINATORS_ALERTED, AlertKind.HL7_FAILING)
                 assert alert.resolved_at is None
 
