@@ -4,16 +4,19 @@ conditions and without a query per case (issue 8, defect 11), on both databases.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select
 
 from garde import vocabulary
-from garde.db import SessionFactory
+from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
 from garde.domain import CaseStatus
 from garde.models import Case, Credential, Expert, Site, Unavailability
 from rosters.eligibility import on_duty_experts, takeable_cases
+from tests.conftest import postgres_database
 from tests.rosters.test_eligibility import (
     MARTINIQUE,
     NOON,
@@ -25,6 +28,26 @@ from tests.rosters.test_eligibility import (
     add_site,
     utc,
 )
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def sessions(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SessionFactory]:
+    """A database of this module's own: on the suite's shared one, the running stack's worker
+    starts a workflow for any open case it finds without one, and these cases are rows for
+    the query alone (a workflow's writes would change the answers under the test)."""
+    if request.param == "sqlite":
+        urls: Iterator[str] = iter(
+            [f"sqlite:///{tmp_path_factory.mktemp('takeable') / 'garde.db'}"]
+        )
+    else:
+        urls = postgres_database()
+    for url in urls:
+        upgrade(url)
+        engine = make_engine(url)
+        yield make_session_factory(engine)
+        engine.dispose()
 
 
 def kind(case: Case, modality: str, subspecialty: str | None) -> Case:
