@@ -18,6 +18,7 @@ from activities.errors import rows_must_exist
 from billing.lines import bill
 from garde.db import SessionFactory
 from garde.domain import AlertKind, CaseStatus, EventKind
+from garde.intake import regulation_columns
 from garde.messages import BillingRequest, CaseRecord, ReportRecord
 from garde.models import Alert, BillingLine, Case, CaseEvent, Expert, Report
 from reports.signing import Content
@@ -47,7 +48,7 @@ class CaseRecords:
                     accepted_at=record.accepted_at,
                     reported_at=record.reported_at,
                     closed_at=record.closed_at,
-                    **_regulation_values(record),
+                    **regulation_columns(record.regulation),
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -155,20 +156,6 @@ def store_report(s: Session, record: ReportRecord) -> int:
     s.add(report)
     s.flush()
     return report.id
-
-
-def _regulation_values(record: CaseRecord) -> dict[str, Any]:
-    decision = record.regulation
-    if decision is None:
-        return {}
-    return {
-        "validated_at": decision.validated_at,
-        "validated_by_id": decision.validated_by,
-        "protocol_id": decision.protocol_id,
-        "validation_note": decision.note,
-        "refusal_reason": decision.refusal_reason,
-        "scanned_at": decision.scanned_at,
-    }
 
 
 def _resolve_alerts(s: Session, record: CaseRecord) -> None:

@@ -254,6 +254,20 @@ def regulation_record(case: Case) -> RegulationRecord:
     )
 
 
+def regulation_columns(decision: RegulationRecord | None) -> dict[str, Any]:
+    """The case's columns for a régulation decision the workflow hands over (none: none)."""
+    if decision is None:
+        return {}
+    return {
+        "validated_at": decision.validated_at,
+        "validated_by_id": decision.validated_by,
+        "protocol_id": decision.protocol_id,
+        "validation_note": decision.note,
+        "refusal_reason": decision.refusal_reason,
+        "scanned_at": decision.scanned_at,
+    }
+
+
 def _opened_by_images(session: Session, site_id: int, uid: str | None) -> Case | None:
     """A case opened by images of this Study Instance UID, still waiting for its request."""
     if not uid:

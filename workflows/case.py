@@ -912,7 +912,6 @@ class CaseWorkflow:
                 type="InvalidInput",
             )
         st = self.state
-        st.refused = True
         st.closed_at = workflow.now()
         st.decision = dataclasses.replace(
             st.decision, validated_by=refusal.expert_id, refusal_reason=reason

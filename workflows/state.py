@@ -142,12 +142,16 @@ class CaseState:
     regulation: bool = False
     reroute_after_scan: bool = False
     decision: RegulationRecord = field(default_factory=RegulationRecord)
-    refused: bool = False
     validate_breached: bool = False
     validate_reminded: bool = False
     # Ordered over HL7: the statuses told to the site's RIS (each once).
     tell_ris: bool = False
     ris_told: list[str] = field(default_factory=list)
+
+    @property
+    def refused(self) -> bool:
+        """The holder refused the indication: a refusal always says why."""
+        return bool(self.decision.refusal_reason)
 
     @property
     def validating(self) -> bool:
@@ -175,6 +179,5 @@ class CaseState:
             regulation=start.regulation,
             reroute_after_scan=start.reroute_after_scan,
             decision=start.decision or RegulationRecord(),
-            refused=bool(start.decision and start.decision.refusal_reason),
             tell_ris=start.tell_ris,
         )
