@@ -17,7 +17,7 @@ from sqlalchemy import update
 
 from garde.models import Site
 from reports.mllp import END_BLOCK, START_BLOCK
-from tests.conftest import Region, Stack, free_port, make_region
+from tests.conftest import Region, Stack, free_port, make_region, on_sqlite_only
 from tests.dicom.conftest import GatewayProcess
 
 
@@ -137,6 +137,10 @@ def _gateway(env: dict[str, str], tmp: Path) -> Iterator[int]:
 @pytest.fixture
 def gateway_without_temporal(stack: Stack, ordering: Region, tmp_path: Path) -> Iterator[int]:
     """A gateway of the same database whose Temporal is nowhere; its MLLP port."""
+    on_sqlite_only(
+        stack.env["GARDE_DATABASE_URL"],
+        "Temporal away; the reconciler's queries run on every stack",
+    )
     yield from _gateway(
         stack.env | {"GARDE_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}"}, tmp_path
     )

@@ -50,6 +50,7 @@ def test_a_new_order_is_a_case_routed_like_a_request(ordering: Region, hl7_port:
 def test_an_order_without_a_call_back_number_is_called_back_on_the_site_phone(
     ordering: Region, hl7_port: int
 ) -> None:
+    on_sqlite_only(ordering.stack.env["GARDE_DATABASE_URL"], "the order desk's fallback")
     site_phone = "+33465719999"
     with ordering.stack.sessions.begin() as s:
         s.execute(update(Site).where(Site.code == ordering.site).values(phone=site_phone))

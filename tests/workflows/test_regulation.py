@@ -100,6 +100,8 @@ def test_validated_with_a_protocol_the_site_told_then_scanned_and_read_by_the_sa
 
 
 def test_refused_with_a_reason_ends_the_case_and_tells_the_site(database_url: str) -> None:
+    on_sqlite_only(database_url, "the workflow's refusal; its record is tested on both by the API")
+
     async def scenario() -> None:
         async with night(database_url) as n:
             region = regulated(n)
