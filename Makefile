@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python -m bench.oncall
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.retrieve
+	$(BIN)/python -m bench.profile
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
