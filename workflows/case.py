@@ -106,7 +106,7 @@ with workflow.unsafe.imports_passed_through():
         order_status_workflow_id,
     )
     from garde.validation import CONTROL, CONTROL_REASON
-    from workflows.policy import CALLING, MESSAGES, POLICY, RECORDS, Calls
+    from workflows.policy import CALLING, MESSAGES, POLICY, RECORDS, Calls, call_activity
     from workflows.state import (
         Callee,
         CallLadder,
@@ -1294,9 +1294,7 @@ class CaseWorkflow:
             return False
 
     async def _call(self, fn: Callable[..., T], arg: Any, calls: Calls) -> Any:
-        return await workflow.execute_activity_method(
-            fn, arg, start_to_close_timeout=calls.timeout, retry_policy=calls.retry
-        )
+        return await call_activity(fn, arg, calls)
 
     async def _must(self, fn: Callable[..., T], arg: Any) -> Any:
         """A step the case cannot go on without: when its retries run out, the coordinators

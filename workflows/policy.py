@@ -6,9 +6,12 @@ travels with the case; what is decided here is the same for every case.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 from activities.errors import INVALID_REQUEST, UNDELIVERABLE
@@ -59,14 +62,32 @@ CALLING = CallPolicy()
 
 @dataclass(frozen=True)
 class Calls:
-    """How long one activity attempt may take, and how often it is tried."""
+    """How long one activity attempt may take, and how often it is tried; `local`: run by the
+    workflow's own worker as a local activity, in the same workflow task (no task-queue hop,
+    no history events but a marker). Only for short, idempotent database work whose retries
+    end within Temporal's local retry window (a minute): a retry longer than that is better
+    kept outside the history, by the server."""
 
     timeout: timedelta
     retry: RetryPolicy
+    local: bool = False
+
+
+async def call_activity(fn: Callable[..., Any], arg: Any, calls: Calls) -> Any:
+    """Call an activity method of a workflow's worker as `calls` says. A history from before
+    local activities (no "local-records" marker) replays its activities as it scheduled them."""
+    if calls.local and workflow.patched("local-records"):
+        return await workflow.execute_local_activity_method(
+            fn, arg, start_to_close_timeout=calls.timeout, retry_policy=calls.retry
+        )
+    return await workflow.execute_activity_method(
+        fn, arg, start_to_close_timeout=calls.timeout, retry_policy=calls.retry
+    )
 
 
 # Database writes heal within a minute or two, or someone must be told; a bad argument never
 # heals. After the last attempt the workflow alerts the coordinators and tries again later.
+# Local: each is one idempotent transaction, and its attempts end within 31 s of pauses.
 RECORDS = Calls(
     timeout=timedelta(seconds=30),
     retry=RetryPolicy(
@@ -76,6 +97,7 @@ RECORDS = Calls(
         maximum_attempts=6,
         non_retryable_error_types=[INVALID_REQUEST],
     ),
+    local=True,
 )
 
 # An SMS that Twilio refuses (a bad number, a STOP: any 4xx but 429) fails at once; one it

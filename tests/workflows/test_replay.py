@@ -2,7 +2,9 @@
 workflow) replays against the workflow as it is now.
 
 The histories in `histories/` were recorded by the time-skipping scenarios of this folder
-(`GARDE_RECORD_HISTORIES=1 pytest tests/workflows -k sqlite`). A change to the workflow that
+(`GARDE_RECORD_HISTORIES=1 pytest tests/workflows -k sqlite`); those named `local_records_*`
+were copied from such a recording once the record writes had become local activities, the
+others kept as they ran before. A change to the workflow that
 would take another step on one of these paths fails here: put it behind `workflow.patched`
 (see the module docstring of `workflows/case.py`), or record the histories again when no
 case in flight can be affected.
@@ -40,6 +42,12 @@ PATHS = (
     "acknowledgement_ladder",
     "regulation_validated_scanned_read",
     "regulation_refused",
+    # The same paths since the record writes became local activities (patch "local-records").
+    "local_records_sms_accept",
+    "local_records_decline_then_next",
+    "local_records_preliminary_final_addendum",
+    "local_records_regulation_validated_scanned_read",
+    "local_records_acknowledgement_ladder",
 )
 RECORDED = sorted(HISTORIES.glob("*.json"))
 # Garde's converter with the nights' key: encrypted histories open, those recorded before
