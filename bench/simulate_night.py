@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -59,7 +58,7 @@ from garde.db import make_engine, make_session_factory, upgrade
 from garde.service_levels import LadderStep
 from garde.settings import Settings
 from garde.temporal import data_converter, venv_binary
-from garde.worker import build_worker
+from garde.worker import activity_executor, build_worker
 
 # After the handover the night gives up waiting for cases still open after this long.
 GIVE_UP_AFTER = timedelta(hours=4)
@@ -177,7 +176,7 @@ async def simulate(policy: Policy, args: argparse.Namespace, folder: Path) -> Ni
             ],
             give_up_at=last + HANDOVER + GIVE_UP_AFTER,
         )
-        with ThreadPoolExecutor(16, thread_name_prefix=f"night-{policy.name}") as executor:
+        with activity_executor() as executor:
             offers = RandomPick(sessions, args.seed) if policy.random_pick else None
             # Nobody in the simulation answers the phone: stat calls stay in the dev outbox.
             calls = DevCallOutbox(sessions)

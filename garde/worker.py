@@ -44,6 +44,20 @@ from workflows.texting import TextingWorkflow
 
 # Under the 30 s that `garde up` and a container's stop_grace_period wait before SIGKILL.
 GRACE = timedelta(seconds=20)
+# How much the worker takes on at once (bench/README.md, "Worker settings", measured these on
+# a 2-CPU machine). Activities mostly wait on the network (Twilio, a site's endpoint);
+ACTIVITY_SLOTS = 16
+# the case workflow's record writes and reads are local activities, one short transaction
+# each, in threads of their own so that an SMS slow to go never holds a record back;
+LOCAL_ACTIVITY_SLOTS = 16
+# case workflows kept in memory between their tasks (Temporal's sticky cache): an answer to a
+# case among the last this many touched needs no replay of its history.
+CACHED_WORKFLOWS = 1000
+
+
+def activity_executor() -> ThreadPoolExecutor:
+    """The threads the worker's activities run in: one per slot, remote and local."""
+    return ThreadPoolExecutor(ACTIVITY_SLOTS + LOCAL_ACTIVITY_SLOTS, thread_name_prefix="activity")
 
 
 def build_worker(
@@ -118,7 +132,9 @@ def build_worker(
             *purge,
         ],
         activity_executor=executor,
-        max_concurrent_activities=16,
+        max_concurrent_activities=ACTIVITY_SLOTS,
+        max_concurrent_local_activities=LOCAL_ACTIVITY_SLOTS,
+        max_cached_workflows=CACHED_WORKFLOWS,
         # Stopped (SIGTERM: a restart, an upgrade), the worker lets the activities in hand
         # finish and report, rather than leaving them to time out and run again on another.
         graceful_shutdown_timeout=GRACE,
@@ -137,7 +153,7 @@ async def run_worker(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     sessions = make_session_factory(make_engine(settings.database_url))
     reconciler = Reconciler(client, sessions)
-    with ThreadPoolExecutor(max_workers=16) as executor:
+    with activity_executor() as executor:
         worker = build_worker(
             client,
             sessions,

@@ -15,7 +15,6 @@ import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -54,7 +53,7 @@ from garde.models import (
 from garde.reconciler import mark_started
 from garde.settings import Settings
 from garde.temporal import case_workflow_id, data_converter, start_case_workflow, venv_binary
-from garde.worker import build_worker
+from garde.worker import activity_executor, build_worker
 from tests.conftest import free_port
 from tests.phones import mobile
 from tests.twilio_double import PlacedCall, SentMessage, TwilioDouble
@@ -454,7 +453,7 @@ async def night(database_url: str) -> AsyncIterator[Night]:
     )
     try:
         async with env:
-            with ThreadPoolExecutor(16) as executor, serving(settings):
+            with activity_executor() as executor, serving(settings):
                 worker = build_worker(
                     env.client,
                     sessions,
