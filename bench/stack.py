@@ -1,4 +1,5 @@
-"""The real pieces on loopback for a benchmark: Temporal dev server, SQLite, `garde worker`, `garde web`."""
+"""The real pieces on loopback for a benchmark: Temporal dev server, a database (SQLite unless
+given), `garde worker`, `garde web`."""
 
 from __future__ import annotations
 
@@ -100,9 +101,17 @@ class GardeStack:
     sessions: SessionFactory
 
 
-def start_garde(data_dir: Path, temporal_address: str, processes: Processes) -> GardeStack:
-    """Migrate a fresh SQLite database and start the worker and the web app as deployed."""
-    database_url = f"sqlite:///{data_dir / 'garde.db'}"
+def start_garde(
+    data_dir: Path,
+    temporal_address: str,
+    processes: Processes,
+    database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> GardeStack:
+    """Migrate a fresh database (SQLite in `data_dir` unless a URL is given) and start the
+    worker and the web app as deployed. SMS go to the dev outbox unless `extra_env` names a
+    Twilio account (TWILIO_* and GARDE_TWILIO_API_URL)."""
+    database_url = database_url or f"sqlite:///{data_dir / 'garde.db'}"
     port = free_port()
     env = {
         **os.environ,
@@ -116,8 +125,9 @@ def start_garde(data_dir: Path, temporal_address: str, processes: Processes) -> 
         # A load test is a flood by design: no hourly allowance of new cases per site.
         "GARDE_CASES_PER_SITE_PER_HOUR": str(10**9),
     }
-    for name in TWILIO_VARIABLES:  # SMS go to the dev outbox
+    for name in TWILIO_VARIABLES:  # SMS go to the dev outbox, unless extra_env says otherwise
         env.pop(name, None)
+    env |= extra_env or {}
     upgrade(database_url)
     processes.start("worker", [*GARDE, "worker"], env)
     web = processes.start("web", [*GARDE, "web"], env)
