@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TaskQueueKind
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
@@ -48,7 +48,7 @@ class Step:
 
     workflow: str  # the workflow type
     kind: str
-    name: str  # the activity type; the workflow type for a workflow task
+    name: str  # the activity type; for a workflow task, the queue it went through
     scheduled_at_ms: float  # since the epoch
     started_at_ms: float | None  # None for a local activity: never in a queue
     closed_at_ms: float
@@ -123,7 +123,9 @@ def steps_of(workflow: str, events: list[HistoryEvent]) -> list[Step]:
             task_started_ms = _ms(e)
         elif e.event_type in TASK_CLOSED:
             scheduled, started = _opened(e, by_id)
-            steps.append(_step(workflow, WORKFLOW_TASK, workflow, scheduled, started, e))
+            queue = scheduled.workflow_task_scheduled_event_attributes.task_queue.kind
+            name = "sticky queue" if queue == TaskQueueKind.TASK_QUEUE_KIND_STICKY else "task queue"
+            steps.append(_step(workflow, WORKFLOW_TASK, name, scheduled, started, e))
         elif e.event_type in ACTIVITY_CLOSED:
             scheduled, started = _opened(e, by_id)
             name = scheduled.activity_task_scheduled_event_attributes.activity_type.name
@@ -198,7 +200,7 @@ def steps_table(timings: list[CaseTiming]) -> str:
     ):
         label = f"{name} (local)" if kind == LOCAL_ACTIVITY else name
         if kind == WORKFLOW_TASK:
-            label = "workflow task"
+            label = f"workflow task ({name})"
         queued = [s.queued_ms for s in steps if s.queued_ms is not None]
         ran = [s.ran_ms for s in steps]
         queue = (
@@ -270,5 +272,5 @@ def path_table(
 def _on_path(step: Step) -> str:
     if step.kind == LOCAL_ACTIVITY:
         return f"{step.name} (local) {step.ran_ms:.0f}"
-    name = "workflow task" if step.kind == WORKFLOW_TASK else step.name
+    name = f"workflow task ({step.name})" if step.kind == WORKFLOW_TASK else step.name
     return f"{name} {step.queued_ms or 0:.0f}+{step.ran_ms:.0f}"

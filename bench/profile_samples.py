@@ -1,8 +1,9 @@
 """Sampling profiles of `garde web` and `garde worker` by py-spy, summarised by room of code.
 
-py-spy samples a running process from outside (ptrace) without changing it. It records only
-threads doing something (`--idle` off), so a sample is CPU spent, or time holding a thread in
-Python, never a thread parked waiting for work. Its raw output is one line per distinct stack,
+py-spy samples a running process from outside (ptrace) without changing it. It leaves out the
+threads it sees idle (`--idle` off), so a sample is a thread running or ready to run (waiting
+for the GIL counts); the waits for work it misses are dropped by name (WAITING). Its raw
+output is one line per distinct stack,
 `frame;frame;...;leaf count`, each frame `function (package/module.py)` (`--nolineno`).
 """
 
@@ -24,7 +25,19 @@ WAITING = {
     ("Event.wait", "threading.py"),
     ("_worker", "concurrent/futures/thread.py"),
 }
-PLUMBING = ("threading.py", "concurrent/", "asyncio/", "click/", "<frozen runpy>", "garde/cli.py")
+# Entry points on most stacks of a process (its threads, event loop, command line, the HTTP
+# server's and Flask's dispatch): true of every request or task, so left out of the top list.
+PLUMBING = (
+    "threading.py",
+    "concurrent/",
+    "asyncio/",
+    "click/",
+    "<frozen runpy>",
+    "garde/cli.py",
+    "garde/worker.py",
+    "waitress/",
+    "flask/app.py",
+)
 OURS = (
     "garde",
     "web",
@@ -205,7 +218,6 @@ def functions_table(profile: Profile, top: int) -> str:
     lines = [f"{profile.process}: top {top} functions by self time, then by inclusive time"]
     lines += [f"{100 * c / total:>6.1f}%  {f}" for f, c in own.most_common(top)]
     lines.append("")
-    # The threads' and event loop's entry points are on most stacks: they say nothing.
     telling = [(f, c) for f, c in inclusive.most_common() if not f.file.startswith(PLUMBING)]
     lines += [f"{100 * c / total:>6.1f}%  {f}" for f, c in telling[:top]]
     return "\n".join(lines)
