@@ -28,7 +28,7 @@ from temporalio.client import Client
 from bench.api import Api
 from bench.garde_run import GardeDriver
 from bench.profile_history import CaseTiming, case_timings, path_table, steps_table
-from bench.profile_samples import Recorder, functions_table, rooms_table
+from bench.profile_samples import PY_SPY, Recorder, functions_table, rooms_table
 from bench.region import seed_region
 from bench.stack import (
     GARDE_NAMESPACE,
@@ -56,6 +56,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.cases < 1:
         parser.error("--cases must be at least 1")
+    if not PY_SPY.exists():
+        parser.error(f"{PY_SPY} not found: `make install` installs the dev extra")
     return args
 
 

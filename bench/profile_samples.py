@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+PY_SPY = Path(sys.executable).parent / "py-spy"  # from the dev extra
 RATE_HZ = 200
 # Leaf frames where a thread waits for work (py-spy's idle detection misses some without
 # pausing the process): dropped, and counted apart.
@@ -54,6 +55,7 @@ OURS = (
 # below sys.path) or by the whole file; the first match wins, so the narrower come first.
 ROOMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Temporal workflow sandbox", ("temporalio/worker/workflow_sandbox/",)),
+    ("Python imports (importlib)", ("<frozen importlib",)),
     (
         "JSON & serialisation",
         (
@@ -140,7 +142,7 @@ class Recorder:
         self.process = process
         self._out = out
         self._log = open(out.with_suffix(".log"), "wb")  # noqa: SIM115 - closed by stop()
-        args = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid)]
+        args = [str(PY_SPY), "record", "--pid", str(pid)]
         args += ["--format", "raw", "--nolineno", "--nonblocking", "--rate", str(RATE_HZ)]
         self._spy = subprocess.Popen(
             [*args, "--output", str(out)], stdout=self._log, stderr=subprocess.STDOUT
