@@ -1,5 +1,7 @@
 """Every recorded path of the case workflow (and of a report version's acknowledgement
-workflow) replays against the workflow as it is now.
+workflow) replays against the workflow as it is now, in Temporal's sandbox: a call that is
+not deterministic on a recorded path fails here, though the worker runs its workflows outside
+the sandbox (garde/worker.py, WORKFLOW_RUNNER).
 
 The histories in `histories/` were recorded by the time-skipping scenarios of this folder
 (`GARDE_RECORD_HISTORIES=1 pytest tests/workflows -k sqlite`); those named `local_records_*`
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from garde.settings import Settings
 from garde.temporal import data_converter
@@ -67,6 +70,10 @@ def test_recorded_history_replays(path: Path) -> None:
     # A history names its workflow's type, not its id; the replayer only needs some id.
     history = WorkflowHistory.from_json(f"case-{path.stem}", path.read_text())
     assert len(history.events) > 10
-    replayer = Replayer(workflows=[CaseWorkflow, AcknowledgementWorkflow], data_converter=CONVERTER)
+    replayer = Replayer(
+        workflows=[CaseWorkflow, AcknowledgementWorkflow],
+        data_converter=CONVERTER,
+        workflow_runner=SandboxedWorkflowRunner(),
+    )
     result = asyncio.run(replayer.replay_workflow(history))
     assert result.replay_failure is None  # raised above already; said here for the reader
