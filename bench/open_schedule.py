@@ -29,6 +29,7 @@ class CaseTiming:
     sent: float | None = None  # just before POST /api/v1/cases
     case_id: int | None = None
     offer_sms: float | None = None  # the first offer SMS received by the Twilio double
+    page_watched: bool = False  # its page is polled (a sample of the cases)
     page_offered: float | None = None  # the site's case page first showed it past "requested"
     finished: bool = False
     failure: str | None = None
@@ -56,6 +57,10 @@ class RateResult:
             c.sent is not None and (c.offer_sms is None or c.offer_sms - c.sent > wait_s)
             for c in self.cases
         )
+
+    @property
+    def pages_watched(self) -> int:
+        return sum(c.page_watched for c in self.cases)
 
     @property
     def lag_ms(self) -> list[float]:

@@ -25,16 +25,25 @@ def test_a_rate_counts_its_cases_from_the_moment_each_was_sent() -> None:
     result = RateResult(
         10,
         [
-            CaseTiming(100.0, sent=100.01, case_id=1, offer_sms=100.21, page_offered=100.31),
-            CaseTiming(101.0, sent=101.0, case_id=2, offer_sms=101.1, finished=True),
+            CaseTiming(
+                100.0,
+                sent=100.01,
+                case_id=1,
+                offer_sms=100.21,
+                page_watched=True,
+                page_offered=100.31,
+            ),
+            CaseTiming(101.0, sent=101.0, case_id=2, offer_sms=101.1, page_watched=True),
+            CaseTiming(101.5, sent=101.5, case_id=5, offer_sms=101.6, finished=True),
             CaseTiming(102.0, sent=102.0, case_id=3, offer_sms=200.0),  # offered too late
             CaseTiming(103.0, sent=103.0, failure="ACC-4: ApiError: 503"),
             CaseTiming(104.0),  # never sent (interrupted)
         ],
     )
-    assert [round(ms) for ms in result.sms_ms] == [200, 100, 98000]
-    assert [round(ms) for ms in result.page_ms] == [300]
-    assert [round(ms) for ms in result.lag_ms] == [10, 0, 0, 0]
+    assert [round(ms) for ms in result.sms_ms] == [200, 100, 100, 98000]
+    assert [round(ms) for ms in result.page_ms] == [300]  # the other page never showed it
+    assert result.pages_watched == 2
+    assert [round(ms) for ms in result.lag_ms] == [10, 0, 0, 0, 0]
     assert result.finished == 1
     assert result.failures == ["ACC-4: ApiError: 503"]
     assert result.without_offer(60) == 2
