@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.alerts import Alerts
     from activities.calls import PhoneCalls
     from activities.case_records import CaseRecords
+    from activities.delivery import Deliveries
     from activities.errors import INVALID_REQUEST
     from activities.notifications import Notifications
     from activities.offers import Offers
@@ -839,12 +840,14 @@ class CaseWorkflow:
         for days or a site slow to answer holds up nothing here."""
         st = self.state
         abandon = workflow.ParentClosePolicy.ABANDON
-        await workflow.start_child_workflow(
-            "ReportDelivery",
-            DeliveryStart(st.case_id, report_id),
-            id=delivery_workflow_id(st.case_id, report_id),
-            parent_close_policy=abandon,
-        )
+        delivery = DeliveryStart(st.case_id, report_id)
+        if await self._has_endpoints(delivery):
+            await workflow.start_child_workflow(
+                "ReportDelivery",
+                delivery,
+                id=delivery_workflow_id(st.case_id, report_id),
+                parent_close_policy=abandon,
+            )
         owed = draft.acknowledgement
         if owed is not None:
             reason, category = owed
@@ -856,6 +859,19 @@ class CaseWorkflow:
             )
         elif draft.kind is ReportKind.FINAL:
             self._tell_site(SiteNoticeKind.REPORT_READY)
+
+    async def _has_endpoints(self, delivery: DeliveryStart) -> bool:
+        """A site with no endpoint gets no delivery workflow (a version is sent to the
+        endpoints the site has when it is filed). When the site cannot be read, the
+        delivery workflow is started: it reads the endpoints again, for as long as it takes.
+        Behind a patch: a history that started one for every version replays as it ran."""
+        if not workflow.patched("deliveries-to-endpoints-only"):
+            return True
+        try:
+            channels: list[str] = await self._call(Deliveries.delivery_channels, delivery, RECORDS)
+        except ActivityError:
+            return True
+        return bool(channels)
 
     @file_report.validator
     def _validate_report(self, draft: ReportDraft) -> None:

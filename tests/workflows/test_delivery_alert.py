@@ -1,7 +1,8 @@
 """An endpoint that does not take a report version within the bound is somebody's problem, on
 the time-skipping server: the coordinators are alerted once for that version and endpoint (a
 banner naming it, an SMS each, an entry on the case's timeline), the alert is resolved when
-the endpoint takes the version; an endpoint back before the bound raises nothing.
+the endpoint takes the version; an endpoint back before the bound raises nothing. A site with
+no endpoint gets no delivery workflow at all.
 """
 
 from __future__ import annotations
@@ -9,11 +10,15 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.delivery import HL7, WEBHOOK
 from garde.domain import AlertKind, EventKind, Priority
 from garde.models import ReportDelivery, Site
+from garde.temporal import delivery_workflow_id
+from tests.conftest import on_sqlite_only
 from tests.reports.site_endpoints import MllpListener, Webhook
 from tests.workflows.harness import Night, night, seed_region
 from workflows.policy import DELIVERIES, DELIVERY_ALERT_AFTER
@@ -101,5 +106,25 @@ def test_an_endpoint_down_past_the_bound_alerts_the_coordinators_once_until_it_t
         finally:
             webhook.stop()
             listener.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_site_without_endpoints_gets_no_delivery_workflow(database_url: str) -> None:
+    on_sqlite_only(database_url, "which workflows start is Temporal's; the reads are any case's")
+
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            region = seed_region(n.sessions)  # no webhook, no MLLP listener
+            alice = region.experts["alice"]
+            case_id = await n.request(region, Priority.URGENT)
+            await n.offers_made(case_id, 1)
+            await n.accept(case_id, alice)
+            filed = await n.report(case_id, alice)
+            await n.agrees(case_id)
+            delivery = n.client.get_workflow_handle(delivery_workflow_id(case_id, filed.report_id))
+            with pytest.raises(RPCError) as raised:
+                await delivery.describe()
+            assert raised.value.status is RPCStatusCode.NOT_FOUND
 
     asyncio.run(scenario())
