@@ -120,9 +120,15 @@ def visible_cases(db: Session, user: User) -> Select[Case]:
         return query.where(Case.site_id == user.site_id)
     if user.expert_id is None:  # never made so; and `held_by(None)` would match the unassigned
         return query.where(false())
-    offered = exists().where(and_(Offer.case_id == Case.id, Offer.expert_id == user.expert_id))
     open_ids = open_case_ids_for_expert(db, user)
-    return query.where(or_(held_by(user.expert_id), offered, Case.id.in_(open_ids)))
+    return query.where(
+        or_(held_by(user.expert_id), offered_to(user.expert_id), Case.id.in_(open_ids))
+    )
+
+
+def offered_to(expert_id: int) -> ColumnElement[bool]:
+    """The case was offered to the expert, in any round."""
+    return exists().where(and_(Offer.case_id == Case.id, Offer.expert_id == expert_id))
 
 
 def open_case_ids_for_expert(db: Session, user: User) -> list[int]:
@@ -170,8 +176,15 @@ def sight(db: Session, user: User, case: Case) -> Sight:
 
 
 def case_for(db: Session, user: User, case_id: int) -> Case:
-    """The case if this user may see it; 404 otherwise, so ids of others' cases leak nothing."""
-    case = db.scalar(visible_cases(db, user).where(Case.id == case_id))
+    """The case if this user may see it; 404 otherwise, so ids of others' cases leak nothing.
+    An expert's case held or offered (an accept, a report) is found without first working
+    out every open case they could take."""
+    case = None
+    if Role(user.role) is Role.EXPERT and user.expert_id is not None:
+        known = or_(held_by(user.expert_id), offered_to(user.expert_id))
+        case = db.scalar(with_timelines(select(Case)).where(Case.id == case_id, known))
+    if case is None:
+        case = db.scalar(visible_cases(db, user).where(Case.id == case_id))
     if case is None:
         raise NotFound(f"no case {case_id} for you")
     return case
