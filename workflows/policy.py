@@ -73,12 +73,22 @@ class Calls:
     local: bool = False
 
 
+# A local activity's retry that would wait longer than this waits on a workflow timer, its
+# workflow task completed meanwhile: the workflow answers its updates, and a worker stopping
+# (a restart, an upgrade) does not wait for a database that is away.
+LOCAL_RETRY_THRESHOLD = timedelta(seconds=1)
+
+
 async def call_activity(fn: Callable[..., Any], arg: Any, calls: Calls) -> Any:
     """Call an activity method of a workflow's worker as `calls` says. A history from before
     local activities (no "local-records" marker) replays its activities as it scheduled them."""
     if calls.local and workflow.patched("local-records"):
         return await workflow.execute_local_activity_method(
-            fn, arg, start_to_close_timeout=calls.timeout, retry_policy=calls.retry
+            fn,
+            arg,
+            start_to_close_timeout=calls.timeout,
+            retry_policy=calls.retry,
+            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
         )
     return await workflow.execute_activity_method(
         fn, arg, start_to_close_timeout=calls.timeout, retry_policy=calls.retry

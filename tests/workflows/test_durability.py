@@ -1,12 +1,17 @@
-"""A case nobody can take, and a case nobody takes for three days: never silent, never stuck."""
+"""A case nobody can take, a case nobody takes for three days, and a write that keeps failing:
+never silent, never stuck."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
 
+from sqlalchemy import delete
+from temporalio.api.enums.v1 import EventType
+
 from garde.domain import AlertKind, CaseStatus, Priority
 from garde.messages import RosterChange
+from garde.models import Tariff
 from tests.conftest import on_sqlite_only
 from tests.workflows.harness import night, seed_region
 from workflows.policy import POLICY
@@ -140,5 +145,42 @@ def test_a_case_nobody_takes_for_three_days_continues_as_new_and_can_still_be_ta
             assert (view.status, view.holder) == (CaseStatus.ACCEPTED, alice.id)
             assert view.round in (rounds[-1], rounds[-1] + 1)  # in a round, or its pause
             assert n.case(case_id).accepted_at is not None
+
+    asyncio.run(scenario())
+
+
+def test_a_write_that_keeps_failing_waits_for_its_next_attempt_on_a_workflow_timer(
+    database_url: str,
+) -> None:
+    on_sqlite_only(database_url, "how a retry waits is Temporal's; the failing write is any case's")
+
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            region = seed_region(n.sessions)
+            alice = region.experts["alice"]
+            with n.sessions.begin() as s:  # billing cannot price the read: its write fails
+                s.execute(delete(Tariff).where(Tariff.site_id == region.site_id))
+            case_id = await n.request(region, Priority.URGENT)
+            await n.offers_made(case_id, 1)
+            await n.accept(case_id, alice)
+            await n.report(case_id, alice)
+            await n.sleep(40 * SECOND)  # its six attempts, 31 s of waits between them
+
+            # Between attempts the workflow waited on timers (2, 4, 8, 16 s of backoff), its
+            # workflow task completed: it answered updates meanwhile, and a worker stopping
+            # did not wait for the attempts to run out.
+            async def backoffs() -> list[timedelta]:
+                history = await n.handle(case_id).fetch_history()
+                return [
+                    e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+                    for e in history.events
+                    if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+                    and e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+                    < MINUTE
+                ]
+
+            expected = [timedelta(seconds=s) for s in (2, 4, 8, 16)]
+            await n.quiet()
+            assert await backoffs() == expected
 
     asyncio.run(scenario())
