@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import Worker
 
 from activities.acknowledgements import Acknowledgements
 from activities.alerts import Alerts
@@ -53,12 +53,6 @@ LOCAL_ACTIVITY_SLOTS = 16
 # case workflows kept in memory between their tasks (Temporal's sticky cache): an answer to a
 # case among the last this many touched needs no replay of its history.
 CACHED_WORKFLOWS = 1000
-# Workflows run outside Temporal's sandbox: building a sandbox for each workflow (re-importing
-# its module, resolving its type hints) and guarding each step took a fifth of the worker's
-# CPU (bench/README.md, "Profile"). Determinism is still checked in the sandbox: `make test`
-# replays a recorded history of every path with Temporal's Replayer, sandboxed as it is by
-# default (tests/workflows/test_replay.py), and the workflows' imports are passed through.
-WORKFLOW_RUNNER = UnsandboxedWorkflowRunner()
 
 
 def activity_executor() -> ThreadPoolExecutor:
@@ -141,7 +135,6 @@ def build_worker(
         max_concurrent_activities=ACTIVITY_SLOTS,
         max_concurrent_local_activities=LOCAL_ACTIVITY_SLOTS,
         max_cached_workflows=CACHED_WORKFLOWS,
-        workflow_runner=WORKFLOW_RUNNER,
         # Stopped (SIGTERM: a restart, an upgrade), the worker lets the activities in hand
         # finish and report, rather than leaving them to time out and run again on another.
         graceful_shutdown_timeout=GRACE,

@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
         CoordinatorNotice,
         SiteNotice,
     )
-    from workflows.policy import CALLING, MESSAGES, RECORDS, UNTIL_DONE, Calls, call_activity
+    from workflows.policy import CALLING, MESSAGES, RECORDS, UNTIL_DONE, Calls
 
 T = TypeVar("T")
 
@@ -60,7 +60,6 @@ class AcknowledgementPolicy:
 LADDER = AcknowledgementPolicy()
 # The request and the acknowledgement are written however long the database is away (a site
 # left unchased is worse than a late entry); a step's timeline entry is best effort (RECORDS).
-# Not local: their retries may last days, kept by the server outside the history.
 WRITES = Calls(timeout=RECORDS.timeout, retry=UNTIL_DONE)
 
 
@@ -183,4 +182,8 @@ class AcknowledgementWorkflow:
         return ""
 
     async def _call(self, fn: Callable[..., T], arg: Any, calls: Calls) -> Any:
-        return await call_activity(fn, arg, calls)
+        """Each step is an activity the server dispatches, whatever `calls.local` says: this
+        workflow is off the path a case's speed depends on."""
+        return await workflow.execute_activity_method(
+            fn, arg, start_to_close_timeout=calls.timeout, retry_policy=calls.retry
+        )

@@ -1,7 +1,6 @@
 """Every recorded path of the case workflow (and of a report version's acknowledgement
-workflow) replays against the workflow as it is now, in Temporal's sandbox: a call that is
-not deterministic on a recorded path fails here, though the worker runs its workflows outside
-the sandbox (garde/worker.py, WORKFLOW_RUNNER).
+workflow) replays against the workflow as it is now, in Temporal's sandbox as the worker runs
+it: a call that is not deterministic on a recorded path fails here.
 
 The histories in `histories/` were recorded by the time-skipping scenarios of this folder
 (`GARDE_RECORD_HISTORIES=1 pytest tests/workflows -k sqlite`); those named `local_records_*`
@@ -45,12 +44,11 @@ PATHS = (
     "acknowledgement_ladder",
     "regulation_validated_scanned_read",
     "regulation_refused",
-    # The same paths since the record writes became local activities (patch "local-records").
+    # The case's paths since its record writes became local activities (patch "local-records").
     "local_records_sms_accept",
     "local_records_decline_then_next",
     "local_records_preliminary_final_addendum",
     "local_records_regulation_validated_scanned_read",
-    "local_records_acknowledgement_ladder",
 )
 RECORDED = sorted(HISTORIES.glob("*.json"))
 # Garde's converter with the nights' key: encrypted histories open, those recorded before
