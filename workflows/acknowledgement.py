@@ -43,7 +43,7 @@ with workflow.unsafe.imports_passed_through():
         CoordinatorNotice,
         SiteNotice,
     )
-    from workflows.policy import CALLING, MESSAGES, RECORDS, UNTIL_DONE, Calls
+    from workflows.policy import CALLING, MESSAGES, RECORDS, UNTIL_DONE, Calls, call_activity
 
 T = TypeVar("T")
 
@@ -59,8 +59,11 @@ class AcknowledgementPolicy:
 
 LADDER = AcknowledgementPolicy()
 # The request and the acknowledgement are written however long the database is away (a site
-# left unchased is worse than a late entry); a step's timeline entry is best effort (RECORDS).
+# left unchased is worse than a late entry); a step's timeline entry and the coordinators'
+# alert are best effort (STEPS). All remote: this workflow is off the path a case's speed
+# depends on.
 WRITES = Calls(timeout=RECORDS.timeout, retry=UNTIL_DONE)
+STEPS = Calls(timeout=RECORDS.timeout, retry=RECORDS.retry)
 
 
 @workflow.defn(name="Acknowledgement")
@@ -145,7 +148,7 @@ class AcknowledgementWorkflow:
             coordinators = await self._call(
                 Alerts.raise_alert,
                 AlertRequest(alert_key, start.case_id, kind, workflow.now()),
-                RECORDS,
+                STEPS,
             )
         except ActivityError:
             workflow.logger.warning("case %s: the %s alert was not raised", start.case_id, kind)
@@ -166,7 +169,7 @@ class AcknowledgementWorkflow:
             start.case_id, step_key(start.report_id, step), workflow.now(), kind, detail
         )
         try:
-            await self._call(Acknowledgements.record_step, entry, RECORDS)
+            await self._call(Acknowledgements.record_step, entry, STEPS)
         except ActivityError:
             workflow.logger.warning("case %s: step %s not recorded", start.case_id, step)
 
@@ -182,8 +185,4 @@ class AcknowledgementWorkflow:
         return ""
 
     async def _call(self, fn: Callable[..., T], arg: Any, calls: Calls) -> Any:
-        """Each step is an activity the server dispatches, whatever `calls.local` says: this
-        workflow is off the path a case's speed depends on."""
-        return await workflow.execute_activity_method(
-            fn, arg, start_to_close_timeout=calls.timeout, retry_policy=calls.retry
-        )
+        return await call_activity(fn, arg, calls)
