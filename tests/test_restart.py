@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+from garde.domain import CaseStatus, ReportKind
+from garde.messages import ReportDraft, ReportFiled
+from garde.temporal import case_workflow_id
 from tests.conftest import Region, on_sqlite_only
 
 
@@ -21,6 +26,43 @@ def test_case_accepted_by_sms_while_worker_is_down_resumes_on_restart(region: Re
         stack.start("worker")
     accepted = region.wait_status(case["id"], "accepted", timeout=60)
     assert accepted["assigned_expert"] == region.experts["alice"].code
+
+
+def test_a_report_sent_behind_an_sms_yes_while_the_worker_is_down_is_filed(
+    region: Region,
+) -> None:
+    """The YES and the report reach the next worker in one workflow task, the case's history
+    replayed: the report is judged once the YES is decided, as they came. (A worker killed
+    just after writing the case accepted, before Temporal heard of it, leaves the record
+    ahead of the history: the expert sees the case theirs and reports. The next worker must
+    not refuse them as not the holder.) The report goes to Temporal directly, to wait as long
+    as the worker takes to come back: the web app gives up after 10 s."""
+    stack = region.stack
+    alice = region.experts["alice"]
+    case = region.submit()
+    code = region.offer_sms("alice")
+    draft = ReportDraft(alice.id, ReportKind.FINAL, "No intracranial bleed.", "Normal CT.")
+
+    async def report() -> ReportFiled:
+        handle = (await stack.client()).get_workflow_handle(case_workflow_id(case["id"]))
+        filed: ReportFiled = await handle.execute_update(
+            "file_report", draft, result_type=ReportFiled
+        )
+        return filed
+
+    stack.stop("worker", kill=True)
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            assert stack.sms_reply(alice.phone, f"YES {code}").status_code == 200
+            filing = pool.submit(asyncio.run, report())
+            time.sleep(1)  # the report reaches Temporal behind the YES, and waits for a worker
+        finally:
+            stack.start("worker")
+        filed = filing.result(timeout=90)
+    assert filed.status == CaseStatus.FINAL
+    case_now, view = stack.agreed(case["id"], timeout=60)
+    assert (view.status, view.holder) == (CaseStatus.FINAL, alice.id)
+    assert case_now.assigned_expert_id == alice.id
 
 
 def test_action_without_a_worker_gets_a_clear_503_soon_and_never_happens_later(

@@ -134,6 +134,7 @@ class CaseWorkflow:
         self._calling: asyncio.Task[None] | None = None
         self._telling: set[asyncio.Task[None]] = set()  # the site's SMS, the RIS's statuses
         self._studies_busy = False
+        self._answering = 0  # YES (by SMS or call) being decided: updates are judged after
         if carried is None:
             for arrival in start.studies:
                 self._arrived(arrival)
@@ -672,6 +673,7 @@ class CaseWorkflow:
     @workflow.update
     async def accept(self, acceptance: Acceptance) -> None:
         """An update, not a signal: the caller must learn at once whether the case is theirs."""
+        await self._after_answers()
         self._check_can_accept(acceptance.expert_id)
         if self.state.holder == acceptance.expert_id:
             return
@@ -689,7 +691,8 @@ class CaseWorkflow:
     @accept.validator
     def _validate_accept(self, acceptance: Acceptance) -> None:
         self._check_fresh(acceptance.not_after)
-        self._check_can_accept(acceptance.expert_id)
+        if not self._answering:  # else judged by the update once the YES is decided
+            self._check_can_accept(acceptance.expert_id)
 
     @workflow.signal
     async def sms_answer(self, answer: SmsAnswer) -> None:
@@ -706,7 +709,15 @@ class CaseWorkflow:
 
     async def _yes(self, expert_id: int, via: str) -> None:
         """A YES by SMS or a 1 on a call: the case is theirs if still unassigned and they
-        are still eligible; either way they are told."""
+        are still eligible; either way they are told. Updates that come meanwhile are
+        judged after it (`_after_answers`)."""
+        self._answering += 1
+        try:
+            await self._decide_yes(expert_id, via)
+        finally:
+            self._answering -= 1
+
+    async def _decide_yes(self, expert_id: int, via: str) -> None:
         st = self.state
         if st.holder == expert_id:
             return
@@ -772,6 +783,7 @@ class CaseWorkflow:
     @workflow.update
     async def release(self, release: Release) -> None:
         """The holder gives the case back: a new round of the ladder, without them first."""
+        await self._after_answers()
         self._check_holder(release.expert_id)
         st = self.state
         st.holder = None
@@ -787,10 +799,12 @@ class CaseWorkflow:
     @release.validator
     def _validate_release(self, release: Release) -> None:
         self._check_fresh(release.not_after)
-        self._check_holder(release.expert_id)
+        if not self._answering:  # else judged by the update once the YES is decided
+            self._check_holder(release.expert_id)
 
     @workflow.update
     async def file_report(self, draft: ReportDraft) -> ReportFiled:
+        await self._after_answers()
         self._check_report(draft)
         st = self.state
         final = draft.kind is ReportKind.FINAL
@@ -876,7 +890,8 @@ class CaseWorkflow:
     @file_report.validator
     def _validate_report(self, draft: ReportDraft) -> None:
         self._check_fresh(draft.not_after)
-        self._check_report(draft)
+        if not self._answering:  # else judged by the update once the YES is decided
+            self._check_report(draft)
 
     @workflow.signal
     async def cancel(self, cancellation: Cancellation) -> None:
@@ -896,6 +911,7 @@ class CaseWorkflow:
     async def validate(self, validation: Validation) -> None:
         """Régulation: the holder validates the indication with a protocol; the site (and its
         RIS) learns the protocol at once, and scans."""
+        await self._after_answers()
         self._check_deciding(validation.expert_id)
         st = self.state
         st.decision = dataclasses.replace(
@@ -914,11 +930,13 @@ class CaseWorkflow:
     @validate.validator
     def _validate_validate(self, validation: Validation) -> None:
         self._check_fresh(validation.not_after)
-        self._check_deciding(validation.expert_id)
+        if not self._answering:  # else judged by the update once the YES is decided
+            self._check_deciding(validation.expert_id)
 
     @workflow.update
     async def refuse(self, refusal: Refusal) -> None:
         """Régulation: the holder refuses the indication, saying why; the case ends there."""
+        await self._after_answers()
         self._check_deciding(refusal.expert_id)
         reason = CONTROL.sub("", refusal.reason).strip()
         if not reason:
@@ -939,7 +957,8 @@ class CaseWorkflow:
     @refuse.validator
     def _validate_refuse(self, refusal: Refusal) -> None:
         self._check_fresh(refusal.not_after)
-        self._check_deciding(refusal.expert_id)
+        if not self._answering:  # else judged by the update once the YES is decided
+            self._check_deciding(refusal.expert_id)
 
     @workflow.update
     async def scanned(self, scan: ScanDone) -> None:
@@ -966,6 +985,7 @@ class CaseWorkflow:
     @workflow.update
     async def reassign(self, change: Reassignment) -> None:
         """A coordinator gives the case to a named expert, eligible unless `force`."""
+        await self._after_answers()
         self._check_open()
         st = self.state
         if st.holder == change.expert_id:
@@ -1136,6 +1156,15 @@ class CaseWorkflow:
         timeline, the site and the experts texted twice). Behind a patch: a history that took
         it twice replays as it ran."""
         return self.state.holder == expert_id and workflow.patched("take-once")
+
+    async def _after_answers(self) -> None:
+        """An update that came behind a YES still being decided is judged once it is, in
+        the order they came. A worker taking over a case replays the YES in the very task
+        that brings the update, while the record (written by the worker that died) may
+        already show the case accepted to the expert who sent it. Behind a patch: an older
+        history ran the two side by side."""
+        if self._answering and workflow.patched("updates-after-answers"):
+            await workflow.wait_condition(lambda: not self._answering)
 
     async def _eligible(self, expert_id: int, must: bool = False) -> bool:
         query = EligibilityQuery(self.state.case_id, expert_id, workflow.now())
