@@ -45,6 +45,7 @@ system-packages:
 bench: install
 	$(BIN)/python -m bench.lifecycle
 	$(BIN)/python -m bench.open_loop
+	$(BIN)/python -m bench.open_bare
 	$(BIN)/python -m bench.simulate_night
 	$(BIN)/python -m bench.oncall
 	$(BIN)/python -m bench.ingest

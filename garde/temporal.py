@@ -93,7 +93,12 @@ def start_dev_server(
     log = open(data_dir / "temporal.log", "ab")  # noqa: SIM115 - lives as long as the server
     args = [venv_binary("temporal"), "server", "start-dev"]
     if persist:
+        # SQLite's defaults (a rollback journal, synced in full) made every history write
+        # create, sync and delete a journal file: most of the server's time per case. In WAL,
+        # synced at checkpoints, a killed server loses nothing (a power cut may lose the
+        # last writes), as Garde's own database (garde/db.py).
         args += ["--db-filename", str(data_dir / "temporal.db")]
+        args += ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
     args += [
         "--ip",
         host,

@@ -7,6 +7,7 @@ the embedded Temporal server's history file too.
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -51,8 +52,24 @@ def test_the_embedded_temporal_server_keeps_its_history_private(tmp_path: Path) 
     server = start_dev_server(tmp_path / "data", port=port)
     try:
         wait_for_port("127.0.0.1", port, server)
-        assert mode(tmp_path / "data" / "temporal.db") == 0o600
+        files = sorted((tmp_path / "data").glob("temporal.db*"))
+        assert files and files[0].name == "temporal.db"
+        assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
         assert mode(tmp_path / "data") == 0o700
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_the_embedded_temporal_server_writes_its_history_ahead_in_a_log(tmp_path: Path) -> None:
+    """WAL, as Garde's own database: a history write appends to the log instead of creating,
+    syncing and deleting a journal file (issue 15)."""
+    port = free_port()
+    server = start_dev_server(tmp_path / "data", port=port)
+    try:
+        wait_for_port("127.0.0.1", port, server)
+        with sqlite3.connect(tmp_path / "data" / "temporal.db") as db:
+            assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     finally:
         server.terminate()
         server.wait(timeout=20)
