@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from garde.settings import Settings
 from garde.temporal import data_converter
+from garde.worker import WORKFLOW_RUNNER
 from tests.workflows.harness import PAYLOAD_KEYS
 from workflows.acknowledgement import AcknowledgementWorkflow
 from workflows.case import CaseWorkflow
@@ -71,7 +71,7 @@ def test_recorded_history_replays(path: Path) -> None:
     replayer = Replayer(
         workflows=[CaseWorkflow, AcknowledgementWorkflow],
         data_converter=CONVERTER,
-        workflow_runner=SandboxedWorkflowRunner(),
+        workflow_runner=WORKFLOW_RUNNER,
     )
     result = asyncio.run(replayer.replay_workflow(history))
     assert result.replay_failure is None  # raised above already; said here for the reader
