@@ -112,7 +112,10 @@ def held_by(expert_id: int) -> ColumnElement[bool]:
 def visible_cases(db: Session, user: User) -> Select[Case]:
     """The cases this user may see at all: every one (staff), their site's, or those held,
     offered or open to the expert. How much of each: `sights`."""
-    query = with_timelines(select(Case).order_by(Case.id.desc()))
+    return with_timelines(_visible(db, user, select(Case).order_by(Case.id.desc())))
+
+
+def _visible(db: Session, user: User, query: Select[Case]) -> Select[Case]:
     role = Role(user.role)
     if role in STAFF:
         return query
@@ -178,13 +181,14 @@ def sight(db: Session, user: User, case: Case) -> Sight:
 def case_for(db: Session, user: User, case_id: int) -> Case:
     """The case if this user may see it; 404 otherwise, so ids of others' cases leak nothing.
     An expert's case held or offered (an accept, a report) is found without first working
-    out every open case they could take."""
+    out every open case they could take. Its timeline, reports and offers load when read:
+    an action answers with the case read afresh, after the workflow's writes."""
     case = None
     if Role(user.role) is Role.EXPERT and user.expert_id is not None:
         known = or_(held_by(user.expert_id), offered_to(user.expert_id))
-        case = db.scalar(with_timelines(select(Case)).where(Case.id == case_id, known))
+        case = db.scalar(select(Case).where(Case.id == case_id, known))
     if case is None:
-        case = db.scalar(visible_cases(db, user).where(Case.id == case_id))
+        case = db.scalar(_visible(db, user, select(Case)).where(Case.id == case_id))
     if case is None:
         raise NotFound(f"no case {case_id} for you")
     return case
