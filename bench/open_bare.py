@@ -24,14 +24,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bench import bare
-from bench.open_schedule import arrivals
+from bench.open_schedule import CaseTiming, RateResult, arrivals
 from bench.results import percentile
 from bench.stack import BARE_NAMESPACE, Processes, say, start_temporal, stop_on_signals
 
@@ -40,48 +39,17 @@ WAIT_S = 60  # for a case's offer SMS, then for its end
 WARMUP_CASES = 5
 
 
-@dataclass
-class BareTiming:
-    scheduled: float  # time.monotonic() it was due
-    sent: float | None = None
-    offer_sms: float | None = None
-    finished: bool = False
-    failure: str | None = None
-
-
-@dataclass
-class BareRate:
-    rate: float
-    cases: list[BareTiming] = field(default_factory=list)
-
-    @property
-    def sms_ms(self) -> list[float]:
-        return [
-            (c.offer_sms - c.sent) * 1000
-            for c in self.cases
-            if c.sent is not None and c.offer_sms is not None
-        ]
-
-    @property
-    def lag_ms(self) -> list[float]:
-        return [(c.sent - c.scheduled) * 1000 for c in self.cases if c.sent is not None]
-
-    @property
-    def failures(self) -> list[str]:
-        return [c.failure for c in self.cases if c.failure]
-
-
-async def one_case(client: Client, key: str, case: BareTiming, local: bool) -> None:
+async def one_case(client: Client, key: str, case: CaseTiming, local: bool) -> None:
     """Start, wait for the offer SMS, accept after ACCEPT_AFTER_S, report; the workflow ends."""
     try:
-        await asyncio.sleep(max(0.0, case.scheduled - time.monotonic()))
-        case.sent = time.monotonic()
+        await asyncio.sleep(max(0.0, case.scheduled - time.time()))
+        case.sent = time.time()
         handle = await client.start_workflow(
             bare.BareCase.run, bare.BareStart(key, local), id=key, task_queue=bare.TASK_QUEUE
         )
         deadline = case.sent + WAIT_S
         while key not in bare.offer_sms_sent:
-            if time.monotonic() > deadline:
+            if time.time() > deadline:
                 raise TimeoutError(f"no offer SMS in {WAIT_S}s")
             await asyncio.sleep(0.01)
         case.offer_sms = bare.offer_sms_sent[key]
@@ -104,7 +72,7 @@ async def run_rates(
     seconds: float,
     seed: int,
     health: Callable[[], None],
-) -> list[BareRate]:
+) -> list[RateResult]:
     bare.offer_sms_sent.clear()  # the same keys on each shape's server
     client = await Client.connect(address, namespace=BARE_NAMESPACE)
     worker = Worker(
@@ -117,7 +85,7 @@ async def run_rates(
     rng = random.Random(seed)
     results = []
     async with worker:
-        warmup = BareRate(0, [BareTiming(time.monotonic() + 0.5 * i) for i in range(WARMUP_CASES)])
+        warmup = RateResult(0, [CaseTiming(time.time() + 0.5 * i) for i in range(WARMUP_CASES)])
         await asyncio.gather(
             *(
                 one_case(client, f"open-bare-warmup-{i}", c, local)
@@ -127,8 +95,8 @@ async def run_rates(
         for rate in rates:
             offsets = arrivals(rate, seconds, rng)
             say(f"bare Temporal: {rate:g} cases/s, {len(offsets)} cases over {seconds:g} s ...")
-            start = time.monotonic() + 0.2
-            result = BareRate(rate, [BareTiming(start + offset) for offset in offsets])
+            start = time.time() + 0.2
+            result = RateResult(rate, [CaseTiming(start + offset) for offset in offsets])
             cases = asyncio.gather(
                 *(
                     one_case(client, f"open-bare-{rate:g}-{i:05d}", c, local)
@@ -142,7 +110,7 @@ async def run_rates(
     return results
 
 
-def table(shape: str, results: list[BareRate], seconds: float) -> str:
+def table(shape: str, results: list[RateResult], seconds: float) -> str:
     header = (
         f"{'rate/s':>6}{'cases':>7}{'final':>7}{'failed':>7}"
         f"{'SMS p50':>9}{'p95':>7}{'p99':>7}{'lag p99':>9}"
@@ -156,7 +124,7 @@ def table(shape: str, results: list[BareRate], seconds: float) -> str:
     for r in results:
         sms = r.sms_ms
         lines.append(
-            f"{r.rate:>6g}{len(r.cases):>7}{sum(c.finished for c in r.cases):>7}"
+            f"{r.rate:>6g}{len(r.cases):>7}{r.finished:>7}"
             f"{len(r.failures):>7}"
             f"{percentile(sms, 50):>9.0f}{percentile(sms, 95):>7.0f}{percentile(sms, 99):>7.0f}"
             f"{percentile(r.lag_ms, 99):>9.1f}"
