@@ -30,7 +30,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from bench import bare
-from bench.open_schedule import CaseTiming, RateResult, arrivals
+from bench.open_schedule import CaseTiming, RateResult, arrivals, failure_lines
 from bench.results import percentile
 from bench.stack import BARE_NAMESPACE, Processes, say, start_temporal, stop_on_signals
 
@@ -129,10 +129,7 @@ def table(shape: str, results: list[RateResult], seconds: float) -> str:
             f"{percentile(sms, 50):>9.0f}{percentile(sms, 95):>7.0f}{percentile(sms, 99):>7.0f}"
             f"{percentile(r.lag_ms, 99):>9.1f}"
         )
-    for r in results:
-        if r.failures:
-            lines.append(f"{r.rate:g}/s: {len(r.failures)} cases failed, e.g. {r.failures[0]}")
-    return "\n".join(lines)
+    return "\n".join(lines + failure_lines(results))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,7 @@ from bench.api import Api
 from bench.garde_run import case_request
 from bench.oncall import postgres_database
 from bench.open_experts import Experts, Inbox
-from bench.open_schedule import CaseTiming, RateResult, arrivals
+from bench.open_schedule import CaseTiming, RateResult, arrivals, failure_lines
 from bench.open_site import SitePage
 from bench.region import PASSWORD, seed_region
 from bench.results import percentile
@@ -216,10 +216,7 @@ def table(database: str, results: list[RateResult], seconds: float) -> str:
             f"{percentile(page, 50):>10.0f}{percentile(page, 95):>7.0f}{percentile(page, 99):>7.0f}"
             f"{percentile(r.lag_ms, 99):>9.1f}"
         )
-    for r in results:
-        if r.failures:
-            lines.append(f"{r.rate:g}/s: {len(r.failures)} cases failed, e.g. {r.failures[0]}")
-    return "\n".join(lines)
+    return "\n".join(lines + failure_lines(results))
 
 
 @contextmanager

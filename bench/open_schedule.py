@@ -78,3 +78,12 @@ class RateResult:
 
 def _present(values: Iterable[float | None]) -> list[float]:
     return [v for v in values if v is not None]
+
+
+def failure_lines(results: Iterable[RateResult]) -> list[str]:
+    """Under a table: each rate's failures counted, and the first quoted."""
+    return [
+        f"{r.rate:g}/s: {len(r.failures)} cases failed, e.g. {r.failures[0]}"
+        for r in results
+        if r.failures
+    ]

@@ -7,7 +7,7 @@ import random
 import statistics
 
 from bench.open_experts import OFFER
-from bench.open_schedule import CaseTiming, RateResult, arrivals
+from bench.open_schedule import CaseTiming, RateResult, arrivals, failure_lines
 
 
 def test_arrivals_are_poisson_at_the_rate_and_repeatable() -> None:
@@ -46,6 +46,9 @@ def test_a_rate_counts_its_cases_from_the_moment_each_was_sent() -> None:
     assert [round(ms) for ms in result.lag_ms] == [10, 0, 0, 0, 0]
     assert result.finished == 1
     assert result.failures == ["ACC-4: ApiError: 503"]
+    assert failure_lines([result, RateResult(20)]) == [
+        "10/s: 1 cases failed, e.g. ACC-4: ApiError: 503"
+    ]
     assert result.without_offer(60) == 2
 
 
