@@ -709,32 +709,34 @@ class CaseWorkflow:
 
     async def _yes(self, expert_id: int, via: str) -> None:
         """A YES by SMS or a 1 on a call: the case is theirs if still unassigned and they
-        are still eligible; either way they are told. Updates that come meanwhile are
-        judged after it (`_after_answers`)."""
+        are still eligible; either way they are told. Updates that come while it is decided
+        are judged after it (`_after_answers`), not after the SMS telling them."""
         self._answering += 1
         try:
-            await self._decide_yes(expert_id, via)
+            notice = await self._decide_yes(expert_id, via)
         finally:
             self._answering -= 1
+        if notice is not None:
+            await self._notify(expert_id, notice)
 
-    async def _decide_yes(self, expert_id: int, via: str) -> None:
+    async def _decide_yes(self, expert_id: int, via: str) -> NoticeKind | None:
+        """The case taken or not; what the expert is to be told, if anything."""
         st = self.state
         if st.holder == expert_id:
-            return
+            return None
         if self._settled() or st.filing_final:
-            await self._notify(expert_id, NoticeKind.TAKEN)
-        elif not await self._eligible(expert_id, must=True):
+            return NoticeKind.TAKEN
+        if not await self._eligible(expert_id, must=True):
             # A late YES from an expert whose shift ended (or who is at their limit): they
             # said yes, so it is no decline, but their offer ends and the ladder moves on.
             await self._cannot_take(expert_id, via)
-            await self._notify(expert_id, NoticeKind.NOT_ELIGIBLE)
-        elif self._settled() or st.filing_final:
+            return NoticeKind.NOT_ELIGIBLE
+        if self._settled() or st.filing_final:
             if st.holder == expert_id and workflow.patched("yes-when-yours"):
-                return  # their own web acceptance won the race: theirs, nothing to say
-            await self._notify(expert_id, NoticeKind.TAKEN)
-        else:
-            await self._take(expert_id, via)
-            await self._notify(expert_id, NoticeKind.YOURS)
+                return None  # their own web acceptance won the race: theirs, nothing to say
+            return NoticeKind.TAKEN
+        await self._take(expert_id, via)
+        return NoticeKind.YOURS
 
     @workflow.signal
     async def decline(self, decline: Decline) -> None:

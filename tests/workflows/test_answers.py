@@ -49,6 +49,35 @@ def test_sms_yes_takes_the_case_and_tells_the_expert(database_url: str) -> None:
     asyncio.run(scenario())
 
 
+def test_a_report_does_not_wait_for_the_sms_telling_the_expert_the_case_is_theirs(
+    database_url: str,
+) -> None:
+    """An update that comes while a YES is decided waits for the decision (the record may
+    be ahead of a replayed history, tests/test_restart.py), not for the SMS that tells the
+    expert: Twilio slow or away would hold their report back for minutes of retries."""
+
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            region = seed_region(n.sessions)
+            alice = region.experts["alice"]
+            case_id = await n.request(region, Priority.URGENT)
+            [offer] = await n.offers_made(case_id, 1)
+            await n.offers_in_hand(case_id, [offer.id])
+            await n.sms_seen(alice, "Répondez OUI")
+
+            held = n.twilio.hold(alice.phone)  # "the case is yours" reaches Twilio, no answer
+            try:
+                await n.answer_sms(case_id, offer, accept=True)
+                assert await asyncio.to_thread(held.arrived.wait, 20)
+                filed = await asyncio.wait_for(n.report(case_id, alice), 10)
+            finally:
+                held.release()
+            assert filed.status == CaseStatus.FINAL
+            await n.sms_seen(alice, "est à vous")
+
+    asyncio.run(scenario())
+
+
 def test_web_accept_takes_the_case_at_once(database_url: str) -> None:
     async def scenario() -> None:
         async with night(database_url) as n:
