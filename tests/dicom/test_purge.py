@@ -50,6 +50,9 @@ def _site(s: Session, retention_days: int) -> Site:
 
 
 def _case(s: Session, site: Site, status: CaseStatus) -> int:
+    """A case as the record has it, its workflow marked started: on the shared stack the
+    worker's reconciler would otherwise start one for it, from its record, and the workflow
+    of a case recorded final with no report would reopen it (found in a CI run)."""
     case = Case(
         site_id=site.id,
         accession_number=SECRET_ACCESSION + secrets.token_hex(4),
@@ -65,6 +68,7 @@ def _case(s: Session, site: Site, status: CaseStatus) -> int:
         accept_within_s=1200,
         report_within_s=3600,
         escalation=["primary"],
+        workflow_started_at=NOW,
     )
     s.add(case)
     s.flush()
