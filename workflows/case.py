@@ -690,9 +690,7 @@ class CaseWorkflow:
 
     @accept.validator
     def _validate_accept(self, acceptance: Acceptance) -> None:
-        self._check_fresh(acceptance.not_after)
-        if not self._answering:  # else judged by the update once the YES is decided
-            self._check_can_accept(acceptance.expert_id)
+        self._check_in_time(acceptance.not_after, self._check_can_accept, acceptance.expert_id)
 
     @workflow.signal
     async def sms_answer(self, answer: SmsAnswer) -> None:
@@ -800,9 +798,7 @@ class CaseWorkflow:
 
     @release.validator
     def _validate_release(self, release: Release) -> None:
-        self._check_fresh(release.not_after)
-        if not self._answering:  # else judged by the update once the YES is decided
-            self._check_holder(release.expert_id)
+        self._check_in_time(release.not_after, self._check_holder, release.expert_id)
 
     @workflow.update
     async def file_report(self, draft: ReportDraft) -> ReportFiled:
@@ -891,9 +887,7 @@ class CaseWorkflow:
 
     @file_report.validator
     def _validate_report(self, draft: ReportDraft) -> None:
-        self._check_fresh(draft.not_after)
-        if not self._answering:  # else judged by the update once the YES is decided
-            self._check_report(draft)
+        self._check_in_time(draft.not_after, self._check_report, draft)
 
     @workflow.signal
     async def cancel(self, cancellation: Cancellation) -> None:
@@ -931,9 +925,7 @@ class CaseWorkflow:
 
     @validate.validator
     def _validate_validate(self, validation: Validation) -> None:
-        self._check_fresh(validation.not_after)
-        if not self._answering:  # else judged by the update once the YES is decided
-            self._check_deciding(validation.expert_id)
+        self._check_in_time(validation.not_after, self._check_deciding, validation.expert_id)
 
     @workflow.update
     async def refuse(self, refusal: Refusal) -> None:
@@ -958,9 +950,7 @@ class CaseWorkflow:
 
     @refuse.validator
     def _validate_refuse(self, refusal: Refusal) -> None:
-        self._check_fresh(refusal.not_after)
-        if not self._answering:  # else judged by the update once the YES is decided
-            self._check_deciding(refusal.expert_id)
+        self._check_in_time(refusal.not_after, self._check_deciding, refusal.expert_id)
 
     @workflow.update
     async def scanned(self, scan: ScanDone) -> None:
@@ -1087,6 +1077,15 @@ class CaseWorkflow:
     def _check_fresh(self, not_after: datetime | None) -> None:
         if not_after is not None and workflow.now() > not_after:
             raise ApplicationError("the request came too late and was not applied", type="Stale")
+
+    def _check_in_time(
+        self, not_after: datetime | None, check: Callable[..., None], *args: Any
+    ) -> None:
+        """An update's validator: refused if late; `check(*args)` judged now, or by the
+        update itself once a YES being decided is (`_after_answers`)."""
+        self._check_fresh(not_after)
+        if not self._answering:
+            check(*args)
 
     def _check_open(self) -> None:
         if self._closed() or self.state.filing_final:

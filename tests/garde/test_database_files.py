@@ -11,7 +11,10 @@ import sqlite3
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from garde.db import make_engine
 from garde.temporal import start_dev_server, wait_for_port
@@ -47,29 +50,31 @@ def test_a_database_left_readable_by_others_is_tightened(tmp_path: Path) -> None
     assert mode(path) == 0o600
 
 
-def test_the_embedded_temporal_server_keeps_its_history_private(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def temporal_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The embedded Temporal server's data folder, the server running (started once here)."""
+    data = tmp_path_factory.mktemp("temporal") / "data"
     port = free_port()
-    server = start_dev_server(tmp_path / "data", port=port)
+    server = start_dev_server(data, port=port)
     try:
         wait_for_port("127.0.0.1", port, server)
-        files = sorted((tmp_path / "data").glob("temporal.db*"))
-        assert files and files[0].name == "temporal.db"
-        assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
-        assert mode(tmp_path / "data") == 0o700
+        yield data
     finally:
         server.terminate()
         server.wait(timeout=20)
 
 
-def test_the_embedded_temporal_server_writes_its_history_ahead_in_a_log(tmp_path: Path) -> None:
+def test_the_embedded_temporal_server_keeps_its_history_private(temporal_data: Path) -> None:
+    files = sorted(temporal_data.glob("temporal.db*"))
+    assert files and files[0].name == "temporal.db"
+    assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
+    assert mode(temporal_data) == 0o700
+
+
+def test_the_embedded_temporal_server_writes_its_history_ahead_in_a_log(
+    temporal_data: Path,
+) -> None:
     """WAL, as Garde's own database: a history write appends to the log instead of creating,
     syncing and deleting a journal file (issue 15)."""
-    port = free_port()
-    server = start_dev_server(tmp_path / "data", port=port)
-    try:
-        wait_for_port("127.0.0.1", port, server)
-        with sqlite3.connect(tmp_path / "data" / "temporal.db") as db:
-            assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    with sqlite3.connect(temporal_data / "temporal.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)

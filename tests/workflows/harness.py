@@ -261,6 +261,12 @@ class Night:
                 raise AssertionError(f"timed out after {timeout}s waiting for {what}")
             await asyncio.sleep(0.05)
 
+    async def texted_offer(self, case_id: int, expert: Person) -> Offer:
+        """The case's one offer, once its SMS reached the expert's phone."""
+        [offer] = await self.offers_made(case_id, 1)
+        await self.sms_seen(expert, "Répondez OUI")
+        return offer
+
     async def offers_made(self, case_id: int, count: int) -> list[Offer]:
         return await self.eventually(
             lambda: (found := self.offers(case_id)) and len(found) >= count and found,

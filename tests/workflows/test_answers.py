@@ -34,8 +34,7 @@ def test_sms_yes_takes_the_case_and_tells_the_expert(database_url: str) -> None:
             region = seed_region(n.sessions)
             alice = region.experts["alice"]
             case_id = await n.request(region, Priority.URGENT)
-            [offer] = await n.offers_made(case_id, 1)
-            await n.sms_seen(alice, "Répondez OUI")
+            offer = await n.texted_offer(case_id, alice)
 
             await n.answer_sms(case_id, offer, accept=True)
             await n.sms_seen(alice, "est à vous")
@@ -61,9 +60,8 @@ def test_a_report_does_not_wait_for_the_sms_telling_the_expert_the_case_is_their
             region = seed_region(n.sessions)
             alice = region.experts["alice"]
             case_id = await n.request(region, Priority.URGENT)
-            [offer] = await n.offers_made(case_id, 1)
+            offer = await n.texted_offer(case_id, alice)
             await n.offers_in_hand(case_id, [offer.id])
-            await n.sms_seen(alice, "Répondez OUI")
 
             held = n.twilio.hold(alice.phone)  # "the case is yours" reaches Twilio, no answer
             try:
