@@ -31,58 +31,8 @@ class CaseRecords:
     @activity.defn
     def record_case(self, record: CaseRecord) -> bool:
         """Store the workflow's view of the case; False when a newer one is already stored."""
-        with rows_must_exist(f"case {record.case_id}"), self._sessions.begin() as s:
-            # Only a newer write changes the row: the sequence number guards it, in SQL.
-            newer = (
-                update(Case)
-                .where(Case.id == record.case_id, Case.status_seq < record.seq)
-                .values(
-                    status=record.status,
-                    status_seq=record.seq,
-                    assigned_expert_id=record.holder,
-                    priority=record.priority,
-                    offer_timeout_s=record.level.offer_timeout_s,
-                    accept_within_s=record.level.accept_within_s,
-                    report_within_s=record.level.report_within_s,
-                    escalation=[str(step) for step in record.ladder],
-                    accepted_at=record.accepted_at,
-                    reported_at=record.reported_at,
-                    closed_at=record.closed_at,
-                    **regulation_columns(record.regulation),
-                )
-                .execution_options(synchronize_session=False)
-            )
-            current = cast(CursorResult[Any], s.execute(newer)).rowcount == 1
-            if not current:
-                s.get_one(Case, record.case_id)  # a missing case fails for good
-            self._add_entries(s, record)
-            if current:
-                _resolve_alerts(s, record)
-            return current
-
-    def _add_entries(self, s: Session, record: CaseRecord) -> None:
-        if not record.entries:
-            return
-        keys = [f"{record.seq}.{i}" for i in range(len(record.entries))]
-        if s.scalar(
-            select(CaseEvent.id).where(
-                CaseEvent.case_id == record.case_id, CaseEvent.key == keys[0]
-            )
-        ):
-            return  # written by an earlier attempt of this very record
-        s.add_all(
-            CaseEvent(
-                case_id=record.case_id,
-                key=key,
-                seq=record.seq,
-                at=record.at,
-                kind=entry.kind,
-                status=entry.status,
-                expert_id=entry.expert_id,
-                detail=entry.detail[:200],
-            )
-            for key, entry in zip(keys, record.entries, strict=True)
-        )
+        with self._sessions.begin() as s:
+            return write_case_record(s, record)
 
     @activity.defn
     def record_report(self, record: ReportRecord) -> int:
@@ -106,6 +56,62 @@ class CaseRecords:
                 accepted_at=request.accepted_at,
                 cancelled=request.cancelled,
             )
+
+
+def write_case_record(s: Session, record: CaseRecord) -> bool:
+    """The workflow's view of the case, in the caller's transaction; False when a newer one
+    is already stored (its timeline entries are added all the same, once)."""
+    with rows_must_exist(f"case {record.case_id}"):
+        # Only a newer write changes the row: the sequence number guards it, in SQL.
+        newer = (
+            update(Case)
+            .where(Case.id == record.case_id, Case.status_seq < record.seq)
+            .values(
+                status=record.status,
+                status_seq=record.seq,
+                assigned_expert_id=record.holder,
+                priority=record.priority,
+                offer_timeout_s=record.level.offer_timeout_s,
+                accept_within_s=record.level.accept_within_s,
+                report_within_s=record.level.report_within_s,
+                escalation=[str(step) for step in record.ladder],
+                accepted_at=record.accepted_at,
+                reported_at=record.reported_at,
+                closed_at=record.closed_at,
+                **regulation_columns(record.regulation),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        current = cast(CursorResult[Any], s.execute(newer)).rowcount == 1
+        if not current:
+            s.get_one(Case, record.case_id)  # a missing case fails for good
+    _add_entries(s, record)
+    if current:
+        _resolve_alerts(s, record)
+    return current
+
+
+def _add_entries(s: Session, record: CaseRecord) -> None:
+    if not record.entries:
+        return
+    keys = [f"{record.seq}.{i}" for i in range(len(record.entries))]
+    if s.scalar(
+        select(CaseEvent.id).where(CaseEvent.case_id == record.case_id, CaseEvent.key == keys[0])
+    ):
+        return  # written by an earlier attempt of this very record
+    s.add_all(
+        CaseEvent(
+            case_id=record.case_id,
+            key=key,
+            seq=record.seq,
+            at=record.at,
+            kind=entry.kind,
+            status=entry.status,
+            expert_id=entry.expert_id,
+            detail=entry.detail[:200],
+        )
+        for key, entry in zip(keys, record.entries, strict=True)
+    )
 
 
 def store_report(s: Session, record: ReportRecord) -> int:

@@ -1,7 +1,8 @@
 """Activities of routing: who may read the case now, and the offers made to them.
 
-Offers are rows with a short code, answerable once; opening and closing them never touches
-the case's status, which the workflow writes itself.
+Offers are rows with a short code, answerable once. The case's status is the workflow's to
+write: opened, the offers are written with the record the workflow hands over saying so, in
+one transaction; closing them never touches it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 
+from activities.case_records import write_case_record
 from activities.errors import rows_must_exist
 from garde.db import SessionFactory
 from garde.domain import OfferStatus
@@ -71,6 +73,8 @@ class Offers:
 
     def _open_offers(self, request: OffersToOpen) -> list[OpenedOffer]:
         with self._sessions.begin() as s:
+            if request.record is not None:
+                write_case_record(s, request.record)
             opened = []
             for new in request.offers:
                 existing = s.scalar(

@@ -14,12 +14,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from garde import phones, vocabulary
-from garde.domain import CaseStatus, OrderSource, Priority
+from garde.domain import CaseStatus, EventKind, OrderSource, Priority
 from garde.messages import CaseStart, RegulationRecord
-from garde.models import Case, Site, Study, utcnow
+from garde.models import Case, CaseEvent, Site, Study, utcnow
 from garde.service_levels import case_promise, site_promise
 from garde.study_links import claim_waiting, study_arrival
 from garde.validation import DICOM_UID, Input, choice, phone, text, validated, word
+
+# The key of the timeline entry a case is recorded with (its workflow's own are "SEQ.N").
+FIRST_ENTRY_KEY = "0.0"
 
 
 class CaseRequest(Input):
@@ -156,10 +159,19 @@ def _new_case(site: Site, priority: Priority, **request: Any) -> Case:
     # So does régulation: a case asked for before the site turned it on is read as asked.
     promise = site_promise(site, priority)
     regulation = site.regulation and request.get("ordered_via") != OrderSource.IMAGES
+    status = CaseStatus.TO_VALIDATE if regulation else CaseStatus.REQUESTED
+    requested_at = utcnow()
     return Case(
         site_id=site.id,
         priority=priority,
-        status=CaseStatus.TO_VALIDATE if regulation else CaseStatus.REQUESTED,
+        status=status,
+        # The timeline's first entry, written with the case: its workflow starts from it
+        # rather than writing it again (`CaseStart.first_entry_recorded`).
+        events=[
+            CaseEvent(
+                key=FIRST_ENTRY_KEY, seq=0, at=requested_at, kind=EventKind.STATUS, status=status
+            )
+        ],
         regulation=regulation,
         reroute_after_scan=regulation and site.reroute_after_scan,
         validate_within_s=promise.level.validate_within_s if regulation else None,
@@ -167,7 +179,7 @@ def _new_case(site: Site, priority: Priority, **request: Any) -> Case:
         accept_within_s=promise.level.accept_within_s,
         report_within_s=promise.level.report_within_s,
         escalation=[str(step) for step in promise.ladder],
-        requested_at=utcnow(),
+        requested_at=requested_at,
         **request,
     )
 
@@ -239,6 +251,8 @@ def case_start(case: Case) -> CaseStart:
         decision=regulation_record(case) if case.regulation else None,
         reroute_after_scan=case.reroute_after_scan,
         tell_ris=case.ordered_via == OrderSource.HL7,
+        first_entry_recorded=case.status_seq == 0
+        and any(e.key == FIRST_ENTRY_KEY for e in case.events),
     )
 
 

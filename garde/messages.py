@@ -54,6 +54,9 @@ class CaseStart:
     reroute_after_scan: bool = False
     # Ordered by the site's RIS over HL7: each status is told back to it (OrderStatus).
     tell_ris: bool = False
+    # The intake wrote the case's status with its first timeline entry: the workflow starts
+    # from there. False for a case under way, and one recorded before intakes wrote it.
+    first_entry_recorded: bool = False
 
 
 @dataclass(frozen=True)
@@ -417,12 +420,16 @@ class NewOffer:
 
 @dataclass(frozen=True)
 class OffersToOpen:
+    """Offers to open at once, and the case's record that says so (written in the same
+    transaction; None in histories from before it was)."""
+
     case_id: int
     round: int
     step: LadderStep
     at: datetime
     expires_at: datetime
     offers: list[NewOffer]
+    record: CaseRecord | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,10 @@
 The workflow is the one writer of the case's status: every write (`_write`) hands the whole
 view of the case to one activity with the next sequence number, and the activity refuses a
 write older than the one stored. Handlers and the main loop may write concurrently; the
-newest view always wins.
+newest view always wins. Two writes ride with another step, to save the path to the first
+offer two round trips: the intake records the case requested, with its first timeline entry
+(`CaseStart.first_entry_recorded`); the offers are opened in one transaction with the record
+saying the case is offered.
 
 Compatibility: a change that would make a recorded history replay differently (another
 activity, timer or order of commands on an existing path) goes behind
@@ -30,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -145,8 +148,11 @@ class CaseWorkflow:
         studies = asyncio.create_task(self._watch_studies())
         self._resume_calling()
         try:
-            if carried is None:
-                # Requested; or, for a case under way started again, where its record stood.
+            if carried is None and start.first_entry_recorded:
+                self.state.written = self._signature(self._status())  # as recorded at intake
+            elif carried is None:
+                # A case under way started again: where its record stood (or one recorded
+                # before intakes wrote the first entry: requested).
                 await self._write(_status_entry(self._status(), self.state.holder))
             if self.state.regulation:
                 await self._regulate()
@@ -263,9 +269,20 @@ class CaseWorkflow:
         for candidate in chosen:
             st.offers_made += 1
             new.append(NewOffer(candidate.expert_id, st.offers_made, candidate.ranking))
+        offered = (
+            _status_entry(CaseStatus.OFFERED, chosen[0].expert_id, step)
+            if len(chosen) == 1
+            else _status_entry(CaseStatus.OFFERED, None, f"{step} to {len(chosen)} experts")
+        )
+        # The case is recorded offered in the offers' own transaction: one step less before
+        # the SMS leaves. (An answer meanwhile is a later write, and wins.)
+        with_record = workflow.patched("offers-opened-with-their-record")
+        record = self._record(self._status(offering=True), [offered]) if with_record else None
         opened = await self._must(
             Offers.open_offers,
-            OffersToOpen(st.case_id, st.round, step, now, now + st.level.offer_timeout, new),
+            OffersToOpen(
+                st.case_id, st.round, step, now, now + st.level.offer_timeout, new, record
+            ),
         )
         st.tried.extend(c.expert_id for c in chosen)
         st.open_offers = [OpenOffer(o.offer_id, o.expert_id) for o in opened]
@@ -277,12 +294,8 @@ class CaseWorkflow:
                     offer.outcome = OfferStatus.DECLINED
                     offer.channel, offer.reason = mark.channel or None, mark.reason
         if not self._settled():
-            if len(opened) == 1:
-                await self._write(_status_entry(CaseStatus.OFFERED, opened[0].expert_id, step))
-            else:
-                await self._write(
-                    _status_entry(CaseStatus.OFFERED, None, f"{step} to {len(opened)} experts")
-                )
+            if not with_record:
+                await self._write(offered)
             await asyncio.gather(*(self._send_offer(o) for o in st.open_offers))
             await self._wait_for_answers()
         await self._close_offers()
@@ -1047,8 +1060,9 @@ class CaseWorkflow:
 
     # --- rules --------------------------------------------------------------------------------
 
-    def _status(self) -> CaseStatus:
-        """The status follows from the state: the workflow never stores it apart."""
+    def _status(self, offering: bool = False) -> CaseStatus:
+        """The status follows from the state: the workflow never stores it apart. `offering`:
+        as it will be once the offers being opened are."""
         st = self.state
         if st.cancelled_by is not None:
             return CaseStatus.CANCELLED
@@ -1062,7 +1076,7 @@ class CaseWorkflow:
             if st.preliminary_by == st.holder:
                 return CaseStatus.PRELIMINARY
             return CaseStatus.ACCEPTED
-        if any(o.outcome is None for o in st.open_offers):
+        if offering or any(o.outcome is None for o in st.open_offers):
             return CaseStatus.OFFERED
         return CaseStatus.REQUESTED
 
@@ -1227,31 +1241,39 @@ class CaseWorkflow:
 
     async def _write(self, *entries: TimelineEntry) -> None:
         """The one writer of the case record: the whole view, numbered, newest wins."""
+        record = self._record(self._status(), entries)
+        if record is not None:
+            await self._must(CaseRecords.record_case, record)
+
+    def _record(self, status: CaseStatus, entries: Sequence[TimelineEntry]) -> CaseRecord | None:
+        """The next write of the case record, numbered; None when it would change nothing."""
         st = self.state
-        status = self._status()
-        written = f"{status}:{st.holder}:{st.priority}:{st.levels_version}:{st.decision}"
+        written = self._signature(status)
         if not entries and written == st.written:
-            return
+            return None
         st.seq += 1
         st.written = written
-        await self._must(
-            CaseRecords.record_case,
-            CaseRecord(
-                case_id=st.case_id,
-                seq=st.seq,
-                at=workflow.now(),
-                status=status,
-                holder=st.holder,
-                priority=st.priority,
-                level=st.level,
-                ladder=list(st.ladder),
-                accepted_at=st.accepted_at,
-                reported_at=st.reported_at,
-                closed_at=st.closed_at,
-                entries=list(entries),
-                regulation=st.decision if st.regulation else None,
-            ),
+        return CaseRecord(
+            case_id=st.case_id,
+            seq=st.seq,
+            at=workflow.now(),
+            status=status,
+            holder=st.holder,
+            priority=st.priority,
+            level=st.level,
+            ladder=list(st.ladder),
+            accepted_at=st.accepted_at,
+            reported_at=st.reported_at,
+            closed_at=st.closed_at,
+            entries=list(entries),
+            regulation=st.decision if st.regulation else None,
         )
+
+    def _signature(self, status: CaseStatus) -> str:
+        """What a write records but its timeline entries: one changing none of it, with no
+        entry, is skipped."""
+        st = self.state
+        return f"{status}:{st.holder}:{st.priority}:{st.levels_version}:{st.decision}"
 
     async def _alert(
         self, kind: AlertKind, key: str, expert_id: int | None = None, of_case: bool = True

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from dataclasses import replace
 from datetime import timedelta
 
+from sqlalchemy import delete
+
 from garde.domain import AlertKind, CaseStatus, OfferStatus, Priority
+from garde.models import CaseEvent
+from garde.temporal import start_case_workflow
 from tests.workflows.harness import night, seed_region
 
 MINUTE = timedelta(minutes=1)
@@ -257,5 +263,64 @@ def test_the_last_offer_window_before_the_accept_deadline_goes_to_everyone(
             assert n.case(case_id).accepted_at - n.case(case_id).requested_at < timedelta(
                 minutes=10
             )
+
+    asyncio.run(scenario())
+
+
+def test_a_new_case_reaches_its_first_offer_sms_in_two_steps(database_url: str) -> None:
+    """The intake records the case with its first timeline entry, and the offers are opened
+    in the transaction of the record saying so: from its start, the workflow reads the
+    candidates, opens the offers and sends the SMS (bench/README.md, "Profile")."""
+
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            region = seed_region(n.sessions, primary=("alice",))
+            alice = region.experts["alice"]
+            case_id = await n.request(region)
+            await n.texted_offer(case_id, alice)
+
+            history = await n.handle(case_id).fetch_history()
+            steps = []
+            for event in history.events:
+                marker = event.marker_recorded_event_attributes
+                if marker.marker_name == "core_local_activity":
+                    steps.append(json.loads(marker.details["data"].payloads[0].data))
+                scheduled = event.activity_task_scheduled_event_attributes
+                if scheduled.activity_type.name == "send_offer_sms":
+                    break
+            assert [s["activity_type"] for s in steps] == ["find_candidates", "open_offers"]
+
+            # The record and its timeline say the same as before: requested, then offered.
+            view = await n.settled(case_id)
+            assert (view.status, view.seq, n.case(case_id).status) == (
+                CaseStatus.OFFERED,
+                1,
+                CaseStatus.OFFERED,
+            )
+            timeline = [(e.seq, e.status, e.expert_id) for e in n.events(case_id)]
+            assert timeline == [
+                (0, CaseStatus.REQUESTED, None),
+                (1, CaseStatus.OFFERED, alice.id),
+            ]
+
+    asyncio.run(scenario())
+
+
+def test_a_case_recorded_without_its_first_entry_has_it_from_its_workflow(
+    database_url: str,
+) -> None:
+    """A case recorded before intakes wrote the first timeline entry (started by the
+    reconciler after an upgrade) is not left without it."""
+
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            region = seed_region(n.sessions, primary=("alice",))
+            start = n.record(region)
+            with n.sessions.begin() as s:
+                s.execute(delete(CaseEvent).where(CaseEvent.case_id == start.case_id))
+            await start_case_workflow(n.client, replace(start, first_entry_recorded=False))
+            await n.texted_offer(start.case_id, region.experts["alice"])
+            statuses = [(e.seq, e.status) for e in n.events(start.case_id)]
+            assert statuses == [(1, CaseStatus.REQUESTED), (2, CaseStatus.OFFERED)]
 
     asyncio.run(scenario())

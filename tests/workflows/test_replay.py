@@ -4,8 +4,9 @@ it: a call that is not deterministic on a recorded path fails here.
 
 The histories in `histories/` were recorded by the time-skipping scenarios of this folder
 (`GARDE_RECORD_HISTORIES=1 pytest tests/workflows -k sqlite`); those named `local_records_*`
-were copied from such a recording once the record writes had become local activities, the
-others kept as they ran before. A change to the workflow that
+were copied from such a recording once the record writes had become local activities, those
+named `first_offer_*` once the offers were opened with their record, the others kept as
+they ran before. A change to the workflow that
 would take another step on one of these paths fails here: put it behind `workflow.patched`
 (see the module docstring of `workflows/case.py`), or record the histories again when no
 case in flight can be affected.
@@ -49,6 +50,13 @@ PATHS = (
     "local_records_decline_then_next",
     "local_records_preliminary_final_addendum",
     "local_records_regulation_validated_scanned_read",
+    # Since the intake writes the first entry and the offers are opened with their record
+    # (patch "offers-opened-with-their-record").
+    "first_offer_sms_accept",
+    "first_offer_broadcast",
+    "first_offer_decline_then_next",
+    "first_offer_preliminary_final_addendum",
+    "first_offer_regulation_validated_scanned_read",
 )
 RECORDED = sorted(HISTORIES.glob("*.json"))
 # Garde's converter with the nights' key: encrypted histories open, those recorded before
