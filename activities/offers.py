@@ -26,8 +26,8 @@ from garde.messages import (
     OpenedOffer,
     RankedExpert,
 )
-from garde.models import Case, Expert, Offer
-from rosters.eligibility import is_eligible, on_duty_experts
+from garde.models import Expert, Offer
+from rosters.eligibility import CaseToRoute, is_eligible, on_duty_experts
 
 # No 0/O or 1/I: codes are read on a phone screen and typed back.
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -42,7 +42,7 @@ class Offers:
     def find_candidates(self, query: CandidateQuery) -> list[RankedExpert]:
         """Every expert eligible at that instant, best first, with the reasons of the rank."""
         with rows_must_exist(f"case {query.case_id}"), self._sessions() as s:
-            case = s.get_one(Case, query.case_id)
+            case = CaseToRoute.read(s, query.case_id)
             ranked = on_duty_experts(
                 s,
                 site_id=case.site_id,
@@ -60,7 +60,7 @@ class Offers:
         """May this expert take the case at that instant (on duty, credentialed, reads it,
         under their limit)? Holding it already counts as eligible."""
         with rows_must_exist(f"case {query.case_id}"), self._sessions() as s:
-            return is_eligible(s, s.get_one(Case, query.case_id), query.expert_id, query.at)
+            return is_eligible(s, CaseToRoute.read(s, query.case_id), query.expert_id, query.at)
 
     @activity.defn
     def open_offers(self, request: OffersToOpen) -> list[OpenedOffer]:

@@ -230,7 +230,27 @@ def on_duty_experts(
     return sorted(candidates, key=Candidate.rank_key)
 
 
-def is_eligible(session: Session, case: Case, expert_id: int, at: datetime) -> bool:
+@dataclass(frozen=True)
+class CaseToRoute:
+    """What routing reads of a case: a case workflow's questions load no more of it."""
+
+    site_id: int
+    modality: str
+    subspecialty: str | None
+    assigned_expert_id: int | None
+
+    @classmethod
+    def read(cls, session: Session, case_id: int) -> CaseToRoute:
+        """The case's routing facts (NoResultFound when there is no such case)."""
+        row = session.execute(
+            select(Case.site_id, Case.modality, Case.subspecialty, Case.assigned_expert_id).where(
+                Case.id == case_id
+            )
+        ).one()
+        return cls(*row)
+
+
+def is_eligible(session: Session, case: Case | CaseToRoute, expert_id: int, at: datetime) -> bool:
     """May this expert take this case now? Holding it already counts as eligible."""
     if case.assigned_expert_id == expert_id:
         return True
