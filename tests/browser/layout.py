@@ -37,3 +37,19 @@ def overrun_labels(cards: Locator) -> list[str]:
                }).map(td => td.dataset.label)"""
         )
     )
+
+
+def cells_out_of_row(row: Locator) -> list[str]:
+    """The cells of a table row not drawn to the row's full height: their borders step out of
+    line with the others'. Their labels (or classes), to say which."""
+    return list(
+        row.evaluate(
+            """tr => {
+                 const r = tr.getBoundingClientRect();
+                 return [...tr.children].filter(td => {
+                   const c = td.getBoundingClientRect();
+                   return Math.abs(c.top - r.top) > 0.25 || Math.abs(c.bottom - r.bottom) > 0.25;
+                 }).map(td => td.dataset.label || td.className || td.tagName);
+               }"""
+        )
+    )

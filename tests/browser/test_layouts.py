@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Locator, expect
 
 from garde.domain import Role
-from tests.browser.layout import inside
+from tests.browser.layout import cells_out_of_row, inside
 from tests.browser.visit import Visit
 from tests.conftest import Region, Stack, add_login, make_region
 
@@ -123,3 +123,20 @@ def test_the_roster_grid_reads_on_a_phone(visit: Visit, roster: tuple[Region, st
     after = names.bounding_box()
     assert left is not None and after is not None and after["x"] == left["x"]
     visit.shoot("layouts", "phone-roster")
+
+
+def test_the_worklist_s_action_cell_is_as_tall_as_its_row(visit: Visit, region: Region) -> None:
+    """On a desktop, the cell of the expert's "Take it" button was a flex box: drawn shorter
+    than its row, its border a step above the others'."""
+    if visit.width != "desktop":
+        pytest.skip("on a phone the worklist's rows are cards")
+    case_id = region.submit()["id"]  # offered to alice: open to bruno, the backup
+    visit.login(region.experts["bruno"].username)
+    # A small laptop's width, where the row's cells wrap: taller than the button.
+    visit.page.set_viewport_size({"width": 840, "height": 800})
+    visit.page.goto("/expert/")
+    row = visit.page.get_by_role("row").filter(
+        has=visit.page.get_by_role("link", name=f"#{case_id}", exact=True)
+    )
+    expect(row.get_by_role("button", name=visit._("Take it"))).to_be_visible()
+    assert cells_out_of_row(row) == []
