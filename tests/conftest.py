@@ -50,6 +50,7 @@ from garde.temporal import (
     case_workflow_id,
     connect,
     start_dev_server,
+    venv_binary,
     wait_for_port,
 )
 from tests.phones import mobile
@@ -106,10 +107,12 @@ def free_port() -> int:
 
 def _thread_stacks(pid: int) -> str:
     """The Python stacks of every thread of process PID, by py-spy (a dev dependency)."""
-    spy = Path(sys.executable).with_name("py-spy")
     try:
         dumped = subprocess.run(
-            [str(spy), "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=30
+            [venv_binary("py-spy"), "dump", "--pid", str(pid)],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"(py-spy could not read them: {e})"

@@ -148,12 +148,13 @@ class CaseWorkflow:
         studies = asyncio.create_task(self._watch_studies())
         self._resume_calling()
         try:
-            if carried is None and start.first_entry_recorded:
-                self.state.written = self._signature(self._status())  # as recorded at intake
-            elif carried is None:
-                # A case under way started again: where its record stood (or one recorded
-                # before intakes wrote the first entry: requested).
-                await self._write(_status_entry(self._status(), self.state.holder))
+            if carried is None:
+                if start.first_entry_recorded:
+                    self.state.written = self._signature(self._status())  # as at intake
+                else:
+                    # A case under way started again: where its record stood (or one
+                    # recorded before intakes wrote the first entry: requested).
+                    await self._write(_status_entry(self._status(), self.state.holder))
             if self.state.regulation:
                 await self._regulate()
             while not self._closed():
