@@ -18,12 +18,20 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_an_admin_creates_a_login_and_disables_it(visit: Visit, stack: Stack) -> None:
     page, _ = visit.page, visit._
     admin = "admin-" + secrets.token_hex(3)
+    # The longest username there may be, in one word: on a phone it wraps, as does anything
+    # else the list or a login's page shows, instead of pushing the page past the screen.
+    longest = secrets.token_hex(4) + "x" * 56
     with stack.sessions.begin() as s:
         add_login(s, admin, Role.ADMIN)
+        add_login(s, longest, Role.COORDINATOR)
     visit.login(admin)
     page.get_by_role("link", name=_("Admin"), exact=True).click()
     expect(page.get_by_role("heading", name=_("Logins"), exact=True)).to_be_visible()
     visit.reads_its_language()
+    page.get_by_role("link", name=longest, exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(longest)
+    visit.reads_its_language()
+    page.get_by_role("link", name=_("Logins"), exact=True).click()
     page.get_by_role("link", name=_("New login"), exact=True).click()
 
     username = "night-coord-" + secrets.token_hex(3)

@@ -52,14 +52,13 @@ class Visit:
         )
 
     def reads_its_language(self) -> None:
-        """The page is in this visit's language and, on a phone, fits its width: the header and
-        its way out are on screen without scrolling sideways."""
+        """The page is in this visit's language and fits its width: the header and its way out
+        are on screen without scrolling sideways, on a phone as on a laptop."""
         expect(self.page.locator("html")).to_have_attribute("lang", self.language)
-        if self.width == "phone":
-            overflow = self.page.evaluate(
-                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-            )
-            assert overflow <= 0, f"{self.page.url} is {overflow}px wider than the phone"
+        overflow = self.page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{self.page.url} is {overflow}px wider than the {self.width}"
 
     def shoot(self, journey: str, step: str = "") -> Path:
         """A full-page screenshot in the test's folder, named by journey, language and width."""
