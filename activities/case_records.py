@@ -19,8 +19,9 @@ from billing.lines import bill
 from garde.db import SessionFactory
 from garde.domain import AlertKind, CaseStatus, EventKind
 from garde.intake import regulation_columns
-from garde.messages import BillingRequest, CaseRecord, ReportRecord
+from garde.messages import BillingRequest, CaseRecord, ReportRecord, StoredReport
 from garde.models import Alert, BillingLine, Case, CaseEvent, Expert, Report
+from reports.endpoints import channels
 from reports.signing import Content
 
 
@@ -40,6 +41,16 @@ class CaseRecords:
         status is the workflow's to write afterwards."""
         with self._sessions.begin() as s:
             return store_report(s, record)
+
+    @activity.defn
+    def file_report(self, record: ReportRecord) -> StoredReport:
+        """Store a report version and the case record it makes, in one transaction: the case
+        never shows final without its report, and the site's endpoints are read there too."""
+        with self._sessions.begin() as s:
+            report_id = store_report(s, record)
+            if record.record is not None:
+                write_case_record(s, record.record)
+            return StoredReport(report_id, channels(s.get_one(Case, record.case_id).site))
 
     @activity.defn
     def record_billing_line(self, request: BillingRequest) -> None:

@@ -25,15 +25,14 @@ from activities.errors import rows_must_exist
 from garde.db import SessionFactory
 from garde.domain import AlertKind
 from garde.messages import DeliveryStart
-from garde.models import Case, Report, ReportDelivery, Site, utcnow
+from garde.models import Case, Report, ReportDelivery, utcnow
 from garde.temporal import delivery_workflow_id
 from reports import mllp, webhook
+from reports.endpoints import HL7, WEBHOOK, channels
 from reports.fhir import report_bundle
 from reports.hl7 import oru_r01
 from reports.outcome import Outcome
 
-WEBHOOK = "webhook"
-HL7 = "hl7"
 UNDELIVERED = "Undelivered"
 REMOVED = "no longer set for the site: not sent, given up"
 # The coordinators' alert when a channel has not delivered in time: one kind per channel, so
@@ -53,16 +52,6 @@ class ChannelDelivery:
     def alert_key(self) -> str:
         """The coordinators' alert about it: once per version and channel."""
         return f"delivery-{self.report_id}-{self.channel}"
-
-
-def channels(site: Site) -> list[str]:
-    """The site's endpoints a report version goes to."""
-    found = []
-    if site.report_webhook_url and site.report_webhook_secret:
-        found.append(WEBHOOK)
-    if site.hl7_endpoint:
-        found.append(HL7)
-    return found
 
 
 class Deliveries:

@@ -529,10 +529,22 @@ class CoordinatorNotice:
 
 @dataclass(frozen=True)
 class ReportRecord:
+    """A report version to store; `record`, the case record as it is once the version is
+    stored, written in the same transaction (None: the workflow writes it afterwards)."""
+
     case_id: int
     request_key: str
     at: datetime
     draft: ReportDraft
+    record: CaseRecord | None = None
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    """A version stored with its case record, and the site's endpoints it is to go to."""
+
+    report_id: int
+    channels: list[str]
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,7 @@ def build_worker(
         activities=[
             records.record_case,
             records.record_report,
+            records.file_report,
             records.record_billing_line,
             acknowledgements.record_request,
             acknowledgements.record_step,

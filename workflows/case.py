@@ -97,6 +97,7 @@ with workflow.unsafe.imports_passed_through():
         ScanDone,
         SiteNotice,
         SmsAnswer,
+        StoredReport,
         StudyArrival,
         StudyStability,
         TimelineEntry,
@@ -276,7 +277,8 @@ class CaseWorkflow:
             else _status_entry(CaseStatus.OFFERED, None, f"{step} to {len(chosen)} experts")
         )
         # The case is recorded offered in the offers' own transaction: one step less before
-        # the SMS leaves. (An answer meanwhile is a later write, and wins.)
+        # the SMS leaves. An answer meanwhile is a later write, and wins; any other (a
+        # breach's alert) numbered after it with the status before, so it is written again.
         with_record = workflow.patched("offers-opened-with-their-record")
         record = self._record(self._status(offering=True), [offered]) if with_record else None
         opened = await self._must(
@@ -294,6 +296,8 @@ class CaseWorkflow:
                 if mark.expert_id == offer.expert_id and mark.round == st.round:
                     offer.outcome = OfferStatus.DECLINED
                     offer.channel, offer.reason = mark.channel or None, mark.reason
+        if with_record:
+            await self._write()
         if not self._settled():
             if not with_record:
                 await self._write(offered)
@@ -826,48 +830,60 @@ class CaseWorkflow:
         filed_before, st.report_filed = st.report_filed, True
         info = workflow.current_update_info()
         key = f"case-{st.case_id}:{info.id if info else st.seq}"
+        # The version and the record it makes go in one transaction, with the site's
+        # endpoints read there too: one step where there were three. Behind a patch: an
+        # older history stored the version, then wrote the record, then read the endpoints.
+        together = workflow.patched("report-filed-with-its-record")
+        written_before, now = st.written, workflow.now()
+        record = None
+        if together:
+            filed = self._status(filing=draft.kind)
+            record = self._record(filed, [_report_entry(filed, draft)])
+        if record is not None and final:
+            record = dataclasses.replace(record, reported_at=now, closed_at=now)
         try:
-            report_id: int = await self._call(
-                CaseRecords.record_report,
-                ReportRecord(st.case_id, key, workflow.now(), draft),
+            stored: StoredReport | int = await self._call(
+                CaseRecords.file_report if together else CaseRecords.record_report,
+                ReportRecord(st.case_id, key, now, draft, record),
                 RECORDS,
             )
         except ActivityError as e:
             st.filing_final = st.filing_final and not final
             st.report_filed = filed_before
+            st.written = written_before
             raise ApplicationError("the report could not be stored", type="Unavailable") from e
+        report_id = stored.report_id if isinstance(stored, StoredReport) else stored
         if draft.kind is ReportKind.PRELIMINARY:
             st.preliminary_by = draft.expert_id
         elif final:
             st.final_report_id, st.final_by = report_id, draft.expert_id
-            st.reported_at = st.closed_at = workflow.now()
+            st.reported_at = st.closed_at = now
         status = self._status()
-        entry = (
-            TimelineEntry(EventKind.REPORT, None, draft.expert_id, "addendum")
-            if draft.kind is ReportKind.ADDENDUM
-            else _status_entry(
-                status, draft.expert_id, "critical finding" if draft.critical else ""
-            )
-        )
-        await self._write(entry)
+        # Written again only when another write came while the version was being stored
+        # (a breach's alert): it numbered after this one, with the status before it.
+        await (self._write() if together else self._write(_report_entry(status, draft)))
         if workflow.patched("report-followups"):
-            await self._follow_up(report_id, draft)
+            channels = stored.channels if isinstance(stored, StoredReport) else None
+            await self._follow_up(report_id, draft, channels)
         elif final:
             self._tell_site(
                 SiteNoticeKind.CRITICAL if draft.critical else SiteNoticeKind.REPORT_READY
             )
         return ReportFiled(report_id, status)
 
-    async def _follow_up(self, report_id: int, draft: ReportDraft) -> None:
+    async def _follow_up(
+        self, report_id: int, draft: ReportDraft, channels: list[str] | None
+    ) -> None:
         """Each version goes to the site's endpoints; one the site must acknowledge (a
         category 1 or 2 finding, a major discrepancy) has the site texted, called and the
         coordinators alerted until it does; a final without one has the site texted that
         the report is ready. Each its own workflow, outliving the case's: an endpoint down
-        for days or a site slow to answer holds up nothing here."""
+        for days or a site slow to answer holds up nothing here. `channels`: the site's
+        endpoints when the version's own transaction read them."""
         st = self.state
         abandon = workflow.ParentClosePolicy.ABANDON
         delivery = DeliveryStart(st.case_id, report_id)
-        if await self._has_endpoints(delivery):
+        if channels if channels is not None else await self._has_endpoints(delivery):
             await workflow.start_child_workflow(
                 "ReportDelivery",
                 delivery,
@@ -1061,20 +1077,21 @@ class CaseWorkflow:
 
     # --- rules --------------------------------------------------------------------------------
 
-    def _status(self, offering: bool = False) -> CaseStatus:
+    def _status(self, offering: bool = False, filing: ReportKind | None = None) -> CaseStatus:
         """The status follows from the state: the workflow never stores it apart. `offering`:
-        as it will be once the offers being opened are."""
+        as it will be once the offers being opened are; `filing`, once the report being
+        filed is stored."""
         st = self.state
         if st.cancelled_by is not None:
             return CaseStatus.CANCELLED
         if st.refused:
             return CaseStatus.REFUSED
-        if st.final_report_id is not None:
+        if st.final_report_id is not None or filing is ReportKind.FINAL:
             return CaseStatus.FINAL
         if st.awaiting_scan:
             return CaseStatus.TO_VALIDATE if st.validating else CaseStatus.VALIDATED
         if st.holder is not None:
-            if st.preliminary_by == st.holder:
+            if st.preliminary_by == st.holder or filing is ReportKind.PRELIMINARY:
                 return CaseStatus.PRELIMINARY
             return CaseStatus.ACCEPTED
         if offering or any(o.outcome is None for o in st.open_offers):
@@ -1426,3 +1443,10 @@ def _status_entry(
     status: CaseStatus, expert_id: int | None = None, detail: str = ""
 ) -> TimelineEntry:
     return TimelineEntry(EventKind.STATUS, status, expert_id, detail)
+
+
+def _report_entry(status: CaseStatus, draft: ReportDraft) -> TimelineEntry:
+    """A version on the timeline: an addendum as itself, else the status it brings."""
+    if draft.kind is ReportKind.ADDENDUM:
+        return TimelineEntry(EventKind.REPORT, None, draft.expert_id, "addendum")
+    return _status_entry(status, draft.expert_id, "critical finding" if draft.critical else "")

@@ -15,8 +15,9 @@ import asyncio
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.delivery import FAILING, HL7, WEBHOOK, ChannelDelivery, Deliveries
+    from activities.delivery import FAILING, ChannelDelivery, Deliveries
     from garde.messages import DeliveryStart
+    from reports.endpoints import HL7, WEBHOOK
     from workflows.endpoint_alert import alert_until_done
     from workflows.policy import DELIVERIES
 

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import Any
+
+from sqlalchemy import update
+from temporalio.client import WorkflowHandle
 
 from garde.domain import CaseStatus, EventKind, OfferStatus, Priority, ReportKind
-from garde.messages import Cancellation, Reassignment, Release
+from garde.messages import Cancellation, Decline, PriorityChange, Reassignment, Release
+from garde.models import Case
+from garde.service_levels import DEFAULT_LADDER, ServiceLevel
 from tests.workflows.harness import night, seed_region
 
 
@@ -217,5 +224,105 @@ def test_preliminary_then_final_then_addendum_bills_the_final_reporter_once(
             assert view.status == CaseStatus.FINAL
             assert len(n.billing_lines(case_id)) == 1
             await n.record_history(case_id, "preliminary_final_addendum")
+
+    asyncio.run(scenario())
+
+
+def test_each_report_version_is_stored_with_its_record_in_one_step(database_url: str) -> None:
+    """A version, the case record it makes and the site's endpoints are one transaction: a
+    report update runs one local activity where it ran three (bench/README.md, "Profile")."""
+
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            region = seed_region(n.sessions)
+            alice = region.experts["alice"]
+            case_id = await n.request(region, Priority.URGENT)
+            await n.offers_made(case_id, 1)
+            await n.accept(case_id, alice)
+            for kind, status in (
+                ("preliminary", CaseStatus.PRELIMINARY),
+                ("final", CaseStatus.FINAL),
+                ("addendum", CaseStatus.FINAL),
+            ):
+                before = len(await local_activities(n.handle(case_id)))
+                filed = await n.report(case_id, alice, kind)
+                assert filed.status == status
+                view = await n.agrees(case_id)
+                assert (view.status, n.case(case_id).status) == (status, status)
+                steps = (await local_activities(n.handle(case_id)))[before:]
+                assert steps.count("file_report") == 1, (kind, steps)
+                assert not {"record_report", "record_case", "delivery_channels"} & set(steps)
+
+            timeline = [(e.kind, e.status) for e in n.events(case_id) if e.seq > 1]
+            assert timeline == [
+                (EventKind.STATUS, CaseStatus.ACCEPTED),
+                (EventKind.STATUS, CaseStatus.PRELIMINARY),
+                (EventKind.STATUS, CaseStatus.FINAL),
+                (EventKind.REPORT, None),
+            ]
+            case = n.case(case_id)
+            assert case.reported_at is not None and case.closed_at == case.reported_at
+            assert [r.kind for r in n.reports(case_id)] == [
+                ReportKind.PRELIMINARY,
+                ReportKind.FINAL,
+                ReportKind.ADDENDUM,
+            ]
+
+    asyncio.run(scenario())
+
+
+async def local_activities(handle: WorkflowHandle[Any, Any]) -> list[str]:
+    """The local activities a workflow's history has run, in order."""
+    history = await handle.fetch_history()
+    return [
+        json.loads(event.marker_recorded_event_attributes.details["data"].payloads[0].data)[
+            "activity_type"
+        ]
+        for event in history.events
+        if event.marker_recorded_event_attributes.marker_name == "core_local_activity"
+    ]
+
+
+def test_a_write_that_comes_while_a_report_is_stored_does_not_leave_the_record_behind(
+    database_url: str,
+) -> None:
+    """The record a report version is stored with is numbered before another write that
+    comes meanwhile (here a priority change, taken in the same workflow task): that write
+    has the status before the version, and the workflow writes the case again after it."""
+
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            region = seed_region(n.sessions, primary=("alice",), backup=("bruno",))
+            alice, bruno = region.experts["alice"], region.experts["bruno"]
+            case_id = await n.request(region, Priority.URGENT)
+            await n.offers_made(case_id, 1)
+            await n.accept(case_id, alice)
+            await n.agrees(case_id)
+            await n.quiet()
+            handle = n.handle(case_id)
+            stat = ServiceLevel(offer_timeout_s=180, accept_within_s=600, report_within_s=1800)
+            change = PriorityChange(Priority.STAT, stat, list(DEFAULT_LADDER), "coord-1")
+
+            # The case row is locked while the workflow writes a decline: its task stays open,
+            # and the report and the priority change both come to the next one.
+            with n.sessions() as lock:
+                lock.execute(update(Case).where(Case.id == case_id).values(priority=Case.priority))
+                await handle.signal("decline", Decline(bruno.id, "busy"))
+                await n.quiet()
+                report = asyncio.create_task(n.report(case_id, alice, "preliminary"))
+                await asyncio.sleep(0.3)
+                changed = asyncio.create_task(handle.execute_update("change_priority", change))
+                await n.quiet()
+                lock.rollback()
+            assert (await report).status == CaseStatus.PRELIMINARY
+            await changed
+
+            view = await n.agrees(case_id)
+            case = n.case(case_id)
+            assert (view.status, case.status, case.priority) == (
+                CaseStatus.PRELIMINARY,
+                CaseStatus.PRELIMINARY,
+                Priority.STAT,
+            )
 
     asyncio.run(scenario())

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.delivery import HL7, WEBHOOK
 from garde.domain import AlertKind, EventKind, Priority
 from garde.models import ReportDelivery, Site
 from garde.temporal import delivery_workflow_id
+from reports.endpoints import HL7, WEBHOOK
 from tests.conftest import on_sqlite_only
 from tests.reports.site_endpoints import MllpListener, Webhook
 from tests.workflows.harness import Night, night, seed_region

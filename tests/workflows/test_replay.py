@@ -57,6 +57,11 @@ PATHS = (
     "first_offer_decline_then_next",
     "first_offer_preliminary_final_addendum",
     "first_offer_regulation_validated_scanned_read",
+    # Since a report version is stored with its record (patch "report-filed-with-its-record").
+    "filed_report_cancel_after_report",
+    "filed_report_preliminary_final_addendum",
+    "filed_report_regulation_validated_scanned_read",
+    "filed_report_site_notices",
 )
 RECORDED = sorted(HISTORIES.glob("*.json"))
 # Garde's converter with the nights' key: encrypted histories open, those recorded before
