@@ -29,8 +29,10 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Four test processes even on two CPUs: the tests mostly wait on the servers they start
+# (Temporal, the web app, the worker), so two left the CPUs idle half the time.
 test: lint
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 4
 
 # Debian's packages the tests use, each only when missing: chromium (browser tests), dcmtk
 # (DICOM clients: storescu, echoscu, dcmsend), poppler-utils (pdftotext reads the PDFs),
