@@ -20,7 +20,7 @@ from garde.db import SessionFactory
 from garde.domain import AlertKind, CaseStatus, EventKind
 from garde.intake import regulation_columns
 from garde.messages import BillingRequest, CaseRecord, ReportRecord, StoredReport
-from garde.models import Alert, BillingLine, Case, CaseEvent, Expert, Report
+from garde.models import Alert, BillingLine, Case, CaseEvent, Expert, Report, Site
 from reports.endpoints import channels
 from reports.signing import Content
 
@@ -45,12 +45,15 @@ class CaseRecords:
     @activity.defn
     def file_report(self, record: ReportRecord) -> StoredReport:
         """Store a report version and the case record it makes, in one transaction: the case
-        never shows final without its report, and the site's endpoints are read there too."""
-        with self._sessions.begin() as s:
+        never shows final without its report. The site's endpoints are read there too, first:
+        SQLite has one writer at a time, and a read after the first write would keep it."""
+        with rows_must_exist(f"case {record.case_id}"), self._sessions.begin() as s:
+            site = s.scalars(select(Site).join(Case.site).where(Case.id == record.case_id)).one()
+            endpoints = channels(site)
             report_id = store_report(s, record)
             if record.record is not None:
                 write_case_record(s, record.record)
-            return StoredReport(report_id, channels(s.get_one(Case, record.case_id).site))
+            return StoredReport(report_id, endpoints)
 
     @activity.defn
     def record_billing_line(self, request: BillingRequest) -> None:
