@@ -193,10 +193,12 @@ def token_revoke(token: str | None, username: str | None) -> None:
 @main.command()
 def worker() -> None:
     """Run the Temporal worker (the case workflow and its activities)."""
+    from garde.switching import favour_the_event_loop
     from garde.worker import main as run
 
     settings = Settings.from_env()
     configure_logging("worker", settings)
+    favour_the_event_loop()
     run(settings)
 
 
@@ -217,11 +219,13 @@ def web() -> None:
     from waitress import serve
 
     from garde.heartbeats import Heartbeat
+    from garde.switching import favour_the_event_loop
     from web import create_app
     from web.live_events import MAX_STREAMS
 
     settings = Settings.from_env()
     configure_logging("web", settings)
+    favour_the_event_loop()
     app = create_app(settings)
     # SIGTERM stops waitress as Ctrl-C does (it returns on SystemExit): the heartbeat goes.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
