@@ -66,3 +66,10 @@ def test_an_admin_creates_a_login_and_disables_it(visit: Visit, stack: Stack) ->
     assert not overrun_labels(page.locator("table.cards")), "a card's label runs over the next"
     expect(visit.log_out(admin)).to_be_in_viewport()
     visit.shoot("admin", "logins")
+
+    # The one with the longest username logs in: the header names them and still fits.
+    visit.log_out(admin).click()
+    visit.login(longest)
+    visit.reads_its_language()
+    expect(visit.log_out(longest)).to_be_in_viewport()
+    visit.shoot("admin", "longest-login")
