@@ -839,8 +839,8 @@ class CaseWorkflow:
         if together:
             filed = self._status(filing=draft.kind)
             record = self._record(filed, [_report_entry(filed, draft)])
-        if record is not None and final:
-            record = dataclasses.replace(record, reported_at=now, closed_at=now)
+            if record is not None and final:
+                record = dataclasses.replace(record, reported_at=now, closed_at=now)
         try:
             stored: StoredReport | int = await self._call(
                 CaseRecords.file_report if together else CaseRecords.record_report,
@@ -852,7 +852,12 @@ class CaseWorkflow:
             st.report_filed = filed_before
             st.written = written_before
             raise ApplicationError("the report could not be stored", type="Unavailable") from e
-        report_id = stored.report_id if isinstance(stored, StoredReport) else stored
+        # The site's endpoints when the version's transaction read them (None: read later).
+        report_id, channels = (
+            (stored.report_id, stored.channels)
+            if isinstance(stored, StoredReport)
+            else (stored, None)
+        )
         if draft.kind is ReportKind.PRELIMINARY:
             st.preliminary_by = draft.expert_id
         elif final:
@@ -863,7 +868,6 @@ class CaseWorkflow:
         # (a breach's alert): it numbered after this one, with the status before it.
         await (self._write() if together else self._write(_report_entry(status, draft)))
         if workflow.patched("report-followups"):
-            channels = stored.channels if isinstance(stored, StoredReport) else None
             await self._follow_up(report_id, draft, channels)
         elif final:
             self._tell_site(
@@ -883,7 +887,11 @@ class CaseWorkflow:
         st = self.state
         abandon = workflow.ParentClosePolicy.ABANDON
         delivery = DeliveryStart(st.case_id, report_id)
-        if channels if channels is not None else await self._has_endpoints(delivery):
+        if channels is not None:
+            has_endpoints = bool(channels)
+        else:
+            has_endpoints = await self._has_endpoints(delivery)
+        if has_endpoints:
             await workflow.start_child_workflow(
                 "ReportDelivery",
                 delivery,
