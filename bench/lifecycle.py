@@ -19,9 +19,10 @@ from pathlib import Path
 
 from bench.api import Api
 from bench.bare import run_bare
+from bench.cpu import CpuMeter
 from bench.garde_run import GardeDriver
 from bench.region import seed_region
-from bench.results import Summary, table
+from bench.results import Summary, cpu_table, table
 from bench.stack import BARE_NAMESPACE, Processes, say, start_garde, start_temporal, stop_on_signals
 
 EXPERTS = 40
@@ -60,7 +61,10 @@ def run(args: argparse.Namespace, folder: Path, processes: Processes) -> bool:
 
     say(f"Garde: {args.cases} cases, {args.concurrency} clients ...")
     driver = GardeDriver(stack, api, region, POLL_S, processes.check)
+    pids = {name: processes.running[name].pid for name in ("temporal", "worker", "web")}
+    meter = CpuMeter(pids)
     garde = driver.run(args.cases, args.concurrency, args.warmup)
+    garde_cpu = meter.spent()
     billed = driver.wait_for_billing(args.warmup + garde.cases)
     if billed < args.warmup + garde.cases:
         say(f"warning: only {billed} of {args.warmup + garde.cases} final cases were billed")
@@ -68,6 +72,7 @@ def run(args: argparse.Namespace, folder: Path, processes: Processes) -> bool:
     processes.stop("worker")
 
     say(f"bare Temporal: {args.cases} cases, {args.concurrency} clients ...")
+    meter = CpuMeter({"temporal": pids["temporal"]})
     bare = asyncio.run(
         run_bare(
             address,
@@ -80,6 +85,8 @@ def run(args: argparse.Namespace, folder: Path, processes: Processes) -> bool:
         )
     )
 
+    bare_cpu = meter.spent()
+
     print(
         table(
             Summary("Garde", garde.cases, garde.seconds, garde.first_offer_ms, garde.failures),
@@ -89,6 +96,8 @@ def run(args: argparse.Namespace, folder: Path, processes: Processes) -> bool:
             EXPERTS,
         )
     )
+    print()
+    print(cpu_table(garde_cpu, bare_cpu, args.warmup + args.cases))
     return not garde.failures and not bare.failures
 
 

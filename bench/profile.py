@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
 import shutil
 import sys
@@ -26,6 +25,7 @@ from sqlalchemy import select
 from temporalio.client import Client
 
 from bench.api import Api
+from bench.cpu import CpuMeter
 from bench.garde_run import GardeDriver
 from bench.profile_history import CaseTiming, case_timings, path_table, steps_table
 from bench.profile_samples import PY_SPY, Recorder, functions_table, rooms_table
@@ -46,7 +46,6 @@ MAX_CONCURRENT = 20
 WARMUP = 3  # untimed cases first: connections, caches, the workflow sandbox's imports
 POLL_S = 0.02  # as bench.lifecycle's clients
 TOP_FUNCTIONS = 15
-TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -61,17 +60,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU of a process so far, all its threads (Rust's too), from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S  # utime, stime
-
-
 def sequential(driver: GardeDriver, prefix: str, cases: int) -> list[int]:
     return [driver.one_case(f"{prefix}-{i:04d}") for i in range(cases)]
 
 
-def cpu_table(before: dict[str, float], after: dict[str, float], cases: int, wall_s: float) -> str:
+def cpu_table(spent: dict[str, float], cases: int, wall_s: float) -> str:
     header = f"{'process':<36}{'CPU ms/case':>12}{'CPU % of wall':>15}"
     lines = [
         f"{cases} cases one after the other: {1000 * wall_s / cases:.0f} ms a lifecycle "
@@ -79,9 +72,8 @@ def cpu_table(before: dict[str, float], after: dict[str, float], cases: int, wal
         header,
         "-" * len(header),
     ]
-    for name, start in before.items():
-        spent = after[name] - start
-        lines.append(f"{name:<36}{1000 * spent / cases:>12.1f}{100 * spent / wall_s:>15.0f}")
+    for name, seconds in spent.items():
+        lines.append(f"{name:<36}{1000 * seconds / cases:>12.1f}{100 * seconds / wall_s:>15.0f}")
     return "\n".join(lines)
 
 
@@ -103,20 +95,10 @@ def run(args: argparse.Namespace, folder: Path, processes: Processes) -> None:
 
     say(f"{args.cases} cases, unprofiled ...")
     pids = {name: processes.running[name].pid for name in ("temporal", "worker", "web")}
-    names = {
-        "temporal": "Temporal dev server",
-        "worker": "garde worker",
-        "web": "garde web",
-    }
-
-    def cpu_now() -> dict[str, float]:
-        spent = {names[n]: cpu_seconds(pid) for n, pid in pids.items()}
-        return {**spent, "this benchmark (client, DB polls)": time.process_time()}
-
-    before, started = cpu_now(), time.monotonic()
+    meter, started = CpuMeter(pids), time.monotonic()
     timed = sequential(driver, f"{prefix}-TIMED", args.cases)
     wall_s = time.monotonic() - started
-    after = cpu_now()
+    spent = meter.spent()
 
     say(f"{args.cases} cases under py-spy ...")
     recorders = [Recorder(n, pids[n], folder / f"{n}.py-spy.txt") for n in ("web", "worker")]
@@ -127,7 +109,7 @@ def run(args: argparse.Namespace, folder: Path, processes: Processes) -> None:
         profiles = [r.stop() for r in recorders]
 
     timings = asyncio.run(_timings(address, timed))
-    print(cpu_table(before, after, args.cases, wall_s))
+    print(cpu_table(spent, args.cases, wall_s))
     print()
     print(path_table(timings, recorded_at_ms(stack, timed), timed))
     print()

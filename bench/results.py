@@ -57,5 +57,22 @@ def table(garde: Summary, bare: Summary, cases: int, concurrency: int, experts: 
     return "\n".join(lines)
 
 
+def cpu_table(garde: dict[str, float], bare: dict[str, float], cases: int) -> str:
+    """CPU a case by process in each run (warm-up included): the machine's two CPUs are shared
+    by all, so what one process saves, the others can spend. This benchmark's process holds
+    the simulated clients in Garde's run, and the bare workflow's worker with its clients."""
+    header = f"{'CPU ms a case':<28}{'Garde':>10}{'bare':>10}"
+    lines = [header, "-" * len(header)]
+    for name in dict.fromkeys([*garde, *bare]):
+        cells = [
+            f"{1000 * run[name] / cases:>10.1f}" if name in run else f"{'-':>10}"
+            for run in (garde, bare)
+        ]
+        lines.append(f"{name:<28}{''.join(cells)}")
+    totals = [f"{1000 * sum(run.values()) / cases:>10.1f}" for run in (garde, bare)]
+    lines.append(f"{'in all':<28}{''.join(totals)}")
+    return "\n".join(lines)
+
+
 def _ratio(a: float, b: float) -> float:
     return a / b if b else math.nan
