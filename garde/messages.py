@@ -4,9 +4,11 @@ Each is a dataclass so that fields can be added later without breaking callers o
 An update's argument carries `not_after`: the web stops waiting for a worker after a few
 seconds and answers 503, and an update delivered after that instant is refused, so an action
 the user was told failed never happens later behind their back.
-"""
 
-from __future__ import annotations
+Their annotations are types, not strings (no `from __future__ import annotations`): Temporal's
+converter reads a dataclass's type hints for every value it decodes, and a string is compiled
+and evaluated each time (a case's candidates are forty of them).
+"""
 
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +25,40 @@ from garde.domain import (
     Tier,
 )
 from garde.service_levels import LadderStep, ServiceLevel
+
+
+@dataclass(frozen=True)
+class StudyArrival:
+    """Images of one study for a case, as one association or batch of the index brought them
+    (one signal per batch, never per instance): the study's counts so far, what this batch
+    added, when it came, and the site's quiet period after which the study is called stable.
+    Stable is never proof of completeness. `case_start`: set only when these images opened
+    the case; `dicom.arrivals.announce` starts its workflow with it."""
+
+    case_id: int
+    study_id: int
+    study_instance_uid: str
+    series: int
+    instances: int
+    new_series: int
+    new_instances: int
+    at: datetime
+    quiet_s: int
+    # Quoted: a case's start carries its studies, and a study may carry the case's start.
+    case_start: "CaseStart | None" = None
+
+
+@dataclass(frozen=True)
+class RegulationRecord:
+    """A régulation case's decision and scan as the workflow holds them, written with its
+    status."""
+
+    validated_at: datetime | None = None
+    validated_by: int | None = None
+    protocol_id: int | None = None
+    note: str = ""
+    refusal_reason: str = ""
+    scanned_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -57,26 +93,6 @@ class CaseStart:
     # The intake wrote the case's status with its first timeline entry: the workflow starts
     # from there. False for a case under way, and one recorded before intakes wrote it.
     first_entry_recorded: bool = False
-
-
-@dataclass(frozen=True)
-class StudyArrival:
-    """Images of one study for a case, as one association or batch of the index brought them
-    (one signal per batch, never per instance): the study's counts so far, what this batch
-    added, when it came, and the site's quiet period after which the study is called stable.
-    Stable is never proof of completeness. `case_start`: set only when these images opened
-    the case; `dicom.arrivals.announce` starts its workflow with it."""
-
-    case_id: int
-    study_id: int
-    study_instance_uid: str
-    series: int
-    instances: int
-    new_series: int
-    new_instances: int
-    at: datetime
-    quiet_s: int
-    case_start: CaseStart | None = None
 
 
 # --- signals and updates -------------------------------------------------------------------
@@ -361,19 +377,6 @@ class CaseRecord:
     closed_at: datetime | None
     entries: list[TimelineEntry] = field(default_factory=list)
     regulation: RegulationRecord | None = None
-
-
-@dataclass(frozen=True)
-class RegulationRecord:
-    """A régulation case's decision and scan as the workflow holds them, written with its
-    status."""
-
-    validated_at: datetime | None = None
-    validated_by: int | None = None
-    protocol_id: int | None = None
-    note: str = ""
-    refusal_reason: str = ""
-    scanned_at: datetime | None = None
 
 
 @dataclass(frozen=True)
