@@ -7,6 +7,7 @@ older than the one stored (an attempt that lost a race with a later write) is re
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any, cast
 
@@ -16,6 +17,8 @@ from temporalio import activity
 
 from activities.errors import rows_must_exist
 from billing.lines import bill
+from billing.pricing import NoPrice
+from billing.tariffs import NoTariff
 from garde.db import SessionFactory
 from garde.domain import AlertKind, CaseStatus, EventKind
 from garde.intake import regulation_columns
@@ -23,6 +26,8 @@ from garde.messages import BillingRequest, CaseRecord, ReportRecord, StoredRepor
 from garde.models import Alert, BillingLine, Case, CaseEvent, Expert, Report, Site
 from reports.endpoints import channels
 from reports.signing import Content
+
+log = logging.getLogger(__name__)
 
 
 class CaseRecords:
@@ -53,23 +58,42 @@ class CaseRecords:
             report_id = store_report(s, record)
             if record.record is not None:
                 write_case_record(s, record.record)
-            return StoredReport(report_id, endpoints)
+            billed = record.billing is not None and _billed_with_report(s, record.billing)
+            return StoredReport(report_id, endpoints, billed)
 
     @activity.defn
     def record_billing_line(self, request: BillingRequest) -> None:
         """One line per case, priced by the tariff version in force at the priced instant;
         none for a cancellation the tariff does not bill."""
         with rows_must_exist(f"case {request.case_id}"), self._sessions.begin() as s:
-            if s.scalar(select(BillingLine.id).where(BillingLine.case_id == request.case_id)):
-                return
-            bill(
-                s,
-                s.get_one(Case, request.case_id),
-                expert_id=request.expert_id,
-                read_at=request.read_at,
-                accepted_at=request.accepted_at,
-                cancelled=request.cancelled,
-            )
+            bill_once(s, request)
+
+
+def bill_once(s: Session, request: BillingRequest) -> None:
+    """The case's one billing line, in the caller's transaction (none when it has one)."""
+    if s.scalar(select(BillingLine.id).where(BillingLine.case_id == request.case_id)):
+        return
+    bill(
+        s,
+        s.get_one(Case, request.case_id),
+        expert_id=request.expert_id,
+        read_at=request.read_at,
+        accepted_at=request.accepted_at,
+        cancelled=request.cancelled,
+    )
+
+
+def _billed_with_report(s: Session, request: BillingRequest) -> bool:
+    """A final's line with its report; False when the site's tariff cannot price it (no
+    version in force, no price for the modality): the report is stored all the same, and
+    the workflow bills afterwards, alerting the coordinators while it cannot. Pricing only
+    reads, so nothing of the line is left in the transaction."""
+    try:
+        bill_once(s, request)
+    except (NoTariff, NoPrice) as e:
+        log.warning("case %s: not billed with its report: %s", request.case_id, e)
+        return False
+    return True
 
 
 def write_case_record(s: Session, record: CaseRecord) -> bool:
