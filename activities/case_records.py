@@ -50,15 +50,16 @@ class CaseRecords:
     @activity.defn
     def file_report(self, record: ReportRecord) -> StoredReport:
         """Store a report version and the case record it makes, in one transaction: the case
-        never shows final without its report. The site's endpoints are read there too, first:
-        SQLite has one writer at a time, and a read after the first write would keep it."""
+        never shows final without its report. The site's endpoints are read there too, and a
+        final's billing line priced, first: SQLite has one writer at a time, and a read after
+        the first write would keep it."""
         with rows_must_exist(f"case {record.case_id}"), self._sessions.begin() as s:
             site = s.scalars(select(Site).join(Case.site).where(Case.id == record.case_id)).one()
             endpoints = channels(site)
+            billed = record.billing is not None and _billed_with_report(s, record.billing)
             report_id = store_report(s, record)
             if record.record is not None:
                 write_case_record(s, record.record)
-            billed = record.billing is not None and _billed_with_report(s, record.billing)
             return StoredReport(report_id, endpoints, billed)
 
     @activity.defn
@@ -87,7 +88,7 @@ def _billed_with_report(s: Session, request: BillingRequest) -> bool:
     """A final's line with its report; False when the site's tariff cannot price it (no
     version in force, no price for the modality): the report is stored all the same, and
     the workflow bills afterwards, alerting the coordinators while it cannot. Pricing only
-    reads, so nothing of the line is left in the transaction."""
+    reads, and the line is added last, so nothing of it is left in the transaction."""
     try:
         bill_once(s, request)
     except (NoTariff, NoPrice) as e:
