@@ -7,7 +7,6 @@ older than the one stored (an attempt that lost a race with a later write) is re
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any, cast
 
@@ -17,8 +16,6 @@ from temporalio import activity
 
 from activities.errors import rows_must_exist
 from billing.lines import bill
-from billing.pricing import NoPrice
-from billing.tariffs import NoTariff
 from garde.db import SessionFactory
 from garde.domain import AlertKind, CaseStatus, EventKind
 from garde.intake import regulation_columns
@@ -26,8 +23,6 @@ from garde.messages import BillingRequest, CaseRecord, ReportRecord, StoredRepor
 from garde.models import Alert, BillingLine, Case, CaseEvent, Expert, Report, Site
 from reports.endpoints import channels
 from reports.signing import Content
-
-log = logging.getLogger(__name__)
 
 
 class CaseRecords:
@@ -50,51 +45,31 @@ class CaseRecords:
     @activity.defn
     def file_report(self, record: ReportRecord) -> StoredReport:
         """Store a report version and the case record it makes, in one transaction: the case
-        never shows final without its report. The site's endpoints are read there too, and a
-        final's billing line priced, first: SQLite has one writer at a time, and a read after
-        the first write would keep it."""
+        never shows final without its report. The site's endpoints are read there too, first:
+        SQLite has one writer at a time, and a read after the first write would keep it."""
         with rows_must_exist(f"case {record.case_id}"), self._sessions.begin() as s:
             site = s.scalars(select(Site).join(Case.site).where(Case.id == record.case_id)).one()
             endpoints = channels(site)
-            billed = record.billing is not None and _billed_with_report(s, record.billing)
             report_id = store_report(s, record)
             if record.record is not None:
                 write_case_record(s, record.record)
-            return StoredReport(report_id, endpoints, billed)
+            return StoredReport(report_id, endpoints)
 
     @activity.defn
     def record_billing_line(self, request: BillingRequest) -> None:
         """One line per case, priced by the tariff version in force at the priced instant;
         none for a cancellation the tariff does not bill."""
         with rows_must_exist(f"case {request.case_id}"), self._sessions.begin() as s:
-            bill_once(s, request)
-
-
-def bill_once(s: Session, request: BillingRequest) -> None:
-    """The case's one billing line, in the caller's transaction (none when it has one)."""
-    if s.scalar(select(BillingLine.id).where(BillingLine.case_id == request.case_id)):
-        return
-    bill(
-        s,
-        s.get_one(Case, request.case_id),
-        expert_id=request.expert_id,
-        read_at=request.read_at,
-        accepted_at=request.accepted_at,
-        cancelled=request.cancelled,
-    )
-
-
-def _billed_with_report(s: Session, request: BillingRequest) -> bool:
-    """A final's line with its report; False when the site's tariff cannot price it (no
-    version in force, no price for the modality): the report is stored all the same, and
-    the workflow bills afterwards, alerting the coordinators while it cannot. Pricing only
-    reads, and the line is added last, so nothing of it is left in the transaction."""
-    try:
-        bill_once(s, request)
-    except (NoTariff, NoPrice) as e:
-        log.warning("case %s: not billed with its report: %s", request.case_id, e)
-        return False
-    return True
+            if s.scalar(select(BillingLine.id).where(BillingLine.case_id == request.case_id)):
+                return
+            bill(
+                s,
+                s.get_one(Case, request.case_id),
+                expert_id=request.expert_id,
+                read_at=request.read_at,
+                accepted_at=request.accepted_at,
+                cancelled=request.cancelled,
+            )
 
 
 def write_case_record(s: Session, record: CaseRecord) -> bool:

@@ -531,6 +531,36 @@ class CoordinatorNotice:
 
 
 @dataclass(frozen=True)
+class ReportRecord:
+    """A report version to store; `record`, the case record as it is once the version is
+    stored, written in the same transaction (None: the workflow writes it afterwards)."""
+
+    case_id: int
+    request_key: str
+    at: datetime
+    draft: ReportDraft
+    record: CaseRecord | None = None
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    """A version stored with its case record, and the site's endpoints it is to go to."""
+
+    report_id: int
+    channels: list[str]
+
+
+@dataclass(frozen=True)
+class StudyStability:
+    """Record a study stable at `stable_at` (while it still holds `instances`: a batch indexed
+    meanwhile keeps it receiving), or receiving again (`stable_at` None)."""
+
+    study_id: int
+    instances: int
+    stable_at: datetime | None
+
+
+@dataclass(frozen=True)
 class BillingRequest:
     """Bill the read of `expert_id`, reported at `read_at` and first accepted at `accepted_at`
     (the workflow knows all three; the site's tariff says which instant is priced). With
@@ -542,38 +572,3 @@ class BillingRequest:
     read_at: datetime
     accepted_at: datetime | None = None
     cancelled: bool = False
-
-
-@dataclass(frozen=True)
-class ReportRecord:
-    """A report version to store; `record`, the case record as it is once the version is
-    stored, written in the same transaction (None: the workflow writes it afterwards);
-    `billing`, a final's billing line, in the same transaction when the tariff prices it
-    (None, or a tariff that cannot: the workflow bills afterwards)."""
-
-    case_id: int
-    request_key: str
-    at: datetime
-    draft: ReportDraft
-    record: CaseRecord | None = None
-    billing: BillingRequest | None = None
-
-
-@dataclass(frozen=True)
-class StoredReport:
-    """A version stored with its case record, the site's endpoints it is to go to, and
-    whether its billing line was written with it."""
-
-    report_id: int
-    channels: list[str]
-    billed: bool = False
-
-
-@dataclass(frozen=True)
-class StudyStability:
-    """Record a study stable at `stable_at` (while it still holds `instances`: a batch indexed
-    meanwhile keeps it receiving), or receiving again (`stable_at` None)."""
-
-    study_id: int
-    instances: int
-    stable_at: datetime | None

@@ -835,20 +835,16 @@ class CaseWorkflow:
         # older history stored the version, then wrote the record, then read the endpoints.
         together = workflow.patched("report-filed-with-its-record")
         written_before, now = st.written, workflow.now()
-        record = billing = None
+        record = None
         if together:
             filed = self._status(filing=draft.kind)
             record = self._record(filed, [_report_entry(filed, draft)])
             if record is not None and final:
                 record = dataclasses.replace(record, reported_at=now, closed_at=now)
-            # A final's billing line goes with it too, when the tariff prices it. Behind a
-            # patch: an older history billed in a step of its own once the case was closed.
-            if final and not st.billed and workflow.patched("final-billed-with-its-report"):
-                billing = BillingRequest(st.case_id, draft.expert_id, now, st.accepted_at)
         try:
             stored: StoredReport | int = await self._call(
                 CaseRecords.file_report if together else CaseRecords.record_report,
-                ReportRecord(st.case_id, key, now, draft, record, billing),
+                ReportRecord(st.case_id, key, now, draft, record),
                 RECORDS,
             )
         except ActivityError as e:
@@ -867,7 +863,6 @@ class CaseWorkflow:
         elif final:
             st.final_report_id, st.final_by = report_id, draft.expert_id
             st.reported_at = st.closed_at = now
-            st.billed = st.billed or (isinstance(stored, StoredReport) and stored.billed)
         status = self._status()
         # Written again only when another write came while the version was being stored
         # (a breach's alert): it numbered after this one, with the status before it.

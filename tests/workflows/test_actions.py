@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -12,7 +11,7 @@ from temporalio.client import WorkflowHandle
 
 from garde.domain import CaseStatus, EventKind, OfferStatus, Priority, ReportKind
 from garde.messages import Cancellation, Decline, PriorityChange, Reassignment, Release
-from garde.models import Case, Tariff
+from garde.models import Case
 from garde.service_levels import DEFAULT_LADDER, ServiceLevel
 from tests.workflows.harness import night, seed_region
 
@@ -268,49 +267,6 @@ def test_each_report_version_is_stored_with_its_record_in_one_step(database_url:
                 ReportKind.FINAL,
                 ReportKind.ADDENDUM,
             ]
-
-    asyncio.run(scenario())
-
-
-def test_a_final_report_is_billed_in_its_own_transaction(database_url: str) -> None:
-    """A final's billing line is written with the version and its record, not in a step of
-    its own once the case is closed. A tariff that cannot price the read never holds the
-    report back: it is filed, and the line is written once the tariff prices it."""
-
-    async def scenario() -> None:
-        async with night(database_url) as n:
-            region = seed_region(n.sessions)
-            alice = region.experts["alice"]
-            case_id = await n.request(region, Priority.URGENT)
-            await n.offers_made(case_id, 1)
-            await n.accept(case_id, alice)
-            before = len(await local_activities(n.handle(case_id)))
-            filed = await n.report(case_id, alice, "final")
-            assert filed.status == CaseStatus.FINAL
-            [line] = n.billing_lines(case_id)  # when the update answered
-            assert (line.expert_id, line.read_at) == (alice.id, n.case(case_id).reported_at)
-            await n.agrees(case_id)
-            await n.quiet()
-            steps = (await local_activities(n.handle(case_id)))[before:]
-            assert steps.count("file_report") == 1 and "record_billing_line" not in steps
-
-            # The site's tariff prices no CT: the report goes in, the line waits for it.
-            tariff = update(Tariff).where(Tariff.site_id == region.site_id)
-            with n.sessions.begin() as s:
-                s.execute(tariff.values(base_cents={"MR": 9000}))
-            other = await n.request(region, Priority.URGENT)
-            await n.offers_made(other, 1)
-            await n.accept(other, alice)
-            filed = await n.report(other, alice, "final")
-            assert filed.status == CaseStatus.FINAL
-            assert [r.kind for r in n.reports(other)] == [ReportKind.FINAL]
-            assert n.billing_lines(other) == []
-            with n.sessions.begin() as s:
-                s.execute(tariff.values(base_cents={"CT": 9000}))
-            await n.sleep(timedelta(seconds=40))  # the billing step's retries
-            [line] = await n.eventually(lambda: n.billing_lines(other), "the billing line")
-            assert line.expert_id == alice.id
-            assert "record_billing_line" in await local_activities(n.handle(other))
 
     asyncio.run(scenario())
 

@@ -62,10 +62,6 @@ PATHS = (
     "filed_report_preliminary_final_addendum",
     "filed_report_regulation_validated_scanned_read",
     "filed_report_site_notices",
-    # Since a final is billed with its report (patch "final-billed-with-its-report").
-    "billed_with_report_preliminary_final_addendum",
-    "billed_with_report_regulation_validated_scanned_read",
-    "billed_with_report_site_notices",
 )
 RECORDED = sorted(HISTORIES.glob("*.json"))
 # Garde's converter with the nights' key: encrypted histories open, those recorded before
