@@ -17,6 +17,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 from garde.settings import Settings
+from web import rate_limit_storage  # noqa: F401 - `memory://`, safe for the web's threads
 
 # A person mistyping stays far below these; a guesser is stopped within minutes. Per address
 # the allowance is larger: a hospital's staff may share one address.
