@@ -63,8 +63,7 @@ class OfferWatch:
         self._changed = threading.Condition()
         self._waiting: set[int] = set()
         self._offered: dict[int, int] = {}  # case id: the expert first offered it
-        self._thread = threading.Thread(target=self._read, name="offer-watch", daemon=True)
-        self._thread.start()
+        threading.Thread(target=self._read, name="offer-watch", daemon=True).start()
 
     def first_offer_expert(self, case_id: int, timeout: float) -> int:
         deadline = time.monotonic() + timeout

@@ -22,7 +22,7 @@ from bench.bare import run_bare
 from bench.cpu import CpuMeter
 from bench.garde_run import GardeDriver
 from bench.region import seed_region
-from bench.results import Summary, cpu_table, table
+from bench.results import Summary, cpu_by_run, table
 from bench.stack import BARE_NAMESPACE, Processes, say, start_garde, start_temporal, stop_on_signals
 
 EXPERTS = 40
@@ -61,8 +61,7 @@ def run(args: argparse.Namespace, folder: Path, processes: Processes) -> bool:
 
     say(f"Garde: {args.cases} cases, {args.concurrency} clients ...")
     driver = GardeDriver(stack, api, region, POLL_S, processes.check)
-    pids = {name: processes.running[name].pid for name in ("temporal", "worker", "web")}
-    meter = CpuMeter(pids)
+    meter = CpuMeter(processes.pids("temporal", "worker", "web"))
     garde = driver.run(args.cases, args.concurrency, args.warmup)
     garde_cpu = meter.spent()
     billed = driver.wait_for_billing(args.warmup + garde.cases)
@@ -72,7 +71,7 @@ def run(args: argparse.Namespace, folder: Path, processes: Processes) -> bool:
     processes.stop("worker")
 
     say(f"bare Temporal: {args.cases} cases, {args.concurrency} clients ...")
-    meter = CpuMeter({"temporal": pids["temporal"]})
+    meter = CpuMeter(processes.pids("temporal"))
     bare = asyncio.run(
         run_bare(
             address,
@@ -84,7 +83,6 @@ def run(args: argparse.Namespace, folder: Path, processes: Processes) -> bool:
             processes.check,
         )
     )
-
     bare_cpu = meter.spent()
 
     print(
@@ -97,7 +95,7 @@ def run(args: argparse.Namespace, folder: Path, processes: Processes) -> bool:
         )
     )
     print()
-    print(cpu_table(garde_cpu, bare_cpu, args.warmup + args.cases))
+    print(cpu_by_run(garde_cpu, bare_cpu, args.warmup + args.cases))
     return not garde.failures and not bare.failures
 
 

@@ -94,7 +94,7 @@ def run(args: argparse.Namespace, folder: Path, processes: Processes) -> None:
     sequential(driver, f"{prefix}-WARMUP", WARMUP)
 
     say(f"{args.cases} cases, unprofiled ...")
-    pids = {name: processes.running[name].pid for name in ("temporal", "worker", "web")}
+    pids = processes.pids("temporal", "worker", "web")
     meter, started = CpuMeter(pids), time.monotonic()
     timed = sequential(driver, f"{prefix}-TIMED", args.cases)
     wall_s = time.monotonic() - started

@@ -57,7 +57,7 @@ def table(garde: Summary, bare: Summary, cases: int, concurrency: int, experts: 
     return "\n".join(lines)
 
 
-def cpu_table(garde: dict[str, float], bare: dict[str, float], cases: int) -> str:
+def cpu_by_run(garde: dict[str, float], bare: dict[str, float], cases: int) -> str:
     """CPU a case by process in each run (warm-up included): the machine's two CPUs are shared
     by all, so what one process saves, the others can spend. This benchmark's process holds
     the simulated clients in Garde's run, and the bare workflow's worker with its clients."""

@@ -61,6 +61,9 @@ class Processes:
             process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
         return self.add(name, process)
 
+    def pids(self, *names: str) -> dict[str, int]:
+        return {name: self.running[name].pid for name in names}
+
     def check(self) -> None:
         """Raise when a process has died: the run would only wait for it until timeouts."""
         for name, process in self.running.items():

@@ -18,10 +18,7 @@ from limits.storage import MemoryStorage
 
 class ThreadSafeMemoryStorage(MemoryStorage):
     STORAGE_SCHEME = ["memory"]
-
-    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: str):
-        self._timer_lock = threading.Lock()
-        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+    _timer_lock = threading.Lock()  # a web process has one storage
 
     # MemoryStorage calls this, by its private name, on every hit.
     def _MemoryStorage__schedule_expiry(self) -> None:

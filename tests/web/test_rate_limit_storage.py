@@ -47,8 +47,7 @@ def most_threads_replacing_the_timer(
     item = RateLimitItemPerHour(1000)
     time.sleep(0.05)  # the timer of its creation has fired: the next hits make a new one
     SlowTimer.between = SlowTimer.most = 0
-    monkeypatch.setattr("limits.storage.memory.threading.Timer", SlowTimer)
-    monkeypatch.setattr("web.rate_limit_storage.threading.Timer", SlowTimer)
+    monkeypatch.setattr(threading, "Timer", SlowTimer)  # the module both storages use
     together = threading.Barrier(4)
 
     def hit(n: int) -> None:
