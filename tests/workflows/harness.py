@@ -162,16 +162,27 @@ class Night:
 
     # --- acting --------------------------------------------------------------------------
 
-    def record(self, region: Region, priority: Priority = Priority.URGENT) -> CaseStart:
-        """A site's read request through intake; its workflow not started yet."""
+    async def record(self, region: Region, priority: Priority = Priority.URGENT) -> CaseStart:
+        """A site's read request through intake; its workflow not started yet.
+
+        Requested at the server's time, the workflows' `now`: intake takes the machine's,
+        which falls behind once the test has skipped time, and a case requested in the
+        server's past is born with its deadlines due. The test server then loses a task
+        that cancels a timer fired meanwhile (temporalio/sdk-java#2606): the race of a
+        report with a report deadline a few milliseconds away hung a test."""
+        at = await self.now()
         with self.sessions() as s:
             site = s.get_one(Site, region.site_id)
             case, _ = record_case(s, site, _request(priority))
+            case.requested_at = at
+            for event in case.events:
+                event.at = at
+            s.commit()
             return case_start(case)
 
     async def request(self, region: Region, priority: Priority = Priority.URGENT) -> int:
         """A site's read request through intake, and its workflow started."""
-        start = self.record(region, priority)
+        start = await self.record(region, priority)
         await start_case_workflow(self.client, start)
         mark_started(self.sessions, start.case_id)
         return start.case_id

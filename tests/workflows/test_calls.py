@@ -331,7 +331,7 @@ def test_a_call_ladder_carried_over_by_continue_as_new_goes_on(database_url: str
         async with night(database_url) as n:
             region = stat_region(n)
             alice, bruno = region.experts["alice"], region.experts["bruno"]
-            start = n.record(region, Priority.STAT)
+            start = await n.record(region, Priority.STAT)
             with n.sessions.begin() as s:
                 ringing = VoiceCall(
                     case_id=start.case_id,

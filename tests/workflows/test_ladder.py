@@ -315,7 +315,7 @@ def test_a_case_recorded_without_its_first_entry_has_it_from_its_workflow(
     async def scenario() -> None:
         async with night(database_url) as n:
             region = seed_region(n.sessions, primary=("alice",))
-            start = n.record(region)
+            start = await n.record(region)
             with n.sessions.begin() as s:
                 s.execute(delete(CaseEvent).where(CaseEvent.case_id == start.case_id))
             await start_case_workflow(n.client, replace(start, first_entry_recorded=False))

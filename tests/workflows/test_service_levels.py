@@ -145,3 +145,24 @@ def test_priority_change_moves_the_deadlines_from_the_request_and_the_offer_time
             await n.agrees(case_id)
 
     asyncio.run(scenario())
+
+
+def test_a_case_requested_late_in_the_night_has_its_whole_promise(database_url: str) -> None:
+    """Requested hours into the night, a case counts its deadlines from its request, on the
+    workflows' clock: no deadline is due at birth. (The harness requests cases at the
+    server's time; at the machine's, a case came behind the skipped clock with its
+    deadlines passed, and its report deadline raced its report.)"""
+
+    async def scenario() -> None:
+        async with night(database_url) as n:
+            region = seed_region(n.sessions)
+            await n.sleep(timedelta(hours=3))
+            case_id = await n.request(region, Priority.URGENT)  # accept within 20 minutes
+            await n.offers_made(case_id, 1)
+            await n.quiet()
+            requested = n.case(case_id).requested_at
+            assert abs(requested - await n.now()) < 10 * SECOND
+            assert n.alerts(case_id) == []
+            assert not [e for e in n.events(case_id) if e.kind == EventKind.SLA_BREACH]
+
+    asyncio.run(scenario())
