@@ -32,6 +32,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
+from garde.worker import ACTIVITY_SLOTS, WORKFLOW_RUNNER
+
 T = TypeVar("T")
 TASK_QUEUE = "bench-bare-cases"
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
@@ -222,6 +224,18 @@ class BareRun:
     failures: list[str]
 
 
+def bare_worker(client: Client) -> Worker:
+    """The bare workflow's worker, with the settings of Garde's that apply to it."""
+    return Worker(
+        client,
+        task_queue=TASK_QUEUE,
+        workflows=[BareCase],
+        activities=ACTIVITIES,
+        max_concurrent_activities=ACTIVITY_SLOTS,
+        workflow_runner=WORKFLOW_RUNNER,
+    )
+
+
 async def run_bare(
     address: str,
     namespace: str,
@@ -236,14 +250,7 @@ async def run_bare(
     `health` raises when the Temporal server has died, which ends the run at once.
     """
     client = await Client.connect(address, namespace=namespace)
-    worker = Worker(
-        client,
-        task_queue=TASK_QUEUE,
-        workflows=[BareCase],
-        activities=ACTIVITIES,
-        max_concurrent_activities=16,  # as Garde's worker
-    )
-    async with worker:
+    async with bare_worker(client):
         for i in range(warmup):
             await _one_case(client, f"bare-warmup-{i}", poll_s)
         keys = [f"bare-case-{i}" for i in range(cases)]

@@ -27,7 +27,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from bench import bare
 from bench.open_schedule import CaseTiming, RateResult, arrivals, failure_lines
@@ -75,16 +74,9 @@ async def run_rates(
 ) -> list[RateResult]:
     bare.offer_sms_sent.clear()  # the same keys on each shape's server
     client = await Client.connect(address, namespace=BARE_NAMESPACE)
-    worker = Worker(
-        client,
-        task_queue=bare.TASK_QUEUE,
-        workflows=[bare.BareCase],
-        activities=bare.ACTIVITIES,
-        max_concurrent_activities=16,  # as Garde's worker
-    )
     rng = random.Random(seed)
     results = []
-    async with worker:
+    async with bare.bare_worker(client):
         warmup = RateResult(0, [CaseTiming(time.time() + 0.5 * i) for i in range(WARMUP_CASES)])
         await asyncio.gather(
             *(

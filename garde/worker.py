@@ -11,8 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 
 from activities.acknowledgements import Acknowledgements
 from activities.alerts import Alerts
@@ -54,13 +53,12 @@ LOCAL_ACTIVITY_SLOTS = 16
 # case workflows kept in memory between their tasks (Temporal's sticky cache): an answer to a
 # case among the last this many touched needs no replay of its history.
 CACHED_WORKFLOWS = 1000
-# Workflows run in Temporal's sandbox, which still refuses what a workflow must not call; but
-# every module is passed through, imported once for the process: the sandbox's default, a
-# fresh import of the workflow's module for every workflow run, was a quarter of the
-# worker's time per case (bench/README.md, "Profile"). No workflow module keeps state.
-WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
-)
+# Workflows run outside Temporal's sandbox. Its entry for every activation, and for every
+# payload's serialization context, was about a tenth of the worker's CPU a case, and under load
+# the worker's CPU is Garde's bound (bench/README.md, "Outside the sandbox"). What the sandbox
+# refuses in a workflow (the clock, randomness, I/O) is still refused where it is checked: the
+# time-skipping scenarios and the recorded histories run in it (tests/workflows/harness.py).
+WORKFLOW_RUNNER: WorkflowRunner = UnsandboxedWorkflowRunner()
 
 
 def activity_executor() -> ThreadPoolExecutor:
@@ -78,10 +76,12 @@ def build_worker(
     *,
     links: Links,
     storage: Storage | None = None,
+    workflow_runner: WorkflowRunner = WORKFLOW_RUNNER,
 ) -> Worker:
     """The worker of the case workflow. `offers` may be replaced (the night simulator's
-    baselines rank experts otherwise); everything else is as deployed. Without `storage` (a
-    harness with no data folder) the retention purge is not run here."""
+    baselines rank experts otherwise), and `workflow_runner` (the tests run workflows in the
+    sandbox); everything else is as deployed. Without `storage` (a harness with no data
+    folder) the retention purge is not run here."""
     records = CaseRecords(sessions)
     acknowledgements = Acknowledgements(sessions)
     offers = offers or Offers(sessions)
@@ -144,7 +144,7 @@ def build_worker(
         max_concurrent_activities=ACTIVITY_SLOTS,
         max_concurrent_local_activities=LOCAL_ACTIVITY_SLOTS,
         max_cached_workflows=CACHED_WORKFLOWS,
-        workflow_runner=WORKFLOW_RUNNER,
+        workflow_runner=workflow_runner,
         # Stopped (SIGTERM: a restart, an upgrade), the worker lets the activities in hand
         # finish and report, rather than leaving them to time out and run again on another.
         graceful_shutdown_timeout=GRACE,

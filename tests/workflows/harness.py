@@ -26,6 +26,7 @@ from sqlalchemy import delete, func, select, update
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from werkzeug.serving import make_server
 
 from activities.calls import TwilioCalls
@@ -436,6 +437,13 @@ def serving(settings: Settings) -> Iterator[None]:
         server.server_close()
 
 
+# The worker runs workflows outside Temporal's sandbox, for speed (garde/worker.py); here they
+# run in it, which refuses what a workflow must not call (the machine's clock, randomness,
+# I/O): every scenario and every recorded history is checked. With its default restrictions:
+# a module passed through is imported outside it, where nothing it calls is checked.
+SANDBOX = SandboxedWorkflowRunner()
+
+
 @asynccontextmanager
 async def night(database_url: str) -> AsyncIterator[Night]:
     """A fresh time-skipping server with the case worker on it."""
@@ -478,6 +486,7 @@ async def night(database_url: str) -> AsyncIterator[Night]:
                     TwilioCalls(sessions, settings),
                     executor,
                     links=Links(settings.public_url),
+                    workflow_runner=SANDBOX,
                 )
                 async with worker:
                     yield Night(env, sessions, double)

@@ -1,6 +1,6 @@
 """Every recorded path of the case workflow (and of a report version's acknowledgement
-workflow) replays against the workflow as it is now, in Temporal's sandbox as the worker runs
-it: a call that is not deterministic on a recorded path fails here.
+workflow) replays against the workflow as it is now, in Temporal's sandbox: a call that is
+not deterministic on a recorded path fails here.
 
 The histories in `histories/` were recorded by the time-skipping scenarios of this folder
 (`GARDE_RECORD_HISTORIES=1 pytest tests/workflows -k sqlite`); those named `local_records_*`
@@ -23,8 +23,7 @@ from temporalio.worker import Replayer
 
 from garde.settings import Settings
 from garde.temporal import data_converter
-from garde.worker import WORKFLOW_RUNNER
-from tests.workflows.harness import PAYLOAD_KEYS
+from tests.workflows.harness import PAYLOAD_KEYS, SANDBOX
 from workflows.acknowledgement import AcknowledgementWorkflow
 from workflows.case import CaseWorkflow
 
@@ -84,7 +83,7 @@ def test_recorded_history_replays(path: Path) -> None:
     replayer = Replayer(
         workflows=[CaseWorkflow, AcknowledgementWorkflow],
         data_converter=CONVERTER,
-        workflow_runner=WORKFLOW_RUNNER,
+        workflow_runner=SANDBOX,
     )
     result = asyncio.run(replayer.replay_workflow(history))
     assert result.replay_failure is None  # raised above already; said here for the reader
