@@ -54,8 +54,8 @@ LOCAL_ACTIVITY_SLOTS = 16
 # case among the last this many touched needs no replay of its history.
 CACHED_WORKFLOWS = 1000
 # Workflows run outside Temporal's sandbox. Its entry for every activation, and for every
-# payload's serialization context, was about a tenth of the worker's CPU a case, and under load
-# the worker's CPU is Garde's bound (bench/README.md, "Outside the sandbox"). What the sandbox
+# payload's serialization context, was a tenth to a fifth of the worker's CPU a case, and under
+# load the worker's CPU is Garde's bound (bench/README.md, "Outside the sandbox"). What the sandbox
 # refuses in a workflow (the clock, randomness, I/O) is still refused where it is checked: the
 # time-skipping scenarios and the recorded histories run in it (tests/workflows/harness.py).
 WORKFLOW_RUNNER: WorkflowRunner = UnsandboxedWorkflowRunner()
