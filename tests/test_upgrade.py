@@ -133,6 +133,9 @@ def test_cases_open_in_garde_0_1_are_resumed_by_todays_worker(
         stack.stop("worker")
         assert garde(stack, "db", "upgrade") == "database is up to date"
         stack.start("worker")
+        # Once the worker is back (it answers the case's query): the web waits 10 s for a
+        # worker to take an action, which a worker still starting on a busy machine missed.
+        stack.agreed(old.requested, timeout=60)
         r = alice.post(f"/api/v1/cases/{old.requested}/accept")
         assert r.status_code == 200, r.text
         assert stack.agreed(old.requested, timeout=60)[0].status == "accepted"
