@@ -110,12 +110,10 @@ class Site(Base):
     regulation: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     reroute_after_scan: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Loaded with the site: pages and answers read `ae_titles` after their session closed.
+    # Loaded when read (the lists of sites ask for them with the sites, `WITH_AE_TITLES`):
+    # a site is loaded with every case, whose routing and answers never read them.
     ae_title_rows: Mapped[list[SiteAeTitle]] = relationship(
-        order_by="SiteAeTitle.id",
-        cascade="all, delete-orphan",
-        back_populates="site",
-        lazy="selectin",
+        order_by="SiteAeTitle.id", cascade="all, delete-orphan", back_populates="site"
     )
     # Every version of the site's price list, oldest first (billing.tariffs reads the one in
     # force at an instant). Loaded when read: a case's site is loaded on every request.

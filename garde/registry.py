@@ -50,6 +50,8 @@ HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
 DEFAULT_ZONE = "Europe/Paris"
 # What a list of experts shows with each: their sites and credentials, in two queries.
 WITH_CREDENTIALS = (selectinload(Expert.sites), selectinload(Expert.credentials))
+# What a list of sites shows with each: their AE titles and price lists, in two queries.
+WITH_AE_TITLES = (selectinload(Site.ae_title_rows), selectinload(Site.tariffs))
 
 
 def _session(info: ValidationInfo) -> Session:

@@ -1,0 +1,97 @@
+"""What loading a case or a list of sites asks the database, on both databases: a case's site
+comes without what its routing and answers never read, and a list of sites shows each one's
+AE titles and prices in the same statements whatever the number of sites."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from garde.db import SessionFactory
+from garde.models import Case, Site
+from garde.registry import WITH_AE_TITLES, create_site
+from tests.phones import mobile
+
+
+def add_site(s: Session, titles: int) -> Site:
+    tag = secrets.token_hex(3).upper()
+    return create_site(
+        s,
+        {
+            "code": "CH-" + tag,
+            "name": "CH " + tag,
+            "timezone": "Europe/Paris",
+            "phone": mobile(),
+            "ae_titles": [f"CT{tag}{n}" for n in range(titles)],
+            "prices": {"CT": 9000},
+        },
+    )
+
+
+def add_case(s: Session, site: Site) -> Case:
+    case = Case(
+        site_id=site.id,
+        accession_number="ACC-" + secrets.token_hex(4),
+        modality="CT",
+        body_part="HEAD",
+        study_description="CT head",
+        priority="urgent",
+        clinical_question="q",
+        requesting_physician="Dr U",
+        callback_phone="+33471000000",
+        status="offered",
+        offer_timeout_s=300,
+        accept_within_s=1200,
+        report_within_s=3600,
+    )
+    s.add(case)
+    s.flush()
+    return case
+
+
+@contextmanager
+def statements(s: Session) -> Iterator[list[str]]:
+    """Every statement `s` sends inside the block."""
+    seen: list[str] = []
+
+    def count(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    engine = s.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_a_case_loads_its_site_without_the_sites_ae_titles(sessions: SessionFactory) -> None:
+    with sessions.begin() as s:
+        case_id = add_case(s, add_site(s, titles=2)).id
+    with sessions() as s, statements(s) as seen:
+        assert s.get_one(Case, case_id).site.name.startswith("CH ")
+    assert len(seen) == 1, seen
+    assert "site_ae_titles" not in seen[0]
+
+
+def test_a_list_of_sites_shows_their_titles_and_prices_in_three_statements(
+    sessions: SessionFactory,
+) -> None:
+    with sessions.begin() as s:
+        codes = [add_site(s, titles=3).code for _ in range(4)]
+
+    def shown(count: int) -> int:
+        with sessions() as s, statements(s) as seen:
+            found = s.scalars(
+                select(Site).options(*WITH_AE_TITLES).where(Site.code.in_(codes[:count]))
+            ).all()
+            rows = [(site.ae_titles, site.prices) for site in found]
+        assert [len(titles) for titles, _ in rows] == [3] * count
+        assert all(prices == {"CT": 9000} for _, prices in rows)
+        return len(seen)
+
+    assert shown(1) == shown(4) == 3
