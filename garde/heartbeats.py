@@ -140,11 +140,15 @@ class Heartbeat:
 
 def fresh_here(sessions: SessionFactory, role: ProcessRole) -> bool:
     """Whether a process of this role on this host beat within `STALE_AFTER`."""
+    return fresh(sessions, role, host=this_host())
+
+
+def fresh(sessions: SessionFactory, role: ProcessRole, *, host: str | None = None) -> bool:
+    """Whether a process of this role (on `host`, or on any) beat within `STALE_AFTER`."""
+    query = select(ProcessHeartbeat.seen_at).where(ProcessHeartbeat.role == role.value)
+    if host is not None:
+        query = query.where(ProcessHeartbeat.host == host)
     with sessions() as s:
-        seen = s.scalars(
-            select(ProcessHeartbeat.seen_at).where(
-                ProcessHeartbeat.role == role.value, ProcessHeartbeat.host == this_host()
-            )
-        ).all()
+        seen = s.scalars(query).all()
     now = utcnow()
     return any(is_fresh(at, now) for at in seen)

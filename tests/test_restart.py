@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -93,3 +94,27 @@ def test_action_without_a_worker_gets_a_clear_503_soon_and_never_happens_later(
     # And the same action now works.
     r = stack.api(alice.token).post(f"/api/v1/cases/{case['id']}/accept")
     assert r.status_code == 200, r.text
+
+
+def test_action_a_stalled_worker_does_not_take_says_the_workers_are_busy(region: Region) -> None:
+    """A worker that beats but does not take the update in time (here frozen by SIGSTOP, as
+    one behind under load) is not "no worker": the 503 says the workers are busy."""
+    stack = region.stack
+    on_sqlite_only(stack.env["GARDE_DATABASE_URL"], "the web's wait for a worker")
+    alice = region.experts["alice"]
+    case = region.submit()
+    region.offer_sms("alice")
+    worker = stack.processes["worker"]
+    worker.send_signal(signal.SIGSTOP)
+    try:
+        r = stack.api(alice.token).post(f"/api/v1/cases/{case['id']}/accept")
+        assert r.status_code == 503, r.text
+        assert "workers are busy" in r.json()["error"]
+        assert "nothing was changed" in r.json()["error"]
+        time.sleep(6)  # past the instant after which the workflow refuses the update
+    finally:
+        worker.send_signal(signal.SIGCONT)
+    stack.agreed(case["id"], timeout=90)
+    time.sleep(3)
+    case_now, view = stack.agreed(case["id"])
+    assert view.holder is None and case_now.assigned_expert_id is None

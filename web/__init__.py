@@ -49,7 +49,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     sessions = make_session_factory(make_engine(settings.database_url))
     temporal = TemporalBridge(settings)
     app.extensions["garde"] = Services(
-        settings, sessions, temporal, CaseActions(temporal), make_sms_port(settings, sessions)
+        settings,
+        sessions,
+        temporal,
+        CaseActions(temporal, sessions),
+        make_sms_port(settings, sessions),
     )
 
     from web import (

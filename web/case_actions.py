@@ -2,7 +2,8 @@
 
 Refusals raised by the workflow (ApplicationError types) become Garde errors here, once.
 An update waits at most `WORKER_WAIT` for a worker to take it: without one the caller gets
-a clear 503 at once, and the update carries a `not_after` instant past which the workflow
+a clear 503 at once (saying whether no worker runs or the workers are behind, by their
+heartbeats), and the update carries a `not_after` instant past which the workflow
 refuses it, so that it cannot be applied later behind the caller's back.
 """
 
@@ -26,7 +27,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from garde.acknowledgements import pending
+from garde.db import SessionFactory
 from garde.errors import Conflict, Forbidden, GardeError, InvalidInput, Unavailable
+from garde.heartbeats import ProcessRole, fresh
 from garde.intake import case_start
 from garde.messages import (
     Acceptance,
@@ -73,8 +76,9 @@ _REFUSALS: dict[str, type[GardeError]] = {
 
 
 class CaseActions:
-    def __init__(self, temporal: TemporalBridge) -> None:
+    def __init__(self, temporal: TemporalBridge, sessions: SessionFactory) -> None:
         self._temporal = temporal
+        self._sessions = sessions
 
     def start(self, case: Case) -> None:
         """Start the case's workflow; starting it again is harmless. Unavailable when
@@ -212,23 +216,19 @@ class CaseActions:
 
         async def go(client: Client) -> Any:
             handle = client.get_workflow_handle(case_workflow_id(case_id))
-            try:
-                update = await handle.start_update(
-                    name,
-                    arg,
-                    wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-                    result_type=result_type,
-                    rpc_timeout=WORKER_WAIT,
-                )
-            except WorkflowUpdateRPCTimeoutOrCancelledError as e:
-                raise Unavailable(
-                    "no worker is handling cases right now; nothing was changed, "
-                    "try again in a moment"
-                ) from e
+            update = await handle.start_update(
+                name,
+                arg,
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                result_type=result_type,
+                rpc_timeout=WORKER_WAIT,
+            )
             return await update.result()
 
         try:
             return self._temporal.run(go)
+        except WorkflowUpdateRPCTimeoutOrCancelledError as e:
+            raise Unavailable(self._not_taken()) from e
         except WorkflowUpdateFailedError as e:
             cause = e.cause
             if isinstance(cause, ApplicationError) and cause.type == "InvalidInput":
@@ -238,6 +238,15 @@ class CaseActions:
             raise
         except RPCError as e:
             raise _closed_or_missing(e) from e
+
+    def _not_taken(self) -> str:
+        """Why no worker took an update in time: none runs, or those that run are behind."""
+        if fresh(self._sessions, ProcessRole.WORKER):
+            return (
+                "the workers are busy and did not take this in time; nothing was changed, "
+                "try again in a moment"
+            )
+        return "no worker is handling cases right now; nothing was changed, try again in a moment"
 
     def _signal(self, case_id: int, name: str, arg: Any) -> None:
         async def go(client: Client) -> None:
