@@ -144,11 +144,24 @@ def fresh_here(sessions: SessionFactory, role: ProcessRole) -> bool:
 
 
 def fresh(sessions: SessionFactory, role: ProcessRole, *, host: str | None = None) -> bool:
-    """Whether a process of this role (on `host`, or on any) beat within `STALE_AFTER`."""
-    query = select(ProcessHeartbeat.seen_at).where(ProcessHeartbeat.role == role.value)
+    """Whether a process of this role (on `host`, or on any) beat within `STALE_AFTER` and,
+    when it runs on this host, is still alive (one killed with -9 left a fresh row)."""
+    query = select(ProcessHeartbeat.host, ProcessHeartbeat.pid, ProcessHeartbeat.seen_at).where(
+        ProcessHeartbeat.role == role.value
+    )
     if host is not None:
         query = query.where(ProcessHeartbeat.host == host)
     with sessions() as s:
-        seen = s.scalars(query).all()
-    now = utcnow()
-    return any(is_fresh(at, now) for at in seen)
+        seen = s.execute(query).all()
+    now, here = utcnow(), this_host()
+    return any(is_fresh(at, now) and (where != here or _alive(pid)) for where, pid, at in seen)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
