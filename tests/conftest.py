@@ -243,7 +243,13 @@ class Stack:
             try:
                 view = self.view(case_id)
             except RPCError as e:
-                if e.status not in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+                # A worker just started: the server has seen no poller yet, or it has not answered.
+                waiting = (
+                    RPCStatusCode.FAILED_PRECONDITION,
+                    RPCStatusCode.DEADLINE_EXCEEDED,
+                    RPCStatusCode.CANCELLED,
+                )
+                if e.status not in waiting:
                     raise
                 return None
             with self.sessions() as s:
