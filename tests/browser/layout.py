@@ -21,9 +21,12 @@ def inside(inner: Locator, outer: Locator) -> bool:
     )
 
 
-def lines(inline: Locator) -> int:
-    """How many lines an inline element is broken into."""
-    return int(inline.evaluate("e => e.getClientRects().length"))
+def lines(inlines: Locator) -> list[tuple[str, int]]:
+    """Each inline element's text and how many lines it is broken into. Read in one go: the
+    page may swap its <main> meanwhile (live.js), and an element read after it was swapped
+    out has no line at all."""
+    found = inlines.evaluate_all("els => els.map(e => [e.textContent, e.getClientRects().length])")
+    return [(str(text), int(count)) for text, count in found]
 
 
 def overrun_labels(cards: Locator) -> list[str]:
