@@ -12,9 +12,11 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from garde.db import SessionFactory
+from garde.domain import CaseStatus
 from garde.models import Case, Site
 from garde.registry import WITH_AE_TITLES, create_site
 from tests.phones import mobile
+from tests.rosters.test_eligibility import add_case
 
 
 def add_site(s: Session, titles: int) -> Site:
@@ -30,27 +32,6 @@ def add_site(s: Session, titles: int) -> Site:
             "prices": {"CT": 9000},
         },
     )
-
-
-def add_case(s: Session, site: Site) -> Case:
-    case = Case(
-        site_id=site.id,
-        accession_number="ACC-" + secrets.token_hex(4),
-        modality="CT",
-        body_part="HEAD",
-        study_description="CT head",
-        priority="urgent",
-        clinical_question="q",
-        requesting_physician="Dr U",
-        callback_phone="+33471000000",
-        status="offered",
-        offer_timeout_s=300,
-        accept_within_s=1200,
-        report_within_s=3600,
-    )
-    s.add(case)
-    s.flush()
-    return case
 
 
 @contextmanager
@@ -71,7 +52,7 @@ def statements(s: Session) -> Iterator[list[str]]:
 
 def test_a_case_loads_its_site_without_the_sites_ae_titles(sessions: SessionFactory) -> None:
     with sessions.begin() as s:
-        case_id = add_case(s, add_site(s, titles=2)).id
+        case_id = add_case(s, add_site(s, titles=2), None, CaseStatus.OFFERED, None).id
     with sessions() as s, statements(s) as seen:
         assert s.get_one(Case, case_id).site.name.startswith("CH ")
     assert len(seen) == 1, seen
