@@ -3,9 +3,11 @@
 A site's contract holds the service levels and the escalation ladder per priority; at intake
 (and on a priority change) they are copied onto the case, which from then on owns them: the
 workflow's timers, the API and the pages all read them from the case.
-"""
 
-from __future__ import annotations
+Annotations are types, not strings (no `from __future__ import annotations`): a
+`ServiceLevel` crosses the workflow boundary in every case record, and Temporal's converter
+reads its type hints for every value it decodes (garde/messages.py).
+"""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -81,7 +83,7 @@ class Promise:
     ladder: tuple[LadderStep, ...]
 
 
-def site_promise(site: Site, priority: Priority) -> Promise:
+def site_promise(site: "Site", priority: Priority) -> Promise:
     """The site's contract for this priority, the defaults where the site says nothing."""
     level = site.service_levels.get(priority.value)
     ladder = site.escalation.get(priority.value)
@@ -93,7 +95,7 @@ def site_promise(site: Site, priority: Priority) -> Promise:
     )
 
 
-def case_promise(case: Case) -> Promise:
+def case_promise(case: "Case") -> Promise:
     return Promise(
         level=ServiceLevel(
             case.offer_timeout_s,
@@ -211,7 +213,7 @@ class Deadline:
         return int(((self.done_at or now) - self.started).total_seconds())
 
 
-def deadlines(case: Case) -> dict[str, Deadline]:
+def deadlines(case: "Case") -> dict[str, Deadline]:
     """The case's accept and report deadlines, from the levels it carries; under régulation,
     its validate deadline too (a refusal decides it as well as a validation), and the report
     counts from the scan: before it, as if the scan were now (never breached)."""
