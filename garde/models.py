@@ -110,7 +110,7 @@ class Site(Base):
     regulation: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     reroute_after_scan: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Loaded when read (the lists of sites ask for them with the sites, `WITH_AE_TITLES`):
+    # Loaded when read (lists of sites ask for them, garde.registry.WITH_TITLES_AND_TARIFFS):
     # a site is loaded with every case, whose routing and answers never read them.
     ae_title_rows: Mapped[list[SiteAeTitle]] = relationship(
         order_by="SiteAeTitle.id", cascade="all, delete-orphan", back_populates="site"

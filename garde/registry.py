@@ -51,7 +51,7 @@ DEFAULT_ZONE = "Europe/Paris"
 # What a list of experts shows with each: their sites and credentials, in two queries.
 WITH_CREDENTIALS = (selectinload(Expert.sites), selectinload(Expert.credentials))
 # What a list of sites shows with each: their AE titles and price lists, in two queries.
-WITH_AE_TITLES = (selectinload(Site.ae_title_rows), selectinload(Site.tariffs))
+WITH_TITLES_AND_TARIFFS = (selectinload(Site.ae_title_rows), selectinload(Site.tariffs))
 
 
 def _session(info: ValidationInfo) -> Session:

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from garde.domain import CaseStatus, ReportKind
 from garde.messages import ReportDraft, ReportFiled
 from garde.temporal import case_workflow_id
-from tests.conftest import Region, on_sqlite_only
+from tests.conftest import Region, Stack, on_sqlite_only
 
 
 def test_case_accepted_by_sms_while_worker_is_down_resumes_on_restart(region: Region) -> None:
@@ -85,12 +85,7 @@ def test_action_without_a_worker_gets_a_clear_503_soon_and_never_happens_later(
         time.sleep(6)  # past the instant after which the workflow refuses the update
     finally:
         stack.start("worker")
-    # The worker is back (it answers the query) and has had time to see the late update:
-    # the refused acceptance is not applied behind alice's back.
-    stack.agreed(case["id"], timeout=90)
-    time.sleep(3)
-    case_now, view = stack.agreed(case["id"])
-    assert view.holder is None and case_now.assigned_expert_id is None
+    _never_taken(stack, case["id"])
     # And the same action now works.
     r = stack.api(alice.token).post(f"/api/v1/cases/{case['id']}/accept")
     assert r.status_code == 200, r.text
@@ -114,7 +109,13 @@ def test_action_a_stalled_worker_does_not_take_says_the_workers_are_busy(region:
         time.sleep(6)  # past the instant after which the workflow refuses the update
     finally:
         worker.send_signal(signal.SIGCONT)
-    stack.agreed(case["id"], timeout=90)
+    _never_taken(stack, case["id"])
+
+
+def _never_taken(stack: Stack, case_id: int) -> None:
+    """Once the worker is back (it answers the query) and has had time to see the late
+    update: the refused acceptance is not applied behind the expert's back."""
+    stack.agreed(case_id, timeout=90)
     time.sleep(3)
-    case_now, view = stack.agreed(case["id"])
+    case_now, view = stack.agreed(case_id)
     assert view.holder is None and case_now.assigned_expert_id is None

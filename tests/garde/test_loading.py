@@ -5,18 +5,17 @@ AE titles and prices in the same statements whatever the number of sites."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from garde.db import SessionFactory
 from garde.domain import CaseStatus
 from garde.models import Case, Site
-from garde.registry import WITH_AE_TITLES, create_site
+from garde.registry import WITH_TITLES_AND_TARIFFS, create_site
 from tests.phones import mobile
 from tests.rosters.test_eligibility import add_case
+from tests.statements import statements
 
 
 def add_site(s: Session, titles: int) -> Site:
@@ -34,26 +33,10 @@ def add_site(s: Session, titles: int) -> Site:
     )
 
 
-@contextmanager
-def statements(s: Session) -> Iterator[list[str]]:
-    """Every statement `s` sends inside the block."""
-    seen: list[str] = []
-
-    def count(*args: object) -> None:
-        seen.append(str(args[2]))
-
-    engine = s.get_bind()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 def test_a_case_loads_its_site_without_the_sites_ae_titles(sessions: SessionFactory) -> None:
     with sessions.begin() as s:
         case_id = add_case(s, add_site(s, titles=2), None, CaseStatus.OFFERED, None).id
-    with sessions() as s, statements(s) as seen:
+    with sessions() as s, statements(s.get_bind()) as seen:
         assert s.get_one(Case, case_id).site.name.startswith("CH ")
     assert len(seen) == 1, seen
     assert "site_ae_titles" not in seen[0]
@@ -66,9 +49,9 @@ def test_a_list_of_sites_shows_their_titles_and_prices_in_three_statements(
         codes = [add_site(s, titles=3).code for _ in range(4)]
 
     def shown(count: int) -> int:
-        with sessions() as s, statements(s) as seen:
+        with sessions() as s, statements(s.get_bind()) as seen:
             found = s.scalars(
-                select(Site).options(*WITH_AE_TITLES).where(Site.code.in_(codes[:count]))
+                select(Site).options(*WITH_TITLES_AND_TARIFFS).where(Site.code.in_(codes[:count]))
             ).all()
             rows = [(site.ae_titles, site.prices) for site in found]
         assert [len(titles) for titles, _ in rows] == [3] * count

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from garde import vocabulary
@@ -26,6 +24,7 @@ from garde.models import (
 )
 from rosters.eligibility import Candidate, is_eligible, on_duty_experts
 from tests.phones import mobile
+from tests.statements import statements
 
 PARIS = ZoneInfo("Europe/Paris")
 REUNION = ZoneInfo("Indian/Reunion")
@@ -399,24 +398,15 @@ def test_the_number_of_queries_does_not_grow_with_the_candidates(
             add_shift(s, expert, utc(2026, 5, 12, 8), utc(2026, 5, 12, 20))
             add_case(s, large, expert, CaseStatus.FINAL, utc(2026, 5, 12, 9))
 
-    def statements(site: Site) -> tuple[int, int]:
-        seen: list[str] = []
-
-        def count(*args: Any) -> None:
-            seen.append(args[2])
-
+    def counted(site: Site) -> tuple[int, int]:
         with sessions() as s:
             s.get(Site, site.id)  # the site's zone, read once per session
-            engine = s.get_bind()
-            event.listen(engine, "before_cursor_execute", count)
-            try:
+            with statements(s.get_bind()) as seen:
                 found = on_duty_experts(s, site_id=site.id, modality="CT", at=NOON)
-            finally:
-                event.remove(engine, "before_cursor_execute", count)
         return len(found), len(seen)
 
-    one, few_queries = statements(small)
-    twelve, same_queries = statements(large)
+    one, few_queries = counted(small)
+    twelve, same_queries = counted(large)
     assert (one, twelve) == (1, 12)
     assert few_queries == same_queries
 

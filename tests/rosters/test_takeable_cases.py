@@ -6,10 +6,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from garde import vocabulary
 from garde.db import SessionFactory, make_engine, make_session_factory, upgrade
@@ -28,6 +27,7 @@ from tests.rosters.test_eligibility import (
     add_site,
     utc,
 )
+from tests.statements import statements
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -163,27 +163,17 @@ def test_the_number_of_statements_does_not_grow_with_the_cases(
             add_case(s, sites[0], None, CaseStatus.REQUESTED, None)
     at = utc(2027, 5, 12, 10)
 
-    def statements() -> tuple[int, int]:
-        seen: list[str] = []
-
-        def count(*args: Any) -> None:
-            seen.append(args[2])
-
-        with sessions() as s:
-            engine = s.get_bind()
-            event.listen(engine, "before_cursor_execute", count)
-            try:
-                found = takeable_cases(s, expert.id, at)
-            finally:
-                event.remove(engine, "before_cursor_execute", count)
+    def counted() -> tuple[int, int]:
+        with sessions() as s, statements(s.get_bind()) as seen:
+            found = takeable_cases(s, expert.id, at)
         return len(found), len(seen)
 
-    few, few_statements = statements()
+    few, few_statements = counted()
     with sessions.begin() as s:
         for n in range(195):
             site: Site = sites[n % len(sites)]
             modality, subspecialty = kinds[n % len(kinds)]
             kind(add_case(s, site, None, CaseStatus.OFFERED, None), modality, subspecialty)
-    many, many_statements = statements()
+    many, many_statements = counted()
     assert (few, many) == (5, 200)
     assert few_statements == many_statements == 2

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import Engine, event, select, update
+from sqlalchemy import Engine, select, update
 from werkzeug.serving import make_server
 
 from garde import vocabulary
@@ -31,6 +31,7 @@ from garde.domain import CaseStatus
 from garde.models import Case, Site, utcnow
 from garde.settings import Settings
 from tests.conftest import Stack, case_request, make_region
+from tests.statements import statements
 from tests.web.test_pages import Browser
 
 
@@ -59,16 +60,10 @@ def web_in_process(stack: Stack, **env: str) -> Iterator[CountedWeb]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    web = CountedWeb(f"http://127.0.0.1:{server.server_port}", engine)
-
-    def seen(*args: Any) -> None:
-        web.statements.append(args[2])
-
-    event.listen(engine, "before_cursor_execute", seen)
     try:
-        yield web
+        with statements(engine) as seen:
+            yield CountedWeb(f"http://127.0.0.1:{server.server_port}", engine, seen)
     finally:
-        event.remove(engine, "before_cursor_execute", seen)
         server.shutdown()
         thread.join()
         engine.dispose()

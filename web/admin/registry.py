@@ -17,7 +17,7 @@ from werkzeug.wrappers.response import Response
 from garde import vocabulary
 from garde.errors import InvalidInput
 from garde.models import Credential, Expert, Site
-from garde.registry import LANGUAGES, WITH_AE_TITLES, WITH_CREDENTIALS
+from garde.registry import LANGUAGES, WITH_CREDENTIALS, WITH_TITLES_AND_TARIFFS
 from web import registry_changes
 from web.admin import bp
 
@@ -62,7 +62,7 @@ DESTINATION = re.compile(r"^\s*([ -~]+?)\s*=\s*(\S+)\s*$")
 
 @bp.get("/sites")
 def sites() -> str:
-    found = g.db.scalars(select(Site).options(*WITH_AE_TITLES).order_by(Site.code)).all()
+    found = g.db.scalars(select(Site).options(*WITH_TITLES_AND_TARIFFS).order_by(Site.code)).all()
     return render_template("admin/sites.html", sites=found)
 
 

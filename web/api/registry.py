@@ -14,8 +14,8 @@ from garde.critical import ACK_WITHIN, ack_within
 from garde.domain import STAFF, Priority, Role
 from garde.models import Coordinator, Expert, Site
 from garde.registry import (
-    WITH_AE_TITLES,
     WITH_CREDENTIALS,
+    WITH_TITLES_AND_TARIFFS,
     CoordinatorInput,
     ExpertChange,
     ExpertInput,
@@ -154,7 +154,7 @@ def add_site() -> tuple[Response, int]:
     {200: ("the sites by code", Sites)},
 )
 def list_sites() -> Response:
-    found = g.db.scalars(select(Site).options(*WITH_AE_TITLES).order_by(Site.code))
+    found = g.db.scalars(select(Site).options(*WITH_TITLES_AND_TARIFFS).order_by(Site.code))
     return jsonify([site_json(s) for s in found])
 
 
