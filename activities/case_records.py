@@ -14,13 +14,21 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 from temporalio import activity
 
-from activities.errors import rows_must_exist
+from activities.errors import rows_must_exist, too_late
 from billing.lines import bill
+from garde.admission import admit
 from garde.db import SessionFactory
 from garde.domain import AlertKind, CaseStatus, EventKind
 from garde.intake import regulation_columns
-from garde.messages import BillingRequest, CaseRecord, ReportRecord, StoredReport
-from garde.models import Alert, BillingLine, Case, CaseEvent, Expert, Report, Site
+from garde.messages import (
+    Admission,
+    AdmissionRequest,
+    BillingRequest,
+    CaseRecord,
+    ReportRecord,
+    StoredReport,
+)
+from garde.models import Alert, BillingLine, Case, CaseEvent, Expert, Report, Site, utcnow
 from reports.endpoints import channels
 from reports.signing import Content
 
@@ -43,17 +51,31 @@ class CaseRecords:
             return store_report(s, record)
 
     @activity.defn
+    def admit_update(self, request: AdmissionRequest) -> None:
+        """Admit an update before its handler changes anything, or refuse it for good."""
+        with self._sessions.begin() as s:
+            refused = not admitted(s, request.case_id, request.admission)
+        if refused:
+            raise too_late()
+
+    @activity.defn
     def file_report(self, record: ReportRecord) -> StoredReport:
         """Store a report version and the case record it makes, in one transaction: the case
-        never shows final without its report. The site's endpoints are read there too, first:
-        SQLite has one writer at a time, and a read after the first write would keep it."""
+        never shows final without its report. The filing is admitted there, and the site's
+        endpoints read, first: SQLite has one writer at a time, and a read after the first
+        write would keep it."""
+        stored = None
         with rows_must_exist(f"case {record.case_id}"), self._sessions.begin() as s:
-            site = s.scalars(select(Site).join(Case.site).where(Case.id == record.case_id)).one()
-            endpoints = channels(site)
-            report_id = store_report(s, record)
-            if record.record is not None:
-                write_case_record(s, record.record)
-            return StoredReport(report_id, endpoints)
+            if admitted(s, record.case_id, record.admission):
+                query = select(Site).join(Case.site).where(Case.id == record.case_id)
+                endpoints = channels(s.scalars(query).one())
+                report_id = store_report(s, record)
+                if record.record is not None:
+                    write_case_record(s, record.record)
+                stored = StoredReport(report_id, endpoints)
+        if stored is None:  # the refusal is committed first: another worker finds it
+            raise too_late()
+        return stored
 
     @activity.defn
     def record_billing_line(self, request: BillingRequest) -> None:
@@ -70,6 +92,14 @@ class CaseRecords:
                 accepted_at=request.accepted_at,
                 cancelled=request.cancelled,
             )
+
+
+def admitted(s: Session, case_id: int, admission: Admission | None) -> bool:
+    """In the caller's transaction: True when the update is to be applied (garde/admission.py);
+    an update sent with no `not_after` has nothing to decide."""
+    if admission is None:
+        return True
+    return admit(s, case_id, admission.update_id, admission.not_after, utcnow())
 
 
 def write_case_record(s: Session, record: CaseRecord) -> bool:

@@ -14,6 +14,8 @@ from temporalio.exceptions import ApplicationError
 
 INVALID_REQUEST = "InvalidRequest"
 UNDELIVERABLE = "Undeliverable"
+# An update refused for good: the web gave up on it, or it came after its `not_after`.
+TOO_LATE = "Stale"
 
 
 def invalid_request(message: str) -> ApplicationError:
@@ -22,6 +24,12 @@ def invalid_request(message: str) -> ApplicationError:
 
 def undeliverable(message: str) -> ApplicationError:
     return ApplicationError(message, type=UNDELIVERABLE, non_retryable=True)
+
+
+def too_late() -> ApplicationError:
+    return ApplicationError(
+        "the request came too late and was not applied", type=TOO_LATE, non_retryable=True
+    )
 
 
 @contextmanager

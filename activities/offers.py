@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 
-from activities.case_records import write_case_record
-from activities.errors import rows_must_exist
+from activities.case_records import admitted, write_case_record
+from activities.errors import rows_must_exist, too_late
 from garde.db import SessionFactory
 from garde.domain import OfferStatus
 from garde.messages import (
@@ -58,9 +58,16 @@ class Offers:
     @activity.defn
     def check_eligibility(self, query: EligibilityQuery) -> bool:
         """May this expert take the case at that instant (on duty, credentialed, reads it,
-        under their limit)? Holding it already counts as eligible."""
-        with rows_must_exist(f"case {query.case_id}"), self._sessions() as s:
-            return is_eligible(s, CaseToRoute.read(s, query.case_id), query.expert_id, query.at)
+        under their limit)? Holding it already counts as eligible. An acceptance is admitted
+        in the same transaction, or refused for good."""
+        eligible = None
+        with rows_must_exist(f"case {query.case_id}"), self._sessions.begin() as s:
+            if admitted(s, query.case_id, query.admission):
+                case = CaseToRoute.read(s, query.case_id)
+                eligible = is_eligible(s, case, query.expert_id, query.at)
+        if eligible is None:  # the refusal is committed first: another worker finds it
+            raise too_late()
+        return eligible
 
     @activity.defn
     def open_offers(self, request: OffersToOpen) -> list[OpenedOffer]:

@@ -144,8 +144,8 @@ def fresh_here(sessions: SessionFactory, role: ProcessRole) -> bool:
 
 
 def fresh(sessions: SessionFactory, role: ProcessRole, *, host: str | None = None) -> bool:
-    """Whether a process of this role (on `host`, or on any) beat within `STALE_AFTER` and,
-    when it runs on this host, is still alive (one killed with -9 left a fresh row)."""
+    """Whether a process of this role (on `host`, or on any) runs: it beat within
+    `STALE_AFTER` and it still exists (`exists`)."""
     query = select(ProcessHeartbeat.host, ProcessHeartbeat.pid, ProcessHeartbeat.seen_at).where(
         ProcessHeartbeat.role == role.value
     )
@@ -153,11 +153,15 @@ def fresh(sessions: SessionFactory, role: ProcessRole, *, host: str | None = Non
         query = query.where(ProcessHeartbeat.host == host)
     with sessions() as s:
         seen = s.execute(query).all()
-    now, here = utcnow(), this_host()
-    return any(is_fresh(at, now) and (where != here or _alive(pid)) for where, pid, at in seen)
+    now = utcnow()
+    return any(is_fresh(at, now) and exists(where, pid) for where, pid, at in seen)
 
 
-def _alive(pid: int) -> bool:
+def exists(host: str, pid: int) -> bool:
+    """False for a process of this host that is gone: one killed with -9 left its row fresh
+    for up to `STALE_AFTER`. Another host's cannot be looked at: its beat alone tells."""
+    if host != this_host():
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -2,8 +2,9 @@
 
 Each is a dataclass so that fields can be added later without breaking callers or histories.
 An update's argument carries `not_after`: the web stops waiting for a worker after a few
-seconds and answers 503, and an update delivered after that instant is refused, so an action
-the user was told failed never happens later behind their back.
+seconds and answers 503, and the update's fate is decided once, in the database, by the first
+of the worker admitting it (in time by `not_after`) and the web giving up on it
+(garde/admission.py): an action the user was told failed never happens later behind their back.
 
 Their annotations are types, not strings (no `from __future__ import annotations`): Temporal's
 converter reads a dataclass's type hints for every value it decodes, and a string is compiled
@@ -408,10 +409,27 @@ class CandidateQuery:
 
 
 @dataclass(frozen=True)
+class Admission:
+    """An update to admit in the first transaction of its handler (garde/admission.py)."""
+
+    update_id: str
+    not_after: datetime
+
+
+@dataclass(frozen=True)
+class AdmissionRequest:
+    case_id: int
+    admission: Admission
+
+
+@dataclass(frozen=True)
 class EligibilityQuery:
+    """`admission`: an acceptance's, decided in the same transaction as its eligibility."""
+
     case_id: int
     expert_id: int
     at: datetime
+    admission: Admission | None = None
 
 
 @dataclass(frozen=True)
@@ -533,13 +551,15 @@ class CoordinatorNotice:
 @dataclass(frozen=True)
 class ReportRecord:
     """A report version to store; `record`, the case record as it is once the version is
-    stored, written in the same transaction (None: the workflow writes it afterwards)."""
+    stored, written in the same transaction (None: the workflow writes it afterwards), as
+    is the filing update's `admission`."""
 
     case_id: int
     request_key: str
     at: datetime
     draft: ReportDraft
     record: CaseRecord | None = None
+    admission: Admission | None = None
 
 
 @dataclass(frozen=True)

@@ -541,6 +541,23 @@ class CaseEvent(Base):
     expert: Mapped[Expert | None] = relationship(lazy="joined")
 
 
+class CaseUpdate(Base):
+    """An action on a case sent to its workflow (an update), decided once: applied or not.
+
+    The web waits a bounded time for a worker to take an update, and the first to write this
+    row decides its fate: the worker admitting it in its first transaction, or the web
+    giving up on it (garde/admission.py). So an action the web said failed never happens,
+    and a worker taking over from one that died after admitting an update goes on with it.
+    """
+
+    __tablename__ = "case_updates"
+    # Temporal's update id, chosen by the web.
+    update_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    admitted: Mapped[bool]
+    decided_at: Mapped[datetime]
+
+
 class Offer(Base):
     """One expert asked to take one case, answerable once with its short code.
 

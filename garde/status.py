@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from garde.db import MIGRATIONS, make_session_factory
 from garde.domain import CaseStatus
 from garde.health import TIMEOUT_S, bounded_engine
-from garde.heartbeats import STALE_AFTER, ProcessRole, is_fresh
+from garde.heartbeats import STALE_AFTER, ProcessRole, exists, is_fresh
 from garde.models import Case, ProcessHeartbeat
 from garde.settings import Settings
 from garde.temporal import connect
@@ -32,6 +32,11 @@ class ProcessSeen:
     seen_at: datetime
     reconciled_at: datetime | None
     reconciled: str
+    # False when the process is known gone (on this host) though its row is fresh.
+    exists: bool = True
+
+    def running(self, now: datetime) -> bool:
+        return self.exists and is_fresh(self.seen_at, now)
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,14 @@ def read_record(settings: Settings, head: str | None) -> Record:
         revision=revision,
         processes=[
             ProcessSeen(
-                r.role, r.host, r.pid, r.started_at, r.seen_at, r.reconciled_at, r.reconciled
+                r.role,
+                r.host,
+                r.pid,
+                r.started_at,
+                r.seen_at,
+                r.reconciled_at,
+                r.reconciled,
+                exists(r.host, r.pid),
             )
             for r in rows
         ],
@@ -160,7 +172,7 @@ def render(findings: Findings, now: datetime) -> tuple[list[str], bool]:
         line("processes", False, "unknown until the database answers at the newest schema")
         return lines, False
 
-    running = [p for p in record.processes if is_fresh(p.seen_at, now)]
+    running = [p for p in record.processes if p.running(now)]
     roles = {p.role for p in running}
     missing = [role.value for role in (ProcessRole.WORKER, ProcessRole.WEB) if role not in roles]
     gone = len(record.processes) - len(running)
@@ -175,9 +187,7 @@ def render(findings: Findings, now: datetime) -> tuple[list[str], bool]:
             p.host,
             str(p.pid),
             _instant(p.started_at),
-            _ago(p.seen_at, now)
-            if is_fresh(p.seen_at, now)
-            else f"not seen since {_instant(p.seen_at)}",
+            _last_seen(p, now),
         )
         for p in record.processes
     ]
@@ -201,6 +211,14 @@ def render(findings: Findings, now: datetime) -> tuple[list[str], bool]:
     else:
         line("reconciler", None, "no pass recorded by the workers listed")
     return lines, healthy
+
+
+def _last_seen(p: ProcessSeen, now: datetime) -> str:
+    if not p.exists:
+        return f"gone (its process ended), last seen {_instant(p.seen_at)}"
+    if is_fresh(p.seen_at, now):
+        return _ago(p.seen_at, now)
+    return f"not seen since {_instant(p.seen_at)}"
 
 
 def _instant(at: datetime) -> str:

@@ -111,6 +111,7 @@ def build_worker(
             records.record_case,
             records.record_report,
             records.file_report,
+            records.admit_update,
             records.record_billing_line,
             acknowledgements.record_request,
             acknowledgements.record_step,

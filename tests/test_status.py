@@ -101,6 +101,17 @@ def test_status_names_what_is_missing_and_forgets_a_process_stopped(web_alone: S
     assert re.search(r"^processes +FAILED +no worker and no web seen", run.stdout, re.MULTILINE)
 
 
+def test_status_shows_a_process_killed_with_9_gone_at_once(web_alone: Stack) -> None:
+    """Its row stays fresh for up to three beats; its pid is gone from this host at once."""
+    web_alone.start("web-killed", "web", {"GARDE_WEB_PORT": str(free_port())})
+    pid = web_alone.processes["web-killed"].pid
+    wait_for(lambda: process_line(garde("status", web_alone.env).stdout, "web", pid), 30)
+    web_alone.stop("web-killed", kill=True)
+    run = garde("status", web_alone.env)
+    line = process_line(run.stdout, "web", pid)
+    assert line is not None and "gone (its process ended), last seen" in line, run.stdout
+
+
 def test_a_gateway_is_healthy_while_it_beats_and_its_dicom_port_answers(
     web_alone: Stack, tmp_path: Path
 ) -> None:
@@ -143,6 +154,26 @@ def test_a_process_not_seen_for_three_beats_is_shown_gone_and_counts_as_missing(
     assert any(line.startswith("processes   FAILED  no worker seen") for line in lines)
     worker = next(line for line in lines if re.search(r"worker +b +20 ", line))
     assert worker.endswith(f"not seen since {gone:%Y-%m-%d %H:%M:%S} UTC")
+
+
+def test_a_process_of_this_host_that_ended_is_gone_though_its_row_is_fresh() -> None:
+    """A worker killed with -9 leaves its row fresh for up to three beats: its pid tells."""
+    now = utcnow()
+    started = now - timedelta(hours=2)
+    record = Record(
+        revision="0008",
+        processes=[
+            ProcessSeen("web", HOST, 10, started, now, None, ""),
+            ProcessSeen("worker", HOST, 20, started, now, now, "0 started", exists=False),
+        ],
+        in_flight={},
+    )
+    findings = Findings("sqlite://", record, None, "0008", "localhost:7233", None)
+    lines, healthy = render(findings, now)
+    assert not healthy
+    assert any(line.startswith("processes   FAILED  no worker seen") for line in lines)
+    worker = next(line for line in lines if re.search(rf"worker +{re.escape(HOST)} +20 ", line))
+    assert worker.endswith(f"gone (its process ended), last seen {now:%Y-%m-%d %H:%M:%S} UTC")
 
 
 def test_a_database_behind_the_newest_schema_fails_and_says_how_to_upgrade() -> None:

@@ -1,18 +1,21 @@
 """What people do to a case, turned into Temporal starts, signals and updates.
 
 Refusals raised by the workflow (ApplicationError types) become Garde errors here, once.
-An update waits at most `WORKER_WAIT` for a worker to take it: without one the caller gets
-a clear 503 at once (saying whether no worker runs or the workers are behind, by their
-heartbeats), and the update carries a `not_after` instant past which the workflow
-refuses it, so that it cannot be applied later behind the caller's back.
+An update waits at most `WORKER_WAIT` for a worker to take it. Then the web gives up on it in
+the database, where the first of the web and a worker decides the update's fate once
+(garde/admission.py): not taken, the caller gets a clear 503 (saying whether no worker runs or
+the workers are behind, by their heartbeats) and the update never happens later behind their
+back; taken meanwhile, its outcome is waited for. The update also carries a `not_after`
+instant past which a worker refuses it, for a web that died before giving up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +30,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from garde.acknowledgements import pending
+from garde.admission import give_up
 from garde.db import SessionFactory
 from garde.errors import Conflict, Forbidden, GardeError, InvalidInput, Unavailable
 from garde.heartbeats import ProcessRole, fresh
@@ -56,10 +60,13 @@ from garde.temporal import acknowledgement_workflow_id, case_workflow_id, start_
 from web.temporal_bridge import TemporalBridge
 
 # How long a web action waits for a worker to take its update (a busy worker can take a few
-# seconds: it is not "no worker"), and the margin after which a late delivery is refused by
-# the workflow (clock differences between machines).
+# seconds: it is not "no worker"), and the margin after which a worker refuses an update no
+# web gave up on (clock differences between machines).
 WORKER_WAIT = timedelta(seconds=10)
 LATE_MARGIN = timedelta(seconds=5)
+# How long the outcome of an update a worker took is waited for, once the web stopped waiting
+# for it to be taken (a worker that died after admitting it is taken over in seconds).
+OUTCOME_WAIT = timedelta(seconds=30)
 # Starting a workflow or sending a signal needs only the Temporal server.
 SERVER_WAIT = 5.0
 
@@ -213,22 +220,46 @@ class CaseActions:
 
     def _update(self, case_id: int, name: str, arg: Any, result_type: type | None = None) -> Any:
         arg = dataclasses.replace(arg, not_after=utcnow() + WORKER_WAIT + LATE_MARGIN)
+        update_id = secrets.token_hex(16)
 
         async def go(client: Client) -> Any:
             handle = client.get_workflow_handle(case_workflow_id(case_id))
             update = await handle.start_update(
                 name,
                 arg,
+                id=update_id,
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
                 result_type=result_type,
                 rpc_timeout=WORKER_WAIT,
             )
             return await update.result()
 
+        async def outcome(client: Client) -> Any:
+            handle = client.get_workflow_handle(case_workflow_id(case_id))
+            update = handle.get_update_handle(update_id, result_type=result_type)
+            return await update.result(rpc_timeout=OUTCOME_WAIT)
+
         try:
-            return self._temporal.run(go)
+            return self._answer(lambda: self._temporal.run(go))
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            pass  # no worker took it in time
+        with self._sessions.begin() as s:
+            taken = give_up(s, case_id, update_id, utcnow())
+        if not taken:
+            raise Unavailable(self._not_taken())
+        try:
+            wait = OUTCOME_WAIT.total_seconds() + SERVER_WAIT
+            return self._answer(lambda: self._temporal.run(outcome, timeout=wait))
         except WorkflowUpdateRPCTimeoutOrCancelledError as e:
-            raise Unavailable(self._not_taken()) from e
+            raise Unavailable(
+                "this was taken but has not finished yet; reload the case in a moment to see it"
+            ) from e
+
+    @staticmethod
+    def _answer(run: Callable[[], Any]) -> Any:
+        """An update's result, or the workflow's refusal as a Garde error."""
+        try:
+            return run()
         except WorkflowUpdateFailedError as e:
             cause = e.cause
             if isinstance(cause, ApplicationError) and cause.type == "InvalidInput":

@@ -34,7 +34,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.calls import PhoneCalls
     from activities.case_records import CaseRecords
     from activities.delivery import Deliveries
-    from activities.errors import INVALID_REQUEST
+    from activities.errors import INVALID_REQUEST, TOO_LATE
     from activities.notifications import Notifications
     from activities.offers import Offers
     from activities.studies import Studies
@@ -64,6 +64,8 @@ with workflow.unsafe.imports_passed_through():
         Acceptance,
         Acknowledgement,
         AcknowledgementStart,
+        Admission,
+        AdmissionRequest,
         AlertRequest,
         BillingRequest,
         CallAnswer,
@@ -695,7 +697,8 @@ class CaseWorkflow:
         self._check_can_accept(acceptance.expert_id)
         if self.state.holder == acceptance.expert_id:
             return
-        if not await self._eligible(acceptance.expert_id):
+        admission = self._admission(acceptance.not_after)
+        if not await self._eligible(acceptance.expert_id, admission=admission):
             raise ApplicationError(
                 "you are not eligible for this case (on duty, credentialed for the site, "
                 "reading the modality, under your case limit)",
@@ -708,7 +711,7 @@ class CaseWorkflow:
 
     @accept.validator
     def _validate_accept(self, acceptance: Acceptance) -> None:
-        self._check_in_time(acceptance.not_after, self._check_can_accept, acceptance.expert_id)
+        self._check_now(self._check_can_accept, acceptance.expert_id)
 
     @workflow.signal
     async def sms_answer(self, answer: SmsAnswer) -> None:
@@ -802,6 +805,7 @@ class CaseWorkflow:
     async def release(self, release: Release) -> None:
         """The holder gives the case back: a new round of the ladder, without them first."""
         await self._after_answers()
+        await self._admit(release.not_after)
         self._check_holder(release.expert_id)
         st = self.state
         st.holder = None
@@ -816,7 +820,7 @@ class CaseWorkflow:
 
     @release.validator
     def _validate_release(self, release: Release) -> None:
-        self._check_in_time(release.not_after, self._check_holder, release.expert_id)
+        self._check_now(self._check_holder, release.expert_id)
 
     @workflow.update
     async def file_report(self, draft: ReportDraft) -> ReportFiled:
@@ -844,14 +848,16 @@ class CaseWorkflow:
         try:
             stored: StoredReport | int = await self._call(
                 CaseRecords.file_report if together else CaseRecords.record_report,
-                ReportRecord(st.case_id, key, now, draft, record),
+                ReportRecord(st.case_id, key, now, draft, record, self._admission(draft.not_after)),
                 RECORDS,
             )
-        except ActivityError as e:
+        except (ActivityError, ApplicationError) as e:
             st.filing_final = st.filing_final and not final
             st.report_filed = filed_before
             st.written = written_before
-            raise ApplicationError("the report could not be stored", type="Unavailable") from e
+            if record is not None and st.seq == record.seq:
+                st.seq -= 1  # its record was not stored, and no later write took the next number
+            raise _refusal(e, "the report could not be stored") from e
         # The site's endpoints when the version's transaction read them (None: read later).
         report_id, channels = (
             (stored.report_id, stored.channels)
@@ -925,7 +931,7 @@ class CaseWorkflow:
 
     @file_report.validator
     def _validate_report(self, draft: ReportDraft) -> None:
-        self._check_in_time(draft.not_after, self._check_report, draft)
+        self._check_now(self._check_report, draft)
 
     @workflow.signal
     async def cancel(self, cancellation: Cancellation) -> None:
@@ -946,6 +952,7 @@ class CaseWorkflow:
         """Régulation: the holder validates the indication with a protocol; the site (and its
         RIS) learns the protocol at once, and scans."""
         await self._after_answers()
+        await self._admit(validation.not_after)
         self._check_deciding(validation.expert_id)
         st = self.state
         st.decision = dataclasses.replace(
@@ -963,12 +970,13 @@ class CaseWorkflow:
 
     @validate.validator
     def _validate_validate(self, validation: Validation) -> None:
-        self._check_in_time(validation.not_after, self._check_deciding, validation.expert_id)
+        self._check_now(self._check_deciding, validation.expert_id)
 
     @workflow.update
     async def refuse(self, refusal: Refusal) -> None:
         """Régulation: the holder refuses the indication, saying why; the case ends there."""
         await self._after_answers()
+        await self._admit(refusal.not_after)
         self._check_deciding(refusal.expert_id)
         reason = CONTROL.sub("", refusal.reason).strip()
         if not reason:
@@ -988,19 +996,19 @@ class CaseWorkflow:
 
     @refuse.validator
     def _validate_refuse(self, refusal: Refusal) -> None:
-        self._check_in_time(refusal.not_after, self._check_deciding, refusal.expert_id)
+        self._check_now(self._check_deciding, refusal.expert_id)
 
     @workflow.update
     async def scanned(self, scan: ScanDone) -> None:
         """Régulation: the site's technologist did the scan. Said twice, or after the images
         said it, it changes nothing."""
+        await self._admit(scan.not_after)
         self._check_scannable()
         if self.state.awaiting_scan:
             await self._scanned(scan.via)
 
     @scanned.validator
     def _validate_scanned(self, scan: ScanDone) -> None:
-        self._check_fresh(scan.not_after)
         self._check_scannable()
 
     @workflow.signal
@@ -1016,6 +1024,7 @@ class CaseWorkflow:
     async def reassign(self, change: Reassignment) -> None:
         """A coordinator gives the case to a named expert, eligible unless `force`."""
         await self._after_answers()
+        await self._admit(change.not_after)
         self._check_open()
         st = self.state
         if st.holder == change.expert_id:
@@ -1041,12 +1050,12 @@ class CaseWorkflow:
 
     @reassign.validator
     def _validate_reassign(self, change: Reassignment) -> None:
-        self._check_fresh(change.not_after)
         self._check_open()
 
     @workflow.update
     async def change_priority(self, change: PriorityChange) -> None:
         """New service levels and ladder, counted from the request: timers follow at once."""
+        await self._admit(change.not_after)
         self._check_open()
         st = self.state
         if (change.priority, change.level, list(change.ladder)) == (
@@ -1069,7 +1078,6 @@ class CaseWorkflow:
 
     @change_priority.validator
     def _validate_priority(self, change: PriorityChange) -> None:
-        self._check_fresh(change.not_after)
         self._check_open()
 
     @workflow.query
@@ -1114,19 +1122,11 @@ class CaseWorkflow:
         """Nothing more for the ladder to do: an expert holds the case, or it is closed."""
         return self.state.holder is not None or self._closed()
 
-    def _check_fresh(self, not_after: datetime | None) -> None:
-        """An update's validator: refused once `not_after` is past, by the workflow's clock or
-        the machine's. The workflow's is the instant its task started, and a worker stalled
-        since (paused, swapped, behind under load) would judge a late update in time."""
-        if not_after is not None and max(workflow.now(), _machine_now()) > not_after:
-            raise ApplicationError("the request came too late and was not applied", type="Stale")
-
-    def _check_in_time(
-        self, not_after: datetime | None, check: Callable[..., None], *args: Any
-    ) -> None:
-        """An update's validator: refused if late; `check(*args)` judged now, or by the
-        update itself once a YES being decided is (`_after_answers`)."""
-        self._check_fresh(not_after)
+    def _check_now(self, check: Callable[..., None], *args: Any) -> None:
+        """An update's validator: `check(*args)` judged now, or by the update itself once a
+        YES being decided is (`_after_answers`). Never by a clock: a worker taking over from
+        one that died after admitting the update must judge it as the first one did; the
+        update's lateness is decided once, in the database, by `_admit`."""
         if not self._answering:
             check(*args)
 
@@ -1210,16 +1210,38 @@ class CaseWorkflow:
         if self._answering and workflow.patched("updates-after-answers"):
             await workflow.wait_condition(lambda: not self._answering)
 
-    async def _eligible(self, expert_id: int, must: bool = False) -> bool:
-        query = EligibilityQuery(self.state.case_id, expert_id, workflow.now())
+    async def _eligible(
+        self, expert_id: int, must: bool = False, admission: Admission | None = None
+    ) -> bool:
+        """`admission`: an acceptance's, admitted in the same transaction (`_admit`)."""
+        query = EligibilityQuery(self.state.case_id, expert_id, workflow.now(), admission)
         if must:
             eligible: bool = await self._must(Offers.check_eligibility, query)
             return eligible
         try:
             eligible = await self._call(Offers.check_eligibility, query, RECORDS)
-        except ActivityError as e:
-            raise ApplicationError("eligibility could not be checked", type="Unavailable") from e
+        except (ActivityError, ApplicationError) as e:
+            raise _refusal(e, "eligibility could not be checked") from e
         return eligible
+
+    def _admission(self, not_after: datetime | None) -> Admission | None:
+        """What the update's first transaction admits; None for one sent with no deadline."""
+        info = workflow.current_update_info()
+        return None if not_after is None or info is None else Admission(info.id, not_after)
+
+    async def _admit(self, not_after: datetime | None) -> None:
+        """The update admitted before it changes anything, or refused for good: whichever
+        of this worker and the web giving up on it comes first decides, once, in the
+        database (garde/admission.py). An acceptance and a report are admitted in their
+        first transaction instead. Behind a patch: an older history changed the case at once."""
+        admission = self._admission(not_after)
+        if admission is None or not workflow.patched("updates-admitted"):
+            return
+        request = AdmissionRequest(self.state.case_id, admission)
+        try:
+            await self._call(CaseRecords.admit_update, request, RECORDS)
+        except (ActivityError, ApplicationError) as e:
+            raise _refusal(e, "the request could not be admitted") from e
 
     async def _declined(self, expert_id: int, reason: str, channel: str) -> None:
         # A signal cannot refuse: a reason the record could not store loses its controls.
@@ -1463,8 +1485,11 @@ def _report_entry(status: CaseStatus, draft: ReportDraft) -> TimelineEntry:
     return _status_entry(status, draft.expert_id, "critical finding" if draft.critical else "")
 
 
-def _machine_now() -> datetime:
-    """The machine's clock, for update validators only: Temporal does not run them again on
-    replay (their verdict is in the history), so reading it there changes no replay."""
-    with workflow.unsafe.sandbox_unrestricted():
-        return datetime.now(UTC)
+def _refusal(e: ActivityError | ApplicationError, otherwise: str) -> ApplicationError:
+    """An update's step that failed, as the update's refusal: too late (for good), or
+    unavailable for now. A local activity's non-retryable error comes as itself, not
+    wrapped in an ActivityError."""
+    cause = e.cause if isinstance(e, ActivityError) else e
+    if isinstance(cause, ApplicationError) and cause.type == TOO_LATE:
+        return ApplicationError(cause.message, type=TOO_LATE)
+    return ApplicationError(otherwise, type="Unavailable")

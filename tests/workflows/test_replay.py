@@ -61,6 +61,8 @@ PATHS = (
     "filed_report_preliminary_final_addendum",
     "filed_report_regulation_validated_scanned_read",
     "filed_report_site_notices",
+    # Since an update is admitted before it changes anything (patch "updates-admitted").
+    "admitted_release",
 )
 RECORDED = sorted(HISTORIES.glob("*.json"))
 # Garde's converter with the nights' key: encrypted histories open, those recorded before

@@ -52,7 +52,8 @@ ERRORS = {
     429: "past the site's hourly allowance of new cases (GARDE_CASES_PER_SITE_PER_HOUR); "
     "`Retry-After` says when to try again",
     503: "Temporal or every worker is away for now: nothing was changed, and the action will "
-    "not happen later; try again in a moment",
+    "not happen later; try again in a moment. (Rarely, `error` says instead that a worker took "
+    "the action but it has not finished: the case shows its outcome in a moment.)",
 }
 
 
