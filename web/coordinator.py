@@ -23,6 +23,7 @@ from web.case_views import deliveries
 from web.inputs import parse_priority_change, parse_reassignment
 from web.live_events import live_page
 from web.message_log import case_calls, case_messages
+from web.reasons import translated
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 display.install(bp)
@@ -92,7 +93,7 @@ def reassign(case_id: int) -> Response | tuple[str, int]:
     except InvalidInput as e:
         return _case_page(found, values, e.fields), 400
     except (Conflict, Forbidden, Unavailable) as e:
-        flash(_("Not reassigned: %(reason)s.", reason=e.message), "error")
+        flash(_("Not reassigned: %(reason)s.", reason=translated(e.message)), "error")
         return _case_page(found, values), e.status
     detail = f"to {values['expert']}" + (f", forced: {change.reason}" if change.force else "")
     audit("case.reassign", f"case:{found.id}", detail)
@@ -122,7 +123,7 @@ def change_priority(case_id: int) -> Response:
         change = parse_priority_change(found, request.form, user.username)
         services().cases.change_priority(found.id, change)
     except (InvalidInput, Conflict, Unavailable) as e:
-        flash(_("Priority not changed: %(reason)s.", reason=e.message), "error")
+        flash(_("Priority not changed: %(reason)s.", reason=translated(e.message)), "error")
     else:
         audit("case.priority", f"case:{found.id}", f"{found.priority} to {change.priority}")
         g.db.commit()
@@ -145,7 +146,7 @@ def cancel(case_id: int) -> Response:
     try:
         services().cases.cancel(found, user.username)
     except (Conflict, Unavailable) as e:
-        flash(_("Not cancelled: %(reason)s.", reason=e.message), "error")
+        flash(_("Not cancelled: %(reason)s.", reason=translated(e.message)), "error")
     else:
         audit("case.cancel", f"case:{found.id}")
         g.db.commit()

@@ -29,6 +29,7 @@ from web import display, services
 from web.access import current_user
 from web.live_events import live_page
 from web.message_log import callee, phone_owners
+from web.reasons import translated
 from web.sms_inbound import Inbound, handle
 from web.voice import KEYS, press
 
@@ -133,7 +134,7 @@ def reply() -> Response:
         answer = handle(g.db, Inbound(sid, from_number, OUTBOX_NUMBER, body))
     except Unavailable as e:
         g.db.rollback()
-        flash(_("Not delivered: %(reason)s", reason=e.message), "error")
+        flash(_("Not delivered: %(reason)s", reason=translated(e.message)), "error")
         return redirect(url_for("dev.outbox"))
     if answer:
         # Twilio would text it back from the webhook's answer: here it joins the conversation.

@@ -30,6 +30,7 @@ from web.access import (
 from web.case_views import latest_report
 from web.inputs import parse_decline_reason, parse_report
 from web.live_events import live_page
+from web.reasons import translated
 from web.regulation_inputs import parse_refusal, parse_validation
 from web.study_view import studies_shown
 
@@ -89,7 +90,7 @@ def accept(case_id: int) -> Response:
     try:
         services().cases.accept(found.id, me)
     except (Forbidden, Unavailable) as e:
-        flash(_("Case #%(id)s: %(reason)s.", id=found.id, reason=e.message), "error")
+        flash(_("Case #%(id)s: %(reason)s.", id=found.id, reason=translated(e.message)), "error")
         return redirect(url_for("expert.worklist"))
     except Conflict:
         g.db.refresh(found)
@@ -150,7 +151,7 @@ def report(case_id: int) -> Response | tuple[str, int]:
         return _case_page(found, values, e.fields), 400
     except (Conflict, Forbidden, Unavailable) as e:
         # The typed report is kept on the page: it must never be lost to a refusal.
-        flash(_("The report was not filed: %(reason)s.", reason=e.message), "error")
+        flash(_("The report was not filed: %(reason)s.", reason=translated(e.message)), "error")
         return _case_page(found, values), e.status
     flash(str(FILED[draft.kind]), "info")
     return redirect(url_for("expert.case", case_id=found.id))
@@ -168,7 +169,7 @@ def validate(case_id: int) -> Response | tuple[str, int]:
     except InvalidInput as e:
         return _case_page(found, decision=values, errors=e.fields), 400
     except (Conflict, Forbidden, Unavailable) as e:
-        flash(_("Not validated: %(reason)s.", reason=e.message), "error")
+        flash(_("Not validated: %(reason)s.", reason=translated(e.message)), "error")
         return _case_page(found, decision=values), e.status
     flash(_("Case #%(id)s validated; the site is told the protocol.", id=found.id), "info")
     return redirect(url_for("expert.case", case_id=found.id))
@@ -186,7 +187,7 @@ def refuse(case_id: int) -> Response | tuple[str, int]:
     except InvalidInput as e:
         return _case_page(found, decision=values, errors=e.fields), 400
     except (Conflict, Forbidden, Unavailable) as e:
-        flash(_("Not refused: %(reason)s.", reason=e.message), "error")
+        flash(_("Not refused: %(reason)s.", reason=translated(e.message)), "error")
         return _case_page(found, decision=values), e.status
     flash(_("Case #%(id)s refused; the site is told why.", id=found.id), "info")
     return redirect(url_for("expert.worklist"))
@@ -200,7 +201,7 @@ def release(case_id: int) -> Response:
     try:
         services().cases.release(found.id, _expert_id(user))
     except (Conflict, Forbidden) as e:
-        flash(_("Case #%(id)s: %(reason)s.", id=found.id, reason=e.message), "error")
+        flash(_("Case #%(id)s: %(reason)s.", id=found.id, reason=translated(e.message)), "error")
         return redirect(url_for("expert.case", case_id=found.id))
     flash(_("Case #%(id)s released; it goes back to routing.", id=found.id), "info")
     return redirect(url_for("expert.worklist"))

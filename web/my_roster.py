@@ -22,6 +22,7 @@ from rosters.swaps import accept_swap, cancel_swap, refuse_swap, request_swap
 from web import display, services
 from web.access import current_user, roles
 from web.audit import audit
+from web.reasons import translated
 from web.roster_changes import roster_changed
 
 bp = Blueprint("my_roster", __name__, url_prefix="/expert")
@@ -71,7 +72,7 @@ def decide_swap(swap_id: int, decision: str) -> Response:
         decisions[decision](g.db, swap, current_user(), utcnow())
     except (Conflict, Forbidden, InvalidInput) as e:
         g.db.rollback()
-        flash(_("Swap not changed: %(reason)s.", reason=e.message), "error")
+        flash(_("Swap not changed: %(reason)s.", reason=translated(e.message)), "error")
         return redirect(url_for("my_roster.roster"))
     audit(f"swap.{decision}", f"swap:{swap_id}", swap.status)
     g.db.commit()

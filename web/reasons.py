@@ -1,7 +1,8 @@
-"""Why an input was refused, in the reader's language. The domain and the API give reasons in
-English ("must be at most 64 characters"); a page shows them beside the field's label, so each
-known reason is a template here, read back with its values and translated by Flask-Babel
-(its English words are the catalogue's ids). A reason no template knows is shown as it came,
+"""Why an input or an action was refused, in the reader's language. The domain and the API give
+reasons in English ("must be at most 64 characters", "another expert holds the case"); a page
+shows them beside the field's label or in its message, so each known reason is a template
+here, read back with its values, or a refusal known word for word, translated by Flask-Babel
+(its English words are the catalogue's ids). A reason nothing here knows is shown as it came,
 never dropped."""
 
 from __future__ import annotations
@@ -160,8 +161,47 @@ _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
 _COMPILED = [(re.compile(pattern + r"\Z"), words) for pattern, words in _TEMPLATES]
 
 
+def N_(message: str) -> str:  # noqa: N802 - gettext's name for "into the catalogue, as it is"
+    return message
+
+
+# Why an action on a case was refused or did not happen (the case workflow's refusals and the
+# web's own), word for word: a radiologist reads them at night, in their language.
+_REFUSALS = {
+    N_("another expert holds the case"),
+    N_("the case is closed"),
+    N_("the case is cancelled"),
+    N_("you do not hold this case"),
+    N_("the final report is already filed"),
+    N_("an addendum follows your own final report"),
+    N_(
+        "you are not eligible for this case (on duty, credentialed for the site, reading the "
+        "modality, under your case limit)"
+    ),
+    N_("that expert is not eligible for this case now; force it to assign anyway"),
+    N_("the case has no indication waiting for validation"),
+    N_("the case is not under régulation: its images are simply sent"),
+    N_("the indication is not validated yet: scan once a protocol is given"),
+    N_("the request came too late and was not applied"),
+    N_("the report could not be stored"),
+    N_("eligibility could not be checked"),
+    N_("the request could not be admitted"),
+    N_(
+        "the workers are busy and did not take this in time; nothing was changed, try again "
+        "in a moment"
+    ),
+    N_("no worker is handling cases right now; nothing was changed, try again in a moment"),
+    N_("this was taken but has not finished yet; reload the case in a moment to see it"),
+    N_("Temporal cannot be reached right now; try again in a moment"),
+    N_("Temporal did not answer in time; is a worker running?"),
+    N_("a report was filed for this case: it can be cancelled only before any report"),
+}
+
+
 def translated(reason: str) -> str:
-    """`reason` in the reader's language when a template knows it."""
+    """`reason` in the reader's language when the catalogue or a template knows it."""
+    if reason in _REFUSALS:
+        return gettext(reason)
     for pattern, words in _COMPILED:
         found = pattern.match(reason)
         if found:

@@ -55,6 +55,7 @@ from web import display, services
 from web.access import current_user, roles
 from web.audit import audit
 from web.local_times import as_local_field, to_utc
+from web.reasons import translated
 from web.roster_changes import roster_changed
 from web.roster_grid import gap_rows, period, roster_grid
 
@@ -150,7 +151,7 @@ def edit_shift(shift_id: int) -> str | Response | tuple[str, int]:
         return _shift_form(shift_or_404(shift_id), values, e.fields), 400
     except Conflict as e:
         g.db.rollback()
-        flash(_("Not changed: %(reason)s.", reason=e.message), "error")
+        flash(_("Not changed: %(reason)s.", reason=translated(e.message)), "error")
         return redirect(url_for("roster.edit_shift", shift_id=shift_id))
     audit("shift.update", f"shift:{shift.id}", f"{shift.expert.code} {shift.tier}")
     roster_changed("shift changed")
@@ -167,7 +168,7 @@ def remove_shift(shift_id: int) -> Response:
     try:
         delete_shift(g.db, shift)
     except Conflict as e:
-        flash(_("Not deleted: %(reason)s.", reason=e.message), "error")
+        flash(_("Not deleted: %(reason)s.", reason=translated(e.message)), "error")
         return redirect(url_for("roster.edit_shift", shift_id=shift_id))
     audit("shift.delete", f"shift:{shift_id}", shift.expert.code)
     roster_changed("shift deleted")
@@ -582,9 +583,9 @@ def decide_swap(swap_id: int, decision: str) -> Response:
     except (Conflict, InvalidInput) as e:
         g.db.rollback()
         not_done = (
-            _("Swap %(id)s not approved: %(reason)s.", id=swap_id, reason=e.message)
+            _("Swap %(id)s not approved: %(reason)s.", id=swap_id, reason=translated(e.message))
             if decision == "approve"
-            else _("Swap %(id)s not refused: %(reason)s.", id=swap_id, reason=e.message)
+            else _("Swap %(id)s not refused: %(reason)s.", id=swap_id, reason=translated(e.message))
         )
         flash(not_done, "error")
         return redirect(url_for("roster.swaps"))

@@ -44,6 +44,7 @@ from reports.sheet import ReportSheet
 from web import services
 from web.access import case_for, current_user, roles
 from web.audit import audit
+from web.reasons import translated
 from web.study_view import viewer_url
 
 bp = Blueprint("shares", __name__)
@@ -116,7 +117,7 @@ def create(case_id: int) -> tuple[str, int] | Redirect:
             g.db, case, user, int(timedelta(days=days).total_seconds()), _checked("deidentify")
         )
     except (InvalidInput, Conflict) as e:
-        flash(_("No link made: %(reason)s.", reason=e.message), "error")
+        flash(_("No link made: %(reason)s.", reason=translated(e.message)), "error")
         return _back_to(case, user)
     audit("share.create", f"case:{case.id}", described(link))
     g.db.commit()

@@ -26,6 +26,7 @@ from web.image_upload import Uploaded, upload
 from web.inputs import parse_priority_change
 from web.live_events import live_page
 from web.login_limits import seconds_until_retry
+from web.reasons import translated
 from web.study_view import studies_shown
 from web.submission import per_site, submit_case
 
@@ -115,7 +116,7 @@ def cancel(case_id: int) -> Response | tuple[str, int]:
     try:
         services().cases.cancel(found, user.username)
     except (Conflict, Unavailable) as e:
-        flash(_("Not cancelled: %(reason)s.", reason=e.message), "error")
+        flash(_("Not cancelled: %(reason)s.", reason=translated(e.message)), "error")
         return _case_page(found), e.status
     audit("case.cancel", f"case:{found.id}")
     g.db.commit()
@@ -132,7 +133,7 @@ def scanned(case_id: int) -> Response | tuple[str, int]:
     try:
         services().cases.scanned(found.id, ScanDone(by=user.username, via="site"))
     except (Conflict, Forbidden, Unavailable) as e:
-        flash(_("Not marked as scanned: %(reason)s.", reason=e.message), "error")
+        flash(_("Not marked as scanned: %(reason)s.", reason=translated(e.message)), "error")
         return _case_page(found), e.status
     audit("case.scanned", f"case:{found.id}")
     g.db.commit()
@@ -150,7 +151,7 @@ def change_priority(case_id: int) -> Response:
         change = parse_priority_change(found, request.form, user.username)
         services().cases.change_priority(found.id, change)
     except (InvalidInput, Conflict, Unavailable) as e:
-        flash(_("Priority not changed: %(reason)s.", reason=e.message), "error")
+        flash(_("Priority not changed: %(reason)s.", reason=translated(e.message)), "error")
     else:
         audit("case.priority", f"case:{found.id}", f"{found.priority} to {change.priority}")
         g.db.commit()
@@ -178,7 +179,7 @@ def acknowledge(case_id: int) -> Response:
     except Conflict:
         flash(_("Nothing waits for an acknowledgement on this case."), "info")
     except Unavailable as e:
-        flash(_("Not acknowledged: %(reason)s.", reason=e.message), "error")
+        flash(_("Not acknowledged: %(reason)s.", reason=translated(e.message)), "error")
     else:
         audit("case.acknowledge", f"case:{found.id}", "web")
         g.db.commit()

@@ -4,6 +4,7 @@ committed."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import secrets
@@ -109,6 +110,29 @@ def test_the_header_switch_keeps_the_choice_on_the_user_and_before_login(
         timeout=60,
     )
     assert "Liste de travail" in anonymous.get("/expert/").text
+
+
+def test_a_refused_action_says_why_in_the_users_language(shared_region: Region) -> None:
+    """The case workflow refuses in English; a French radiologist reads why in French, and
+    the report they typed stays on the page."""
+    alice = shared_region.experts["alice"]
+    case_id = shared_region.submit()["id"]
+    api = shared_region.stack.api(alice.token)
+    assert api.post(f"/api/v1/cases/{case_id}/accept").status_code == 200
+    final = {"kind": "final", "findings": "No bleed.", "impression": "Normal."}
+    assert api.post(f"/api/v1/cases/{case_id}/report", json=final).status_code == 201
+
+    french = _login(shared_region, Role.EXPERT, "fr", expert_code=alice.code)
+    page = f"/expert/cases/{case_id}"
+    again = {"kind": "final", "findings": "Encore une fois.", "impression": "Normal."}
+    r = french.submit(page, page + "/report", again)
+    assert r.status_code == 409
+    shown = html.unescape(r.text)
+    assert (
+        "Le compte rendu n'a pas été enregistré : le compte rendu définitif est déjà enregistré."
+        in shown
+    ), shown
+    assert "Encore une fois." in shown
 
 
 def test_the_french_catalogue_is_complete_and_compiled_as_committed() -> None:
