@@ -129,8 +129,8 @@ def test_a_refused_action_says_why_in_the_users_language(shared_region: Region) 
     assert r.status_code == 409
     shown = html.unescape(r.text)
     assert (
-        "Le compte rendu n'a pas été enregistré : le compte rendu définitif est déjà enregistré."
-        in shown
+        "Le compte rendu n'a pas été enregistré\u00a0: le compte rendu définitif est déjà "
+        "enregistré." in shown
     ), shown
     assert "Encore une fois." in shown
 
