@@ -139,6 +139,7 @@ def test_a_report_a_dying_worker_stored_is_filed_by_the_next_worker_even_past_it
     report = {"kind": "final", "findings": "No bleed.", "impression": "Normal."}
     with ThreadPoolExecutor(1) as pool:
         try:
+            stack.agreed(case_id, timeout=90)  # the dying worker polls: it answered the query
             sent = time.monotonic()
             filing = pool.submit(
                 stack.api(alice.token).post, f"/api/v1/cases/{case_id}/report", json=report
@@ -147,6 +148,9 @@ def test_a_report_a_dying_worker_stored_is_filed_by_the_next_worker_even_past_it
             # Past the filing's `not_after` (15 s after it was sent), then the next worker.
             time.sleep(max(0.0, sent + 17 - time.monotonic()))
         finally:
+            if dying.poll() is None:  # it never took the report: it must not outlive the test
+                dying.kill()
+                dying.wait(timeout=30)
             log.close()
             stack.start("worker")
         r = filing.result(timeout=90)

@@ -13,7 +13,7 @@ from garde.domain import CaseStatus, EventKind, OfferStatus, Priority, ReportKin
 from garde.messages import Cancellation, Decline, PriorityChange, Reassignment, Release
 from garde.models import Case
 from garde.service_levels import DEFAULT_LADDER, ServiceLevel
-from tests.workflows.harness import night, seed_region
+from tests.workflows.harness import Night, night, seed_region
 
 
 def test_reassign_to_an_eligible_expert_tells_the_previous_holder_and_bills_the_new_one(
@@ -239,6 +239,7 @@ def test_each_report_version_is_stored_with_its_record_in_one_step(database_url:
             case_id = await n.request(region, Priority.URGENT)
             await n.offers_made(case_id, 1)
             await n.accept(case_id, alice)
+            await accepted_and_offers_closed(n, case_id)
             for kind, status in (
                 ("preliminary", CaseStatus.PRELIMINARY),
                 ("final", CaseStatus.FINAL),
@@ -269,6 +270,16 @@ def test_each_report_version_is_stored_with_its_record_in_one_step(database_url:
             ]
 
     asyncio.run(scenario())
+
+
+async def accepted_and_offers_closed(n: Night, case_id: int) -> None:
+    """The acceptance's aftermath, which runs after its update returned: the ladder closes
+    the case's offers (under load, this came in the middle of the next steps)."""
+    for _ in range(400):
+        if "close_offers" in await local_activities(n.handle(case_id)):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the offers were never closed after the acceptance")
 
 
 async def local_activities(handle: WorkflowHandle[Any, Any]) -> list[str]:
