@@ -16,7 +16,7 @@ from garde.admission import admit, give_up
 from garde.domain import CaseStatus, Priority, ReportKind
 from garde.messages import Acceptance, Release, ReportDraft, ReportFiled
 from garde.models import CaseUpdate
-from tests.workflows.harness import Night, night, seed_region
+from tests.workflows.harness import Night, Person, night, seed_region
 
 SOON = timedelta(seconds=15)
 
@@ -68,11 +68,7 @@ def test_an_action_past_its_deadline_is_refused_and_the_refusal_kept(database_ur
 
     async def scenario() -> None:
         async with night(database_url) as n:
-            region = seed_region(n.sessions)
-            alice = region.experts["alice"]
-            case_id = await n.request(region, Priority.URGENT)
-            await n.offers_made(case_id, 1)
-            await n.accept(case_id, alice)
+            alice, case_id = await held_by_alice(n)
             draft = ReportDraft(alice.id, ReportKind.FINAL, "Findings.", "Impression.")
             late = datetime.now(UTC) - timedelta(seconds=1)
             filing = send(n, case_id, "file_report", draft, not_after=late)
@@ -98,11 +94,7 @@ def test_an_action_a_worker_admitted_before_dying_is_applied_even_past_its_deadl
 
     async def scenario() -> None:
         async with night(database_url) as n:
-            region = seed_region(n.sessions)
-            alice = region.experts["alice"]
-            case_id = await n.request(region, Priority.URGENT)
-            await n.offers_made(case_id, 1)
-            await n.accept(case_id, alice)
+            alice, case_id = await held_by_alice(n)
             update_id = secrets.token_hex(16)
             late = datetime.now(UTC) - timedelta(seconds=1)
             with n.sessions.begin() as s:
@@ -113,6 +105,16 @@ def test_an_action_a_worker_admitted_before_dying_is_applied_even_past_its_deadl
             assert [r.kind for r in n.reports(case_id)] == [ReportKind.FINAL]
 
     asyncio.run(scenario())
+
+
+async def held_by_alice(n: Night) -> tuple[Person, int]:
+    """A case alice accepted (with no deadline: nothing to admit)."""
+    region = seed_region(n.sessions)
+    alice = region.experts["alice"]
+    case_id = await n.request(region, Priority.URGENT)
+    await n.offers_made(case_id, 1)
+    await n.accept(case_id, alice)
+    return alice, case_id
 
 
 async def send(
