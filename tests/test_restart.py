@@ -136,6 +136,7 @@ def test_a_report_a_dying_worker_stored_is_filed_by_the_next_worker_even_past_it
     dying = subprocess.Popen(
         [sys.executable, "-m", "tests.dying_worker"], env=stack.env, stdout=log, stderr=log
     )
+    stack.processes["dying-worker"] = dying  # stopped with the stack, whatever happens here
     report = {"kind": "final", "findings": "No bleed.", "impression": "Normal."}
     with ThreadPoolExecutor(1) as pool:
         try:
@@ -148,9 +149,7 @@ def test_a_report_a_dying_worker_stored_is_filed_by_the_next_worker_even_past_it
             # Past the filing's `not_after` (15 s after it was sent), then the next worker.
             time.sleep(max(0.0, sent + 17 - time.monotonic()))
         finally:
-            if dying.poll() is None:  # it never took the report: it must not outlive the test
-                dying.kill()
-                dying.wait(timeout=30)
+            stack.stop("dying-worker", kill=True)  # when it never took the report
             log.close()
             stack.start("worker")
         r = filing.result(timeout=90)

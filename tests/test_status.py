@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -140,16 +140,11 @@ def test_a_process_not_seen_for_three_beats_is_shown_gone_and_counts_as_missing(
     now = utcnow()
     started = now - timedelta(hours=2)
     gone = now - STALE_AFTER - timedelta(seconds=1)
-    record = Record(
-        revision="0008",
-        processes=[
-            ProcessSeen("web", "a", 10, started, now, None, ""),
-            ProcessSeen("worker", "b", 20, started, gone, gone, "0 started, 0 delivered"),
-        ],
-        in_flight={},
+    lines, healthy = render_processes(
+        now,
+        ProcessSeen("web", "a", 10, started, now, None, ""),
+        ProcessSeen("worker", "b", 20, started, gone, gone, "0 started, 0 delivered"),
     )
-    findings = Findings("sqlite://", record, None, "0008", "localhost:7233", None)
-    lines, healthy = render(findings, now)
     assert not healthy
     assert any(line.startswith("processes   FAILED  no worker seen") for line in lines)
     worker = next(line for line in lines if re.search(r"worker +b +20 ", line))
@@ -160,20 +155,21 @@ def test_a_process_of_this_host_that_ended_is_gone_though_its_row_is_fresh() -> 
     """A worker killed with -9 leaves its row fresh for up to three beats: its pid tells."""
     now = utcnow()
     started = now - timedelta(hours=2)
-    record = Record(
-        revision="0008",
-        processes=[
-            ProcessSeen("web", HOST, 10, started, now, None, ""),
-            ProcessSeen("worker", HOST, 20, started, now, now, "0 started", exists=False),
-        ],
-        in_flight={},
+    lines, healthy = render_processes(
+        now,
+        ProcessSeen("web", HOST, 10, started, now, None, ""),
+        ProcessSeen("worker", HOST, 20, started, now, now, "0 started", exists=False),
     )
-    findings = Findings("sqlite://", record, None, "0008", "localhost:7233", None)
-    lines, healthy = render(findings, now)
     assert not healthy
     assert any(line.startswith("processes   FAILED  no worker seen") for line in lines)
     worker = next(line for line in lines if re.search(rf"worker +{re.escape(HOST)} +20 ", line))
     assert worker.endswith(f"gone (its process ended), last seen {now:%Y-%m-%d %H:%M:%S} UTC")
+
+
+def render_processes(now: datetime, *processes: ProcessSeen) -> tuple[list[str], bool]:
+    """`garde status` for a database at the newest schema and Temporal answering."""
+    record = Record(revision="0008", processes=list(processes), in_flight={})
+    return render(Findings("sqlite://", record, None, "0008", "localhost:7233", None), now)
 
 
 def test_a_database_behind_the_newest_schema_fails_and_says_how_to_upgrade() -> None:
