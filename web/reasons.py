@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from flask_babel import gettext
+from flask_babel import gettext, pgettext
 
 # English reason (with its values as named groups) → its words in the catalogue.
 _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
@@ -157,6 +157,138 @@ _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
             day=day,
         ),
     ),
+    # The rosters (rosters/): shifts, overrides, swaps, rotations, and the pages that find them.
+    (
+        r"no expert has the code (?P<codes>.+)",
+        lambda codes: gettext("no expert has the code %(codes)s", codes=codes),
+    ),
+    (
+        r"no site has the code (?P<code>.+)",
+        lambda code: gettext("no site has the code %(code)s", code=code),
+    ),
+    (r"a shift lasts at most 48 hours", lambda: gettext("a shift lasts at most 48 hours")),
+    (
+        r"(?P<code>\S+) already has a shift from (?P<start>\S+) to (?P<end>\S+) "
+        r"\(shift (?P<id>\d+)\)",
+        lambda code, start, end, id: gettext(
+            "%(code)s already has a shift from %(start)s to %(end)s (shift %(id)s)",
+            code=code,
+            start=start,
+            end=end,
+            id=id,
+        ),
+    ),
+    (
+        r"shift (?P<id>\d+) belongs to override (?P<override>\d+): change or delete the "
+        r"override instead",
+        lambda id, override: gettext(
+            "shift %(id)s belongs to override %(override)s: change or delete the override instead",
+            id=id,
+            override=override,
+        ),
+    ),
+    (
+        r"must be another expert than expert",
+        lambda: gettext("must be another expert than the one who replaces"),
+    ),
+    (
+        r"must be another expert than the shift's",
+        lambda: gettext("must be another expert than the shift's"),
+    ),
+    (
+        r"(?P<code>\S+) is already replaced by (?P<other>\S+) from (?P<start>\S+) to "
+        r"(?P<end>\S+) \(override (?P<id>\d+)\)",
+        lambda code, other, start, end, id: gettext(
+            "%(code)s is already replaced by %(other)s from %(start)s to %(end)s (override %(id)s)",
+            code=code,
+            other=other,
+            start=start,
+            end=end,
+            id=id,
+        ),
+    ),
+    (
+        r"(?P<code>\S+) has no shift between (?P<start>\S+) and (?P<end>\S+)",
+        lambda code, start, end: gettext(
+            "%(code)s has no shift between %(start)s and %(end)s",
+            code=code,
+            start=start,
+            end=end,
+        ),
+    ),
+    (r"no shift (?P<id>\d+)", lambda id: gettext("no shift %(id)s", id=id)),
+    (r"no rotation (?P<id>\d+)", lambda id: gettext("no rotation %(id)s", id=id)),
+    (r"no override (?P<id>\d+)", lambda id: gettext("no override %(id)s", id=id)),
+    (r"no unavailability (?P<id>\d+)", lambda id: gettext("no unavailability %(id)s", id=id)),
+    (r"no swap request (?P<id>\d+)", lambda id: gettext("no swap request %(id)s", id=id)),
+    (r"has already started", lambda: gettext("has already started")),
+    (
+        r"already has an open swap request \((?P<id>\d+)\)",
+        lambda id: gettext("already has an open swap request (%(id)s)", id=id),
+    ),
+    (
+        r"is not a shift of (?P<code>.+)",
+        lambda code: gettext("is not a shift of %(code)s", code=code),
+    ),
+    (
+        r"shift (?P<id>\d+) is over: the swap cannot be applied",
+        lambda id: gettext("shift %(id)s is over: the swap cannot be applied", id=id),
+    ),
+    (
+        r"the swap cannot be applied: (?P<problem>.+)",
+        lambda problem: gettext(
+            "the swap cannot be applied: %(problem)s", problem=translated(problem)
+        ),
+    ),
+    (
+        r"swap (?P<id>\d+) is (?P<status>\w+), not (?P<wanted>.+)",
+        lambda id, status, wanted: gettext(
+            "swap %(id)s is %(status)s, not %(wanted)s",
+            id=id,
+            status=_swap_status(status),
+            wanted=gettext(" or ").join(_swap_status(w) for w in wanted.split(" or ")),
+        ),
+    ),
+    (
+        r"is required: the experts' codes, in turn order",
+        lambda: gettext("is required: the experts' codes, in turn order"),
+    ),
+    (
+        r"(?P<days>.+): each day must be one of (?P<known>.+)",
+        lambda days, known: gettext(
+            "%(days)s: each day must be one of %(known)s", days=days, known=known
+        ),
+    ),
+    (
+        r"is required: some of (?P<known>.+)",
+        lambda known: gettext("is required: some of %(known)s", known=known),
+    ),
+    (
+        r"a rotation covers at most (?P<n>\d+) days",
+        lambda n: gettext("a rotation covers at most %(n)s days", n=n),
+    ),
+    (
+        r"the period lasts at most (?P<n>\d+) days",
+        lambda n: gettext("the period lasts at most %(n)s days", n=n),
+    ),
+    (
+        r"another rotation is named (?P<name>.+)",
+        lambda name: gettext("another rotation is named %(name)s", name=name),
+    ),
+    (
+        r"(?P<code>\S+) would hold the slots of (?P<a>\S+) and (?P<b>\S+) at once",
+        lambda code, a, b: gettext(
+            "%(code)s would hold the slots of %(a)s and %(b)s at once", code=code, a=a, b=b
+        ),
+    ),
+    (
+        r"(?P<shift>.+), which the slot of (?P<day>\S+) would overlap",
+        lambda shift, day: gettext(
+            "%(shift)s, which the slot of %(day)s would overlap",
+            shift=translated(shift),
+            day=day,
+        ),
+    ),
 ]
 _COMPILED = [(re.compile(pattern + r"\Z"), words) for pattern, words in _TEMPLATES]
 
@@ -195,6 +327,16 @@ _REFUSALS = {
     N_("Temporal cannot be reached right now; try again in a moment"),
     N_("Temporal did not answer in time; is a worker running?"),
     N_("a report was filed for this case: it can be cancelled only before any report"),
+    # Who may change a roster (rosters/).
+    N_("an expert sets only an override they take part in"),
+    N_("only a coordinator or whoever set it deletes an override"),
+    N_("an expert declares only their own unavailability"),
+    N_("an expert deletes only their own unavailability"),
+    N_("an expert offers only their own shifts"),
+    N_("only the expert asked accepts a swap"),
+    N_("only a coordinator approves a swap"),
+    N_("only the expert asked or a coordinator refuses a swap"),
+    N_("only the expert who asked or a coordinator cancels a swap"),
 }
 
 
@@ -206,4 +348,19 @@ def translated(reason: str) -> str:
         found = pattern.match(reason)
         if found:
             return words(**found.groupdict())
+    if "; " in reason:  # several reasons in one (a rotation's overlaps)
+        first, rest = reason.split("; ", 1)
+        return gettext("%(first)s; %(rest)s", first=translated(first), rest=translated(rest))
     return reason
+
+
+def _swap_status(status: str) -> str:
+    """A swap request's status (garde.domain.SwapStatus) as a word of the reader's."""
+    words = {
+        "pending": lambda: pgettext("swap", "waiting for an answer"),
+        "accepted": lambda: pgettext("swap", "accepted"),
+        "applied": lambda: pgettext("swap", "applied"),
+        "refused": lambda: pgettext("swap", "refused"),
+        "cancelled": lambda: pgettext("swap", "cancelled"),
+    }
+    return words[status]() if status in words else status

@@ -4,17 +4,21 @@ swap between two experts applies as overrides, whole or not at all; all read thr
 
 from __future__ import annotations
 
+import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from garde.db import SessionFactory
 from garde.domain import Role, SwapStatus
-from garde.errors import Conflict, Forbidden, InvalidInput
+from garde.errors import Conflict, Forbidden, GardeError, InvalidInput
 from garde.models import Expert, Override, Shift, Site, SwapRequest, User
 from rosters.eligibility import on_duty_experts
 from rosters.overrides import (
@@ -27,6 +31,8 @@ from rosters.shifts import create_shift, update_shift
 from rosters.swaps import accept_swap, approve_swap, cancel_swap, refuse_swap, request_swap
 from tests.conftest import add_login
 from tests.phones import mobile
+from web import i18n
+from web.reasons import translated
 
 NOW = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
 NIGHT = NOW + timedelta(hours=6)  # 18:00 UTC, tonight's shifts start
@@ -405,3 +411,83 @@ def test_a_started_shift_or_someone_elses_is_not_offered(
             team.actor(s, "alice"),
             NOW,
         )
+
+
+def _reasons(sessions: SessionFactory, do: Callable[[Session], object]) -> list[str]:
+    """The reasons `do` was refused with: each field's, or the message when it names none."""
+    with pytest.raises(GardeError) as refused, sessions.begin() as s:
+        do(s)
+    e = refused.value
+    return list(e.fields.values()) if isinstance(e, InvalidInput) else [e.message]
+
+
+def test_every_refusal_of_the_rosters_reads_in_french(sessions: SessionFactory, team: Team) -> None:
+    """The rosters refuse in English; a French coordinator or expert reads each reason in
+    French on the page (web/reasons.py), its codes, numbers and times kept."""
+    alice, chloe = team.codes["alice"], team.codes["chloe"]
+    pending = ask(sessions, team)
+    with sessions.begin() as s:  # bruno's next night goes to chloe: this swap cannot apply
+        broken = request_swap(
+            s,
+            {
+                "shift": team.shifts["alice-next"],
+                "other": team.codes["bruno"],
+                "other_shift": team.shifts["bruno-next"],
+            },
+            team.actor(s, "alice"),
+            NOW,
+        ).id
+        update_shift(s, s.get_one(Shift, team.shifts["bruno-next"]), {"expert": chloe})
+
+    def shift(hours: int) -> Callable[[Session], object]:
+        start = NIGHT + timedelta(hours=1)
+        given = {"expert": alice, "tier": "primary", "start": start.isoformat()}
+        given["end"] = (start + timedelta(hours=hours)).isoformat()
+        return lambda s: create_shift(s, given)
+
+    def replace(expert: str, replaces: str, start: datetime, by: str = "coordinator") -> Any:
+        given = override(team, "chloe", replaces, start, start + timedelta(hours=1))
+        given["expert"] = team.codes.get(expert, expert)  # or a code no expert has
+        return lambda s: create_override(s, given, team.actor(s, by))
+
+    def decide(swap: int, how: Callable[..., object], who: str, **extra: bool) -> Any:
+        return lambda s: how(s, s.get_one(SwapRequest, swap), team.actor(s, who), NOW, **extra)
+
+    english = [
+        reason
+        for refusal in (
+            shift(hours=2),
+            shift(hours=49),
+            replace("alice", "alice", NIGHT),
+            replace("chloe", "alice", NOW),
+            replace("chloe", "alice", NIGHT, by="bruno"),
+            replace("DR-NOBODY", "alice", NIGHT),
+            decide(pending, approve_swap, "bruno"),
+            decide(pending, approve_swap, "coordinator"),
+            decide(pending, cancel_swap, "bruno"),
+            decide(broken, accept_swap, "bruno", needs_approval=False),
+        )
+        for reason in _reasons(sessions, refusal)
+    ]
+    app = Flask("web")  # its translations, as the web app reads them
+    i18n.init(app)
+    with app.test_request_context(headers={"Accept-Language": "fr"}):
+        french = [translated(reason) for reason in english]
+
+    assert len(french) == 10, english
+    assert french[0].startswith(f"{alice} a déjà un créneau du "), french
+    assert "un créneau dure au plus 48 heures" in french
+    assert "seul un coordinateur approuve un échange" in french
+    assert f"l'échange {pending} est en attente d'une réponse, et non accepté" in french
+    assert (
+        f"l'échange ne peut pas être appliqué\u00a0: {team.codes['bruno']} n'a aucun créneau"
+        in french[-1]
+    )
+    for said, read in zip(english, french, strict=True):
+        assert set(re.findall(r"DR-[\w-]+|\d[\d:T+-]*", said)) <= set(
+            re.findall(r"DR-[\w-]+|\d[\d:T+-]*", read)
+        ), (said, read)
+    left_in_english = [
+        f for f in french if re.search(r"\b(shift|swap|override|expert|must|only|has)\b", f)
+    ]
+    assert not left_in_english, "\n".join(left_in_english)

@@ -135,6 +135,15 @@ def test_a_refused_action_says_why_in_the_users_language(shared_region: Region) 
     assert "Encore une fois." in shown
 
 
+def test_a_missing_roster_entry_is_named_in_the_users_language(shared_region: Region) -> None:
+    """The rosters' own messages reach the error page too: a French coordinator following a
+    link to a deleted shift reads which one in French."""
+    french = _login(shared_region, Role.COORDINATOR, "fr")
+    r = french.get("/coordinator/shifts/999999")
+    assert r.status_code == 404
+    assert "aucun créneau 999999" in html.unescape(r.text), r.text
+
+
 def test_the_french_catalogue_is_complete_and_compiled_as_committed() -> None:
     """Every message of the template has a French text, not fuzzy, with the same
     placeholders; the committed .mo is what the .po compiles to."""
