@@ -6,6 +6,9 @@ filing to the next worker (tests/test_restart.py). Everything else is the real w
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from typing import TYPE_CHECKING
 
 from temporalio import activity
 
@@ -14,7 +17,21 @@ from activities.case_records import CaseRecords
 from garde.messages import ReportRecord, StoredReport
 from garde.settings import Settings
 
+if TYPE_CHECKING:
+    from tests.conftest import Stack
+
 DIED = 9
+
+
+def start_dying_worker(stack: Stack) -> subprocess.Popen[bytes]:
+    """In place of the stack's worker; stopped with the stack, whatever the test does."""
+    stack.stop("worker")
+    with (stack.logs / "dying-worker.log").open("ab") as log:
+        dying = subprocess.Popen(
+            [sys.executable, "-m", "tests.dying_worker"], env=stack.env, stdout=log, stderr=log
+        )
+    stack.processes["dying-worker"] = dying
+    return dying
 
 
 class DyingRecords(CaseRecords):

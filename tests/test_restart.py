@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,7 +14,7 @@ from garde.messages import ReportDraft, ReportFiled
 from garde.models import Report
 from garde.temporal import case_workflow_id
 from tests.conftest import Region, Stack, on_sqlite_only
-from tests.dying_worker import DIED
+from tests.dying_worker import DIED, start_dying_worker
 
 
 def test_case_accepted_by_sms_while_worker_is_down_resumes_on_restart(region: Region) -> None:
@@ -131,12 +129,7 @@ def test_a_report_a_dying_worker_stored_is_filed_by_the_next_worker_even_past_it
     case_id = region.submit()["id"]
     region.offer_sms("alice")
     assert stack.api(alice.token).post(f"/api/v1/cases/{case_id}/accept").status_code == 200
-    stack.stop("worker")
-    log = open(stack.logs / "dying-worker.log", "ab")  # noqa: SIM115 - closed below
-    dying = subprocess.Popen(
-        [sys.executable, "-m", "tests.dying_worker"], env=stack.env, stdout=log, stderr=log
-    )
-    stack.processes["dying-worker"] = dying  # stopped with the stack, whatever happens here
+    dying = start_dying_worker(stack)
     report = {"kind": "final", "findings": "No bleed.", "impression": "Normal."}
     with ThreadPoolExecutor(1) as pool:
         try:
@@ -150,7 +143,6 @@ def test_a_report_a_dying_worker_stored_is_filed_by_the_next_worker_even_past_it
             time.sleep(max(0.0, sent + 17 - time.monotonic()))
         finally:
             stack.stop("dying-worker", kill=True)  # when it never took the report
-            log.close()
             stack.start("worker")
         r = filing.result(timeout=90)
     assert r.status_code == 201, r.text

@@ -5,8 +5,10 @@ An update waits at most `WORKER_WAIT` for a worker to take it. Then the web give
 the database, where the first of the web and a worker decides the update's fate once
 (garde/admission.py): not taken, the caller gets a clear 503 (saying whether no worker runs or
 the workers are behind, by their heartbeats) and the update never happens later behind their
-back; taken meanwhile, its outcome is waited for. The update also carries a `not_after`
-instant past which a worker refuses it, for a web that died before giving up.
+back; taken meanwhile, its outcome is waited for. A server that could not be reached is
+given up on the same way, and one that restarted and forgot an update a worker had admitted
+is sent it again under its own id. The update also carries a `not_after` instant past which
+a worker refuses it, for a web that died before giving up.
 """
 
 from __future__ import annotations
@@ -69,6 +71,9 @@ LATE_MARGIN = timedelta(seconds=5)
 OUTCOME_WAIT = timedelta(seconds=30)
 # Starting a workflow or sending a signal needs only the Temporal server.
 SERVER_WAIT = 5.0
+# The Temporal server is down, restarting or too slow to answer.
+_AWAY = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
+UNREACHABLE = "Temporal cannot be reached right now; try again in a moment"
 
 _REFUSALS: dict[str, type[GardeError]] = {
     "AlreadyTaken": Conflict,
@@ -219,6 +224,10 @@ class CaseActions:
             self._temporal.run(go, timeout=SERVER_WAIT)
 
     def _update(self, case_id: int, name: str, arg: Any, result_type: type | None = None) -> Any:
+        """Send the update and answer its outcome. Without a clean answer from Temporal (no
+        worker took it in time, or the server could not be reached), the database decides
+        the update's fate once: not admitted, it never happens and the caller is told; admitted
+        by a worker, its outcome is waited for (`outcome`)."""
         arg = dataclasses.replace(arg, not_after=utcnow() + WORKER_WAIT + LATE_MARGIN)
         update_id = secrets.token_hex(16)
 
@@ -232,28 +241,51 @@ class CaseActions:
                 result_type=result_type,
                 rpc_timeout=WORKER_WAIT,
             )
-            return await update.result()
-
-        async def outcome(client: Client) -> Any:
-            handle = client.get_workflow_handle(case_workflow_id(case_id))
-            update = handle.get_update_handle(update_id, result_type=result_type)
             return await update.result(rpc_timeout=OUTCOME_WAIT)
 
+        async def outcome(client: Client) -> Any:
+            """The admitted update's outcome. A server that restarted before any worker
+            completed it has forgotten it: it is sent again under its own id, and the worker
+            that takes it finds it admitted and each write it made already by its key."""
+            handle = client.get_workflow_handle(case_workflow_id(case_id))
+            try:
+                waiting = handle.get_update_handle(update_id, result_type=result_type)
+                return await waiting.result(rpc_timeout=OUTCOME_WAIT)
+            except RPCError as e:
+                if e.status != RPCStatusCode.NOT_FOUND:
+                    raise
+            again = await handle.start_update(
+                name,
+                arg,
+                id=update_id,
+                wait_for_stage=WorkflowUpdateStage.COMPLETED,
+                result_type=result_type,
+                rpc_timeout=OUTCOME_WAIT,
+            )
+            return await again.result()
+
+        wait = (WORKER_WAIT + OUTCOME_WAIT).total_seconds() + SERVER_WAIT
         try:
-            return self._answer(lambda: self._temporal.run(go))
+            return self._answer(lambda: self._temporal.run(go, timeout=wait))
         except WorkflowUpdateRPCTimeoutOrCancelledError:
-            pass  # no worker took it in time
+            not_taken = self._not_taken()  # no worker took it in time
+        except _Unreachable:
+            not_taken = UNREACHABLE  # the server may have handed it to a worker, or not
         with self._sessions.begin() as s:
             taken = give_up(s, case_id, update_id, utcnow())
         if not taken:
-            raise Unavailable(self._not_taken())
-        try:
-            wait = OUTCOME_WAIT.total_seconds() + SERVER_WAIT
-            return self._answer(lambda: self._temporal.run(outcome, timeout=wait))
-        except WorkflowUpdateRPCTimeoutOrCancelledError as e:
-            raise Unavailable(
-                "this was taken but has not finished yet; reload the case in a moment to see it"
-            ) from e
+            raise Unavailable(not_taken)
+        deadline = time.monotonic() + OUTCOME_WAIT.total_seconds()
+        while True:  # through a restart of the server
+            try:
+                return self._answer(lambda: self._temporal.run(outcome, timeout=wait))
+            except (WorkflowUpdateRPCTimeoutOrCancelledError, _Unreachable) as e:
+                if time.monotonic() > deadline:
+                    raise Unavailable(
+                        "this was taken but has not finished yet; reload the case in a moment "
+                        "to see it"
+                    ) from e
+                time.sleep(0.5)
 
     @staticmethod
     def _answer(run: Callable[[], Any]) -> Any:
@@ -268,6 +300,8 @@ class CaseActions:
                 raise _REFUSALS[cause.type](cause.message) from e
             raise
         except RPCError as e:
+            if e.status in _AWAY:
+                raise _Unreachable from e
             raise _closed_or_missing(e) from e
 
     def _not_taken(self) -> str:
@@ -289,9 +323,13 @@ class CaseActions:
             raise _closed_or_missing(e) from e
 
 
+class _Unreachable(Exception):
+    """The Temporal server could not be reached while an update was under way."""
+
+
 def _closed_or_missing(e: RPCError) -> GardeError:
     if e.status == RPCStatusCode.NOT_FOUND:
         return Conflict("the case is closed")
-    if e.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-        return Unavailable("Temporal cannot be reached right now; try again in a moment")
+    if e.status in _AWAY:
+        return Unavailable(UNREACHABLE)
     raise e
