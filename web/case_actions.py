@@ -19,6 +19,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -243,14 +244,14 @@ class CaseActions:
             )
             return await update.result(rpc_timeout=OUTCOME_WAIT)
 
-        async def outcome(client: Client) -> Any:
+        async def outcome(client: Client, left: timedelta) -> Any:
             """The admitted update's outcome. A server that restarted before any worker
             completed it has forgotten it: it is sent again under its own id, and the worker
             that takes it finds it admitted and each write it made already by its key."""
             handle = client.get_workflow_handle(case_workflow_id(case_id))
             try:
                 waiting = handle.get_update_handle(update_id, result_type=result_type)
-                return await waiting.result(rpc_timeout=OUTCOME_WAIT)
+                return await waiting.result(rpc_timeout=left)
             except RPCError as e:
                 if e.status != RPCStatusCode.NOT_FOUND:
                     raise
@@ -260,7 +261,7 @@ class CaseActions:
                 id=update_id,
                 wait_for_stage=WorkflowUpdateStage.COMPLETED,
                 result_type=result_type,
-                rpc_timeout=OUTCOME_WAIT,
+                rpc_timeout=left,
             )
             return await again.result()
 
@@ -277,10 +278,12 @@ class CaseActions:
             raise Unavailable(not_taken)
         deadline = time.monotonic() + OUTCOME_WAIT.total_seconds()
         while True:  # through a restart of the server
+            left = timedelta(seconds=max(1.0, deadline - time.monotonic()))
             try:
-                return self._answer(lambda: self._temporal.run(outcome, timeout=wait))
+                waited = partial(self._temporal.run, partial(outcome, left=left), timeout=wait)
+                return self._answer(waited)
             except (WorkflowUpdateRPCTimeoutOrCancelledError, _Unreachable) as e:
-                if time.monotonic() > deadline:
+                if time.monotonic() + 0.5 > deadline:
                     raise Unavailable(
                         "this was taken but has not finished yet; reload the case in a moment "
                         "to see it"
