@@ -44,14 +44,17 @@ from workflows.texting import TextingWorkflow
 
 # Under the 30 s that `garde up` and a container's stop_grace_period wait before SIGKILL.
 GRACE = timedelta(seconds=20)
-# How much the worker takes on at once (bench/README.md, "Worker settings", measured these on
-# a 2-CPU machine). Activities mostly wait on the network (Twilio, a site's endpoint);
+# How much the worker takes on at once (bench/README.md, "Worker settings", measured on a
+# 2-CPU machine). Activities mostly wait on the network (Twilio, a site's endpoint);
 ACTIVITY_SLOTS = 16
 # the case workflow's record writes and reads are local activities, one short transaction
-# each, in threads of their own so that an SMS slow to go never holds a record back;
-LOCAL_ACTIVITY_SLOTS = 16
+# each, in threads of their own so that an SMS slow to go never holds a record back. Two at a
+# time: they are Python under one GIL, and sixteen at once shared it so that every case's
+# first offer waited for all of them (its p99 under load 1.7-1.9 s with 16, 0.3 s with 2);
+LOCAL_ACTIVITY_SLOTS = 2
 # case workflows kept in memory between their tasks (Temporal's sticky cache): an answer to a
-# case among the last this many touched needs no replay of its history.
+# case among the last this many touched needs no replay of its history (10, fewer than the
+# cases under way, halved the closed loop's throughput).
 CACHED_WORKFLOWS = 1000
 # Workflows run outside Temporal's sandbox. Its entry for every activation, and for every
 # payload's serialization context, was a tenth to a fifth of the worker's CPU a case, and under
