@@ -50,7 +50,7 @@ ACTIVITY_SLOTS = 16
 # the case workflow's record writes and reads are local activities, one short transaction
 # each, in threads of their own so that an SMS slow to go never holds a record back. Two at a
 # time: they are Python under one GIL, and sixteen at once shared it so that every case's
-# first offer waited for all of them (its p99 under load 1.7-1.9 s with 16, 0.3 s with 2);
+# first offer waited for all of them (its p99 under load 1.7-1.9 s with 16, 0.3-0.5 s with 2);
 LOCAL_ACTIVITY_SLOTS = 2
 # case workflows kept in memory between their tasks (Temporal's sticky cache): an answer to a
 # case among the last this many touched needs no replay of its history (10, fewer than the
