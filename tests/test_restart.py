@@ -7,14 +7,11 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import select
-
 from garde.domain import CaseStatus, ReportKind
 from garde.messages import ReportDraft, ReportFiled
-from garde.models import Report
 from garde.temporal import case_workflow_id
 from tests.conftest import Region, Stack, on_sqlite_only
-from tests.dying_worker import DIED, start_dying_worker
+from tests.dying_worker import filed_once, filing_a_dying_worker_stores
 
 
 def test_case_accepted_by_sms_while_worker_is_down_resumes_on_restart(region: Region) -> None:
@@ -125,32 +122,10 @@ def test_a_report_a_dying_worker_stored_is_filed_by_the_next_worker_even_past_it
     its outcome."""
     stack = region.stack
     on_sqlite_only(stack.env["GARDE_DATABASE_URL"], "the web's wait for a worker")
-    alice = region.experts["alice"]
-    case_id = region.submit()["id"]
-    region.offer_sms("alice")
-    assert stack.api(alice.token).post(f"/api/v1/cases/{case_id}/accept").status_code == 200
-    dying = start_dying_worker(stack)
-    report = {"kind": "final", "findings": "No bleed.", "impression": "Normal."}
-    with ThreadPoolExecutor(1) as pool:
-        try:
-            stack.agreed(case_id, timeout=90)  # the dying worker polls: it answered the query
-            sent = time.monotonic()
-            filing = pool.submit(
-                stack.api(alice.token).post, f"/api/v1/cases/{case_id}/report", json=report
-            )
-            assert dying.wait(timeout=60) == DIED, "the worker was to die storing the report"
-            # Past the filing's `not_after` (15 s after it was sent), then the next worker.
-            time.sleep(max(0.0, sent + 17 - time.monotonic()))
-        finally:
-            stack.stop("dying-worker", kill=True)  # when it never took the report
-            stack.start("worker")
-        r = filing.result(timeout=90)
-    assert r.status_code == 201, r.text
-    case, view = stack.agreed(case_id, timeout=60)
-    assert (case.status, view.status) == ("final", "final")
-    with stack.sessions() as s:
-        versions = s.scalars(select(Report.kind).where(Report.case_id == case_id)).all()
-    assert versions == ["final"]
+    with filing_a_dying_worker_stores(region) as filing:
+        # Past the filing's `not_after` (15 s after it was sent), then the next worker.
+        time.sleep(max(0.0, filing.sent + 17 - time.monotonic()))
+    filed_once(stack, filing)
 
 
 def _never_taken(stack: Stack, case_id: int) -> None:

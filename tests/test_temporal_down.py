@@ -6,13 +6,12 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from garde.models import Case, Report, SmsMessage
+from garde.models import Case, SmsMessage
 from garde.temporal import start_dev_server
 from garde.texts import render
 from tests.conftest import (
@@ -25,7 +24,7 @@ from tests.conftest import (
     start_stack,
     wait_for,
 )
-from tests.dying_worker import DIED, start_dying_worker
+from tests.dying_worker import filed_once, filing_a_dying_worker_stores
 
 NAMESPACE = "garde-down"
 
@@ -129,33 +128,10 @@ def test_a_report_admitted_before_its_worker_died_and_temporal_restarted_is_file
     under its own id: the next worker finishes it, finding the version already stored, and
     the case shows final with one version."""
     stack = stack_on_own_temporal
-    region = make_region(stack)
-    alice = region.experts["alice"]
-    case_id = region.submit()["id"]
-    region.offer_sms("alice")
-    assert stack.api(alice.token).post(f"/api/v1/cases/{case_id}/accept").status_code == 200
-    dying = start_dying_worker(stack)
-    report = {"kind": "final", "findings": "No bleed.", "impression": "Normal."}
-    with ThreadPoolExecutor(1) as pool:
-        try:
-            stack.agreed(case_id, timeout=90)  # the dying worker polls: it answered the query
-            sent = time.monotonic()
-            filing = pool.submit(
-                stack.api(alice.token).post, f"/api/v1/cases/{case_id}/report", json=report
-            )
-            assert dying.wait(timeout=60) == DIED, "the worker was to die storing the report"
-            # The web stops waiting for a worker to take the filing (10 s), finds it admitted
-            # and waits for its outcome: then the server restarts.
-            time.sleep(max(0.0, sent + 12 - time.monotonic()))
-            temporal.stop()
-            temporal.start()
-        finally:
-            stack.stop("dying-worker", kill=True)  # when it never took the report
-            stack.start("worker")
-        r = filing.result(timeout=120)
-    assert r.status_code == 201, r.text
-    case, view = stack.agreed(case_id, timeout=60)
-    assert (case.status, view.status) == ("final", "final")
-    with stack.sessions() as s:
-        versions = s.scalars(select(Report.kind).where(Report.case_id == case_id)).all()
-    assert versions == ["final"]
+    with filing_a_dying_worker_stores(make_region(stack)) as filing:
+        # The web stops waiting for a worker to take the filing (10 s), finds it admitted
+        # and waits for its outcome: then the server restarts.
+        time.sleep(max(0.0, filing.sent + 12 - time.monotonic()))
+        temporal.stop()
+        temporal.start()
+    filed_once(stack, filing)
