@@ -254,7 +254,7 @@ _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
         lambda: gettext("is required: the experts' codes, in turn order"),
     ),
     (
-        r"(?P<days>.+): each day must be one of (?P<known>.+)",
+        r"(?P<days>[^;]+): each day must be one of (?P<known>.+)",
         lambda days, known: gettext(
             "%(days)s: each day must be one of %(known)s", days=days, known=known
         ),
@@ -282,15 +282,143 @@ _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
         ),
     ),
     (
-        r"(?P<shift>.+), which the slot of (?P<day>\S+) would overlap",
+        r"(?P<shift>[^;]+), which the slot of (?P<day>\S+) would overlap",
         lambda shift, day: gettext(
             "%(shift)s, which the slot of %(day)s would overlap",
             shift=translated(shift),
             day=day,
         ),
     ),
+    # A roster import (rosters/importing.py): the file, and each event or line it refused.
+    (
+        r"must be a calendar \(\.ics\) or a spreadsheet \(\.csv\) file",
+        lambda: gettext("must be a calendar (.ics) or a spreadsheet (.csv) file"),
+    ),
+    (
+        r"is required: a calendar \(\.ics\) or a spreadsheet \(\.csv\) file",
+        lambda: gettext("is required: a calendar (.ics) or a spreadsheet (.csv) file"),
+    ),
+    (
+        r"was damaged on the way back; choose it again",
+        lambda: gettext("was damaged on the way back; choose it again"),
+    ),
+    (
+        r"is required to import a calendar file",
+        lambda: gettext("is required to import a calendar file"),
+    ),
+    (
+        r"must be (?P<calendar>text/calendar) or (?P<csv>text/csv)",
+        lambda calendar, csv: gettext(
+            "must be %(calendar)s or %(csv)s", calendar=calendar, csv=csv
+        ),
+    ),
+    (
+        r"not an iCalendar file \(it must begin with BEGIN:VCALENDAR\)",
+        lambda: gettext("not an iCalendar file (it must begin with BEGIN:VCALENDAR)"),
+    ),
+    (
+        r"not an iCalendar file \((?P<words>.+)\)",
+        lambda words: gettext("not an iCalendar file (%(words)s)", words=words),
+    ),
+    (
+        r"the calendar has no event \(VEVENT\)",
+        lambda: gettext("the calendar has no event (VEVENT)"),
+    ),
+    (
+        r"the calendar's recurrences cannot be read \((?P<words>.+)\)",
+        lambda words: gettext("the calendar's recurrences cannot be read (%(words)s)", words=words),
+    ),
+    (r"the CSV must be UTF-8 text", lambda: gettext("the CSV must be UTF-8 text")),
+    (
+        r"the CSV has no column (?P<columns>.+) \(its header line names expert, start, end, "
+        r"tier, timezone\)",
+        lambda columns: gettext(
+            "the CSV has no column %(columns)s (its header line names expert, start, end, "
+            "tier, timezone)",
+            columns=columns,
+        ),
+    ),
+    (
+        r"the CSV cannot be read \(line (?P<line>\d+): (?P<words>.+)\)",
+        lambda line, words: gettext(
+            "the CSV cannot be read (line %(line)s: %(words)s)", line=line, words=words
+        ),
+    ),
+    (
+        r"the CSV has no shift under its header line",
+        lambda: gettext("the CSV has no shift under its header line"),
+    ),
+    (
+        r"cannot be read \((?P<words>.+)\)",
+        lambda words: gettext("cannot be read (%(words)s)", words=words),
+    ),
+    (
+        r"has no UID, so importing it again would add it twice",
+        lambda: gettext("has no UID, so importing it again would add it twice"),
+    ),
+    (r"has no start \(DTSTART\)", lambda: gettext("has no start (DTSTART)")),
+    (r"has no end \(DTEND or DURATION\)", lambda: gettext("has no end (DTEND or DURATION)")),
+    (
+        r"is an all-day event: a shift needs a start and an end time",
+        lambda: gettext("is an all-day event: a shift needs a start and an end time"),
+    ),
+    (
+        r"unknown time zone (?P<zone>.+) \(no VTIMEZONE for it\)",
+        lambda zone: gettext("unknown time zone %(zone)s (no VTIMEZONE for it)", zone=zone),
+    ),
+    (
+        r"one of start and end has a time zone and the other has not",
+        lambda: gettext("one of start and end has a time zone and the other has not"),
+    ),
+    (r"ends before it starts", lambda: gettext("ends before it starts")),
+    (r"has no FREQ", lambda: gettext("has no FREQ")),
+    (r"repeats more often than daily", lambda: gettext("repeats more often than daily")),
+    (
+        r"this import is for (?P<code>.+)",
+        lambda code: gettext("this import is for %(code)s", code=code),
+    ),
+    (r"must be primary or backup", lambda: gettext("must be primary or backup")),
+    (
+        r"(?P<zone>[^;\s]+) is not a known IANA time zone",
+        lambda zone: gettext("%(zone)s is not a known IANA time zone", zone=zone),
+    ),
+    (
+        r"(?P<raw>[^;]+) is not an ISO 8601 date and time",
+        lambda raw: gettext("%(raw)s is not an ISO 8601 date and time", raw=raw),
+    ),
+    (
+        r"(?P<raw>[^;]+) needs a UTC offset, or a zone in the timezone column",
+        lambda raw: gettext(
+            "%(raw)s needs a UTC offset, or a zone in the timezone column", raw=raw
+        ),
+    ),
+    (
+        r"(?P<time>[^;]+) happens twice in (?P<zone>\S+) \(clocks go back\): give the offset",
+        lambda time, zone: gettext(
+            "%(time)s happens twice in %(zone)s (clocks go back): give the offset",
+            time=time,
+            zone=zone,
+        ),
+    ),
+    (
+        r"(?P<time>[^;]+) does not exist in (?P<zone>\S+) \(clocks go forward\)",
+        lambda time, zone: gettext(
+            "%(time)s does not exist in %(zone)s (clocks go forward)", time=time, zone=zone
+        ),
+    ),
+    (
+        r"overlaps line (?P<line>\d+) of this file",
+        lambda line: gettext("overlaps line %(line)s of this file", line=line),
+    ),
+    (
+        r"overlaps event (?P<event>.+) at (?P<start>\S*) of this file",
+        lambda event, start: gettext(
+            "overlaps event %(event)s at %(start)s of this file", event=event, start=start
+        ),
+    ),
 ]
 _COMPILED = [(re.compile(pattern + r"\Z"), words) for pattern, words in _TEMPLATES]
+_NAMED = re.compile(r"(?P<name>[\w-]+): (?P<reason>.+)\Z")
 
 
 def N_(message: str) -> str:  # noqa: N802 - gettext's name for "into the catalogue, as it is"
@@ -344,11 +472,16 @@ def translated(reason: str) -> str:
     """`reason` in the reader's language when the catalogue or a template knows it."""
     if reason in _REFUSALS:
         return gettext(reason)
-    for pattern, words in _COMPILED:
+    named = _NAMED.match(reason)  # about one field or column: `end: must be after start`
+    if named:
+        words = translated(named["reason"])
+        if words != named["reason"]:
+            return gettext("%(name)s: %(reason)s", name=named["name"], reason=words)
+    for pattern, template in _COMPILED:
         found = pattern.match(reason)
         if found:
-            return words(**found.groupdict())
-    if "; " in reason:  # several reasons in one (a rotation's overlaps)
+            return template(**found.groupdict())
+    if "; " in reason:  # several reasons in one (a rotation's overlaps, an import's line)
         first, rest = reason.split("; ", 1)
         return gettext("%(first)s; %(rest)s", first=translated(first), rest=translated(rest))
     return reason

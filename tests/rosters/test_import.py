@@ -21,6 +21,7 @@ from garde.models import Expert, Shift
 from rosters.ical import roster_calendar
 from rosters.importing import ImportReport, Window, import_shifts
 from tests.conftest import Region
+from tests.french import ENGLISH, in_french
 from tests.phones import mobile
 
 CALENDARS = Path(__file__).parent / "calendars"
@@ -330,6 +331,50 @@ def test_csv_bad_lines_are_refused_with_their_line_numbers(sessions: SessionFact
     }
     assert [item.line for item in report.created] == [2]
     assert not report.written and shifts_of(sessions, expert) == []
+
+
+def test_every_refusal_of_an_import_reads_in_french(sessions: SessionFactory) -> None:
+    """A French coordinator previewing an import reads why each event or line is refused in
+    French (the import page passes them through web/reasons.py), values kept."""
+    expert = new_expert(sessions)
+    with sessions() as s:
+        code = s.get_one(Expert, expert).code
+    events = calendar_with(
+        event("backwards", "DTSTART:20270610T200000Z", "DTEND:20270610T080000Z"),
+        event("too-long", "DTSTART:20270701T080000Z", "DTEND:20270703T090000Z"),
+        event("mars", "DTSTART;TZID=Mars/Olympus:20270801T200000", "DTEND:20270802T080000"),
+        event("no-end", "DTSTART:20270901T200000Z"),
+        event("gap", "DTSTART:20270328T023000", "DTEND:20270328T080000"),
+        event("twice", "DTSTART:20271031T023000", "DTEND:20271031T080000"),
+        event("hourly", "DTSTART:20270501T080000Z", "DTEND:20270501T083000Z", "RRULE:FREQ=HOURLY"),
+    )
+    lines = (
+        "expert,start,end,tier,timezone\n"
+        f"{code},2027-05-01T20:00:00+02:00,2027-05-02T08:00:00+02:00,primary,\n"
+        f"{code},2027-05-02 20:00,2027-05-03 08:00,primary,\n"
+        f"DR-NOBODY,2027-05-03T20:00:00+02:00,2027-05-04T08:00:00+02:00,primary,\n"
+        f"{code},2027-05-04T20:00:00+02:00,2027-05-04T08:00:00+02:00,chief,\n"
+        f"{code},yesterday,2027-05-06T08:00:00+02:00,,Europe/Lutetia\n"
+        f"{code},2027-05-01T22:00:00+02:00,2027-05-02T06:00:00+02:00,backup,\n"
+    ).encode()
+    english = [item.reason for item in run(sessions, expert, events).refused]
+    english += [item.reason for item in run(sessions, None, lines, kind="text/csv").refused]
+    for body in (b"start,end\n", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"):
+        with pytest.raises(InvalidInput) as refused:
+            run(sessions, expert, body, kind="text/csv" if b"," in body else "text/calendar")
+        english.append(refused.value.fields["body"])
+    french = in_french(english)
+
+    assert len(french) == 14, english
+    assert "end\u00a0: un créneau dure au plus 48 heures" in french
+    assert "2027-03-28 02:30 n'existe pas en Europe/Paris (passage à l'heure d'été)" in french
+    assert (
+        "tier\u00a0: doit être primary ou backup\u00a0; end\u00a0: doit être après le début"
+        in french
+    ), french
+    assert "chevauche la ligne 2 de ce fichier" in french
+    left_in_english = [f for f in french if ENGLISH.search(f)]
+    assert not left_in_english, "\n".join(left_in_english)
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from garde.domain import Role
 from garde.models import User
 from tests.conftest import Region, add_login
 from tests.web.test_pages import Browser, csrf_token
+from tests.web.test_roster_pages import upload
 
 TRANSLATIONS = Path(__file__).parents[2] / "web" / "translations"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
@@ -142,6 +143,20 @@ def test_a_missing_roster_entry_is_named_in_the_users_language(shared_region: Re
     r = french.get("/coordinator/shifts/999999")
     assert r.status_code == 404
     assert "aucun créneau 999999" in html.unescape(r.text), r.text
+
+
+def test_an_imports_refusals_are_read_in_the_users_language(shared_region: Region) -> None:
+    """A French coordinator previewing a spreadsheet reads why a line, or the whole file, is
+    refused in French, beside the column it is about."""
+    french = _login(shared_region, Role.COORDINATOR, "fr")
+    alice = shared_region.experts["alice"].code
+    lines = b"start,end,timezone\n2027-07-03 20:00,2027-07-03 08:00,Europe/Paris\n"
+    r = upload(french, lines, "alice.csv", expert=alice, tier="")
+    assert r.status_code == 200, r.text
+    assert "end\u00a0: doit être après le début" in html.unescape(r.text), r.text
+    r = upload(french, b"start,end\n", "alice.csv", expert=alice, tier="")
+    assert r.status_code == 400
+    assert "Fichier le CSV n'a aucun créneau sous sa ligne d'en-tête" in html.unescape(r.text)
 
 
 def test_the_french_catalogue_is_complete_and_compiled_as_committed() -> None:
