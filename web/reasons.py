@@ -1,9 +1,9 @@
 """Why an input or an action was refused, in the reader's language. The domain and the API give
 reasons in English ("must be at most 64 characters", "another expert holds the case"); a page
-shows them beside the field's label or in its message, so each known reason is a template
-here, read back with its values, or a refusal known word for word, translated by Flask-Babel
-(its English words are the catalogue's ids). A reason nothing here knows is shown as it came,
-never dropped."""
+shows them beside the field's label or in its message, so each known reason is here: one
+with values as a template, read back with them, one without word for word; Flask-Babel
+translates them (their English words are the catalogue's ids). A reason nothing here knows
+is shown as it came, never dropped."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ from flask_babel import gettext, pgettext
 
 # English reason (with its values as named groups) → its words in the catalogue.
 _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
-    (r"is required", lambda: gettext("is required")),
-    (r"must be a string", lambda: gettext("must be a string")),
     (
         r"must be at most (?P<n>\d+) characters",
         lambda n: gettext("must be at most %(n)s characters", n=n),
@@ -34,27 +32,6 @@ _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
         r"must be one of (?P<known>.+)",
         lambda known: gettext("must be one of %(known)s", known=known),
     ),
-    (r"must be an integer", lambda: gettext("must be an integer")),
-    (r"must be true or false", lambda: gettext("must be true or false")),
-    (r"must be a list", lambda: gettext("must be a list")),
-    (
-        r"must be a date written YYYY-MM-DD",
-        lambda: gettext("must be a date written YYYY-MM-DD"),
-    ),
-    (r"must be an ISO 8601 date and time", lambda: gettext("must be an ISO 8601 date and time")),
-    (
-        r"must not contain control characters \(only tabs and line breaks\)",
-        lambda: gettext("must not contain control characters (only tabs and line breaks)"),
-    ),
-    (
-        r"must be a DICOM UID \(digits and dots\)",
-        lambda: gettext("must be a DICOM UID (digits and dots)"),
-    ),
-    (
-        r"must be letters, digits, '\.', '_' or '-' \(at most 32\)",
-        lambda: gettext("must be letters, digits, '.', '_' or '-' (at most 32)"),
-    ),
-    (r"is not a known IANA time zone", lambda: gettext("is not a known IANA time zone")),
     (
         r"must be a phone number, e\.g\. (?P<international>.+) or (?P<national>.+)",
         lambda international, national: gettext(
@@ -80,51 +57,12 @@ _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
         lambda n: gettext("must be at least %(n)s characters", n=n),
     ),
     (
-        r"is one of the most common passwords; choose another",
-        lambda: gettext("is one of the most common passwords; choose another"),
-    ),
-    (r"must not be the username", lambda: gettext("must not be the username")),
-    (
-        r"must be a year between 1900 and 2200",
-        lambda: gettext("must be a year between 1900 and 2200"),
-    ),
-    (
-        r"must be 1 to 16 printable ASCII characters",
-        lambda: gettext("must be 1 to 16 printable ASCII characters"),
-    ),
-    (r"must be after start", lambda: gettext("must be after start")),
-    (r"must be after from", lambda: gettext("must be after from")),
-    (r"must be on or after from", lambda: gettext("must be on or after from")),
-    (r"must be today or later", lambda: gettext("must be today or later")),
-    (
-        r"must be a date and a time, e\.g\. 2026-03-28T20:00",
-        lambda: gettext("must be a date and a time, e.g. 2026-03-28T20:00"),
-    ),
-    (
-        r"must be a local time written HH:MM, from 00:00 to 23:59",
-        lambda: gettext("must be a local time written HH:MM, from 00:00 to 23:59"),
-    ),
-    (r"must be YYYY-MM", lambda: gettext("must be YYYY-MM")),
-    (r"must name at least one modality", lambda: gettext("must name at least one modality")),
-    (
-        r"is already the phone of another expert",
-        lambda: gettext("is already the phone of another expert"),
-    ),
-    (
         r"is already used by another (?P<what>.+)",
         lambda what: gettext("is already used by another %(what)s", what=what),
     ),
     (
-        r"must pair AE titles with a priority, e\.g\. CT1=urgent",
-        lambda: gettext("must pair AE titles with a priority, e.g. CT1=urgent"),
-    ),
-    (
         r"(?P<titles>.+): not among the site's ae_titles",
         lambda titles: gettext("%(titles)s: not among the site's AE titles", titles=titles),
-    ),
-    (
-        r"is required to force an assignment",
-        lambda: gettext("is required to force an assignment"),
     ),
     # A tariff version (billing/tariff_input.py).
     (
@@ -134,18 +72,6 @@ _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
     (
         r"must be a whole number of percent from 0 to (?P<n>\d+)",
         lambda n: gettext("must be a whole number of percent from 0 to %(n)s", n=n),
-    ),
-    (
-        r"must price at least one modality, or 'default'",
-        lambda: gettext("must price at least one modality, or 'default'"),
-    ),
-    (
-        r"must be an ISO 4217 code of 3 letters, e\.g\. EUR",
-        lambda: gettext("must be an ISO 4217 code of 3 letters, e.g. EUR"),
-    ),
-    (
-        r"must be a time of day written HH:MM, e\.g\. 20:00",
-        lambda: gettext("must be a time of day written HH:MM, e.g. 20:00"),
     ),
     (r"must differ from night_start", lambda: gettext("must differ from the start of the night")),
     (
@@ -166,7 +92,6 @@ _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
         r"no site has the code (?P<code>.+)",
         lambda code: gettext("no site has the code %(code)s", code=code),
     ),
-    (r"a shift lasts at most 48 hours", lambda: gettext("a shift lasts at most 48 hours")),
     (
         r"(?P<code>\S+) already has a shift from (?P<start>\S+) to (?P<end>\S+) "
         r"\(shift (?P<id>\d+)\)",
@@ -190,10 +115,6 @@ _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
     (
         r"must be another expert than expert",
         lambda: gettext("must be another expert than the one who replaces"),
-    ),
-    (
-        r"must be another expert than the shift's",
-        lambda: gettext("must be another expert than the shift's"),
     ),
     (
         r"(?P<code>\S+) is already replaced by (?P<other>\S+) from (?P<start>\S+) to "
@@ -221,7 +142,6 @@ _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
     (r"no override (?P<id>\d+)", lambda id: gettext("no override %(id)s", id=id)),
     (r"no unavailability (?P<id>\d+)", lambda id: gettext("no unavailability %(id)s", id=id)),
     (r"no swap request (?P<id>\d+)", lambda id: gettext("no swap request %(id)s", id=id)),
-    (r"has already started", lambda: gettext("has already started")),
     (
         r"already has an open swap request \((?P<id>\d+)\)",
         lambda id: gettext("already has an open swap request (%(id)s)", id=id),
@@ -248,10 +168,6 @@ _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
             status=_swap_status(status),
             wanted=gettext(" or ").join(_swap_status(w) for w in wanted.split(" or ")),
         ),
-    ),
-    (
-        r"is required: the experts' codes, in turn order",
-        lambda: gettext("is required: the experts' codes, in turn order"),
     ),
     (
         r"(?P<days>[^;]+): each day must be one of (?P<known>.+)",
@@ -291,44 +207,19 @@ _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
     ),
     # A roster import (rosters/importing.py): the file, and each event or line it refused.
     (
-        r"must be a calendar \(\.ics\) or a spreadsheet \(\.csv\) file",
-        lambda: gettext("must be a calendar (.ics) or a spreadsheet (.csv) file"),
-    ),
-    (
-        r"is required: a calendar \(\.ics\) or a spreadsheet \(\.csv\) file",
-        lambda: gettext("is required: a calendar (.ics) or a spreadsheet (.csv) file"),
-    ),
-    (
-        r"was damaged on the way back; choose it again",
-        lambda: gettext("was damaged on the way back; choose it again"),
-    ),
-    (
-        r"is required to import a calendar file",
-        lambda: gettext("is required to import a calendar file"),
-    ),
-    (
         r"must be (?P<calendar>text/calendar) or (?P<csv>text/csv)",
         lambda calendar, csv: gettext(
             "must be %(calendar)s or %(csv)s", calendar=calendar, csv=csv
         ),
     ),
     (
-        r"not an iCalendar file \(it must begin with BEGIN:VCALENDAR\)",
-        lambda: gettext("not an iCalendar file (it must begin with BEGIN:VCALENDAR)"),
-    ),
-    (
         r"not an iCalendar file \((?P<words>.+)\)",
         lambda words: gettext("not an iCalendar file (%(words)s)", words=words),
-    ),
-    (
-        r"the calendar has no event \(VEVENT\)",
-        lambda: gettext("the calendar has no event (VEVENT)"),
     ),
     (
         r"the calendar's recurrences cannot be read \((?P<words>.+)\)",
         lambda words: gettext("the calendar's recurrences cannot be read (%(words)s)", words=words),
     ),
-    (r"the CSV must be UTF-8 text", lambda: gettext("the CSV must be UTF-8 text")),
     (
         r"the CSV has no column (?P<columns>.+) \(its header line names expert, start, end, "
         r"tier, timezone\)",
@@ -345,39 +236,17 @@ _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
         ),
     ),
     (
-        r"the CSV has no shift under its header line",
-        lambda: gettext("the CSV has no shift under its header line"),
-    ),
-    (
         r"cannot be read \((?P<words>.+)\)",
         lambda words: gettext("cannot be read (%(words)s)", words=words),
-    ),
-    (
-        r"has no UID, so importing it again would add it twice",
-        lambda: gettext("has no UID, so importing it again would add it twice"),
-    ),
-    (r"has no start \(DTSTART\)", lambda: gettext("has no start (DTSTART)")),
-    (r"has no end \(DTEND or DURATION\)", lambda: gettext("has no end (DTEND or DURATION)")),
-    (
-        r"is an all-day event: a shift needs a start and an end time",
-        lambda: gettext("is an all-day event: a shift needs a start and an end time"),
     ),
     (
         r"unknown time zone (?P<zone>.+) \(no VTIMEZONE for it\)",
         lambda zone: gettext("unknown time zone %(zone)s (no VTIMEZONE for it)", zone=zone),
     ),
     (
-        r"one of start and end has a time zone and the other has not",
-        lambda: gettext("one of start and end has a time zone and the other has not"),
-    ),
-    (r"ends before it starts", lambda: gettext("ends before it starts")),
-    (r"has no FREQ", lambda: gettext("has no FREQ")),
-    (r"repeats more often than daily", lambda: gettext("repeats more often than daily")),
-    (
         r"this import is for (?P<code>.+)",
         lambda code: gettext("this import is for %(code)s", code=code),
     ),
-    (r"must be primary or backup", lambda: gettext("must be primary or backup")),
     (
         r"(?P<zone>[^;\s]+) is not a known IANA time zone",
         lambda zone: gettext("%(zone)s is not a known IANA time zone", zone=zone),
@@ -425,9 +294,61 @@ def N_(message: str) -> str:  # noqa: N802 - gettext's name for "into the catalo
     return message
 
 
-# Why an action on a case was refused or did not happen (the case workflow's refusals and the
-# web's own), word for word: a radiologist reads them at night, in their language.
-_REFUSALS = {
+# Reasons known word for word. Why an input was refused (the domain's validations, the
+# rosters, a roster import):
+_WORD_FOR_WORD = {
+    N_("is required"),
+    N_("must be a string"),
+    N_("must be an integer"),
+    N_("must be true or false"),
+    N_("must be a list"),
+    N_("must be a date written YYYY-MM-DD"),
+    N_("must be an ISO 8601 date and time"),
+    N_("must not contain control characters (only tabs and line breaks)"),
+    N_("must be a DICOM UID (digits and dots)"),
+    N_("must be letters, digits, '.', '_' or '-' (at most 32)"),
+    N_("is not a known IANA time zone"),
+    N_("is one of the most common passwords; choose another"),
+    N_("must not be the username"),
+    N_("must be a year between 1900 and 2200"),
+    N_("must be 1 to 16 printable ASCII characters"),
+    N_("must be after start"),
+    N_("must be after from"),
+    N_("must be on or after from"),
+    N_("must be today or later"),
+    N_("must be a date and a time, e.g. 2026-03-28T20:00"),
+    N_("must be a local time written HH:MM, from 00:00 to 23:59"),
+    N_("must be YYYY-MM"),
+    N_("must name at least one modality"),
+    N_("is already the phone of another expert"),
+    N_("must pair AE titles with a priority, e.g. CT1=urgent"),
+    N_("is required to force an assignment"),
+    N_("must price at least one modality, or 'default'"),
+    N_("must be an ISO 4217 code of 3 letters, e.g. EUR"),
+    N_("must be a time of day written HH:MM, e.g. 20:00"),
+    N_("a shift lasts at most 48 hours"),
+    N_("must be another expert than the shift's"),
+    N_("has already started"),
+    N_("is required: the experts' codes, in turn order"),
+    N_("must be a calendar (.ics) or a spreadsheet (.csv) file"),
+    N_("is required: a calendar (.ics) or a spreadsheet (.csv) file"),
+    N_("was damaged on the way back; choose it again"),
+    N_("is required to import a calendar file"),
+    N_("not an iCalendar file (it must begin with BEGIN:VCALENDAR)"),
+    N_("the calendar has no event (VEVENT)"),
+    N_("the CSV must be UTF-8 text"),
+    N_("the CSV has no shift under its header line"),
+    N_("has no UID, so importing it again would add it twice"),
+    N_("has no start (DTSTART)"),
+    N_("has no end (DTEND or DURATION)"),
+    N_("is an all-day event: a shift needs a start and an end time"),
+    N_("one of start and end has a time zone and the other has not"),
+    N_("ends before it starts"),
+    N_("has no FREQ"),
+    N_("repeats more often than daily"),
+    N_("must be primary or backup"),
+    # Why an action on a case was refused or did not happen (the case workflow's refusals and
+    # the web's own): a radiologist reads them at night, in their language.
     N_("another expert holds the case"),
     N_("the case is closed"),
     N_("the case is cancelled"),
@@ -470,7 +391,7 @@ _REFUSALS = {
 
 def translated(reason: str) -> str:
     """`reason` in the reader's language when the catalogue or a template knows it."""
-    if reason in _REFUSALS:
+    if reason in _WORD_FOR_WORD:
         return gettext(reason)
     named = _NAMED.match(reason)  # about one field or column: `end: must be after start`
     if named:
