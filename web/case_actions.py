@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from temporalio.client import (
     Client,
+    WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
     WorkflowUpdateStage,
@@ -232,17 +233,21 @@ class CaseActions:
         arg = dataclasses.replace(arg, not_after=utcnow() + WORKER_WAIT + LATE_MARGIN)
         update_id = secrets.token_hex(16)
 
-        async def go(client: Client) -> Any:
-            handle = client.get_workflow_handle(case_workflow_id(case_id))
+        async def send(handle: WorkflowHandle[Any, Any], taken: timedelta, done: timedelta) -> Any:
+            """The update under its id: taken by a worker within `taken`, done within `done`."""
             update = await handle.start_update(
                 name,
                 arg,
                 id=update_id,
                 wait_for_stage=WorkflowUpdateStage.ACCEPTED,
                 result_type=result_type,
-                rpc_timeout=WORKER_WAIT,
+                rpc_timeout=taken,
             )
-            return await update.result(rpc_timeout=OUTCOME_WAIT)
+            return await update.result(rpc_timeout=done)
+
+        async def go(client: Client) -> Any:
+            handle = client.get_workflow_handle(case_workflow_id(case_id))
+            return await send(handle, WORKER_WAIT, OUTCOME_WAIT)
 
         async def outcome(client: Client, left: timedelta) -> Any:
             """The admitted update's outcome. A server that restarted before any worker
@@ -255,15 +260,7 @@ class CaseActions:
             except RPCError as e:
                 if e.status != RPCStatusCode.NOT_FOUND:
                     raise
-            again = await handle.start_update(
-                name,
-                arg,
-                id=update_id,
-                wait_for_stage=WorkflowUpdateStage.COMPLETED,
-                result_type=result_type,
-                rpc_timeout=left,
-            )
-            return await again.result()
+            return await send(handle, left, left)
 
         wait = (WORKER_WAIT + OUTCOME_WAIT).total_seconds() + SERVER_WAIT
         try:

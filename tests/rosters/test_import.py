@@ -188,6 +188,33 @@ def test_broken_calendar_files_are_refused_and_nothing_changes(
     assert shifts_of(sessions, expert) == before
 
 
+def bad_events() -> tuple[str, ...]:
+    """Events refused each for its own reason (their UIDs say which)."""
+    return (
+        event("backwards", "DTSTART:20270610T200000Z", "DTEND:20270610T080000Z"),
+        event("too-long", "DTSTART:20270701T080000Z", "DTEND:20270703T090000Z"),
+        event("mars", "DTSTART;TZID=Mars/Olympus:20270801T200000", "DTEND:20270802T080000"),
+        event("no-end", "DTSTART:20270901T200000Z"),
+        event("gap", "DTSTART:20270328T023000", "DTEND:20270328T080000"),
+        event("twice", "DTSTART:20271031T023000", "DTEND:20271031T080000"),
+        event("hourly", "DTSTART:20270501T080000Z", "DTEND:20270501T083000Z", "RRULE:FREQ=HOURLY"),
+    )
+
+
+def bad_lines(code: str) -> bytes:
+    """A CSV of `code`'s shifts: line 2 good, 3 to 8 refused each for its reasons (6 blank)."""
+    return (
+        "expert,start,end,tier,timezone\n"
+        f"{code},2027-05-01T20:00:00+02:00,2027-05-02T08:00:00+02:00,primary,\n"
+        f"{code},2027-05-02 20:00,2027-05-03 08:00,primary,\n"
+        f"DR-NOBODY,2027-05-03T20:00:00+02:00,2027-05-04T08:00:00+02:00,primary,\n"
+        f"{code},2027-05-04T20:00:00+02:00,2027-05-04T08:00:00+02:00,chief,\n"
+        "\n"
+        f"{code},yesterday,2027-05-06T08:00:00+02:00,,Europe/Lutetia\n"
+        f"{code},2027-05-01T22:00:00+02:00,2027-05-02T06:00:00+02:00,backup,\n"
+    ).encode()
+
+
 def test_a_windows_zone_without_its_vtimezone_is_known_by_name(sessions: SessionFactory) -> None:
     expert = new_expert(sessions)
     report = run(
@@ -214,15 +241,7 @@ def test_bad_events_are_refused_each_with_its_reason(sessions: SessionFactory) -
         calendar_with(
             good,
             event("bad-date", "DTSTART:20271345T200000", "DTEND:20271346T080000"),
-            event("backwards", "DTSTART:20270610T200000Z", "DTEND:20270610T080000Z"),
-            event("too-long", "DTSTART:20270701T080000Z", "DTEND:20270703T090000Z"),
-            event("mars", "DTSTART;TZID=Mars/Olympus:20270801T200000", "DTEND:20270802T080000"),
-            event("no-end", "DTSTART:20270901T200000Z"),
-            event("gap", "DTSTART:20270328T023000", "DTEND:20270328T080000"),
-            event("twice", "DTSTART:20271031T023000", "DTEND:20271031T080000"),
-            event(
-                "hourly", "DTSTART:20270501T080000Z", "DTEND:20270501T083000Z", "RRULE:FREQ=HOURLY"
-            ),
+            *bad_events(),
         ),
     )
     reasons = {item.uid: item.reason for item in report.refused}
@@ -309,17 +328,7 @@ def test_csv_bad_lines_are_refused_with_their_line_numbers(sessions: SessionFact
     expert = new_expert(sessions)
     with sessions() as s:
         code = s.get_one(Expert, expert).code
-    body = (
-        "expert,start,end,tier,timezone\n"
-        f"{code},2027-05-01T20:00:00+02:00,2027-05-02T08:00:00+02:00,primary,\n"
-        f"{code},2027-05-02 20:00,2027-05-03 08:00,primary,\n"
-        f"DR-NOBODY,2027-05-03T20:00:00+02:00,2027-05-04T08:00:00+02:00,primary,\n"
-        f"{code},2027-05-04T20:00:00+02:00,2027-05-04T08:00:00+02:00,chief,\n"
-        "\n"
-        f"{code},yesterday,2027-05-06T08:00:00+02:00,,Europe/Lutetia\n"
-        f"{code},2027-05-01T22:00:00+02:00,2027-05-02T06:00:00+02:00,backup,\n"
-    ).encode()
-    report = run(sessions, None, body, kind="text/csv")
+    report = run(sessions, None, bad_lines(code), kind="text/csv")
     assert {item.line: item.reason for item in report.refused} == {
         3: "start: 2027-05-02 20:00 needs a UTC offset, or a zone in the timezone column; "
         "end: 2027-05-03 08:00 needs a UTC offset, or a zone in the timezone column",
@@ -339,26 +348,9 @@ def test_every_refusal_of_an_import_reads_in_french(sessions: SessionFactory) ->
     expert = new_expert(sessions)
     with sessions() as s:
         code = s.get_one(Expert, expert).code
-    events = calendar_with(
-        event("backwards", "DTSTART:20270610T200000Z", "DTEND:20270610T080000Z"),
-        event("too-long", "DTSTART:20270701T080000Z", "DTEND:20270703T090000Z"),
-        event("mars", "DTSTART;TZID=Mars/Olympus:20270801T200000", "DTEND:20270802T080000"),
-        event("no-end", "DTSTART:20270901T200000Z"),
-        event("gap", "DTSTART:20270328T023000", "DTEND:20270328T080000"),
-        event("twice", "DTSTART:20271031T023000", "DTEND:20271031T080000"),
-        event("hourly", "DTSTART:20270501T080000Z", "DTEND:20270501T083000Z", "RRULE:FREQ=HOURLY"),
-    )
-    lines = (
-        "expert,start,end,tier,timezone\n"
-        f"{code},2027-05-01T20:00:00+02:00,2027-05-02T08:00:00+02:00,primary,\n"
-        f"{code},2027-05-02 20:00,2027-05-03 08:00,primary,\n"
-        f"DR-NOBODY,2027-05-03T20:00:00+02:00,2027-05-04T08:00:00+02:00,primary,\n"
-        f"{code},2027-05-04T20:00:00+02:00,2027-05-04T08:00:00+02:00,chief,\n"
-        f"{code},yesterday,2027-05-06T08:00:00+02:00,,Europe/Lutetia\n"
-        f"{code},2027-05-01T22:00:00+02:00,2027-05-02T06:00:00+02:00,backup,\n"
-    ).encode()
-    english = [item.reason for item in run(sessions, expert, events).refused]
-    english += [item.reason for item in run(sessions, None, lines, kind="text/csv").refused]
+    english = [item.reason for item in run(sessions, expert, calendar_with(*bad_events())).refused]
+    csv = run(sessions, None, bad_lines(code), kind="text/csv")
+    english += [item.reason for item in csv.refused]
     for body in (b"start,end\n", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"):
         with pytest.raises(InvalidInput) as refused:
             run(sessions, expert, body, kind="text/csv" if b"," in body else "text/calendar")
