@@ -12,148 +12,91 @@ from collections.abc import Callable
 
 from flask_babel import gettext, pgettext
 
-# English reason (with its values as named groups) → its words in the catalogue.
+
+def N_(message: str) -> str:  # noqa: N802 - gettext's name for "into the catalogue, as it is"
+    return message
+
+
+def _words(words: str, **groups: str) -> tuple[str, Callable[..., str]]:
+    """A reason with values, known by its words: each `%(name)s` in them matches the pattern
+    `groups[name]` (anything by default), and is given back to their translation."""
+    value = re.compile(r"%\\\((\w+)\\\)s")  # `%(name)s`, once escaped
+    pattern = value.sub(
+        lambda found: f"(?P<{found[1]}>{groups.get(found[1], '.+')})", re.escape(words)
+    )
+    return pattern, lambda **values: gettext(words, **values)
+
+
+# English reason (with its values as named groups) → its words in the catalogue: most
+# known by their words (`_words`), the others by a pattern of their own.
 _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
-    (
-        r"must be at most (?P<n>\d+) characters",
-        lambda n: gettext("must be at most %(n)s characters", n=n),
-    ),
-    (
-        r"must have at most (?P<n>\d+) items",
-        lambda n: gettext("must have at most %(n)s items", n=n),
-    ),
-    (r"must be at least (?P<n>-?\d+)", lambda n: gettext("must be at least %(n)s", n=n)),
-    (r"must be at most (?P<n>-?\d+)", lambda n: gettext("must be at most %(n)s", n=n)),
-    (
-        r"must be between (?P<low>-?\d+) and (?P<high>-?\d+)",
-        lambda low, high: gettext("must be between %(low)s and %(high)s", low=low, high=high),
-    ),
-    (
-        r"must be one of (?P<known>.+)",
-        lambda known: gettext("must be one of %(known)s", known=known),
-    ),
-    (
-        r"must be a phone number, e\.g\. (?P<international>.+) or (?P<national>.+)",
-        lambda international, national: gettext(
-            "must be a phone number, e.g. %(international)s or %(national)s",
-            international=international,
-            national=national,
-        ),
-    ),
-    (
-        r"unknown modality (?P<word>.*): must be one of (?P<known>.+)",
-        lambda word, known: gettext(
-            "unknown modality %(word)s: must be one of %(known)s", word=word, known=known
-        ),
-    ),
-    (
-        r"unknown subspecialty (?P<word>.*): must be one of (?P<known>.+)",
-        lambda word, known: gettext(
-            "unknown subspecialty %(word)s: must be one of %(known)s", word=word, known=known
-        ),
-    ),
-    (
-        r"must be at least (?P<n>\d+) characters",
-        lambda n: gettext("must be at least %(n)s characters", n=n),
-    ),
-    (
-        r"is already used by another (?P<what>.+)",
-        lambda what: gettext("is already used by another %(what)s", what=what),
-    ),
+    _words(N_("must be at most %(n)s characters"), n=r"\d+"),
+    _words(N_("must have at most %(n)s items"), n=r"\d+"),
+    _words(N_("must be at least %(n)s"), n=r"-?\d+"),
+    _words(N_("must be at most %(n)s"), n=r"-?\d+"),
+    _words(N_("must be between %(low)s and %(high)s"), low=r"-?\d+", high=r"-?\d+"),
+    _words(N_("must be one of %(known)s")),
+    _words(N_("must be a phone number, e.g. %(international)s or %(national)s")),
+    _words(N_("unknown modality %(word)s: must be one of %(known)s"), word=".*"),
+    _words(N_("unknown subspecialty %(word)s: must be one of %(known)s"), word=".*"),
+    _words(N_("must be at least %(n)s characters"), n=r"\d+"),
+    _words(N_("is already used by another %(what)s")),
     (
         r"(?P<titles>.+): not among the site's ae_titles",
         lambda titles: gettext("%(titles)s: not among the site's AE titles", titles=titles),
     ),
     # A tariff version (billing/tariff_input.py).
-    (
-        r"must be a whole number of cents from 0 to (?P<n>\d+)",
-        lambda n: gettext("must be a whole number of cents from 0 to %(n)s", n=n),
-    ),
-    (
-        r"must be a whole number of percent from 0 to (?P<n>\d+)",
-        lambda n: gettext("must be a whole number of percent from 0 to %(n)s", n=n),
-    ),
+    _words(N_("must be a whole number of cents from 0 to %(n)s"), n=r"\d+"),
+    _words(N_("must be a whole number of percent from 0 to %(n)s"), n=r"\d+"),
     (r"must differ from night_start", lambda: gettext("must differ from the start of the night")),
-    (
-        r"must be today \((?P<day>[\d-]+), the site's zone\) or later: reads already priced keep "
-        r"their tariff",
-        lambda day: gettext(
+    _words(
+        N_(
             "must be today (%(day)s, the site's zone) or later: reads already priced keep "
-            "their tariff",
-            day=day,
+            "their tariff"
         ),
+        day=r"[\d-]+",
     ),
     # The rosters (rosters/): shifts, overrides, swaps, rotations, and the pages that find them.
-    (
-        r"no expert has the code (?P<codes>.+)",
-        lambda codes: gettext("no expert has the code %(codes)s", codes=codes),
+    _words(N_("no expert has the code %(codes)s")),
+    _words(N_("no site has the code %(code)s")),
+    _words(
+        N_("%(code)s already has a shift from %(start)s to %(end)s (shift %(id)s)"),
+        code=r"\S+",
+        start=r"\S+",
+        end=r"\S+",
+        id=r"\d+",
     ),
-    (
-        r"no site has the code (?P<code>.+)",
-        lambda code: gettext("no site has the code %(code)s", code=code),
-    ),
-    (
-        r"(?P<code>\S+) already has a shift from (?P<start>\S+) to (?P<end>\S+) "
-        r"\(shift (?P<id>\d+)\)",
-        lambda code, start, end, id: gettext(
-            "%(code)s already has a shift from %(start)s to %(end)s (shift %(id)s)",
-            code=code,
-            start=start,
-            end=end,
-            id=id,
-        ),
-    ),
-    (
-        r"shift (?P<id>\d+) belongs to override (?P<override>\d+): change or delete the "
-        r"override instead",
-        lambda id, override: gettext(
-            "shift %(id)s belongs to override %(override)s: change or delete the override instead",
-            id=id,
-            override=override,
-        ),
+    _words(
+        N_("shift %(id)s belongs to override %(override)s: change or delete the override instead"),
+        id=r"\d+",
+        override=r"\d+",
     ),
     (
         r"must be another expert than expert",
         lambda: gettext("must be another expert than the one who replaces"),
     ),
-    (
-        r"(?P<code>\S+) is already replaced by (?P<other>\S+) from (?P<start>\S+) to "
-        r"(?P<end>\S+) \(override (?P<id>\d+)\)",
-        lambda code, other, start, end, id: gettext(
-            "%(code)s is already replaced by %(other)s from %(start)s to %(end)s (override %(id)s)",
-            code=code,
-            other=other,
-            start=start,
-            end=end,
-            id=id,
-        ),
+    _words(
+        N_("%(code)s is already replaced by %(other)s from %(start)s to %(end)s (override %(id)s)"),
+        code=r"\S+",
+        other=r"\S+",
+        start=r"\S+",
+        end=r"\S+",
+        id=r"\d+",
     ),
-    (
-        r"(?P<code>\S+) has no shift between (?P<start>\S+) and (?P<end>\S+)",
-        lambda code, start, end: gettext(
-            "%(code)s has no shift between %(start)s and %(end)s",
-            code=code,
-            start=start,
-            end=end,
-        ),
+    _words(
+        N_("%(code)s has no shift between %(start)s and %(end)s"),
+        code=r"\S+",
+        start=r"\S+",
+        end=r"\S+",
     ),
-    (r"no shift (?P<id>\d+)", lambda id: gettext("no shift %(id)s", id=id)),
-    (r"no rotation (?P<id>\d+)", lambda id: gettext("no rotation %(id)s", id=id)),
-    (r"no override (?P<id>\d+)", lambda id: gettext("no override %(id)s", id=id)),
-    (r"no unavailability (?P<id>\d+)", lambda id: gettext("no unavailability %(id)s", id=id)),
-    (r"no swap request (?P<id>\d+)", lambda id: gettext("no swap request %(id)s", id=id)),
-    (
-        r"already has an open swap request \((?P<id>\d+)\)",
-        lambda id: gettext("already has an open swap request (%(id)s)", id=id),
-    ),
-    (
-        r"is not a shift of (?P<code>.+)",
-        lambda code: gettext("is not a shift of %(code)s", code=code),
-    ),
-    (
-        r"shift (?P<id>\d+) is over: the swap cannot be applied",
-        lambda id: gettext("shift %(id)s is over: the swap cannot be applied", id=id),
-    ),
+    _words(N_("no shift %(id)s"), id=r"\d+"),
+    _words(N_("no rotation %(id)s"), id=r"\d+"),
+    _words(N_("no override %(id)s"), id=r"\d+"),
+    _words(N_("no unavailability %(id)s"), id=r"\d+"),
+    _words(N_("no swap request %(id)s"), id=r"\d+"),
+    _words(N_("already has an open swap request (%(id)s)"), id=r"\d+"),
+    _words(N_("is not a shift of %(code)s")),
+    _words(N_("shift %(id)s is over: the swap cannot be applied"), id=r"\d+"),
     (
         r"the swap cannot be applied: (?P<problem>.+)",
         lambda problem: gettext(
@@ -169,33 +112,16 @@ _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
             wanted=gettext(" or ").join(_swap_status(w) for w in wanted.split(" or ")),
         ),
     ),
-    (
-        r"(?P<days>[^;]+): each day must be one of (?P<known>.+)",
-        lambda days, known: gettext(
-            "%(days)s: each day must be one of %(known)s", days=days, known=known
-        ),
-    ),
-    (
-        r"is required: some of (?P<known>.+)",
-        lambda known: gettext("is required: some of %(known)s", known=known),
-    ),
-    (
-        r"a rotation covers at most (?P<n>\d+) days",
-        lambda n: gettext("a rotation covers at most %(n)s days", n=n),
-    ),
-    (
-        r"the period lasts at most (?P<n>\d+) days",
-        lambda n: gettext("the period lasts at most %(n)s days", n=n),
-    ),
-    (
-        r"another rotation is named (?P<name>.+)",
-        lambda name: gettext("another rotation is named %(name)s", name=name),
-    ),
-    (
-        r"(?P<code>\S+) would hold the slots of (?P<a>\S+) and (?P<b>\S+) at once",
-        lambda code, a, b: gettext(
-            "%(code)s would hold the slots of %(a)s and %(b)s at once", code=code, a=a, b=b
-        ),
+    _words(N_("%(days)s: each day must be one of %(known)s"), days="[^;]+"),
+    _words(N_("is required: some of %(known)s")),
+    _words(N_("a rotation covers at most %(n)s days"), n=r"\d+"),
+    _words(N_("the period lasts at most %(n)s days"), n=r"\d+"),
+    _words(N_("another rotation is named %(name)s")),
+    _words(
+        N_("%(code)s would hold the slots of %(a)s and %(b)s at once"),
+        code=r"\S+",
+        a=r"\S+",
+        b=r"\S+",
     ),
     (
         r"(?P<shift>[^;]+), which the slot of (?P<day>\S+) would overlap",
@@ -206,92 +132,35 @@ _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
         ),
     ),
     # A roster import (rosters/importing.py): the file, and each event or line it refused.
-    (
-        r"must be (?P<calendar>text/calendar) or (?P<csv>text/csv)",
-        lambda calendar, csv: gettext(
-            "must be %(calendar)s or %(csv)s", calendar=calendar, csv=csv
-        ),
-    ),
-    (
-        r"not an iCalendar file \((?P<words>.+)\)",
-        lambda words: gettext("not an iCalendar file (%(words)s)", words=words),
-    ),
-    (
-        r"the calendar's recurrences cannot be read \((?P<words>.+)\)",
-        lambda words: gettext("the calendar's recurrences cannot be read (%(words)s)", words=words),
-    ),
-    (
-        r"the CSV has no column (?P<columns>.+) \(its header line names expert, start, end, "
-        r"tier, timezone\)",
-        lambda columns: gettext(
+    _words(N_("must be %(calendar)s or %(csv)s"), calendar="text/calendar", csv="text/csv"),
+    _words(N_("not an iCalendar file (%(words)s)")),
+    _words(N_("the calendar's recurrences cannot be read (%(words)s)")),
+    _words(
+        N_(
             "the CSV has no column %(columns)s (its header line names expert, start, end, "
-            "tier, timezone)",
-            columns=columns,
-        ),
+            "tier, timezone)"
+        )
     ),
-    (
-        r"the CSV cannot be read \(line (?P<line>\d+): (?P<words>.+)\)",
-        lambda line, words: gettext(
-            "the CSV cannot be read (line %(line)s: %(words)s)", line=line, words=words
-        ),
+    _words(N_("the CSV cannot be read (line %(line)s: %(words)s)"), line=r"\d+"),
+    _words(N_("cannot be read (%(words)s)")),
+    _words(N_("unknown time zone %(zone)s (no VTIMEZONE for it)")),
+    _words(N_("this import is for %(code)s")),
+    _words(N_("%(zone)s is not a known IANA time zone"), zone=r"[^;\s]+"),
+    _words(N_("%(raw)s is not an ISO 8601 date and time"), raw="[^;]+"),
+    _words(N_("%(raw)s needs a UTC offset, or a zone in the timezone column"), raw="[^;]+"),
+    _words(
+        N_("%(time)s happens twice in %(zone)s (clocks go back): give the offset"),
+        time="[^;]+",
+        zone=r"\S+",
     ),
-    (
-        r"cannot be read \((?P<words>.+)\)",
-        lambda words: gettext("cannot be read (%(words)s)", words=words),
+    _words(
+        N_("%(time)s does not exist in %(zone)s (clocks go forward)"), time="[^;]+", zone=r"\S+"
     ),
-    (
-        r"unknown time zone (?P<zone>.+) \(no VTIMEZONE for it\)",
-        lambda zone: gettext("unknown time zone %(zone)s (no VTIMEZONE for it)", zone=zone),
-    ),
-    (
-        r"this import is for (?P<code>.+)",
-        lambda code: gettext("this import is for %(code)s", code=code),
-    ),
-    (
-        r"(?P<zone>[^;\s]+) is not a known IANA time zone",
-        lambda zone: gettext("%(zone)s is not a known IANA time zone", zone=zone),
-    ),
-    (
-        r"(?P<raw>[^;]+) is not an ISO 8601 date and time",
-        lambda raw: gettext("%(raw)s is not an ISO 8601 date and time", raw=raw),
-    ),
-    (
-        r"(?P<raw>[^;]+) needs a UTC offset, or a zone in the timezone column",
-        lambda raw: gettext(
-            "%(raw)s needs a UTC offset, or a zone in the timezone column", raw=raw
-        ),
-    ),
-    (
-        r"(?P<time>[^;]+) happens twice in (?P<zone>\S+) \(clocks go back\): give the offset",
-        lambda time, zone: gettext(
-            "%(time)s happens twice in %(zone)s (clocks go back): give the offset",
-            time=time,
-            zone=zone,
-        ),
-    ),
-    (
-        r"(?P<time>[^;]+) does not exist in (?P<zone>\S+) \(clocks go forward\)",
-        lambda time, zone: gettext(
-            "%(time)s does not exist in %(zone)s (clocks go forward)", time=time, zone=zone
-        ),
-    ),
-    (
-        r"overlaps line (?P<line>\d+) of this file",
-        lambda line: gettext("overlaps line %(line)s of this file", line=line),
-    ),
-    (
-        r"overlaps event (?P<event>.+) at (?P<start>\S*) of this file",
-        lambda event, start: gettext(
-            "overlaps event %(event)s at %(start)s of this file", event=event, start=start
-        ),
-    ),
+    _words(N_("overlaps line %(line)s of this file"), line=r"\d+"),
+    _words(N_("overlaps event %(event)s at %(start)s of this file"), start=r"\S*"),
 ]
 _COMPILED = [(re.compile(pattern + r"\Z"), words) for pattern, words in _TEMPLATES]
 _NAMED = re.compile(r"(?P<name>[\w-]+): (?P<reason>.+)\Z")
-
-
-def N_(message: str) -> str:  # noqa: N802 - gettext's name for "into the catalogue, as it is"
-    return message
 
 
 # Reasons known word for word. Why an input was refused (the domain's validations, the
