@@ -5,10 +5,6 @@ An update's argument carries `not_after`: the web stops waiting for a worker aft
 seconds and answers 503, and the update's fate is decided once, in the database, by the first
 of the worker admitting it (in time by `not_after`) and the web giving up on it
 (garde/admission.py): an action the user was told failed never happens later behind their back.
-
-Their annotations are types, not strings (no `from __future__ import annotations`): Temporal's
-converter reads a dataclass's type hints for every value it decodes, and a string is compiled
-and evaluated each time (a case's candidates are forty of them).
 """
 
 from dataclasses import dataclass, field

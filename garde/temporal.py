@@ -27,6 +27,7 @@ from temporalio.runtime import (
 )
 
 from garde.children import die_with_parent
+from garde.converter import GardePayloadConverter
 from garde.messages import CaseStart, PersonText
 from garde.payload_codec import EncryptionCodec
 from garde.settings import Settings
@@ -35,11 +36,13 @@ TASK_QUEUE = "garde-cases"
 
 
 def data_converter(settings: Settings) -> DataConverter:
-    """Temporal's converter, every payload encrypted with Garde's keys (garde/payload_codec.py),
-    and failures' messages and stacks too (a database error quotes the values it refused).
-    Every client of Garde's workflows uses it, or they could not read each other's payloads."""
+    """Temporal's converter, its dataclasses decoded by plans made once (garde/converter.py),
+    every payload encrypted with Garde's keys (garde/payload_codec.py), and failures' messages
+    and stacks too (a database error quotes the values it refused). Every client of Garde's
+    workflows uses it, or they could not read each other's payloads."""
     return dataclasses.replace(
         temporalio.converter.default(),
+        payload_converter_class=GardePayloadConverter,
         payload_codec=EncryptionCodec(settings.payload_keys),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
