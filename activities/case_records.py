@@ -17,7 +17,7 @@ from temporalio import activity
 from activities.errors import rows_must_exist, too_late
 from billing.lines import bill
 from garde.admission import admit
-from garde.db import SessionFactory
+from garde.db import SessionFactory, insert_for
 from garde.domain import AlertKind, CaseStatus, EventKind
 from garde.intake import regulation_columns
 from garde.messages import (
@@ -136,26 +136,23 @@ def write_case_record(s: Session, record: CaseRecord) -> bool:
 
 
 def _add_entries(s: Session, record: CaseRecord) -> None:
+    """Once: an earlier attempt of this very record wrote the same keys."""
     if not record.entries:
         return
-    keys = [f"{record.seq}.{i}" for i in range(len(record.entries))]
-    if s.scalar(
-        select(CaseEvent.id).where(CaseEvent.case_id == record.case_id, CaseEvent.key == keys[0])
-    ):
-        return  # written by an earlier attempt of this very record
-    s.add_all(
-        CaseEvent(
-            case_id=record.case_id,
-            key=key,
-            seq=record.seq,
-            at=record.at,
-            kind=entry.kind,
-            status=entry.status,
-            expert_id=entry.expert_id,
-            detail=entry.detail[:200],
-        )
-        for key, entry in zip(keys, record.entries, strict=True)
-    )
+    rows = [
+        {
+            "case_id": record.case_id,
+            "key": f"{record.seq}.{i}",
+            "seq": record.seq,
+            "at": record.at,
+            "kind": entry.kind,
+            "status": entry.status,
+            "expert_id": entry.expert_id,
+            "detail": entry.detail[:200],
+        }
+        for i, entry in enumerate(record.entries)
+    ]
+    s.execute(insert_for(s, CaseEvent).on_conflict_do_nothing(), rows)
 
 
 def store_report(s: Session, record: ReportRecord) -> int:
@@ -236,6 +233,5 @@ def add_event_once(
 ) -> None:
     """A timeline entry beside the case workflow's writes (a report version's own workflows),
     once per key: a retried activity adds nothing."""
-    exists = select(CaseEvent.id).where(CaseEvent.case_id == case_id, CaseEvent.key == key)
-    if s.scalar(exists) is None:
-        s.add(CaseEvent(case_id=case_id, key=key, at=at, kind=kind, detail=detail[:200]))
+    row = {"case_id": case_id, "key": key, "at": at, "kind": kind, "detail": detail[:200]}
+    s.execute(insert_for(s, CaseEvent).values(row).on_conflict_do_nothing())

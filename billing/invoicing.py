@@ -21,14 +21,12 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from billing.months import month_window
-from garde.db import SessionFactory
+from garde.db import SessionFactory, insert_for
 from garde.errors import InvalidInput, NotFound
 from garde.models import BillingLine, Invoice, InvoiceCounter, InvoiceLine, Site, utcnow
 
@@ -158,15 +156,8 @@ def next_number(s: Session, region_timezone: str) -> tuple[int, int]:
     """The year of issue and the next number in it, taken in `s`'s transaction: committed
     with the invoice, or given back with it."""
     year = utcnow().astimezone(ZoneInfo(region_timezone)).year
-    dialect = s.get_bind().dialect.name
     values = {"year": year, "last": 0}
-    if dialect == "postgresql":
-        s.execute(postgresql_insert(InvoiceCounter).values(values).on_conflict_do_nothing())
-    elif dialect == "sqlite":
-        s.execute(sqlite_insert(InvoiceCounter).values(values).on_conflict_do_nothing())
-    else:  # pragma: no cover - Garde runs on SQLite and PostgreSQL only
-        if s.get(InvoiceCounter, year) is None:
-            s.execute(insert(InvoiceCounter).values(values))
+    s.execute(insert_for(s, InvoiceCounter).values(values).on_conflict_do_nothing())
     last = s.execute(
         update(InvoiceCounter)
         .where(InvoiceCounter.year == year)

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, func, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from dicom.objects import DicomObject
+from garde.db import insert_for
 from garde.models import Instance, Series, Study
 
 
@@ -77,7 +77,7 @@ def index(session: Session, received: list[Received]) -> list[StudyBatch]:
     studies = _upsert_studies(session, items)
     series = _upsert_series(session, items, studies)
     session.execute(
-        _insert(session, Instance).on_conflict_do_nothing(index_elements=["sop_instance_uid"]),
+        insert_for(session, Instance).on_conflict_do_nothing(index_elements=["sop_instance_uid"]),
         [
             {
                 "sop_instance_uid": r.object.sop_instance_uid,
@@ -106,14 +106,6 @@ def _study_key(r: Received) -> tuple[int, str]:
     return (r.site_id, r.object.study_instance_uid)
 
 
-def _insert(session: Session, model: type[Any]) -> Any:
-    """INSERT … ON CONFLICT for the session's database (SQLite or PostgreSQL)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement: Insert = insert(model)
-    return statement
-
-
 def _upsert_studies(session: Session, items: list[Received]) -> dict[tuple[int, str], _StudyRow]:
     """Each study of the batch as it stands, locked for the batch (PostgreSQL: another gateway
     process counting the same study waits). A new study takes its first object's details."""
@@ -121,7 +113,7 @@ def _upsert_studies(session: Session, items: list[Received]) -> dict[tuple[int, 
     for r in items:
         first.setdefault(_study_key(r), r)
     session.execute(
-        _insert(session, Study).on_conflict_do_nothing(
+        insert_for(session, Study).on_conflict_do_nothing(
             index_elements=["site_id", "study_instance_uid"]
         ),
         [
@@ -171,7 +163,7 @@ def _upsert_series(
     for r in items:
         first.setdefault((studies[_study_key(r)].id, r.object.series_instance_uid), r)
     session.execute(
-        _insert(session, Series).on_conflict_do_nothing(
+        insert_for(session, Series).on_conflict_do_nothing(
             index_elements=["study_id", "series_instance_uid"]
         ),
         [

@@ -19,9 +19,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from garde.db import insert_for
 from garde.models import CaseUpdate
 
 
@@ -39,8 +39,7 @@ def give_up(s: Session, case_id: int, update_id: str, now: datetime) -> bool:
 
 def _decide(s: Session, case_id: int, update_id: str, now: datetime, admitted: bool) -> bool:
     """Write the verdict unless one is there (the row's key settles a race), and read it."""
-    insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
     row = {"update_id": update_id, "case_id": case_id, "admitted": admitted, "decided_at": now}
-    s.execute(insert(CaseUpdate).values(row).on_conflict_do_nothing())
+    s.execute(insert_for(s, CaseUpdate).values(row).on_conflict_do_nothing())
     verdict = s.scalar(select(CaseUpdate.admitted).where(CaseUpdate.update_id == update_id))
     return bool(verdict)

@@ -8,6 +8,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,6 +48,13 @@ def make_engine(url: str) -> Engine:
 
 def make_session_factory(engine: Engine) -> SessionFactory:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def insert_for(s: Session, model: type[Any]) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT with the session's database's `ON CONFLICT` clauses (PostgreSQL or SQLite):
+    a row whose key is already there is skipped in the statement, not looked for first."""
+    dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model)
 
 
 def upgrade(url: str) -> None:
