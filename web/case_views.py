@@ -77,6 +77,8 @@ def deliveries(case: Case) -> list[tuple[ReportDelivery, int]]:
     """Every attempt to push each version to the site's endpoints, oldest first, with the
     version's number."""
     versions = {report.id: report.version for report in case.reports}
+    if not versions:
+        return []  # nothing to deliver: not worth a query per case shown
     return [(delivery, versions[delivery.report_id]) for delivery in case.deliveries]
 
 
