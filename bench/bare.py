@@ -1,6 +1,6 @@
 """The baseline: a bare Temporal workflow with the shape of a Garde case, and its driver.
 
-Nothing from Garde is imported here. The workflow runs the same ten activities as a Garde
+Nothing from Garde is imported here. The workflow runs the same twelve activities as a Garde
 case accepted on the web then reported final (workflows/case.py), in the same order, each
 doing nothing, and keeps the same timers:
 
@@ -8,8 +8,10 @@ doing nothing, and keeps the same timers:
                   send_offer_sms, [wait for the accept, with the offer timeout as a timer],
                   close_offers, [wait for the final report], record_billing_line
     beside it:    the service-level timer (the accept deadline), as Garde's promise task
-    accept:       an update that runs check_eligibility, then record_case(accepted)
-    file_report:  an update that runs record_report, then record_case(final)
+    accept:       an update that runs check_eligibility, then record_case(accepted), and
+                  starts notify_site (the site's SMS: who holds its case) without waiting
+    file_report:  an update that runs record_report, then record_case(final), and starts
+                  notify_site (the report is there) without waiting
 
 It completes after billing instead of staying open seven days for addenda. The gap between
 this and Garde is what Garde adds on top of Temporal: HTTP, authorisation, SQL, routing.
@@ -120,6 +122,11 @@ async def record_billing_line(key: str) -> None:
     return None
 
 
+@activity.defn
+async def notify_site(key: str) -> None:
+    return None
+
+
 ACTIVITIES = [
     record_case,
     find_candidates,
@@ -129,6 +136,7 @@ ACTIVITIES = [
     close_offers,
     record_report,
     record_billing_line,
+    notify_site,
 ]
 
 
@@ -139,6 +147,7 @@ class BareCase:
         self.local = False
         self.holder: int | None = None
         self.final = False
+        self.telling: set[asyncio.Task[None]] = set()  # the site's SMS, beside the handlers
 
     @workflow.run
     async def run(self, start: BareStart) -> str:
@@ -156,7 +165,7 @@ class BareCase:
         await self._activity(close_offers)
         await workflow.wait_condition(lambda: self.final)
         await self._activity(record_billing_line)
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self.telling)
         promise.cancel()
         return "final"
 
@@ -170,6 +179,7 @@ class BareCase:
         await self._activity(check_eligibility)
         self.holder = acceptance.expert_id
         await self._activity(record_case)
+        self._tell_site()
 
     @accept.validator
     def _validate_accept(self, acceptance: BareAcceptance) -> None:
@@ -181,6 +191,7 @@ class BareCase:
         report_id = await self._activity(record_report)
         self.final = True
         await self._activity(record_case)
+        self._tell_site()
         return report_id
 
     @file_report.validator
@@ -197,8 +208,14 @@ class BareCase:
         if self.holder != report.expert_id:
             raise ApplicationError("you do not hold this case", type="NotHolder")
 
+    def _tell_site(self) -> None:
+        """As Garde's `_tell_site`: a remote activity the update does not wait for."""
+        task = asyncio.create_task(self._activity(notify_site))
+        self.telling.add(task)
+        task.add_done_callback(self.telling.discard)
+
     async def _activity(self, fn: Callable[[str], Awaitable[T]]) -> T:
-        if self.local and fn is not send_offer_sms:
+        if self.local and fn not in (send_offer_sms, notify_site):
             return await workflow.execute_local_activity(
                 fn,
                 self.key,
