@@ -158,19 +158,20 @@ def recently_reported(db: Session, user: User) -> Select[Case]:
 
 
 def sights(db: Session, user: User, cases: Sequence[Case]) -> dict[int, Sight]:
-    """How much of each of these visible cases this user sees, by case id: one query for an
-    expert, whatever the number of cases; none for the others."""
+    """How much of each of these visible cases this user sees, by case id: at most one query
+    for an expert, whatever the number of cases; none for the others."""
     role = Role(user.role)
     if role in STAFF:
         return {c.id: Sight.ALL for c in cases}
     if role is Role.SITE:
         return {c.id: Sight.RECORD for c in cases}
-    ids = [c.id for c in cases]
-    held = (
-        set(db.scalars(select(Case.id).where(Case.id.in_(ids), held_by(user.expert_id))))
-        if user.expert_id is not None
-        else set()
-    )
+    expert_id = user.expert_id
+    if expert_id is None:
+        return {c.id: Sight.SUMMARY for c in cases}
+    # The cases they hold now need no query; those they held once, the timeline says.
+    held = {c.id for c in cases if c.assigned_expert_id == expert_id}
+    if others := [c.id for c in cases if c.id not in held]:
+        held |= set(db.scalars(select(Case.id).where(Case.id.in_(others), held_by(expert_id))))
     return {c.id: Sight.RECORD if c.id in held else Sight.SUMMARY for c in cases}
 
 
