@@ -16,16 +16,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from twilio.rest.api.v2010.account.message import MessageInstance
 
-from garde.db import SessionFactory
+from garde.db import SessionFactory, insert_for
 from garde.models import SmsMessage, utcnow
 from garde.reachability import mark_unreachable
 from garde.settings import Settings
@@ -55,19 +54,20 @@ class Sms:
     language: str | None = None
     case_id: int | None = None
 
-    def row(self, sender: str, status: str) -> SmsMessage:
-        return SmsMessage(
-            direction="out",
-            to_number=self.to,
-            from_number=sender,
-            body=self.body,
-            idempotency_key=self.key,
-            status=status,
-            kind=self.kind,
-            language=self.language,
-            case_id=self.case_id,
-            segments=segments(self.body).count,
-        )
+    def columns(self, sender: str, status: str) -> dict[str, Any]:
+        """Its row in the message log."""
+        return {
+            "direction": "out",
+            "to_number": self.to,
+            "from_number": sender,
+            "body": self.body,
+            "idempotency_key": self.key,
+            "status": status,
+            "kind": self.kind,
+            "language": self.language,
+            "case_id": self.case_id,
+            "segments": segments(self.body).count,
+        }
 
 
 class SmsPort(Protocol):
@@ -87,9 +87,10 @@ class DevOutbox:
         self._sessions = sessions
 
     def send(self, sms: Sms) -> None:
+        """Once per key: a retried send finds its row there and adds nothing."""
         with self._sessions.begin() as s:
-            if not _already_sent(s, sms.key):
-                s.add(sms.row(self.sender, "outbox"))
+            row = sms.columns(self.sender, "outbox")
+            s.execute(insert_for(s, SmsMessage).values(row).on_conflict_do_nothing())
 
 
 class TwilioSms:
@@ -120,7 +121,7 @@ class TwilioSms:
                     return
             else:
                 # Recorded before the call: a crash after it leaves a trace, not a silent resend.
-                s.add(sms.row(self.sender, "sending"))
+                s.add(SmsMessage(**sms.columns(self.sender, "sending")))
         try:
             message = self._client.messages.create(
                 to=to, from_=self.sender, body=body, status_callback=self._status_callback
@@ -178,7 +179,3 @@ def make_sms_port(settings: Settings, sessions: SessionFactory) -> SmsPort:
 def permanent(e: TwilioRestException) -> bool:
     """4xx means this message will never go (bad number, unsubscribed); 429 is only a wait."""
     return 400 <= e.status < 500 and e.status != 429
-
-
-def _already_sent(s: Session, key: str) -> bool:
-    return s.scalar(select(SmsMessage.id).where(SmsMessage.idempotency_key == key)) is not None
