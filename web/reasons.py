@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 
-from flask_babel import gettext, pgettext
+from babel.dates import format_datetime
+from flask_babel import get_locale, gettext, pgettext
 
 
 def N_(message: str) -> str:  # noqa: N802 - gettext's name for "into the catalogue, as it is"
@@ -100,7 +102,7 @@ _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
     (
         r"the swap cannot be applied: (?P<problem>.+)",
         lambda problem: gettext(
-            "the swap cannot be applied: %(problem)s", problem=translated(problem)
+            "the swap cannot be applied: %(problem)s", problem=_in_words(problem)
         ),
     ),
     (
@@ -127,7 +129,7 @@ _TEMPLATES: list[tuple[str, Callable[..., str]]] = [
         r"(?P<shift>[^;]+), which the slot of (?P<day>\S+) would overlap",
         lambda shift, day: gettext(
             "%(shift)s, which the slot of %(day)s would overlap",
-            shift=translated(shift),
+            shift=_in_words(shift),
             day=day,
         ),
     ),
@@ -259,12 +261,17 @@ _WORD_FOR_WORD = {
 
 
 def translated(reason: str) -> str:
-    """`reason` in the reader's language when the catalogue or a template knows it."""
+    """`reason` in the reader's language when the catalogue or a template knows it, its
+    instants written as the pages write times."""
+    return _INSTANT.sub(_instant_shown, _in_words(reason))
+
+
+def _in_words(reason: str) -> str:
     if reason in _WORD_FOR_WORD:
         return gettext(reason)
     named = _NAMED.match(reason)  # about one field or column: `end: must be after start`
     if named:
-        words = translated(named["reason"])
+        words = _in_words(named["reason"])
         if words != named["reason"]:
             return gettext("%(name)s: %(reason)s", name=named["name"], reason=words)
     for pattern, template in _COMPILED:
@@ -273,8 +280,20 @@ def translated(reason: str) -> str:
             return template(**found.groupdict())
     if "; " in reason:  # several reasons in one (a rotation's overlaps, an import's line)
         first, rest = reason.split("; ", 1)
-        return gettext("%(first)s; %(rest)s", first=translated(first), rest=translated(rest))
+        return gettext("%(first)s; %(rest)s", first=_in_words(first), rest=_in_words(rest))
     return reason
+
+
+# An instant as the domain writes it in a reason, ISO 8601 with its offset (the API's clients
+# read it so): `2026-11-30T20:00+01:00`.
+_INSTANT = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?(?:[+-]\d{2}:\d{2}|Z)")
+
+
+def _instant_shown(found: re.Match[str]) -> str:
+    """As a page writes a time, `30 nov. 20:00 UTC+01:00`, at the offset the reason gave (the
+    expert's zone, for a shift)."""
+    at = datetime.fromisoformat(found[0].replace("Z", "+00:00"))
+    return f"{format_datetime(at, 'dd MMM HH:mm', locale=get_locale())} {at.strftime('%Z')}"
 
 
 def _swap_status(status: str) -> str:

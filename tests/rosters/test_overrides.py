@@ -419,9 +419,14 @@ def _reasons(sessions: SessionFactory, do: Callable[[Session], object]) -> list[
     return list(e.fields.values()) if isinstance(e, InvalidInput) else [e.message]
 
 
+# An instant as the rosters write it in a reason: its day of the month, its time, its offset.
+INSTANT = re.compile(r"\d{4}-\d{2}-(\d{2})T(\d{2}:\d{2})(?::\d{2})?([+-]\d{2}:\d{2}|Z)")
+
+
 def test_every_refusal_of_the_rosters_reads_in_french(sessions: SessionFactory, team: Team) -> None:
     """The rosters refuse in English; a French coordinator or expert reads each reason in
-    French on the page (web/reasons.py), its codes, numbers and times kept."""
+    French on the page (web/reasons.py), its codes, numbers and times kept, the times as
+    pages write them."""
     alice, chloe = team.codes["alice"], team.codes["chloe"]
     pending = ask(sessions, team)
     with sessions.begin() as s:  # bruno's next night goes to chloe: this swap cannot apply
@@ -479,8 +484,13 @@ def test_every_refusal_of_the_rosters_reads_in_french(sessions: SessionFactory, 
         in french[-1]
     )
     for said, read in zip(english, french, strict=True):
-        assert set(re.findall(r"DR-[\w-]+|\d[\d:T+-]*", said)) <= set(
-            re.findall(r"DR-[\w-]+|\d[\d:T+-]*", read)
-        ), (said, read)
+        # An instant reads as pages write times, at the offset it was given in: its day, its
+        # wall-clock time and its offset kept.
+        for day, time, offset in INSTANT.findall(said):
+            zone = "UTC" if offset in ("Z", "+00:00") else f"UTC{offset}"
+            assert re.search(rf"\b{day} \w+\.? {time} {re.escape(zone)}\b", read), (said, read)
+        assert not INSTANT.search(read), read
+        kept = re.compile(r"DR-[\w-]+|\d+")
+        assert set(kept.findall(INSTANT.sub("", said))) <= set(kept.findall(read)), (said, read)
     left_in_english = [f for f in french if ENGLISH.search(f)]
     assert not left_in_english, "\n".join(left_in_english)
