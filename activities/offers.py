@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import asdict
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 
@@ -112,16 +113,24 @@ class Offers:
 
     @activity.defn
     def close_offers(self, request: OffersClosing) -> None:
+        """Each offer still open takes its outcome; one closed already keeps its own (a retry,
+        or an answer recorded first). One guarded UPDATE an offer."""
         with self._sessions.begin() as s:
             for closing in request.closings:
-                with rows_must_exist(f"offer {closing.offer_id}"):
-                    offer = s.get_one(Offer, closing.offer_id)
-                if offer.status != OfferStatus.OPEN:
-                    continue
-                offer.status = closing.status
-                offer.answered_at = closing.at
-                offer.channel = closing.channel
-                offer.decline_reason = closing.reason[:200] or None
+                still_open = (
+                    update(Offer)
+                    .where(Offer.id == closing.offer_id, Offer.status == OfferStatus.OPEN)
+                    .values(
+                        status=closing.status,
+                        answered_at=closing.at,
+                        channel=closing.channel,
+                        decline_reason=closing.reason[:200] or None,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                if cast(CursorResult[Any], s.execute(still_open)).rowcount == 0:
+                    with rows_must_exist(f"offer {closing.offer_id}"):
+                        s.execute(select(Offer.id).where(Offer.id == closing.offer_id)).one()
 
 
 def new_offer_code() -> str:
