@@ -355,9 +355,18 @@ def _yes_and_no_together(region: Region, pool: ThreadPoolExecutor) -> None:
     )
     again = render("reply_already_answered", "fr", code=offer.code)
     assert sorted(replies) == sorted([honoured, again]), replies
-    wait_for(
-        lambda: offer_row(region, offer.id).status == expected, 30, f"offer {offer.id} {expected}"
-    )
+
+    def answered() -> bool:
+        """The offer closed and the case recorded the answer: two writes of the workflow, in
+        transactions of their own, which may commit in either order."""
+        if offer_row(region, offer.id).status != expected:
+            return False
+        shown = region.case(case["id"])
+        if expected == "accepted":
+            return shown["assigned_expert"] is not None
+        return any(e["kind"] == "declined" for e in shown["timeline"])
+
+    wait_for(answered, 30, f"offer {offer.id} {expected} and the case with it")
     shown = region.case(case["id"])
     kinds = [e["kind"] for e in shown["timeline"]]
     if expected == "accepted":
