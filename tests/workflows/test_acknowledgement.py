@@ -200,7 +200,9 @@ def test_an_acknowledgement_midway_stops_the_ladder_on_the_sites_deadline(
             assert (done.acknowledged_by, done.acknowledged_via) == ("+33471999999", "voice")
             assert done.acknowledged_at is not None
             since = done.acknowledged_at - row.requested_at
-            assert timedelta(minutes=25) <= since < timedelta(minutes=25, seconds=1)
+            # When the reconciler told it, not at a later step (minutes apart); the test
+            # server's clock runs on while a loaded machine delivers it.
+            assert timedelta(minutes=25) <= since < timedelta(minutes=25, seconds=10)
 
             # A major discrepancy (a final after a preliminary), urgent: the site's 30
             # minutes too; acknowledged before the reminder, it is never reminded.
